@@ -1,0 +1,3 @@
+"""cxdesk: closed-loop customer-experience tickets in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from cxdesk.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""Engine, sessions, SQLite pragmas and the migration runner.
+
+The schema is created and changed only by the Alembic migrations in
+`cxdesk/migrations`; nothing here calls `create_all`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from cxdesk.errors import DatabaseError
+
+DEFAULT_DB = "cxdesk.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def resolve_url(db: str | None = None) -> str:
+    """Turn `--db`, `CXDESK_DB` or the default into an SQLAlchemy URL.
+
+    A value containing `://` is taken as a URL; anything else is a file path.
+    """
+    value = db or os.environ.get("CXDESK_DB") or DEFAULT_DB
+    if "://" in value:
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise DatabaseError(f"--db: not a valid database URL: {value}") from exc
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL, or None for other backends and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with cxdesk's connection settings for the URL's backend."""
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "cxdesk:migrations")
+    config.attributes["engine"] = engine
+    return config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; a no-op when it is already there."""
+    _refuse_newer_schema(engine)
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def _refuse_newer_schema(engine: Engine) -> None:
+    revision = current_revision(engine)
+    if revision is not None and revision not in {s.revision for s in _scripts().walk_revisions()}:
+        raise DatabaseError(
+            f"the database is at schema revision {revision}, which is newer than this "
+            "cxdesk knows; upgrade cxdesk before opening it"
+        )
+
+
+class Database:
+    """One database: an engine, a session factory, and the schema checks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, db: str | None = None, *, must_exist: bool = True) -> Database:
+        """Open `db` (path or URL); with `must_exist`, insist on an initialised schema."""
+        url = resolve_url(db)
+        path = sqlite_path(url)
+        if must_exist and path is not None and not path.exists():
+            raise DatabaseError(
+                f"no database at {path}: run `cxdesk init` or `cxdesk demo` to create one"
+            )
+        database = cls(url)
+        if must_exist:
+            database.check_schema()
+        return database
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def check_schema(self) -> None:
+        """Refuse a database that is unreachable, uninitialised, newer or older than the code."""
+        try:
+            revision = current_revision(self.engine)
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot open database {self.display_url}: {exc.orig}") from exc
+        if revision is None:
+            if inspect(self.engine).get_table_names():
+                raise DatabaseError(f"{self.display_url} is not a cxdesk database")
+            raise DatabaseError(
+                f"{self.display_url} has no cxdesk schema: run `cxdesk init` to create it"
+            )
+        _refuse_newer_schema(self.engine)
+        if revision != head_revision():
+            raise DatabaseError(
+                f"{self.display_url} is at schema revision {revision}; "
+                "run `cxdesk db upgrade` to bring it up to date"
+            )
+
+    def upgrade(self, revision: str = "head") -> None:
+        try:
+            upgrade(self.engine, revision)
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot migrate {self.display_url}: {exc.orig}") from exc
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,29 @@
+"""Errors a user can act on. The CLI prints their message on one line and exits 2."""
+
+from __future__ import annotations
+
+
+class CxdeskError(Exception):
+    """Base of every error whose message is meant for the person at the terminal."""
+
+    exit_code = 2
+
+
+class DatabaseError(CxdeskError):
+    """The database is missing, unreachable, or at a schema this code cannot use."""
+
+
+class ConfigError(CxdeskError):
+    """The configuration file is unreadable or invalid."""
+
+
+class NotFound(CxdeskError):
+    """A ticket, agent or other record named by the user does not exist."""
+
+
+class WorkflowError(CxdeskError):
+    """A command that the ticket's stage, the role or the input does not allow."""
+
+
+class StaleVersion(WorkflowError):
+    """The ticket changed since the caller read it."""

@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the engine cxdesk hands it, never on an ini file."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import cxdesk.models  # noqa: F401  (registers every table on the metadata)
+
+engine = context.config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,41 @@
+"""The database tables (SQLModel). Tables only: behaviour lives in cxdesk.workflow."""
+
+from cxdesk.models.audit import AuditEntry, QuarantinedRecord
+from cxdesk.models.enums import (
+    AssignmentMode,
+    EventKind,
+    FollowUpStatus,
+    Priority,
+    Role,
+    Stage,
+    TicketKind,
+    TimelineKind,
+    VerifyOutcome,
+)
+from cxdesk.models.feedback import Customer, FeedbackEvent
+from cxdesk.models.org import Agent, AgentTeam, Queue, Team
+from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
+
+__all__ = [
+    "Agent",
+    "AgentTeam",
+    "AssignmentMode",
+    "AuditEntry",
+    "Customer",
+    "EventKind",
+    "FeedbackEvent",
+    "FollowUp",
+    "FollowUpStatus",
+    "Priority",
+    "QuarantinedRecord",
+    "Queue",
+    "Role",
+    "Stage",
+    "Team",
+    "Ticket",
+    "TicketKind",
+    "TicketLink",
+    "TimelineEntry",
+    "TimelineKind",
+    "VerifyOutcome",
+]

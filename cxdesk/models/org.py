@@ -1,0 +1,47 @@
+"""Who works tickets: teams, their queues, and agents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import JSON, Field, SQLModel, String
+
+from cxdesk.models.base import UTCDateTime
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    supervisor: str | None = Field(default=None, foreign_key="agents.login", max_length=64)
+
+
+class Queue(SQLModel, table=True):
+    __tablename__ = "queues"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    team_id: str = Field(foreign_key="teams.id", index=True, max_length=64)
+    calendar: str = Field(default="24x7", max_length=64)
+    policy: str = Field(default="default", max_length=64)
+    assignment: str = Field(default="manual", sa_type=String(16))
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agents"
+
+    login: str = Field(primary_key=True, max_length=64)
+    display_name: str = Field(max_length=200)
+    role: str = Field(default="agent", sa_type=String(16))
+    skills: list[str] = Field(default_factory=list, sa_type=JSON)
+    away: bool = False
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AgentTeam(SQLModel, table=True):
+    __tablename__ = "agent_teams"
+
+    agent_login: str = Field(foreign_key="agents.login", primary_key=True, max_length=64)
+    team_id: str = Field(foreign_key="teams.id", primary_key=True, max_length=64, index=True)

@@ -1,0 +1,114 @@
+"""Tickets and everything recorded against them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
+
+from cxdesk.models.base import UTCDateTime
+
+
+class Ticket(SQLModel, table=True):
+    """A case (one customer) or a problem (systemic); shown as CX-000123.
+
+    `version` is bumped by every change and checked by every command, so two
+    people acting on the same ticket never silently overwrite each other.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_stage_queue", "stage", "queue_id"),
+        Index("ix_tickets_assignee_stage", "assignee", "stage"),
+        Index("ix_tickets_customer_stage", "customer_id", "stage"),
+        Index("ix_tickets_first_response_due", "first_response_due"),
+        Index("ix_tickets_resolution_due", "resolution_due"),
+        Index("ix_tickets_opened_at", "opened_at"),
+        Index("ix_tickets_sla_due", "sla_due"),
+        Index("ix_tickets_sla_risk_at", "sla_risk_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="case", sa_type=String(16))
+    stage: str = Field(default="new", sa_type=String(16))
+    priority: str = Field(default="P3", sa_type=String(2))
+    queue_id: str = Field(foreign_key="queues.id", max_length=64)
+    assignee: str | None = Field(default=None, foreign_key="agents.login", max_length=64)
+    customer_id: str | None = Field(default=None, foreign_key="customers.id", max_length=128)
+    rule: str | None = Field(default=None, max_length=128)
+    title: str = Field(default="", max_length=500)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reopened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The running clock (first response until answered, then resolution) denormalised
+    # so that "at risk" and "breached" are index range queries; NULL while paused or done.
+    sla_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_from: str | None = Field(default=None, sa_type=String(16))
+    escalation_level: int = 0
+    reopen_count: int = 0
+
+    resolution_code: str | None = Field(default=None, max_length=64)
+    root_cause: str | None = Field(default=None, sa_column=Column(Text))
+    driver: str | None = Field(default=None, max_length=128)
+    touchpoint: str | None = Field(default=None, max_length=128)
+    action_taken: str | None = Field(default=None, sa_column=Column(Text))
+    customer_remedy: str | None = Field(default=None, sa_column=Column(Text))
+    verify_outcome: str | None = Field(default=None, sa_type=String(16))
+
+    version: int = 1
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Every alert, note, response, transition, assignment and escalation of a ticket."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_ticket_at", "ticket_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=64)
+    kind: str = Field(sa_type=String(16))
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    event_id: str | None = Field(default=None, foreign_key="feedback_events.event_id")
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class TicketLink(SQLModel, table=True):
+    """A case attached to the problem ticket that explains it."""
+
+    __tablename__ = "ticket_links"
+
+    case_id: int = Field(foreign_key="tickets.id", primary_key=True)
+    problem_id: int = Field(foreign_key="tickets.id", primary_key=True, index=True)
+    linked_at: datetime = Field(sa_type=UTCDateTime)
+    linked_by: str = Field(max_length=64)
+
+
+class FollowUp(SQLModel, table=True):
+    """The survey sent after a resolution; its answer verifies or reopens the ticket."""
+
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_status_due", "status", "send_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    status: str = Field(default="scheduled", sa_type=String(16))
+    channel: str | None = Field(default=None, max_length=64)
+    template: str = Field(default="default", max_length=64)
+    send_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answer_event_id: str | None = Field(default=None, foreign_key="feedback_events.event_id")
