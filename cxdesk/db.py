@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -25,6 +25,7 @@ from sqlmodel import Session
 from cxdesk.errors import DatabaseError
 
 DEFAULT_DB = "cxdesk.db"
+_SQLITE_BEGIN = "cxdesk_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -52,6 +53,8 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -60,11 +63,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """BEGIN IMMEDIATE for write units, so a command's read-check-write cannot interleave."""
+    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
 def make_engine(url: str) -> Engine:
     """An engine with cxdesk's connection settings for the URL's backend."""
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -113,6 +123,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
+            class_=Session,
+            expire_on_commit=False,
+        )
 
     @classmethod
     def open(cls, db: str | None = None, *, must_exist: bool = True) -> Database:
@@ -166,6 +181,12 @@ class Database:
     def session(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work that changes data: on SQLite it takes the write lock up front."""
+        with self._write_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -1,0 +1,208 @@
+"""Settings: one TOML file validated by pydantic, with defaults taken from the product brief.
+
+Looked for at `--config`, then `CXDESK_CONFIG`, then `cxdesk.toml` beside the SQLite
+database; with none of them the defaults apply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from cxdesk.errors import ConfigError
+
+CONFIG_NAME = "cxdesk.toml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+_HOURS = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept `2h`, `7d`, `1d 4h 30m` besides what pydantic reads (seconds, ISO 8601)."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match and any(match.groups()):
+            days, hours, minutes = (int(g or 0) for g in match.groups())
+            return timedelta(days=days, hours=hours, minutes=minutes)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors, so a typo in the file is reported with its path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class CalendarConfig(StrictModel):
+    """When the SLA clock runs: opening hours per weekday, public holidays, own exceptions."""
+
+    timezone: str | None = None
+    always_open: bool = False
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    holidays: str | None = Field(
+        default=None, description="country code for the `holidays` package, e.g. CN"
+    )
+    extra_holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list)
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("hours")
+    @classmethod
+    def _check_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday; use one of {', '.join(WEEKDAYS)}")
+            for span in spans:
+                if not _HOURS.match(span):
+                    raise ValueError(f"{day}: {span!r} is not a span like 09:00-18:00")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _check_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import holidays
+
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday calendar for country code {value!r}")
+        return value.upper()
+
+
+class Target(StrictModel):
+    first_response: Duration
+    resolution: Duration
+    calendar: str | None = Field(
+        default=None, description="run this priority on another calendar (e.g. 24x7 for P1)"
+    )
+
+
+class PolicyConfig(StrictModel):
+    """SLA targets per priority, counted on the queue's calendar."""
+
+    P1: Target
+    P2: Target
+    P3: Target
+    at_risk: float = Field(default=0.75, gt=0, lt=1)
+
+    def target(self, priority: str) -> Target:
+        return getattr(self, priority)
+
+
+class VerifyConfig(StrictModel):
+    window: Duration = timedelta(days=7)
+    nps_success: int = Field(default=7, ge=0, le=10)
+    csat_success: int = Field(default=4, ge=1, le=5)
+
+
+def _default_calendars() -> dict[str, CalendarConfig]:
+    weekdays = {day: ["09:00-18:00"] for day in WEEKDAYS[:5]}
+    return {
+        "24x7": CalendarConfig(always_open=True),
+        "cn-business": CalendarConfig(timezone="Asia/Shanghai", hours=weekdays, holidays="CN"),
+    }
+
+
+def _default_policies() -> dict[str, PolicyConfig]:
+    return {
+        "default": PolicyConfig(
+            P1=Target(
+                first_response=timedelta(hours=2),
+                resolution=timedelta(hours=24),
+                calendar="24x7",
+            ),
+            P2=Target(first_response=timedelta(hours=24), resolution=timedelta(hours=48)),
+            P3=Target(first_response=timedelta(hours=72), resolution=timedelta(days=7)),
+        )
+    }
+
+
+class Settings(StrictModel):
+    timezone: str = "Asia/Shanghai"
+    calendars: dict[str, CalendarConfig] = Field(default_factory=_default_calendars)
+    policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    cx_managers: list[str] = Field(
+        default_factory=list, description="logins notified at escalation level 2"
+    )
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    def calendar(self, name: str) -> CalendarConfig:
+        try:
+            return self.calendars[name]
+        except KeyError:
+            known = sorted(self.calendars)
+            raise ConfigError(f"unknown calendar {name!r}; defined: {known}") from None
+
+    def policy(self, name: str) -> PolicyConfig:
+        try:
+            return self.policies[name]
+        except KeyError:
+            known = sorted(self.policies)
+            raise ConfigError(f"unknown SLA policy {name!r}; defined: {known}") from None
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{where}: {error['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def parse_settings(text: str, source: str = CONFIG_NAME) -> Settings:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from exc
+
+
+def find_config(explicit: str | None, database_file: Path | None) -> Path | None:
+    """The config file that applies, or None to use the defaults."""
+    if explicit or os.environ.get("CXDESK_CONFIG"):
+        path = Path(explicit or os.environ["CXDESK_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    if database_file is not None:
+        beside = database_file.parent / CONFIG_NAME
+        if beside.is_file():
+            return beside
+    return None
+
+
+def load_settings(explicit: str | None = None, database_file: Path | None = None) -> Settings:
+    path = find_config(explicit, database_file)
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    return parse_settings(text, str(path))

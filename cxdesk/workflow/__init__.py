@@ -1,0 +1,1 @@
+"""The domain and the service layer. Never imports Textual."""

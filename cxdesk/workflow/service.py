@@ -1,0 +1,527 @@
+"""The service layer: every change to a ticket, whoever asks (TUI, CLI, ingest, sweep).
+
+Each command is one transaction that loads the ticket under a write lock, checks the
+caller's version, checks the stage, applies the change, records a timeline entry and
+an audit row, and bumps the version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.errors import NotFound, StaleVersion, WorkflowError
+from cxdesk.models import (
+    Agent,
+    AuditEntry,
+    FeedbackEvent,
+    FollowUp,
+    FollowUpStatus,
+    Priority,
+    Queue,
+    Stage,
+    Team,
+    Ticket,
+    TicketKind,
+    TicketLink,
+    TimelineEntry,
+    TimelineKind,
+    VerifyOutcome,
+)
+from cxdesk.workflow.audit import append_audit
+from cxdesk.workflow.refs import ticket_ref
+from cxdesk.workflow.sla import SlaPlanner
+from cxdesk.workflow.stages import next_stage
+from cxdesk.workflow.text import clean_text
+
+SYSTEM_ACTOR = "cxdesk"
+MAX_ESCALATION = 2
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def raise_priority(priority: str) -> str:
+    """One step more urgent (P3 → P2 → P1); P1 stays P1."""
+    order = list(Priority)
+    return order[max(order.index(Priority(priority)) - 1, 0)].value
+
+
+@dataclass
+class Command:
+    """What a command body works on, and what it adds to the record."""
+
+    session: Session
+    ticket: Ticket
+    queue: Queue
+    at: datetime
+    actor: str
+    name: str
+    target: Stage
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def timeline(
+        self, kind: TimelineKind, body: str = "", *, event_id: str | None = None, **data: Any
+    ) -> None:
+        self.session.add(
+            TimelineEntry(
+                ticket_id=self.ticket.id,
+                at=self.at,
+                actor=self.actor,
+                kind=kind,
+                body=body,
+                event_id=event_id,
+                data=data,
+            )
+        )
+
+
+class TicketService:
+    """Ticket commands on behalf of one actor (a login, or `cxdesk` for automation)."""
+
+    def __init__(self, db: Database, settings: Settings, actor: str = SYSTEM_ACTOR) -> None:
+        self.db = db
+        self.settings = settings
+        self.actor = actor
+        self.planner = SlaPlanner(settings)
+
+    # -- opening -----------------------------------------------------------------------
+
+    def open_ticket(
+        self,
+        session: Session,
+        *,
+        kind: TicketKind,
+        queue_id: str,
+        priority: str,
+        title: str,
+        at: datetime,
+        customer_id: str | None = None,
+        rule: str | None = None,
+        event_id: str | None = None,
+        tags: list[str] | None = None,
+    ) -> Ticket:
+        """Open a ticket inside the caller's transaction (ingest batches many per commit)."""
+        queue = self._queue(session, queue_id)
+        ticket = Ticket(
+            kind=kind,
+            stage=Stage.NEW,
+            priority=Priority(priority),
+            queue_id=queue.id,
+            customer_id=customer_id,
+            rule=rule,
+            title=clean_text(title)[:500],
+            tags=list(tags or []),
+            opened_at=at,
+            updated_at=at,
+        )
+        self.planner.start_clocks(ticket, queue, at)
+        session.add(ticket)
+        session.flush()
+        assert ticket.id is not None
+        command = Command(session, ticket, queue, at, self.actor, "open", Stage.NEW)
+        body = f"opened in {queue.id} as {ticket.priority}" + (f" by rule {rule}" if rule else "")
+        command.timeline(
+            TimelineKind.ALERT if rule else TimelineKind.TRANSITION,
+            body,
+            event_id=event_id,
+            rule=rule,
+        )
+        if event_id is not None:
+            session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
+        append_audit(
+            session,
+            at=at,
+            actor=self.actor,
+            action="open",
+            ticket_id=ticket.id,
+            detail={"queue": queue.id, "priority": ticket.priority, "rule": rule},
+        )
+        return ticket
+
+    def attach_alert(
+        self,
+        session: Session,
+        ticket: Ticket,
+        *,
+        priority: str,
+        rule: str,
+        event_id: str,
+        at: datetime,
+    ) -> None:
+        """Put another alerting event on an open case; raise its priority if the alert is higher."""
+        queue = self._queue(session, ticket.queue_id)
+        command = Command(session, ticket, queue, at, self.actor, "attach", Stage(ticket.stage))
+        next_stage("attach", ticket.stage, ticket_ref(ticket.id or 0))
+        body = f"alert {rule} ({priority})"
+        if Priority(priority) < Priority(ticket.priority):  # "P1" < "P2": more urgent
+            body += f"; priority {ticket.priority} → {priority}"
+            ticket.priority = priority
+            self.planner.start_clocks(ticket, queue, ticket.reopened_at or ticket.opened_at)
+        command.timeline(TimelineKind.ALERT, body, event_id=event_id, rule=rule)
+        session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
+        self._finish(command)
+
+    def open_customer_case(self, session: Session, customer_id: str) -> Ticket | None:
+        """The customer's case that is not closed, if any (there is at most one)."""
+        return session.exec(
+            select(Ticket)
+            .where(Ticket.customer_id == customer_id, Ticket.kind == TicketKind.CASE)
+            .where(Ticket.stage != Stage.CLOSED)
+            .order_by(col(Ticket.id).desc())
+        ).first()
+
+    # -- commands ------------------------------------------------------------------------
+
+    def claim(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
+        with self._command("claim", ticket_id, version, at) as cmd:
+            if cmd.ticket.assignee == self.actor:
+                raise WorkflowError(f"{ticket_ref(ticket_id)} is already yours")
+            if cmd.ticket.assignee is not None:
+                raise WorkflowError(
+                    f"{ticket_ref(ticket_id)} is already assigned to {cmd.ticket.assignee}"
+                )
+            cmd.ticket.assignee = self.actor
+            cmd.timeline(TimelineKind.ASSIGNMENT, f"claimed by {self.actor}", assignee=self.actor)
+        return cmd.ticket
+
+    def assign(
+        self, ticket_id: int, login: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        with self._command("assign", ticket_id, version, at) as cmd:
+            agent = cmd.session.get(Agent, login)
+            if agent is None or not agent.active:
+                raise NotFound(f"no active agent with login {login!r}")
+            previous = cmd.ticket.assignee
+            cmd.ticket.assignee = login
+            cmd.detail["from"] = previous
+            cmd.timeline(
+                TimelineKind.ASSIGNMENT,
+                f"assigned to {login}" + (f" (was {previous})" if previous else ""),
+                assignee=login,
+            )
+        return cmd.ticket
+
+    def respond(
+        self, ticket_id: int, body: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        """Reply to the customer; the first reply stops the first-response clock."""
+        with self._command("respond", ticket_id, version, at) as cmd:
+            text = self._required_text(body, "response")
+            first = cmd.ticket.first_response_at is None
+            if first:
+                cmd.ticket.first_response_at = cmd.at
+            cmd.timeline(TimelineKind.RESPONSE, text, first_response=first)
+        return cmd.ticket
+
+    def note(
+        self, ticket_id: int, body: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        with self._command("note", ticket_id, version, at) as cmd:
+            cmd.timeline(TimelineKind.NOTE, self._required_text(body, "note"))
+        return cmd.ticket
+
+    def pend(
+        self, ticket_id: int, reason: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        """Wait on the customer or a third party; the SLA clock stops."""
+        with self._command("pend", ticket_id, version, at) as cmd:
+            cmd.ticket.paused_at = cmd.at
+            cmd.ticket.paused_from = cmd.ticket.stage
+            cmd.timeline(TimelineKind.NOTE, f"pending: {self._required_text(reason, 'reason')}")
+        return cmd.ticket
+
+    def resume(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
+        with self._command("resume", ticket_id, version, at) as cmd:
+            ticket = cmd.ticket
+            cmd.target = Stage(ticket.paused_from or Stage.COLLECT)
+            paused_at = ticket.paused_at or cmd.at
+            ticket.stage = cmd.target  # the clocks below read the stage
+            ticket.paused_at = ticket.paused_from = None
+            self.planner.resume_clocks(ticket, cmd.queue, paused_at, cmd.at)
+        return cmd.ticket
+
+    def analyze(
+        self,
+        ticket_id: int,
+        *,
+        root_cause: str,
+        driver: str,
+        touchpoint: str | None = None,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """Code the root cause; the ticket moves on to fix."""
+        with self._command("analyze", ticket_id, version, at) as cmd:
+            cmd.ticket.root_cause = self._required_text(root_cause, "root cause")
+            cmd.ticket.driver = self._required_text(driver, "driver")
+            if touchpoint:
+                cmd.ticket.touchpoint = clean_text(touchpoint)
+            cmd.timeline(
+                TimelineKind.NOTE, f"root cause ({cmd.ticket.driver}): {cmd.ticket.root_cause}"
+            )
+        return cmd.ticket
+
+    def resolve(
+        self,
+        ticket_id: int,
+        *,
+        code: str,
+        root_cause: str,
+        action: str,
+        remedy: str | None = None,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """Record the resolution, stop the resolution clock, schedule the follow-up survey."""
+        with self._command("resolve", ticket_id, version, at) as cmd:
+            ticket = cmd.ticket
+            ticket.resolution_code = self._required_text(code, "resolution code")
+            ticket.root_cause = self._required_text(root_cause, "root cause")
+            ticket.action_taken = self._required_text(action, "action taken")
+            ticket.customer_remedy = clean_text(remedy) if remedy else None
+            ticket.resolved_at = cmd.at
+            cmd.timeline(
+                TimelineKind.NOTE, f"resolved ({ticket.resolution_code}): {ticket.action_taken}"
+            )
+            if ticket.kind == TicketKind.CASE:
+                cmd.session.add(
+                    FollowUp(
+                        ticket_id=ticket_id,
+                        send_at=cmd.at,
+                        expires_at=cmd.at + self.settings.verify.window,
+                    )
+                )
+        return cmd.ticket
+
+    def escalate(
+        self, ticket_id: int, reason: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        """One level up the ladder: 1 team supervisor, 2 CX manager."""
+        with self._command("escalate", ticket_id, version, at) as cmd:
+            ticket = cmd.ticket
+            if ticket.escalation_level >= MAX_ESCALATION:
+                raise WorkflowError(f"{ticket_ref(ticket_id)} is already at the top of the ladder")
+            ticket.escalation_level += 1
+            target = self._escalation_target(cmd.session, cmd.queue, ticket.escalation_level)
+            cmd.timeline(
+                TimelineKind.ESCALATION,
+                f"escalated to level {ticket.escalation_level} ({target}): "
+                f"{self._required_text(reason, 'reason')}",
+                level=ticket.escalation_level,
+                target=target,
+            )
+        return cmd.ticket
+
+    def record_followup_answer(
+        self, ticket_id: int, event: FeedbackEvent, at: datetime | None = None
+    ):
+        """A good answer closes the ticket verified; a bad one reopens it, raised and escalated."""
+        verify = self.settings.verify
+        good = (event.nps is not None and event.nps >= verify.nps_success) or (
+            event.csat is not None and event.csat >= verify.csat_success
+        )
+        with self._command("verify" if good else "reopen", ticket_id, None, at) as cmd:
+            ticket = cmd.ticket
+            followup = cmd.session.exec(
+                select(FollowUp).where(
+                    FollowUp.ticket_id == ticket_id,
+                    col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
+                )
+            ).first()
+            if followup is not None:
+                followup.status = FollowUpStatus.ANSWERED
+                followup.answered_at = cmd.at
+                followup.answer_event_id = event.event_id
+            score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
+            if good:
+                ticket.verify_outcome = VerifyOutcome.VERIFIED
+                ticket.closed_at = cmd.at
+                cmd.timeline(
+                    TimelineKind.FOLLOWUP,
+                    f"follow-up answered {score}: verified",
+                    event_id=event.event_id,
+                )
+            else:
+                self._reopen(cmd, f"follow-up answered {score}: reopened", event_id=event.event_id)
+        return cmd.ticket
+
+    def expire_followup(self, ticket_id: int, at: datetime | None = None):
+        """No answer within the verify window: closed, counted as unverified."""
+        with self._command("expire", ticket_id, None, at) as cmd:
+            for followup in cmd.session.exec(
+                select(FollowUp).where(
+                    FollowUp.ticket_id == ticket_id,
+                    col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
+                )
+            ):
+                followup.status = FollowUpStatus.EXPIRED
+            cmd.ticket.verify_outcome = VerifyOutcome.UNVERIFIED
+            cmd.ticket.closed_at = cmd.at
+            cmd.timeline(
+                TimelineKind.FOLLOWUP, "no follow-up answer in the verify window: closed unverified"
+            )
+        return cmd.ticket
+
+    def reopen(
+        self, ticket_id: int, reason: str, *, version: int | None = None, at: datetime | None = None
+    ):
+        with self._command("reopen", ticket_id, version, at) as cmd:
+            self._reopen(cmd, f"reopened: {self._required_text(reason, 'reason')}")
+        return cmd.ticket
+
+    def link(
+        self,
+        case_id: int,
+        problem_id: int,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """Attach a case to the problem ticket that explains it."""
+        with self._command("link", case_id, version, at) as cmd:
+            problem = cmd.session.get(Ticket, problem_id)
+            if problem is None or problem.kind != TicketKind.PROBLEM:
+                raise NotFound(f"{ticket_ref(problem_id)} is not a problem ticket")
+            if cmd.ticket.kind != TicketKind.CASE:
+                raise WorkflowError(f"{ticket_ref(case_id)} is not a case; only cases link")
+            if cmd.session.get(TicketLink, (case_id, problem_id)) is None:
+                cmd.session.add(
+                    TicketLink(
+                        case_id=case_id,
+                        problem_id=problem_id,
+                        linked_at=cmd.at,
+                        linked_by=self.actor,
+                    )
+                )
+            cmd.timeline(
+                TimelineKind.LINK, f"linked to problem {ticket_ref(problem_id)}", problem=problem_id
+            )
+        return cmd.ticket
+
+    def close_problem(
+        self,
+        ticket_id: int,
+        evidence: str,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """Close a problem ticket once the metric has recovered, with the evidence."""
+        with self._command("close", ticket_id, version, at) as cmd:
+            if cmd.ticket.kind != TicketKind.PROBLEM:
+                raise WorkflowError(
+                    f"{ticket_ref(ticket_id)} is a case; cases close by follow-up verification"
+                )
+            cmd.ticket.verify_outcome = VerifyOutcome.VERIFIED
+            cmd.ticket.closed_at = cmd.at
+            cmd.timeline(
+                TimelineKind.NOTE, f"closed, verified: {self._required_text(evidence, 'evidence')}"
+            )
+        return cmd.ticket
+
+    # -- machinery -----------------------------------------------------------------------
+
+    @contextmanager
+    def _command(
+        self, name: str, ticket_id: int, version: int | None, at: datetime | None
+    ) -> Iterator[Command]:
+        with self.db.write() as session:
+            ticket = session.exec(
+                select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+            ).first()
+            ref = ticket_ref(ticket_id)
+            if ticket is None:
+                raise NotFound(f"no ticket {ref}")
+            if version is not None and ticket.version != version:
+                raise self._stale(session, ticket)
+            target = next_stage(name, ticket.stage, ref)
+            queue = self._queue(session, ticket.queue_id)
+            command = Command(session, ticket, queue, at or utcnow(), self.actor, name, target)
+            yield command
+            self._finish(command)
+
+    def _finish(self, cmd: Command) -> None:
+        ticket = cmd.ticket
+        if cmd.target != ticket.stage or cmd.name == "resume":
+            before = ticket.paused_from if cmd.name == "resume" else ticket.stage
+            cmd.timeline(
+                TimelineKind.TRANSITION,
+                f"{before} → {cmd.target}",
+                stage_from=before,
+                stage_to=cmd.target.value,
+            )
+            cmd.detail.update(stage_from=before, stage_to=cmd.target.value)
+            ticket.stage = cmd.target
+        self.planner.refresh_running_clock(ticket, cmd.queue)
+        ticket.version += 1
+        ticket.updated_at = cmd.at
+        cmd.session.add(ticket)
+        append_audit(
+            cmd.session,
+            at=cmd.at,
+            actor=cmd.actor,
+            action=cmd.name,
+            ticket_id=ticket.id,
+            detail=cmd.detail,
+        )
+
+    def _reopen(self, cmd: Command, body: str, event_id: str | None = None) -> None:
+        ticket = cmd.ticket
+        ticket.priority = raise_priority(ticket.priority)
+        ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
+        ticket.reopen_count += 1
+        ticket.reopened_at = cmd.at
+        ticket.resolved_at = ticket.closed_at = ticket.verify_outcome = None
+        ticket.stage = Stage.ANALYZE  # the clocks below read the stage
+        self.planner.start_clocks(ticket, cmd.queue, cmd.at)
+        cmd.target = Stage.ANALYZE
+        cmd.timeline(
+            TimelineKind.FOLLOWUP if event_id else TimelineKind.NOTE,
+            f"{body}; priority {ticket.priority}, escalation level {ticket.escalation_level}",
+            event_id=event_id,
+        )
+
+    def _stale(self, session: Session, ticket: Ticket) -> StaleVersion:
+        last = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.ticket_id == ticket.id)
+            .order_by(col(AuditEntry.id).desc())
+            .limit(1)
+        ).first()
+        who = last.actor if last else "someone"
+        agent = session.get(Agent, who)
+        name = agent.display_name if agent else who
+        when = (last.at if last else ticket.updated_at).astimezone(ZoneInfo(self.settings.timezone))
+        return StaleVersion(
+            f"{ticket_ref(ticket.id or 0)} was changed by {name} at {when:%Y-%m-%d %H:%M} — reload"
+        )
+
+    def _escalation_target(self, session: Session, queue: Queue, level: int) -> str:
+        if level == 1:
+            team = session.get(Team, queue.team_id)
+            return team.supervisor if team and team.supervisor else f"{queue.team_id} supervisor"
+        return ", ".join(self.settings.cx_managers) or "CX manager"
+
+    @staticmethod
+    def _queue(session: Session, queue_id: str) -> Queue:
+        queue = session.get(Queue, queue_id)
+        if queue is None:
+            raise NotFound(f"no queue {queue_id!r}")
+        return queue
+
+    @staticmethod
+    def _required_text(value: str | None, what: str) -> str:
+        text = clean_text(value or "").strip()
+        if not text:
+            raise WorkflowError(f"{what} is required")
+        return text

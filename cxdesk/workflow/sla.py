@@ -1,0 +1,117 @@
+"""SLA clocks: due times from a queue's calendar and policy, and the state of a clock now.
+
+Due times live in indexed ticket columns; `sla_due`/`sla_risk_at` mirror whichever
+clock is running so that at-risk and breached views are index range queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cxdesk.config import Settings, Target
+from cxdesk.models import Queue, Stage, Ticket
+from cxdesk.workflow.calendar import BusinessCalendar
+
+CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
+
+
+class SlaState(StrEnum):
+    OK = "ok"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    state: SlaState
+    remaining: timedelta  # negative once breached
+
+
+class SlaPlanner:
+    """Turns settings into calendars and due times; calendars are built once and reused."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._calendars: dict[str, BusinessCalendar] = {}
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        if name not in self._calendars:
+            self._calendars[name] = BusinessCalendar(
+                self.settings.calendar(name), self.settings.timezone
+            )
+        return self._calendars[name]
+
+    def target(self, queue: Queue, priority: str) -> Target:
+        return self.settings.policy(queue.policy).target(priority)
+
+    def calendar_for(self, queue: Queue, priority: str) -> BusinessCalendar:
+        return self.calendar(self.target(queue, priority).calendar or queue.calendar)
+
+    def start_clocks(self, ticket: Ticket, queue: Queue, start: datetime) -> None:
+        """Set both due times from `start` (opening, or a reopen for the resolution clock)."""
+        target = self.target(queue, ticket.priority)
+        calendar = self.calendar_for(queue, ticket.priority)
+        if ticket.first_response_at is None:
+            ticket.first_response_due = calendar.add(start, target.first_response)
+        ticket.resolution_due = calendar.add(start, target.resolution)
+        self.refresh_running_clock(ticket, queue)
+
+    def resume_clocks(self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime):
+        """Give back the working time that was left when the ticket was paused."""
+        calendar = self.calendar_for(queue, ticket.priority)
+        for name in ("first_response_due", "resolution_due"):
+            due = getattr(ticket, name)
+            if due is not None and due > paused_at:
+                setattr(ticket, name, calendar.add(now, calendar.between(paused_at, due)))
+        self.refresh_running_clock(ticket, queue)
+
+    def refresh_running_clock(self, ticket: Ticket, queue: Queue) -> None:
+        """Mirror the running clock into `sla_due` and its at-risk mark into `sla_risk_at`."""
+        if ticket.stage in CLOCK_STOPPED_STAGES or ticket.resolved_at is not None:
+            ticket.sla_due = ticket.sla_risk_at = None
+            return
+        target = self.target(queue, ticket.priority)
+        if ticket.first_response_at is None:
+            due, length = ticket.first_response_due, target.first_response
+        else:
+            due, length = ticket.resolution_due, target.resolution
+        ticket.sla_due = due
+        if due is None:
+            ticket.sla_risk_at = None
+            return
+        fraction = self.settings.policy(queue.policy).at_risk
+        calendar = self.calendar_for(queue, ticket.priority)
+        ticket.sla_risk_at = calendar.subtract(due, length * (1 - fraction))
+
+
+def read_clock(
+    due: datetime | None, risk_at: datetime | None, now: datetime
+) -> ClockReading | None:
+    """The state of a running clock at `now`; None when no clock runs."""
+    if due is None:
+        return None
+    remaining = due - now
+    if remaining < timedelta(0):
+        return ClockReading(SlaState.BREACHED, remaining)
+    if risk_at is not None and now >= risk_at:
+        return ClockReading(SlaState.AT_RISK, remaining)
+    return ClockReading(SlaState.OK, remaining)
+
+
+def format_remaining(reading: ClockReading | None) -> str:
+    """`1h 23m`, `3d 4h`, `BREACHED 2h 05m`; empty when no clock runs."""
+    if reading is None:
+        return ""
+    seconds = abs(int(reading.remaining.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    else:
+        text = f"{minutes}m"
+    return f"BREACHED {text}" if reading.state is SlaState.BREACHED else text

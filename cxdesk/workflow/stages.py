@@ -1,0 +1,60 @@
+"""The ticket state machine as plain data: which command is allowed in which stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cxdesk.errors import WorkflowError
+from cxdesk.models import Stage
+
+OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
+WORKING_STAGES = frozenset({Stage.COLLECT, Stage.ANALYZE, Stage.FIX})
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed_from: frozenset[Stage]
+    moves_to: Stage | None = None  # None: the stage does not change
+    from_new_to: Stage | None = None  # a different target when starting from `new`
+
+
+COMMANDS: dict[str, Rule] = {
+    "claim": Rule(OPEN_STAGES, from_new_to=Stage.COLLECT),
+    "assign": Rule(OPEN_STAGES, from_new_to=Stage.COLLECT),
+    "respond": Rule(OPEN_STAGES, from_new_to=Stage.COLLECT),
+    "note": Rule(frozenset(Stage)),
+    "pend": Rule(WORKING_STAGES, Stage.PENDING),
+    "resume": Rule(frozenset({Stage.PENDING})),  # back to the stage it was paused from
+    "analyze": Rule(frozenset({Stage.COLLECT, Stage.ANALYZE}), Stage.FIX),
+    "resolve": Rule(WORKING_STAGES, Stage.VERIFY),
+    "escalate": Rule(OPEN_STAGES),
+    "deescalate": Rule(OPEN_STAGES),
+    "link": Rule(OPEN_STAGES),
+    "verify": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
+    "expire": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
+    "reopen": Rule(frozenset({Stage.VERIFY, Stage.CLOSED}), Stage.ANALYZE),
+    "close": Rule(frozenset({Stage.FIX, Stage.VERIFY}), Stage.CLOSED),
+    "attach": Rule(OPEN_STAGES),
+    "reprioritize": Rule(OPEN_STAGES),
+}
+
+_ORDER = list(Stage)
+
+
+def next_stage(command: str, stage: str, ref: str) -> Stage:
+    """The stage after `command`, or a WorkflowError naming the stages that allow it."""
+    rule = COMMANDS[command]
+    current = Stage(stage)
+    if current not in rule.allowed_from:
+        allowed = ", ".join(s.value for s in _ORDER if s in rule.allowed_from)
+        raise WorkflowError(
+            f"cannot {command} {ref}: it is {current.value}; {command} is allowed in: {allowed}"
+        )
+    if current is Stage.NEW and rule.from_new_to is not None:
+        return rule.from_new_to
+    return rule.moves_to or current
+
+
+def allowed_commands(stage: str) -> list[str]:
+    current = Stage(stage)
+    return [name for name, rule in COMMANDS.items() if current in rule.allowed_from]
