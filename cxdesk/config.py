@@ -11,10 +11,18 @@ import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cxdesk.errors import ConfigError
 
@@ -138,6 +146,79 @@ def _default_policies() -> dict[str, PolicyConfig]:
     }
 
 
+class AlertRuleConfig(StrictModel):
+    """When `condition` (rule-engine syntax, over the event and its customer) holds, alert."""
+
+    name: str = Field(min_length=1, max_length=128)
+    condition: str = Field(min_length=1)
+    priority: Literal["P1", "P2", "P3"]
+    queue: str
+    tags: list[str] = Field(default_factory=list)
+
+
+OUTAGE_WORDS = r"(?i)(故障|无法使用|outage|\\bdown\\b)"
+
+
+def _default_rules() -> list[AlertRuleConfig]:
+    detractor = "nps != null and nps <= 6"
+    return [
+        AlertRuleConfig(name="detractor", condition=detractor, priority="P2", queue="aftersales"),
+        AlertRuleConfig(
+            name="gold_detractor",
+            condition=f'{detractor} and customer.tier == "gold"',
+            priority="P1",
+            queue="vip",
+            tags=["vip"],
+        ),
+        AlertRuleConfig(
+            name="low_csat",
+            condition="csat != null and csat <= 2",
+            priority="P2",
+            queue="aftersales",
+        ),
+        AlertRuleConfig(
+            name="complaint", condition='kind == "complaint"', priority="P2", queue="aftersales"
+        ),
+        AlertRuleConfig(
+            name="outage",
+            condition=f'comment != null and comment =~~ "{OUTAGE_WORDS}"',
+            priority="P1",
+            queue="aftersales",
+            tags=["outage"],
+        ),
+    ]
+
+
+class TeamConfig(StrictModel):
+    name: str
+    supervisor: str | None = None
+
+
+class QueueConfig(StrictModel):
+    name: str
+    team: str
+    calendar: str = "24x7"
+    policy: str = "default"
+    assignment: Literal["manual", "round_robin", "least_loaded", "skills"] = "manual"
+
+
+def _default_teams() -> dict[str, TeamConfig]:
+    return {
+        "care": TeamConfig(name="Customer care 客户关怀"),
+        "vip": TeamConfig(name="VIP recovery VIP挽回"),
+    }
+
+
+def _default_queues() -> dict[str, QueueConfig]:
+    return {
+        "aftersales": QueueConfig(
+            name="After-sales 售后", team="care", calendar="cn-business", assignment="least_loaded"
+        ),
+        "billing": QueueConfig(name="Billing 账单", team="care", calendar="cn-business"),
+        "vip": QueueConfig(name="VIP recovery VIP挽回", team="vip", assignment="round_robin"),
+    }
+
+
 class Settings(StrictModel):
     timezone: str = "Asia/Shanghai"
     calendars: dict[str, CalendarConfig] = Field(default_factory=_default_calendars)
@@ -146,6 +227,35 @@ class Settings(StrictModel):
     cx_managers: list[str] = Field(
         default_factory=list, description="logins notified at escalation level 2"
     )
+    teams: dict[str, TeamConfig] = Field(default_factory=_default_teams)
+    queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
+    rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Settings:
+        for queue_id, queue in self.queues.items():
+            where = f"queues.{queue_id}"
+            if queue.team not in self.teams:
+                raise ValueError(f"{where}.team: unknown team {queue.team!r}")
+            if queue.calendar not in self.calendars:
+                raise ValueError(f"{where}.calendar: unknown calendar {queue.calendar!r}")
+            if queue.policy not in self.policies:
+                raise ValueError(f"{where}.policy: unknown SLA policy {queue.policy!r}")
+        for policy_id, policy in self.policies.items():
+            for priority in ("P1", "P2", "P3"):
+                name = policy.target(priority).calendar
+                if name is not None and name not in self.calendars:
+                    raise ValueError(
+                        f"policies.{policy_id}.{priority}.calendar: unknown calendar {name!r}"
+                    )
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            if rule.queue not in self.queues:
+                raise ValueError(f"rules[{index}] {rule.name}: unknown queue {rule.queue!r}")
+            if rule.name in seen:
+                raise ValueError(f"rules[{index}]: duplicate rule name {rule.name!r}")
+            seen.add(rule.name)
+        return self
 
     _tz = field_validator("timezone")(_check_timezone)
 

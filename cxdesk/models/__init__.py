@@ -13,7 +13,7 @@ from cxdesk.models.enums import (
     VerifyOutcome,
 )
 from cxdesk.models.feedback import Customer, FeedbackEvent
-from cxdesk.models.org import Agent, AgentTeam, Queue, Team
+from cxdesk.models.org import Agent, AgentTeam, Meta, Queue, Team
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "FeedbackEvent",
     "FollowUp",
     "FollowUpStatus",
+    "Meta",
     "Priority",
     "QuarantinedRecord",
     "Queue",

@@ -45,3 +45,12 @@ class AgentTeam(SQLModel, table=True):
 
     agent_login: str = Field(foreign_key="agents.login", primary_key=True, max_length=64)
     team_id: str = Field(foreign_key="teams.id", primary_key=True, max_length=64, index=True)
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the database itself, such as whether `cxdesk demo` made it."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=500)

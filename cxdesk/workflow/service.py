@@ -151,25 +151,28 @@ class TicketService:
     def attach_alert(
         self,
         session: Session,
-        ticket: Ticket,
+        ticket_id: int,
         *,
         priority: str,
         rule: str,
         event_id: str,
         at: datetime,
-    ) -> None:
-        """Put another alerting event on an open case; raise its priority if the alert is higher."""
-        queue = self._queue(session, ticket.queue_id)
-        command = Command(session, ticket, queue, at, self.actor, "attach", Stage(ticket.stage))
-        next_stage("attach", ticket.stage, ticket_ref(ticket.id or 0))
-        body = f"alert {rule} ({priority})"
-        if Priority(priority) < Priority(ticket.priority):  # "P1" < "P2": more urgent
-            body += f"; priority {ticket.priority} → {priority}"
-            ticket.priority = priority
-            self.planner.start_clocks(ticket, queue, ticket.reopened_at or ticket.opened_at)
-        command.timeline(TimelineKind.ALERT, body, event_id=event_id, rule=rule)
-        session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
-        self._finish(command)
+    ) -> Ticket:
+        """Put another alerting event on an open case: priority raised if higher; a case
+        waiting for verification goes back to analyze."""
+        with self._command("attach", ticket_id, None, at, session) as cmd:
+            ticket = cmd.ticket
+            body = f"alert {rule} ({priority})"
+            if Priority(priority) < Priority(ticket.priority):  # "P1" < "P2": more urgent
+                body += f"; priority {ticket.priority} → {priority}"
+                cmd.detail.update(priority_from=ticket.priority, priority_to=priority)
+                ticket.priority = priority
+                self.planner.start_clocks(ticket, cmd.queue, ticket.reopened_at or ticket.opened_at)
+            cmd.timeline(TimelineKind.ALERT, body, event_id=event_id, rule=rule)
+            session.get_one(FeedbackEvent, event_id).ticket_id = ticket_id
+            if ticket.stage == Stage.VERIFY:
+                self._reopen(cmd, "new alert while verifying: reopened", event_id=event_id)
+        return cmd.ticket
 
     def open_customer_case(self, session: Session, customer_id: str) -> Ticket | None:
         """The customer's case that is not closed, if any (there is at most one)."""
@@ -323,14 +326,18 @@ class TicketService:
         return cmd.ticket
 
     def record_followup_answer(
-        self, ticket_id: int, event: FeedbackEvent, at: datetime | None = None
+        self,
+        ticket_id: int,
+        event: FeedbackEvent,
+        at: datetime | None = None,
+        session: Session | None = None,
     ):
         """A good answer closes the ticket verified; a bad one reopens it, raised and escalated."""
         verify = self.settings.verify
         good = (event.nps is not None and event.nps >= verify.nps_success) or (
             event.csat is not None and event.csat >= verify.csat_success
         )
-        with self._command("verify" if good else "reopen", ticket_id, None, at) as cmd:
+        with self._command("verify" if good else "reopen", ticket_id, None, at, session) as cmd:
             ticket = cmd.ticket
             followup = cmd.session.exec(
                 select(FollowUp).where(
@@ -355,9 +362,11 @@ class TicketService:
                 self._reopen(cmd, f"follow-up answered {score}: reopened", event_id=event.event_id)
         return cmd.ticket
 
-    def expire_followup(self, ticket_id: int, at: datetime | None = None):
+    def expire_followup(
+        self, ticket_id: int, at: datetime | None = None, session: Session | None = None
+    ):
         """No answer within the verify window: closed, counted as unverified."""
-        with self._command("expire", ticket_id, None, at) as cmd:
+        with self._command("expire", ticket_id, None, at, session) as cmd:
             for followup in cmd.session.exec(
                 select(FollowUp).where(
                     FollowUp.ticket_id == ticket_id,
@@ -433,22 +442,36 @@ class TicketService:
 
     @contextmanager
     def _command(
-        self, name: str, ticket_id: int, version: int | None, at: datetime | None
+        self,
+        name: str,
+        ticket_id: int,
+        version: int | None,
+        at: datetime | None,
+        session: Session | None = None,
     ) -> Iterator[Command]:
-        with self.db.write() as session:
-            ticket = session.exec(
+        """Run a command in `session` (the caller's batch) or in a write transaction of its own."""
+        with self._unit(session) as unit:
+            ticket = unit.exec(
                 select(Ticket).where(Ticket.id == ticket_id).with_for_update()
             ).first()
             ref = ticket_ref(ticket_id)
             if ticket is None:
                 raise NotFound(f"no ticket {ref}")
             if version is not None and ticket.version != version:
-                raise self._stale(session, ticket)
+                raise self._stale(unit, ticket)
             target = next_stage(name, ticket.stage, ref)
-            queue = self._queue(session, ticket.queue_id)
-            command = Command(session, ticket, queue, at or utcnow(), self.actor, name, target)
+            queue = self._queue(unit, ticket.queue_id)
+            command = Command(unit, ticket, queue, at or utcnow(), self.actor, name, target)
             yield command
             self._finish(command)
+
+    @contextmanager
+    def _unit(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+        else:
+            with self.db.write() as own:
+                yield own
 
     def _finish(self, cmd: Command) -> None:
         ticket = cmd.ticket

@@ -29,7 +29,7 @@ COMMANDS: dict[str, Rule] = {
     "resolve": Rule(WORKING_STAGES, Stage.VERIFY),
     "escalate": Rule(OPEN_STAGES),
     "deescalate": Rule(OPEN_STAGES),
-    "link": Rule(OPEN_STAGES),
+    "link": Rule(frozenset(Stage)),  # closed cases still explain a problem
     "verify": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
     "expire": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
     "reopen": Rule(frozenset({Stage.VERIFY, Stage.CLOSED}), Stage.ANALYZE),

@@ -45,6 +45,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
     )
     op.create_table(
+        "meta",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_meta")),
+    )
+    op.create_table(
         "teams",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -306,5 +312,6 @@ def downgrade() -> None:
     op.drop_table("agent_teams")
     op.drop_table("teams")
     op.drop_table("customers")
+    op.drop_table("meta")
     op.drop_table("agents")
     # ### end Alembic commands ###

@@ -1,0 +1,435 @@
+"""The command line: parses, calls the workflow layer, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from cxdesk.config import Settings, load_settings
+from cxdesk.db import Database, resolve_url, sqlite_path
+from cxdesk.errors import CxdeskError
+from cxdesk.output import FORMATS, print_json, print_rows
+
+EXIT_OK, EXIT_PARTIAL, EXIT_FATAL = 0, 1, 2
+TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
+
+
+@dataclass
+class Context:
+    """Global options, and the database and settings opened from them on first use."""
+
+    db_arg: str | None
+    config_arg: str | None
+    as_user: str | None
+    now_arg: str | None
+    _db: Database | None = field(default=None, repr=False)
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return resolve_url(self.db_arg)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_arg, sqlite_path(self.url))
+        return self._settings
+
+    def database(self, *, must_exist: bool = True) -> Database:
+        if self._db is None:
+            self._db = Database.open(self.db_arg, must_exist=must_exist)
+        return self._db
+
+    def now(self) -> datetime:
+        if self.now_arg is None:
+            return datetime.now(UTC)
+        return parse_instant(self.now_arg, self.settings.timezone, "--now")
+
+    def local(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(ZoneInfo(self.settings.timezone)).strftime("%Y-%m-%d %H:%M")
+
+    def actor(self) -> str:
+        from cxdesk.workflow.identity import resolve_actor
+
+        with self.database().session() as session:
+            return resolve_actor(session, self.as_user)
+
+
+def parse_instant(text: str, timezone: str, what: str) -> datetime:
+    from dateutil import parser
+
+    try:
+        moment = parser.isoparse(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 time ({exc})", param_hint=what
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+pass_context = click.make_pass_decorator(Context)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_arg",
+    metavar="PATH_OR_URL",
+    envvar="CXDESK_DB",
+    help="SQLite file or SQLAlchemy URL [env CXDESK_DB; default ./cxdesk.db].",
+)
+@click.option(
+    "--config",
+    "config_arg",
+    metavar="FILE",
+    help="Settings file [env CXDESK_CONFIG; default cxdesk.toml beside the database].",
+)
+@click.option(
+    "--as", "as_user", metavar="LOGIN", help="Act as another agent (admins, or on a demo database)."
+)
+@click.option("--now", "now_arg", metavar="ISO", help="Pretend it is this time (rehearsals).")
+@click.version_option(package_name="cxdesk")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db_arg: str | None,
+    config_arg: str | None,
+    as_user: str | None,
+    now_arg: str | None,
+) -> None:
+    """cxdesk: closed-loop customer-experience tickets in the terminal.
+
+    Run without a command to open the queue as your Unix user.
+    """
+    ctx.obj = Context(db_arg, config_arg, as_user, now_arg)
+    if ctx.invoked_subcommand is None:
+        run_tui(ctx.obj)
+
+
+def run_tui(context: Context) -> None:
+    db = context.database()
+    actor = context.actor()
+    from cxdesk.app import CxdeskApp, wall_clock
+
+    clock = wall_clock
+    if context.now_arg is not None:  # a rehearsal: run from the given time onwards
+        offset = context.now() - wall_clock()
+        clock = lambda: wall_clock() + offset  # noqa: E731
+    CxdeskApp(db, context.settings, actor, clock).run()
+
+
+# -- setup --------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_context
+def init(context: Context) -> None:
+    """Create the database (or bring it up to date) and the configured teams and queues."""
+    from cxdesk.workflow.org import sync_org
+
+    db = context.database(must_exist=False)
+    db.upgrade()
+    with db.write() as session:
+        sync_org(session, context.settings)
+    click.echo(f"database ready: {db.display_url}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Schema migrations."""
+
+
+@db_group.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Apply every migration the database lacks (safe to run again)."""
+    from cxdesk.db import current_revision, head_revision
+
+    db = context.database(must_exist=False)
+    before = current_revision(db.engine)
+    db.upgrade()
+    after = head_revision()
+    click.echo(
+        f"schema {before or 'empty'} → {after}" if before != after else f"schema already at {after}"
+    )
+
+
+@cli.command()
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--size",
+    type=click.Choice(["small", "large"]),
+    default="small",
+    show_default=True,
+    help="large: 1,000,000 tickets, for benchmarks.",
+)
+@click.option("--no-tui", is_flag=True, help="Build the database and exit.")
+@click.option("--force", is_flag=True, help="Replace an existing database file.")
+@pass_context
+def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> None:
+    """Build a realistic demo database and open it."""
+    from cxdesk.workflow.demo import build_demo_database
+
+    path = sqlite_path(context.url)
+    if path is not None and path.exists():
+        if not force:
+            raise CxdeskError(
+                f"{path} already exists; use --force to replace it, or --db to choose another file"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = context.database(must_exist=False)
+    click.echo(f"building the {size} demo in {db.display_url} …", err=True)
+    summary = build_demo_database(db, context.settings, seed=seed, size=size, now=context.now())
+    click.echo(summary, err=True)
+    if not no_tui:
+        run_tui(context)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of a feedback event (what `ingest` accepts)."""
+    from cxdesk.workflow.events import FeedbackEventIn
+
+    print_json(FeedbackEventIn.model_json_schema())
+
+
+# -- tickets ------------------------------------------------------------------------------
+
+
+@cli.group()
+def ticket() -> None:
+    """List, show and work tickets."""
+
+
+@ticket.command("list")
+@click.option("--stage", help="Only this stage.")
+@click.option("--queue", help="Only this queue.")
+@click.option("--assignee", help="Only tickets assigned to this login.")
+@click.option(
+    "--view",
+    type=click.Choice(
+        ["mine", "unassigned", "at_risk", "breached", "escalated", "verifying", "all"]
+    ),
+    default="all",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@format_option
+@pass_context
+def ticket_list(
+    context: Context,
+    stage: str | None,
+    queue: str | None,
+    assignee: str | None,
+    view: str,
+    limit: int,
+    fmt: str,
+) -> None:
+    """List tickets, most urgent SLA first (newest first in the `all` view)."""
+    from cxdesk.models import Stage
+    from cxdesk.workflow.queries import TicketFilter, View, list_tickets
+    from cxdesk.workflow.sla import format_remaining, read_clock
+
+    if stage is not None and stage not in {s.value for s in Stage}:
+        raise click.BadParameter(
+            f"{stage!r} is not one of {', '.join(Stage)}", param_hint="--stage"
+        )
+    db = context.database()
+    now = context.now()
+    me = context.actor() if view == "mine" else None
+    with db.session() as session:
+        rows = list_tickets(
+            session, TicketFilter(View(view), stage, queue, assignee, me, now), limit=limit
+        )
+    out = []
+    for row in rows:
+        data = row.to_json()
+        reading = read_clock(row.sla_due, row.sla_risk_at, now)
+        data["sla_state"] = reading.state.value if reading else None
+        data["sla"] = format_remaining(reading)
+        data["customer"] = row.customer_name or row.customer_id
+        out.append(data)
+    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+
+
+@ticket.command("show")
+@click.argument("ticket_id")
+@format_option
+@pass_context
+def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
+    """Show one ticket with its customer and timeline."""
+    from cxdesk.workflow.queries import ticket_detail
+    from cxdesk.workflow.refs import parse_ref
+
+    number = parse_ref(ticket_id)
+    with context.database().session() as session:
+        detail = ticket_detail(session, number)
+    if fmt == "table":
+        _print_ticket(context, detail)
+        return
+    data: dict[str, Any] = detail.row.to_json()
+    data.update(
+        customer=None if detail.customer is None else detail.customer.__dict__,
+        links=detail.links,
+        resolution=detail.resolution,
+        verify_outcome=detail.verify_outcome,
+        reopen_count=detail.reopen_count,
+        timeline=[
+            {
+                "at": t.at.isoformat(),
+                "actor": t.actor,
+                "kind": t.kind,
+                "body": t.body,
+                "event_id": t.event_id,
+            }
+            for t in detail.timeline
+        ],
+    )
+    if fmt == "json":
+        print_json(data)
+    else:
+        print_rows(
+            [
+                dict(data, at=t["at"], actor=t["actor"], entry=t["kind"], body=t["body"])
+                for t in data["timeline"]
+            ],
+            "csv",
+            ("id", "stage", "priority", "at", "actor", "entry", "body"),
+        )
+
+
+def _print_ticket(context: Context, detail: Any) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    row = detail.row
+    head = Text(f"{row.id}  {row.priority}  {row.stage}  {row.queue}  ", style="bold")
+    head.append(Text(row.title))
+    console.print(head)
+    customer = detail.customer
+    if customer is not None:
+        console.print(
+            Text(
+                f"customer {customer.id} {customer.name or ''} tier "
+                f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
+            )
+        )
+    console.print(
+        Text(
+            f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
+            f"first response due {context.local(row.first_response_due)}  "
+            f"resolution due {context.local(row.resolution_due)}"
+        )
+    )
+    for item in detail.timeline:
+        console.print(
+            Text(f"{context.local(item.at)}  {item.actor:<12} {item.kind:<10} ") + Text(item.body)
+        )
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Agents: who may use cxdesk, with which role, in which teams."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--name", help="Display name (default: the login).")
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "supervisor", "admin"]),
+    default="agent",
+    show_default=True,
+)
+@click.option("--team", "teams", multiple=True, help="A team id; repeat for several.")
+@click.option("--skill", "skills", multiple=True, help="A skill (language, channel); repeatable.")
+@pass_context
+def user_add(
+    context: Context,
+    login: str,
+    name: str | None,
+    role: str,
+    teams: tuple[str, ...],
+    skills: tuple[str, ...],
+) -> None:
+    """Add an agent (or update one with the same LOGIN)."""
+    from cxdesk.workflow.org import add_agent
+
+    db = context.database()
+    with db.write() as session:
+        add_agent(
+            session,
+            login=login,
+            display_name=name or login,
+            role=role,
+            teams=list(teams),
+            skills=list(skills),
+            at=context.now(),
+        )
+    click.echo(f"agent {login} saved")
+
+
+@user.command("list")
+@format_option
+@pass_context
+def user_list(context: Context, fmt: str) -> None:
+    """List agents."""
+    from cxdesk.workflow.org import list_agents
+
+    with context.database().session() as session:
+        agents = list_agents(session)
+    print_rows(
+        [a.__dict__ for a in agents],
+        fmt,  # type: ignore[arg-type]
+        ("login", "display_name", "role", "teams", "skills", "away", "active"),
+    )
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure becomes one line on stderr and exit code 2."""
+    try:
+        code = cli.main(args=argv, prog_name="cxdesk", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{hint}")
+    except click.Abort:
+        _fail("aborted", 130)
+    except CxdeskError as exc:
+        _fail(str(exc), exc.exit_code)
+    except SQLAlchemyError as exc:
+        _fail(f"database error: {getattr(exc, 'orig', None) or exc}".splitlines()[0])
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(message: str, code: int = EXIT_FATAL) -> None:
+    click.echo(f"cxdesk: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Textual screens. They call cxdesk.workflow for data and never write SQL."""

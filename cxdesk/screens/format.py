@@ -1,0 +1,45 @@
+"""Turning domain values into display text for the screens (always plain `Text`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
+
+STATE_STYLE = {SlaState.BREACHED: "bold red", SlaState.AT_RISK: "yellow", SlaState.OK: ""}
+# A marker beside the colour, so the state reads without colour too.
+STATE_MARK = {SlaState.BREACHED: "!", SlaState.AT_RISK: "~", SlaState.OK: " "}
+PRIORITY_STYLE = {"P1": "bold red", "P2": "yellow", "P3": ""}
+
+
+def plain(value: object | None) -> Text:
+    """Untrusted text as inert display text (no markup, no links, no actions)."""
+    return Text("" if value is None else str(value), no_wrap=True, overflow="ellipsis")
+
+
+def sla_cell(reading: ClockReading | None) -> Text:
+    if reading is None:
+        return Text("—", style="dim")
+    return Text(
+        f"{STATE_MARK[reading.state]}{format_remaining(reading)}", style=STATE_STYLE[reading.state]
+    )
+
+
+def age(opened_at: datetime, now: datetime) -> str:
+    elapsed = max(now - opened_at, timedelta(0))
+    days, rest = divmod(int(elapsed.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {rest // 60:02d}m"
+    return f"{rest // 60}m"
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,59 @@
+"""The `?` overlay: every key the screen underneath answers to."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, description in self.keys:
+            table.add_row(Text(key), Text(description))
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = f"Keys — {self.title_text}"
+            box.border_subtitle = "escape to close"
+            yield Static(table)
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+def screen_keys(screen: object) -> list[tuple[str, str]]:
+    """(key, description) for every binding active on `screen`, the app's included."""
+    seen: dict[str, str] = {}
+    for key, active in screen.active_bindings.items():  # type: ignore[attr-defined]
+        binding = active.binding
+        if binding.description and key not in seen:
+            seen[key] = binding.description
+    return [(key_display(key), description) for key, description in seen.items()]
+
+
+def key_display(key: str) -> str:
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "escape": "esc",
+        "enter": "enter",
+    }
+    return names.get(key, key)

@@ -1,0 +1,203 @@
+"""The queue: one page of tickets at a time, fetched from the database in a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from cxdesk.screens.context import Desk
+from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
+from cxdesk.workflow.queries import TicketFilter, TicketRow, View, count_tickets, list_tickets
+from cxdesk.workflow.sla import read_clock
+
+PAGE_SIZE = 100
+VIEW_TITLES = {
+    View.MINE: "Mine",
+    View.UNASSIGNED: "Unassigned",
+    View.AT_RISK: "At risk",
+    View.BREACHED: "Breached",
+    View.ESCALATED: "Escalated",
+    View.VERIFYING: "Verifying",
+    View.ALL: "All",
+}
+COLUMNS = ("ID", "Pri", "Stage", "Queue", "Assignee", "Customer", "SLA", "Age", "Title")
+
+
+@dataclass(frozen=True)
+class Page:
+    view: View
+    number: int
+    rows: list[TicketRow]
+    total: int
+
+
+class QueueScreen(Screen[None]):
+    CSS_PATH = "queue.tcss"
+    BINDINGS = [
+        *(
+            Binding(str(index), f"view('{view.value}')", title, id=f"queue.view.{view.value}")
+            for index, (view, title) in enumerate(VIEW_TITLES.items(), start=1)
+        ),
+        Binding("enter", "open", "Open", id="queue.open"),
+        Binding("right_square_bracket", "page(1)", "Next page", id="queue.next_page"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", id="queue.previous_page"),
+        Binding("r", "reload", "Refresh", id="queue.refresh"),
+    ]
+
+    view: reactive[View] = reactive(View.ALL, init=False)
+    page_number: reactive[int] = reactive(0, init=False)
+
+    class Loaded(Message):
+        def __init__(self, page: Page) -> None:
+            super().__init__()
+            self.page = page
+
+    class LoadFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+        self.current: Page | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        table: DataTable[Text] = DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#tickets", DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        self._show_status("loading…")
+        self.load()
+        self.set_interval(1.0, self._tick)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
+    def load(self) -> None:
+        view, number = self.view, self.page_number
+        flt = TicketFilter(view=view, me=self.desk.actor, now=self.desk.clock())
+        try:
+            with self.desk.db.session() as session:
+                rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
+                total = count_tickets(session, flt)
+        except Exception as exc:  # shown to the user, the screen stays usable
+            self.post_message(self.LoadFailed(f"could not load tickets: {exc}"))
+            return
+        self.post_message(self.Loaded(Page(view, number, rows, total)))
+
+    def on_queue_screen_loaded(self, message: QueueScreen.Loaded) -> None:
+        page = message.page
+        if (page.view, page.number) != (self.view, self.page_number):
+            return  # an answer to an older request
+        table = self.query_one("#tickets", DataTable)
+        keep = self._cursor_key()
+        table.clear()
+        now = self.desk.clock()
+        for row in page.rows:
+            reading = read_clock(row.sla_due, row.sla_risk_at, now)
+            style = STATE_STYLE[reading.state] if reading else ""
+            table.add_row(
+                Text(row.id, style=style),
+                Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
+                plain(row.stage),
+                plain(row.queue),
+                plain(row.assignee or "—"),
+                plain(row.customer_name or row.customer_id or "—"),
+                sla_cell(reading),
+                plain(age(row.opened_at, now)),
+                plain(row.title),
+                key=row.id,
+            )
+        self.current = page
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._show_status()
+
+    def on_queue_screen_load_failed(self, message: QueueScreen.LoadFailed) -> None:
+        self.notify(message.error, severity="error", markup=False)
+
+    def _tick(self) -> None:
+        """Countdowns move every second without touching the database."""
+        if self.current is None or self.app.screen is not self:
+            return
+        table = self.query_one("#tickets", DataTable)
+        now = self.desk.clock()
+        for row in self.current.rows:
+            if row.id not in table.rows:
+                continue
+            reading = read_clock(row.sla_due, row.sla_risk_at, now)
+            table.update_cell(row.id, "SLA", sla_cell(reading))
+            table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one("#tickets", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def _show_status(self, note: str = "") -> None:
+        page = self.current
+        parts = [f"cxdesk · {self.desk.actor} · {VIEW_TITLES[self.view]}"]
+        if page is not None and not note:
+            first = page.number * PAGE_SIZE + 1 if page.rows else 0
+            last = page.number * PAGE_SIZE + len(page.rows)
+            parts.append(f"{first:,}–{last:,} of {page.total:,}")
+        if note:
+            parts.append(note)
+        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def watch_view(self) -> None:
+        if self.page_number:
+            self.page_number = 0  # its watcher loads
+        else:
+            self.load()
+
+    def watch_page_number(self) -> None:
+        self.load()
+
+    def action_view(self, view: str) -> None:
+        self.view = View(view)
+
+    def action_page(self, step: int) -> None:
+        if self.current is None:
+            return
+        last_page = max((self.current.total - 1) // PAGE_SIZE, 0)
+        target = min(max(self.page_number + step, 0), last_page)
+        if target != self.page_number:
+            self.page_number = target
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_open(self) -> None:
+        key = self._cursor_key()
+        if key is None:
+            return
+        from cxdesk.screens.ticket import TicketScreen
+        from cxdesk.workflow.refs import parse_ref
+
+        self.app.push_screen(TicketScreen(self.desk, parse_ref(key)))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def on_screen_resume(self) -> None:
+        self.load()  # the ticket may have changed while it was open

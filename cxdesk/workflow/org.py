@@ -1,0 +1,118 @@
+"""Teams, queues and agents: the configured organisation mirrored into the database."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, delete, select
+
+from cxdesk.config import Settings
+from cxdesk.errors import NotFound, WorkflowError
+from cxdesk.models import Agent, AgentTeam, Meta, Queue, Role, Team
+from cxdesk.workflow.text import clean_text
+
+
+def current_login() -> str:
+    """The Unix login of whoever runs cxdesk: their identity in every command."""
+    return getpass.getuser()
+
+
+def sync_org(session: Session, settings: Settings) -> None:
+    """Create or update the teams and queues the config defines (never deletes: tickets
+    keep pointing at queues that left the config)."""
+    for team_id, team in settings.teams.items():
+        row = session.get(Team, team_id) or Team(id=team_id, name=team.name)
+        row.name = team.name
+        if team.supervisor is not None:
+            row.supervisor = team.supervisor
+        session.add(row)
+    session.flush()
+    for queue_id, queue in settings.queues.items():
+        row = session.get(Queue, queue_id) or Queue(
+            id=queue_id, name=queue.name, team_id=queue.team
+        )
+        row.name, row.team_id = queue.name, queue.team
+        row.calendar, row.policy, row.assignment = queue.calendar, queue.policy, queue.assignment
+        session.add(row)
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    login: str
+    display_name: str
+    role: str
+    teams: list[str]
+    skills: list[str]
+    away: bool
+    active: bool
+
+
+def add_agent(
+    session: Session,
+    *,
+    login: str,
+    display_name: str,
+    role: str,
+    teams: list[str],
+    skills: list[str],
+    at: datetime,
+) -> Agent:
+    """Add an agent, or update one with the same login."""
+    login = login.strip()
+    if not login or any(ch.isspace() for ch in login):
+        raise WorkflowError(f"login {login!r} must be one word (the agent's Unix login)")
+    try:
+        Role(role)
+    except ValueError:
+        raise WorkflowError(
+            f"role {role!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from None
+    for team_id in teams:
+        if session.get(Team, team_id) is None:
+            known = ", ".join(session.exec(select(Team.id)).all())
+            raise NotFound(f"no team {team_id!r} (teams: {known})")
+    agent = session.get(Agent, login) or Agent(login=login, display_name=login, created_at=at)
+    agent.display_name = clean_text(display_name) or login
+    agent.role = role
+    agent.skills = sorted(set(skills))
+    agent.active = True
+    session.add(agent)
+    session.exec(delete(AgentTeam).where(col(AgentTeam.agent_login) == login))
+    for team_id in sorted(set(teams)):
+        session.add(AgentTeam(agent_login=login, team_id=team_id))
+    return agent
+
+
+def list_agents(session: Session) -> list[AgentInfo]:
+    teams: dict[str, list[str]] = {}
+    for link in session.exec(select(AgentTeam).order_by(col(AgentTeam.team_id))):
+        teams.setdefault(link.agent_login, []).append(link.team_id)
+    return [
+        AgentInfo(
+            a.login, a.display_name, a.role, teams.get(a.login, []), a.skills, a.away, a.active
+        )
+        for a in session.exec(select(Agent).order_by(col(Agent.login)))
+    ]
+
+
+def get_agent(session: Session, login: str) -> Agent:
+    agent = session.get(Agent, login)
+    if agent is None or not agent.active:
+        raise NotFound(
+            f"{login!r} is not an active cxdesk agent; an admin can add them with "
+            f"`cxdesk user add {login}`"
+        )
+    return agent
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key) or Meta(key=key, value=value)
+    row.value = value
+    session.add(row)
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    row = session.get(Meta, key)
+    return row.value if row else None

@@ -1,0 +1,218 @@
+"""Read side: ticket listings and details as plain dataclasses for the TUI and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, func, nulls_last
+from sqlmodel import Session, col, select
+
+from cxdesk.errors import NotFound
+from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketLink, TimelineEntry
+from cxdesk.workflow.pii import mask_email, mask_phone
+from cxdesk.workflow.refs import ticket_ref
+
+
+class View(StrEnum):
+    """The queue screen's views, in the order of their number keys."""
+
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    ESCALATED = "escalated"
+    VERIFYING = "verifying"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    view: View = View.ALL
+    stage: str | None = None
+    queue: str | None = None
+    assignee: str | None = None
+    me: str | None = None  # whose tickets "mine" means
+    now: datetime | None = None  # at-risk and breached are judged at this instant
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    id: str
+    number: int
+    kind: str
+    stage: str
+    priority: str
+    queue: str
+    assignee: str | None
+    customer_id: str | None
+    customer_name: str | None
+    title: str
+    opened_at: datetime
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    sla_due: datetime | None
+    sla_risk_at: datetime | None
+    escalation_level: int
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    actor: str
+    kind: str
+    body: str
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    id: str
+    name: str | None
+    tier: str | None
+    phone: str | None
+    email: str | None
+    feedback_count: int
+    ticket_count: int
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    row: TicketRow
+    customer: CustomerCard | None
+    timeline: list[TimelineItem]
+    links: list[str]  # problems of a case, or cases of a problem
+    resolution: dict[str, str | None]
+    reopen_count: int
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    verify_outcome: str | None
+
+
+_ROW_COLUMNS = (Ticket, Customer.name)
+
+
+def _row(ticket: Ticket, customer_name: str | None) -> TicketRow:
+    assert ticket.id is not None
+    return TicketRow(
+        id=ticket_ref(ticket.id),
+        number=ticket.id,
+        kind=ticket.kind,
+        stage=ticket.stage,
+        priority=ticket.priority,
+        queue=ticket.queue_id,
+        assignee=ticket.assignee,
+        customer_id=ticket.customer_id,
+        customer_name=customer_name,
+        title=ticket.title,
+        opened_at=ticket.opened_at,
+        first_response_due=ticket.first_response_due,
+        resolution_due=ticket.resolution_due,
+        sla_due=ticket.sla_due,
+        sla_risk_at=ticket.sla_risk_at,
+        escalation_level=ticket.escalation_level,
+        version=ticket.version,
+    )
+
+
+def _filtered(statement: Select, f: TicketFilter) -> Select:
+    open_only = col(Ticket.stage) != Stage.CLOSED
+    match f.view:
+        case View.MINE:
+            statement = statement.where(Ticket.assignee == f.me, open_only)
+        case View.UNASSIGNED:
+            statement = statement.where(col(Ticket.assignee).is_(None), open_only)
+        case View.AT_RISK:
+            statement = statement.where(
+                col(Ticket.sla_risk_at) <= f.now, col(Ticket.sla_due) >= f.now
+            )
+        case View.BREACHED:
+            statement = statement.where(col(Ticket.sla_due) < f.now)
+        case View.ESCALATED:
+            statement = statement.where(col(Ticket.escalation_level) > 0, open_only)
+        case View.VERIFYING:
+            statement = statement.where(Ticket.stage == Stage.VERIFY)
+    if f.stage:
+        statement = statement.where(Ticket.stage == f.stage)
+    if f.queue:
+        statement = statement.where(Ticket.queue_id == f.queue)
+    if f.assignee:
+        statement = statement.where(Ticket.assignee == f.assignee)
+    return statement
+
+
+def list_tickets(
+    session: Session, f: TicketFilter, *, limit: int = 100, offset: int = 0
+) -> list[TicketRow]:
+    """One page of tickets: the most urgent running clock first, then the newest."""
+    statement = _filtered(select(*_ROW_COLUMNS).join(Customer, isouter=True), f)
+    if f.view is View.ALL:
+        statement = statement.order_by(col(Ticket.id).desc())
+    else:
+        statement = statement.order_by(nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
+    rows = session.exec(statement.limit(limit).offset(offset)).all()
+    return [_row(ticket, name) for ticket, name in rows]
+
+
+def count_tickets(session: Session, f: TicketFilter) -> int:
+    return session.exec(_filtered(select(func.count()).select_from(Ticket), f)).one()
+
+
+def ticket_detail(session: Session, ticket_id: int, *, show_pii: bool = False) -> TicketDetail:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    card = None
+    if customer is not None:
+        card = CustomerCard(
+            id=customer.id,
+            name=customer.name,
+            tier=customer.tier,
+            phone=customer.phone if show_pii else mask_phone(customer.phone),
+            email=customer.email if show_pii else mask_email(customer.email),
+            feedback_count=session.exec(
+                select(func.count()).where(FeedbackEvent.customer_id == customer.id)
+            ).one(),
+            ticket_count=session.exec(
+                select(func.count()).where(Ticket.customer_id == customer.id)
+            ).one(),
+        )
+    timeline = [
+        TimelineItem(e.at, e.actor, e.kind, e.body, e.event_id)
+        for e in session.exec(
+            select(TimelineEntry)
+            .where(TimelineEntry.ticket_id == ticket_id)
+            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+        )
+    ]
+    if ticket.kind == "problem":
+        linked = select(TicketLink.case_id).where(TicketLink.problem_id == ticket_id)
+    else:
+        linked = select(TicketLink.problem_id).where(TicketLink.case_id == ticket_id)
+    return TicketDetail(
+        row=_row(ticket, customer.name if customer else None),
+        customer=card,
+        timeline=timeline,
+        links=[ticket_ref(i) for i in session.exec(linked.order_by(linked.selected_columns[0]))],
+        resolution={
+            "code": ticket.resolution_code,
+            "root_cause": ticket.root_cause,
+            "driver": ticket.driver,
+            "action_taken": ticket.action_taken,
+            "customer_remedy": ticket.customer_remedy,
+        },
+        reopen_count=ticket.reopen_count,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        verify_outcome=ticket.verify_outcome,
+    )
