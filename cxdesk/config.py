@@ -165,7 +165,7 @@ def _default_rules() -> list[AlertRuleConfig]:
         AlertRuleConfig(name="detractor", condition=detractor, priority="P2", queue="aftersales"),
         AlertRuleConfig(
             name="gold_detractor",
-            condition=f'{detractor} and customer.tier == "gold"',
+            condition=f'{detractor} and customer_tier == "gold"',
             priority="P1",
             queue="vip",
             tags=["vip"],

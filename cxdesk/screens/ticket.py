@@ -176,6 +176,6 @@ class TicketScreen(Screen[None]):
 
 def _field_table() -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column(no_wrap=True, width=10)
+    table.add_column(no_wrap=True, width=12)
     table.add_column(ratio=1)
     return table

@@ -27,10 +27,15 @@ FACT_TYPES: dict[str, Any] = {
     "ces": _T.FLOAT,
     "comment": _T.STRING,
     "drivers": _T.ARRAY(_T.STRING),
-    "customer": _T.MAPPING(_T.STRING, _T.STRING),
+    # The customer's fields, flattened with the names the CSV input uses.
+    "customer_id": _T.STRING,
+    "customer_name": _T.STRING,
+    "customer_tier": _T.STRING,
 }
-CUSTOMER_FIELDS = ("id", "name", "tier")
-_CONTEXT = rule_engine.Context(type_resolver=rule_engine.type_resolver_from_dict(FACT_TYPES))
+_CONTEXT = rule_engine.Context(
+    type_resolver=rule_engine.type_resolver_from_dict(FACT_TYPES),
+    mapping_attribute_lookup=False,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class RuleSet:
 
 def event_facts(event: Any, customer: Any) -> dict[str, Any]:
     """What a condition can see: the event's fields and the customer's id, name and tier."""
-    facts = {name: getattr(event, name, None) for name in FACT_TYPES if name != "customer"}
+    facts = {name: getattr(event, name, None) for name in FACT_TYPES}
     facts["drivers"] = tuple(facts["drivers"] or ())
-    facts["customer"] = {name: getattr(customer, name, None) for name in CUSTOMER_FIELDS}
+    facts.update(customer_id=customer.id, customer_name=customer.name, customer_tier=customer.tier)
     return facts

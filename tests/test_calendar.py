@@ -1,0 +1,148 @@
+"""Business calendars and SLA clocks: the edges, and properties that must always hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxdesk.config import CalendarConfig, Settings
+from cxdesk.errors import ConfigError
+from cxdesk.workflow.calendar import BusinessCalendar
+from cxdesk.workflow.sla import SlaState, format_remaining, read_clock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NINE_TO_SIX = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+@pytest.fixture(scope="module")
+def china() -> BusinessCalendar:
+    settings = Settings()
+    return BusinessCalendar(settings.calendar("cn-business"), settings.timezone)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def test_spring_festival_is_skipped_and_makeup_saturday_counted(china: BusinessCalendar) -> None:
+    # Friday 13 Feb 2026, 17:00: 1 h left that day; Saturday 14 Feb is a make-up workday
+    # (9 h); 15–23 Feb are the holiday; Tuesday 24 Feb gives 9 h; 5 h more on Wednesday.
+    due = china.add(local(2026, 2, 13, 17, 0), timedelta(hours=24))
+    assert due == local(2026, 2, 25, 14, 0)
+    assert china.is_workday(date(2026, 2, 14))
+    assert not china.is_workday(date(2026, 2, 16))
+
+
+def test_opening_and_closing_minutes(china: BusinessCalendar) -> None:
+    assert china.add(local(2026, 3, 2, 8, 0), timedelta(minutes=1)) == local(2026, 3, 2, 9, 1)
+    assert china.add(local(2026, 3, 2, 17, 59), timedelta(minutes=1)) == local(2026, 3, 2, 18, 0)
+    assert china.add(local(2026, 3, 2, 18, 0), timedelta(minutes=1)) == local(2026, 3, 3, 9, 1)
+    assert china.between(local(2026, 3, 2, 18, 0), local(2026, 3, 3, 9, 0)) == timedelta(0)
+
+
+def test_overnight_spans_and_extra_dates() -> None:
+    night = BusinessCalendar(CalendarConfig(timezone="UTC", hours={"mon": ["22:00-06:00"]}), "UTC")
+    monday_night = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    assert night.add(monday_night, timedelta(hours=6)) == datetime(2026, 3, 3, 5, 0, tzinfo=UTC)
+    # 7 h are left in this shift; the eighth hour is in next Monday's.
+    assert night.add(monday_night, timedelta(hours=8)) == datetime(2026, 3, 9, 23, 0, tzinfo=UTC)
+    own = BusinessCalendar(
+        CalendarConfig(
+            timezone="UTC",
+            hours=NINE_TO_SIX,
+            extra_holidays=[date(2026, 3, 3)],
+            extra_workdays=[date(2026, 3, 7)],
+        ),
+        "UTC",
+    )
+    start = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    assert own.add(start, timedelta(hours=1)) == datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    assert own.is_workday(date(2026, 3, 7)) and not own.is_workday(date(2026, 3, 8))
+
+
+def test_dst_day_in_new_york_counts_real_hours() -> None:
+    calendar = BusinessCalendar(
+        CalendarConfig(
+            timezone="America/New_York",
+            always_open=False,
+            hours={d: ["00:00-24:00"] for d in ("sat", "sun", "mon")},
+        ),
+        "UTC",
+    )
+    # Sunday 8 March 2026 has 23 hours in New York.
+    start = datetime(2026, 3, 8, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+    end = datetime(2026, 3, 9, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert calendar.between(start, end) == timedelta(hours=23)
+
+
+def test_a_calendar_without_hours_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="opening hours"):
+        BusinessCalendar(CalendarConfig(timezone="UTC"), "UTC")
+
+
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2027, 6, 30), timezones=st.just(UTC)
+)
+durations = st.integers(min_value=0, max_value=60 * 24 * 40).map(lambda m: timedelta(minutes=m))
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=instants, target=durations)
+def test_business_time_between_start_and_due_equals_the_target(
+    china: BusinessCalendar, start: datetime, target: timedelta
+) -> None:
+    due = china.add(start, target)
+    assert due >= start
+    assert china.between(start, due) == target
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=instants, a=durations, b=durations)
+def test_due_never_decreases_as_the_target_grows(
+    china: BusinessCalendar, start: datetime, a: timedelta, b: timedelta
+) -> None:
+    small, large = sorted((a, b))
+    assert china.add(start, small) <= china.add(start, large)
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=instants, target=durations, pause_at=durations, pause_for=durations)
+def test_pausing_never_shortens_the_time_owed(
+    china: BusinessCalendar,
+    start: datetime,
+    target: timedelta,
+    pause_at: timedelta,
+    pause_for: timedelta,
+) -> None:
+    due = china.add(start, target)
+    paused = start + pause_at
+    resumed = paused + pause_for
+    left = china.between(paused, due) if due > paused else timedelta(0)
+    new_due = china.add(resumed, left) if due > paused else due
+    assert new_due >= due
+    assert china.between(resumed, new_due) == left
+
+
+@settings(max_examples=100, deadline=None)
+@given(end=instants, span=durations)
+def test_subtract_is_the_inverse_of_add(
+    china: BusinessCalendar, end: datetime, span: timedelta
+) -> None:
+    before = china.subtract(end, span)
+    assert china.between(before, end) == span
+
+
+def test_clock_readings() -> None:
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    due = now + timedelta(hours=1, minutes=23)
+    assert read_clock(None, None, now) is None
+    ok = read_clock(due, due - timedelta(minutes=30), now)
+    assert ok is not None and ok.state is SlaState.OK and format_remaining(ok) == "1h 23m"
+    risky = read_clock(due, now - timedelta(minutes=1), now)
+    assert risky is not None and risky.state is SlaState.AT_RISK
+    late = read_clock(now - timedelta(hours=2, minutes=5), None, now)
+    assert late is not None and format_remaining(late) == "BREACHED 2h 05m"

@@ -1,0 +1,223 @@
+"""The database layer on real SQLite files and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from cxdesk.db import Database, current_revision, head_revision, resolve_url
+from cxdesk.errors import DatabaseError
+from cxdesk.models import Customer
+
+FIRST_REVISION = "0001"
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def test_upgrade_is_idempotent_and_matches_the_models(empty_db: Database) -> None:
+    empty_db.upgrade()
+    empty_db.upgrade()
+    assert current_revision(empty_db.engine) == head_revision()
+    with empty_db.engine.connect() as connection:
+        drift = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert drift == [], "models and migrations disagree; add a migration"
+    empty_db.check_schema()
+
+
+def _rows_at_first_revision() -> dict[str, list[dict]]:
+    """One or more rows for every table that exists at the first migration."""
+    t = T0.replace(tzinfo=None)
+    return {
+        "agents": [
+            {
+                "login": "ann",
+                "display_name": "Ann",
+                "role": "agent",
+                "skills": '["zh"]',
+                "away": False,
+                "active": True,
+                "created_at": t,
+            }
+        ],
+        "teams": [{"id": "care", "name": "Care", "supervisor": "ann"}],
+        "agent_teams": [{"agent_login": "ann", "team_id": "care"}],
+        "queues": [
+            {
+                "id": "q",
+                "name": "Q",
+                "team_id": "care",
+                "calendar": "24x7",
+                "policy": "default",
+                "assignment": "manual",
+            }
+        ],
+        "meta": [{"key": "demo", "value": "false"}],
+        "customers": [
+            {
+                "id": "c1",
+                "name": "王芳",
+                "phone": "13800000000",
+                "email": "w@x.cn",
+                "tier": "gold",
+                "attributes": "{}",
+                "created_at": t,
+                "updated_at": t,
+            }
+        ],
+        "tickets": [
+            {
+                "id": 1,
+                "kind": "case",
+                "stage": "collect",
+                "priority": "P1",
+                "queue_id": "q",
+                "assignee": "ann",
+                "customer_id": "c1",
+                "rule": "r",
+                "title": "broken",
+                "tags": "[]",
+                "opened_at": t,
+                "updated_at": t,
+                "escalation_level": 1,
+                "reopen_count": 0,
+                "version": 3,
+                "first_response_due": t + timedelta(hours=2),
+            }
+        ],
+        "feedback_events": [
+            {
+                "event_id": "e1",
+                "kind": "survey",
+                "occurred_at": t,
+                "received_at": t,
+                "customer_id": "c1",
+                "nps": 2,
+                "drivers": "[]",
+                "ticket_id": 1,
+                "raw": '{"event_id": "e1"}',
+                "comment": "坏了",
+            }
+        ],
+        "timeline_entries": [
+            {
+                "id": 1,
+                "ticket_id": 1,
+                "at": t,
+                "actor": "ann",
+                "kind": "note",
+                "body": "called",
+                "event_id": "e1",
+                "data": "{}",
+            }
+        ],
+        "ticket_links": [],
+        "followups": [
+            {
+                "id": 1,
+                "ticket_id": 1,
+                "status": "scheduled",
+                "template": "default",
+                "send_at": t,
+                "expires_at": t + timedelta(days=7),
+            }
+        ],
+        "audit_log": [
+            {
+                "id": 1,
+                "at": t,
+                "actor": "ann",
+                "action": "note",
+                "ticket_id": 1,
+                "detail": "{}",
+                "digest": "x",
+            }
+        ],
+    }
+
+
+def test_upgrade_from_the_first_migration_keeps_every_row(empty_db: Database) -> None:
+    empty_db.upgrade(FIRST_REVISION)
+    rows = _rows_at_first_revision()
+    with empty_db.engine.begin() as connection:
+        tables = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+        assert tables == set(rows), "every table of the first revision gets test rows"
+        metadata = sa.MetaData()
+        metadata.reflect(connection)
+        for name, table_rows in rows.items():
+            for row in table_rows:
+                connection.execute(metadata.tables[name].insert().values(**row))
+    empty_db.upgrade()
+    with empty_db.engine.connect() as connection:
+        for name, table_rows in rows.items():
+            count = connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+            assert count == len(table_rows), name
+        title, version = connection.execute(sa.text("SELECT title, version FROM tickets")).one()
+        assert (title, version) == ("broken", 3)
+        assert connection.execute(sa.text("SELECT comment FROM feedback_events")).scalar() == "坏了"
+
+
+def test_a_database_newer_than_the_code_is_refused(empty_db: Database) -> None:
+    empty_db.upgrade()
+    with empty_db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(DatabaseError, match="newer than this cxdesk"):
+        empty_db.check_schema()
+    with pytest.raises(DatabaseError, match="newer than this cxdesk"):
+        empty_db.upgrade()
+
+
+def test_an_older_database_asks_for_an_upgrade(empty_db: Database) -> None:
+    empty_db.upgrade(FIRST_REVISION)
+    with pytest.raises(DatabaseError, match="cxdesk db upgrade"):
+        empty_db.check_schema()
+
+
+def test_an_empty_database_asks_for_init(empty_db: Database) -> None:
+    with pytest.raises(DatabaseError, match="cxdesk init"):
+        empty_db.check_schema()
+
+
+def test_a_missing_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(DatabaseError, match="no database at"):
+        Database.open(str(path))
+    assert not path.exists()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    db = Database.open(str(tmp_path / "w.db"), must_exist=False)
+    db.upgrade()
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    with pytest.raises(sa.exc.IntegrityError), db.session() as session:
+        session.execute(
+            sa.text("INSERT INTO agent_teams (agent_login, team_id) VALUES ('nobody', 'none')")
+        )
+
+
+def test_times_come_back_aware_and_equal(db: Database) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    moment = datetime(2026, 2, 14, 17, 0, tzinfo=shanghai)
+    with db.write() as session:
+        session.add(Customer(id="c", created_at=moment, updated_at=moment))
+    with db.session() as session:
+        stored = session.get_one(Customer, "c").created_at
+    assert stored == moment
+    assert stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+
+
+def test_urls_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert resolve_url("x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setenv("CXDESK_DB", str(tmp_path / "env.db"))
+    assert resolve_url(None).endswith("env.db")
+    assert resolve_url("cli.db").endswith("cli.db")  # --db wins over the environment
+    with pytest.raises(DatabaseError, match="not a valid database URL"):
+        resolve_url("://nonsense")
