@@ -231,6 +231,21 @@ class Settings(StrictModel):
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, data: Any) -> Any:
+        """Named sections add to (or replace by name) the built-in ones, not the whole set."""
+        if isinstance(data, dict):
+            for key, defaults in (
+                ("calendars", _default_calendars),
+                ("policies", _default_policies),
+                ("teams", _default_teams),
+                ("queues", _default_queues),
+            ):
+                if isinstance(data.get(key), dict):
+                    data = {**data, key: {**defaults(), **data[key]}}
+        return data
+
     @model_validator(mode="after")
     def _check_references(self) -> Settings:
         for queue_id, queue in self.queues.items():
@@ -277,8 +292,9 @@ class Settings(StrictModel):
 def _format_validation_error(source: str, exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"{where}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {message}" if where else message)
     return f"{source}: " + "; ".join(problems)
 
 

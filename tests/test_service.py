@@ -169,7 +169,7 @@ def test_a_stale_version_is_refused_with_who_and_when(desk: Database) -> None:
 def test_an_illegal_transition_names_the_stages_that_allow_it(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id
     with pytest.raises(
-        WorkflowError, match="cannot resume .* it is new; resume is allowed in: pending"
+        WorkflowError, match=r"cannot resume .* it is new; resume is allowed in: pending"
     ):
         TicketService(desk, SETTINGS, "ann").resume(tid, at=T0)
     TicketService(desk, SETTINGS, "ann").claim(tid, at=T0)

@@ -1,0 +1,202 @@
+"""The TUI driven through Textual's Pilot on a real demo database."""
+
+from __future__ import annotations
+
+import getpass
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from cxdesk.app import CxdeskApp
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import Customer, FeedbackEvent
+from cxdesk.screens.help import HelpScreen
+from cxdesk.screens.queue import PAGE_SIZE, QueueScreen
+from cxdesk.screens.ticket import TicketScreen
+from cxdesk.workflow.alerting import accept_event
+from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.rules import RuleSet
+from cxdesk.workflow.service import TicketService
+
+from .conftest import DEMO_NOW
+
+
+def make_app(path: Path) -> CxdeskApp:
+    return CxdeskApp(Database.open(str(path)), Settings(), getpass.getuser(), lambda: DEMO_NOW)
+
+
+async def settle(app: CxdeskApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_ids(app: CxdeskApp) -> list[str]:
+    table = app.screen.query_one("#tickets", DataTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+def status(app: CxdeskApp) -> str:
+    return text_of(app.screen.query_one("#status", Static)).strip()
+
+
+async def test_queue_lists_one_page_and_pages_on(demo_copy: Path) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, QueueScreen)
+        first = table_ids(app)
+        assert len(first) == PAGE_SIZE  # a page, never the whole table
+        assert first == sorted(first, reverse=True)
+        assert "1–100 of" in status(app)
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        second = table_ids(app)
+        assert second and second[0] < first[-1]
+        assert "101–" in status(app)
+        await pilot.press("left_square_bracket")
+        await settle(app, pilot)
+        assert table_ids(app) == first
+
+
+@pytest.mark.parametrize(
+    ("key", "title"),
+    [
+        ("1", "Mine"),
+        ("2", "Unassigned"),
+        ("3", "At risk"),
+        ("4", "Breached"),
+        ("5", "Escalated"),
+        ("6", "Verifying"),
+        ("7", "All"),
+    ],
+)
+async def test_number_keys_switch_views(demo_copy: Path, key: str, title: str) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert f"· {title} ·" in status(app) or status(app).endswith(title)
+        rows = app.screen.current.rows
+        if key == "4":
+            assert rows and all(r.sla_due < DEMO_NOW for r in rows)
+        if key == "6":
+            assert rows and {r.stage for r in rows} == {"verify"}
+        if key == "2":
+            assert rows and all(r.assignee is None for r in rows)
+
+
+async def test_breached_rows_are_marked_without_colour(demo_copy: Path) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        table = app.screen.query_one("#tickets", DataTable)
+        sla = str(table.get_row_at(0)[6])
+        assert sla.startswith("!BREACHED ")
+
+
+async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: Path) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "down")
+        await settle(app, pilot)
+        wanted = table_ids(app)[2]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        header = text_of(app.screen.query_one("#ticket-header", Static))
+        assert header.startswith(wanted)
+        timeline = text_of(app.screen.query_one("#timeline", Static))
+        assert "opened in" in timeline
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, QueueScreen)
+        table = app.screen.query_one("#tickets", DataTable)
+        assert table_ids(app)[table.cursor_row] == wanted  # the cursor stayed on its ticket
+
+
+async def test_question_mark_lists_the_keys(demo_copy: Path) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.screen.keys)
+        assert keys["1"] == "Mine" and keys["7"] == "All" and keys["q"] == "Quit"
+        assert keys["]"] == "Next page" and keys["?"] == "Keys"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, QueueScreen)
+
+
+async def test_q_quits(demo_copy: Path) -> None:
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
+
+
+HOSTILE_NAME = "[@click=app.quit]x[/]"
+HOSTILE_COMMENT = "[link=http://x]y[/link] [/] [bold]z outage"
+
+
+async def test_hostile_customer_text_is_shown_inert(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    settings = Settings()
+    event = FeedbackEventIn(
+        event_id="hostile-1",
+        kind="complaint",
+        occurred_at=DEMO_NOW - timedelta(minutes=1),
+        customer=CustomerIn(id="evil", name=HOSTILE_NAME),
+        comment=HOSTILE_COMMENT + "\x1b[2J",
+    )
+    with db.write() as session:
+        accepted = accept_event(
+            session,
+            TicketService(db, settings),
+            RuleSet(settings.rules),
+            event,
+            "{}",
+            received_at=DEMO_NOW,
+        )
+    app = CxdeskApp(db, settings, getpass.getuser(), lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        row = app.screen.query_one("#tickets", DataTable).get_row_at(0)
+        assert str(row[0]) == f"CX-{accepted.ticket_id:06d}"
+        assert str(row[5]) == HOSTILE_NAME
+        assert str(row[8]).startswith("[link=http://x]y[/link] [/]")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.click("#customer")  # a click on the name must not run app.quit
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, TicketScreen)
+        customer = text_of(app.screen.query_one("#customer", Static))
+        assert HOSTILE_NAME in customer
+    with db.session() as session:
+        assert session.get_one(Customer, "evil").name == HOSTILE_NAME
+        assert "\x1b" not in (session.get_one(FeedbackEvent, "hostile-1").comment or "")
+
+
+def test_clock_is_used_for_countdowns() -> None:
+    from cxdesk.screens.format import age
+
+    assert age(datetime(2026, 3, 1, 10, 0, tzinfo=DEMO_NOW.tzinfo), DEMO_NOW) == "1d 0h"
