@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, Text
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, empty_dict
 
 
 class AuditEntry(SQLModel, table=True):
@@ -21,7 +21,7 @@ class AuditEntry(SQLModel, table=True):
     actor: str = Field(max_length=64)
     action: str = Field(max_length=64)
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    detail: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
     digest: str = Field(default="", max_length=64)
 
 

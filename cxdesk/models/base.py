@@ -20,6 +20,17 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+def empty_list() -> list:
+    """Default for JSON list columns. A named function, not `list`: pydantic inspects the
+    factory's signature on every construction, which costs ~250 µs for a builtin."""
+    return []
+
+
+def empty_dict() -> dict:
+    """Default for JSON object columns (see `empty_list`)."""
+    return {}
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Store instants as naive UTC, hand them back timezone-aware.
 

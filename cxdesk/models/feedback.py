@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, empty_dict, empty_list
 
 
 class Customer(SQLModel, table=True):
@@ -18,7 +18,7 @@ class Customer(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=64)
     email: str | None = Field(default=None, max_length=320)
     tier: str | None = Field(default=None, max_length=32)
-    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    attributes: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -44,6 +44,6 @@ class FeedbackEvent(SQLModel, table=True):
     csat: int | None = None
     ces: int | None = None
     comment: str | None = Field(default=None, sa_column=Column(Text))
-    drivers: list[str] = Field(default_factory=list, sa_type=JSON)
+    drivers: list[str] = Field(default_factory=empty_list, sa_type=JSON)
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
     raw: str = Field(sa_column=Column(Text, nullable=False))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import JSON, Field, SQLModel, String
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, empty_list
 
 
 class Team(SQLModel, table=True):
@@ -34,7 +34,7 @@ class Agent(SQLModel, table=True):
     login: str = Field(primary_key=True, max_length=64)
     display_name: str = Field(max_length=200)
     role: str = Field(default="agent", sa_type=String(16))
-    skills: list[str] = Field(default_factory=list, sa_type=JSON)
+    skills: list[str] = Field(default_factory=empty_list, sa_type=JSON)
     away: bool = False
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)

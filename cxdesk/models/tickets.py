@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, empty_dict, empty_list
 
 
 class Ticket(SQLModel, table=True):
@@ -38,7 +38,7 @@ class Ticket(SQLModel, table=True):
     customer_id: str | None = Field(default=None, foreign_key="customers.id", max_length=128)
     rule: str | None = Field(default=None, max_length=128)
     title: str = Field(default="", max_length=500)
-    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    tags: list[str] = Field(default_factory=empty_list, sa_type=JSON)
 
     opened_at: datetime = Field(sa_type=UTCDateTime)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -82,7 +82,7 @@ class TimelineEntry(SQLModel, table=True):
     kind: str = Field(sa_type=String(16))
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     event_id: str | None = Field(default=None, foreign_key="feedback_events.event_id")
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    data: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
 
 
 class TicketLink(SQLModel, table=True):

@@ -200,8 +200,8 @@ class DemoBuilder:
     # -- setup ---------------------------------------------------------------------------
 
     def build(self, events: int = SMALL_EVENTS, customers: int = SMALL_CUSTOMERS) -> DemoReport:
-        self._organisation()
-        people = [self._customer(i) for i in range(customers)]
+        self.create_organisation()
+        people = [self.customer(i) for i in range(customers)]
         times = sorted(
             self.start + timedelta(seconds=self.rng.uniform(0, DAYS * 86400)) for _ in range(events)
         )
@@ -213,7 +213,7 @@ class DemoBuilder:
         self._escalate_breaches()
         return self._report()
 
-    def _organisation(self) -> None:
+    def create_organisation(self) -> None:
         with self.db.write() as session:
             sync_org(session, self.settings)
             set_meta(session, "demo", "true")
@@ -236,7 +236,7 @@ class DemoBuilder:
             session.get_one(Team, "care").supervisor = self.me
             session.get_one(Team, "vip").supervisor = "li.na"
 
-    def _customer(self, index: int) -> CustomerIn:
+    def customer(self, index: int) -> CustomerIn:
         rng = self.rng
         if rng.random() < 0.8:
             name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice([1, 2])))

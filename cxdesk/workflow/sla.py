@@ -9,12 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from cxdesk.config import Settings, Target
 from cxdesk.models import Queue, Stage, Ticket
 from cxdesk.workflow.calendar import BusinessCalendar
 
 CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
+
+
+class Clocked(Protocol):
+    """What the clocks read and write on a ticket (a `Ticket`, or a plain stand-in in bulk)."""
+
+    stage: str
+    priority: str
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    sla_due: datetime | None
+    sla_risk_at: datetime | None
 
 
 class SlaState(StrEnum):
@@ -49,13 +63,18 @@ class SlaPlanner:
     def calendar_for(self, queue: Queue, priority: str) -> BusinessCalendar:
         return self.calendar(self.target(queue, priority).calendar or queue.calendar)
 
+    def due_times(self, queue: Queue, priority: str, start: datetime) -> tuple[datetime, datetime]:
+        """First-response and resolution due times for clocks started at `start`."""
+        target = self.target(queue, priority)
+        calendar = self.calendar_for(queue, priority)
+        return calendar.add(start, target.first_response), calendar.add(start, target.resolution)
+
     def start_clocks(self, ticket: Ticket, queue: Queue, start: datetime) -> None:
         """Set both due times from `start` (opening, or a reopen for the resolution clock)."""
-        target = self.target(queue, ticket.priority)
-        calendar = self.calendar_for(queue, ticket.priority)
+        first_response_due, resolution_due = self.due_times(queue, ticket.priority, start)
         if ticket.first_response_at is None:
-            ticket.first_response_due = calendar.add(start, target.first_response)
-        ticket.resolution_due = calendar.add(start, target.resolution)
+            ticket.first_response_due = first_response_due
+        ticket.resolution_due = resolution_due
         self.refresh_running_clock(ticket, queue)
 
     def resume_clocks(self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime):
@@ -67,7 +86,7 @@ class SlaPlanner:
                 setattr(ticket, name, calendar.add(now, calendar.between(paused_at, due)))
         self.refresh_running_clock(ticket, queue)
 
-    def refresh_running_clock(self, ticket: Ticket, queue: Queue) -> None:
+    def refresh_running_clock(self, ticket: Clocked, queue: Queue) -> None:
         """Mirror the running clock into `sla_due` and its at-risk mark into `sla_risk_at`."""
         if ticket.stage in CLOCK_STOPPED_STAGES or ticket.resolved_at is not None:
             ticket.sla_due = ticket.sla_risk_at = None

@@ -1,0 +1,384 @@
+"""`cxdesk demo --size large`: a million tickets for benchmarks, written in bulk.
+
+Replaying a million tickets command by command would take hours, so the rows are
+generated directly and written with the driver's executemany. What decides their content
+still comes from the workflow: the configured alert rules pick each ticket's rule,
+priority and queue, and the SLA planner computes every due time on the queues' calendars.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+from sqlmodel import select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.errors import CxdeskError
+from cxdesk.models import Queue, Stage
+from cxdesk.workflow.demo import (
+    BAD_COMMENTS,
+    CHANNELS,
+    DAYS,
+    DRIVERS,
+    ROOT_CAUSES,
+    TOUCHPOINTS,
+    DemoBuilder,
+)
+from cxdesk.workflow.rules import RuleSet, event_facts
+from cxdesk.workflow.sla import SlaPlanner
+
+LARGE_TICKETS = 1_000_000
+LARGE_CUSTOMERS = 200_000
+CHUNK = 25_000
+OPEN_WEIGHTS = {  # stage mix of tickets opened in the last two weeks
+    Stage.NEW: 5,
+    Stage.COLLECT: 10,
+    Stage.ANALYZE: 6,
+    Stage.FIX: 8,
+    Stage.PENDING: 4,
+    Stage.VERIFY: 12,
+    Stage.CLOSED: 55,
+}
+SCENARIOS = [  # kind, nps, csat: what the customer said (the rules decide what it means)
+    ("survey", 3, None),
+    ("survey", 5, 2),
+    ("survey", 6, None),
+    ("survey", 0, 1),
+    ("review", None, 1),
+    ("review", None, 2),
+    ("complaint", None, None),
+    ("survey", 8, 2),
+]
+
+
+def _sql_time(moment: datetime | None) -> str | None:
+    """The text SQLAlchemy stores for a DateTime on SQLite (naive UTC, microseconds)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class LargeDemo:
+    def __init__(self, db: Database, settings: Settings, *, seed: int, now: datetime) -> None:
+        if not db.is_sqlite:
+            raise CxdeskError("--size large writes an SQLite file; give --db a file path")
+        self.db = db
+        self.settings = settings
+        self.rng = random.Random(seed)
+        self.now = now
+        self.start = (now - timedelta(days=DAYS)).replace(second=0, microsecond=0)
+        self.builder = DemoBuilder(db, settings, seed=seed, now=now)
+        self.planner = SlaPlanner(settings)
+        self.rules = RuleSet(settings.rules)
+        self.alert_for = cache(self._alert_for)
+        self.due_times = cache(self._due_times)
+
+    def build(self, tickets: int, customers: int) -> str:
+        self.builder.create_organisation()
+        with self.db.session() as session:
+            self.queues = {q.id: q for q in session.exec(select(Queue))}
+        people = [self.builder.customer(i) for i in range(customers)]
+        self._write(
+            "customers",
+            ("id", "name", "phone", "email", "tier", "attributes", "created_at", "updated_at"),
+            (
+                (
+                    c.id,
+                    c.name,
+                    c.phone,
+                    c.email,
+                    c.tier,
+                    "{}",
+                    _sql_time(self.start),
+                    _sql_time(self.start),
+                )
+                for c in people
+            ),
+        )
+        tickets_rows: list[tuple[Any, ...]] = []
+        events_rows: list[tuple[Any, ...]] = []
+        timeline_rows: list[tuple[Any, ...]] = []
+        minutes = sorted(self.rng.randrange(DAYS * 1440) for _ in range(tickets))
+        for number, minute in enumerate(minutes, start=1):
+            self._ticket(
+                number,
+                self.start + timedelta(minutes=minute),
+                people[self.rng.randrange(customers)],
+                tickets_rows,
+                events_rows,
+                timeline_rows,
+            )
+            if len(tickets_rows) >= CHUNK or number == tickets:
+                self._flush(tickets_rows, events_rows, timeline_rows)
+        return f"{tickets:,} tickets, {tickets:,} feedback events, {customers:,} customers"
+
+    # -- one ticket ------------------------------------------------------------------------
+
+    def _ticket(
+        self,
+        number: int,
+        opened: datetime,
+        customer: Any,
+        tickets_rows: list,
+        events_rows: list,
+        timeline_rows: list,
+    ) -> None:
+        rng = self.rng
+        kind, nps, csat = rng.choice(SCENARIOS)
+        comment_index = rng.randrange(len(BAD_COMMENTS))
+        rule, priority, queue_id, tags = self.alert_for(
+            kind, nps, csat, comment_index, customer.tier
+        )
+        queue = self.queues[queue_id]
+        touchpoint = rng.choice(TOUCHPOINTS)
+        driver = rng.choice(DRIVERS[touchpoint])
+        age = self.now - opened
+        stage = (
+            Stage.CLOSED
+            if age > timedelta(days=14)
+            else rng.choices(list(OPEN_WEIGHTS), weights=list(OPEN_WEIGHTS.values()))[0]
+        )
+        team = self.settings.queues[queue_id].team
+        assignee = None if stage is Stage.NEW else rng.choice(self.builder.team_agents[team])
+        first_response_due, resolution_due = self.due_times(queue_id, priority, opened)
+        ticket = SimpleNamespace(
+            stage=stage,
+            priority=priority,
+            first_response_at=None,
+            resolved_at=None,
+            first_response_due=first_response_due,
+            resolution_due=resolution_due,
+            sla_due=None,
+            sla_risk_at=None,
+            root_cause=None,
+            driver=None,
+            resolution_code=None,
+            action_taken=None,
+            closed_at=None,
+            verify_outcome=None,
+            paused_at=None,
+            paused_from=None,
+        )
+        worked = stage not in (Stage.NEW, Stage.COLLECT) or rng.random() < 0.5
+        if stage is not Stage.NEW and worked:
+            ticket.first_response_at = min(
+                opened + timedelta(minutes=rng.randrange(5, 600)), self.now
+            )
+        if stage in (Stage.FIX, Stage.VERIFY, Stage.CLOSED):
+            ticket.root_cause, ticket.driver = ROOT_CAUSES[driver], driver
+        if stage in (Stage.VERIFY, Stage.CLOSED):
+            ticket.resolved_at = min(opened + timedelta(hours=rng.uniform(2, 60)), self.now)
+            ticket.resolution_code, ticket.action_taken = "fix", "handled with the customer"
+        if stage is Stage.CLOSED:
+            ticket.closed_at = min(
+                ticket.resolved_at + timedelta(days=rng.uniform(0.5, 7)), self.now
+            )
+            ticket.verify_outcome = "verified" if rng.random() < 0.8 else "unverified"
+        if stage is Stage.PENDING:
+            ticket.paused_at, ticket.paused_from = opened + timedelta(hours=3), "collect"
+        if stage not in (Stage.CLOSED, Stage.VERIFY, Stage.PENDING):
+            self.planner.refresh_running_clock(ticket, queue)
+        escalation = 1 if stage is not Stage.CLOSED and rng.random() < 0.05 else 0
+        event_id = f"large-{number:07d}"
+        comment = BAD_COMMENTS[comment_index]
+        tickets_rows.append(
+            (
+                number,
+                "case",
+                stage.value,
+                priority,
+                queue_id,
+                assignee,
+                customer.id,
+                rule,
+                comment[:120],
+                json.dumps(tags),
+                _sql_time(opened),
+                _sql_time(ticket.first_response_at),
+                _sql_time(ticket.resolved_at),
+                _sql_time(ticket.closed_at),
+                _sql_time(ticket.first_response_due),
+                _sql_time(ticket.resolution_due),
+                _sql_time(ticket.sla_due),
+                _sql_time(ticket.sla_risk_at),
+                _sql_time(ticket.paused_at),
+                ticket.paused_from,
+                escalation,
+                0,
+                ticket.resolution_code,
+                ticket.root_cause,
+                ticket.driver,
+                touchpoint,
+                ticket.action_taken,
+                ticket.verify_outcome,
+                1,
+                _sql_time(opened),
+            )
+        )
+        events_rows.append(
+            (
+                event_id,
+                kind,
+                _sql_time(opened),
+                _sql_time(opened),
+                customer.id,
+                rng.choice(CHANNELS),
+                touchpoint,
+                nps,
+                csat,
+                comment,
+                json.dumps([driver]),
+                number,
+                json.dumps({"event_id": event_id, "kind": kind}),
+            )
+        )
+        timeline_rows.append(
+            (
+                number,
+                _sql_time(opened),
+                "cxdesk",
+                "alert",
+                f"opened in {queue_id} as {priority} by rule {rule}",
+                event_id,
+            )
+        )
+        if assignee is not None:
+            timeline_rows.append(
+                (
+                    number,
+                    _sql_time(opened + timedelta(minutes=3)),
+                    assignee,
+                    "assignment",
+                    f"claimed by {assignee}",
+                    None,
+                )
+            )
+
+    def _alert_for(
+        self, kind: str, nps: int | None, csat: int | None, comment_index: int, tier: str | None
+    ) -> tuple[str, str, str, list[str]]:
+        event = SimpleNamespace(
+            kind=kind,
+            nps=nps,
+            csat=csat,
+            comment=BAD_COMMENTS[comment_index],
+            drivers=[],
+            event_id=None,
+            channel=None,
+            touchpoint=None,
+            journey=None,
+            ces=None,
+        )
+        alert = self.rules.evaluate(event_facts(event, SimpleNamespace(id="", name="", tier=tier)))
+        if alert is None:
+            raise CxdeskError("the configured alert rules fire on none of the demo's complaints")
+        rule = alert.decisive
+        return rule.name, alert.priority, rule.queue, alert.tags
+
+    def _due_times(
+        self, queue_id: str, priority: str, opened: datetime
+    ) -> tuple[datetime, datetime]:
+        return self.planner.due_times(self.queues[queue_id], priority, opened)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _flush(self, tickets_rows: list, events_rows: list, timeline_rows: list) -> None:
+        self._write("tickets", TICKET_COLUMNS, tickets_rows)
+        self._write("feedback_events", EVENT_COLUMNS, events_rows)
+        self._write(
+            "timeline_entries",
+            ("ticket_id", "at", "actor", "kind", "body", "event_id"),
+            timeline_rows,
+            data="{}",
+        )
+        for rows in (tickets_rows, events_rows, timeline_rows):
+            rows.clear()
+
+    def _write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[tuple[Any, ...]],
+        data: str | None = None,
+    ) -> None:
+        """One transaction of executemany on the raw driver connection."""
+        if data is not None:  # a constant JSON column appended to every row
+            columns = (*columns, "data")
+            rows = ((*row, data) for row in rows)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        connection = self.db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")
+            cursor.executemany(sql, rows)
+            cursor.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+TICKET_COLUMNS = (
+    "id",
+    "kind",
+    "stage",
+    "priority",
+    "queue_id",
+    "assignee",
+    "customer_id",
+    "rule",
+    "title",
+    "tags",
+    "opened_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "first_response_due",
+    "resolution_due",
+    "sla_due",
+    "sla_risk_at",
+    "paused_at",
+    "paused_from",
+    "escalation_level",
+    "reopen_count",
+    "resolution_code",
+    "root_cause",
+    "driver",
+    "touchpoint",
+    "action_taken",
+    "verify_outcome",
+    "version",
+    "updated_at",
+)
+EVENT_COLUMNS = (
+    "event_id",
+    "kind",
+    "occurred_at",
+    "received_at",
+    "customer_id",
+    "channel",
+    "touchpoint",
+    "nps",
+    "csat",
+    "comment",
+    "drivers",
+    "ticket_id",
+    "raw",
+)
+
+
+def build_large(
+    db: Database,
+    settings: Settings,
+    *,
+    seed: int,
+    now: datetime,
+    tickets: int = LARGE_TICKETS,
+    customers: int = LARGE_CUSTOMERS,
+) -> str:
+    return LargeDemo(db, settings, seed=seed, now=now).build(tickets, customers)
