@@ -17,7 +17,7 @@ HEADLESS = [
     "cxdesk.workflow.service",
     "cxdesk.workflow.demo",
     "cxdesk.workflow.queries",
-    "cxdesk.workflow.alerting",
+    "cxdesk.workflow.ingest",
 ]
 
 

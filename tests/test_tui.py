@@ -18,10 +18,8 @@ from cxdesk.models import Customer, FeedbackEvent
 from cxdesk.screens.help import HelpScreen
 from cxdesk.screens.queue import PAGE_SIZE, QueueScreen
 from cxdesk.screens.ticket import TicketScreen
-from cxdesk.workflow.alerting import accept_event
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.rules import RuleSet
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.ingest import Ingestor
 
 from .conftest import DEMO_NOW
 
@@ -168,15 +166,9 @@ async def test_hostile_customer_text_is_shown_inert(demo_copy: Path) -> None:
         customer=CustomerIn(id="evil", name=HOSTILE_NAME),
         comment=HOSTILE_COMMENT + "\x1b[2J",
     )
-    with db.write() as session:
-        accepted = accept_event(
-            session,
-            TicketService(db, settings),
-            RuleSet(settings.rules),
-            event,
-            "{}",
-            received_at=DEMO_NOW,
-        )
+    accepted = Ingestor(db, settings, source="test", clock=lambda: DEMO_NOW).ingest_event(
+        event, "{}"
+    )
     app = CxdeskApp(db, settings, getpass.getuser(), lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

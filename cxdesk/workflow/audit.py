@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from cxdesk.models import AuditEntry
@@ -15,14 +15,63 @@ from cxdesk.models import AuditEntry
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
 
 
-def entry_digest(previous: str, entry: AuditEntry) -> str:
+def entry_digest(
+    previous: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    ticket_id: int | None,
+    detail: dict[str, Any],
+) -> str:
     payload = json.dumps(
-        [previous, entry.at.isoformat(), entry.actor, entry.action, entry.ticket_id, entry.detail],
+        [previous, at.isoformat(), actor, action, ticket_id, detail],
         sort_keys=True,
         ensure_ascii=False,
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class AuditChain:
+    """Appends rows to the chain within one transaction, holding its end while it does."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+        self.last = (
+            session.exec(
+                select(AuditEntry.digest).order_by(col(AuditEntry.id).desc()).limit(1)
+            ).first()
+            or ""
+        )
+        self.pending: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        ticket_id: int | None,
+        detail: dict[str, Any],
+    ) -> None:
+        self.last = entry_digest(self.last, at, actor, action, ticket_id, detail)
+        self.pending.append(
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "ticket_id": ticket_id,
+                "detail": detail,
+                "digest": self.last,
+            }
+        )
+
+    def write(self) -> None:
+        if self.pending:
+            self.session.execute(insert(AuditEntry), self.pending)
+            self.pending = []
 
 
 def append_audit(
@@ -33,14 +82,9 @@ def append_audit(
     action: str,
     ticket_id: int | None,
     detail: dict[str, Any],
-) -> AuditEntry:
+) -> None:
     """Add one audit row chained to the last; call inside the command's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    previous = session.exec(
-        select(AuditEntry.digest).order_by(col(AuditEntry.id).desc()).limit(1)
-    ).first()
-    entry = AuditEntry(at=at, actor=actor, action=action, ticket_id=ticket_id, detail=detail)
-    entry.digest = entry_digest(previous or "", entry)
-    session.add(entry)
-    return entry
+    session.flush()  # rows of this transaction come before the chain's end is read
+    chain = AuditChain(session)
+    chain.add(at=at, actor=actor, action=action, ticket_id=ticket_id, detail=detail)
+    chain.write()

@@ -20,11 +20,10 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import FeedbackEvent, Stage, Team, Ticket, TicketKind
-from cxdesk.workflow.alerting import accept_event
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.ingest import Ingestor, Outcome
 from cxdesk.workflow.org import add_agent, current_login, set_meta, sync_org
 from cxdesk.workflow.refs import ticket_ref
-from cxdesk.workflow.rules import RuleSet
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 
 DAYS = 60
@@ -187,7 +186,6 @@ class DemoBuilder:
         self.rng = random.Random(seed)
         self.now = now
         self.start = now - timedelta(days=DAYS)
-        self.rules = RuleSet(settings.rules)
         self.system = TicketService(db, settings, SYSTEM_ACTOR)
         self.me = current_login()
         self.services: dict[str, TicketService] = {}
@@ -201,6 +199,7 @@ class DemoBuilder:
 
     def build(self, events: int = SMALL_EVENTS, customers: int = SMALL_CUSTOMERS) -> DemoReport:
         self.create_organisation()
+        self.ingestor = Ingestor(self.db, self.settings, source="demo", clock=lambda: self.now)
         people = [self.customer(i) for i in range(customers)]
         times = sorted(
             self.start + timedelta(seconds=self.rng.uniform(0, DAYS * 86400)) for _ in range(events)
@@ -291,14 +290,12 @@ class DemoBuilder:
         return f"demo-{self._event_number:06d}"
 
     def _accept(self, event: FeedbackEventIn, at: datetime) -> None:
+        """Through ingest, as a feed would deliver it; a new case gets a story."""
         raw = event.model_dump_json(exclude_none=True)
-        with self.db.write() as session:
-            accepted = accept_event(session, self.system, self.rules, event, raw, received_at=at)
-            if accepted.outcome == "created" and accepted.ticket_id is not None:
-                ticket = session.get_one(Ticket, accepted.ticket_id)
-                self._schedule(
-                    ticket.id or 0, at, self._story(ticket.id or 0, ticket.queue_id, event)
-                )
+        result = self.ingestor.ingest_event(event, raw, received_at=at)
+        if result.outcome is Outcome.CREATED and result.ticket_id and result.alert:
+            story = self._story(result.ticket_id, result.alert.decisive.queue, event)
+            self._schedule(result.ticket_id, at, story)
 
     # -- stories -------------------------------------------------------------------------
 

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlmodel import Session
 
 from cxdesk.models import Customer, FeedbackEvent
@@ -50,6 +57,15 @@ class FeedbackEventIn(BaseModel):
         default_factory=list
     )
     ticket_id: str | None = Field(default=None, description="the ticket a follow-up answers")
+
+    @model_validator(mode="after")
+    def _followup_has_ticket_and_score(self) -> FeedbackEventIn:
+        if self.kind == "followup":
+            if not self.ticket_id:
+                raise ValueError("ticket_id: required for a followup answer")
+            if self.nps is None and self.csat is None:
+                raise ValueError("a followup answer needs nps or csat")
+        return self
 
     def occurred_at_in(self, timezone: str) -> datetime:
         if self.occurred_at.tzinfo is None:

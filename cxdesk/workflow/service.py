@@ -50,6 +50,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def is_more_urgent(priority: str, than: str) -> bool:
+    return list(Priority).index(Priority(priority)) < list(Priority).index(Priority(than))
+
+
+def opening_note(queue_id: str, priority: str, rule: str | None) -> str:
+    return f"opened in {queue_id} as {priority}" + (f" by rule {rule}" if rule else "")
+
+
+def alert_note(rule: str, priority: str, raised_from: str | None) -> str:
+    """The timeline text of an alert attached to an open case."""
+    body = f"alert {rule} ({priority})"
+    return body + (f"; priority {raised_from} → {priority}" if raised_from else "")
+
+
 def raise_priority(priority: str) -> str:
     """One step more urgent (P3 → P2 → P1); P1 stays P1."""
     order = list(Priority)
@@ -129,10 +143,9 @@ class TicketService:
         session.flush()
         assert ticket.id is not None
         command = Command(session, ticket, queue, at, self.actor, "open", Stage.NEW)
-        body = f"opened in {queue.id} as {ticket.priority}" + (f" by rule {rule}" if rule else "")
         command.timeline(
             TimelineKind.ALERT if rule else TimelineKind.TRANSITION,
-            body,
+            opening_note(queue.id, ticket.priority, rule),
             event_id=event_id,
             rule=rule,
         )
@@ -332,35 +345,51 @@ class TicketService:
         at: datetime | None = None,
         session: Session | None = None,
     ):
-        """A good answer closes the ticket verified; a bad one reopens it, raised and escalated."""
+        """In verify, a good answer closes the ticket verified and a bad one reopens it, raised
+        and escalated; in any other stage the answer is put on the timeline and nothing moves."""
         verify = self.settings.verify
         good = (event.nps is not None and event.nps >= verify.nps_success) or (
             event.csat is not None and event.csat >= verify.csat_success
         )
-        with self._command("verify" if good else "reopen", ticket_id, None, at, session) as cmd:
-            ticket = cmd.ticket
-            followup = cmd.session.exec(
-                select(FollowUp).where(
-                    FollowUp.ticket_id == ticket_id,
-                    col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
-                )
-            ).first()
-            if followup is not None:
-                followup.status = FollowUpStatus.ANSWERED
-                followup.answered_at = cmd.at
-                followup.answer_event_id = event.event_id
-            score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
-            if good:
-                ticket.verify_outcome = VerifyOutcome.VERIFIED
-                ticket.closed_at = cmd.at
-                cmd.timeline(
-                    TimelineKind.FOLLOWUP,
-                    f"follow-up answered {score}: verified",
-                    event_id=event.event_id,
-                )
-            else:
-                self._reopen(cmd, f"follow-up answered {score}: reopened", event_id=event.event_id)
-        return cmd.ticket
+        score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
+        with self._unit(session) as unit:
+            stage = unit.exec(select(Ticket.stage).where(Ticket.id == ticket_id)).first()
+            if stage is None:
+                raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+            if stage != Stage.VERIFY:
+                with self._command("note", ticket_id, None, at, unit) as cmd:
+                    cmd.timeline(
+                        TimelineKind.FOLLOWUP,
+                        f"follow-up answered {score} while {stage}",
+                        event_id=event.event_id,
+                    )
+                return cmd.ticket
+            command = "verify" if good else "reopen"
+            with self._command(command, ticket_id, None, at, unit) as cmd:
+                ticket = cmd.ticket
+                followup = cmd.session.exec(
+                    select(FollowUp).where(
+                        FollowUp.ticket_id == ticket_id,
+                        col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
+                    )
+                ).first()
+                if followup is not None:
+                    followup.status = FollowUpStatus.ANSWERED
+                    followup.answered_at = cmd.at
+                    followup.answer_event_id = event.event_id
+                if good:
+                    ticket.verify_outcome = VerifyOutcome.VERIFIED
+                    ticket.closed_at = cmd.at
+                    cmd.timeline(
+                        TimelineKind.FOLLOWUP,
+                        f"follow-up answered {score}: verified",
+                        event_id=event.event_id,
+                    )
+                else:
+                    self._reopen(
+                        cmd, f"follow-up answered {score}: reopened", event_id=event.event_id
+                    )
+            return cmd.ticket
 
     def expire_followup(
         self, ticket_id: int, at: datetime | None = None, session: Session | None = None
@@ -452,7 +481,10 @@ class TicketService:
         """Run a command in `session` (the caller's batch) or in a write transaction of its own."""
         with self._unit(session) as unit:
             ticket = unit.exec(
-                select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+                select(Ticket)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)  # never act on a stale copy
             ).first()
             ref = ticket_ref(ticket_id)
             if ticket is None:
