@@ -346,6 +346,227 @@ def _print_ticket(context: Context, detail: Any) -> None:
         )
 
 
+# -- ingest and rules ---------------------------------------------------------------------
+
+
+class _IngestGroup(click.Group):
+    """`cxdesk ingest FILE` runs an ingest; `cxdesk ingest quarantine …` manages the rest."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+        if args and args[0] not in self.commands:
+            return "run", self.commands["run"], args
+        return super().resolve_command(ctx, args)
+
+
+INPUT_FORMATS = ("jsonl", "csv")
+SUMMARY_FORMATS = ("table", "json")
+
+
+@cli.group(cls=_IngestGroup, invoke_without_command=False)
+def ingest() -> None:
+    """Feed feedback events in: `cxdesk ingest FILE|- [--format jsonl|csv] [--format json]`."""
+
+
+@ingest.command("run", hidden=True)
+@click.argument("source", metavar="FILE|-")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(INPUT_FORMATS + SUMMARY_FORMATS),
+    help="Input jsonl|csv (default: from the file name; jsonl for -) and/or the "
+    "summary table|json; may be given twice.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=100_000),
+    default=1000,
+    show_default=True,
+    help="Records per transaction.",
+)
+@pass_context
+def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: int) -> None:
+    """Ingest FILE (or - for standard input)."""
+    from cxdesk.workflow.ingest import Ingestor
+    from cxdesk.workflow.readers import read_csv, read_jsonl, with_idle_ticks
+
+    input_format, summary_format = _split_formats(formats, source)
+    db = context.database()
+    name = "stdin" if source == "-" else str(Path(source).resolve())
+    if source == "-":
+        import io
+
+        stream = io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline=""
+        )
+    else:
+        try:
+            stream = open(source, encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise CxdeskError(f"cannot read {source}: {exc.strerror}") from exc
+    with stream:
+        records = read_csv(stream) if input_format == "csv" else read_jsonl(stream)
+        feed = with_idle_ticks(records, 1.0) if source == "-" else records
+        ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
+        summary = ingestor.run(feed)
+    _print_summary(summary.as_dict(), summary_format)
+    sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
+
+
+def _split_formats(formats: tuple[str, ...], source: str) -> tuple[str, str]:
+    inputs = [f for f in formats if f in INPUT_FORMATS]
+    outputs = [f for f in formats if f in SUMMARY_FORMATS]
+    if len(inputs) > 1 or len(outputs) > 1:
+        raise click.BadParameter(
+            "give at most one input and one summary format", param_hint="--format"
+        )
+    guessed = "csv" if source.lower().endswith(".csv") else "jsonl"
+    return (inputs[0] if inputs else guessed), (outputs[0] if outputs else "table")
+
+
+def _print_summary(summary: dict[str, int], fmt: str) -> None:
+    if fmt == "json":
+        print_json(summary)
+    else:
+        print_rows(
+            [{"figure": k, "count": v} for k, v in summary.items()], "table", ("figure", "count")
+        )
+
+
+@ingest.group("quarantine")
+def quarantine() -> None:
+    """Records ingest could not accept: inspect them, and retry after fixing the cause."""
+
+
+@quarantine.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved records.")
+@click.option("--source", help="Only records from this source (as listed).")
+@format_option
+@pass_context
+def quarantine_list(context: Context, include_resolved: bool, source: str | None, fmt: str) -> None:
+    """List quarantined records, oldest first."""
+    from cxdesk.workflow.quarantine import list_quarantine
+
+    with context.database().session() as session:
+        items = list_quarantine(session, include_resolved=include_resolved, source=source)
+    rows = [
+        dict(
+            item.__dict__,
+            received_at=context.local(item.received_at),
+            retried_at=context.local(item.retried_at),
+        )
+        for item in items
+    ]
+    print_rows(rows, fmt, ("id", "source", "line", "reason", "resolved"))  # type: ignore[arg-type]
+
+
+@quarantine.command("show")
+@click.argument("number", type=int)
+@format_option
+@pass_context
+def quarantine_show(context: Context, number: int, fmt: str) -> None:
+    """Show one quarantined record with its raw text."""
+    from cxdesk.workflow.quarantine import get_quarantined
+
+    with context.database().session() as session:
+        item = get_quarantined(session, number)
+    if fmt == "table":
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        console.print(
+            Text(
+                f"#{item.id}  {item.source}:{item.line}  {'resolved' if item.resolved else 'open'}"
+            )
+        )
+        console.print(Text(item.reason))
+        console.print(Text(item.raw))
+    else:
+        print_rows([item.__dict__], fmt, ("id", "source", "line", "reason", "raw"))  # type: ignore[arg-type]
+
+
+@quarantine.command("retry")
+@click.argument("numbers", type=int, nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every unresolved record.")
+@click.option(
+    "--from-source", is_flag=True, help="Read the records again from their (fixed) source file."
+)
+@click.option("--format", "fmt", type=click.Choice(SUMMARY_FORMATS), default="table")
+@pass_context
+def quarantine_retry(
+    context: Context, numbers: tuple[int, ...], retry_all: bool, from_source: bool, fmt: str
+) -> None:
+    """Ingest quarantined records again; those that pass are marked resolved."""
+    from cxdesk.workflow.ingest import Ingestor, IngestSummary
+    from cxdesk.workflow.quarantine import records_to_retry
+
+    if not numbers and not retry_all:
+        raise click.UsageError("name the records to retry, or give --all")
+    db = context.database()
+    with db.session() as session:
+        groups = records_to_retry(
+            session, None if retry_all else list(numbers), from_source=from_source
+        )
+    total = IngestSummary()
+    for source, records in groups.items():
+        ingestor = Ingestor(db, context.settings, source=source, clock=context.now)
+        for key, value in ingestor.run(records).as_dict().items():
+            setattr(total, key, getattr(total, key) + value)
+    _print_summary(total.as_dict(), fmt)
+    sys.exit(EXIT_PARTIAL if total.quarantined else EXIT_OK)
+
+
+@cli.group()
+def rules() -> None:
+    """Alert rules: check them, and try them on a file without changing anything."""
+
+
+@rules.command("check")
+@pass_context
+def rules_check(context: Context) -> None:
+    """Compile every configured rule; report each error with the rule's name and position."""
+    from cxdesk.workflow.rules import rule_errors
+
+    errors = rule_errors(context.settings.rules)
+    for error in errors:
+        click.echo(f"cxdesk: error: {error}", err=True)
+    if errors:
+        sys.exit(EXIT_FATAL)
+    click.echo(f"ok: {len(context.settings.rules)} rules")
+
+
+@rules.command("test")
+@click.argument("source", metavar="FILE|-")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice((*INPUT_FORMATS, "table", "json", "csv")),
+    help="Input jsonl|csv and/or output table|json|csv.",
+)
+@pass_context
+def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
+    """Dry run: for each record, the rules that fire and the ticket that would result."""
+    from cxdesk.workflow.rules_test import dry_run
+
+    inputs = [f for f in formats if f in INPUT_FORMATS]
+    outputs = [f for f in formats if f not in INPUT_FORMATS]
+    input_format = inputs[0] if inputs else ("csv" if source.lower().endswith(".csv") else "jsonl")
+    database = None
+    path = sqlite_path(context.url)
+    if path is None or path.exists():
+        database = context.database()
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8", newline="")  # noqa: SIM115
+    with stream:
+        rows = [row.__dict__ for row in dry_run(stream, input_format, context.settings, database)]
+    print_rows(
+        rows,
+        outputs[0] if outputs else "table",  # type: ignore[arg-type]
+        ("line", "event_id", "customer_id", "fired", "outcome"),
+    )
+
+
 # -- users --------------------------------------------------------------------------------
 
 

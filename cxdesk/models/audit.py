@@ -34,6 +34,8 @@ class QuarantinedRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=500)
     line: int
+    format: str = Field(default="jsonl", max_length=8)  # jsonl | csv: how to read `raw` again
+    csv_header: str | None = Field(default=None, sa_column=Column(Text))
     raw: str = Field(sa_column=Column(Text, nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(sa_type=UTCDateTime)

@@ -148,6 +148,20 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def validate_record(record: Record) -> tuple[Record, FeedbackEventIn | None, str]:
+    """(record, event, raw) for a valid record; (record, None, reason) for a bad one."""
+    if record.error is not None:
+        return record, None, record.error
+    try:
+        if record.fields is None:
+            event = FeedbackEventIn.model_validate_json(record.raw)
+        else:
+            event = FeedbackEventIn.model_validate(record.fields)
+    except ValidationError as exc:
+        return record, None, describe_validation_error(exc)
+    return record, event, record.raw
+
+
 class Ingestor:
     """Feeds validated events through dedup, customers, rules and tickets, batch by batch."""
 
@@ -202,23 +216,11 @@ class Ingestor:
     # -- batches ---------------------------------------------------------------------------
 
     def _commit(self, records: list[Record]) -> list[Result]:
-        items = [self._validate(record) for record in records]
+        items = [validate_record(record) for record in records]
         with self.db.write() as session:
             results = _Batch(self, session, self.clock()).run(items)
         self._count(results)
         return results
-
-    def _validate(self, record: Record) -> tuple[Record, FeedbackEventIn | None, str]:
-        if record.error is not None:
-            return record, None, record.error
-        try:
-            if record.fields is None:
-                event = FeedbackEventIn.model_validate_json(record.raw)
-            else:
-                event = FeedbackEventIn.model_validate(record.fields)
-        except ValidationError as exc:
-            return record, None, describe_validation_error(exc)
-        return record, event, record.raw
 
     def _count(self, results: list[Result]) -> None:
         s = self.summary
@@ -361,6 +363,8 @@ class _Batch:
                 "source": self.ing.source,
                 "line": line,
                 "raw": record.raw if record else "",
+                "format": record.format if record else "jsonl",
+                "csv_header": record.csv_header if record else None,
                 "reason": f"line {line}: {reason}",
                 "received_at": self.received_at,
                 "resolved": False,

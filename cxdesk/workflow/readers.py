@@ -41,6 +41,8 @@ class Record:
     raw: str
     fields: dict[str, Any] | None = None  # CSV cells as an event; None for JSON text in `raw`
     error: str | None = None  # unreadable before validation
+    format: str = "jsonl"
+    csv_header: str | None = None  # the CSV header line, to read `raw` again later
 
 
 def _undecodable(text: str) -> bool:
@@ -112,7 +114,11 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
         return
-    tap.take()
+    header_line = tap.take()[1]
+
+    def record(line: int, raw: str, **kwargs: Any) -> Record:
+        return Record(line, raw, format="csv", csv_header=header_line, **kwargs)
+
     while True:
         try:
             cells = next(reader)
@@ -120,17 +126,17 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
             return
         except csv.Error as exc:
             line, raw = tap.take()
-            yield Record(line, _printable(raw), error=f"unreadable CSV: {exc}")
+            yield record(line, _printable(raw), error=f"unreadable CSV: {exc}")
             continue
         line, raw = tap.take()
         if not any(cell.strip() for cell in cells):
             continue
         if _undecodable(raw):
-            yield Record(line, _printable(raw), error="not valid UTF-8")
+            yield record(line, _printable(raw), error="not valid UTF-8")
         elif len(cells) != len(header):
-            yield Record(line, raw, error=f"{len(cells)} cells, but the header has {len(header)}")
+            yield record(line, raw, error=f"{len(cells)} cells, but the header has {len(header)}")
         else:
-            yield Record(line, raw, fields=csv_event(dict(zip(header, cells, strict=True))))
+            yield record(line, raw, fields=csv_event(dict(zip(header, cells, strict=True))))
 
 
 def csv_event(row: dict[str, str]) -> dict[str, Any]:

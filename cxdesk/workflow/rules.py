@@ -73,6 +73,17 @@ def compile_rule(rule: AlertRuleConfig) -> rule_engine.Rule:
         raise ConfigError(f"rule {rule.name}: {exc.message}") from exc
 
 
+def rule_errors(rules: list[AlertRuleConfig]) -> list[str]:
+    """Every rule that does not compile, with its name and where it goes wrong."""
+    errors = []
+    for rule in rules:
+        try:
+            compile_rule(rule)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    return errors
+
+
 class RuleSet:
     """The configured rules, compiled once."""
 

@@ -25,6 +25,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("format", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("csv_header", sa.Text(), nullable=True),
         sa.Column("raw", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("received_at", cxdesk.models.base.UTCDateTime(), nullable=False),
