@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from cxdesk.cli import main
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.workflow.demo import DemoBuilder
@@ -20,6 +21,7 @@ PG_ADMIN_URL = os.environ.get(
     "CXDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 DEMO_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +106,16 @@ def demo_copy(demo_file: Path, tmp_path: Path) -> Path:
     target = tmp_path / "demo.db"
     shutil.copy(demo_file, target)
     return target
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        out, err = capsys.readouterr()
+        return exited.value.code, out, err
+
+    return invoke

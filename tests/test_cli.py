@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from cxdesk.cli import main
 from cxdesk.models import Stage
 
-Run = Callable[..., tuple[int, str, str]]
+from .conftest import Run
+
 LIST_KEYS = {
     "id",
     "kind",
@@ -30,17 +29,6 @@ LIST_KEYS = {
     "first_response_due",
     "resolution_due",
 }
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        out, err = capsys.readouterr()
-        return exited.value.code, out, err
-
-    return invoke
 
 
 @pytest.fixture(scope="session")

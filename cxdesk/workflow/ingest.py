@@ -127,23 +127,22 @@ def describe_validation_error(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"])
-        kind, ctx = error["type"], error.get("ctx", {})
+        kind, ctx, shown = error["type"], error.get("ctx", {}), error.get("input")
         if kind == "json_invalid":
             return f"invalid JSON: {ctx.get('error', error['msg'])}"
-        message = {
-            "missing": "required",
-            "extra_forbidden": "unknown field",
-            "less_than_equal": f"must be <= {ctx.get('le')}",
-            "greater_than_equal": f"must be >= {ctx.get('ge')}",
-            "string_too_long": f"longer than the limit of {ctx.get('max_length')} characters",
-            "string_too_short": "must not be empty",
-        }.get(kind, error["msg"].removeprefix("Value error, "))
-        shown = error.get("input")
-        if kind not in ("missing", "extra_forbidden") and not isinstance(shown, dict | list):
-            text = repr(shown) if isinstance(shown, str) else str(shown)
-            if kind == "string_too_long":
-                text = f"{len(shown)} characters" if isinstance(shown, str) else text
-            message += f", got {text[:80]}"
+        if kind in ("string_too_long", "too_long"):
+            size = len(shown) if isinstance(shown, str | list) else ctx.get("actual_length")
+            message = f"longer than the limit of {ctx.get('max_length')}, got {size}"
+        elif kind in ("missing", "extra_forbidden"):
+            message = "required" if kind == "missing" else "unknown field"
+        else:
+            message = {
+                "less_than_equal": f"must be <= {ctx.get('le')}",
+                "greater_than_equal": f"must be >= {ctx.get('ge')}",
+                "string_too_short": "must not be empty",
+            }.get(kind, error["msg"].removeprefix("Value error, "))
+            if not isinstance(shown, dict | list):
+                message += f", got {str(shown)[:80] if shown != '' else repr('')}"
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
 
