@@ -15,7 +15,18 @@ RULES = RuleSet(Settings().rules)
 
 
 def fire(customer_tier: str | None = "standard", **event: object) -> list[str] | None:
-    fields = {"kind": "survey", "nps": None, "csat": None, "comment": None, "drivers": []}
+    fields = {
+        "event_id": "e",
+        "kind": "survey",
+        "channel": None,
+        "touchpoint": None,
+        "journey": None,
+        "nps": None,
+        "csat": None,
+        "ces": None,
+        "comment": None,
+        "drivers": [],
+    }
     fields.update(event)
     customer = SimpleNamespace(id="c1", name="x", tier=customer_tier)
     alert = RULES.evaluate(event_facts(SimpleNamespace(**fields), customer))

@@ -70,7 +70,7 @@ class AuditChain:
 
     def write(self) -> None:
         if self.pending:
-            self.session.execute(insert(AuditEntry), self.pending)
+            self.session.execute(insert(AuditEntry.__table__), self.pending)
             self.pending = []
 
 

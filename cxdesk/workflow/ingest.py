@@ -307,14 +307,11 @@ class _Batch:
         """The batch's customers as rows, known ones loaded, then updated event by event."""
         ids = sorted({ev.customer.id for ev in events})
         rows: dict[str, dict[str, Any]] = {}
+        columns = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
         for chunk in _chunks(ids):
-            for c in self.session.exec(select(Customer).where(col(Customer.id).in_(chunk))):
-                rows[c.id] = {
-                    "id": c.id,
-                    "name": c.name,
-                    "phone": c.phone,
-                    "email": c.email,
-                    "tier": c.tier,
+            for values in self.session.exec(select(*columns).where(col(Customer.id).in_(chunk))):
+                rows[values[0]] = {
+                    **dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True)),
                     "new": False,
                     "changed": False,
                 }
@@ -334,24 +331,9 @@ class _Batch:
                 .order_by(col(Ticket.id))
                 .with_for_update()
             )
-            for t in self.session.exec(statement):
-                assert t.id is not None and t.customer_id is not None
-                self.cases[t.customer_id] = _Case(
-                    id=t.id,
-                    customer_id=t.customer_id,
-                    queue_id=t.queue_id,
-                    stage=t.stage,
-                    priority=t.priority,
-                    opened_at=t.opened_at,
-                    reopened_at=t.reopened_at,
-                    first_response_at=t.first_response_at,
-                    first_response_due=t.first_response_due,
-                    resolution_due=t.resolution_due,
-                    sla_due=t.sla_due,
-                    sla_risk_at=t.sla_risk_at,
-                    resolved_at=t.resolved_at,
-                    version=t.version,
-                )
+            for values in self.session.exec(statement):
+                case = _Case(**{c.key: v for c, v in zip(_CASE_COLUMNS, values, strict=True)})
+                self.cases[case.customer_id] = case
 
     # -- one record ------------------------------------------------------------------------
 
@@ -472,12 +454,17 @@ class _Batch:
             new=True,
         )
         self.ing.planner.start_clocks(case, self.ing.queues[rule.queue], at)
-        case.rows = {
-            "rule": rule.name,
-            "tags": alert.tags,
-            "title": ticket_title(event),
-            "event": row,
-        }
+        case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
+        row["ticket_id"] = case
+        self._timeline(case, row, opening_note(rule.queue, alert.priority, rule.name), rule.name)
+        self.audit.append(
+            {
+                "case": case,
+                "at": at,
+                "action": "open",
+                "detail": {"queue": rule.queue, "priority": alert.priority, "rule": rule.name},
+            }
+        )
         self.cases[event.customer.id] = case
         return case
 
@@ -538,7 +525,7 @@ class _Batch:
         new_customers = [c for c in customers.values() if c["new"]]
         if new_customers:
             session.execute(
-                insert(Customer),
+                insert(Customer.__table__),
                 [
                     {
                         **_customer_values(c),
@@ -563,10 +550,10 @@ class _Batch:
             if isinstance(row["ticket_id"], _Case):
                 row["ticket_id"] = row["ticket_id"].id
         if self.events:
-            session.execute(insert(FeedbackEvent), self.events)
+            session.execute(insert(FeedbackEvent.__table__), self.events)
         if self.timeline:
             session.execute(
-                insert(TimelineEntry),
+                insert(TimelineEntry.__table__),
                 [
                     {
                         **{k: v for k, v in entry.items() if k != "case"},
@@ -599,8 +586,6 @@ class _Batch:
             case.id = number
         rows = []
         for case in new:
-            event_row = case.rows["event"]
-            event_row["ticket_id"] = case
             rows.append(
                 {
                     "id": case.id,
@@ -623,33 +608,7 @@ class _Batch:
                     "updated_at": case.opened_at,
                 }
             )
-            rule = case.rows["rule"]
-            self.timeline.insert(
-                0,
-                {
-                    "case": case,
-                    "at": case.opened_at,
-                    "actor": SYSTEM_ACTOR,
-                    "kind": "alert",
-                    "body": opening_note(case.queue_id, rows[-1]["priority"], rule),
-                    "event_id": event_row["event_id"],
-                    "data": {"rule": rule},
-                },
-            )
-            self.audit.insert(
-                0,
-                {
-                    "case": case,
-                    "at": case.opened_at,
-                    "action": "open",
-                    "detail": {
-                        "queue": case.queue_id,
-                        "priority": rows[-1]["priority"],
-                        "rule": rule,
-                    },
-                },
-            )
-        self.session.execute(insert(Ticket), rows)
+        self.session.execute(insert(Ticket.__table__), rows)
 
     def _allocate_ticket_ids(self, count: int) -> list[int]:
         """Ids for new tickets: the transaction holds the write lock (SQLite) or draws them
@@ -706,7 +665,7 @@ class _Batch:
             if q["raw"] not in {raw for raw, _ in already.get(q["line"], [])}
         ]
         if fresh:
-            session.execute(insert(QuarantinedRecord), fresh)
+            session.execute(insert(QuarantinedRecord.__table__), fresh)
         fixed = [number for line in self.accepted_lines for _, number in already.get(line, [])]
         for chunk in _chunks(fixed):
             session.execute(

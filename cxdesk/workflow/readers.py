@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ class Record:
     csv_header: str | None = None  # the CSV header line, to read `raw` again later
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")  # how surrogateescape marks undecodable bytes
+
+
 def _undecodable(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _SURROGATE.search(text) is not None
 
 
 def _printable(text: str) -> str:

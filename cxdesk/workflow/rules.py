@@ -7,6 +7,7 @@ name or comparing text to a number is reported when the config is checked, not a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import rule_engine
@@ -32,10 +33,7 @@ FACT_TYPES: dict[str, Any] = {
     "customer_name": _T.STRING,
     "customer_tier": _T.STRING,
 }
-_CONTEXT = rule_engine.Context(
-    type_resolver=rule_engine.type_resolver_from_dict(FACT_TYPES),
-    mapping_attribute_lookup=False,
-)
+CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,27 @@ class Alert:
         return sorted({tag for rule in self.fired for tag in rule.tags})
 
 
-def compile_rule(rule: AlertRuleConfig) -> rule_engine.Rule:
+@dataclass(frozen=True)
+class CompiledRule:
+    config: AlertRuleConfig
+    rule: rule_engine.Rule
+    symbols: tuple[str, ...]  # the facts the condition reads, in first-use order
+
+
+def compile_rule(rule: AlertRuleConfig) -> CompiledRule:
+    """Compile with type checking, noting which facts the condition reads."""
+    symbols: list[str] = []
+
+    def resolve_type(name: str) -> Any:
+        if name not in FACT_TYPES:
+            raise rule_engine.errors.SymbolResolutionError(name)
+        if name not in symbols:
+            symbols.append(name)
+        return FACT_TYPES[name]
+
+    context = rule_engine.Context(type_resolver=resolve_type, mapping_attribute_lookup=False)
     try:
-        return rule_engine.Rule(rule.condition, context=_CONTEXT)
+        compiled = rule_engine.Rule(rule.condition, context=context)
     except rule_engine.errors.RuleSyntaxError as exc:
         position = f" at column {exc.token.lexpos + 1}" if exc.token is not None else ""
         raise ConfigError(f"rule {rule.name}: syntax error{position}: {exc.message}") from exc
@@ -71,6 +87,7 @@ def compile_rule(rule: AlertRuleConfig) -> rule_engine.Rule:
         ) from exc
     except rule_engine.errors.EngineError as exc:
         raise ConfigError(f"rule {rule.name}: {exc.message}") from exc
+    return CompiledRule(rule, compiled, tuple(symbols))
 
 
 def rule_errors(rules: list[AlertRuleConfig]) -> list[str]:
@@ -85,19 +102,49 @@ def rule_errors(rules: list[AlertRuleConfig]) -> list[str]:
 
 
 class RuleSet:
-    """The configured rules, compiled once."""
+    """The configured rules, compiled once.
+
+    A condition's outcome depends only on the facts it reads, and most of those (scores,
+    kind, tier) take few values, so each rule remembers its recent outcomes by them: ingest
+    evaluates the engine only for combinations it has not just seen.
+    """
 
     def __init__(self, rules: list[AlertRuleConfig]) -> None:
-        self.rules = [(rule, compile_rule(rule)) for rule in rules]
+        self.rules = [self._memoised(compile_rule(rule)) for rule in rules]
+
+    @staticmethod
+    def _memoised(compiled: CompiledRule) -> tuple[AlertRuleConfig, tuple[str, ...], Any]:
+        symbols, rule = compiled.symbols, compiled.rule
+
+        @lru_cache(maxsize=CACHE_SIZE)
+        def matches(values: tuple[Any, ...]) -> bool:
+            return bool(rule.matches(dict(zip(symbols, values, strict=True))))
+
+        return compiled.config, symbols, matches
 
     def evaluate(self, facts: dict[str, Any]) -> Alert | None:
-        fired = tuple(rule for rule, compiled in self.rules if compiled.matches(facts))
+        fired = tuple(
+            config
+            for config, symbols, matches in self.rules
+            if matches(tuple(facts[name] for name in symbols))
+        )
         return Alert(fired) if fired else None
 
 
 def event_facts(event: Any, customer: Any) -> dict[str, Any]:
     """What a condition can see: the event's fields and the customer's id, name and tier."""
-    facts = {name: getattr(event, name, None) for name in FACT_TYPES}
-    facts["drivers"] = tuple(facts["drivers"] or ())
-    facts.update(customer_id=customer.id, customer_name=customer.name, customer_tier=customer.tier)
-    return facts
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "channel": event.channel,
+        "touchpoint": event.touchpoint,
+        "journey": event.journey,
+        "nps": event.nps,
+        "csat": event.csat,
+        "ces": event.ces,
+        "comment": event.comment,
+        "drivers": tuple(event.drivers or ()),
+        "customer_id": customer.id,
+        "customer_name": customer.name,
+        "customer_tier": customer.tier,
+    }

@@ -1,0 +1,162 @@
+"""Ingest speed: events per second through `cxdesk ingest` against a raw sqlite3 executemany.
+
+    python benchmarks/ingest.py [--events 200000] [--customers 50000] [--seed 1]
+
+Generates a JSON Lines feed (Chinese and English comments; about a third of the events
+alert under the default rules), ingests it into a fresh SQLite file through the real
+command path (reader, validation, dedup, rules, tickets, audit, batching), then inserts the
+same event rows with one sqlite3 executemany into a fresh file holding a table of the same
+shape and indexes. Prints both rates, the ratio, and the ingest summary as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.workflow.ingest import Ingestor
+from cxdesk.workflow.org import sync_org
+from cxdesk.workflow.readers import read_jsonl
+
+COMMENTS = [
+    "快递晚了三天，没有任何通知。",
+    "客服很耐心，问题当场解决。",
+    "App 登录一直失败，无法使用。",
+    "Fast delivery, great packaging.",
+    "I was charged twice this month.",
+    "Your app is down again.",
+    "",
+    "",
+    "Smooth installation, friendly staff.",
+]
+
+
+def generate(path: Path, events: int, customers: int, seed: int) -> None:
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(events):
+            kind = rng.choices(["survey", "complaint", "review"], weights=[80, 8, 12])[0]
+            record = {
+                "event_id": f"b{n:08d}",
+                "kind": kind,
+                "occurred_at": (start + timedelta(seconds=n * 7)).isoformat(),
+                "customer": {
+                    "id": f"C{rng.randrange(customers):07d}",
+                    "name": "王芳",
+                    "tier": rng.choices(["gold", "silver", "standard"], [5, 20, 75])[0],
+                },
+                "channel": rng.choice(["app", "wechat", "phone", "email"]),
+                "touchpoint": rng.choice(["delivery", "billing", "app_login", "store_visit"]),
+            }
+            if kind == "survey":
+                record["nps"] = rng.choices(
+                    range(11), weights=[2, 1, 1, 2, 2, 3, 4, 8, 12, 30, 35]
+                )[0]
+                record["csat"] = rng.choices(range(1, 6), weights=[3, 4, 13, 35, 45])[0]
+            elif kind == "review":
+                record["csat"] = rng.choices(range(1, 6), weights=[6, 6, 13, 30, 45])[0]
+            comment = rng.choice(COMMENTS)
+            if comment:
+                record["comment"] = comment
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+RAW_SCHEMA = """
+CREATE TABLE feedback_events (
+    event_id VARCHAR(128) PRIMARY KEY, kind VARCHAR(16) NOT NULL, occurred_at DATETIME NOT NULL,
+    received_at DATETIME NOT NULL, customer_id VARCHAR(128) NOT NULL, channel VARCHAR(64),
+    touchpoint VARCHAR(128), journey VARCHAR(128), nps INTEGER, csat INTEGER, ces INTEGER,
+    comment TEXT, drivers JSON NOT NULL, ticket_id INTEGER, raw TEXT NOT NULL);
+CREATE INDEX ix_feedback_customer_time ON feedback_events (customer_id, occurred_at);
+CREATE INDEX ix_feedback_time ON feedback_events (occurred_at);
+CREATE INDEX ix_feedback_events_ticket_id ON feedback_events (ticket_id);
+"""
+
+
+def raw_rate(feed: Path, workdir: Path) -> float:
+    rows = []
+    for line in feed.open(encoding="utf-8"):
+        r = json.loads(line)
+        rows.append(
+            (
+                r["event_id"],
+                r["kind"],
+                r["occurred_at"],
+                r["occurred_at"],
+                r["customer"]["id"],
+                r.get("channel"),
+                r.get("touchpoint"),
+                None,
+                r.get("nps"),
+                r.get("csat"),
+                None,
+                r.get("comment"),
+                "[]",
+                None,
+                line,
+            )
+        )
+    connection = sqlite3.connect(workdir / "raw.db")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(RAW_SCHEMA)
+    started = time.perf_counter()
+    connection.executemany(f"INSERT INTO feedback_events VALUES ({', '.join('?' * 15)})", rows)
+    connection.commit()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return len(rows) / elapsed
+
+
+def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
+    settings = Settings()
+    db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
+    db.upgrade()
+    with db.write() as session:
+        sync_org(session, settings)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    with feed.open(encoding="utf-8", newline="") as stream:
+        summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run(
+            read_jsonl(stream)
+        )
+    elapsed = time.perf_counter() - started
+    db.dispose()
+    return summary.read / elapsed, summary.as_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        feed = workdir / "feed.jsonl"
+        generate(feed, args.events, args.customers, args.seed)
+        ingest, summary = ingest_rate(feed, workdir)
+        raw = raw_rate(feed, workdir)
+    result = {
+        "events": args.events,
+        "ingest_events_per_s": round(ingest),
+        "raw_sqlite_rows_per_s": round(raw),
+        "ratio": round(ingest / raw, 3),
+        "summary": summary,
+    }
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
