@@ -203,6 +203,60 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
         run_tui(context)
 
 
+@cli.command("sweep")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def sweep_command(context: Context, fmt: str) -> None:
+    """One pass: at-risk marks, breach escalations, follow-up timeouts, metric alerts."""
+    from cxdesk.workflow.sweep import sweep
+
+    report = sweep(context.database(), context.settings, context.now())
+    _print_sweep(report.as_dict(), fmt)
+
+
+def _print_sweep(report: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        print_json(report)
+    else:
+        print_rows(
+            [
+                {"figure": k, "count": v if not isinstance(v, list) else ", ".join(v) or 0}
+                for k, v in report.items()
+            ],
+            "table",
+            ("figure", "count"),
+        )
+
+
+@cli.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds between sweeps.",
+)
+@pass_context
+def watch(context: Context, interval: float) -> None:
+    """Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly)."""
+    import signal
+    import threading
+
+    from cxdesk.workflow.sweep import sweep
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    db = context.database()
+    while not stop.is_set():
+        report = sweep(db, context.settings, context.now())
+        acted = {k: v for k, v in report.as_dict().items() if v}
+        if acted:
+            click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
+        stop.wait(interval)
+    click.echo("watch stopped", err=True)
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a feedback event (what `ingest` accepts)."""

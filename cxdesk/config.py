@@ -189,6 +189,18 @@ def _default_rules() -> list[AlertRuleConfig]:
     ]
 
 
+class MetricAlertsConfig(StrictModel):
+    """Three-colour alerts over rolling windows; each opens one problem ticket per scope."""
+
+    queue: str = "aftersales"
+    complaint_rise: float = Field(default=0.15, gt=0, description="red: day-over-day rise")
+    complaint_rise_days: int = Field(default=3, ge=1)
+    gold_detractors: int = Field(default=3, ge=1, description="red: within 24 h")
+    csat_drop_points: float = Field(default=5, gt=0, description="yellow: queue CSAT, week")
+    nps_drop_points: float = Field(default=5, gt=0, description="yellow: touchpoint NPS, week")
+    min_answers: int = Field(default=30, ge=1, description="per week, before a drop counts")
+
+
 class TeamConfig(StrictModel):
     name: str
     supervisor: str | None = None
@@ -230,6 +242,7 @@ class Settings(StrictModel):
     teams: dict[str, TeamConfig] = Field(default_factory=_default_teams)
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
+    metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +276,8 @@ class Settings(StrictModel):
                     raise ValueError(
                         f"policies.{policy_id}.{priority}.calendar: unknown calendar {name!r}"
                     )
+        if self.metric_alerts.queue not in self.queues:
+            raise ValueError(f"metric_alerts.queue: unknown queue {self.metric_alerts.queue!r}")
         seen: set[str] = set()
         for index, rule in enumerate(self.rules):
             if rule.queue not in self.queues:

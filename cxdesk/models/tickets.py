@@ -51,6 +51,10 @@ class Ticket(SQLModel, table=True):
     # so that "at risk" and "breached" are index range queries; NULL while paused or done.
     sla_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sla_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the sweep has already done, so that running it twice (or twice at once) acts once.
+    risk_notified_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_response_breached_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_breached_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_from: str | None = Field(default=None, sa_type=String(16))

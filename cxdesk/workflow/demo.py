@@ -25,10 +25,12 @@ from cxdesk.workflow.ingest import Ingestor, Outcome
 from cxdesk.workflow.org import add_agent, current_login, set_meta, sync_org
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.sweep import sweep
 
 DAYS = 60
 SMALL_EVENTS = 3300
 SMALL_CUSTOMERS = 900
+SWEEP_EVERY = timedelta(hours=6)
 
 AGENTS = [
     # login, display name, role, teams, skills
@@ -192,6 +194,7 @@ class DemoBuilder:
         self.team_agents: dict[str, list[str]] = {}
         self._agenda: list[tuple[datetime, int, _Step]] = []
         self._owners: dict[int, tuple[TicketService, FeedbackEventIn, bool]] = {}
+        self._active: set[int] = set()  # tickets with a story step on the agenda
         self._sequence = 0
         self._event_number = 0
 
@@ -204,12 +207,19 @@ class DemoBuilder:
         times = sorted(
             self.start + timedelta(seconds=self.rng.uniform(0, DAYS * 86400)) for _ in range(events)
         )
-        for at in times:
+        next_sweep = self.start + SWEEP_EVERY
+        for at in [*times, self.now]:
+            while next_sweep <= at:  # `cxdesk watch` ran all along
+                self._run_agenda_until(next_sweep)
+                report = sweep(self.db, self.settings, next_sweep)
+                for key in report.metric_alerts:
+                    self._schedule_problem(key, next_sweep)
+                next_sweep += SWEEP_EVERY
             self._run_agenda_until(at)
-            self._feedback(self.rng.choice(people), at)
-        self._run_agenda_until(self.now)
+            if at < self.now:
+                self._feedback(self.rng.choice(people), at)
         self._problems()
-        self._escalate_breaches()
+        sweep(self.db, self.settings, self.now)
         return self._report()
 
     def create_organisation(self) -> None:
@@ -296,6 +306,8 @@ class DemoBuilder:
         if result.outcome is Outcome.CREATED and result.ticket_id and result.alert:
             story = self._story(result.ticket_id, result.alert.decisive.queue, event)
             self._schedule(result.ticket_id, at, story)
+        elif result.outcome is Outcome.UPDATED and result.ticket_id:
+            self._rework_if_reopened(result.ticket_id, at)
 
     # -- stories -------------------------------------------------------------------------
 
@@ -304,8 +316,17 @@ class DemoBuilder:
         try:
             delay, action = next(story)
         except StopIteration:
+            self._active.discard(ticket_id)
             return
+        self._active.add(ticket_id)
         heapq.heappush(self._agenda, (at + delay, self._sequence, _Step(ticket_id, action, story)))
+
+    def _rework_if_reopened(self, ticket_id: int, at: datetime) -> None:
+        """A ticket reopened under no story of its own goes back to its owner."""
+        if ticket_id in self._active or ticket_id not in self._owners:
+            return
+        if self._stage(ticket_id) == Stage.ANALYZE:
+            self._schedule(ticket_id, at, self._work(ticket_id, *self._owners[ticket_id]))
 
     def _run_agenda_until(self, until: datetime) -> None:
         while self._agenda and self._agenda[0][0] <= until:
@@ -314,12 +335,8 @@ class DemoBuilder:
                 step.action(at)
             except WorkflowError:
                 # A new alert reopened the ticket under its story: the owner works it again.
-                if step.ticket_id in self._owners:
-                    self._schedule(
-                        step.ticket_id,
-                        at,
-                        self._work(step.ticket_id, *self._owners[step.ticket_id]),
-                    )
+                self._active.discard(step.ticket_id)
+                self._rework_if_reopened(step.ticket_id, at)
                 continue
             self._schedule(step.ticket_id, at, step.story)
 
@@ -395,14 +412,12 @@ class DemoBuilder:
             if outcome < 0.75:
                 yield hours(6, 96), self._answer(ticket_id, event, good=False)
                 continue  # reopened: analyse and fix again
-            yield (
-                self.settings.verify.window,
-                lambda at: self.system.expire_followup(ticket_id, at=at),
-            )
-            return
+            return  # no answer: the sweep closes it unverified after the verify window
 
     def _answer(self, ticket_id: int, event: FeedbackEventIn, *, good: bool):
         def answer(at: datetime) -> None:
+            if self._stage(ticket_id) != Stage.VERIFY:
+                raise WorkflowError("reopened by a new alert before the follow-up was answered")
             nps = self.rng.randint(7, 10) if good else self.rng.randint(0, 5)
             self._accept(
                 FeedbackEventIn(
@@ -461,19 +476,38 @@ class DemoBuilder:
                     at=opened + timedelta(days=12),
                 )
 
-    def _escalate_breaches(self) -> None:
-        """What the sweep would have done: escalate tickets whose running clock breached."""
+    def _schedule_problem(self, rule: str, at: datetime) -> None:
+        """A supervisor takes up the problem ticket a metric alert opened."""
         with self.db.session() as session:
-            breached = session.exec(
-                select(Ticket).where(Ticket.sla_due < self.now, Ticket.escalation_level == 0)
-            ).all()
-        for ticket in breached:
-            reason = (
-                "first response SLA breached"
-                if ticket.first_response_at is None
-                else "resolution SLA breached"
-            )
-            self.system.escalate(ticket.id or 0, reason, at=ticket.sla_due)
+            problem_id = session.exec(
+                select(Ticket.id).where(Ticket.rule == rule, Ticket.stage == Stage.NEW)
+            ).first()
+        if problem_id is not None:
+            self._schedule(problem_id, at, self._problem_story(problem_id))
+
+    def _problem_story(self, problem_id: int) -> Story:
+        hours = lambda low, high: timedelta(hours=self.rng.uniform(low, high))  # noqa: E731
+        lead = self.services[self.me]
+        yield hours(1, 8), lambda at: lead.claim(problem_id, at=at)
+        yield (
+            hours(24, 72),
+            lambda at: lead.analyze(
+                problem_id,
+                root_cause="共性问题排查 cross-case investigation",
+                driver="multiple",
+                at=at,
+            ),
+        )
+        yield (
+            timedelta(days=self.rng.uniform(5, 12)),
+            lambda at: lead.close_problem(
+                problem_id, "the metric is back inside its band for a week", at=at
+            ),
+        )
+
+    def _stage(self, ticket_id: int) -> str:
+        with self.db.session() as session:
+            return session.get_one(Ticket, ticket_id).stage
 
     def _report(self) -> DemoReport:
         from sqlalchemy import func

@@ -82,6 +82,7 @@ class Command:
     name: str
     target: Stage
     detail: dict[str, Any] = field(default_factory=dict)
+    unchanged: bool = False  # set by a body that found nothing to do: no version, no audit
 
     def timeline(
         self, kind: TimelineKind, body: str = "", *, event_id: str | None = None, **data: Any
@@ -184,7 +185,12 @@ class TicketService:
             cmd.timeline(TimelineKind.ALERT, body, event_id=event_id, rule=rule)
             session.get_one(FeedbackEvent, event_id).ticket_id = ticket_id
             if ticket.stage == Stage.VERIFY:
-                self._reopen(cmd, "new alert while verifying: reopened", event_id=event_id)
+                self._reopen(
+                    cmd,
+                    "new alert while verifying: reopened",
+                    kind=TimelineKind.ALERT,
+                    event_id=event_id,
+                )
         return cmd.ticket
 
     def open_customer_case(self, session: Session, customer_id: str) -> Ticket | None:
@@ -387,7 +393,11 @@ class TicketService:
                     )
                 else:
                     self._reopen(
-                        cmd, f"follow-up answered {score}: reopened", event_id=event.event_id
+                        cmd,
+                        f"follow-up answered {score}: reopened",
+                        kind=TimelineKind.FOLLOWUP,
+                        event_id=event.event_id,
+                        raise_and_escalate=True,
                     )
             return cmd.ticket
 
@@ -410,11 +420,77 @@ class TicketService:
             )
         return cmd.ticket
 
+    def mark_at_risk(self, ticket_id: int, now: datetime) -> bool:
+        """Note once per running clock that it has passed its at-risk mark."""
+        with self._command("sla", ticket_id, None, now) as cmd:
+            t = cmd.ticket
+            due = t.sla_due
+            risky = due is not None and t.sla_risk_at is not None and t.sla_risk_at <= now < due
+            if not risky or t.risk_notified_for == due:
+                cmd.unchanged = True
+            else:
+                t.risk_notified_for = due
+                clock = "first response" if t.first_response_at is None else "resolution"
+                local_due = due.astimezone(ZoneInfo(self.settings.timezone))
+                cmd.timeline(
+                    TimelineKind.ESCALATION,
+                    f"{clock} SLA at risk: due {local_due:%Y-%m-%d %H:%M}",
+                    clock=clock,
+                    due=due.isoformat(),
+                )
+        return not cmd.unchanged
+
+    def escalate_breach(self, ticket_id: int, now: datetime) -> bool:
+        """Escalate a breached clock once: first response → level 1, resolution → level 2."""
+        with self._command("sla", ticket_id, None, now) as cmd:
+            t = cmd.ticket
+            if (
+                t.first_response_at is None
+                and t.first_response_breached_at is None
+                and t.first_response_due is not None
+                and t.first_response_due < now
+            ):
+                clock, level = "first response", 1
+                t.first_response_breached_at = now
+            elif (
+                t.first_response_at is not None
+                and t.resolution_breached_at is None
+                and t.resolved_at is None
+                and t.resolution_due is not None
+                and t.resolution_due < now
+                and t.stage != Stage.PENDING
+            ):
+                clock, level = "resolution", 2
+                t.resolution_breached_at = now
+            else:
+                cmd.unchanged = True
+                return False
+            cmd.detail.update(clock=clock)
+            if t.escalation_level >= level:
+                cmd.timeline(
+                    TimelineKind.ESCALATION,
+                    f"{clock} SLA breached; already at escalation level {t.escalation_level}",
+                    clock=clock,
+                )
+                return True
+            t.escalation_level = level
+            target = self._escalation_target(cmd.session, cmd.queue, level)
+            cmd.timeline(
+                TimelineKind.ESCALATION,
+                f"{clock} SLA breached: escalated to level {level} ({target})",
+                level=level,
+                target=target,
+                clock=clock,
+            )
+        return True
+
     def reopen(
         self, ticket_id: int, reason: str, *, version: int | None = None, at: datetime | None = None
     ):
         with self._command("reopen", ticket_id, version, at) as cmd:
-            self._reopen(cmd, f"reopened: {self._required_text(reason, 'reason')}")
+            self._reopen(
+                cmd, f"reopened: {self._required_text(reason, 'reason')}", kind=TimelineKind.NOTE
+            )
         return cmd.ticket
 
     def link(
@@ -495,7 +571,8 @@ class TicketService:
             queue = self._queue(unit, ticket.queue_id)
             command = Command(unit, ticket, queue, at or utcnow(), self.actor, name, target)
             yield command
-            self._finish(command)
+            if not command.unchanged:
+                self._finish(command)
 
     @contextmanager
     def _unit(self, session: Session | None) -> Iterator[Session]:
@@ -530,21 +607,29 @@ class TicketService:
             detail=cmd.detail,
         )
 
-    def _reopen(self, cmd: Command, body: str, event_id: str | None = None) -> None:
+    def _reopen(
+        self,
+        cmd: Command,
+        body: str,
+        *,
+        kind: TimelineKind,
+        event_id: str | None = None,
+        raise_and_escalate: bool = False,
+    ) -> None:
+        """Back to analyze with a new resolution clock; a failed verification also raises the
+        priority one step and escalates one level."""
         ticket = cmd.ticket
-        ticket.priority = raise_priority(ticket.priority)
-        ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
+        if raise_and_escalate:
+            ticket.priority = raise_priority(ticket.priority)
+            ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
+            body += f"; priority {ticket.priority}, escalation level {ticket.escalation_level}"
         ticket.reopen_count += 1
         ticket.reopened_at = cmd.at
         ticket.resolved_at = ticket.closed_at = ticket.verify_outcome = None
         ticket.stage = Stage.ANALYZE  # the clocks below read the stage
         self.planner.start_clocks(ticket, cmd.queue, cmd.at)
         cmd.target = Stage.ANALYZE
-        cmd.timeline(
-            TimelineKind.FOLLOWUP if event_id else TimelineKind.NOTE,
-            f"{body}; priority {ticket.priority}, escalation level {ticket.escalation_level}",
-            event_id=event_id,
-        )
+        cmd.timeline(kind, body, event_id=event_id)
 
     def _stale(self, session: Session, ticket: Ticket) -> StaleVersion:
         last = session.exec(
