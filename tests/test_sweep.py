@@ -1,0 +1,244 @@
+"""The sweep on both backends: each escalation, mark and expiry once; metric alerts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import Ticket, TimelineEntry
+from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.ingest import Ingestor
+from cxdesk.workflow.org import add_agent
+from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.sweep import sweep
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+SETTINGS = Settings()
+
+
+def feed(db: Database, *events: FeedbackEventIn) -> list[int | None]:
+    ingestor = Ingestor(db, SETTINGS, source="test", clock=lambda: T0)
+    return [ingestor.ingest_event(e, e.model_dump_json()).ticket_id for e in events]
+
+
+def survey(
+    event_id: str, customer: str, at: datetime, tier: str | None = None, **fields: object
+) -> FeedbackEventIn:
+    return FeedbackEventIn(
+        event_id=event_id,
+        occurred_at=at,
+        customer=CustomerIn(id=customer, tier=tier),
+        **{"kind": "survey", **fields},
+    )
+
+
+def timeline(db: Database, ticket_id: int, kind: str) -> list[str]:
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(TimelineEntry.body)
+                .where(TimelineEntry.ticket_id == ticket_id, TimelineEntry.kind == kind)
+                .order_by(col(TimelineEntry.id))
+            )
+        )
+
+
+def ticket(db: Database, ticket_id: int) -> Ticket:
+    with db.session() as session:
+        return session.get_one(Ticket, ticket_id)
+
+
+def test_a_first_response_breach_escalates_once(db: Database) -> None:
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))  # P2: 24 business hours to respond
+    due = ticket(db, tid).first_response_due
+    assert sweep(db, SETTINGS, due - timedelta(minutes=1)).breaches == 0
+    first = sweep(db, SETTINGS, due + timedelta(minutes=1))
+    second = sweep(db, SETTINGS, due + timedelta(hours=1))
+    assert (first.breaches, second.breaches) == (1, 0)
+    t = ticket(db, tid)
+    assert t.escalation_level == 1 and t.first_response_breached_at is not None
+    assert timeline(db, tid, "escalation")[-1].startswith(
+        "first response SLA breached: escalated to level 1"
+    )
+
+
+def test_a_resolution_breach_goes_to_level_two(db: Database) -> None:
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    TicketService(db, SETTINGS, "ann").respond(tid, "on it", at=T0 + timedelta(minutes=5))
+    due = ticket(db, tid).resolution_due
+    assert sweep(db, SETTINGS, due + timedelta(minutes=1)).breaches == 1
+    assert ticket(db, tid).escalation_level == 2
+    assert sweep(db, SETTINGS, due + timedelta(days=1)).breaches == 0
+
+
+def test_at_risk_is_marked_once_per_clock(db: Database) -> None:
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    t = ticket(db, tid)
+    moment = t.sla_risk_at + timedelta(minutes=1)
+    assert sweep(db, SETTINGS, moment).at_risk == 1
+    assert sweep(db, SETTINGS, moment + timedelta(minutes=5)).at_risk == 0
+    assert len(timeline(db, tid, "escalation")) == 1
+
+
+def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database) -> None:
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.claim(tid, at=T0)
+    ann.resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1))
+    assert sweep(db, SETTINGS, T0 + timedelta(days=7)).followups_expired == 0
+    assert sweep(db, SETTINGS, T0 + timedelta(days=7, hours=2)).followups_expired == 1
+    t = ticket(db, tid)
+    assert (t.stage, t.verify_outcome) == ("closed", "unverified")
+    assert sweep(db, SETTINGS, T0 + timedelta(days=9)).followups_expired == 0
+
+
+def test_sweeps_running_at_once_escalate_once(tmp_path: Path, run) -> None:
+    path = tmp_path / "race.db"
+    run("--db", str(path), "init")
+    db = Database.open(str(path))
+    ids = feed(db, *(survey(f"e{n}", f"c{n}", T0, nps=1) for n in range(40)))
+    db.dispose()
+    later = (T0 + timedelta(days=10)).isoformat()
+    command = [
+        sys.executable,
+        "-m",
+        "cxdesk",
+        "--db",
+        str(path),
+        "--now",
+        later,
+        "sweep",
+        "--format",
+        "json",
+    ]
+    sweeps = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [s.communicate(timeout=120)[0] for s in sweeps]
+    assert all(s.returncode == 0 for s in sweeps)
+    import json
+
+    assert sum(json.loads(out)["breaches"] for out in outputs) == len(ids)
+    db = Database.open(str(path))
+    for tid in ids:
+        assert len(timeline(db, tid, "escalation")) == 1
+
+
+def test_complaints_rising_three_days_running_opens_one_red_problem(db: Database) -> None:
+    now = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)  # Friday noon in Shanghai
+    counts = [10, 12, 14, 17]  # Mon..Thu: +20 %, +17 %, +21 %
+    events = []
+    for day, count in enumerate(counts):
+        moment = datetime(2026, 3, 2, 2, 0, tzinfo=UTC) + timedelta(days=day)
+        events += [
+            FeedbackEventIn(
+                event_id=f"d{day}-{n}",
+                kind="complaint",
+                occurred_at=moment,
+                customer=CustomerIn(id=f"k{day}-{n}"),
+            )
+            for n in range(count)
+        ]
+    feed(db, *events)
+    report = sweep(db, SETTINGS, now)
+    assert report.metric_alerts == ["metric:complaints_rising:all"]
+    assert sweep(db, SETTINGS, now + timedelta(hours=1)).metric_alerts == []
+    with db.session() as session:
+        problem = session.exec(select(Ticket).where(Ticket.kind == "problem")).one()
+    assert problem.priority == "P1" and "red" in problem.tags
+    evidence = timeline(db, problem.id, "alert")[-1]
+    assert "03-02 10, 03-03 12, 03-04 14, 03-05 17" in evidence
+
+
+def test_a_rise_that_stalls_does_not_fire(db: Database) -> None:
+    now = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)
+    events = []
+    for day, count in enumerate([10, 12, 13, 17]):  # the middle rise is only 8 %
+        moment = datetime(2026, 3, 2, 2, 0, tzinfo=UTC) + timedelta(days=day)
+        events += [
+            FeedbackEventIn(
+                event_id=f"d{day}-{n}",
+                kind="complaint",
+                occurred_at=moment,
+                customer=CustomerIn(id=f"k{day}-{n}"),
+            )
+            for n in range(count)
+        ]
+    feed(db, *events)
+    assert "metric:complaints_rising:all" not in sweep(db, SETTINGS, now).metric_alerts
+
+
+@pytest.mark.parametrize(("golds", "fires"), [(2, False), (3, True)])
+def test_gold_detractors_within_a_day(db: Database, golds: int, fires: bool) -> None:
+    feed(
+        db,
+        *(
+            survey(f"g{n}", f"gold{n}", T0 + timedelta(hours=n), tier="gold", nps=3)
+            for n in range(golds)
+        ),
+    )
+    feed(db, survey("old", "gold-old", T0 - timedelta(days=2), tier="gold", nps=0))
+    fired = sweep(db, SETTINGS, T0 + timedelta(hours=6)).metric_alerts
+    assert ("metric:gold_detractors:all" in fired) is fires
+
+
+def test_a_touchpoint_nps_drop_week_over_week_is_yellow(db: Database) -> None:
+    now = T0 + timedelta(days=14)
+    last_week = [10] * 18 + [8] * 6 + [3] * 6  # NPS 40 over 30 answers
+    this_week = [10] * 15 + [8] * 6 + [3] * 9  # NPS 20 over 30 answers
+    events = [
+        survey(f"a{n}", f"c{n}", now - timedelta(days=10), nps=v, touchpoint="delivery")
+        for n, v in enumerate(last_week)
+    ]
+    events += [
+        survey(f"b{n}", f"c{n}", now - timedelta(days=2), nps=v, touchpoint="delivery")
+        for n, v in enumerate(this_week)
+    ]
+    feed(db, *events)
+    fired = sweep(db, SETTINGS, now).metric_alerts
+    assert "metric:touchpoint_nps_drop:delivery" in fired
+    with db.session() as session:
+        problem = session.exec(
+            select(Ticket).where(Ticket.rule == "metric:touchpoint_nps_drop:delivery")
+        ).one()
+    assert problem.priority == "P2"
+    assert "40.0 (30 answers) → 20.0 (30 answers)" in timeline(db, problem.id, "alert")[-1]
+
+
+def test_a_queue_csat_drop_week_over_week_is_yellow(db: Database) -> None:
+    now = T0 + timedelta(days=14)
+    ids = feed(db, *(survey(f"open{n}", f"c{n}", T0, nps=2) for n in range(30)))
+    answers = []
+    for week, good, at in (("a", 24, now - timedelta(days=10)), ("b", 18, now - timedelta(days=2))):
+        answers += [
+            FeedbackEventIn(
+                event_id=f"{week}{n}",
+                kind="followup",
+                occurred_at=at,
+                customer=CustomerIn(id=f"c{n}"),
+                csat=5 if n < good else 2,
+                ticket_id=f"CX-{tid:06d}",
+            )
+            for n, tid in enumerate(ids)
+        ]
+    feed(db, *answers)
+    fired = sweep(db, SETTINGS, now).metric_alerts
+    assert "metric:queue_csat_drop:aftersales" in fired
+    with db.session() as session:
+        problem = session.exec(
+            select(Ticket).where(Ticket.rule == "metric:queue_csat_drop:aftersales")
+        ).one()
+    assert "80.0% (30 answers) → 60.0% (30 answers)" in timeline(db, problem.id, "alert")[-1]
