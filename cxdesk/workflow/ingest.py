@@ -38,7 +38,7 @@ from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.events import FeedbackEventIn
 from cxdesk.workflow.readers import Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
-from cxdesk.workflow.rules import Alert, RuleSet, event_facts
+from cxdesk.workflow.rules import EVENT_FIELDS, Alert, RuleSet, event_facts
 from cxdesk.workflow.service import (
     SYSTEM_ACTOR,
     TicketService,
@@ -418,18 +418,10 @@ class _Batch:
 
     def _event_row(self, event: FeedbackEventIn, raw: str) -> dict[str, Any]:
         row = {
-            "event_id": event.event_id,
-            "kind": event.kind,
+            **{name: getattr(event, name) for name in EVENT_FIELDS},
             "occurred_at": event.occurred_at_in(self.timezone),
             "received_at": self.received_at,
             "customer_id": event.customer.id,
-            "channel": event.channel,
-            "touchpoint": event.touchpoint,
-            "journey": event.journey,
-            "nps": event.nps,
-            "csat": event.csat,
-            "ces": event.ces,
-            "comment": event.comment,
             "drivers": list(event.drivers),
             "ticket_id": None,
             "raw": raw,

@@ -33,6 +33,18 @@ FACT_TYPES: dict[str, Any] = {
     "customer_name": _T.STRING,
     "customer_tier": _T.STRING,
 }
+# The event's own fields, as the schema names them (shared with what ingest stores).
+EVENT_FIELDS = (
+    "event_id",
+    "kind",
+    "channel",
+    "touchpoint",
+    "journey",
+    "nps",
+    "csat",
+    "ces",
+    "comment",
+)
 CACHE_SIZE = 4096
 
 
@@ -133,18 +145,11 @@ class RuleSet:
 
 def event_facts(event: Any, customer: Any) -> dict[str, Any]:
     """What a condition can see: the event's fields and the customer's id, name and tier."""
-    return {
-        "event_id": event.event_id,
-        "kind": event.kind,
-        "channel": event.channel,
-        "touchpoint": event.touchpoint,
-        "journey": event.journey,
-        "nps": event.nps,
-        "csat": event.csat,
-        "ces": event.ces,
-        "comment": event.comment,
-        "drivers": tuple(event.drivers or ()),
-        "customer_id": customer.id,
-        "customer_name": customer.name,
-        "customer_tier": customer.tier,
-    }
+    facts = {name: getattr(event, name) for name in EVENT_FIELDS}
+    facts.update(
+        drivers=tuple(event.drivers or ()),
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_tier=customer.tier,
+    )
+    return facts
