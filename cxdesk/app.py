@@ -13,6 +13,7 @@ from cxdesk.db import Database
 from cxdesk.screens.context import Desk
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.queue import QueueScreen
+from cxdesk.workflow.permissions import load_actor, visible_queues
 
 
 def wall_clock() -> datetime:
@@ -34,7 +35,10 @@ class CxdeskApp(App[None]):
         clock: Callable[[], datetime] = wall_clock,
     ) -> None:
         super().__init__()
-        self.desk = Desk(db=db, settings=settings, actor=actor, clock=clock)
+        with db.session() as session:
+            viewer = load_actor(session, actor, settings)
+            queues = visible_queues(session, viewer)
+        self.desk = Desk(db=db, settings=settings, viewer=viewer, queues=queues, clock=clock)
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen(self.desk))

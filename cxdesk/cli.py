@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -16,6 +16,9 @@ from cxdesk.config import Settings, load_settings
 from cxdesk.db import Database, resolve_url, sqlite_path
 from cxdesk.errors import CxdeskError
 from cxdesk.output import FORMATS, print_json, print_rows
+
+if TYPE_CHECKING:
+    from cxdesk.workflow.permissions import Actor
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FATAL = 0, 1, 2
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
@@ -31,6 +34,7 @@ class Context:
     now_arg: str | None
     _db: Database | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
+    _viewer: Actor | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -58,10 +62,19 @@ class Context:
         return moment.astimezone(ZoneInfo(self.settings.timezone)).strftime("%Y-%m-%d %H:%M")
 
     def actor(self) -> str:
-        from cxdesk.workflow.identity import resolve_actor
+        """The acting agent's login (the Unix login, or `--as` where allowed)."""
+        return self.viewer().login
 
-        with self.database().session() as session:
-            return resolve_actor(session, self.as_user)
+    def viewer(self) -> Actor:
+        """The acting agent with role, teams and PII permission; what they may see and do."""
+        if self._viewer is None:
+            from cxdesk.workflow.identity import resolve_actor
+            from cxdesk.workflow.permissions import load_actor
+
+            with self.database().session() as session:
+                login = resolve_actor(session, self.as_user)
+                self._viewer = load_actor(session, login, self.settings)
+        return self._viewer
 
 
 def parse_instant(text: str, timezone: str, what: str) -> datetime:
@@ -142,13 +155,16 @@ def run_tui(context: Context) -> None:
 @pass_context
 def init(context: Context) -> None:
     """Create the database (or bring it up to date) and the configured teams and queues."""
-    from cxdesk.workflow.org import sync_org
+    from cxdesk.workflow.org import bootstrap_admin, sync_org
 
     db = context.database(must_exist=False)
     db.upgrade()
     with db.write() as session:
         sync_org(session, context.settings)
+        first_admin = bootstrap_admin(session, at=context.now())
     click.echo(f"database ready: {db.display_url}")
+    if first_admin:
+        click.echo(f"{first_admin} is its first agent, an admin: add others with `cxdesk user add`")
 
 
 @cli.group("db")
@@ -299,8 +315,8 @@ def ticket_list(
 ) -> None:
     """List tickets, most urgent SLA first (newest first in the `all` view)."""
     from cxdesk.models import Stage
+    from cxdesk.workflow.permissions import visible_queues
     from cxdesk.workflow.queries import TicketFilter, View, list_tickets
-    from cxdesk.workflow.sla import format_remaining, read_clock
 
     if stage is not None and stage not in {s.value for s in Stage}:
         raise click.BadParameter(
@@ -308,20 +324,24 @@ def ticket_list(
         )
     db = context.database()
     now = context.now()
-    me = context.actor() if view == "mine" else None
+    viewer = context.viewer()
     with db.session() as session:
-        rows = list_tickets(
-            session, TicketFilter(View(view), stage, queue, assignee, me, now), limit=limit
-        )
-    out = []
-    for row in rows:
-        data = row.to_json()
-        reading = read_clock(row.sla_due, row.sla_risk_at, now)
-        data["sla_state"] = reading.state.value if reading else None
-        data["sla"] = format_remaining(reading)
-        data["customer"] = row.customer_name or row.customer_id
-        out.append(data)
-    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+        scope = visible_queues(session, viewer)
+        flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
+        rows = list_tickets(session, flt, limit=limit)
+    print_rows([_ticket_json(row, now) for row in rows], fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+
+
+def _ticket_json(row: Any, now: datetime) -> dict[str, Any]:
+    """A ticket row as the CLI prints it, with the running clock's state."""
+    from cxdesk.workflow.sla import format_remaining, read_clock
+
+    data = row.to_json()
+    reading = read_clock(row.sla_due, row.sla_risk_at, now)
+    data["sla_state"] = reading.state.value if reading else None
+    data["sla"] = format_remaining(reading)
+    data["customer"] = row.customer_name or row.customer_id
+    return data
 
 
 @ticket.command("show")
@@ -334,8 +354,9 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
     from cxdesk.workflow.refs import parse_ref
 
     number = parse_ref(ticket_id)
+    viewer = context.viewer()
     with context.database().session() as session:
-        detail = ticket_detail(session, number)
+        detail = ticket_detail(session, number, viewer)
     if fmt == "table":
         _print_ticket(context, detail)
         return
@@ -653,9 +674,11 @@ def user_add(
     from cxdesk.workflow.org import add_agent
 
     db = context.database()
+    by = context.viewer()
     with db.write() as session:
         add_agent(
             session,
+            by=by,
             login=login,
             display_name=name or login,
             role=role,

@@ -243,6 +243,10 @@ class Settings(StrictModel):
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
+    pii_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
+        default_factory=lambda: ["supervisor", "admin"],
+        description="roles that see customers' phone and email unmasked",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -25,5 +25,9 @@ class WorkflowError(CxdeskError):
     """A command that the ticket's stage, the role or the input does not allow."""
 
 
+class PermissionDenied(WorkflowError):
+    """The acting agent's role or teams do not allow the command."""
+
+
 class StaleVersion(WorkflowError):
     """The ticket changed since the caller read it."""

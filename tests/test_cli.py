@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from cxdesk.models import Stage
 
 from .conftest import Run
+
+ME = getpass.getuser()
 
 LIST_KEYS = {
     "id",
@@ -136,7 +139,19 @@ def test_show_includes_the_timeline_and_masks_contacts(demo_copy: Path, run: Run
     shown = json.loads(out)
     assert shown["id"] == "CX-000001" and shown["timeline"]
     assert shown["timeline"][0]["kind"] == "alert"
-    assert "****" in shown["customer"]["phone"] and "***@" in shown["customer"]["email"]
+    assert "*" not in shown["customer"]["phone"]  # a supervisor holds the pii permission
+    as_agent = ("--db", str(demo_copy), "--as", "zhang.wei")
+    _, out, _ = run(*as_agent, "ticket", "list", "--format", "json", "--limit", "100000")
+    visible = json.loads(out)
+    assert visible and {t["queue"] for t in visible} <= {"aftersales", "billing"}
+    case = next(t["id"] for t in visible if t["kind"] == "case")
+    _, out, _ = run(*as_agent, "ticket", "show", case, "--format", "json")
+    customer = json.loads(out)["customer"]
+    assert "****" in customer["phone"] and "***@" in customer["email"]
+    _, out, _ = run("--db", str(demo_copy), "ticket", "list", "--queue", "vip", "--format", "json")
+    vip = json.loads(out)[0]["id"]
+    code, _, err = run(*as_agent, "ticket", "show", vip)
+    assert code == 2 and f"no ticket {vip}" in err  # outside the agent's teams
     code, out, _ = run("--db", str(demo_copy), "ticket", "show", "1")
     assert code == 0 and "CX-000001" in out
 
@@ -190,10 +205,11 @@ def test_init_and_upgrade_are_idempotent(tmp_path: Path, run: Run) -> None:
 
 
 def test_init_works_on_postgresql(pg_url: str, run: Run) -> None:
-    assert run("--db", pg_url, "init")[0] == 0
+    code, out, _ = run("--db", pg_url, "init")
+    assert code == 0 and f"{ME} is its first agent, an admin" in out
     assert run("--db", pg_url, "user", "add", "ann", "--team", "care")[0] == 0
     code, out, _ = run("--db", pg_url, "user", "list", "--format", "json")
-    assert code == 0 and [a["login"] for a in json.loads(out)] == ["ann"]
+    assert code == 0 and [a["login"] for a in json.loads(out)] == sorted(["ann", ME])
 
 
 def test_user_add_and_list(tmp_path: Path, run: Run) -> None:
@@ -217,34 +233,49 @@ def test_user_add_and_list(tmp_path: Path, run: Run) -> None:
     )
     assert code == 0
     code, out, _ = run(*db, "user", "list", "--format", "json")
-    assert json.loads(out) == [
-        {
-            "login": "ann",
-            "display_name": "Ann 李",
-            "role": "supervisor",
-            "teams": ["care", "vip"],
-            "skills": ["zh"],
-            "away": False,
-            "active": True,
-        }
-    ]
+    agents = {a["login"]: a for a in json.loads(out)}
+    assert agents["ann"] == {
+        "login": "ann",
+        "display_name": "Ann 李",
+        "role": "supervisor",
+        "teams": ["care", "vip"],
+        "skills": ["zh"],
+        "away": False,
+        "active": True,
+    }
+    assert agents[ME]["role"] == "admin"
     code, _, err = run(*db, "user", "add", "bob", "--team", "nope")
     assert code == 2 and "no team 'nope'" in err
     code, _, err = run(*db, "user", "add", "bob", "--role", "boss")
     assert code == 2 and "'boss' is not one of" in err
+    code, _, err = run(*db, "--as", "ann", "user", "add", "eve")
+    assert code == 2 and "ann (supervisor) may not manage agents; only admins may" in err
 
 
-def test_as_is_refused_outside_demo_databases_for_non_admins(tmp_path: Path, run: Run) -> None:
+def test_as_is_honoured_for_admins_only(tmp_path: Path, run: Run) -> None:
     db = ("--db", str(tmp_path / "a.db"))
-    run(*db, "init")
-    me = __import__("getpass").getuser()
-    run(*db, "user", "add", me, "--role", "agent", "--team", "care")
+    run(*db, "init")  # you are its admin
     run(*db, "user", "add", "ann", "--team", "care")
-    code, _, err = run(*db, "--as", "ann", "ticket", "list", "--view", "mine")
-    assert code == 2 and "--as is only honoured for admins or on a demo database" in err
-    run(*db, "user", "add", me, "--role", "admin", "--team", "care")
     code, out, _ = run(*db, "--as", "ann", "ticket", "list", "--view", "mine", "--format", "json")
     assert code == 0 and json.loads(out) == []
+    run(*db, "user", "add", ME, "--role", "agent", "--team", "care")
+    code, _, err = run(*db, "--as", "ann", "ticket", "list", "--view", "mine")
+    assert code == 2 and "--as is only honoured for admins or on a demo database" in err
+
+
+def test_someone_who_is_not_an_agent_is_told_how_to_get_in(tmp_path: Path, run: Run) -> None:
+    db = ("--db", str(tmp_path / "n.db"))
+    run(*db, "init")
+    run(*db, "user", "add", "ann", "--role", "admin")
+    run(*db, "--as", "ann", "user", "add", ME, "--role", "agent")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE agents SET active = false WHERE login = :me"), {"me": ME}
+        )
+    engine.dispose()
+    code, _, err = run(*db, "ticket", "list")
+    assert code == 2 and f"cxdesk user add {ME}" in err
 
 
 def test_schema_is_the_event_json_schema(run: Run) -> None:

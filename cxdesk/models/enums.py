@@ -66,6 +66,7 @@ class VerifyOutcome(StrEnum):
     VERIFIED = "verified"
     UNVERIFIED = "unverified"
     FAILED = "failed"
+    MERGED = "merged"
 
 
 class FollowUpStatus(StrEnum):

@@ -8,11 +8,17 @@ from datetime import datetime
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.workflow.permissions import Actor
 
 
 @dataclass(frozen=True)
 class Desk:
     db: Database
     settings: Settings
-    actor: str
+    viewer: Actor
+    queues: tuple[str, ...] | None  # the viewer's data scope; None: every queue
     clock: Callable[[], datetime]
+
+    @property
+    def actor(self) -> str:
+        return self.viewer.login

@@ -89,7 +89,9 @@ class QueueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
         view, number = self.view, self.page_number
-        flt = TicketFilter(view=view, me=self.desk.actor, now=self.desk.clock())
+        flt = TicketFilter(
+            view=view, me=self.desk.actor, now=self.desk.clock(), queues=self.desk.queues
+        )
         try:
             with self.desk.db.session() as session:
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)

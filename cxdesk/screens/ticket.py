@@ -75,7 +75,7 @@ class TicketScreen(Screen[None]):
     def load(self) -> None:
         try:
             with self.desk.db.session() as session:
-                detail = ticket_detail(session, self.ticket_id)
+                detail = ticket_detail(session, self.ticket_id, self.desk.viewer)
         except Exception as exc:
             self.post_message(self.LoadFailed(str(exc)))
             return

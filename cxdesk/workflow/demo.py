@@ -227,7 +227,9 @@ class DemoBuilder:
             sync_org(session, self.settings)
             set_meta(session, "demo", "true")
             agents = [a for a in AGENTS if a[0] != self.me]
-            agents.insert(0, (self.me, f"{self.me} (you)", "supervisor", ["care"], ["zh", "en"]))
+            agents.insert(
+                0, (self.me, f"{self.me} (you)", "supervisor", ["care", "vip"], ["zh", "en"])
+            )
             for login, name, role, teams, skills in agents:
                 add_agent(
                     session,

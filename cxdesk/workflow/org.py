@@ -5,13 +5,17 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, delete, select
 
 from cxdesk.config import Settings
-from cxdesk.errors import NotFound, WorkflowError
+from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
 from cxdesk.models import Agent, AgentTeam, Meta, Queue, Role, Team
 from cxdesk.workflow.text import clean_text
+
+if TYPE_CHECKING:
+    from cxdesk.workflow.permissions import Actor
 
 
 def current_login() -> str:
@@ -49,9 +53,22 @@ class AgentInfo:
     active: bool
 
 
+def bootstrap_admin(session: Session, at: datetime) -> str | None:
+    """On a database with no agents, the person creating it becomes its admin."""
+    if session.exec(select(Agent.login).limit(1)).first() is not None:
+        return None
+    login = current_login()
+    session.add(Agent(login=login, display_name=login, role=Role.ADMIN, created_at=at))
+    session.flush()
+    for team_id in session.exec(select(Team.id)):
+        session.add(AgentTeam(agent_login=login, team_id=team_id))
+    return login
+
+
 def add_agent(
     session: Session,
     *,
+    by: Actor | None = None,
     login: str,
     display_name: str,
     role: str,
@@ -59,7 +76,9 @@ def add_agent(
     skills: list[str],
     at: datetime,
 ) -> Agent:
-    """Add an agent, or update one with the same login."""
+    """Add an agent, or update one with the same login; only admins manage agents."""
+    if by is not None and not by.sees_all_teams:
+        raise PermissionDenied(f"{by.login} ({by.role}) may not manage agents; only admins may")
     login = login.strip()
     if not login or any(ch.isspace() for ch in login):
         raise WorkflowError(f"login {login!r} must be one word (the agent's Unix login)")

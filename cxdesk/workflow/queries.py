@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketLink, TimelineEntry
+from cxdesk.workflow.permissions import Actor, visible_queues
 from cxdesk.workflow.pii import mask_email, mask_phone
 from cxdesk.workflow.refs import ticket_ref
 
@@ -36,6 +37,7 @@ class TicketFilter:
     assignee: str | None = None
     me: str | None = None  # whose tickets "mine" means
     now: datetime | None = None  # at-risk and breached are judged at this instant
+    queues: tuple[str, ...] | None = None  # the viewer's data scope; None: every queue
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ def _filtered(statement: Select, f: TicketFilter) -> Select:
             statement = statement.where(col(Ticket.escalation_level) > 0, open_only)
         case View.VERIFYING:
             statement = statement.where(Ticket.stage == Stage.VERIFY)
+    if f.queues is not None:
+        statement = statement.where(col(Ticket.queue_id).in_(f.queues))
     if f.stage:
         statement = statement.where(Ticket.stage == f.stage)
     if f.queue:
@@ -166,10 +170,14 @@ def count_tickets(session: Session, f: TicketFilter) -> int:
     return session.exec(_filtered(select(func.count()).select_from(Ticket), f)).one()
 
 
-def ticket_detail(session: Session, ticket_id: int, *, show_pii: bool = False) -> TicketDetail:
+def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDetail:
+    """One ticket as `viewer` may see it: out of their scope it does not exist for them, and
+    contact details are masked unless they hold the `pii` permission."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    scope = visible_queues(session, viewer)
+    if ticket is None or (scope is not None and ticket.queue_id not in scope):
         raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+    show_pii = viewer.pii
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     card = None
     if customer is not None:

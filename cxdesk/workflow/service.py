@@ -21,6 +21,7 @@ from cxdesk.db import Database
 from cxdesk.errors import NotFound, StaleVersion, WorkflowError
 from cxdesk.models import (
     Agent,
+    AgentTeam,
     AuditEntry,
     FeedbackEvent,
     FollowUp,
@@ -37,12 +38,13 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.audit import append_audit
+from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.sla import SlaPlanner
 from cxdesk.workflow.stages import next_stage
 from cxdesk.workflow.text import clean_text
 
-SYSTEM_ACTOR = "cxdesk"
+SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
 
 
@@ -108,6 +110,13 @@ class TicketService:
         self.settings = settings
         self.actor = actor
         self.planner = SlaPlanner(settings)
+        self._who: Actor | None = None
+
+    def who(self, session: Session) -> Actor:
+        """The acting agent's role and teams, read once."""
+        if self._who is None:
+            self._who = load_actor(session, self.actor, self.settings)
+        return self._who
 
     # -- opening -----------------------------------------------------------------------
 
@@ -127,6 +136,7 @@ class TicketService:
     ) -> Ticket:
         """Open a ticket inside the caller's transaction (ingest batches many per commit)."""
         queue = self._queue(session, queue_id)
+        self.who(session).authorize("open", queue.team_id, "a new ticket")
         ticket = Ticket(
             kind=kind,
             stage=Stage.NEW,
@@ -223,6 +233,12 @@ class TicketService:
             agent = cmd.session.get(Agent, login)
             if agent is None or not agent.active:
                 raise NotFound(f"no active agent with login {login!r}")
+            if cmd.session.get(AgentTeam, (login, cmd.queue.team_id)) is None:
+                raise WorkflowError(
+                    f"{login} is not in team {cmd.queue.team_id}, which owns {cmd.queue.id}"
+                )
+            if login == cmd.ticket.assignee:
+                raise WorkflowError(f"{ticket_ref(ticket_id)} is already assigned to {login}")
             previous = cmd.ticket.assignee
             cmd.ticket.assignee = login
             cmd.detail["from"] = previous
@@ -343,6 +359,73 @@ class TicketService:
                 target=target,
             )
         return cmd.ticket
+
+    def deescalate(
+        self,
+        ticket_id: int,
+        reason: str,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """One level down the ladder, with the reason (supervisors)."""
+        with self._command("deescalate", ticket_id, version, at) as cmd:
+            ticket = cmd.ticket
+            if ticket.escalation_level == 0:
+                raise WorkflowError(f"{ticket_ref(ticket_id)} is not escalated")
+            ticket.escalation_level -= 1
+            cmd.timeline(
+                TimelineKind.ESCALATION,
+                f"de-escalated to level {ticket.escalation_level}: "
+                f"{self._required_text(reason, 'reason')}",
+                level=ticket.escalation_level,
+            )
+        return cmd.ticket
+
+    def merge(
+        self,
+        source_id: int,
+        into_id: int,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ):
+        """Fold a duplicate case into another case of the same customer: its events move over,
+        the target keeps the higher priority, the source closes as merged."""
+        if source_id == into_id:
+            raise WorkflowError("a ticket cannot be merged into itself")
+        with self._command("merge", into_id, None, at) as target_cmd:
+            target = target_cmd.ticket
+            with self._command("merge", source_id, version, at, target_cmd.session) as cmd:
+                source = cmd.ticket
+                if TicketKind.CASE not in (source.kind, target.kind) or source.kind != target.kind:
+                    raise WorkflowError("only two cases can be merged")
+                if source.customer_id != target.customer_id:
+                    raise WorkflowError(
+                        f"{ticket_ref(source_id)} and {ticket_ref(into_id)} belong to different "
+                        "customers; only cases of one customer merge"
+                    )
+                if target.stage == Stage.CLOSED:
+                    raise WorkflowError(f"{ticket_ref(into_id)} is closed; merge into an open case")
+                for event in cmd.session.exec(
+                    select(FeedbackEvent).where(FeedbackEvent.ticket_id == source_id)
+                ):
+                    event.ticket_id = into_id
+                if is_more_urgent(source.priority, target.priority):
+                    target.priority = source.priority
+                    self.planner.start_clocks(
+                        target, target_cmd.queue, target.reopened_at or target.opened_at
+                    )
+                source.closed_at = cmd.at
+                source.verify_outcome = VerifyOutcome.MERGED
+                cmd.target = Stage.CLOSED
+                cmd.timeline(TimelineKind.LINK, f"merged into {ticket_ref(into_id)}", into=into_id)
+            target_cmd.timeline(
+                TimelineKind.LINK,
+                f"merged {ticket_ref(source_id)} into this case",
+                source=source_id,
+            )
+        return target_cmd.ticket
 
     def record_followup_answer(
         self,
@@ -567,8 +650,9 @@ class TicketService:
                 raise NotFound(f"no ticket {ref}")
             if version is not None and ticket.version != version:
                 raise self._stale(unit, ticket)
-            target = next_stage(name, ticket.stage, ref)
             queue = self._queue(unit, ticket.queue_id)
+            self.who(unit).authorize(name, queue.team_id, ref)
+            target = next_stage(name, ticket.stage, ref)
             command = Command(unit, ticket, queue, at or utcnow(), self.actor, name, target)
             yield command
             if not command.unchanged:

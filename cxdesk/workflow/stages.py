@@ -36,6 +36,7 @@ COMMANDS: dict[str, Rule] = {
     "close": Rule(frozenset({Stage.FIX, Stage.VERIFY}), Stage.CLOSED),
     "attach": Rule(OPEN_STAGES),
     "reprioritize": Rule(OPEN_STAGES),
+    "merge": Rule(OPEN_STAGES),
     "sla": Rule(OPEN_STAGES),  # the sweep's at-risk and breach marks
 }
 
