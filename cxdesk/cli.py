@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,6 +275,56 @@ def watch(context: Context, interval: float) -> None:
     click.echo("watch stopped", err=True)
 
 
+@cli.group()
+def followups() -> None:
+    """Follow-up surveys sent after each resolution."""
+
+
+@followups.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl", "json"]), default="csv", show_default=True
+)
+@click.option("--limit", type=click.IntRange(min=1), default=10_000, show_default=True)
+@pass_context
+def followups_export(context: Context, fmt: str, limit: int) -> None:
+    """Print the due follow-ups (contacts masked per your role) and mark them sent."""
+    import json
+
+    from cxdesk.workflow.followups import export_due
+
+    viewer = context.viewer()
+    with context.database().write() as session:
+        rows = [row.__dict__ for row in export_due(session, viewer, context.now(), limit)]
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        print_rows(rows, fmt, list(rows[0]) if rows else ["ticket_id"])  # type: ignore[arg-type]
+
+
+@cli.group()
+def audit() -> None:
+    """The append-only audit log."""
+
+
+@audit.command("verify")
+@pass_context
+def audit_verify(context: Context) -> None:
+    """Recompute the hash chain; print OK, or the first row that does not match (exit 1)."""
+    from cxdesk.workflow.audit import verify_chain
+
+    with context.database().session() as session:
+        check = verify_chain(session)
+    if check.first_bad is None:
+        click.echo(f"OK: {check.rows:,} audit rows, chain intact")
+        return
+    click.echo(
+        f"audit row {check.first_bad} does not match the chain (altered, or a row before "
+        "it was removed)"
+    )
+    sys.exit(EXIT_PARTIAL)
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a feedback event (what `ingest` accepts)."""
@@ -389,6 +441,170 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
             "csv",
             ("id", "stage", "priority", "at", "actor", "entry", "body"),
         )
+
+
+def ticket_command(name: str, verb: str, *arguments: str) -> Callable[[Callable], Callable]:
+    """Declare `cxdesk ticket NAME TICKET …`: one service command, then the ticket as it now
+    is. The decorated function receives the service, the ticket number and its options."""
+
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        @ticket.command(name, help=body.__doc__)
+        @click.argument("ticket_id", metavar="TICKET")
+        @click.option(
+            "--version",
+            "version",
+            type=int,
+            help="Fail unless the ticket is still at this version (optimistic lock).",
+        )
+        @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+        @pass_context
+        @functools.wraps(body)
+        def command(
+            context: Context, ticket_id: str, version: int | None, fmt: str, **options: Any
+        ) -> None:
+            from cxdesk.workflow.queries import ticket_detail
+            from cxdesk.workflow.refs import parse_ref
+            from cxdesk.workflow.service import TicketService
+
+            number = parse_ref(ticket_id)
+            service = TicketService(context.database(), context.settings, context.actor())
+            body(service, number, at=context.now(), version=version, **options)
+            with context.database().session() as session:
+                row = ticket_detail(session, number, context.viewer()).row
+            if fmt == "json":
+                print_json(_ticket_json(row, context.now()))
+            else:
+                click.echo(
+                    f"{row.id} {verb}: {row.stage}, {row.priority}, assignee "
+                    f"{row.assignee or '—'}, escalation {row.escalation_level}, "
+                    f"version {row.version}"
+                )
+
+        for argument in reversed(arguments):
+            command = click.argument(argument)(command)
+        return command
+
+    return decorate
+
+
+def text_option(name: str, what: str) -> Callable[[Callable], Callable]:
+    return click.option(f"--{name}", name.replace("-", "_"), required=True, help=what)
+
+
+@ticket_command("claim", "claimed")
+def ticket_claim(service: Any, number: int, **kw: Any) -> None:
+    """Take an unassigned ticket."""
+    service.claim(number, **kw)
+
+
+@ticket_command("assign", "assigned", "login")
+def ticket_assign(service: Any, number: int, login: str, **kw: Any) -> None:
+    """Assign or reassign a ticket to LOGIN (supervisors)."""
+    service.assign(number, login, **kw)
+
+
+@text_option("message", "The reply (- reads it from standard input).")
+@ticket_command("respond", "answered")
+def ticket_respond(service: Any, number: int, message: str, **kw: Any) -> None:
+    """Reply to the customer; the first reply is the first response."""
+    service.respond(number, _stdin_if_dash(message), **kw)
+
+
+@text_option("message", "The note (- reads it from standard input).")
+@ticket_command("note", "noted")
+def ticket_note(service: Any, number: int, message: str, **kw: Any) -> None:
+    """Add an internal note."""
+    service.note(number, _stdin_if_dash(message), **kw)
+
+
+@text_option("reason", "What the ticket waits for.")
+@ticket_command("pend", "pending")
+def ticket_pend(service: Any, number: int, reason: str, **kw: Any) -> None:
+    """Wait on the customer or a third party; the SLA clock stops."""
+    service.pend(number, reason, **kw)
+
+
+@ticket_command("resume", "resumed")
+def ticket_resume(service: Any, number: int, **kw: Any) -> None:
+    """End the wait; the SLA clock runs on with the time it had left."""
+    service.resume(number, **kw)
+
+
+@click.option("--touchpoint", help="The touchpoint at fault.")
+@text_option("driver", "The driver category (e.g. late_delivery).")
+@text_option("root-cause", "What caused it.")
+@ticket_command("analyze", "analysed")
+def ticket_analyze(
+    service: Any, number: int, root_cause: str, driver: str, touchpoint: str | None, **kw: Any
+) -> None:
+    """Code the root cause; the ticket moves on to fix."""
+    service.analyze(number, root_cause=root_cause, driver=driver, touchpoint=touchpoint, **kw)
+
+
+@click.option("--remedy", help="What the customer was given.")
+@text_option("action", "What was done.")
+@text_option("root-cause", "What caused it.")
+@text_option("code", "The resolution code (refund, replacement, fix, …).")
+@ticket_command("resolve", "resolved")
+def ticket_resolve(
+    service: Any,
+    number: int,
+    code: str,
+    root_cause: str,
+    action: str,
+    remedy: str | None,
+    **kw: Any,
+) -> None:
+    """Record the resolution; the follow-up survey is scheduled."""
+    service.resolve(number, code=code, root_cause=root_cause, action=action, remedy=remedy, **kw)
+
+
+@text_option("reason", "Why.")
+@ticket_command("escalate", "escalated")
+def ticket_escalate(service: Any, number: int, reason: str, **kw: Any) -> None:
+    """One level up the ladder (team supervisor, then CX manager)."""
+    service.escalate(number, reason, **kw)
+
+
+@text_option("reason", "Why.")
+@ticket_command("deescalate", "de-escalated")
+def ticket_deescalate(service: Any, number: int, reason: str, **kw: Any) -> None:
+    """One level down the ladder (supervisors)."""
+    service.deescalate(number, reason, **kw)
+
+
+@text_option("reason", "Why.")
+@ticket_command("reopen", "reopened")
+def ticket_reopen(service: Any, number: int, reason: str, **kw: Any) -> None:
+    """Back to analyze (supervisors)."""
+    service.reopen(number, reason, **kw)
+
+
+@ticket_command("link", "linked", "problem")
+def ticket_link(service: Any, number: int, problem: str, **kw: Any) -> None:
+    """Link a case to the PROBLEM ticket that explains it."""
+    from cxdesk.workflow.refs import parse_ref
+
+    service.link(number, parse_ref(problem), **kw)
+
+
+@text_option("evidence", "How the metric shows it is fixed.")
+@ticket_command("close", "closed")
+def ticket_close(service: Any, number: int, evidence: str, **kw: Any) -> None:
+    """Close a problem ticket with the evidence that it is fixed (supervisors)."""
+    service.close_problem(number, evidence, **kw)
+
+
+@ticket_command("merge", "merged into", "into")
+def ticket_merge(service: Any, number: int, into: str, at: datetime, version: int | None) -> None:
+    """Merge the ticket into INTO, another case of the same customer."""
+    from cxdesk.workflow.refs import parse_ref
+
+    service.merge(number, parse_ref(into), version=version, at=at)
+
+
+def _stdin_if_dash(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
 
 
 def _print_ticket(context: Context, detail: Any) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -24,7 +25,7 @@ def entry_digest(
     detail: dict[str, Any],
 ) -> str:
     payload = json.dumps(
-        [previous, at.isoformat(), actor, action, ticket_id, detail],
+        [previous, at.astimezone(UTC).isoformat(), actor, action, ticket_id, detail],
         sort_keys=True,
         ensure_ascii=False,
         default=str,
@@ -88,3 +89,24 @@ def append_audit(
     chain = AuditChain(session)
     chain.add(at=at, actor=actor, action=action, ticket_id=ticket_id, detail=detail)
     chain.write()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    rows: int
+    first_bad: int | None  # the id of the first row whose digest does not match
+
+
+def verify_chain(session: Session) -> ChainCheck:
+    """Recompute every digest in order; report the first row that was altered or removed."""
+    previous, count = "", 0
+    statement = select(AuditEntry).order_by(col(AuditEntry.id)).execution_options(yield_per=5000)
+    for entry in session.exec(statement):
+        count += 1
+        expected = entry_digest(
+            previous, entry.at, entry.actor, entry.action, entry.ticket_id, entry.detail
+        )
+        if entry.digest != expected:
+            return ChainCheck(count, entry.id)
+        previous = entry.digest
+    return ChainCheck(count, None)
