@@ -223,10 +223,10 @@ def _default_teams() -> dict[str, TeamConfig]:
 
 def _default_queues() -> dict[str, QueueConfig]:
     return {
-        "aftersales": QueueConfig(
-            name="After-sales 售后", team="care", calendar="cn-business", assignment="least_loaded"
+        "aftersales": QueueConfig(name="After-sales 售后", team="care", calendar="cn-business"),
+        "billing": QueueConfig(
+            name="Billing 账单", team="care", calendar="cn-business", assignment="least_loaded"
         ),
-        "billing": QueueConfig(name="Billing 账单", team="care", calendar="cn-business"),
         "vip": QueueConfig(name="VIP recovery VIP挽回", team="vip", assignment="round_robin"),
     }
 

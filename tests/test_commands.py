@@ -52,6 +52,11 @@ def detractor(event_id: str, customer: str = "C1", **extra: object) -> dict:
 @pytest.fixture
 def desk(tmp_path: Path, run: Run) -> tuple[str, ...]:
     db = ("--db", str(tmp_path / "desk.db"), "--now", NOW)
+    (tmp_path / "cxdesk.toml").write_text(
+        '[queues.aftersales]\nname = "After-sales"\nteam = "care"\n'
+        'calendar = "cn-business"\nassignment = "least_loaded"\n',
+        encoding="utf-8",
+    )
     run(*db, "init")
     run(*db, "user", "add", "ann", "--team", "care")
     run(*db, "user", "add", "sue", "--role", "supervisor", "--team", "care")
@@ -70,7 +75,10 @@ def test_the_loop_from_the_command_line_alone(
     )
     assert code == 0 and json.loads(out)["tickets_created"] == 1
     ann = (*desk, "--as", "ann")
-    assert run(*ann, "ticket", "claim", "CX-000001")[0] == 0
+    mine = json.loads(run(*ann, "ticket", "list", "--view", "mine", "--format", "json")[1])
+    assert [t["id"] for t in mine] == ["CX-000001"]  # the after-sales queue assigned it to ann
+    code, _, err = run(*ann, "ticket", "claim", "CX-000001")
+    assert code == 2 and "already yours" in err
     assert run(*ann, "ticket", "respond", "1", "--message", "您好，正在处理")[0] == 0
     assert (
         run(
@@ -121,8 +129,11 @@ def test_a_bad_answer_from_the_command_line_reopens(
 ) -> None:
     run(*desk, "ingest", str(write_events(tmp_path / "a.jsonl", detractor("d1"))))
     ann = (*desk, "--as", "ann")
-    run(*ann, "ticket", "claim", "1")
-    run(*ann, "ticket", "resolve", "1", "--code", "fix", "--root-cause", "x", "--action", "y")
+    assert run(*ann, "ticket", "respond", "1", "--message", "sorry")[0] == 0
+    resolved = run(
+        *ann, "ticket", "resolve", "1", "--code", "fix", "--root-cause", "x", "--action", "y"
+    )
+    assert resolved[0] == 0
     answer = detractor("f1", kind="followup", nps=3, ticket_id="CX-000001")
     run(*desk, "ingest", str(write_events(tmp_path / "b.jsonl", answer)))
     shown = json.loads(run(*desk, "ticket", "show", "1", "--format", "json")[1])
@@ -286,10 +297,10 @@ def test_audit_verify_finds_an_edited_row(desk: tuple[str, ...], tmp_path: Path,
         "ingest",
         str(write_events(tmp_path / "a.jsonl", detractor("d1"), detractor("d2", customer="C2"))),
     )
-    run(*desk, "--as", "ann", "ticket", "claim", "1")
     run(*desk, "--as", "ann", "ticket", "note", "1", "--message", "called")
+    run(*desk, "--as", "ann", "ticket", "note", "2", "--message", "called too")
     code, out, _ = run(*desk, "audit", "verify")
-    assert code == 0 and out.startswith("OK: 4 audit rows")
+    assert code == 0 and out.startswith("OK: 6 audit rows")  # open and assign for each, two notes
     engine = sa.create_engine(f"sqlite:///{desk[1]}")
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))
@@ -303,8 +314,8 @@ def test_stale_version_and_illegal_steps_from_the_cli(
 ) -> None:
     run(*desk, "ingest", str(write_events(tmp_path / "a.jsonl", detractor("d1"))))
     ann = (*desk, "--as", "ann")
-    assert run(*ann, "ticket", "claim", "1", "--version", "1")[0] == 0
-    code, _, err = run(*ann, "ticket", "note", "1", "--message", "x", "--version", "1")
+    assert run(*ann, "ticket", "note", "1", "--message", "first", "--version", "2")[0] == 0
+    code, _, err = run(*ann, "ticket", "note", "1", "--message", "x", "--version", "2")
     assert code == 2 and "CX-000001 was changed by ann at" in err and "— reload" in err
     code, _, err = run(*ann, "ticket", "resume", "1")
     assert code == 2 and "resume is allowed in: pending" in err

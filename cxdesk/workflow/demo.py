@@ -345,17 +345,19 @@ class DemoBuilder:
     def _story(self, ticket_id: int, queue_id: str, event: FeedbackEventIn) -> Story:
         """What the team does with one ticket, as (delay, action) steps."""
         rng = self.rng
+        with self.db.session() as session:
+            assignee = session.get_one(Ticket, ticket_id).assignee  # the queue may assign it
         team = self.settings.queues[queue_id].team
-        agent = rng.choice(self.team_agents[team])
-        act = self.services[agent]
+        act = self.services[assignee or rng.choice(self.team_agents[team])]
         hours = lambda low, high: timedelta(hours=rng.uniform(low, high))  # noqa: E731
         # Only recent tickets may be neglected; older ones were worked off long ago.
         recent = event.occurred_at.astimezone(self.now.tzinfo) > self.now - timedelta(days=8)
         if recent and rng.random() < 0.25:
-            return  # nobody picks it up: it breaches
-        yield hours(0.05, 3), lambda at: act.claim(ticket_id, at=at)
+            return  # nobody gets to it: it breaches
+        if assignee is None:
+            yield hours(0.05, 3), lambda at: act.claim(ticket_id, at=at)
         if recent and rng.random() < 0.15:
-            return  # claimed and forgotten
+            return  # taken and forgotten
         yield hours(0.1, 6), lambda at: act.respond(ticket_id, rng.choice(RESPONSES), at=at)
         self._owners[ticket_id] = (act, event, recent)
         yield from self._work(ticket_id, act, event, recent)
@@ -461,7 +463,7 @@ class DemoBuilder:
                     .limit(12)
                 ).all()
             supervisor = self.services[self.me if queue_id != "vip" else "li.na"]
-            supervisor.claim(problem_id, at=opened + timedelta(hours=2))
+            self._take(supervisor, problem_id, opened + timedelta(hours=2))
             for case_id in cases:
                 supervisor.link(case_id, problem_id, at=opened + timedelta(hours=3))
             if index < 2:
@@ -490,7 +492,7 @@ class DemoBuilder:
     def _problem_story(self, problem_id: int) -> Story:
         hours = lambda low, high: timedelta(hours=self.rng.uniform(low, high))  # noqa: E731
         lead = self.services[self.me]
-        yield hours(1, 8), lambda at: lead.claim(problem_id, at=at)
+        yield hours(1, 8), lambda at: self._take(lead, problem_id, at)
         yield (
             hours(24, 72),
             lambda at: lead.analyze(
@@ -506,6 +508,15 @@ class DemoBuilder:
                 problem_id, "the metric is back inside its band for a week", at=at
             ),
         )
+
+    def _take(self, lead: TicketService, ticket_id: int, at: datetime) -> None:
+        """A supervisor takes a ticket: claims it, or reassigns it to themself."""
+        with self.db.session() as session:
+            assignee = session.get_one(Ticket, ticket_id).assignee
+        if assignee is None:
+            lead.claim(ticket_id, at=at)
+        elif assignee != lead.actor:
+            lead.assign(ticket_id, lead.actor, at=at)
 
     def _stage(self, ticket_id: int) -> str:
         with self.db.session() as session:

@@ -34,6 +34,7 @@ from cxdesk.models import (
     TicketKind,
     TimelineEntry,
 )
+from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.events import FeedbackEventIn
 from cxdesk.workflow.readers import Record
@@ -116,6 +117,7 @@ class _Case:
     sla_risk_at: datetime | None = None
     resolved_at: datetime | None = None
     version: int = 1
+    assignee: str | None = None
     new: bool = False
     changed: bool = False
     via_service: bool = False  # alerts go through the service from now on in this batch
@@ -254,6 +256,7 @@ class _Batch:
         self.accepted_lines: list[int] = []
         self.cases: dict[str, _Case] = {}
         self.service_work: list[Callable[[], None]] = []
+        self.assigner = Assigner(session)
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[tuple[Record | None, FeedbackEventIn | None, str]]) -> list[Result]:
@@ -457,6 +460,34 @@ class _Batch:
                 "detail": {"queue": rule.queue, "priority": alert.priority, "rule": rule.name},
             }
         )
+        queue = self.ing.queues[rule.queue]
+        case.assignee = self.assigner.pick(
+            queue,
+            priority=alert.priority,
+            language=language_of(event.comment),
+            channel=event.channel,
+        )
+        if case.assignee is not None:
+            case.version += 1
+            self.timeline.append(
+                {
+                    "case": case,
+                    "at": at,
+                    "actor": SYSTEM_ACTOR,
+                    "kind": "assignment",
+                    "body": f"assigned to {case.assignee} ({queue.assignment})",
+                    "event_id": None,
+                    "data": {"assignee": case.assignee, "mode": queue.assignment},
+                }
+            )
+            self.audit.append(
+                {
+                    "case": case,
+                    "at": at,
+                    "action": "assign",
+                    "detail": {"to": case.assignee, "mode": queue.assignment},
+                }
+            )
         self.cases[event.customer.id] = case
         return case
 
@@ -586,6 +617,7 @@ class _Batch:
                     "priority": case.priority,
                     "queue_id": case.queue_id,
                     "customer_id": case.customer_id,
+                    "assignee": case.assignee,
                     "rule": case.rows["rule"],
                     "title": case.rows["title"],
                     "tags": case.rows["tags"],

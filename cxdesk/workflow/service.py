@@ -37,6 +37,7 @@ from cxdesk.models import (
     TimelineKind,
     VerifyOutcome,
 )
+from cxdesk.workflow.assignment import Assigner
 from cxdesk.workflow.audit import append_audit
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.refs import ticket_ref
@@ -150,6 +151,7 @@ class TicketService:
             updated_at=at,
         )
         self.planner.start_clocks(ticket, queue, at)
+        ticket.assignee = Assigner(session).pick(queue, priority=ticket.priority)
         session.add(ticket)
         session.flush()
         assert ticket.id is not None
@@ -160,6 +162,13 @@ class TicketService:
             event_id=event_id,
             rule=rule,
         )
+        if ticket.assignee is not None:
+            command.timeline(
+                TimelineKind.ASSIGNMENT,
+                f"assigned to {ticket.assignee} ({queue.assignment})",
+                assignee=ticket.assignee,
+                mode=queue.assignment,
+            )
         if event_id is not None:
             session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
         append_audit(
@@ -168,7 +177,12 @@ class TicketService:
             actor=self.actor,
             action="open",
             ticket_id=ticket.id,
-            detail={"queue": queue.id, "priority": ticket.priority, "rule": rule},
+            detail={
+                "queue": queue.id,
+                "priority": ticket.priority,
+                "rule": rule,
+                "assignee": ticket.assignee,
+            },
         )
         return ticket
 

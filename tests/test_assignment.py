@@ -1,0 +1,113 @@
+"""Assignment modes: round-robin, least-loaded, skills; away agents skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import Queue, Ticket
+from cxdesk.workflow.assignment import Assigner, language_of
+from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.ingest import Ingestor
+from cxdesk.workflow.org import add_agent
+from cxdesk.workflow.readers import Record
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def team(db: Database) -> Database:
+    with db.write() as session:
+        for login, skills in (("amy", ["zh", "phone"]), ("bob", ["en"]), ("cat", ["zh"])):
+            add_agent(
+                session,
+                login=login,
+                display_name=login,
+                role="agent",
+                teams=["care"],
+                skills=skills,
+                at=T0,
+            )
+        add_agent(
+            session,
+            login="sue",
+            display_name="sue",
+            role="supervisor",
+            teams=["care"],
+            skills=[],
+            at=T0,
+        )
+    return db
+
+
+def set_mode(db: Database, mode: str) -> None:
+    with db.write() as session:
+        session.execute(
+            sa.text("UPDATE queues SET assignment = :m WHERE id = 'aftersales'"), {"m": mode}
+        )
+
+
+def open_cases(db: Database, comments: list[str], channel: str | None = None) -> list[str]:
+    ingestor = Ingestor(db, Settings(), source="t", clock=lambda: T0)
+    events = [
+        FeedbackEventIn(
+            event_id=f"e{n}",
+            kind="complaint",
+            occurred_at=T0,
+            channel=channel,
+            customer=CustomerIn(id=f"c{n}"),
+            comment=text,
+        )
+        for n, text in enumerate(comments)
+    ]
+    ingestor.run([Record(n + 1, e.model_dump_json()) for n, e in enumerate(events)])
+    with db.session() as session:
+        return list(session.exec(select(Ticket.assignee).order_by(Ticket.id)))
+
+
+def test_round_robin_takes_turns_across_batches(team: Database) -> None:
+    set_mode(team, "round_robin")
+    assert open_cases(team, ["a", "b", "c", "d"]) == ["amy", "bob", "cat", "amy"]
+
+
+def test_least_loaded_weighs_priority(team: Database) -> None:
+    set_mode(team, "least_loaded")
+    # The outage (P1, weight 3) goes to amy; each complaint (P2, weight 2) then goes to the
+    # lightest: bob (0), cat (0), bob (2, a tie broken by login), cat (2, while amy holds 3).
+    assert open_cases(team, ["system is down", "x", "y", "z", "w"]) == [
+        "amy",
+        "bob",
+        "cat",
+        "bob",
+        "cat",
+    ]
+
+
+def test_skills_match_language_then_load(team: Database) -> None:
+    set_mode(team, "skills")
+    assert open_cases(team, ["快递晚了", "late parcel", "没有通知", "rude staff"]) == [
+        "amy",
+        "bob",
+        "cat",
+        "bob",
+    ]
+
+
+def test_away_agents_are_skipped_and_manual_queues_wait(team: Database) -> None:
+    with team.write() as session:
+        session.execute(sa.text("UPDATE agents SET away = true WHERE login IN ('amy', 'bob')"))
+    set_mode(team, "round_robin")
+    assert open_cases(team, ["a", "b"]) == ["cat", "cat"]
+    set_mode(team, "manual")
+    with team.session() as session:
+        queue = session.get_one(Queue, "aftersales")
+        assert Assigner(session).pick(queue, priority="P2") is None
+
+
+def test_language_detection() -> None:
+    assert [language_of(t) for t in ("快递晚了", "late", "123", None)] == ["zh", "en", None, None]
