@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.screens.context import Desk
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.queue import QueueScreen
+from cxdesk.workflow.notifications import Notice, mark_read, unread
 from cxdesk.workflow.permissions import load_actor, visible_queues
+
+NOTICE_POLL_S = 2.0
 
 
 def wall_clock() -> datetime:
@@ -40,8 +45,35 @@ class CxdeskApp(App[None]):
             queues = visible_queues(session, viewer)
         self.desk = Desk(db=db, settings=settings, viewer=viewer, queues=queues, clock=clock)
 
+    class Noticed(Message):
+        def __init__(self, notices: list[Notice]) -> None:
+            super().__init__()
+            self.notices = notices
+
     def on_mount(self) -> None:
         self.push_screen(QueueScreen(self.desk))
+        self.set_interval(NOTICE_POLL_S, self.poll_notices)
+
+    @work(thread=True, exclusive=True, group="notices", exit_on_error=False)
+    def poll_notices(self) -> None:
+        """Escalations, breaches and at-risk marks for me arrive as toasts."""
+        with self.desk.db.session() as session:
+            notices = unread(session, self.desk.actor)
+        if notices:
+            with self.desk.db.write() as session:
+                mark_read(session, [n.id for n in notices], self.desk.clock())
+            self.post_message(self.Noticed(notices))
+
+    def on_cxdesk_app_noticed(self, message: CxdeskApp.Noticed) -> None:
+        for notice in message.notices:
+            severity = "warning" if notice.kind == "at_risk" else "error"
+            self.notify(
+                notice.body,
+                title=notice.kind.replace("_", " "),
+                severity=severity,
+                markup=False,
+                timeout=10,
+            )
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -158,11 +158,13 @@ def run_tui(context: Context) -> None:
 def init(context: Context) -> None:
     """Create the database (or bring it up to date) and the configured teams and queues."""
     from cxdesk.workflow.org import bootstrap_admin, sync_org
+    from cxdesk.workflow.templates import seed_templates
 
     db = context.database(must_exist=False)
     db.upgrade()
     with db.write() as session:
         sync_org(session, context.settings)
+        seed_templates(session, context.now())
         first_admin = bootstrap_admin(session, at=context.now())
     click.echo(f"database ready: {db.display_url}")
     if first_admin:
@@ -323,6 +325,41 @@ def audit_verify(context: Context) -> None:
         "it was removed)"
     )
     sys.exit(EXIT_PARTIAL)
+
+
+@cli.group()
+def template() -> None:
+    """Reply templates: `{customer.name}`, `{ticket.id}`, `{agent.name}` … are filled in."""
+
+
+@template.command("list")
+@click.option("--search", help="Only templates whose name, title or text contain this.")
+@format_option
+@pass_context
+def template_list(context: Context, search: str | None, fmt: str) -> None:
+    """List (or search) the templates."""
+    from cxdesk.workflow.templates import find_templates
+
+    with context.database().session() as session:
+        rows = [t.__dict__ for t in find_templates(session, search)]
+    print_rows(rows, fmt, ("name", "title", "body"))  # type: ignore[arg-type]
+
+
+@template.command("add")
+@click.argument("name")
+@click.option("--title", default="", help="A one-line description.")
+@click.option("--body", required=True, help="The text (- reads it from standard input).")
+@pass_context
+def template_add(context: Context, name: str, title: str, body: str) -> None:
+    """Add or replace a template (supervisors and admins)."""
+    from cxdesk.workflow.templates import save_template
+
+    by = context.viewer()
+    with context.database().write() as session:
+        save_template(
+            session, by, name=name, title=title, body=_stdin_if_dash(body), at=context.now()
+        )
+    click.echo(f"template {name} saved")
 
 
 @cli.command()
@@ -503,18 +540,40 @@ def ticket_assign(service: Any, number: int, login: str, **kw: Any) -> None:
     service.assign(number, login, **kw)
 
 
-@text_option("message", "The reply (- reads it from standard input).")
+def message_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--template", help="A template to fill in (see `template list`).")(
+        command
+    )
+    return click.option("--message", help="The text (- reads it from standard input).")(command)
+
+
+def _message(service: Any, number: int, message: str | None, template: str | None) -> str:
+    if (message is None) == (template is None):
+        raise click.UsageError("give either --message or --template")
+    if template is not None:
+        from cxdesk.workflow.templates import render_template
+
+        with service.db.session() as session:
+            return render_template(session, template, number, service.actor)
+    return _stdin_if_dash(message or "")
+
+
+@message_options
 @ticket_command("respond", "answered")
-def ticket_respond(service: Any, number: int, message: str, **kw: Any) -> None:
+def ticket_respond(
+    service: Any, number: int, message: str | None, template: str | None, **kw: Any
+) -> None:
     """Reply to the customer; the first reply is the first response."""
-    service.respond(number, _stdin_if_dash(message), **kw)
+    service.respond(number, _message(service, number, message, template), **kw)
 
 
-@text_option("message", "The note (- reads it from standard input).")
+@message_options
 @ticket_command("note", "noted")
-def ticket_note(service: Any, number: int, message: str, **kw: Any) -> None:
+def ticket_note(
+    service: Any, number: int, message: str | None, template: str | None, **kw: Any
+) -> None:
     """Add an internal note."""
-    service.note(number, _stdin_if_dash(message), **kw)
+    service.note(number, _message(service, number, message, template), **kw)
 
 
 @text_option("reason", "What the ticket waits for.")
@@ -903,6 +962,20 @@ def user_add(
             at=context.now(),
         )
     click.echo(f"agent {login} saved")
+
+
+@user.command("away")
+@click.argument("login")
+@click.option("--back", is_flag=True, help="Mark them present again.")
+@pass_context
+def user_away(context: Context, login: str, back: bool) -> None:
+    """Mark an agent away (new tickets skip them) or, with --back, present."""
+    from cxdesk.workflow.org import set_away
+
+    by = context.viewer()
+    with context.database().write() as session:
+        set_away(session, by, login, away=not back)
+    click.echo(f"{login} is {'back' if back else 'away'}")
 
 
 @user.command("list")

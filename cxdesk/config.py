@@ -243,6 +243,9 @@ class Settings(StrictModel):
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
+    notify_command: list[str] | None = Field(
+        default=None, description="argv run with each notification as JSON on stdin"
+    )
     pii_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
         default_factory=lambda: ["supervisor", "admin"],
         description="roles that see customers' phone and email unmasked",

@@ -13,7 +13,7 @@ from cxdesk.models.enums import (
     VerifyOutcome,
 )
 from cxdesk.models.feedback import Customer, FeedbackEvent
-from cxdesk.models.org import Agent, AgentTeam, Meta, Queue, Team
+from cxdesk.models.org import Agent, AgentTeam, Meta, Notification, Queue, ReplyTemplate, Team
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -27,9 +27,11 @@ __all__ = [
     "FollowUp",
     "FollowUpStatus",
     "Meta",
+    "Notification",
     "Priority",
     "QuarantinedRecord",
     "Queue",
+    "ReplyTemplate",
     "Role",
     "Stage",
     "Team",

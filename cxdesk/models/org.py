@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import JSON, Field, SQLModel, String
+from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
 
 from cxdesk.models.base import UTCDateTime, empty_list
 
@@ -54,3 +54,30 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=500)
+
+
+class ReplyTemplate(SQLModel, table=True):
+    """A reply or note from the knowledge base, with `{customer.name}`-style placeholders."""
+
+    __tablename__ = "templates"
+
+    name: str = Field(primary_key=True, max_length=64)
+    title: str = Field(default="", max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: str = Field(max_length=64)
+
+
+class Notification(SQLModel, table=True):
+    """Something an agent must hear about (an escalation to them, a breach on their ticket)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_login_read", "login", "read_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(foreign_key="agents.login", max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=32)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

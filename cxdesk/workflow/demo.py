@@ -26,6 +26,7 @@ from cxdesk.workflow.org import add_agent, current_login, set_meta, sync_org
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.sweep import sweep
+from cxdesk.workflow.templates import seed_templates
 
 DAYS = 60
 SMALL_EVENTS = 3300
@@ -225,6 +226,7 @@ class DemoBuilder:
     def create_organisation(self) -> None:
         with self.db.write() as session:
             sync_org(session, self.settings)
+            seed_templates(session, self.start)
             set_meta(session, "demo", "true")
             agents = [a for a in AGENTS if a[0] != self.me]
             agents.insert(

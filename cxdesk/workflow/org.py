@@ -135,3 +135,21 @@ def set_meta(session: Session, key: str, value: str) -> None:
 def get_meta(session: Session, key: str) -> str | None:
     row = session.get(Meta, key)
     return row.value if row else None
+
+
+def set_away(session: Session, by: Actor, login: str, away: bool) -> None:
+    """Mark an agent away (skipped by assignment) or back; their supervisors or an admin may."""
+    agent = get_agent(session, login)
+    teams = set(session.exec(select(AgentTeam.team_id).where(AgentTeam.agent_login == login)))
+    allowed = (
+        by.sees_all_teams
+        or login == by.login
+        or (by.role == Role.SUPERVISOR and bool(teams & by.teams))
+    )
+    if not allowed:
+        raise PermissionDenied(
+            f"{by.login} ({by.role}) may not mark {login} away; their team "
+            "supervisors and admins may"
+        )
+    agent.away = away
+    session.add(agent)

@@ -26,6 +26,7 @@ from cxdesk.models import (
     FeedbackEvent,
     FollowUp,
     FollowUpStatus,
+    Notification,
     Priority,
     Queue,
     Stage,
@@ -39,6 +40,7 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner
 from cxdesk.workflow.audit import append_audit
+from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.sla import SlaPlanner
@@ -86,6 +88,7 @@ class Command:
     target: Stage
     detail: dict[str, Any] = field(default_factory=dict)
     unchanged: bool = False  # set by a body that found nothing to do: no version, no audit
+    notices: list[Notification] = field(default_factory=list)
 
     def timeline(
         self, kind: TimelineKind, body: str = "", *, event_id: str | None = None, **data: Any
@@ -101,6 +104,17 @@ class Command:
                 data=data,
             )
         )
+
+    def notify(self, logins: list[str | None], kind: str, body: str) -> None:
+        """Tell these agents (unknown or empty logins are skipped), once each."""
+        for login in dict.fromkeys(filter(None, logins)):
+            if self.session.get(Agent, login) is None:
+                continue
+            notice = Notification(
+                login=login, at=self.at, kind=kind, ticket_id=self.ticket.id, body=body
+            )
+            self.session.add(notice)
+            self.notices.append(notice)
 
 
 class TicketService:
@@ -365,12 +379,17 @@ class TicketService:
                 raise WorkflowError(f"{ticket_ref(ticket_id)} is already at the top of the ladder")
             ticket.escalation_level += 1
             target = self._escalation_target(cmd.session, cmd.queue, ticket.escalation_level)
-            cmd.timeline(
-                TimelineKind.ESCALATION,
+            body = (
                 f"escalated to level {ticket.escalation_level} ({target}): "
-                f"{self._required_text(reason, 'reason')}",
-                level=ticket.escalation_level,
-                target=target,
+                f"{self._required_text(reason, 'reason')}"
+            )
+            cmd.timeline(
+                TimelineKind.ESCALATION, body, level=ticket.escalation_level, target=target
+            )
+            cmd.notify(
+                self._escalation_logins(cmd.session, cmd.queue, ticket.escalation_level),
+                "escalation",
+                f"{ticket_ref(ticket_id)} {body}",
             )
         return cmd.ticket
 
@@ -535,6 +554,11 @@ class TicketService:
                     clock=clock,
                     due=due.isoformat(),
                 )
+                cmd.notify(
+                    [t.assignee],
+                    "at_risk",
+                    f"{ticket_ref(ticket_id)} {clock} SLA at risk: due {local_due:%Y-%m-%d %H:%M}",
+                )
         return not cmd.unchanged
 
     def escalate_breach(self, ticket_id: int, now: datetime) -> bool:
@@ -578,6 +602,11 @@ class TicketService:
                 level=level,
                 target=target,
                 clock=clock,
+            )
+            cmd.notify(
+                [*self._escalation_logins(cmd.session, cmd.queue, level), t.assignee],
+                "breach",
+                f"{ticket_ref(ticket_id)} {clock} SLA breached: escalated to level {level}",
             )
         return True
 
@@ -671,6 +700,8 @@ class TicketService:
             yield command
             if not command.unchanged:
                 self._finish(command)
+        if session is None:  # committed: now the outside world may hear of it
+            announce(self.settings, command.notices)
 
     @contextmanager
     def _unit(self, session: Session | None) -> Iterator[Session]:
@@ -743,6 +774,13 @@ class TicketService:
         return StaleVersion(
             f"{ticket_ref(ticket.id or 0)} was changed by {name} at {when:%Y-%m-%d %H:%M} — reload"
         )
+
+    def _escalation_logins(self, session: Session, queue: Queue, level: int) -> list[str]:
+        """Who is told of an escalation to `level`: the team supervisor, or the CX managers."""
+        if level == 1:
+            team = session.get(Team, queue.team_id)
+            return [team.supervisor] if team and team.supervisor else []
+        return list(self.settings.cx_managers)
 
     def _escalation_target(self, session: Session, queue: Queue, level: int) -> str:
         if level == 1:
