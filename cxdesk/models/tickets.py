@@ -58,6 +58,8 @@ class Ticket(SQLModel, table=True):
 
     paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_from: str | None = Field(default=None, sa_type=String(16))
+    # Working time spent pending since the clocks last started (reports leave it out).
+    paused_seconds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     escalation_level: int = 0
     reopen_count: int = 0
 

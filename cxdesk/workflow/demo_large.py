@@ -165,6 +165,7 @@ class LargeDemo:
             verify_outcome=None,
             paused_at=None,
             paused_from=None,
+            paused_seconds=0,
         )
         worked = stage not in (Stage.NEW, Stage.COLLECT) or rng.random() < 0.5
         if stage is not Stage.NEW and worked:
@@ -211,6 +212,7 @@ class LargeDemo:
                 _sql_time(ticket.paused_at),
                 ticket.paused_from,
                 escalation,
+                0,
                 0,
                 ticket.resolution_code,
                 ticket.root_cause,
@@ -346,6 +348,7 @@ TICKET_COLUMNS = (
     "paused_from",
     "escalation_level",
     "reopen_count",
+    "paused_seconds",
     "resolution_code",
     "root_cause",
     "driver",

@@ -116,6 +116,7 @@ class _Case:
     sla_due: datetime | None = None
     sla_risk_at: datetime | None = None
     resolved_at: datetime | None = None
+    paused_seconds: int = 0
     version: int = 1
     assignee: str | None = None
     new: bool = False
@@ -628,6 +629,7 @@ class _Batch:
                     "sla_risk_at": case.sla_risk_at,
                     "escalation_level": 0,
                     "reopen_count": 0,
+                    "paused_seconds": 0,
                     "version": case.version,
                     "updated_at": case.opened_at,
                 }
@@ -713,6 +715,7 @@ _CASE_COLUMNS = (
     Ticket.sla_due,
     Ticket.sla_risk_at,
     Ticket.resolved_at,
+    Ticket.paused_seconds,
     Ticket.version,
 )
 

@@ -754,6 +754,7 @@ class TicketService:
             body += f"; priority {ticket.priority}, escalation level {ticket.escalation_level}"
         ticket.reopen_count += 1
         ticket.reopened_at = cmd.at
+        ticket.paused_seconds = 0  # a new resolution clock
         ticket.resolved_at = ticket.closed_at = ticket.verify_outcome = None
         ticket.stage = Stage.ANALYZE  # the clocks below read the stage
         self.planner.start_clocks(ticket, cmd.queue, cmd.at)

@@ -29,6 +29,7 @@ class Clocked(Protocol):
     resolution_due: datetime | None
     sla_due: datetime | None
     sla_risk_at: datetime | None
+    paused_seconds: int
 
 
 class SlaState(StrEnum):
@@ -63,15 +64,24 @@ class SlaPlanner:
     def calendar_for(self, queue: Queue, priority: str) -> BusinessCalendar:
         return self.calendar(self.target(queue, priority).calendar or queue.calendar)
 
-    def due_times(self, queue: Queue, priority: str, start: datetime) -> tuple[datetime, datetime]:
-        """First-response and resolution due times for clocks started at `start`."""
+    def due_times(
+        self, queue: Queue, priority: str, start: datetime, paused: timedelta = timedelta(0)
+    ) -> tuple[datetime, datetime]:
+        """First-response and resolution due times for clocks started at `start` that have
+        since been paused for `paused` of working time."""
         target = self.target(queue, priority)
         calendar = self.calendar_for(queue, priority)
-        return calendar.add(start, target.first_response), calendar.add(start, target.resolution)
+        return (
+            calendar.add(start, target.first_response + paused),
+            calendar.add(start, target.resolution + paused),
+        )
 
-    def start_clocks(self, ticket: Ticket, queue: Queue, start: datetime) -> None:
-        """Set both due times from `start` (opening, or a reopen for the resolution clock)."""
-        first_response_due, resolution_due = self.due_times(queue, ticket.priority, start)
+    def start_clocks(self, ticket: Clocked, queue: Queue, start: datetime) -> None:
+        """Set both due times from `start` (opening, a reopen, or a priority change, which
+        keeps the pending time already given back)."""
+        first_response_due, resolution_due = self.due_times(
+            queue, ticket.priority, start, timedelta(seconds=ticket.paused_seconds)
+        )
         if ticket.first_response_at is None:
             ticket.first_response_due = first_response_due
         ticket.resolution_due = resolution_due
@@ -80,6 +90,7 @@ class SlaPlanner:
     def resume_clocks(self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime):
         """Give back the working time that was left when the ticket was paused."""
         calendar = self.calendar_for(queue, ticket.priority)
+        ticket.paused_seconds += int(calendar.between(paused_at, now).total_seconds())
         for name in ("first_response_due", "resolution_due"):
             due = getattr(ticket, name)
             if due is not None and due > paused_at:
