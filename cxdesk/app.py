@@ -16,7 +16,9 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.workflow.notifications import Notice, mark_read, unread
+from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.permissions import load_actor, visible_queues
+from cxdesk.workflow.sla import ClockReader, SlaPlanner
 
 NOTICE_POLL_S = 2.0
 
@@ -43,7 +45,15 @@ class CxdeskApp(App[None]):
         with db.session() as session:
             viewer = load_actor(session, actor, settings)
             queues = visible_queues(session, viewer)
-        self.desk = Desk(db=db, settings=settings, viewer=viewer, queues=queues, clock=clock)
+            every_queue = all_queues(session)
+        self.desk = Desk(
+            db=db,
+            settings=settings,
+            viewer=viewer,
+            queues=queues,
+            clock=clock,
+            clocks=ClockReader(SlaPlanner(settings), every_queue),
+        )
 
     class Noticed(Message):
         def __init__(self, notices: list[Notice]) -> None:

@@ -21,6 +21,7 @@ from cxdesk.output import FORMATS, print_json, print_rows
 
 if TYPE_CHECKING:
     from cxdesk.workflow.permissions import Actor
+    from cxdesk.workflow.sla import ClockReader
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FATAL = 0, 1, 2
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
@@ -37,6 +38,7 @@ class Context:
     _db: Database | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _viewer: Actor | None = field(default=None, repr=False)
+    _clocks: ClockReader | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -52,6 +54,17 @@ class Context:
         if self._db is None:
             self._db = Database.open(self.db_arg, must_exist=must_exist)
         return self._db
+
+    def clocks(self) -> ClockReader:
+        """Reads tickets' running clocks in working time (queues loaded once)."""
+        if self._clocks is None:
+            from cxdesk.workflow.org import all_queues
+            from cxdesk.workflow.sla import ClockReader, SlaPlanner
+
+            with self.database().session() as session:
+                queues = all_queues(session)
+            self._clocks = ClockReader(SlaPlanner(self.settings), queues)
+        return self._clocks
 
     def now(self) -> datetime:
         if self.now_arg is None:
@@ -459,15 +472,16 @@ def ticket_list(
         scope = visible_queues(session, viewer)
         flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
         rows = list_tickets(session, flt, limit=limit)
-    print_rows([_ticket_json(row, now) for row in rows], fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+    out = [_ticket_json(context, row, now) for row in rows]
+    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
 
 
-def _ticket_json(row: Any, now: datetime) -> dict[str, Any]:
-    """A ticket row as the CLI prints it, with the running clock's state."""
-    from cxdesk.workflow.sla import format_remaining, read_clock
+def _ticket_json(context: Context, row: Any, now: datetime) -> dict[str, Any]:
+    """A ticket row as the CLI prints it, with the running clock in working time."""
+    from cxdesk.workflow.sla import format_remaining
 
     data = row.to_json()
-    reading = read_clock(row.sla_due, row.sla_risk_at, now)
+    reading = context.clocks().read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
     data["sla_state"] = reading.state.value if reading else None
     data["sla"] = format_remaining(reading)
     data["customer"] = row.customer_name or row.customer_id
@@ -550,7 +564,7 @@ def ticket_command(name: str, verb: str, *arguments: str) -> Callable[[Callable]
             with context.database().session() as session:
                 row = ticket_detail(session, number, context.viewer()).row
             if fmt == "json":
-                print_json(_ticket_json(row, context.now()))
+                print_json(_ticket_json(context, row, context.now()))
             else:
                 click.echo(
                     f"{row.id} {verb}: {row.stage}, {row.priority}, assignee "

@@ -16,7 +16,6 @@ from textual.widgets import DataTable, Footer, Static
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
 from cxdesk.workflow.queries import TicketFilter, TicketRow, View, count_tickets, list_tickets
-from cxdesk.workflow.sla import read_clock
 
 PAGE_SIZE = 100
 VIEW_TITLES = {
@@ -110,7 +109,7 @@ class QueueScreen(Screen[None]):
         table.clear()
         now = self.desk.clock()
         for row in page.rows:
-            reading = read_clock(row.sla_due, row.sla_risk_at, now)
+            reading = self.desk.reading(row, now)
             style = STATE_STYLE[reading.state] if reading else ""
             table.add_row(
                 Text(row.id, style=style),
@@ -141,7 +140,7 @@ class QueueScreen(Screen[None]):
         for row in self.current.rows:
             if row.id not in table.rows:
                 continue
-            reading = read_clock(row.sla_due, row.sla_risk_at, now)
+            reading = self.desk.reading(row, now)
             table.update_cell(row.id, "SLA", sla_cell(reading))
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
 

@@ -16,7 +16,6 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
 from cxdesk.workflow.queries import TicketDetail, ticket_detail
 from cxdesk.workflow.refs import ticket_ref
-from cxdesk.workflow.sla import read_clock
 
 TIMELINE_STYLE = {
     "alert": "bold magenta",
@@ -100,7 +99,7 @@ class TicketScreen(Screen[None]):
             return
         row = detail.row
         tz = self.desk.settings.timezone
-        reading = read_clock(row.sla_due, row.sla_risk_at, self.desk.clock())
+        reading = self.desk.reading(row, self.desk.clock())
         line = Text.assemble(
             (row.id, "bold"),
             "  ",

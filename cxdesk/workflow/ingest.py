@@ -28,7 +28,6 @@ from cxdesk.models import (
     Customer,
     FeedbackEvent,
     QuarantinedRecord,
-    Queue,
     Stage,
     Ticket,
     TicketKind,
@@ -37,6 +36,7 @@ from cxdesk.models import (
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.events import FeedbackEventIn
+from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
 from cxdesk.workflow.rules import EVENT_FIELDS, Alert, RuleSet, event_facts
@@ -187,7 +187,7 @@ class Ingestor:
         self.summary = IngestSummary()
         self._updated: set[int] = set()
         with db.session() as session:
-            self.queues = {q.id: q for q in session.exec(select(Queue))}
+            self.queues = all_queues(session)
 
     # -- entry points ----------------------------------------------------------------------
 

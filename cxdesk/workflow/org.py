@@ -126,6 +126,11 @@ def get_agent(session: Session, login: str) -> Agent:
     return agent
 
 
+def all_queues(session: Session) -> dict[str, Queue]:
+    """Every queue by id (a handful: read once per process or screen)."""
+    return {queue.id: queue for queue in session.exec(select(Queue))}
+
+
 def set_meta(session: Session, key: str, value: str) -> None:
     row = session.get(Meta, key) or Meta(key=key, value=value)
     row.value = value

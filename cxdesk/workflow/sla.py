@@ -6,6 +6,7 @@ clock is running so that at-risk and breached views are index range queries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -97,6 +98,23 @@ class SlaPlanner:
                 setattr(ticket, name, calendar.add(now, calendar.between(paused_at, due)))
         self.refresh_running_clock(ticket, queue)
 
+    def read(
+        self,
+        queue: Queue,
+        priority: str,
+        due: datetime | None,
+        risk_at: datetime | None,
+        now: datetime,
+    ) -> ClockReading | None:
+        """The clock's state at `now`, with the working time left (or overdue, negative)
+        counted on the calendar it runs on."""
+        reading = read_clock(due, risk_at, now)
+        if reading is None or due is None:
+            return None
+        calendar = self.calendar_for(queue, priority)
+        left = calendar.between(now, due) if due >= now else -calendar.between(due, now)
+        return ClockReading(reading.state, left)
+
     def refresh_running_clock(self, ticket: Clocked, queue: Queue) -> None:
         """Mirror the running clock into `sla_due` and its at-risk mark into `sla_risk_at`."""
         if ticket.stage in CLOCK_STOPPED_STAGES or ticket.resolved_at is not None:
@@ -114,6 +132,24 @@ class SlaPlanner:
         fraction = self.settings.policy(queue.policy).at_risk
         calendar = self.calendar_for(queue, ticket.priority)
         ticket.sla_risk_at = calendar.subtract(due, length * (1 - fraction))
+
+
+class ClockReader:
+    """Reads running clocks by queue id, for listings: queues are loaded once."""
+
+    def __init__(self, planner: SlaPlanner, queues: Mapping[str, Queue]) -> None:
+        self.planner = planner
+        self.queues = queues
+
+    def read(
+        self,
+        queue_id: str,
+        priority: str,
+        due: datetime | None,
+        risk_at: datetime | None,
+        now: datetime,
+    ) -> ClockReading | None:
+        return self.planner.read(self.queues[queue_id], priority, due, risk_at, now)
 
 
 def read_clock(
