@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -107,10 +108,13 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
     assert sweep(db, SETTINGS, T0 + timedelta(days=9)).followups_expired == 0
 
 
-def test_sweeps_running_at_once_escalate_once(tmp_path: Path, run) -> None:
-    path = tmp_path / "race.db"
-    run("--db", str(path), "init")
-    db = Database.open(str(path))
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_sweeps_running_at_once_escalate_once(
+    backend: str, tmp_path: Path, run, request: pytest.FixtureRequest
+) -> None:
+    target = str(tmp_path / "race.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    run("--db", target, "init")
+    db = Database.open(target)
     ids = feed(db, *(survey(f"e{n}", f"c{n}", T0, nps=1) for n in range(40)))
     db.dispose()
     later = (T0 + timedelta(days=10)).isoformat()
@@ -119,7 +123,7 @@ def test_sweeps_running_at_once_escalate_once(tmp_path: Path, run) -> None:
         "-m",
         "cxdesk",
         "--db",
-        str(path),
+        target,
         "--now",
         later,
         "sweep",
@@ -129,12 +133,30 @@ def test_sweeps_running_at_once_escalate_once(tmp_path: Path, run) -> None:
     sweeps = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [s.communicate(timeout=120)[0] for s in sweeps]
     assert all(s.returncode == 0 for s in sweeps)
-    import json
-
     assert sum(json.loads(out)["breaches"] for out in outputs) == len(ids)
-    db = Database.open(str(path))
+    db = Database.open(target)
     for tid in ids:
         assert len(timeline(db, tid, "escalation")) == 1
+    db.dispose()
+
+
+def test_pending_time_is_kept_when_the_priority_rises(db: Database) -> None:
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))  # P2 on the China business calendar
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.claim(tid, at=T0)
+    ann.pend(tid, "photos", at=T0 + timedelta(hours=1))
+    ann.resume(tid, at=T0 + timedelta(days=1, hours=1))  # a whole working day pending
+    paused = ticket(db, tid)
+    assert paused.paused_seconds == 9 * 3600
+    feed(db, survey("e2", "c1", T0 + timedelta(days=1, hours=2), tier="gold", nps=0))  # to P1
+    raised = ticket(db, tid)
+    assert raised.priority == "P1"
+    # P1 runs 24×7: 2 h to first response from opening, plus the 9 working hours pending
+    assert raised.first_response_due == T0 + timedelta(hours=11)
 
 
 def test_complaints_rising_three_days_running_opens_one_red_problem(db: Database) -> None:
