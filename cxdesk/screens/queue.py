@@ -18,6 +18,7 @@ from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_c
 from cxdesk.workflow.queries import TicketFilter, TicketRow, View, count_tickets, list_tickets
 
 PAGE_SIZE = 100
+LIVE_REFRESH_S = 2.0
 VIEW_TITLES = {
     View.MINE: "Mine",
     View.UNASSIGNED: "Unassigned",
@@ -82,6 +83,7 @@ class QueueScreen(Screen[None]):
         self._show_status("loading…")
         self.load()
         self.set_interval(1.0, self._tick)
+        self.set_interval(LIVE_REFRESH_S, self._refresh_if_visible)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -143,6 +145,11 @@ class QueueScreen(Screen[None]):
             reading = self.desk.reading(row, now)
             table.update_cell(row.id, "SLA", sla_cell(reading))
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
+
+    def _refresh_if_visible(self) -> None:
+        """Changes made elsewhere show up within two seconds, the cursor kept on its ticket."""
+        if self.app.screen is self:
+            self.load()
 
     def _cursor_key(self) -> str | None:
         table = self.query_one("#tickets", DataTable)

@@ -12,10 +12,39 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
+from cxdesk.screens.forms import Field, FormScreen
+from cxdesk.workflow.org import list_agents
 from cxdesk.workflow.queries import TicketDetail, ticket_detail
-from cxdesk.workflow.refs import ticket_ref
+from cxdesk.workflow.refs import parse_ref, ticket_ref
+from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.stages import allowed_commands
+from cxdesk.workflow.templates import find_templates, render_template
+
+ACTIONS = (  # key, command, label: also in the command palette and the footer
+    ("c", "claim", "Claim"),
+    ("a", "assign", "Assign"),
+    ("p", "respond", "Respond"),
+    ("n", "note", "Note"),
+    ("w", "pend", "Pend/resume"),
+    ("z", "analyze", "Analyze"),
+    ("x", "resolve", "Resolve"),
+    ("e", "escalate", "Escalate"),
+    ("o", "reopen", "Reopen"),
+    ("l", "link", "Link problem"),
+)
+LIVE_REFRESH_S = 2.0
+RESOLUTION_CODES = (
+    "refund",
+    "replacement",
+    "repair",
+    "explanation",
+    "compensation",
+    "fix",
+    "no_action",
+)
 
 TIMELINE_STYLE = {
     "alert": "bold magenta",
@@ -34,6 +63,10 @@ class TicketScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="ticket.back"),
         Binding("r", "reload", "Refresh", id="ticket.refresh"),
+        *(
+            Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
+            for key, command, label in ACTIONS
+        ),
     ]
 
     class Loaded(Message):
@@ -45,6 +78,12 @@ class TicketScreen(Screen[None]):
         def __init__(self, error: str) -> None:
             super().__init__()
             self.error = error
+
+    class Acted(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.ok = ok
 
     def __init__(self, desk: Desk, ticket_id: int) -> None:
         super().__init__()
@@ -69,6 +108,7 @@ class TicketScreen(Screen[None]):
         self.query_one("#timeline-box").focus()
         self.load()
         self.set_interval(1.0, self._show_header)
+        self.set_interval(LIVE_REFRESH_S, self._refresh_if_visible)
 
     @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
     def load(self) -> None:
@@ -85,12 +125,175 @@ class TicketScreen(Screen[None]):
 
     def on_ticket_screen_loaded(self, message: TicketScreen.Loaded) -> None:
         self.detail = message.detail
+        self.refresh_bindings()
         self._show_header()
         self._show_customer()
         self._show_resolution()
         self._show_timeline()
 
     def action_reload(self) -> None:
+        self.load()
+
+    def _refresh_if_visible(self) -> None:
+        """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""
+        if self.app.screen is self:
+            self.load()
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _command_for(self, command: str) -> str:
+        pending = self.detail is not None and self.detail.row.stage == "pending"
+        return "resume" if command == "pend" and pending else command
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Actions the role, the team or the stage do not allow are shown disabled, not refused
+        after the fact."""
+        if action != "act":
+            return True
+        detail = self.detail
+        if detail is None:
+            return None
+        command = self._command_for(str(parameters[0]))
+        viewer = self.desk.viewer
+        team = self.desk.clocks.queues[detail.row.queue].team_id
+        if command == "claim" and detail.row.assignee is not None:
+            return None
+        allowed = (
+            command in allowed_commands(detail.row.stage)
+            and viewer.may(command)
+            and viewer.in_scope(team)
+        )
+        return True if allowed else None
+
+    def action_act(self, command: str) -> None:
+        command = self._command_for(command)
+        if self.detail is None or not self.check_action("act", (command,)):
+            return
+        fields = self._form(command)
+        if not fields:
+            self.run_command(command, {})
+            return
+        title = f"{command.capitalize()} {self.detail.row.id}"
+
+        def submitted(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self.run_command(command, values)
+
+        self.app.push_screen(FormScreen(title, fields), submitted)
+
+    def _form(self, command: str) -> list[Field]:
+        reason = [Field("reason", "Reason")]
+        match command:
+            case "assign":
+                team = self.desk.clocks.queues[self.detail.row.queue].team_id  # type: ignore[union-attr]
+                with self.desk.db.session() as session:
+                    agents = [
+                        a
+                        for a in list_agents(session)
+                        if team in a.teams and a.active and not a.away
+                    ]
+                return [
+                    Field(
+                        "login",
+                        "Agent",
+                        kind="select",
+                        choices=[(f"{a.display_name} ({a.login})", a.login) for a in agents],
+                    )
+                ]
+            case "respond" | "note":
+                with self.desk.db.session() as session:
+                    templates = find_templates(session)
+                return [
+                    Field(
+                        "template",
+                        "Template",
+                        kind="select",
+                        required=False,
+                        choices=[(f"{t.name} — {t.title}", t.name) for t in templates],
+                    ),
+                    Field(
+                        "message",
+                        "Text (or leave empty to use the template)",
+                        kind="multiline",
+                        required=False,
+                    ),
+                ]
+            case "pend" | "escalate" | "reopen":
+                return reason
+            case "analyze":
+                return [
+                    Field("root_cause", "Root cause"),
+                    Field("driver", "Driver"),
+                    Field("touchpoint", "Touchpoint", required=False),
+                ]
+            case "resolve":
+                detail = self.detail
+                cause = (detail.resolution.get("root_cause") or "") if detail else ""
+                return [
+                    Field(
+                        "code",
+                        "Resolution code",
+                        kind="select",
+                        choices=[(c, c) for c in RESOLUTION_CODES],
+                    ),
+                    Field("root_cause", "Root cause", value=cause),
+                    Field("action", "Action taken"),
+                    Field("remedy", "Customer remedy", required=False),
+                ]
+            case "link":
+                return [Field("problem", "Problem ticket (CX-…)")]
+        return []
+
+    @work(thread=True, exclusive=True, group="ticket-action", exit_on_error=False)
+    def run_command(self, command: str, values: dict[str, str]) -> None:
+        assert self.detail is not None
+        service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
+        number, version, at = self.detail.row.number, self.detail.row.version, self.desk.clock()
+        kw = {"version": version, "at": at}
+        try:
+            match command:
+                case "claim":
+                    service.claim(number, **kw)
+                case "assign":
+                    service.assign(number, values["login"], **kw)
+                case "respond" | "note":
+                    text = values["message"]
+                    if not text and values["template"]:
+                        with self.desk.db.session() as session:
+                            text = render_template(
+                                session, values["template"], number, self.desk.actor
+                            )
+                    getattr(service, command)(number, text, **kw)
+                case "pend" | "escalate" | "reopen":
+                    getattr(service, command)(number, values["reason"], **kw)
+                case "resume":
+                    service.resume(number, **kw)
+                case "analyze":
+                    service.analyze(
+                        number,
+                        root_cause=values["root_cause"],
+                        driver=values["driver"],
+                        touchpoint=values["touchpoint"] or None,
+                        **kw,
+                    )
+                case "resolve":
+                    service.resolve(
+                        number,
+                        code=values["code"],
+                        root_cause=values["root_cause"],
+                        action=values["action"],
+                        remedy=values["remedy"] or None,
+                        **kw,
+                    )
+                case "link":
+                    service.link(number, parse_ref(values["problem"]), **kw)
+        except CxdeskError as exc:
+            self.post_message(self.Acted(str(exc), ok=False))
+            return
+        self.post_message(self.Acted(f"{self.detail.row.id}: {command} done", ok=True))
+
+    def on_ticket_screen_acted(self, message: TicketScreen.Acted) -> None:
+        self.notify(message.text, severity="information" if message.ok else "error", markup=False)
         self.load()
 
     def _show_header(self) -> None:

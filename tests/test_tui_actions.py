@@ -1,0 +1,108 @@
+"""Ticket actions in the TUI: keys, forms, role gating, and changes from elsewhere showing up."""
+
+from __future__ import annotations
+
+import getpass
+import io
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Static
+
+from cxdesk.app import CxdeskApp
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.screens.forms import FormScreen
+from cxdesk.screens.ticket import TicketScreen
+from cxdesk.workflow.service import TicketService
+
+from .conftest import DEMO_NOW
+
+ME = getpass.getuser()
+
+
+def text_of(widget: Static) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def open_first(app: CxdeskApp, pilot, view: str) -> TicketScreen:
+    await app.workers.wait_for_complete()
+    await pilot.press(view)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, TicketScreen)
+    return app.screen
+
+
+async def settle(app: CxdeskApp, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_claim_then_respond_from_the_keyboard(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "2")  # unassigned
+        assert screen.detail is not None and screen.detail.row.assignee is None
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert screen.detail.row.assignee == ME
+        assert screen.check_action("act", ("claim",)) is None  # now shown disabled
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        await pilot.press("tab", *"We are on it [b]x[/b]")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        timeline = text_of(screen.query_one("#timeline", Static))
+        assert "We are on it [b]x[/b]" in timeline
+        assert screen.detail.first_response_at is not None
+
+
+async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")  # mine: claimed, so escalation is allowed
+        version = screen.detail.row.version
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        assert "required: Reason" in text_of(app.screen.query_one("#form-error", Static))
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen) and screen.detail.row.version == version
+
+
+async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), "zhang.wei", lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "7")
+        assert screen.check_action("act", ("assign",)) is None
+        assert screen.check_action("act", ("reopen",)) is None
+        assert screen.check_action("act", ("note",)) is True
+
+
+async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if "written elsewhere" in text_of(screen.query_one("#timeline", Static)):
+                break
+        else:
+            raise AssertionError("the note did not show up within 4 s")
