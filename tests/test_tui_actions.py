@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
@@ -106,3 +106,49 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: Path) -> 
                 break
         else:
             raise AssertionError("the note did not show up within 4 s")
+
+
+async def test_slash_filters_with_words_and_terms(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("q")  # typed into the filter box: does not quit
+        box = app.screen.query_one("#search", Input)
+        assert box.value == "q"
+        box.value = "priority:p1 down"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.is_running  # typing q in the filter did not quit
+        rows = app.screen.current.rows
+        assert rows and {r.priority for r in rows} == {"P1"}
+        assert all("down" in r.title for r in rows)
+        await pilot.press("slash")
+        box.value = "bogus:1"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen.current.rows == rows  # refused with a message, the list kept
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert len(app.screen.current.rows) > len(rows)
+
+
+def test_filter_text_is_data_not_sql() -> None:
+    from cxdesk.workflow.queries import Search
+
+    search = Search.parse("100%_off' OR 1=1 -- cx-12 stage:new")
+    assert search.terms == (("stage", "new"),)
+    assert search.words == ("100%_off'", "OR", "1=1", "--", "cx-12")
+
+
+def test_chinese_substrings_match_titles_and_names(demo_file: Path) -> None:
+    from cxdesk.workflow.queries import Search, TicketFilter, list_tickets
+
+    db = Database.open(str(demo_file))
+    with db.session() as session:
+        rows = list_tickets(session, TicketFilter(search=Search.parse("快递")), limit=500)
+        named = list_tickets(session, TicketFilter(search=Search.parse("王")), limit=500)
+    assert rows and all("快递" in r.title for r in rows)
+    assert named and all("王" in (r.customer_name or "") or "王" in r.title for r in named)

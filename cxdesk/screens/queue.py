@@ -5,17 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
+from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
-from cxdesk.workflow.queries import TicketFilter, TicketRow, View, count_tickets, list_tickets
+from cxdesk.workflow.queries import (
+    Search,
+    TicketFilter,
+    TicketRow,
+    View,
+    count_tickets,
+    list_tickets,
+)
 
 PAGE_SIZE = 100
 LIVE_REFRESH_S = 2.0
@@ -50,6 +58,7 @@ class QueueScreen(Screen[None]):
         Binding("right_square_bracket", "page(1)", "Next page", id="queue.next_page"),
         Binding("left_square_bracket", "page(-1)", "Previous page", id="queue.previous_page"),
         Binding("r", "reload", "Refresh", id="queue.refresh"),
+        Binding("slash", "search", "Filter", id="queue.filter"),
     ]
 
     view: reactive[View] = reactive(View.ALL, init=False)
@@ -69,9 +78,17 @@ class QueueScreen(Screen[None]):
         super().__init__()
         self.desk = desk
         self.current: Page | None = None
+        self.search: Search | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
+        search = Input(
+            placeholder="filter: words (any language), priority:P1 queue:vip "
+            "stage:new assignee:login — enter applies, esc clears",
+            id="search",
+        )
+        search.display = False
+        yield search
         table: DataTable[Text] = DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
         yield table
         yield Footer()
@@ -80,6 +97,7 @@ class QueueScreen(Screen[None]):
         table = self.query_one("#tickets", DataTable)
         for name in COLUMNS:
             table.add_column(name, key=name)
+        table.focus()
         self._show_status("loading…")
         self.load()
         self.set_interval(1.0, self._tick)
@@ -91,7 +109,11 @@ class QueueScreen(Screen[None]):
     def load(self) -> None:
         view, number = self.view, self.page_number
         flt = TicketFilter(
-            view=view, me=self.desk.actor, now=self.desk.clock(), queues=self.desk.queues
+            view=view,
+            me=self.desk.actor,
+            now=self.desk.clock(),
+            queues=self.desk.queues,
+            search=self.search,
         )
         try:
             with self.desk.db.session() as session:
@@ -161,6 +183,11 @@ class QueueScreen(Screen[None]):
     def _show_status(self, note: str = "") -> None:
         page = self.current
         parts = [f"cxdesk · {self.desk.actor} · {VIEW_TITLES[self.view]}"]
+        if self.search is not None:
+            parts.append(
+                "filter: "
+                + " ".join([f"{k}:{v}" for k, v in self.search.terms] + list(self.search.words))
+            )
         if page is not None and not note:
             first = page.number * PAGE_SIZE + 1 if page.rows else 0
             last = page.number * PAGE_SIZE + len(page.rows)
@@ -193,6 +220,35 @@ class QueueScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The `/` that opened the box reaches it too; a filter never starts with one."""
+        if event.value.startswith("/"):
+            event.input.value = event.value[1:]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.search = Search.parse(event.value) if event.value.strip() else None
+        except CxdeskError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.query_one("#tickets", DataTable).focus()
+        self.page_number = 0
+        self.load()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#search", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            box.value, box.display, self.search = "", False, None
+            self.query_one("#tickets", DataTable).focus()
+            self.load()
 
     def action_open(self) -> None:
         key = self._cursor_key()

@@ -7,14 +7,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, nulls_last
+from sqlalchemy import Select, func, nulls_last, or_
 from sqlmodel import Session, col, select
 
-from cxdesk.errors import NotFound
+from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketLink, TimelineEntry
 from cxdesk.workflow.permissions import Actor, visible_queues
 from cxdesk.workflow.pii import mask_email, mask_phone
-from cxdesk.workflow.refs import ticket_ref
+from cxdesk.workflow.refs import parse_ref, ticket_ref
 
 
 class View(StrEnum):
@@ -29,6 +29,66 @@ class View(StrEnum):
     ALL = "all"
 
 
+FILTER_KEYS = {
+    "priority": Ticket.priority,
+    "queue": Ticket.queue_id,
+    "stage": Ticket.stage,
+    "assignee": Ticket.assignee,
+    "kind": Ticket.kind,
+    "rule": Ticket.rule,
+}
+
+
+@dataclass(frozen=True)
+class Search:
+    """`priority:P1 queue:vip 快递`: exact `key:value` terms and free text, all of them to match.
+
+    Free text matches the ticket id, the customer's id or name, or the title (the start of
+    the comment), as a substring in any language; it is always data, never a pattern.
+    """
+
+    terms: tuple[tuple[str, str], ...]
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Search:
+        terms, words = [], []
+        for token in text.split():
+            key, sep, value = token.partition(":")
+            if sep and key.lower() in FILTER_KEYS and value:
+                terms.append((key.lower(), value))
+            elif sep and key.isascii() and key.isalpha() and value:
+                known = ", ".join(FILTER_KEYS)
+                raise WorkflowError(f"unknown filter {key!r}; use {known}, or plain words")
+            else:
+                words.append(token)
+        return cls(tuple(terms), tuple(words))
+
+    def apply(self, statement: Select) -> Select:
+        for key, value in self.terms:
+            column = col(FILTER_KEYS[key])
+            value = value.upper() if key == "priority" else value
+            statement = statement.where(column == value)
+        for word in self.words:
+            number = _ticket_number(word)
+            matches = [
+                col(Ticket.title).contains(word, autoescape=True),
+                col(Ticket.customer_id).contains(word, autoescape=True),
+                col(Customer.name).contains(word, autoescape=True),
+            ]
+            if number is not None:
+                matches.append(Ticket.id == number)
+            statement = statement.where(or_(*matches))
+        return statement
+
+
+def _ticket_number(word: str) -> int | None:
+    try:
+        return parse_ref(word)
+    except NotFound:
+        return None
+
+
 @dataclass(frozen=True)
 class TicketFilter:
     view: View = View.ALL
@@ -38,6 +98,7 @@ class TicketFilter:
     me: str | None = None  # whose tickets "mine" means
     now: datetime | None = None  # at-risk and breached are judged at this instant
     queues: tuple[str, ...] | None = None  # the viewer's data scope; None: every queue
+    search: Search | None = None  # what the user typed after `/`
 
 
 @dataclass(frozen=True)
@@ -144,6 +205,8 @@ def _filtered(statement: Select, f: TicketFilter) -> Select:
             statement = statement.where(Ticket.stage == Stage.VERIFY)
     if f.queues is not None:
         statement = statement.where(col(Ticket.queue_id).in_(f.queues))
+    if f.search is not None:
+        statement = f.search.apply(statement)
     if f.stage:
         statement = statement.where(Ticket.stage == f.stage)
     if f.queue:
@@ -167,7 +230,10 @@ def list_tickets(
 
 
 def count_tickets(session: Session, f: TicketFilter) -> int:
-    return session.exec(_filtered(select(func.count()).select_from(Ticket), f)).one()
+    statement = select(func.count()).select_from(Ticket)
+    if f.search is not None and f.search.words:  # words also match the customer's name
+        statement = statement.join(Customer, isouter=True)
+    return session.exec(_filtered(statement, f)).one()
 
 
 def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDetail:
