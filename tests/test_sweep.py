@@ -159,22 +159,23 @@ def test_pending_time_is_kept_when_the_priority_rises(db: Database) -> None:
     assert raised.first_response_due == T0 + timedelta(hours=11)
 
 
+def complaints_per_day(counts: list[int]) -> list[FeedbackEventIn]:
+    """That many complaints on Monday 2 March 2026 and the days after, 10:00 in Shanghai."""
+    return [
+        FeedbackEventIn(
+            event_id=f"d{day}-{n}",
+            kind="complaint",
+            occurred_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC) + timedelta(days=day),
+            customer=CustomerIn(id=f"k{day}-{n}"),
+        )
+        for day, count in enumerate(counts)
+        for n in range(count)
+    ]
+
+
 def test_complaints_rising_three_days_running_opens_one_red_problem(db: Database) -> None:
     now = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)  # Friday noon in Shanghai
-    counts = [10, 12, 14, 17]  # Mon..Thu: +20 %, +17 %, +21 %
-    events = []
-    for day, count in enumerate(counts):
-        moment = datetime(2026, 3, 2, 2, 0, tzinfo=UTC) + timedelta(days=day)
-        events += [
-            FeedbackEventIn(
-                event_id=f"d{day}-{n}",
-                kind="complaint",
-                occurred_at=moment,
-                customer=CustomerIn(id=f"k{day}-{n}"),
-            )
-            for n in range(count)
-        ]
-    feed(db, *events)
+    feed(db, *complaints_per_day([10, 12, 14, 17]))  # Mon..Thu: +20 %, +17 %, +21 %
     report = sweep(db, SETTINGS, now)
     assert report.metric_alerts == ["metric:complaints_rising:all"]
     assert sweep(db, SETTINGS, now + timedelta(hours=1)).metric_alerts == []
@@ -187,19 +188,7 @@ def test_complaints_rising_three_days_running_opens_one_red_problem(db: Database
 
 def test_a_rise_that_stalls_does_not_fire(db: Database) -> None:
     now = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)
-    events = []
-    for day, count in enumerate([10, 12, 13, 17]):  # the middle rise is only 8 %
-        moment = datetime(2026, 3, 2, 2, 0, tzinfo=UTC) + timedelta(days=day)
-        events += [
-            FeedbackEventIn(
-                event_id=f"d{day}-{n}",
-                kind="complaint",
-                occurred_at=moment,
-                customer=CustomerIn(id=f"k{day}-{n}"),
-            )
-            for n in range(count)
-        ]
-    feed(db, *events)
+    feed(db, *complaints_per_day([10, 12, 13, 17]))  # the middle rise is only 8 %
     assert "metric:complaints_rising:all" not in sweep(db, SETTINGS, now).metric_alerts
 
 

@@ -14,10 +14,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from sqlmodel import Session
 
-from cxdesk.models import Customer, FeedbackEvent
-from cxdesk.workflow.text import clean_optional, clean_text
+from cxdesk.workflow.text import clean_text
 
 MAX_COMMENT = 10_000
 
@@ -71,48 +69,3 @@ class FeedbackEventIn(BaseModel):
         if self.occurred_at.tzinfo is None:
             return self.occurred_at.replace(tzinfo=ZoneInfo(timezone))
         return self.occurred_at
-
-
-def upsert_customer(session: Session, data: CustomerIn, at: datetime) -> Customer:
-    """Create the customer or update the fields this event carries; others stay."""
-    customer = session.get(Customer, data.id)
-    if customer is None:
-        customer = Customer(id=data.id, created_at=at, updated_at=at)
-        session.add(customer)
-    for field in ("name", "phone", "email", "tier"):
-        value = getattr(data, field)
-        if value is not None and value != getattr(customer, field):
-            setattr(customer, field, clean_optional(value))
-            customer.updated_at = at
-    return customer
-
-
-def store_event(
-    session: Session,
-    event: FeedbackEventIn,
-    raw: str,
-    *,
-    timezone: str,
-    received_at: datetime,
-    ticket_id: int | None = None,
-) -> FeedbackEvent:
-    upsert_customer(session, event.customer, received_at)
-    row = FeedbackEvent(
-        event_id=event.event_id,
-        kind=event.kind,
-        occurred_at=event.occurred_at_in(timezone),
-        received_at=received_at,
-        customer_id=event.customer.id,
-        channel=event.channel,
-        touchpoint=event.touchpoint,
-        journey=event.journey,
-        nps=event.nps,
-        csat=event.csat,
-        ces=event.ces,
-        comment=event.comment,
-        drivers=list(event.drivers),
-        ticket_id=ticket_id,
-        raw=raw,
-    )
-    session.add(row)
-    return row

@@ -231,15 +231,6 @@ class TicketService:
                 )
         return cmd.ticket
 
-    def open_customer_case(self, session: Session, customer_id: str) -> Ticket | None:
-        """The customer's case that is not closed, if any (there is at most one)."""
-        return session.exec(
-            select(Ticket)
-            .where(Ticket.customer_id == customer_id, Ticket.kind == TicketKind.CASE)
-            .where(Ticket.stage != Stage.CLOSED)
-            .order_by(col(Ticket.id).desc())
-        ).first()
-
     # -- commands ------------------------------------------------------------------------
 
     def claim(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):

@@ -12,7 +12,3 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def clean_text(value: str) -> str:
     """Remove control and bidi-override characters; CR LF and lone CR become LF."""
     return _UNSAFE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def clean_optional(value: str | None) -> str | None:
-    return None if value is None else clean_text(value)
