@@ -253,3 +253,43 @@ def test_a_queue_csat_drop_week_over_week_is_yellow(db: Database) -> None:
             select(Ticket).where(Ticket.rule == "metric:queue_csat_drop:aftersales")
         ).one()
     assert "80.0% (30 answers) → 60.0% (30 answers)" in timeline(db, problem.id, "alert")[-1]
+
+
+def test_watch_sweeps_until_sigterm(tmp_path: Path, run) -> None:
+    import signal
+    import time
+
+    path = tmp_path / "watch.db"
+    run("--db", str(path), "init")
+    db = Database.open(str(path))
+    feed(db, survey("e1", "c1", T0, nps=1))
+    db.dispose()
+    later = (T0 + timedelta(days=10)).isoformat()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cxdesk",
+            "--db",
+            str(path),
+            "--now",
+            later,
+            "watch",
+            "--interval",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    db = Database.open(str(path))
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            if session.get_one(Ticket, 1).escalation_level == 1:
+                break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0 and "watch stopped" in err
+    assert "'breaches': 1" in out
