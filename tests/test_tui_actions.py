@@ -6,6 +6,7 @@ import getpass
 import io
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 from textual.widgets import Input, Static
 
@@ -152,3 +153,37 @@ def test_chinese_substrings_match_titles_and_names(demo_file: Path) -> None:
         named = list_tickets(session, TicketFilter(search=Search.parse("王")), limit=500)
     assert rows and all("快递" in r.title for r in rows)
     assert named and all("王" in (r.customer_name or "") or "王" in r.title for r in named)
+
+
+async def test_d_opens_the_dashboard(demo_copy: Path) -> None:
+    from cxdesk.screens.dashboard import DashboardScreen
+
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        queues = text_of(app.screen.query_one("#queues", Static))
+        assert "aftersales" in queues and "breached" in queues
+        assert f"{ME} (you)" in text_of(app.screen.query_one("#agents", Static))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DashboardScreen)
+
+
+def test_dashboard_figures_add_up(demo_file: Path) -> None:
+    from cxdesk.workflow.dashboard import build_dashboard
+    from cxdesk.workflow.permissions import Actor
+
+    db = Database.open(str(demo_file))
+    with db.session() as session:
+        board = build_dashboard(session, Actor.system(), DEMO_NOW, "Asia/Shanghai")
+        open_tickets = session.execute(
+            sa.text("SELECT count(*) FROM tickets WHERE stage != 'closed'")
+        ).scalar()
+    assert sum(q.open for q in board.queues) == open_tickets
+    assert all(q.ok + q.at_risk + q.breached + q.stopped == q.open for q in board.queues)
+    assert len(board.trend) == 14
+    assert all(row.sla_due < DEMO_NOW for row in board.breaches)

@@ -59,6 +59,7 @@ class QueueScreen(Screen[None]):
         Binding("left_square_bracket", "page(-1)", "Previous page", id="queue.previous_page"),
         Binding("r", "reload", "Refresh", id="queue.refresh"),
         Binding("slash", "search", "Filter", id="queue.filter"),
+        Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
     ]
 
     view: reactive[View] = reactive(View.ALL, init=False)
@@ -220,6 +221,11 @@ class QueueScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_dashboard(self) -> None:
+        from cxdesk.screens.dashboard import DashboardScreen
+
+        self.app.push_screen(DashboardScreen(self.desk))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

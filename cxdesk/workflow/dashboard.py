@@ -1,0 +1,187 @@
+"""The supervisor's dashboard: SLA health per queue, breaches, agent load, metric alerts, trends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
+
+from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Stage, Ticket, TicketKind
+from cxdesk.workflow.assignment import LOAD_WEIGHT
+from cxdesk.workflow.permissions import Actor, visible_queues
+from cxdesk.workflow.queries import Search, TicketFilter, TicketRow, View, list_tickets
+
+PROBLEMS = Search(terms=(("kind", TicketKind.PROBLEM.value),), words=())
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    queue: str
+    name: str
+    open: int
+    ok: int
+    at_risk: int
+    breached: int
+    stopped: int  # pending or verifying: no clock runs
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    login: str
+    name: str
+    away: bool
+    open: int
+    load: int  # weighted by priority, as least-loaded assignment counts it
+
+
+@dataclass(frozen=True)
+class DayTrend:
+    day: str
+    nps: float | None
+    csat: float | None
+    closed_loop: float | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    queues: list[QueueHealth]
+    breaches: list[TicketRow]
+    agents: list[AgentLoad]
+    metric_alerts: list[TicketRow]
+    trend: list[DayTrend]
+
+
+def build_dashboard(
+    session: Session, viewer: Actor, now: datetime, timezone: str, days: int = 14
+) -> Dashboard:
+    scope = visible_queues(session, viewer)
+    return Dashboard(
+        queues=_queue_health(session, scope, now),
+        breaches=list_tickets(
+            session, TicketFilter(View.BREACHED, now=now, queues=scope), limit=10
+        ),
+        agents=_agent_load(session, viewer),
+        metric_alerts=[
+            row
+            for row in list_tickets(
+                session, TicketFilter(View.ALL, queues=scope, search=PROBLEMS), limit=50
+            )
+            if row.stage != Stage.CLOSED
+        ][:10],
+        trend=_trend(session, scope, now, timezone, days),
+    )
+
+
+def _queue_health(
+    session: Session, scope: tuple[str, ...] | None, now: datetime
+) -> list[QueueHealth]:
+    due, risk = col(Ticket.sla_due), col(Ticket.sla_risk_at)
+
+    def count(condition: object) -> object:
+        return func.sum(case((condition, 1), else_=0))
+
+    statement = (
+        select(
+            Ticket.queue_id,
+            func.count(),
+            count(due < now),
+            count(and_(risk <= now, due >= now)),
+            count(due.is_(None)),
+        )
+        .where(Ticket.stage != Stage.CLOSED)
+        .group_by(Ticket.queue_id)
+    )
+    if scope is not None:
+        statement = statement.where(col(Ticket.queue_id).in_(scope))
+    names = {q.id: q.name for q in session.exec(select(Queue))}
+    rows = []
+    for queue_id, total, breached, at_risk, stopped in session.exec(statement):
+        ok = total - breached - at_risk - stopped
+        rows.append(
+            QueueHealth(
+                queue_id, names.get(queue_id, queue_id), total, ok, at_risk, breached, stopped
+            )
+        )
+    return sorted(rows, key=lambda r: r.queue)
+
+
+def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
+    agents = select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.login))
+    if not viewer.sees_all_teams:
+        agents = agents.where(
+            col(Agent.login).in_(
+                select(AgentTeam.agent_login).where(col(AgentTeam.team_id).in_(viewer.teams))
+            )
+        )
+    loads: dict[str, tuple[int, int]] = {}
+    for login, priority, n in session.exec(
+        select(Ticket.assignee, Ticket.priority, func.count())
+        .where(Ticket.stage != Stage.CLOSED, col(Ticket.assignee).is_not(None))
+        .group_by(Ticket.assignee, Ticket.priority)
+    ):
+        count, weight = loads.get(login, (0, 0))
+        loads[login] = (count + n, weight + n * LOAD_WEIGHT.get(priority, 1))
+    return [
+        AgentLoad(a.login, a.display_name, a.away, *loads.get(a.login, (0, 0)))
+        for a in session.exec(agents)
+    ]
+
+
+def _trend(
+    session: Session, scope: tuple[str, ...] | None, now: datetime, timezone: str, days: int
+) -> list[DayTrend]:
+    """NPS and CSAT of each day's feedback, and the closed-loop rate of its alert tickets."""
+    today = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    trend = []
+    for start in starts:
+        end = start + timedelta(days=1)
+        nps, csat = col(FeedbackEvent.nps), col(FeedbackEvent.csat)
+        n_nps, promoters, detractors, n_csat, satisfied = session.exec(
+            select(
+                func.sum(case((nps.is_not(None), 1), else_=0)),
+                func.sum(case((nps >= 9, 1), else_=0)),
+                func.sum(case((nps <= 6, 1), else_=0)),
+                func.sum(case((csat.is_not(None), 1), else_=0)),
+                func.sum(case((csat >= 4, 1), else_=0)),
+            ).where(
+                col(FeedbackEvent.occurred_at) >= start,
+                col(FeedbackEvent.occurred_at) < end,
+                FeedbackEvent.kind != "followup",
+            )
+        ).one()
+        tickets = select(
+            func.count(),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            Ticket.verify_outcome == "verified",
+                            col(Ticket.resolved_at) <= Ticket.resolution_due,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+        ).where(
+            col(Ticket.opened_at) >= start,
+            col(Ticket.opened_at) < end,
+            col(Ticket.rule).is_not(None),
+            Ticket.kind == TicketKind.CASE,
+        )
+        if scope is not None:
+            tickets = tickets.where(col(Ticket.queue_id).in_(scope))
+        opened, looped = session.exec(tickets).one()
+        trend.append(
+            DayTrend(
+                start.strftime("%m-%d"),
+                round(100 * ((promoters or 0) - (detractors or 0)) / n_nps, 1) if n_nps else None,
+                round(100 * (satisfied or 0) / n_csat, 1) if n_csat else None,
+                round(100 * (looped or 0) / opened, 1) if opened else None,
+            )
+        )
+    return trend
