@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -414,6 +415,17 @@ def template_add(context: Context, name: str, title: str, body: str) -> None:
             session, by, name=name, title=title, body=_stdin_if_dash(body), at=context.now()
         )
     click.echo(f"template {name} saved")
+
+
+@cli.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def backup(context: Context, target: Path) -> None:
+    """Copy the SQLite database to TARGET, consistently, while others keep working."""
+    from cxdesk.workflow.backup import backup_sqlite
+
+    size = backup_sqlite(context.database(), target)
+    click.echo(f"backup written: {target} ({size:,} bytes, integrity ok)")
 
 
 @cli.command()
@@ -1054,6 +1066,8 @@ def user_list(context: Context, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes one line on stderr and exit code 2."""
+    # A shared database (and its -wal/-shm files) is for the team's group, never the world.
+    os.umask(0o007)
     try:
         code = cli.main(args=argv, prog_name="cxdesk", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -27,6 +27,7 @@ from cxdesk.errors import DatabaseError
 DEFAULT_DB = "cxdesk.db"
 _SQLITE_BEGIN = "cxdesk_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SHARED_FILE_MODE = 0o660
 
 
 def resolve_url(db: str | None = None) -> str:
@@ -63,6 +64,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _share_with_group(path: Path) -> None:
+    """Team members share the file through its group: read-write for them, nothing for others.
+    SQLite gives the -wal and -shm files the database file's permissions."""
+    try:
+        if path.exists() and path.stat().st_mode & 0o777 != SHARED_FILE_MODE:
+            path.chmod(SHARED_FILE_MODE)
+    except PermissionError:
+        pass  # someone else's file: its owner set it up
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for write units, so a command's read-check-write cannot interleave."""
     mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
@@ -74,6 +85,9 @@ def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        path = sqlite_path(url)
+        if path is not None:
+            event.listen(engine, "connect", lambda *_: _share_with_group(path))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -221,3 +221,66 @@ def test_urls_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert resolve_url("cli.db").endswith("cli.db")  # --db wins over the environment
     with pytest.raises(DatabaseError, match="not a valid database URL"):
         resolve_url("://nonsense")
+
+
+def test_an_online_backup_restores_while_writes_go_on(tmp_path: Path, run) -> None:
+    import threading
+
+    from cxdesk.config import Settings
+    from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+    from cxdesk.workflow.ingest import Ingestor
+
+    live = tmp_path / "live.db"
+    run("--db", str(live), "init")
+    db = Database.open(str(live))
+    ingestor = Ingestor(db, Settings(), source="t", clock=lambda: T0)
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            ingestor.ingest_event(
+                FeedbackEventIn(
+                    event_id=f"w{n}",
+                    kind="complaint",
+                    occurred_at=T0,
+                    customer=CustomerIn(id=f"c{n}"),
+                ),
+                "{}",
+            )
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        code, out, _ = run("--db", str(live), "backup", str(tmp_path / "copy.db"))
+    finally:
+        stop.set()
+        writer.join()
+    assert code == 0 and "integrity ok" in out
+    restored = Database.open(str(tmp_path / "copy.db"))
+    restored.check_schema()
+    with restored.engine.connect() as connection:
+        events = connection.execute(sa.text("SELECT count(*) FROM feedback_events")).scalar()
+        orphans = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM feedback_events e "
+                "WHERE e.ticket_id = t.id)"
+            )
+        ).scalar()
+    assert events > 0 and orphans == 0  # a consistent instant: no ticket without its event
+    code, _, err = run("--db", str(live), "backup", str(tmp_path / "copy.db"))
+    assert code == 2 and "already exists" in err
+
+
+def test_database_files_are_group_shared_never_world_readable(tmp_path: Path, run) -> None:
+    import stat
+
+    path = tmp_path / "shared.db"
+    run("--db", str(path), "init")
+    run("--db", str(path), "ticket", "list")
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            mode = stat.S_IMODE(name.stat().st_mode)
+            assert mode & 0o007 == 0, f"{name.name} is {oct(mode)}"
+            assert mode & 0o060 == 0o060, f"{name.name} is {oct(mode)}"
