@@ -90,6 +90,7 @@ class TicketScreen(Screen[None]):
         self.desk = desk
         self.ticket_id = ticket_id
         self.detail: TicketDetail | None = None
+        self._entries_shown = 0
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"{ticket_ref(self.ticket_id)} · loading…"), id="ticket-header")
@@ -374,6 +375,9 @@ class TicketScreen(Screen[None]):
             text.append(Text(item.body))  # customer and agent text: never markup
             text.append("\n\n")
         self.query_one("#timeline", Static).update(text)
+        if len(self.detail.timeline) != self._entries_shown:  # something new: show the latest
+            self._entries_shown = len(self.detail.timeline)
+            self.call_after_refresh(self.query_one("#timeline-box").scroll_end, animate=False)
 
 
 def _field_table() -> Table:

@@ -1,0 +1,68 @@
+"""End to end in a real terminal: cxdesk in tmux, keys typed, the screen read back."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@pytest.fixture
+def terminal(demo_copy: Path):
+    socket = f"cxdesk-test-{uuid.uuid4().hex[:8]}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    command = (
+        f"{sys.executable} -m cxdesk --db {demo_copy} --now 2026-03-02T10:00:00+00:00;"
+        " echo EXITED $?; sleep 30"
+    )
+    tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "e2e", command)
+    tmux("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
+    try:
+        yield tmux
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+
+
+def wait_for(tmux: Callable[..., str], text: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", "e2e")
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+
+def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
+    tmux = terminal
+    wait_for(tmux, "cxdesk · ")
+    tmux("send-keys", "-t", "e2e", "2")  # unassigned
+    wait_for(tmux, "· Unassigned ·")
+    tmux("send-keys", "-t", "e2e", "Enter")
+    wait_for(tmux, "Timeline")
+    tmux("send-keys", "-t", "e2e", "c")
+    screen = wait_for(tmux, "claimed by")
+    assert "assignee —" not in screen.splitlines()[0]
+    tmux("send-keys", "-t", "e2e", "p")
+    wait_for(tmux, "ctrl+s save")
+    tmux("send-keys", "-t", "e2e", "Tab")
+    tmux("send-keys", "-t", "e2e", "-l", "您好，马上处理")
+    tmux("send-keys", "-t", "e2e", "C-s")
+    wait_for(tmux, "您好，马上处理")
+    tmux("send-keys", "-t", "e2e", "Escape")
+    wait_for(tmux, "cxdesk · ")
+    tmux("send-keys", "-t", "e2e", "q")
+    wait_for(tmux, "EXITED 0")
