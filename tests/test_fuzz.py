@@ -1,0 +1,142 @@
+"""Hostile input, generated: only clean, named errors; metacharacters stay data."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxdesk.config import Settings, parse_settings
+from cxdesk.db import Database
+from cxdesk.errors import ConfigError, WorkflowError
+from cxdesk.workflow.ingest import validate_record
+from cxdesk.workflow.queries import Search, TicketFilter, count_tickets, list_tickets
+from cxdesk.workflow.readers import read_csv, read_jsonl
+
+HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+SPICE = st.sampled_from(
+    [
+        "'",
+        '"',
+        ";",
+        "--",
+        "%",
+        "_",
+        "\\",
+        "[/]",
+        "[@click=app.quit]",
+        "\x1b[2J",
+        "\u202e",
+        "DROP TABLE tickets",
+        "\x00",
+        "{",
+        "}",
+        ":",
+    ]
+)
+SPICY_TEXT = st.lists(st.one_of(HOSTILE, SPICE), max_size=8).map("".join)
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), SPICY_TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "event_id",
+                    "kind",
+                    "occurred_at",
+                    "customer",
+                    "id",
+                    "nps",
+                    "csat",
+                    "ces",
+                    "comment",
+                    "drivers",
+                    "ticket_id",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(line=st.one_of(SPICY_TEXT, JSONISH.map(json.dumps)))
+def test_any_line_is_an_event_or_a_named_reason(line: str) -> None:
+    for record in read_jsonl(io.StringIO(line + "\n")):
+        _, event, reason = validate_record(record)
+        assert event is not None or (isinstance(reason, str) and reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=SPICY_TEXT)
+def test_any_csv_text_reads_into_records(text: str) -> None:
+    header = "event_id,kind,occurred_at,customer_id,nps,comment\n"
+    for record in read_csv(io.StringIO(header + text)):
+        _, event, reason = validate_record(record)
+        assert event is not None or reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.one_of(
+        SPICY_TEXT,
+        st.sampled_from(
+            [
+                "timezone = 1",
+                "[calendars.x]\nhours = {mon = ['9-18']}",
+                "[[rules]]\nname = 1",
+                "[policies.default]\nP1 = 3",
+                "[queues.q]\nteam = 'care'",
+                "verify = []",
+                "[metric_alerts]\nqueue = 'nope'",
+                "pii_roles = ['root']",
+                "notify_command = 'sh'",
+            ]
+        ),
+    )
+)
+def test_any_config_text_loads_or_names_the_problem(text: str) -> None:
+    try:
+        assert isinstance(parse_settings(text, "fuzz.toml"), Settings)
+    except ConfigError as exc:
+        assert str(exc).startswith("fuzz.toml: ")
+
+
+@pytest.fixture(scope="module")
+def filter_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
+    path = tmp_path_factory.mktemp("fuzz") / "f.db"
+    db = Database.open(str(path), must_exist=False)
+    db.upgrade()
+    return db
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=SPICY_TEXT)
+def test_any_filter_is_data_never_sql(filter_db: Database, text: str) -> None:
+    try:
+        search = Search.parse(text.replace("\x00", ""))
+    except WorkflowError as exc:
+        assert "unknown filter" in str(exc)
+        return
+    with filter_db.session() as session:
+        assert list_tickets(session, TicketFilter(search=search)) == []
+        assert count_tickets(session, TicketFilter(search=search)) == 0
+
+
+def test_oversize_records_name_the_limit(tmp_path: Path) -> None:
+    from cxdesk.workflow.readers import MAX_RECORD_CHARS
+
+    huge = json.dumps({"event_id": "x", "comment": "长" * (MAX_RECORD_CHARS + 10)})
+    (record,) = list(read_jsonl(io.StringIO(huge + "\n" + "\n")))
+    assert record.error == f"record longer than the limit of {MAX_RECORD_CHARS} characters"
