@@ -367,37 +367,49 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
     run("--db", str(clean), "--now", NOW, "ingest", str(feed), "--batch", "500")
     crashed = tmp_path / "crashed.db"
     run("--db", str(crashed), "init")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cxdesk",
-            "--db",
-            str(crashed),
-            "--now",
-            NOW,
-            "ingest",
-            str(feed),
-            "--batch",
-            "500",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if query(crashed, "SELECT count(*) FROM feedback_events")[0][0] >= 2000:
+    command = [
+        sys.executable,
+        "-m",
+        "cxdesk",
+        "--db",
+        str(crashed),
+        "--now",
+        NOW,
+        "ingest",
+        str(feed),
+        "--batch",
+        "500",
+    ]
+    kills = 0
+    for _ in range(10):  # kill -9 at a random moment, ten times over, resuming each time
+        before = query(crashed, "SELECT count(*) FROM feedback_events")[0][0]
+        if before == len(lines):
             break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    partial = query(crashed, "SELECT count(*) FROM feedback_events")[0][0]
-    assert partial % 500 == 0 or partial == len(lines)  # whole batches only
-    orphans = query(
-        crashed,
-        "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM "
-        "feedback_events e WHERE e.ticket_id = t.id)",
-    )
-    assert orphans == [(0,)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = before + rng.randrange(500, 4000)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if query(crashed, "SELECT count(*) FROM feedback_events")[0][0] >= target:
+                break
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        kills += 1
+        stored = query(crashed, "SELECT count(*) FROM feedback_events")[0][0]
+        assert stored % 500 == 0 or stored == len(lines)  # whole batches only
+        orphans = query(
+            crashed,
+            "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 "
+            "FROM feedback_events e WHERE e.ticket_id = t.id)",
+        )
+        assert orphans == [(0,)]  # no ticket without the event that raised it
+        half = query(
+            crashed,
+            "SELECT count(*) FROM feedback_events e WHERE e.ticket_id IS NOT "
+            "NULL AND NOT EXISTS (SELECT 1 FROM timeline_entries t WHERE "
+            "t.event_id = e.event_id)",
+        )
+        assert half == [(0,)]  # no event half-processed
+    assert kills >= 3
     run("--db", str(crashed), "--now", NOW, "ingest", str(feed), "--batch", "500")
     assert _counts(crashed) == _counts(clean)
