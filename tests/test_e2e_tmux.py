@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,12 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 def terminal(demo_copy: Path):
     socket = f"cxdesk-test-{uuid.uuid4().hex[:8]}"
 
+    # A UTF-8 terminal whatever the calling environment (CI may have no locale at all).
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
+
     def tmux(*args: str) -> str:
         return subprocess.run(
-            ["tmux", "-L", socket, *args], capture_output=True, text=True, check=True
+            ["tmux", "-u", "-L", socket, *args], capture_output=True, text=True, check=True, env=env
         ).stdout
 
     command = (
@@ -58,7 +62,6 @@ def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     assert "assignee —" not in screen.splitlines()[0]
     tmux("send-keys", "-t", "e2e", "p")
     wait_for(tmux, "ctrl+s save")
-    tmux("send-keys", "-t", "e2e", "Tab")
     tmux("send-keys", "-t", "e2e", "-l", "您好，马上处理")
     tmux("send-keys", "-t", "e2e", "C-s")
     wait_for(tmux, "您好，马上处理")

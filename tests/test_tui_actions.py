@@ -59,7 +59,7 @@ async def test_claim_then_respond_from_the_keyboard(demo_copy: Path) -> None:
         await pilot.press("p")
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
-        await pilot.press("tab", *"We are on it [b]x[/b]")
+        await pilot.press(*"We are on it [b]x[/b]")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, TicketScreen)

@@ -204,19 +204,19 @@ class TicketScreen(Screen[None]):
             case "respond" | "note":
                 with self.desk.db.session() as session:
                     templates = find_templates(session)
-                return [
+                return [  # the text first: typing starts at once
+                    Field(
+                        "message",
+                        "Text (or leave it empty and pick a template)",
+                        kind="multiline",
+                        required=False,
+                    ),
                     Field(
                         "template",
                         "Template",
                         kind="select",
                         required=False,
                         choices=[(f"{t.name} — {t.title}", t.name) for t in templates],
-                    ),
-                    Field(
-                        "message",
-                        "Text (or leave empty to use the template)",
-                        kind="multiline",
-                        required=False,
                     ),
                 ]
             case "pend" | "escalate" | "reopen":
