@@ -190,6 +190,28 @@ def db_group() -> None:
     """Schema migrations."""
 
 
+@db_group.command("copy")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="URL",
+    help="The new database (an empty PostgreSQL database, say).",
+)
+@pass_context
+def db_copy(context: Context, target_url: str) -> None:
+    """Copy this database, every row, into an empty database at TO (same schema)."""
+    from cxdesk.workflow.copy import copy_database
+
+    target = Database.open(target_url, must_exist=False)
+    copied = copy_database(
+        context.database(),
+        target,
+        lambda table, rows: click.echo(f"{table}: {rows:,} rows", err=True),
+    )
+    click.echo(f"copied {sum(copied.values()):,} rows into {target.display_url}")
+
+
 @db_group.command("upgrade")
 @pass_context
 def db_upgrade(context: Context) -> None:

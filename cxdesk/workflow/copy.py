@@ -1,0 +1,65 @@
+"""Moving a team's database to another backend (SQLite file → PostgreSQL), row for row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, func, select, text
+from sqlmodel import SQLModel
+
+from cxdesk.db import Database, current_revision, head_revision
+from cxdesk.errors import CxdeskError
+
+CHUNK = 5000
+
+
+def copy_database(
+    source: Database, target: Database, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
+    """Copy every table into an empty target at the same schema; returns rows per table.
+
+    The target is migrated to head first; the source must be at head too, so the two
+    schemas are the same. Integer keys are copied as they are and the target's sequences
+    moved past them, so new rows there get fresh ids.
+    """
+    source.check_schema()
+    target.upgrade()
+    if current_revision(target.engine) != head_revision():
+        raise CxdeskError("the target database is not at the current schema")
+    copied: dict[str, int] = {}
+    with source.engine.connect() as reader, target.engine.begin() as writer:
+        for table in SQLModel.metadata.sorted_tables:
+            if writer.execute(select(func.count()).select_from(table)).scalar():
+                raise CxdeskError(
+                    f"the target already holds {table.name}; copy into an empty database"
+                )
+        for table in SQLModel.metadata.sorted_tables:
+            count = 0
+            result = reader.execution_options(yield_per=CHUNK).execute(select(table))
+            for rows in result.partitions(CHUNK):
+                writer.execute(table.insert(), [dict(row._mapping) for row in rows])
+                count += len(rows)
+            copied[table.name] = count
+            if progress is not None:
+                progress(table.name, count)
+        if writer.dialect.name == "postgresql":
+            _advance_sequences(writer)
+    return copied
+
+
+def _advance_sequences(connection: Connection) -> None:
+    """Move each serial key's sequence past the copied ids."""
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            sequence = connection.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"),
+                {"t": table.name, "c": column.name},
+            ).scalar()
+            if sequence:
+                connection.execute(
+                    text(
+                        f"SELECT setval(:s, coalesce((SELECT max({column.name}) FROM "
+                        f"{table.name}), 0) + 1, false)"
+                    ),
+                    {"s": sequence},
+                )
