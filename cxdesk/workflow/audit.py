@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from cxdesk.db import insert_rows
 from cxdesk.models import AuditEntry
 
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
@@ -71,7 +72,7 @@ class AuditChain:
 
     def write(self) -> None:
         if self.pending:
-            self.session.execute(insert(AuditEntry.__table__), self.pending)
+            insert_rows(self.session.connection(), AuditEntry.__table__, self.pending)
             self.pending = []
 
 

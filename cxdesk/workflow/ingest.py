@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
+from cxdesk.db import Database, insert_rows
 from cxdesk.errors import NotFound
 from cxdesk.models import (
     Customer,
@@ -573,19 +573,16 @@ class _Batch:
         for row in self.events:
             if isinstance(row["ticket_id"], _Case):
                 row["ticket_id"] = row["ticket_id"].id
-        if self.events:
-            session.execute(insert(FeedbackEvent.__table__), self.events)
-        if self.timeline:
-            session.execute(
-                insert(TimelineEntry.__table__),
-                [
-                    {
-                        **{k: v for k, v in entry.items() if k != "case"},
-                        "ticket_id": entry["case"].id,
-                    }
-                    for entry in self.timeline
-                ],
-            )
+        connection = session.connection()
+        insert_rows(connection, FeedbackEvent.__table__, self.events)
+        insert_rows(
+            connection,
+            TimelineEntry.__table__,
+            [
+                {**{k: v for k, v in entry.items() if k != "case"}, "ticket_id": entry["case"].id}
+                for entry in self.timeline
+            ],
+        )
         self._update_changed_cases()
         if self.audit:
             chain = AuditChain(session)
@@ -634,7 +631,7 @@ class _Batch:
                     "updated_at": case.opened_at,
                 }
             )
-        self.session.execute(insert(Ticket.__table__), rows)
+        insert_rows(self.session.connection(), Ticket.__table__, rows)
 
     def _allocate_ticket_ids(self, count: int) -> list[int]:
         """Ids for new tickets: the transaction holds the write lock (SQLite) or draws them
