@@ -187,3 +187,24 @@ def test_dashboard_figures_add_up(demo_file: Path) -> None:
     assert all(q.ok + q.at_risk + q.breached + q.stopped == q.open for q in board.queues)
     assert len(board.trend) == 14
     assert all(row.sla_due < DEMO_NOW for row in board.breaches)
+
+
+async def test_s_cycles_the_order(demo_copy: Path) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("7")  # all: the newest first
+        await settle(app, pilot)
+        rows = app.screen.current.rows
+        assert [r.number for r in rows] == sorted((r.number for r in rows), reverse=True)
+        await pilot.press("s")  # all → sla
+        await settle(app, pilot)
+        dues = [r.sla_due for r in app.screen.current.rows if r.sla_due is not None]
+        assert dues == sorted(dues)
+        await pilot.press("s")  # → priority
+        await settle(app, pilot)
+        priorities = [r.priority for r in app.screen.current.rows]
+        assert priorities == sorted(priorities) and "by priority" in text_of(
+            app.screen.query_one("#status", Static)
+        )

@@ -18,6 +18,7 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
 from cxdesk.workflow.queries import (
     Search,
+    Sort,
     TicketFilter,
     TicketRow,
     View,
@@ -60,6 +61,7 @@ class QueueScreen(Screen[None]):
         Binding("r", "reload", "Refresh", id="queue.refresh"),
         Binding("slash", "search", "Filter", id="queue.filter"),
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
+        Binding("s", "sort", "Sort", id="queue.sort"),
     ]
 
     view: reactive[View] = reactive(View.ALL, init=False)
@@ -80,6 +82,7 @@ class QueueScreen(Screen[None]):
         self.desk = desk
         self.current: Page | None = None
         self.search: Search | None = None
+        self.sort: Sort | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
@@ -115,6 +118,7 @@ class QueueScreen(Screen[None]):
             now=self.desk.clock(),
             queues=self.desk.queues,
             search=self.search,
+            sort=self.sort,
         )
         try:
             with self.desk.db.session() as session:
@@ -184,6 +188,8 @@ class QueueScreen(Screen[None]):
     def _show_status(self, note: str = "") -> None:
         page = self.current
         parts = [f"cxdesk · {self.desk.actor} · {VIEW_TITLES[self.view]}"]
+        if self.sort is not None:
+            parts.append(f"by {self.sort.value}")
         if self.search is not None:
             parts.append(
                 "filter: "
@@ -220,6 +226,14 @@ class QueueScreen(Screen[None]):
             self.page_number = target
 
     def action_reload(self) -> None:
+        self.load()
+
+    def action_sort(self) -> None:
+        """Cycle the order: by SLA, by priority, by age (newest first)."""
+        order = list(Sort)
+        current = self.sort or (Sort.AGE if self.view is View.ALL else Sort.SLA)
+        self.sort = order[(order.index(current) + 1) % len(order)]
+        self.page_number = 0
         self.load()
 
     def action_dashboard(self) -> None:

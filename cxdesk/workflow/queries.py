@@ -17,6 +17,14 @@ from cxdesk.workflow.pii import mask_email, mask_phone
 from cxdesk.workflow.refs import parse_ref, ticket_ref
 
 
+class Sort(StrEnum):
+    """Orders the queue can be shown in, in the order the sort key cycles through them."""
+
+    SLA = "sla"  # the running clock closest to its due time first
+    PRIORITY = "priority"  # P1 first, then by SLA
+    AGE = "age"  # the newest first
+
+
 class View(StrEnum):
     """The queue screen's views, in the order of their number keys."""
 
@@ -99,6 +107,7 @@ class TicketFilter:
     now: datetime | None = None  # at-risk and breached are judged at this instant
     queues: tuple[str, ...] | None = None  # the viewer's data scope; None: every queue
     search: Search | None = None  # what the user typed after `/`
+    sort: Sort | None = None  # None: the view's own order
 
 
 @dataclass(frozen=True)
@@ -219,12 +228,19 @@ def _filtered(statement: Select, f: TicketFilter) -> Select:
 def list_tickets(
     session: Session, f: TicketFilter, *, limit: int = 100, offset: int = 0
 ) -> list[TicketRow]:
-    """One page of tickets: the most urgent running clock first, then the newest."""
+    """One page of tickets in the filter's order (by default: in the `all` view the newest
+    first, elsewhere the most urgent running clock first)."""
     statement = _filtered(select(*_ROW_COLUMNS).join(Customer, isouter=True), f)
-    if f.view is View.ALL:
-        statement = statement.order_by(col(Ticket.id).desc())
-    else:
-        statement = statement.order_by(nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
+    sort = f.sort or (Sort.AGE if f.view is View.ALL else Sort.SLA)
+    match sort:
+        case Sort.AGE:
+            statement = statement.order_by(col(Ticket.id).desc())
+        case Sort.PRIORITY:
+            statement = statement.order_by(
+                col(Ticket.priority), nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id)
+            )
+        case Sort.SLA:
+            statement = statement.order_by(nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
     rows = session.exec(statement.limit(limit).offset(offset)).all()
     return [_row(ticket, name) for ticket, name in rows]
 
