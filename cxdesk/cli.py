@@ -267,21 +267,19 @@ def sweep_command(context: Context, fmt: str) -> None:
     from cxdesk.workflow.sweep import sweep
 
     report = sweep(context.database(), context.settings, context.now())
-    _print_sweep(report.as_dict(), fmt)
+    _print_figures(report.as_dict(), fmt)
 
 
-def _print_sweep(report: dict[str, Any], fmt: str) -> None:
+def _print_figures(figures: dict[str, Any], fmt: str) -> None:
+    """A summary (ingest, retry, sweep) as one JSON object or a two-column table."""
     if fmt == "json":
-        print_json(report)
-    else:
-        print_rows(
-            [
-                {"figure": k, "count": v if not isinstance(v, list) else ", ".join(v) or 0}
-                for k, v in report.items()
-            ],
-            "table",
-            ("figure", "count"),
-        )
+        print_json(figures)
+        return
+    rows = [
+        {"figure": k, "count": ", ".join(v) or 0 if isinstance(v, list) else v}
+        for k, v in figures.items()
+    ]
+    print_rows(rows, "table", ("figure", "count"))
 
 
 @cli.command()
@@ -848,7 +846,7 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
         feed = with_idle_ticks(records, 1.0) if source == "-" else records
         ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
         summary = ingestor.run(feed)
-    _print_summary(summary.as_dict(), summary_format)
+    _print_figures(summary.as_dict(), summary_format)
     sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
 
 
@@ -861,15 +859,6 @@ def _split_formats(formats: tuple[str, ...], source: str) -> tuple[str, str]:
         )
     guessed = "csv" if source.lower().endswith(".csv") else "jsonl"
     return (inputs[0] if inputs else guessed), (outputs[0] if outputs else "table")
-
-
-def _print_summary(summary: dict[str, int], fmt: str) -> None:
-    if fmt == "json":
-        print_json(summary)
-    else:
-        print_rows(
-            [{"figure": k, "count": v} for k, v in summary.items()], "table", ("figure", "count")
-        )
 
 
 @ingest.group("quarantine")
@@ -952,7 +941,7 @@ def quarantine_retry(
         ingestor = Ingestor(db, context.settings, source=source, clock=context.now)
         for key, value in ingestor.run(records).as_dict().items():
             setattr(total, key, getattr(total, key) + value)
-    _print_summary(total.as_dict(), fmt)
+    _print_figures(total.as_dict(), fmt)
     sys.exit(EXIT_PARTIAL if total.quarantined else EXIT_OK)
 
 

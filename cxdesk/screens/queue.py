@@ -244,12 +244,8 @@ class QueueScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        """The `/` that opened the box reaches it too; a filter never starts with one."""
-        if event.value.startswith("/"):
-            event.input.value = event.value[1:]
+        # Focus once this key is handled, so the `/` that opened the box is not typed into it.
+        self.call_after_refresh(box.focus)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Stage, Ticket, TicketKind
 from cxdesk.workflow.assignment import LOAD_WEIGHT
+from cxdesk.workflow.metrics import day_starts, rate
 from cxdesk.workflow.permissions import Actor, visible_queues
 from cxdesk.workflow.queries import Search, TicketFilter, TicketRow, View, list_tickets
 
@@ -134,8 +134,7 @@ def _trend(
     session: Session, scope: tuple[str, ...] | None, now: datetime, timezone: str, days: int
 ) -> list[DayTrend]:
     """NPS and CSAT of each day's feedback, and the closed-loop rate of its alert tickets."""
-    today = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    starts = day_starts(now, timezone, days - 1)
     trend = []
     for start in starts:
         end = start + timedelta(days=1)
@@ -179,9 +178,9 @@ def _trend(
         trend.append(
             DayTrend(
                 start.strftime("%m-%d"),
-                round(100 * ((promoters or 0) - (detractors or 0)) / n_nps, 1) if n_nps else None,
-                round(100 * (satisfied or 0) / n_csat, 1) if n_csat else None,
-                round(100 * (looped or 0) / opened, 1) if opened else None,
+                rate((promoters or 0) - (detractors or 0), n_nps or 0),
+                rate(satisfied or 0, n_csat or 0),
+                rate(looped or 0, opened or 0),
             )
         )
     return trend

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
@@ -27,6 +26,7 @@ from cxdesk.models import (
     TimelineEntry,
     TimelineKind,
 )
+from cxdesk.workflow.metrics import day_starts
 from cxdesk.workflow.service import TicketService
 
 
@@ -43,15 +43,9 @@ class MetricAlert:
         return f"metric:{self.metric}:{self.scope}"[:128]
 
 
-def _day_starts(now: datetime, timezone: str, days: int) -> list[datetime]:
-    """Midnights (local) of the last `days` whole days and of today, oldest first."""
-    today = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return [today - timedelta(days=n) for n in range(days, -1, -1)]
-
-
 def complaints_rising(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
     config = settings.metric_alerts
-    starts = _day_starts(now, settings.timezone, config.complaint_rise_days + 1)
+    starts = day_starts(now, settings.timezone, config.complaint_rise_days + 1)
     counts = session.exec(
         select(
             *(

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_
 from sqlmodel import Session, col, select
@@ -80,8 +81,15 @@ def report_queues(
     return None if chosen is None else tuple(sorted(chosen))
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
+    """A percentage to one decimal; None when there is nothing to divide by."""
     return round(100 * part / whole, 1) if whole else None
+
+
+def day_starts(now: datetime, timezone: str, days: int) -> list[datetime]:
+    """Midnights (local) of the last `days` whole days and of today, oldest first."""
+    today = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [today - timedelta(days=n) for n in range(days, -1, -1)]
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -147,10 +155,10 @@ def sla_report(
                 "tickets": len(members),
                 "first_response_met": fr_met,
                 "first_response_total": fr_total,
-                "first_response_pct": _rate(fr_met, fr_total),
+                "first_response_pct": rate(fr_met, fr_total),
                 "resolution_met": res_met,
                 "resolution_total": res_total,
-                "resolution_pct": _rate(res_met, res_total),
+                "resolution_pct": rate(res_met, res_total),
                 "first_response_median_h": _quantile(fr_hours, 0.5),
                 "first_response_p90_h": _quantile(fr_hours, 0.9),
                 "resolution_median_h": _quantile(res_hours, 0.5),
@@ -207,11 +215,11 @@ def loop_report(session: Session, period: Period) -> list[dict[str, Any]]:
         {"figure": "unverified", "value": sum(t.verify_outcome == "unverified" for t in cases)},
         {"figure": "reopened", "value": sum(t.reopen_count > 0 for t in cases)},
         {"figure": "closed_loop", "value": closed_loop},
-        {"figure": "closed_loop_pct", "value": _rate(closed_loop, len(cases))},
+        {"figure": "closed_loop_pct", "value": rate(closed_loop, len(cases))},
         {"figure": "detractor_cases", "value": detractors},
         {"figure": "detractors_answered", "value": answered},
         {"figure": "recovered", "value": recovered},
-        {"figure": "recovery_pct", "value": _rate(recovered, answered)},
+        {"figure": "recovery_pct", "value": rate(recovered, answered)},
     ]
 
 
@@ -247,7 +255,7 @@ def _voice(by: str, key: str, rows: Iterable[Any]) -> dict[str, Any]:
         "key": key,
         "nps": round(100 * (promoters - detractors) / len(nps), 1) if nps else None,
         "nps_answers": len(nps),
-        "csat_pct": _rate(sum(c >= 4 for c in csat), len(csat)),
+        "csat_pct": rate(sum(c >= 4 for c in csat), len(csat)),
         "csat_answers": len(csat),
         "ces_mean": round(statistics.fmean(ces), 2) if ces else None,
         "ces_answers": len(ces),
@@ -269,8 +277,8 @@ def drivers_report(session: Session, period: Period) -> list[dict[str, Any]]:
             {
                 "driver": driver,
                 "tickets": count,
-                "pct": _rate(count, total),
-                "cumulative_pct": _rate(running, total),
+                "pct": rate(count, total),
+                "cumulative_pct": rate(running, total),
             }
         )
     return rows
