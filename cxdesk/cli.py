@@ -621,6 +621,28 @@ def ticket_claim(service: Any, number: int, **kw: Any) -> None:
     service.claim(number, **kw)
 
 
+@ticket.command("claim-next")
+@click.option("--queue", help="Only from this queue (default: every queue you work).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
+    """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
+    from cxdesk.workflow.queries import ticket_detail
+    from cxdesk.workflow.service import TicketService
+
+    service = TicketService(context.database(), context.settings, context.actor())
+    claimed = service.claim_next(queue=queue, at=context.now())
+    with context.database().session() as session:
+        row = ticket_detail(session, claimed.id, context.viewer()).row
+    if fmt == "json":
+        print_json(_ticket_json(context, row, context.now()))
+    else:
+        click.echo(
+            f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
+            f"{row.assignee}, version {row.version}"
+        )
+
+
 @ticket_command("assign", "assigned", "login")
 def ticket_assign(service: Any, number: int, login: str, **kw: Any) -> None:
     """Assign or reassign a ticket to LOGIN (supervisors)."""

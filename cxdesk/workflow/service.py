@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import nulls_last
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -41,7 +42,7 @@ from cxdesk.models import (
 from cxdesk.workflow.assignment import Assigner
 from cxdesk.workflow.audit import append_audit
 from cxdesk.workflow.notifications import announce
-from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor
+from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.sla import SlaPlanner
 from cxdesk.workflow.stages import next_stage
@@ -49,6 +50,8 @@ from cxdesk.workflow.text import clean_text
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
+# What claim-next hands out: cases someone has to work (a verifying case waits on the customer).
+CLAIMABLE_STAGES = (Stage.NEW, Stage.COLLECT, Stage.ANALYZE, Stage.FIX, Stage.PENDING)
 
 
 def utcnow() -> datetime:
@@ -235,15 +238,61 @@ class TicketService:
 
     def claim(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
         with self._command("claim", ticket_id, version, at) as cmd:
-            if cmd.ticket.assignee == self.actor:
-                raise WorkflowError(f"{ticket_ref(ticket_id)} is already yours")
-            if cmd.ticket.assignee is not None:
-                raise WorkflowError(
-                    f"{ticket_ref(ticket_id)} is already assigned to {cmd.ticket.assignee}"
-                )
-            cmd.ticket.assignee = self.actor
-            cmd.timeline(TimelineKind.ASSIGNMENT, f"claimed by {self.actor}", assignee=self.actor)
+            self._take(cmd)
         return cmd.ticket
+
+    def claim_next(self, *, queue: str | None = None, at: datetime | None = None) -> Ticket:
+        """Claim the most urgent unassigned open case in the queues the actor may work (or in
+        `queue`): the nearest SLA due first, then the higher priority, then the oldest.
+
+        Agents asking at the same moment get different tickets: on PostgreSQL the pick is
+        `FOR UPDATE SKIP LOCKED`, so a row another claimer holds is passed over rather than
+        waited for; on SQLite the write transaction (BEGIN IMMEDIATE) serialises claimers.
+        """
+        with self.db.write() as session:
+            who = self.who(session)
+            if who.is_system:
+                raise WorkflowError("claim-next takes a ticket for an agent, not for automation")
+            if queue is not None:
+                team = self._queue(session, queue).team_id
+                who.authorize("claim", team, f"queue {queue}")
+                scope: tuple[str, ...] | None = (queue,)
+            else:
+                scope = visible_queues(session, who)
+            pick = (
+                select(Ticket.id)
+                .where(
+                    Ticket.kind == TicketKind.CASE,
+                    col(Ticket.assignee).is_(None),
+                    col(Ticket.stage).in_(CLAIMABLE_STAGES),
+                )
+                .order_by(
+                    nulls_last(col(Ticket.sla_due).asc()), col(Ticket.priority), col(Ticket.id)
+                )
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if scope is not None:
+                pick = pick.where(col(Ticket.queue_id).in_(scope))
+            ticket_id = session.exec(pick).first()
+            if ticket_id is None:
+                where = f"queue {queue}" if queue else "the queues you work"
+                if queue is None and scope is not None:
+                    where += f" ({', '.join(scope) or 'none'})"
+                raise WorkflowError(f"nothing to claim: no unassigned open case in {where}")
+            with self._command("claim", ticket_id, None, at, session) as cmd:
+                self._take(cmd)
+        return cmd.ticket
+
+    def _take(self, cmd: Command) -> None:
+        """The claim itself: the ticket becomes the actor's, on its timeline."""
+        ref = ticket_ref(cmd.ticket.id or 0)
+        if cmd.ticket.assignee == self.actor:
+            raise WorkflowError(f"{ref} is already yours")
+        if cmd.ticket.assignee is not None:
+            raise WorkflowError(f"{ref} is already assigned to {cmd.ticket.assignee}")
+        cmd.ticket.assignee = self.actor
+        cmd.timeline(TimelineKind.ASSIGNMENT, f"claimed by {self.actor}", assignee=self.actor)
 
     def assign(
         self, ticket_id: int, login: str, *, version: int | None = None, at: datetime | None = None
