@@ -49,7 +49,7 @@ from cxdesk.workflow.service import (
 )
 from cxdesk.workflow.sla import SlaPlanner
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 
 

@@ -117,12 +117,15 @@ class RuleSet:
     """The configured rules, compiled once.
 
     A condition's outcome depends only on the facts it reads, and most of those (scores,
-    kind, tier) take few values, so each rule remembers its recent outcomes by them: ingest
-    evaluates the engine only for combinations it has not just seen.
+    kind, tier) take few values, so each rule remembers its recent outcomes by them, and the
+    set remembers whole outcomes by every fact any rule reads: ingest evaluates the engine
+    only for combinations it has not just seen.
     """
 
     def __init__(self, rules: list[AlertRuleConfig]) -> None:
         self.rules = [self._memoised(compile_rule(rule)) for rule in rules]
+        self.symbols = tuple(dict.fromkeys(name for _, names, _ in self.rules for name in names))
+        self._outcome = lru_cache(maxsize=CACHE_SIZE)(self._evaluate)
 
     @staticmethod
     def _memoised(compiled: CompiledRule) -> tuple[AlertRuleConfig, tuple[str, ...], Any]:
@@ -135,6 +138,10 @@ class RuleSet:
         return compiled.config, symbols, matches
 
     def evaluate(self, facts: dict[str, Any]) -> Alert | None:
+        return self._outcome(tuple(facts[name] for name in self.symbols))
+
+    def _evaluate(self, values: tuple[Any, ...]) -> Alert | None:
+        facts = dict(zip(self.symbols, values, strict=True))
         fired = tuple(
             config
             for config, symbols, matches in self.rules
