@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
+from sqlalchemy import and_, or_
+from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text, col
 
 from cxdesk.models.base import UTCDateTime, empty_dict, empty_list
 
@@ -75,6 +76,39 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+# What the sweep has yet to do, as partial indexes: a pass reads only the tickets whose
+# clock passed a mark it has not acted on, however many tickets are open. The sweep's
+# queries repeat these conditions term for term (SQLite uses a partial index only then).
+BREACH_UNMARKED = or_(
+    and_(
+        col(Ticket.first_response_at).is_(None),
+        col(Ticket.first_response_breached_at).is_(None),
+    ),
+    and_(
+        col(Ticket.first_response_at).is_not(None),
+        col(Ticket.resolution_breached_at).is_(None),
+    ),
+)
+RISK_UNMARKED = or_(
+    col(Ticket.risk_notified_for).is_(None),
+    col(Ticket.risk_notified_for) != col(Ticket.sla_due),
+)
+BREACH_PENDING = (col(Ticket.sla_due).is_not(None), BREACH_UNMARKED)
+RISK_PENDING = (col(Ticket.sla_risk_at).is_not(None), RISK_UNMARKED, BREACH_UNMARKED)
+Index(
+    "ix_tickets_breach_pending",
+    Ticket.sla_due,
+    sqlite_where=and_(*BREACH_PENDING),
+    postgresql_where=and_(*BREACH_PENDING),
+)
+Index(
+    "ix_tickets_risk_pending",
+    Ticket.sla_risk_at,
+    sqlite_where=and_(*RISK_PENDING),
+    postgresql_where=and_(*RISK_PENDING),
+)
+
+
 class TimelineEntry(SQLModel, table=True):
     """Every alert, note, response, transition, assignment and escalation of a ticket."""
 
@@ -106,7 +140,10 @@ class FollowUp(SQLModel, table=True):
     """The survey sent after a resolution; its answer verifies or reopens the ticket."""
 
     __tablename__ = "followups"
-    __table_args__ = (Index("ix_followups_status_due", "status", "send_at"),)
+    __table_args__ = (
+        Index("ix_followups_status_due", "status", "send_at"),
+        Index("ix_followups_status_expires", "status", "expires_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id", index=True)
