@@ -199,6 +199,9 @@ class MetricAlertsConfig(StrictModel):
     csat_drop_points: float = Field(default=5, gt=0, description="yellow: queue CSAT, week")
     nps_drop_points: float = Field(default=5, gt=0, description="yellow: touchpoint NPS, week")
     min_answers: int = Field(default=30, ge=1, description="per week, before a drop counts")
+    # The windows are days and weeks wide: the sweep (every 30 s under `watch`) looks again
+    # only this long after its last look, so its passes stay cheap at any volume.
+    every: Duration = Field(default=timedelta(minutes=5), description="evaluated at most so often")
 
 
 class TeamConfig(StrictModel):

@@ -14,11 +14,12 @@ from sqlmodel import col, select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Ticket, TimelineEntry
+from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import add_agent
 from cxdesk.workflow.service import TicketService
-from cxdesk.workflow.sweep import sweep
+from cxdesk.workflow.sweep import explain_finders, finders, sweep
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 SETTINGS = Settings()
@@ -106,6 +107,41 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
     t = ticket(db, tid)
     assert (t.stage, t.verify_outcome) == ("closed", "unverified")
     assert sweep(db, SETTINGS, T0 + timedelta(days=9)).followups_expired == 0
+
+
+def test_the_sweep_finds_its_work_through_its_own_indexes(db: Database) -> None:
+    plans = explain_finders(db, T0, no_seqscan=True)
+    assert "ix_tickets_risk_pending" in plans["at_risk"]
+    assert "ix_tickets_breach_pending" in plans["breaches"]
+    if db.is_sqlite:  # PostgreSQL weighs the join by its statistics: checked at size
+        assert "ix_followups_status_expires" in plans["followups_expired"]
+
+
+def test_a_handled_clock_leaves_the_sweeps_indexes(db: Database) -> None:
+    """A breach the sweep escalates without an at-risk mark (it was not running then) is
+    out of both indexes: later passes do not read it again."""
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    due = ticket(db, tid).first_response_due
+    with db.session() as session:
+        pending = select(Ticket.id).where(*RISK_PENDING), select(Ticket.id).where(*BREACH_PENDING)
+        assert [session.exec(q).all() for q in pending] == [[tid], [tid]]
+    report = sweep(db, SETTINGS, due + timedelta(hours=1))
+    assert (report.at_risk, report.breaches) == (0, 1)
+    with db.session() as session:
+        assert [session.exec(q).all() for q in pending] == [[], []]
+        later = finders(due + timedelta(days=1))
+        assert [session.exec(later[name]).all() for name in ("at_risk", "breaches")] == [[], []]
+
+
+def test_metric_alerts_are_looked_at_every_five_minutes(db: Database) -> None:
+    now = T0 + timedelta(hours=6)
+    assert sweep(db, SETTINGS, now).metric_alerts == []
+    feed(db, *(survey(f"g{n}", f"gold{n}", now, tier="gold", nps=3) for n in range(3)))
+    assert sweep(db, SETTINGS, now + timedelta(minutes=4)).metric_alerts == []
+    fired = sweep(db, SETTINGS, now + timedelta(minutes=5)).metric_alerts
+    assert fired == ["metric:gold_detractors:all"]
+    # a rehearsal at an earlier instant looks again (and finds the problem open)
+    assert sweep(db, SETTINGS, now + timedelta(minutes=1)).seconds["metric_alerts"] > 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -212,42 +212,55 @@ def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list
 CHECKS = (complaints_rising, gold_detractors, touchpoint_nps_drop, queue_csat_drop)
 
 
+def detect_metric_alerts(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    """Every metric alert whose condition holds at `now` (reads only)."""
+    return [alert for check in CHECKS for alert in check(session, settings, now)]
+
+
 def evaluate_metric_alerts(
     session: Session, service: TicketService, now: datetime
 ) -> list[MetricAlert]:
     """Fire every metric alert that holds and has no open problem ticket; returns those fired."""
+    return fire_metric_alerts(
+        session, service, detect_metric_alerts(session, service.settings, now), now
+    )
+
+
+def fire_metric_alerts(
+    session: Session, service: TicketService, alerts: list[MetricAlert], now: datetime
+) -> list[MetricAlert]:
+    """Open a problem ticket for each alert that has none open; returns those fired."""
     settings = service.settings
     fired = []
-    for check in CHECKS:
-        for alert in check(session, settings, now):
-            open_problem = session.exec(
-                select(Ticket.id).where(
-                    Ticket.kind == TicketKind.PROBLEM,
-                    Ticket.rule == alert.key,
-                    Ticket.stage != Stage.CLOSED,
-                )
-            ).first()
-            if open_problem is not None:
-                continue
-            ticket = service.open_ticket(
-                session,
-                kind=TicketKind.PROBLEM,
-                queue_id=settings.metric_alerts.queue,
-                priority="P1" if alert.colour == "red" else "P2",
-                title=f"[{alert.colour}] {alert.evidence}",
+    for alert in alerts:
+        open_problem = session.exec(
+            select(Ticket.id).where(
+                Ticket.kind == TicketKind.PROBLEM,
+                Ticket.rule == alert.key,
+                Ticket.stage != Stage.CLOSED,
+            )
+        ).first()
+        if open_problem is not None:
+            continue
+        ticket = service.open_ticket(
+            session,
+            kind=TicketKind.PROBLEM,
+            queue_id=settings.metric_alerts.queue,
+            priority="P1" if alert.colour == "red" else "P2",
+            title=f"[{alert.colour}] {alert.evidence}",
+            at=now,
+            rule=alert.key,
+            tags=["metric", alert.colour],
+        )
+        session.add(
+            TimelineEntry(
+                ticket_id=ticket.id,
                 at=now,
-                rule=alert.key,
-                tags=["metric", alert.colour],
+                actor=service.actor,
+                kind=TimelineKind.ALERT,
+                body=alert.evidence,
+                data={"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
             )
-            session.add(
-                TimelineEntry(
-                    ticket_id=ticket.id,
-                    at=now,
-                    actor=service.actor,
-                    kind=TimelineKind.ALERT,
-                    body=alert.evidence,
-                    data={"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
-                )
-            )
-            fired.append(alert)
+        )
+        fired.append(alert)
     return fired

@@ -6,21 +6,25 @@ so a sweep run twice, or two sweeps at once, act once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, or_, text
+from sqlalchemy import Select, event, text
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
-from cxdesk.workflow.metric_alerts import evaluate_metric_alerts
+from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
+from cxdesk.workflow.metric_alerts import detect_metric_alerts, fire_metric_alerts
+from cxdesk.workflow.org import get_meta, set_meta
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
+METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics
 
 
 def _each(ticket_ids: Sequence[int | None], action: Callable[[int], bool]) -> int:
@@ -42,6 +46,8 @@ class SweepReport:
     breaches: int = 0
     followups_expired: int = 0
     metric_alerts: list[str] = field(default_factory=list)
+    # Where the pass spent its time (find, act, metric_alerts), for benchmarks and logs.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -52,51 +58,94 @@ class SweepReport:
         }
 
 
+def finders(now: datetime) -> dict[str, Select]:
+    """The queries that find a pass's work: tickets to mark at risk, breaches to escalate,
+    follow-ups to expire. Each is a range scan of an index holding only what is still to do
+    (RISK_PENDING and BREACH_PENDING are the partial indexes' own conditions, repeated term
+    for term so that SQLite may use them), so it reads the work, not the open tickets."""
+    return {
+        "at_risk": select(Ticket.id).where(
+            col(Ticket.sla_risk_at) <= now, col(Ticket.sla_due) > now, *RISK_PENDING
+        ),
+        "breaches": select(Ticket.id).where(col(Ticket.sla_due) < now, *BREACH_PENDING),
+        "followups_expired": select(FollowUp.ticket_id)
+        .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+        .where(
+            col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
+            col(FollowUp.expires_at) < now,
+            Ticket.stage == Stage.VERIFY,
+        ),
+    }
+
+
 def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
+    """One pass at `now`: it costs the work it finds, not the number of open tickets."""
     service = TicketService(db, settings, SYSTEM_ACTOR)
     report = SweepReport()
+    started = time.perf_counter()
     with db.session() as session:
-        risky = session.exec(
-            select(Ticket.id).where(
-                col(Ticket.sla_risk_at) <= now,
-                col(Ticket.sla_due) > now,
-                or_(
-                    col(Ticket.risk_notified_for).is_(None),
-                    col(Ticket.risk_notified_for) != col(Ticket.sla_due),
-                ),
-            )
-        ).all()
-        breached = session.exec(
-            select(Ticket.id).where(
-                col(Ticket.sla_due) < now,
-                or_(
-                    and_(
-                        col(Ticket.first_response_at).is_(None),
-                        col(Ticket.first_response_breached_at).is_(None),
-                    ),
-                    and_(
-                        col(Ticket.first_response_at).is_not(None),
-                        col(Ticket.resolution_breached_at).is_(None),
-                    ),
-                ),
-            )
-        ).all()
-        expiring = session.exec(
-            select(FollowUp.ticket_id)
-            .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
-            .where(
-                col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
-                col(FollowUp.expires_at) < now,
-                Ticket.stage == Stage.VERIFY,
-            )
-        ).all()
-    report.at_risk = _each(risky, lambda i: service.mark_at_risk(i, now))
-    report.breaches = _each(breached, lambda i: service.escalate_breach(i, now))
+        work = {name: session.exec(query).all() for name, query in finders(now).items()}
+    report.seconds["find"] = time.perf_counter() - started
+    report.at_risk = _each(work["at_risk"], lambda i: service.mark_at_risk(i, now))
+    report.breaches = _each(work["breaches"], lambda i: service.escalate_breach(i, now))
     report.followups_expired = _each(
-        sorted(set(expiring)), lambda i: service.expire_followup(i, at=now) is not None
+        sorted(set(work["followups_expired"])),
+        lambda i: service.expire_followup(i, at=now) is not None,
     )
+    report.seconds["act"] = time.perf_counter() - started - report.seconds["find"]
+    started = time.perf_counter()
+    report.metric_alerts = _metric_alerts(db, service, now)
+    report.seconds["metric_alerts"] = time.perf_counter() - started
+    return report
+
+
+def _metric_alerts(db: Database, service: TicketService, now: datetime) -> list[str]:
+    """Look at the metric windows if the last look is `every` old; open what fired.
+
+    The aggregation reads without the write lock (on a big database it takes a while);
+    firing re-checks under the lock that no problem ticket is open for the alert.
+    """
+    every = service.settings.metric_alerts.every
+    with db.session() as session:
+        last = get_meta(session, METRIC_ALERTS_AT)
+        # Looked at less than `every` ago (a rehearsal at an earlier --now looks again).
+        if last is not None and (looked := datetime.fromisoformat(last)) <= now < looked + every:
+            return []
+        alerts = detect_metric_alerts(session, service.settings, now)
     with db.write() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_METRIC_LOCK})
-        report.metric_alerts = [a.key for a in evaluate_metric_alerts(session, service, now)]
-    return report
+        set_meta(session, METRIC_ALERTS_AT, now.isoformat())
+        return [alert.key for alert in fire_metric_alerts(session, service, alerts, now)]
+
+
+def explain_finders(db: Database, now: datetime, *, no_seqscan: bool = False) -> dict[str, str]:
+    """The query plan of each finder at `now` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    PostgreSQL), for benchmarks and tests; `no_seqscan` makes PostgreSQL show whether an
+    index can serve the query even where a table is too small for the planner to choose it."""
+    sent: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        sent.append((statement, parameters))
+
+    plans = {}
+    sqlite = db.is_sqlite
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.session() as session:
+            for name, query in finders(now).items():
+                session.exec(query).all()
+                statement, parameters = sent[-1]
+                cursor = session.connection().connection.cursor()
+                if no_seqscan and not sqlite:
+                    cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute(
+                    ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters
+                )
+                plans[name] = "\n".join(
+                    str(row[-1] if sqlite else row[0]) for row in cursor.fetchall()
+                )
+                cursor.close()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    return plans
