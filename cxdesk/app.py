@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from textual import work
@@ -12,15 +13,20 @@ from textual.message import Message
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk
 from cxdesk.screens.help import HelpScreen, screen_keys
+from cxdesk.screens.live import DataChanged
 from cxdesk.screens.queue import QueueScreen
+from cxdesk.workflow.changes import ChangeWatcher
 from cxdesk.workflow.notifications import Notice, mark_read, unread
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.permissions import load_actor, visible_queues
+from cxdesk.workflow.service import TicketService
 from cxdesk.workflow.sla import ClockReader, SlaPlanner
 
 NOTICE_POLL_S = 2.0
+LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
 
 
 def wall_clock() -> datetime:
@@ -60,9 +66,82 @@ class CxdeskApp(App[None]):
             super().__init__()
             self.notices = notices
 
+    class FeedState(Message):
+        """The change feed came up (live) or went down (poll until it is back)."""
+
+        def __init__(self, live: bool, reason: str) -> None:
+            super().__init__()
+            self.live = live
+            self.reason = reason
+
+    class Claimed(Message):
+        def __init__(self, ticket_id: int | None, error: str = "") -> None:
+            super().__init__()
+            self.ticket_id = ticket_id
+            self.error = error
+
     def on_mount(self) -> None:
         self.push_screen(QueueScreen(self.desk))
         self.set_interval(NOTICE_POLL_S, self.poll_notices)
+        # Screens reload when the database changes: told by the change feed (LISTEN/NOTIFY on
+        # PostgreSQL, PRAGMA data_version on SQLite) on a thread of its own, not a worker, so
+        # that waiting for workers never waits for it. Until it is up, and whenever it is
+        # down, a poll stands in.
+        self.changes_live = False
+        self._live_poll = self.set_interval(LIVE_POLL_S, self._poll_for_changes)
+        self._watcher = ChangeWatcher(
+            self.desk.db,
+            on_change=lambda: self._from_watcher(DataChanged()),
+            on_state=lambda live, why: self._from_watcher(self.FeedState(live, why)),
+        )
+        self._watcher.start()
+
+    def on_unmount(self) -> None:
+        self._watcher.stop(join=0)
+
+    def _from_watcher(self, message: Message) -> None:
+        with suppress(RuntimeError):  # the app is gone and its loop closed
+            self.post_message(message)
+
+    def on_cxdesk_app_feed_state(self, message: CxdeskApp.FeedState) -> None:
+        self.changes_live = message.live
+        if message.live:
+            self._live_poll.pause()
+        else:
+            self.log.warning(f"live refresh by polling: {message.reason}")
+            self._live_poll.resume()
+
+    def _poll_for_changes(self) -> None:
+        if not self.changes_live:
+            self.screen.post_message(DataChanged())
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        """From the watcher: the screen on top reloads what it shows."""
+        self.screen.post_message(DataChanged())
+
+    def action_claim_next(self) -> None:
+        self.claim_next()
+
+    @work(thread=True, exclusive=True, group="claim-next", exit_on_error=False)
+    def claim_next(self) -> None:
+        """Take the most urgent unassigned case of my queues, then open it."""
+        service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
+        try:
+            ticket = service.claim_next(at=self.desk.clock())
+        except CxdeskError as exc:
+            self.post_message(self.Claimed(None, str(exc)))
+            return
+        self.post_message(self.Claimed(ticket.id))
+
+    def on_cxdesk_app_claimed(self, message: CxdeskApp.Claimed) -> None:
+        if message.ticket_id is None:
+            self.notify(message.error, severity="warning", markup=False)
+            return
+        from cxdesk.screens.ticket import TicketScreen
+        from cxdesk.workflow.refs import ticket_ref
+
+        self.notify(f"{ticket_ref(message.ticket_id)} claimed", markup=False)
+        self.push_screen(TicketScreen(self.desk, message.ticket_id))
 
     @work(thread=True, exclusive=True, group="notices", exit_on_error=False)
     def poll_notices(self) -> None:

@@ -18,6 +18,7 @@ HEADLESS = [
     "cxdesk.workflow.demo",
     "cxdesk.workflow.queries",
     "cxdesk.workflow.ingest",
+    "cxdesk.workflow.changes",
 ]
 
 

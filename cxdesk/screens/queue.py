@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
+from cxdesk.screens.live import DataChanged
 from cxdesk.workflow.queries import (
     Search,
     Sort,
@@ -27,7 +28,6 @@ from cxdesk.workflow.queries import (
 )
 
 PAGE_SIZE = 100
-LIVE_REFRESH_S = 2.0
 VIEW_TITLES = {
     View.MINE: "Mine",
     View.UNASSIGNED: "Unassigned",
@@ -62,6 +62,7 @@ class QueueScreen(Screen[None]):
         Binding("slash", "search", "Filter", id="queue.filter"),
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
         Binding("s", "sort", "Sort", id="queue.sort"),
+        Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
     ]
 
     view: reactive[View] = reactive(View.ALL, init=False)
@@ -105,7 +106,6 @@ class QueueScreen(Screen[None]):
         self._show_status("loading…")
         self.load()
         self.set_interval(1.0, self._tick)
-        self.set_interval(LIVE_REFRESH_S, self._refresh_if_visible)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class QueueScreen(Screen[None]):
             table.update_cell(row.id, "SLA", sla_cell(reading))
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
 
-    def _refresh_if_visible(self) -> None:
+    def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere show up within two seconds, the cursor kept on its ticket."""
         if self.app.screen is self:
             self.load()

@@ -16,6 +16,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
+from cxdesk.screens.live import DataChanged
 from cxdesk.workflow.org import list_agents
 from cxdesk.workflow.queries import TicketDetail, ticket_detail
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -35,7 +36,6 @@ ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("o", "reopen", "Reopen"),
     ("l", "link", "Link problem"),
 )
-LIVE_REFRESH_S = 2.0
 RESOLUTION_CODES = (
     "refund",
     "replacement",
@@ -109,7 +109,6 @@ class TicketScreen(Screen[None]):
         self.query_one("#timeline-box").focus()
         self.load()
         self.set_interval(1.0, self._show_header)
-        self.set_interval(LIVE_REFRESH_S, self._refresh_if_visible)
 
     @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
     def load(self) -> None:
@@ -135,7 +134,7 @@ class TicketScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    def _refresh_if_visible(self) -> None:
+    def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""
         if self.app.screen is self:
             self.load()
