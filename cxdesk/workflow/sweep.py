@@ -48,6 +48,7 @@ class SweepReport:
     metric_alerts: list[str] = field(default_factory=list)
     # Where the pass spent its time (find, act, metric_alerts), for benchmarks and logs.
     seconds: dict[str, float] = field(default_factory=dict)
+    looked_at_metrics: bool = False  # they are looked at every `metric_alerts.every`
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -98,13 +99,15 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     )
     report.seconds["act"] = time.perf_counter() - started - report.seconds["find"]
     started = time.perf_counter()
-    report.metric_alerts = _metric_alerts(db, service, now)
+    fired = _metric_alerts(db, service, now)
+    report.metric_alerts, report.looked_at_metrics = fired or [], fired is not None
     report.seconds["metric_alerts"] = time.perf_counter() - started
     return report
 
 
-def _metric_alerts(db: Database, service: TicketService, now: datetime) -> list[str]:
-    """Look at the metric windows if the last look is `every` old; open what fired.
+def _metric_alerts(db: Database, service: TicketService, now: datetime) -> list[str] | None:
+    """Look at the metric windows if the last look is `every` old; open what fired
+    (None: not looked at this time).
 
     The aggregation reads without the write lock (on a big database it takes a while);
     firing re-checks under the lock that no problem ticket is open for the alert.
@@ -114,7 +117,7 @@ def _metric_alerts(db: Database, service: TicketService, now: datetime) -> list[
         last = get_meta(session, METRIC_ALERTS_AT)
         # Looked at less than `every` ago (a rehearsal at an earlier --now looks again).
         if last is not None and (looked := datetime.fromisoformat(last)) <= now < looked + every:
-            return []
+            return None
         alerts = detect_metric_alerts(session, service.settings, now)
     with db.write() as session:
         if session.get_bind().dialect.name == "postgresql":
