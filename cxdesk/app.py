@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
-from cxdesk.screens.context import Desk
+from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
+from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.format import NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.live import DataChanged
 from cxdesk.screens.queue import QueueScreen
@@ -39,6 +42,7 @@ class CxdeskApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
     ]
+    COMMANDS = App.COMMANDS | {DeskCommands}
 
     def __init__(
         self,
@@ -46,6 +50,7 @@ class CxdeskApp(App[None]):
         settings: Settings,
         actor: str,
         clock: Callable[[], datetime] = wall_clock,
+        lang: str = "en",
     ) -> None:
         super().__init__()
         with db.session() as session:
@@ -59,7 +64,9 @@ class CxdeskApp(App[None]):
             queues=queues,
             clock=clock,
             clocks=ClockReader(SlaPlanner(settings), every_queue),
+            lang=lang,
         )
+        localize_bindings(self, self.desk.t)
 
     class Noticed(Message):
         def __init__(self, notices: list[Notice]) -> None:
@@ -158,7 +165,7 @@ class CxdeskApp(App[None]):
             severity = "warning" if notice.kind == "at_risk" else "error"
             self.notify(
                 notice.body,
-                title=notice.kind.replace("_", " "),
+                title=self.desk.t(NOTICE_TITLES.get(notice.kind, notice.kind)),
                 severity=severity,
                 markup=False,
                 timeout=10,
@@ -168,4 +175,11 @@ class CxdeskApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         name = type(self.screen).__name__.removesuffix("Screen").lower()
-        self.push_screen(HelpScreen(name, screen_keys(self.screen)))
+        title = self.desk.t(SCREEN_TITLES.get(name, name))
+        self.push_screen(HelpScreen(title, screen_keys(self.screen), self.desk.t))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        return system_commands(self, screen, super().get_system_commands(screen))
+
+    def action_command_palette(self) -> None:
+        open_palette(self)

@@ -36,6 +36,7 @@ class Context:
     config_arg: str | None
     as_user: str | None
     now_arg: str | None
+    lang: str | None = None  # the TUI's language; None: from the locale
     _db: Database | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _viewer: Actor | None = field(default=None, repr=False)
@@ -134,6 +135,11 @@ format_option = click.option(
     "--as", "as_user", metavar="LOGIN", help="Act as another agent (admins, or on a demo database)."
 )
 @click.option("--now", "now_arg", metavar="ISO", help="Pretend it is this time (rehearsals).")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    help="Language of the TUI: en or zh (简体中文) [default: from LC_ALL, LC_MESSAGES, LANG].",
+)
 @click.version_option(package_name="cxdesk")
 @click.pass_context
 def cli(
@@ -142,12 +148,13 @@ def cli(
     config_arg: str | None,
     as_user: str | None,
     now_arg: str | None,
+    lang: str | None,
 ) -> None:
     """cxdesk: closed-loop customer-experience tickets in the terminal.
 
     Run without a command to open the queue as your Unix user.
     """
-    ctx.obj = Context(db_arg, config_arg, as_user, now_arg)
+    ctx.obj = Context(db_arg, config_arg, as_user, now_arg, lang)
     if ctx.invoked_subcommand is None:
         run_tui(ctx.obj)
 
@@ -156,12 +163,13 @@ def run_tui(context: Context) -> None:
     db = context.database()
     actor = context.actor()
     from cxdesk.app import CxdeskApp, wall_clock
+    from cxdesk.i18n import detect_language
 
     clock = wall_clock
     if context.now_arg is not None:  # a rehearsal: run from the given time onwards
         offset = context.now() - wall_clock()
         clock = lambda: wall_clock() + offset  # noqa: E731
-    CxdeskApp(db, context.settings, actor, clock).run()
+    CxdeskApp(db, context.settings, actor, clock, lang=context.lang or detect_language()).run()
 
 
 # -- setup --------------------------------------------------------------------------------

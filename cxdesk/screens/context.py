@@ -1,13 +1,19 @@
-"""What every screen needs from the app: the database, settings, who is acting, a clock."""
+"""What every screen needs from the app: the database, settings, who is acting, a clock, and the
+language the screens speak."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from textual.binding import BindingsMap
+from textual.dom import DOMNode
+
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.i18n import Translator
 from cxdesk.workflow.permissions import Actor
 from cxdesk.workflow.queries import TicketRow
 from cxdesk.workflow.sla import ClockReader, ClockReading
@@ -21,11 +27,40 @@ class Desk:
     queues: tuple[str, ...] | None  # the viewer's data scope; None: every queue
     clock: Callable[[], datetime]
     clocks: ClockReader
+    lang: str = "en"
 
     @property
     def actor(self) -> str:
         return self.viewer.login
 
+    @property
+    def t(self) -> Translator:
+        return Translator(self.lang)
+
     def reading(self, row: TicketRow, now: datetime) -> ClockReading | None:
         """The row's running clock, in working time on its queue's calendar."""
         return self.clocks.read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
+
+
+def localize_bindings(node: DOMNode, t: Translator) -> None:
+    """Give `node`'s key bindings descriptions in the desk's language (the footer, the help
+    overlay and the command palette read them). BINDINGS are class-level English; each instance
+    gets its own translated copy, so two apps in two languages never share one."""
+    localized = BindingsMap()
+    localized.key_to_bindings = {
+        key: [
+            dataclasses.replace(
+                binding,
+                description=t(binding.description),
+                tooltip=t(binding.tooltip) if binding.tooltip else binding.tooltip,
+                group=(
+                    dataclasses.replace(binding.group, description=t(binding.group.description))
+                    if binding.group
+                    else None
+                ),
+            )
+            for binding in bindings
+        ]
+        for key, bindings in node._bindings.key_to_bindings.items()
+    }
+    node._bindings = localized

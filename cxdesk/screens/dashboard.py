@@ -10,21 +10,23 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
-from cxdesk.screens.context import Desk
+from cxdesk.i18n import N_, Translator
+from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
 from cxdesk.workflow.dashboard import Dashboard, build_dashboard
 
 REFRESH_S = 5.0
-TRENDS = (("nps", "NPS"), ("csat", "CSAT %"), ("closed_loop", "Closed-loop %"))
+TRENDS = (("nps", N_("NPS")), ("csat", N_("CSAT %")), ("closed_loop", N_("Closed-loop %")))
 
 
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     BINDINGS = [
-        Binding("escape,d", "app.pop_screen", "Back", id="dashboard.back"),
-        Binding("r", "reload", "Refresh", id="dashboard.refresh"),
+        Binding("escape,d", "app.pop_screen", N_("Back"), id="dashboard.back"),
+        Binding("r", "reload", N_("Refresh"), id="dashboard.refresh"),
     ]
 
     class Loaded(Message):
@@ -35,6 +37,8 @@ class DashboardScreen(Screen[None]):
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
+        self.t = desk.t
+        localize_bindings(self, self.t)
 
     def compose(self) -> ComposeResult:
         with Grid(id="dashboard"):
@@ -46,16 +50,16 @@ class DashboardScreen(Screen[None]):
             for key, _ in TRENDS:
                 yield Static(id=f"{key}-label")
                 yield Sparkline([], id=f"{key}-spark")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         for panel, title in (
-            ("queues", "SLA by queue"),
-            ("agents", "Agent load"),
-            ("breaches", "Breached"),
-            ("problems", "Problems and metric alerts"),
+            ("queues", N_("SLA by queue")),
+            ("agents", N_("Agent load")),
+            ("breaches", N_("Breached")),
+            ("problems", N_("Problems and metric alerts")),
         ):
-            self.query_one(f"#{panel}").border_title = title
+            self.query_one(f"#{panel}").border_title = self.t(title)
         self.load()
         self.set_interval(REFRESH_S, self.load)
 
@@ -72,7 +76,10 @@ class DashboardScreen(Screen[None]):
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
         board = message.dashboard
-        queues = _table("queue", "open", "ok", "at risk", "breached", "no clock")
+        t = self.t
+        queues = _table(
+            t, N_("queue"), N_("open"), N_("ok"), N_("at risk"), N_("breached"), N_("no clock")
+        )
         for q in board.queues:
             queues.add_row(
                 plain(q.queue),
@@ -83,24 +90,23 @@ class DashboardScreen(Screen[None]):
                 str(q.stopped),
             )
         self.query_one("#queues", Static).update(queues)
-        agents = _table("agent", "open", "load", "")
+        agents = _table(t, N_("agent"), N_("open"), N_("load"), "")
         for a in board.agents:
-            agents.add_row(
-                plain(a.name), str(a.open), str(a.load), Text("away", style="dim") if a.away else ""
-            )
+            away = Text(t("away"), style="dim") if a.away else ""
+            agents.add_row(plain(a.name), str(a.open), str(a.load), away)
         self.query_one("#agents", Static).update(agents)
         now = self.desk.clock()
-        breaches = _table("ticket", "pri", "overdue", "assignee", "title")
+        breaches = _table(t, N_("ticket"), N_("pri"), N_("overdue"), N_("assignee"), N_("title"))
         for row in board.breaches:
             breaches.add_row(
                 plain(row.id),
                 Text(row.priority, PRIORITY_STYLE[row.priority]),
-                sla_cell(self.desk.reading(row, now)),
+                sla_cell(self.desk.reading(row, now), t),
                 plain(row.assignee or "—"),
                 plain(row.title),
             )
         self.query_one("#breaches", Static).update(breaches)
-        problems = _table("ticket", "pri", "stage", "title")
+        problems = _table(t, N_("ticket"), N_("pri"), N_("stage"), N_("title"))
         for row in board.metric_alerts:
             problems.add_row(
                 plain(row.id),
@@ -114,21 +120,27 @@ class DashboardScreen(Screen[None]):
             known = [v for v in values if v is not None]
             latest = f"{known[-1]:.1f}" if known else "—"
             first, last = board.trend[0].day, board.trend[-1].day
-            self.query_one(f"#{key}-label", Static).update(
-                Text(f"{label}  {first} → {last}  latest {latest}", style="bold")
+            shown = t(
+                "{label}  {first} → {last}  latest {latest}",
+                label=t(label),
+                first=first,
+                last=last,
+                latest=latest,
             )
+            self.query_one(f"#{key}-label", Static).update(Text(shown, style="bold"))
             self.query_one(f"#{key}-spark", Sparkline).data = [v or 0.0 for v in values]
 
 
 MIN_WIDTH = {"ticket": 9, "pri": 3, "overdue": 17, "stage": 7, "assignee": 8}
 
 
-def _table(*columns: str) -> Table:
-    """Narrow panels keep ids and clocks whole; titles give way."""
+def _table(t: Translator, *columns: str) -> Table:
+    """Narrow panels keep ids and clocks whole; titles give way. Columns named in English,
+    headed in the desk's language."""
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
     for name in columns:
         table.add_column(
-            name,
+            t(name),
             no_wrap=True,
             overflow="ellipsis",
             min_width=MIN_WIDTH.get(name),

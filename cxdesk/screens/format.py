@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
+from cxdesk.i18n import N_, Translator
 from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
 
 STATE_STYLE = {SlaState.BREACHED: "bold red", SlaState.AT_RISK: "yellow", SlaState.OK: ""}
@@ -20,12 +21,17 @@ def plain(value: object | None) -> Text:
     return Text("" if value is None else str(value), no_wrap=True, overflow="ellipsis")
 
 
-def sla_cell(reading: ClockReading | None) -> Text:
+def sla_cell(reading: ClockReading | None, t: Translator | None = None) -> Text:
+    """`~3h 05m` at risk, `!BREACHED 2h 05m` overdue (the word in the desk's language)."""
     if reading is None:
         return Text("—", style="dim")
-    return Text(
-        f"{STATE_MARK[reading.state]}{format_remaining(reading)}", style=STATE_STYLE[reading.state]
-    )
+    shown = format_remaining(reading)
+    if reading.state is SlaState.BREACHED and t is not None:
+        shown = t("BREACHED {time}", time=shown.removeprefix("BREACHED "))
+    return Text(f"{STATE_MARK[reading.state]}{shown}", style=STATE_STYLE[reading.state])
+
+
+SORT_TITLES = {"sla": N_("SLA"), "priority": N_("priority"), "age": N_("age")}  # by Sort value
 
 
 def age(opened_at: datetime, now: datetime) -> str:
@@ -43,3 +49,15 @@ def local_time(moment: datetime | None, timezone: str) -> str:
     if moment is None:
         return "—"
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+NOTICE_TITLES = {  # toasts' titles, by notice kind
+    "at_risk": N_("SLA at risk"),
+    "breach": N_("SLA breached"),
+    "escalation": N_("Escalated to you"),
+}
+SCREEN_TITLES = {  # the help overlay names the screen underneath
+    "queue": N_("queue"),
+    "ticket": N_("ticket"),
+    "dashboard": N_("dashboard"),
+}

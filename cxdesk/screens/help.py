@@ -10,17 +10,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cxdesk.i18n import N_, Translator
+from cxdesk.screens.context import localize_bindings
+
 
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
+        Binding("escape,question_mark,q", "dismiss", N_("Close"), id="help.close"),
     ]
 
-    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, title: str, keys: list[tuple[str, str]], t: Translator | None = None
+    ) -> None:
         super().__init__()
+        self.t = t or Translator()
+        localize_bindings(self, self.t)
         self.title_text = title
-        self.keys = keys
+        # Textual's own widgets describe their keys in English: those are in the catalogue too.
+        self.keys = [(key, self.t(description)) for key, description in keys]
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -29,8 +37,8 @@ class HelpScreen(ModalScreen[None]):
         for key, description in self.keys:
             table.add_row(Text(key), Text(description))
         with VerticalScroll(id="help-box") as box:
-            box.border_title = f"Keys — {self.title_text}"
-            box.border_subtitle = "escape to close"
+            box.border_title = self.t("Keys — {screen}", screen=self.title_text)
+            box.border_subtitle = self.t("escape to close")
             yield Static(table)
 
     def action_dismiss(self) -> None:  # type: ignore[override]

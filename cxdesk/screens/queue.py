@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from cxdesk.errors import CxdeskError
-from cxdesk.screens.context import Desk
-from cxdesk.screens.format import PRIORITY_STYLE, STATE_STYLE, age, plain, sla_cell
+from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.footer import DeskFooter
+from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged
 from cxdesk.workflow.queries import (
     Search,
@@ -37,6 +38,8 @@ VIEW_TITLES = {
     View.VERIFYING: "Verifying",
     View.ALL: "All",
 }
+VIEWS_GROUP = Binding.Group("Views", compact=True)
+# Column keys; the headers show them in the desk's language (the catalogue test checks these).
 COLUMNS = ("ID", "Pri", "Stage", "Queue", "Assignee", "Customer", "SLA", "Age", "Title")
 
 
@@ -52,7 +55,13 @@ class QueueScreen(Screen[None]):
     CSS_PATH = "queue.tcss"
     BINDINGS = [
         *(
-            Binding(str(index), f"view('{view.value}')", title, id=f"queue.view.{view.value}")
+            Binding(
+                str(index),
+                f"view('{view.value}')",
+                title,
+                id=f"queue.view.{view.value}",
+                group=VIEWS_GROUP,  # one footer entry, `1234567 Views`; each in the help
+            )
             for index, (view, title) in enumerate(VIEW_TITLES.items(), start=1)
         ),
         Binding("enter", "open", "Open", id="queue.open"),
@@ -81,6 +90,8 @@ class QueueScreen(Screen[None]):
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
+        self.t = desk.t
+        localize_bindings(self, self.t)
         self.current: Page | None = None
         self.search: Search | None = None
         self.sort: Sort | None = None
@@ -88,22 +99,24 @@ class QueueScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         search = Input(
-            placeholder="filter: words (any language), priority:P1 queue:vip "
-            "stage:new assignee:login — enter applies, esc clears",
+            placeholder=self.t(
+                "filter: words (any language), priority:P1 queue:vip "
+                "stage:new assignee:login — enter applies, esc clears"
+            ),
             id="search",
         )
         search.display = False
         yield search
         table: DataTable[Text] = DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#tickets", DataTable)
         for name in COLUMNS:
-            table.add_column(name, key=name)
+            table.add_column(self.t(name), key=name)
         table.focus()
-        self._show_status("loading…")
+        self._show_status(self.t("loading…"))
         self.load()
         self.set_interval(1.0, self._tick)
 
@@ -125,7 +138,8 @@ class QueueScreen(Screen[None]):
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
                 total = count_tickets(session, flt)
         except Exception as exc:  # shown to the user, the screen stays usable
-            self.post_message(self.LoadFailed(f"could not load tickets: {exc}"))
+            failed = self.t("could not load tickets: {error}", error=exc)
+            self.post_message(self.LoadFailed(failed))
             return
         self.post_message(self.Loaded(Page(view, number, rows, total)))
 
@@ -147,7 +161,7 @@ class QueueScreen(Screen[None]):
                 plain(row.queue),
                 plain(row.assignee or "—"),
                 plain(row.customer_name or row.customer_id or "—"),
-                sla_cell(reading),
+                sla_cell(reading, self.t),
                 plain(age(row.opened_at, now)),
                 plain(row.title),
                 key=row.id,
@@ -170,7 +184,7 @@ class QueueScreen(Screen[None]):
             if row.id not in table.rows:
                 continue
             reading = self.desk.reading(row, now)
-            table.update_cell(row.id, "SLA", sla_cell(reading))
+            table.update_cell(row.id, "SLA", sla_cell(reading, self.t))
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
 
     def on_data_changed(self, _message: DataChanged) -> None:
@@ -187,18 +201,21 @@ class QueueScreen(Screen[None]):
 
     def _show_status(self, note: str = "") -> None:
         page = self.current
-        parts = [f"cxdesk · {self.desk.actor} · {VIEW_TITLES[self.view]}"]
+        t = self.t
+        parts = [f"cxdesk · {self.desk.actor} · {t(VIEW_TITLES[self.view])}"]
         if self.sort is not None:
-            parts.append(f"by {self.sort.value}")
+            parts.append(t("by {order}", order=t(SORT_TITLES[self.sort.value])))
         if self.search is not None:
-            parts.append(
-                "filter: "
-                + " ".join([f"{k}:{v}" for k, v in self.search.terms] + list(self.search.words))
-            )
+            words = " ".join([f"{k}:{v}" for k, v in self.search.terms] + list(self.search.words))
+            parts.append(t("filter: {words}", words=words))
         if page is not None and not note:
             first = page.number * PAGE_SIZE + 1 if page.rows else 0
             last = page.number * PAGE_SIZE + len(page.rows)
-            parts.append(f"{first:,}–{last:,} of {page.total:,}")
+            if page.total:
+                span = {"first": f"{first:,}", "last": f"{last:,}", "total": f"{page.total:,}"}
+                parts.append(t("{first}–{last} of {total}", **span))
+            else:
+                parts.append(t("no tickets in this view"))
         if note:
             parts.append(note)
         self.query_one("#status", Static).update(Text(" · ".join(parts)))

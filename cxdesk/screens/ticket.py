@@ -10,13 +10,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cxdesk.errors import CxdeskError
-from cxdesk.screens.context import Desk
+from cxdesk.i18n import N_
+from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged
+from cxdesk.workflow.dashboard import open_loads
 from cxdesk.workflow.org import list_agents
 from cxdesk.workflow.queries import TicketDetail, ticket_detail
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -25,17 +28,22 @@ from cxdesk.workflow.stages import allowed_commands
 from cxdesk.workflow.templates import find_templates, render_template
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
-    ("c", "claim", "Claim"),
-    ("a", "assign", "Assign"),
-    ("p", "respond", "Respond"),
-    ("n", "note", "Note"),
-    ("w", "pend", "Pend/resume"),
-    ("z", "analyze", "Analyze"),
-    ("x", "resolve", "Resolve"),
-    ("e", "escalate", "Escalate"),
-    ("o", "reopen", "Reopen"),
-    ("l", "link", "Link problem"),
+    ("c", "claim", N_("Claim")),
+    ("a", "assign", N_("Assign")),
+    ("p", "respond", N_("Respond")),
+    ("n", "note", N_("Note")),
+    ("w", "pend", N_("Pend/resume")),
+    ("z", "analyze", N_("Analyze")),
+    ("x", "resolve", N_("Resolve")),
+    ("e", "escalate", N_("Escalate")),
+    ("o", "reopen", N_("Reopen")),
+    ("l", "link", N_("Link problem")),
 )
+COMMAND_TITLES = {
+    **{command: label for _key, command, label in ACTIONS},
+    "pend": N_("Pend"),
+    "resume": N_("Resume"),
+}
 RESOLUTION_CODES = (
     "refund",
     "replacement",
@@ -45,6 +53,16 @@ RESOLUTION_CODES = (
     "fix",
     "no_action",
 )
+
+RESOLUTION_LABELS = {  # the resolution panel's rows, by TicketDetail.resolution key
+    "code": N_("code"),
+    "root_cause": N_("root cause"),
+    "driver": N_("driver"),
+    "action_taken": N_("action taken"),
+    "customer_remedy": N_("customer remedy"),
+    "verify": N_("verify"),
+    "reopened": N_("reopened"),
+}
 
 TIMELINE_STYLE = {
     "alert": "bold magenta",
@@ -61,8 +79,8 @@ TIMELINE_STYLE = {
 class TicketScreen(Screen[None]):
     CSS_PATH = "ticket.tcss"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="ticket.back"),
-        Binding("r", "reload", "Refresh", id="ticket.refresh"),
+        Binding("escape", "app.pop_screen", N_("Back"), id="ticket.back"),
+        Binding("r", "reload", N_("Refresh"), id="ticket.refresh"),
         *(
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
@@ -91,21 +109,24 @@ class TicketScreen(Screen[None]):
         self.ticket_id = ticket_id
         self.detail: TicketDetail | None = None
         self._entries_shown = 0
+        self.t = desk.t
+        localize_bindings(self, self.t)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"{ticket_ref(self.ticket_id)} · loading…"), id="ticket-header")
+        loading = self.t("{ticket} · loading…", ticket=ticket_ref(self.ticket_id))
+        yield Static(Text(loading), id="ticket-header")
         with Horizontal(id="ticket-body"):
             with VerticalScroll(id="timeline-box") as timeline:
-                timeline.border_title = "Timeline"
+                timeline.border_title = self.t("Timeline")
                 yield Static(id="timeline")
             with VerticalScroll(id="side"):
                 yield Static(id="customer")
                 yield Static(id="resolution")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#customer").border_title = "Customer"
-        self.query_one("#resolution").border_title = "Resolution"
+        self.query_one("#customer").border_title = self.t("Customer")
+        self.query_one("#resolution").border_title = self.t("Resolution")
         self.query_one("#timeline-box").focus()
         self.load()
         self.set_interval(1.0, self._show_header)
@@ -173,46 +194,35 @@ class TicketScreen(Screen[None]):
         if not fields:
             self.run_command(command, {})
             return
-        title = f"{command.capitalize()} {self.detail.row.id}"
+        title = self.t(
+            "{action} {ticket}", action=self.t(COMMAND_TITLES[command]), ticket=self.detail.row.id
+        )
 
         def submitted(values: dict[str, str] | None) -> None:
             if values is not None:
                 self.run_command(command, values)
 
-        self.app.push_screen(FormScreen(title, fields), submitted)
+        self.app.push_screen(FormScreen(title, fields, self.t), submitted)
 
     def _form(self, command: str) -> list[Field]:
-        reason = [Field("reason", "Reason")]
+        """The command's fields; labels in English, the form shows them translated."""
+        reason = [Field("reason", N_("Reason"))]
         match command:
             case "assign":
-                team = self.desk.clocks.queues[self.detail.row.queue].team_id  # type: ignore[union-attr]
-                with self.desk.db.session() as session:
-                    agents = [
-                        a
-                        for a in list_agents(session)
-                        if team in a.teams and a.active and not a.away
-                    ]
-                return [
-                    Field(
-                        "login",
-                        "Agent",
-                        kind="select",
-                        choices=[(f"{a.display_name} ({a.login})", a.login) for a in agents],
-                    )
-                ]
+                return [self._agent_field()]
             case "respond" | "note":
                 with self.desk.db.session() as session:
                     templates = find_templates(session)
                 return [  # the text first: typing starts at once
                     Field(
                         "message",
-                        "Text (or leave it empty and pick a template)",
+                        N_("Text (or leave it empty and pick a template)"),
                         kind="multiline",
                         required=False,
                     ),
                     Field(
                         "template",
-                        "Template",
+                        N_("Template"),
                         kind="select",
                         required=False,
                         choices=[(f"{t.name} — {t.title}", t.name) for t in templates],
@@ -222,9 +232,9 @@ class TicketScreen(Screen[None]):
                 return reason
             case "analyze":
                 return [
-                    Field("root_cause", "Root cause"),
-                    Field("driver", "Driver"),
-                    Field("touchpoint", "Touchpoint", required=False),
+                    Field("root_cause", N_("Root cause")),
+                    Field("driver", N_("Driver")),
+                    Field("touchpoint", N_("Touchpoint"), required=False),
                 ]
             case "resolve":
                 detail = self.detail
@@ -232,17 +242,42 @@ class TicketScreen(Screen[None]):
                 return [
                     Field(
                         "code",
-                        "Resolution code",
+                        N_("Resolution code"),
                         kind="select",
                         choices=[(c, c) for c in RESOLUTION_CODES],
                     ),
-                    Field("root_cause", "Root cause", value=cause),
-                    Field("action", "Action taken"),
-                    Field("remedy", "Customer remedy", required=False),
+                    Field("root_cause", N_("Root cause"), value=cause),
+                    Field("action", N_("Action taken")),
+                    Field("remedy", N_("Customer remedy"), required=False),
                 ]
             case "link":
-                return [Field("problem", "Problem ticket (CX-…)")]
+                return [Field("problem", N_("Problem ticket (CX-…)"))]
         return []
+
+    def _agent_field(self) -> Field:
+        """The agents of the ticket's team, lightest load first, away ones last and marked."""
+        assert self.detail is not None
+        team = self.desk.clocks.queues[self.detail.row.queue].team_id
+        with self.desk.db.session() as session:
+            agents = [
+                a
+                for a in list_agents(session)
+                if team in a.teams and a.active and a.login != self.detail.row.assignee
+            ]
+            loads = open_loads(session)
+        agents.sort(key=lambda a: (a.away, loads.get(a.login, (0, 0))[1], a.login))
+        hints = {}
+        for a in agents:
+            count, load = loads.get(a.login, (0, 0))
+            hint = self.t("{open} open · load {load}", open=count, load=load)
+            hints[a.login] = f"{self.t('away')} · {hint}" if a.away else hint
+        return Field(
+            "login",
+            N_("Agent"),
+            kind="pick",
+            choices=[(f"{a.display_name} ({a.login})", a.login) for a in agents],
+            hints=hints,
+        )
 
     @work(thread=True, exclusive=True, group="ticket-action", exit_on_error=False)
     def run_command(self, command: str, values: dict[str, str]) -> None:
@@ -290,7 +325,12 @@ class TicketScreen(Screen[None]):
         except CxdeskError as exc:
             self.post_message(self.Acted(str(exc), ok=False))
             return
-        self.post_message(self.Acted(f"{self.detail.row.id}: {command} done", ok=True))
+        done = self.t(
+            "{ticket}: {action} done",
+            ticket=self.detail.row.id,
+            action=self.t(COMMAND_TITLES.get(command, command)),
+        )
+        self.post_message(self.Acted(done, ok=True))
 
     def on_ticket_screen_acted(self, message: TicketScreen.Acted) -> None:
         self.notify(message.text, severity="information" if message.ok else "error", markup=False)
@@ -302,6 +342,7 @@ class TicketScreen(Screen[None]):
             return
         row = detail.row
         tz = self.desk.settings.timezone
+        t = self.t
         reading = self.desk.reading(row, self.desk.clock())
         line = Text.assemble(
             (row.id, "bold"),
@@ -309,21 +350,33 @@ class TicketScreen(Screen[None]):
             (row.priority, PRIORITY_STYLE.get(row.priority, "")),
             "  ",
             (row.stage.upper(), "bold"),
-            f"  {row.kind} in {row.queue}  ",
-            "SLA ",
-            sla_cell(reading),
             "  ",
-            f"assignee {row.assignee or '—'}  escalation {row.escalation_level}",
+            plain(t("{kind} in {queue}", kind=row.kind, queue=row.queue)),
+            "  SLA ",
+            sla_cell(reading, t),
+            "  ",
+            plain(
+                t(
+                    "assignee {assignee}  escalation {level}",
+                    assignee=row.assignee or "—",
+                    level=row.escalation_level,
+                )
+            ),
         )
         line.append("\n")
         line.append(plain(row.title))
-        line.append(
-            f"\nopened {local_time(row.opened_at, tz)}  "
-            f"first response due {local_time(row.first_response_due, tz)}"
-            f" (answered {local_time(detail.first_response_at, tz)})  "
-            f"resolution due {local_time(row.resolution_due, tz)}",
-            style="dim",
+        times = "  ".join(
+            (
+                t("opened {time}", time=local_time(row.opened_at, tz)),
+                t(
+                    "first response due {due} (answered {at})",
+                    due=local_time(row.first_response_due, tz),
+                    at=local_time(detail.first_response_at, tz),
+                ),
+                t("resolution due {due}", due=local_time(row.resolution_due, tz)),
+            )
         )
+        line.append("\n" + times, style="dim")
         self.query_one("#ticket-header", Static).update(line)
 
     def _show_customer(self) -> None:
@@ -331,22 +384,22 @@ class TicketScreen(Screen[None]):
         customer = self.detail.customer
         widget = self.query_one("#customer", Static)
         if customer is None:
-            widget.update(Text("no customer (problem ticket)", style="dim"))
+            widget.update(Text(self.t("no customer (problem ticket)"), style="dim"))
             return
         table = _field_table()
         for label, value in (
-            ("id", customer.id),
-            ("name", customer.name),
-            ("tier", customer.tier),
-            ("phone", customer.phone),
-            ("email", customer.email),
-            ("feedback", customer.feedback_count),
-            ("tickets", customer.ticket_count),
+            (N_("id"), customer.id),
+            (N_("name"), customer.name),
+            (N_("tier"), customer.tier),
+            (N_("phone"), customer.phone),
+            (N_("email"), customer.email),
+            (N_("feedback"), customer.feedback_count),
+            (N_("tickets"), customer.ticket_count),
         ):
-            table.add_row(Text(label, style="dim"), plain(value or "—"))
+            table.add_row(Text(self.t(label), style="dim"), plain(value or "—"))
         if self.detail.links:
-            label = "cases" if self.detail.row.kind == "problem" else "problem"
-            table.add_row(Text(label, style="dim"), plain(", ".join(self.detail.links)))
+            label = N_("cases") if self.detail.row.kind == "problem" else N_("problem")
+            table.add_row(Text(self.t(label), style="dim"), plain(", ".join(self.detail.links)))
         widget.update(table)
 
     def _show_resolution(self) -> None:
@@ -358,9 +411,10 @@ class TicketScreen(Screen[None]):
             ("verify", detail.verify_outcome),
             ("reopened", detail.reopen_count or None),
         ):
-            table.add_row(Text(label.replace("_", " "), style="dim"), plain(value or "—"))
+            shown = self.t(RESOLUTION_LABELS.get(label, label.replace("_", " ")))
+            table.add_row(Text(shown, style="dim"), plain(value or "—"))
         if detail.row.kind == "problem" and detail.links:
-            table.add_row(Text("cases", style="dim"), plain(", ".join(detail.links)))
+            table.add_row(Text(self.t("cases"), style="dim"), plain(", ".join(detail.links)))
         self.query_one("#resolution", Static).update(table)
 
     def _show_timeline(self) -> None:

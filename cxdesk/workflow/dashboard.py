@@ -116,6 +116,16 @@ def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
                 select(AgentTeam.agent_login).where(col(AgentTeam.team_id).in_(viewer.teams))
             )
         )
+    loads = open_loads(session)
+    return [
+        AgentLoad(a.login, a.display_name, a.away, *loads.get(a.login, (0, 0)))
+        for a in session.exec(agents)
+    ]
+
+
+def open_loads(session: Session) -> dict[str, tuple[int, int]]:
+    """Per assignee: open tickets and their load weighted by priority (as least-loaded
+    assignment counts it); agents without open tickets are absent."""
     loads: dict[str, tuple[int, int]] = {}
     for login, priority, n in session.exec(
         select(Ticket.assignee, Ticket.priority, func.count())
@@ -124,10 +134,7 @@ def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
     ):
         count, weight = loads.get(login, (0, 0))
         loads[login] = (count + n, weight + n * LOAD_WEIGHT.get(priority, 1))
-    return [
-        AgentLoad(a.login, a.display_name, a.away, *loads.get(a.login, (0, 0)))
-        for a in session.exec(agents)
-    ]
+    return loads
 
 
 def _trend(

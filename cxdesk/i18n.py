@@ -1,0 +1,233 @@
+"""The words of the screens in English and 简体中文.
+
+A Python dict keyed by the English text, not gettext's .po/.mo files: an editable install has
+no build step to compile .mo files, the catalogue is small, and a test checks that every text
+the screens mark has a translation with the same placeholders. No Textual import here, so the
+command line can pick the language without loading the UI.
+
+Domain values (stage names, priorities, queue ids, timeline kinds, resolution codes, logins)
+are data, shown as stored in either language: they are what the filter (`stage:fix`), the
+command line and the audit log speak.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LANGUAGES = ("en", "zh")
+
+
+def N_(text: str) -> str:
+    """Marks a text for the catalogue where it is defined; it is translated where shown."""
+    return text
+
+
+def detect_language(environ: Mapping[str, str] = os.environ) -> str:
+    """`zh` for a Chinese locale (zh_CN.UTF-8, zh_TW, zh), else `en`; POSIX order of precedence:
+    LC_ALL, then LC_MESSAGES, then LANG."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+@dataclass(frozen=True)
+class Translator:
+    """`t("{n} open", n=3)`: the text in the chosen language, placeholders filled."""
+
+    lang: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise ValueError(f"unknown language {self.lang!r}; choose one of {LANGUAGES}")
+
+    def __call__(self, text: str, /, **values: object) -> str:
+        template = ZH.get(text, text) if self.lang == "zh" else text
+        return template.format(**values) if values else template
+
+
+ZH: dict[str, str] = {
+    # the app, the help overlay, the command palette
+    "Quit": "退出",
+    "Keys": "按键",
+    "palette": "命令面板",
+    "Close": "关闭",
+    "Keys — {screen}": "按键 — {screen}",
+    "escape to close": "esc 关闭",
+    "queue": "队列",
+    "ticket": "工单",
+    "dashboard": "看板",
+    "key {key}": "按键 {key}",
+    "Search for commands…": "搜索命令…",
+    "Light or dark theme": "浅色/深色主题",
+    "Switch between the light and the dark theme": "在浅色和深色主题之间切换",
+    "SLA at risk": "SLA 即将超时",
+    "SLA breached": "SLA 已超时",
+    "Escalated to you": "已升级给你",
+    # the queue
+    "Mine": "我的",
+    "Unassigned": "未分配",
+    "At risk": "即将超时",
+    "Breached": "已超时",
+    "Escalated": "已升级",
+    "Verifying": "待验证",
+    "All": "全部",
+    "Views": "视图",
+    "Open": "打开",
+    "Next page": "下一页",
+    "Previous page": "上一页",
+    "Refresh": "刷新",
+    "Filter": "筛选",
+    "Dashboard": "看板",
+    "Sort": "排序",
+    "ID": "编号",
+    "Pri": "优先级",
+    "Stage": "阶段",
+    "Queue": "队列",
+    "Assignee": "处理人",
+    "Customer": "客户",
+    "SLA": "SLA",
+    "Age": "时长",
+    "Title": "标题",
+    "loading…": "加载中…",
+    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login — enter "
+    "applies, esc clears": "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new "
+    "assignee:登录名 —— 回车应用，esc 清除",
+    "could not load tickets: {error}": "无法加载工单：{error}",
+    "by {order}": "按{order}排序",
+    "priority": "优先级",
+    "age": "创建时间",
+    "filter: {words}": "筛选：{words}",
+    "{first}–{last} of {total}": "第 {first}–{last} 条，共 {total} 条",
+    "no tickets in this view": "此视图没有工单",
+    "BREACHED {time}": "超时 {time}",
+    # a ticket
+    "Back": "返回",
+    "Claim": "认领",
+    "Claim next": "认领下一单",
+    "Assign": "分配",
+    "Respond": "回复客户",
+    "Note": "备注",
+    "Pend/resume": "挂起/恢复",
+    "Pend": "挂起",
+    "Resume": "恢复",
+    "Analyze": "分析",
+    "Resolve": "解决",
+    "Escalate": "升级",
+    "Reopen": "重开",
+    "Link problem": "关联问题单",
+    "{ticket} · loading…": "{ticket} · 加载中…",
+    "Timeline": "时间线",
+    "Resolution": "处理结果",
+    "{action} {ticket}": "{action} {ticket}",
+    "{ticket}: {action} done": "{ticket}：已{action}",
+    "{kind} in {queue}": "{kind} · 队列 {queue}",
+    "assignee {assignee}  escalation {level}": "处理人 {assignee}  升级级别 {level}",
+    "opened {time}": "创建于 {time}",
+    "first response due {due} (answered {at})": "首次响应截止 {due}（已响应 {at}）",
+    "resolution due {due}": "解决截止 {due}",
+    "id": "编号",
+    "name": "姓名",
+    "tier": "等级",
+    "phone": "电话",
+    "email": "邮箱",
+    "feedback": "反馈",
+    "tickets": "工单",
+    "cases": "个案",
+    "problem": "问题单",
+    "no customer (problem ticket)": "无客户（问题单）",
+    "code": "解决代码",
+    "root cause": "根因",
+    "driver": "驱动要素",
+    "action taken": "采取措施",
+    "customer remedy": "客户补偿",
+    "verify": "回访结果",
+    "reopened": "重开次数",
+    # the forms
+    "Save": "保存",
+    "Cancel": "取消",
+    "ctrl+s save · esc cancel": "ctrl+s 保存 · esc 取消",
+    "{label} (optional)": "{label}（可选）",
+    "required: {fields}": "必填：{fields}",
+    "Select": "选择",
+    "type a name or login to narrow the list": "输入姓名或登录名筛选",
+    "no match": "无匹配",
+    "{open} open · load {load}": "未结 {open} · 负载 {load}",
+    "away": "暂离",
+    "Agent": "客服",
+    "Reason": "原因",
+    "Text (or leave it empty and pick a template)": "内容（或留空并选择模板）",
+    "Template": "模板",
+    "Root cause": "根因",
+    "Driver": "驱动要素",
+    "Touchpoint": "触点",
+    "Resolution code": "解决代码",
+    "Action taken": "采取措施",
+    "Customer remedy": "客户补偿",
+    "Problem ticket (CX-…)": "问题单（CX-…）",
+    "Next": "下一个",
+    "Previous": "上一个",
+    "Page down": "下一屏",
+    "Page up": "上一屏",
+    # the dashboard
+    "SLA by queue": "各队列 SLA",
+    "Agent load": "客服负载",
+    "Problems and metric alerts": "问题单与指标预警",
+    "open": "未结",
+    "ok": "正常",
+    "at risk": "临期",
+    "breached": "超时",
+    "no clock": "停表",
+    "agent": "客服",
+    "load": "负载",
+    "pri": "优先级",
+    "overdue": "超时",
+    "assignee": "处理人",
+    "title": "标题",
+    "stage": "阶段",
+    "NPS": "NPS",
+    "CSAT %": "CSAT %",
+    "Closed-loop %": "闭环率 %",
+    "{label}  {first} → {last}  latest {latest}": "{label}  {first} → {last}  最新 {latest}",
+    # Textual's own keys and commands, as the help overlay and the palette show them
+    "Cursor up": "光标上移",
+    "Cursor down": "光标下移",
+    "Cursor left": "光标左移",
+    "Cursor right": "光标右移",
+    "Home": "开头",
+    "End": "末尾",
+    "Page Up": "上一屏",
+    "Page Down": "下一屏",
+    "Page Left": "向左翻屏",
+    "Page Right": "向右翻屏",
+    "Top": "顶部",
+    "Bottom": "底部",
+    "Focus Next": "下一个控件",
+    "Focus Previous": "上一个控件",
+    "Copy selected text": "复制所选文本",
+    "Scroll Up": "向上滚动",
+    "Scroll Down": "向下滚动",
+    "Scroll Left": "向左滚动",
+    "Scroll Right": "向右滚动",
+    "Scroll Home": "滚到顶部",
+    "Scroll End": "滚到底部",
+    "Theme": "主题",
+    "Change the current theme": "更换当前主题",
+    "Screenshot": "截图",
+    "Save an SVG 'screenshot' of the current screen": "将当前屏幕保存为 SVG 截图",
+    "Maximize": "最大化",
+    "Maximize the focused widget": "最大化当前控件",
+    "Minimize": "还原",
+    "Minimize the widget and restore to normal size": "将控件还原为正常大小",
+}
+
+
+def english(text: str) -> str:
+    """The English of a translated text (the text itself when it is English or unknown)."""
+    return _ENGLISH.get(text, text)
+
+
+_ENGLISH = {translated: key for key, translated in ZH.items()}

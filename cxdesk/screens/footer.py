@@ -1,0 +1,35 @@
+"""The footer every screen shows: Textual's, with the palette key kept clear of the others.
+
+Textual docks the palette key over the right end of the key row; when the row is wider than the
+terminal (most screens at 80 columns, and sooner in Chinese) the compositor cuts the palette
+key's text at the edges of the keys underneath, which splits a double-width character into
+blanks (`^p 命令面板` came out as `^p   令面板`). Here the other keys sit in a row of their own
+that ends where the palette key begins, so nothing lies underneath it.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
+from textual.widget import Widget
+from textual.widgets import Footer
+
+
+class DeskFooter(Footer):
+    DEFAULT_CSS = """
+    DeskFooter > #footer-keys {
+        width: 1fr;
+        height: 1;
+        overflow: hidden hidden;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        palette: list[Widget] = []
+        with HorizontalGroup(id="footer-keys"):
+            for widget in super().compose():
+                if widget.has_class("-command-palette"):
+                    palette.append(widget)
+                else:
+                    yield widget
+        yield from palette
