@@ -54,8 +54,15 @@ class Context:
 
     def database(self, *, must_exist: bool = True) -> Database:
         if self._db is None:
-            self._db = Database.open(self.db_arg, must_exist=must_exist)
+            self._db = Database.open(self.db_arg, must_exist=must_exist, group=self.group())
         return self._db
+
+    def group(self) -> str | None:
+        """The Unix group an SQLite database is shared through: `CXDESK_GROUP`, or the
+        config's `[database] group`."""
+        if sqlite_path(self.url) is None:
+            return None
+        return os.environ.get("CXDESK_GROUP") or self.settings.database.group
 
     def clocks(self) -> ClockReader:
         """Reads tickets' running clocks in working time (queues loaded once)."""

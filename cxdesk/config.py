@@ -234,8 +234,19 @@ def _default_queues() -> dict[str, QueueConfig]:
     }
 
 
+class DatabaseConfig(StrictModel):
+    """How the database is kept (the database itself is `--db` or `CXDESK_DB`)."""
+
+    group: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Unix group given the SQLite file and its -wal/-shm (env CXDESK_GROUP)",
+    )
+
+
 class Settings(StrictModel):
     timezone: str = "Asia/Shanghai"
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     calendars: dict[str, CalendarConfig] = Field(default_factory=_default_calendars)
     policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)

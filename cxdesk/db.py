@@ -67,14 +67,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _share_with_group(path: Path) -> None:
-    """Team members share the file through its group: read-write for them, nothing for others.
-    SQLite gives the -wal and -shm files the database file's permissions."""
+def group_id(group: str) -> int:
+    """The id of the Unix group named `group` (or given by number)."""
+    import grp
+
     try:
-        if path.exists() and path.stat().st_mode & 0o777 != SHARED_FILE_MODE:
-            path.chmod(SHARED_FILE_MODE)
-    except PermissionError:
-        pass  # someone else's file: its owner set it up
+        return grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise DatabaseError(
+            f"unknown group {group!r}: no such Unix group here (see [database] group in the "
+            "config, or CXDESK_GROUP)"
+        ) from None
+
+
+def _share_with_group(path: Path, gid: int | None = None, group: str | None = None) -> None:
+    """Team members share the file through its group: read-write for them, nothing for others.
+
+    SQLite gives the -wal and -shm files the database file's mode, but whoever opens the
+    database first after everyone closed it creates them afresh, in their own primary group
+    (unless the directory is setgid): so with a configured group, each of the three files
+    this process owns is given to it.
+    """
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = name.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid != os.geteuid() and os.geteuid() != 0:
+            continue  # someone else's file: its owner set it up
+        try:
+            if info.st_mode & 0o777 != SHARED_FILE_MODE:
+                name.chmod(SHARED_FILE_MODE)
+            if gid is not None and info.st_gid != gid:
+                os.chown(name, -1, gid)
+        except PermissionError as exc:
+            if gid is not None and info.st_gid != gid:
+                raise DatabaseError(
+                    f"cannot give {name} to group {group}: {exc.strerror} (are you a member of it?)"
+                ) from None
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -83,14 +113,16 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with cxdesk's connection settings for the URL's backend."""
+def make_engine(url: str, group: str | None = None) -> Engine:
+    """An engine with cxdesk's connection settings for the URL's backend; an SQLite file (and
+    its -wal/-shm) is made read-write for its group, and given to `group` if one is named."""
     if make_url(url).get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        gid = group_id(group) if group and path is not None else None
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
-        path = sqlite_path(url)
         if path is not None:
-            event.listen(engine, "connect", lambda *_: _share_with_group(path))
+            event.listen(engine, "connect", lambda *_: _share_with_group(path, gid, group))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -164,9 +196,10 @@ def _refuse_newer_schema(engine: Engine) -> None:
 class Database:
     """One database: an engine, a session factory, and the schema checks."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, group: str | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.group = group
+        self.engine = make_engine(url, group)
         self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
@@ -175,15 +208,18 @@ class Database:
         )
 
     @classmethod
-    def open(cls, db: str | None = None, *, must_exist: bool = True) -> Database:
-        """Open `db` (path or URL); with `must_exist`, insist on an initialised schema."""
+    def open(
+        cls, db: str | None = None, *, must_exist: bool = True, group: str | None = None
+    ) -> Database:
+        """Open `db` (path or URL); with `must_exist`, insist on an initialised schema. An
+        SQLite file and its -wal/-shm are given to the Unix `group` when one is named."""
         url = resolve_url(db)
         path = sqlite_path(url)
         if must_exist and path is not None and not path.exists():
             raise DatabaseError(
                 f"no database at {path}: run `cxdesk init` or `cxdesk demo` to create one"
             )
-        database = cls(url)
+        database = cls(url, group)
         if must_exist:
             database.check_schema()
         return database

@@ -63,7 +63,7 @@ class SqliteFeed:
     """`PRAGMA data_version` on one connection kept open: it moves when others commit."""
 
     def __init__(self, db: Database) -> None:
-        self._engine = make_engine(db.url)
+        self._engine = make_engine(db.url, db.group)
         self._connection = self._engine.raw_connection()
         self._version = self._read()
 
