@@ -1,7 +1,7 @@
 """Breach sweep at size: one `cxdesk sweep` pass over a million open tickets.
 
-    python benchmarks/sweep.py [--db /tmp/sweep.db] [--tickets 1000000] [--rounds 7]
-                               [--interval 30]
+    python benchmarks/sweep.py [--db sweep-benchmark.db] [--tickets 1000000] [--rounds 7]
+                               [--interval 30] [--build-only]
 
 Builds (or reuses, with --db) an SQLite database of open tickets only — new, collect,
 analyze, fix, pending and verify, opened over the last two weeks, with their feedback
@@ -371,7 +371,13 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--interval", type=float, default=30)
+    parser.add_argument("--build-only", action="store_true", help="build --db, time nothing")
     args = parser.parse_args()
+    if args.build_only:
+        if Path(args.db).exists():
+            raise SystemExit(f"{args.db} exists already")
+        print(build(Path(args.db), args.tickets, args.customers))
+        return
     result = run(
         args.db,
         tickets=args.tickets,

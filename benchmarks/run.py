@@ -1,0 +1,191 @@
+"""Every benchmark in one run: one JSON object on stdout, a table of the headline figures on
+stderr.
+
+    python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
+                             [--compare-tickets 5000] [--only ingest,tui,sweep,compare]
+
+- ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
+- tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
+  (built at --large-db if missing, about two minutes);
+- sweep: benchmarks/sweep.py, one sweep pass over 1,000,000 open tickets (the database is
+  built at --sweep-db if missing, about two minutes);
+- compare: benchmarks/compare.py, cxdesk against django-helpdesk (installed in a throwaway
+  venv).
+
+Each benchmark runs in a child process of its own, so its peak resident memory is its own:
+`peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
+databases are kept for the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ("ingest", "tui", "sweep", "compare")
+
+
+def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
+    """Run a Python child; (its JSON on stdout or its error, peak RSS in MB, seconds)."""
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            cwd=HERE.parent,
+        )
+        assert process.stdout is not None
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - started
+        errors.seek(0)
+        if process.returncode != 0:
+            lines = errors.read().strip().splitlines()[-10:]
+            return (
+                f"exit {process.returncode}: " + "\n".join(lines),
+                usage.ru_maxrss / 1024,
+                elapsed,
+            )
+    try:
+        return json.loads(out), usage.ru_maxrss / 1024, elapsed
+    except json.JSONDecodeError:
+        return out.strip(), usage.ru_maxrss / 1024, elapsed
+
+
+def ensure(path: Path, *build: str | Path) -> dict[str, Any] | None:
+    """Build a database with `build` unless it exists; what the build took, or None."""
+    if path.exists():
+        return None
+    result, _, seconds = child(*build)
+    if isinstance(result, str) and result.startswith("exit "):
+        raise RuntimeError(f"building {path} failed: {result}")
+    return {"seconds": round(seconds, 1), "output": result}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
+    if "ingest" in only:
+        out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events))
+        results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "tui" in only:
+        built = ensure(
+            args.large_db,
+            "-m",
+            "cxdesk",
+            "--db",
+            args.large_db,
+            "demo",
+            "--size",
+            "large",
+            "--no-tui",
+        )
+        out, rss, _ = child(HERE / "tui.py", "--db", args.large_db, "--rounds", str(args.rounds))
+        results["tui"] = {"result": out, "peak_rss_mb": round(rss, 1), "built": built}
+    if "sweep" in only:
+        built = ensure(args.sweep_db, HERE / "sweep.py", "--db", args.sweep_db, "--build-only")
+        out, rss, _ = child(HERE / "sweep.py", "--db", args.sweep_db)
+        results["sweep"] = {"result": out, "peak_rss_mb": round(rss, 1), "built": built}
+    if "compare" in only:
+        out, rss, _ = child(HERE / "compare.py", "--tickets", str(args.compare_tickets))
+        results["compare"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The headline figures, one per line."""
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, section: str, *path: str, unit: str = "") -> None:
+        value: Any = results.get(section, {}).get("result")
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            rows.append((label, f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"))
+
+    if isinstance(results.get("ingest", {}).get("result"), str):
+        rows.append(("ingest", "failed: " + results["ingest"]["result"].splitlines()[-1]))
+    events = results.get("ingest", {}).get("result", {})
+    events = events.get("events") if isinstance(events, dict) else None
+    add(
+        f"ingest, {events:,} events" if events else "ingest",
+        "ingest",
+        "ingest_events_per_s",
+        unit=" events/s",
+    )
+    add("raw sqlite3 executemany", "ingest", "raw_sqlite_rows_per_s", unit=" rows/s")
+    add("ingest / raw sqlite", "ingest", "ratio")
+    add("TUI first paint (1M tickets)", "tui", "first_paint_s", unit=" s")
+    add("TUI cursor key, median", "tui", "cursor", "median_ms", unit=" ms")
+    add("TUI view switch, median", "tui", "switch_view", "median_ms", unit=" ms")
+    add("TUI filter, median", "tui", "apply_filter", "median_ms", unit=" ms")
+    swept = results.get("sweep", {}).get("result")
+    swept = f"{swept['open_tickets']:,} open" if isinstance(swept, dict) else "open tickets"
+    add(f"sweep, {swept}, nothing due", "sweep", "steady_pass", "median_ms", unit=" ms")
+    add(f"sweep, {swept}, with new work", "sweep", "new_pass", "median_ms", unit=" ms")
+    add("  tickets handled per pass", "sweep", "new_pass", "handled_median")
+    add("  per ticket handled", "sweep", "new_pass", "act_per_ticket_median_ms", unit=" ms")
+    add("metric alerts look (each 5 min)", "sweep", "metric_alerts_look_ms", unit=" ms")
+    add("cxdesk create, 1 tx each", "compare", "cxdesk", "create_each_per_s", unit="/s")
+    add(
+        "django-helpdesk create, 1 tx each",
+        "compare",
+        "django_helpdesk",
+        "create_each_per_s",
+        unit="/s",
+    )
+    add("cxdesk create, one tx", "compare", "cxdesk", "create_batch_per_s", unit="/s")
+    add(
+        "django-helpdesk create, one tx",
+        "compare",
+        "django_helpdesk",
+        "create_batch_per_s",
+        unit="/s",
+    )
+    add("cxdesk open queue page", "compare", "cxdesk", "list_first_page_median_ms", unit=" ms")
+    add(
+        "django-helpdesk open queue page",
+        "compare",
+        "django_helpdesk",
+        "list_first_page_median_ms",
+        unit=" ms",
+    )
+    add("django-helpdesk", "compare", "django_helpdesk", "error")
+    for section in BENCHMARKS:
+        if section in results:
+            rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))
+            if isinstance(results[section]["result"], str):
+                rows.append((f"{section} failed", results[section]["result"].splitlines()[-1]))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000, help="ingest feed size")
+    parser.add_argument("--large-db", type=Path, default=Path("large-benchmark.db"))
+    parser.add_argument("--sweep-db", type=Path, default=Path("sweep-benchmark.db"))
+    parser.add_argument("--compare-tickets", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
+    args = parser.parse_args()
+    args.large_db, args.sweep_db = args.large_db.resolve(), args.sweep_db.resolve()
+    results = run(args)
+    json.dump(results, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    print(table(results), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
