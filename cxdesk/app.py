@@ -17,7 +17,7 @@ from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
 from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
 from cxdesk.screens.context import Desk, localize_bindings
-from cxdesk.screens.format import NOTICE_TITLES, SCREEN_TITLES
+from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.live import DataChanged
 from cxdesk.screens.queue import QueueScreen
@@ -67,6 +67,7 @@ class CxdeskApp(App[None]):
             lang=lang,
         )
         localize_bindings(self, self.desk.t)
+        self.ansi_theme_light = LIGHT_ANSI  # named colours that read on a light theme
 
     class Noticed(Message):
         def __init__(self, notices: list[Notice]) -> None:

@@ -96,7 +96,7 @@ def system_commands(
 
 
 def toggle_theme(app: App[object]) -> None:
-    app.theme = DARK if app.current_theme.dark else LIGHT
+    app.theme = LIGHT if app.current_theme.dark else DARK
 
 
 def open_palette(app: App[object]) -> None:

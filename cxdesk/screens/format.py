@@ -5,10 +5,40 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from rich.terminal_theme import TerminalTheme
 from rich.text import Text
 
 from cxdesk.i18n import N_, Translator
 from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
+
+# Named colours (red, yellow, …) reach the screen through an ANSI palette that Textual picks by
+# the theme's darkness. Its light one (Alabaster) has a yellow (#cb9000), a cyan and a green too
+# pale on textual-light's grey (#e0e0e0): yellow at about 2:1, and at-risk clocks and P2 are
+# yellow. The same palette with those three darkened to 4.5:1 or better; dark themes keep theirs.
+LIGHT_ANSI = TerminalTheme(
+    (247, 247, 247),
+    (0, 0, 0),
+    [
+        (0, 0, 0),
+        (170, 55, 49),
+        (47, 110, 18),  # green
+        (120, 84, 0),  # yellow
+        (50, 92, 192),
+        (122, 62, 157),
+        (0, 106, 145),  # cyan
+        (247, 247, 247),
+        (119, 119, 119),
+    ],
+    [
+        (240, 80, 80),
+        (96, 203, 0),
+        (255, 188, 93),
+        (0, 122, 204),
+        (230, 76, 230),
+        (0, 170, 203),
+        (247, 247, 247),
+    ],
+)
 
 STATE_STYLE = {SlaState.BREACHED: "bold red", SlaState.AT_RISK: "yellow", SlaState.OK: ""}
 # A marker beside the colour, so the state reads without colour too.
