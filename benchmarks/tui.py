@@ -23,12 +23,13 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from textual import events  # noqa: E402
-from textual.widgets import DataTable, Input  # noqa: E402
+from textual.widgets import Input  # noqa: E402
 
 from cxdesk.app import CxdeskApp  # noqa: E402
 from cxdesk.config import Settings  # noqa: E402
 from cxdesk.db import Database  # noqa: E402
 from cxdesk.screens.queue import QueueScreen  # noqa: E402
+from cxdesk.screens.ticket_table import TicketTable  # noqa: E402
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -85,7 +86,7 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
         screen = app.screen
         assert isinstance(screen, QueueScreen)
         clock = FrameClock(app)
-        table = screen.query_one("#tickets", DataTable)
+        table = screen.query_one("#tickets", TicketTable)
 
         def cursor_moved(before: int) -> Callable[[], bool]:
             return lambda: table.cursor_row != before

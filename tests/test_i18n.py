@@ -10,9 +10,10 @@ import string
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
@@ -23,6 +24,7 @@ from cxdesk.screens.forms import FormScreen, Picker
 from cxdesk.screens.help import HelpScreen
 from cxdesk.screens.queue import COLUMNS, VIEW_TITLES, QueueScreen
 from cxdesk.screens.ticket import TicketScreen
+from cxdesk.screens.ticket_table import StatusLine, TicketTable
 
 from .conftest import DEMO_NOW
 
@@ -154,8 +156,8 @@ async def test_a_chinese_desk_speaks_chinese(demo_copy: Path) -> None:
     app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW, lang="zh")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        table = app.screen.query_one("#tickets", DataTable)
-        headers = [str(column.label) for column in table.columns.values()]
+        table = app.screen.query_one("#tickets", TicketTable)
+        headers = [column.label for column in table.columns]
         assert headers == [
             "编号",
             "优先级",
@@ -167,14 +169,20 @@ async def test_a_chinese_desk_speaks_chinese(demo_copy: Path) -> None:
             "时长",
             "标题",
         ]
-        status = text_of(app.screen.query_one("#status", Static).content)
+        status = app.screen.query_one("#status", StatusLine).text
         assert "全部" in status and "共" in status
         await pilot.press("4")  # breached
         await settle(app, pilot)
         assert str(table.get_row_at(0)[6]).startswith("!超时 ")
         # CJK is measured in cells: every row of a column starts at the same column of the
         # screen, Chinese names and titles included.
-        assert all(column.content_width >= 4 for column in table.columns.values())
+        starts = set()
+        for y in range(1, min(table.row_count, 20) + 1):
+            line = table.render_line(y).text
+            assert cell_len(line) == table.size.width
+            sla = str(table.get_row_at(y - 1)[6])
+            starts.add(cell_len(line[: line.index(sla)]))
+        assert len(starts) == 1, starts
 
         await pilot.press("question_mark")
         await pilot.pause()

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
-from textual.widgets import DataTable
 
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
@@ -18,6 +17,7 @@ from cxdesk.db import Database
 from cxdesk.models import Ticket
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
+from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.changes import ChangeWatcher, FeedUnavailable, open_feed
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
@@ -156,7 +156,7 @@ def test_an_unsupported_backend_says_so_once_and_stops() -> None:
 
 
 def table_row(app: CxdeskApp, ticket: str) -> list[str]:
-    table = app.screen.query_one("#tickets", DataTable)
+    table = app.screen.query_one("#tickets", TicketTable)
     return [str(cell) for cell in table.get_row(ticket)]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
@@ -18,6 +18,7 @@ from cxdesk.models import Customer, FeedbackEvent
 from cxdesk.screens.help import HelpScreen
 from cxdesk.screens.queue import PAGE_SIZE, QueueScreen
 from cxdesk.screens.ticket import TicketScreen
+from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
 
@@ -34,7 +35,7 @@ async def settle(app: CxdeskApp, pilot) -> None:
 
 
 def table_ids(app: CxdeskApp) -> list[str]:
-    table = app.screen.query_one("#tickets", DataTable)
+    table = app.screen.query_one("#tickets", TicketTable)
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
@@ -46,7 +47,7 @@ def text_of(widget: Static) -> str:
 
 
 def status(app: CxdeskApp) -> str:
-    return text_of(app.screen.query_one("#status", Static)).strip()
+    return app.screen.query_one("#status", StatusLine).text.strip()
 
 
 async def test_queue_lists_one_page_and_pages_on(demo_copy: Path) -> None:
@@ -102,7 +103,7 @@ async def test_breached_rows_are_marked_without_colour(demo_copy: Path) -> None:
         await settle(app, pilot)
         await pilot.press("4")
         await settle(app, pilot)
-        table = app.screen.query_one("#tickets", DataTable)
+        table = app.screen.query_one("#tickets", TicketTable)
         sla = str(table.get_row_at(0)[6])
         assert sla.startswith("!BREACHED ")
 
@@ -124,7 +125,7 @@ async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: Path) -> Non
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, QueueScreen)
-        table = app.screen.query_one("#tickets", DataTable)
+        table = app.screen.query_one("#tickets", TicketTable)
         assert table_ids(app)[table.cursor_row] == wanted  # the cursor stayed on its ticket
 
 
@@ -172,7 +173,7 @@ async def test_hostile_customer_text_is_shown_inert(demo_copy: Path) -> None:
     app = CxdeskApp(db, settings, getpass.getuser(), lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        row = app.screen.query_one("#tickets", DataTable).get_row_at(0)
+        row = app.screen.query_one("#tickets", TicketTable).get_row_at(0)
         assert str(row[0]) == f"CX-{accepted.ticket_id:06d}"
         assert str(row[5]) == HOSTILE_NAME
         assert str(row[8]).startswith("[link=http://x]y[/link] [/]")

@@ -15,6 +15,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.ticket import TicketScreen
+from cxdesk.screens.ticket_table import StatusLine
 from cxdesk.workflow.service import TicketService
 
 from .conftest import DEMO_NOW
@@ -205,6 +206,5 @@ async def test_s_cycles_the_order(demo_copy: Path) -> None:
         await pilot.press("s")  # → priority
         await settle(app, pilot)
         priorities = [r.priority for r in app.screen.current.rows]
-        assert priorities == sorted(priorities) and "by priority" in text_of(
-            app.screen.query_one("#status", Static)
-        )
+        status = app.screen.query_one("#status", StatusLine).text
+        assert priorities == sorted(priorities) and "by priority" in status

@@ -21,7 +21,8 @@ class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_stage_queue", "stage", "queue_id"),
-        Index("ix_tickets_assignee_stage", "assignee", "stage"),
+        Index("ix_tickets_assignee_stage_due", "assignee", "stage", "sla_due"),
+        Index("ix_tickets_escalation_stage", "escalation_level", "stage"),
         Index("ix_tickets_customer_stage", "customer_id", "stage"),
         Index("ix_tickets_first_response_due", "first_response_due"),
         Index("ix_tickets_resolution_due", "resolution_due"),

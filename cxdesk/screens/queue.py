@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from rich.text import Text
 from textual import events, work
@@ -11,13 +12,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input
 
 from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged
+from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.queries import (
     Search,
     Sort,
@@ -25,10 +27,12 @@ from cxdesk.workflow.queries import (
     TicketRow,
     View,
     count_tickets,
+    default_sort,
     list_tickets,
 )
 
 PAGE_SIZE = 100
+COUNT_CAP = 10_000  # beyond this the status line says "10,000+"
 VIEW_TITLES = {
     View.MINE: "Mine",
     View.UNASSIGNED: "Unassigned",
@@ -41,14 +45,16 @@ VIEW_TITLES = {
 VIEWS_GROUP = Binding.Group("Views", compact=True)
 # Column keys; the headers show them in the desk's language (the catalogue test checks these).
 COLUMNS = ("ID", "Pri", "Stage", "Queue", "Assignee", "Customer", "SLA", "Age", "Title")
+COLUMN_WIDTHS = {"Queue": 12, "Assignee": 14, "Customer": 16, "SLA": 18, "Age": 6}
 
 
 @dataclass(frozen=True)
 class Page:
-    view: View
+    request: int  # which load asked for it: answers to older requests are dropped
+    scope: TicketFilter  # the list it is a page of (the filter without its instant)
     number: int
     rows: list[TicketRow]
-    total: int
+    total: int | None = None  # counted after the page is shown; at most COUNT_CAP + 1
 
 
 class QueueScreen(Screen[None]):
@@ -82,6 +88,12 @@ class QueueScreen(Screen[None]):
             super().__init__()
             self.page = page
 
+    class Counted(Message):
+        def __init__(self, request: int, total: int) -> None:
+            super().__init__()
+            self.request = request
+            self.total = total
+
     class LoadFailed(Message):
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -93,11 +105,12 @@ class QueueScreen(Screen[None]):
         self.t = desk.t
         localize_bindings(self, self.t)
         self.current: Page | None = None
+        self.request = 0
         self.search: Search | None = None
         self.sort: Sort | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusLine(id="status")
         search = Input(
             placeholder=self.t(
                 "filter: words (any language), priority:P1 queue:vip "
@@ -107,69 +120,87 @@ class QueueScreen(Screen[None]):
         )
         search.display = False
         yield search
-        table: DataTable[Text] = DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
-        yield table
+        columns = [
+            Column(key, self.t(key), COLUMN_WIDTHS.get(key), grow=key == "Title")
+            for key in COLUMNS
+        ]
+        yield TicketTable(columns, id="tickets")
         yield DeskFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#tickets", DataTable)
-        for name in COLUMNS:
-            table.add_column(self.t(name), key=name)
-        table.focus()
+        self.query_one("#tickets", TicketTable).focus()
         self._show_status(self.t("loading…"))
         self.load()
         self.set_interval(1.0, self._tick)
 
     # -- loading ---------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
-        view, number = self.view, self.page_number
+        """Fetch the page for the current view, filter, order and page number."""
+        self.request += 1
         flt = TicketFilter(
-            view=view,
+            view=self.view,
             me=self.desk.actor,
             now=self.desk.clock(),
             queues=self.desk.queues,
             search=self.search,
             sort=self.sort,
         )
+        self._fetch(self.request, flt, self.page_number)
+
+    @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
+    def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
+        """The page first, so it is on screen at once; then the (capped) count."""
+        scope = replace(flt, now=None)
         try:
             with self.desk.db.session() as session:
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
-                total = count_tickets(session, flt)
+                self.post_message(self.Loaded(Page(request, scope, number, rows)))
+                total = count_tickets(session, flt, cap=COUNT_CAP)
         except Exception as exc:  # shown to the user, the screen stays usable
             failed = self.t("could not load tickets: {error}", error=exc)
             self.post_message(self.LoadFailed(failed))
             return
-        self.post_message(self.Loaded(Page(view, number, rows, total)))
+        self.post_message(self.Counted(request, total))
+
+    def on_queue_screen_counted(self, message: QueueScreen.Counted) -> None:
+        if self.current is not None and self.current.request == message.request:
+            self.current = replace(self.current, total=message.total)
+            self._show_status()
 
     def on_queue_screen_loaded(self, message: QueueScreen.Loaded) -> None:
-        page = message.page
-        if (page.view, page.number) != (self.view, self.page_number):
+        page, shown = message.page, self.current
+        if page.request != self.request:
             return  # an answer to an older request
-        table = self.query_one("#tickets", DataTable)
-        keep = self._cursor_key()
-        table.clear()
+        if not page.rows and page.number > 0:
+            self.page_number -= 1  # paged past the end (the last page was exactly full)
+            return
+        if shown is not None and shown.scope == page.scope:
+            page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
+            if (shown.number, shown.rows) == (page.number, page.rows):
+                self.current = page  # a refresh that found nothing new: leave the table be
+                return
         now = self.desk.clock()
-        for row in page.rows:
-            reading = self.desk.reading(row, now)
-            style = STATE_STYLE[reading.state] if reading else ""
-            table.add_row(
-                Text(row.id, style=style),
-                Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
-                plain(row.stage),
-                plain(row.queue),
-                plain(row.assignee or "—"),
-                plain(row.customer_name or row.customer_id or "—"),
-                sla_cell(reading, self.t),
-                plain(age(row.opened_at, now)),
-                plain(row.title),
-                key=row.id,
-            )
+        self.query_one("#tickets", TicketTable).set_rows(
+            [(row.id, self._cells(row, now)) for row in page.rows]
+        )
         self.current = page
-        if keep is not None and keep in table.rows:
-            table.move_cursor(row=table.get_row_index(keep))
         self._show_status()
+
+    def _cells(self, row: TicketRow, now: datetime) -> list[Text]:
+        reading = self.desk.reading(row, now)
+        style = STATE_STYLE[reading.state] if reading else ""
+        return [
+            Text(row.id, style=style),
+            Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
+            plain(row.stage),
+            plain(row.queue),
+            plain(row.assignee or "—"),
+            plain(row.customer_name or row.customer_id or "—"),
+            sla_cell(reading, self.t),
+            plain(age(row.opened_at, now)),
+            plain(row.title),
+        ]
 
     def on_queue_screen_load_failed(self, message: QueueScreen.LoadFailed) -> None:
         self.notify(message.error, severity="error", markup=False)
@@ -178,13 +209,10 @@ class QueueScreen(Screen[None]):
         """Countdowns move every second without touching the database."""
         if self.current is None or self.app.screen is not self:
             return
-        table = self.query_one("#tickets", DataTable)
+        table = self.query_one("#tickets", TicketTable)
         now = self.desk.clock()
         for row in self.current.rows:
-            if row.id not in table.rows:
-                continue
-            reading = self.desk.reading(row, now)
-            table.update_cell(row.id, "SLA", sla_cell(reading, self.t))
+            table.update_cell(row.id, "SLA", sla_cell(self.desk.reading(row, now), self.t))
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
 
     def on_data_changed(self, _message: DataChanged) -> None:
@@ -193,11 +221,7 @@ class QueueScreen(Screen[None]):
             self.load()
 
     def _cursor_key(self) -> str | None:
-        table = self.query_one("#tickets", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
+        return self.query_one("#tickets", TicketTable).cursor_key
 
     def _show_status(self, note: str = "") -> None:
         page = self.current
@@ -211,14 +235,17 @@ class QueueScreen(Screen[None]):
         if page is not None and not note:
             first = page.number * PAGE_SIZE + 1 if page.rows else 0
             last = page.number * PAGE_SIZE + len(page.rows)
-            if page.total:
-                span = {"first": f"{first:,}", "last": f"{last:,}", "total": f"{page.total:,}"}
-                parts.append(t("{first}–{last} of {total}", **span))
-            else:
+            if not page.rows and page.number == 0:
                 parts.append(t("no tickets in this view"))
+            else:
+                total = "…" if page.total is None else f"{min(page.total, COUNT_CAP):,}"
+                if page.total is not None and page.total > COUNT_CAP:
+                    total += "+"
+                span = {"first": f"{first:,}", "last": f"{last:,}", "total": total}
+                parts.append(t("{first}–{last} of {total}", **span))
         if note:
             parts.append(note)
-        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+        self.query_one("#status", StatusLine).text = " · ".join(parts)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -237,10 +264,9 @@ class QueueScreen(Screen[None]):
     def action_page(self, step: int) -> None:
         if self.current is None:
             return
-        last_page = max((self.current.total - 1) // PAGE_SIZE, 0)
-        target = min(max(self.page_number + step, 0), last_page)
-        if target != self.page_number:
-            self.page_number = target
+        full = len(self.current.rows) == PAGE_SIZE  # a next page may exist, counted or not
+        if (step < 0 and self.page_number > 0) or (step > 0 and full):
+            self.page_number += step
 
     def action_reload(self) -> None:
         self.load()
@@ -248,7 +274,7 @@ class QueueScreen(Screen[None]):
     def action_sort(self) -> None:
         """Cycle the order: by SLA, by priority, by age (newest first)."""
         order = list(Sort)
-        current = self.sort or (Sort.AGE if self.view is View.ALL else Sort.SLA)
+        current = self.sort or default_sort(self.view)
         self.sort = order[(order.index(current) + 1) % len(order)]
         self.page_number = 0
         self.load()
@@ -271,7 +297,7 @@ class QueueScreen(Screen[None]):
         except CxdeskError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.query_one("#tickets", DataTable).focus()
+        self.query_one("#tickets", TicketTable).focus()
         self.page_number = 0
         self.load()
 
@@ -280,7 +306,7 @@ class QueueScreen(Screen[None]):
         if event.key == "escape" and box.has_focus:
             event.stop()
             box.value, box.display, self.search = "", False, None
-            self.query_one("#tickets", DataTable).focus()
+            self.query_one("#tickets", TicketTable).focus()
             self.load()
 
     def action_open(self) -> None:
@@ -292,7 +318,7 @@ class QueueScreen(Screen[None]):
 
         self.app.push_screen(TicketScreen(self.desk, parse_ref(key)))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_ticket_table_selected(self, event: TicketTable.Selected) -> None:
         event.stop()
         self.action_open()
 

@@ -1,0 +1,248 @@
+"""A table of one page of tickets, drawn a line at a time.
+
+Textual's DataTable renders every visible cell through Rich's padding and cropping; a queue
+page changes wholesale on every view switch, filter and refresh, and that per-cell work is
+most of the time from key to frame. Here a row is one Text cut to the column widths and
+turned into a single Strip, cached until the rows or the width change. Rows are keyed by
+ticket id so the cursor can stay on its ticket across refreshes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+
+GAP = 2  # blank cells between columns
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    max_width: int | None = None  # as wide as the widest cell, up to this
+    grow: bool = False  # takes the width the other columns leave
+
+
+class TicketTable(ScrollView, can_focus=True):
+    """Rows of cells under a fixed header; `up`/`down`/`pageup`/`pagedown`/`home`/`end` move
+    the cursor, `enter` selects."""
+
+    COMPONENT_CLASSES = {
+        "ticket-table--header",
+        "ticket-table--cursor",
+        "ticket-table--even-row",
+    }
+    DEFAULT_CSS = """
+    TicketTable {
+        background: $surface;
+    }
+    TicketTable > .ticket-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $foreground;
+    }
+    TicketTable > .ticket-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    TicketTable:blur > .ticket-table--cursor {
+        background: $block-cursor-blurred-background;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    TicketTable > .ticket-table--even-row {
+        background: $surface-lighten-1 20%;
+    }
+    """
+    BINDINGS = [
+        Binding("up", "move(-1)", "Cursor up", show=False),
+        Binding("down", "move(1)", "Cursor down", show=False),
+        Binding("pageup", "move_page(-1)", "Page Up", show=False),
+        Binding("pagedown", "move_page(1)", "Page Down", show=False),
+        Binding("home", "move_to(0)", "Top", show=False),
+        Binding("end", "move_to(-1)", "Bottom", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+
+    cursor_row: reactive[int] = reactive(0, init=False)
+
+    class Selected(Message):
+        """`enter` (or a click on the row under the cursor) on a row."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, columns: list[Column], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = columns
+        self.keys: list[str] = []
+        self.cells: list[list[Text]] = []
+        self._index: dict[str, int] = {}
+        self._widths: list[int] = [len(column.label) for column in columns]
+        self._lines: dict[int, Strip] = {}  # row index → its rendered line, cursor aside
+
+    # -- data ------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self.keys[self.cursor_row] if self.keys else None
+
+    def set_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
+        """Show these rows; the cursor stays on its ticket if it is still listed."""
+        kept = self.cursor_key
+        self.keys = [key for key, _ in rows]
+        self.cells = [cells for _, cells in rows]
+        self._index = {key: i for i, key in enumerate(self.keys)}
+        self._fit_columns()
+        self._size_to_rows()
+        target = self._index.get(kept, self.cursor_row) if kept is not None else 0
+        self.cursor_row = max(0, min(target, len(self.keys) - 1))
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def update_cell(self, key: str, column: str, value: Text) -> None:
+        """Change one cell; only its line is drawn again, and only if the text changed."""
+        row = self._index.get(key)
+        if row is None:
+            return
+        at = next(i for i, c in enumerate(self.columns) if c.key == column)
+        if self.cells[row][at] == value:
+            return
+        self.cells[row][at] = value
+        self._lines.pop(row, None)
+        self.refresh_line(row + 1)  # the header is line 0
+
+    def get_row(self, key: str) -> list[Text]:
+        return self.cells[self._index[key]]
+
+    def get_row_at(self, index: int) -> list[Text]:
+        return self.cells[index]
+
+    def _fit_columns(self) -> None:
+        """Each bounded column as wide as its widest cell (up to its bound), the free column
+        gets what is left of the screen."""
+        widths = []
+        for at, column in enumerate(self.columns):
+            widest = max([column_width(column.label)] + [row[at].cell_len for row in self.cells])
+            widths.append(min(widest, column.max_width or widest))
+        self._widths = widths
+        self._lines.clear()
+
+    def _layout_widths(self) -> list[int]:
+        fixed = sum(w for w, c in zip(self._widths, self.columns, strict=True) if not c.grow)
+        rest = self.size.width - fixed - GAP * len(self.columns)
+        pairs = zip(self._widths, self.columns, strict=True)
+        return [max(rest, 8) if column.grow else width for width, column in pairs]
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _size_to_rows(self) -> None:
+        """Rows plus the header, never less than the screen: a page that fits leaves the
+        size (and so the screen's layout) alone whatever its length."""
+        self.virtual_size = Size(self.size.width, max(len(self.keys) + 1, self.size.height))
+
+    def on_resize(self) -> None:
+        self._lines.clear()
+        self._size_to_rows()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            header = [Text(column.label) for column in self.columns]
+            style = self.get_component_rich_style("ticket-table--header")
+            return self._strip(header, style, width)
+        row = int(self.scroll_offset.y) + y - 1
+        if row >= len(self.keys):
+            return Strip.blank(width, self.rich_style)
+        if row == self.cursor_row:
+            cursor = self.get_component_rich_style("ticket-table--cursor")
+            return self._strip(self.cells[row], cursor, width)
+        line = self._lines.get(row)
+        if line is None or line.cell_length != width:
+            style = self.rich_style
+            if row % 2:
+                style += self.get_component_rich_style("ticket-table--even-row")
+            line = self._lines[row] = self._strip(self.cells[row], style, width)
+        return line
+
+    def _strip(self, cells: list[Text], base: Style, width: int) -> Strip:
+        line = Text(no_wrap=True, overflow="crop", style=base)
+        for cell, cell_width in zip(cells, self._layout_widths(), strict=True):
+            shown = cell.copy()
+            shown.truncate(cell_width, overflow="ellipsis", pad=True)
+            line.append(" " * (GAP // 2))
+            line.append_text(shown)
+            line.append(" " * (GAP - GAP // 2))
+        line.truncate(width, pad=True)
+        return Strip(line.render(self.app.console), width)
+
+    # -- cursor ----------------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        for row in (old, new):
+            self.refresh_line(row + 1)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(self.size.height - 1, 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def action_move(self, step: int) -> None:
+        if self.keys:
+            self.cursor_row = max(0, min(self.cursor_row + step, len(self.keys) - 1))
+
+    def action_move_page(self, step: int) -> None:
+        self.action_move(step * max(self.size.height - 2, 1))
+
+    def action_move_to(self, row: int) -> None:
+        if self.keys:
+            self.cursor_row = row % len(self.keys)
+
+    def action_select(self) -> None:
+        if self.keys:
+            self.post_message(self.Selected(self.keys[self.cursor_row]))
+
+    def on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= row < len(self.keys) and event.y > 0:
+            if row == self.cursor_row:
+                self.action_select()
+            self.cursor_row = row
+
+
+def column_width(label: str) -> int:
+    return Text(label).cell_len
+
+
+class StatusLine(Widget):
+    """One line of plain text above the table. Changing it repaints this line only, where
+    `Static.update` would lay out the whole screen again."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+    }
+    """
+    text: reactive[str] = reactive("", layout=False)
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")
