@@ -1,4 +1,10 @@
-"""Shared fixtures: real SQLite files, a real PostgreSQL database, a small demo."""
+"""Shared fixtures: real SQLite files, a real PostgreSQL database, a small demo.
+
+Whatever reaches the database through cxdesk runs on both backends: `db`, `empty_db`,
+`new_db` and `demo_copy` are parametrized over SQLite and PostgreSQL (`backend`), so the
+service, CLI and TUI tests each run twice. Tests about the SQLite file itself take
+`demo_sqlite`, `demo_file` or a path of their own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +21,7 @@ import sqlalchemy as sa
 
 from cxdesk.cli import main
 from cxdesk.config import Settings
-from cxdesk.db import Database
+from cxdesk.db import Database, resolve_url
 from cxdesk.workflow.demo import DemoBuilder
 
 PG_ADMIN_URL = os.environ.get(
@@ -27,7 +34,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No config, database or language from the machine leaks into a test."""
-    for name in ("CXDESK_DB", "CXDESK_CONFIG"):
+    for name in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -46,30 +53,65 @@ def _pg_reachable() -> bool:
 _PG_OK = _pg_reachable()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+def _require_pg() -> None:
     if not _PG_OK:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}")
         pytest.skip("no PostgreSQL reachable")
+
+
+@contextmanager
+def _pg_database(template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own (empty, or a copy of `template`), dropped afterwards."""
+    _require_pg()
     name = f"cxdesk_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        source = f' TEMPLATE "{template}"' if template else ""
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"{source}')
     try:
-        yield url
+        yield pg_database_url(name)
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
 
+def pg_database_url(name: str) -> str:
+    return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def engine_for(target: str) -> sa.Engine:
+    """A plain engine on a `--db` value (file path or URL), for a test's own SQL."""
+    return sa.create_engine(resolve_url(target))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with _pg_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test on SQLite and on PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture
+def new_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """What to pass as `--db` for a database `cxdesk init` has yet to set up, on each backend:
+    a file path in the test's directory, or the URL of an empty PostgreSQL database."""
+    if backend == "sqlite":
+        return str(tmp_path / "cxdesk.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def empty_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An uninitialised database on each backend."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         db = Database.open(str(tmp_path / "test.db"), must_exist=False)
     else:
         db = Database.open(request.getfixturevalue("pg_url"), must_exist=False)
@@ -104,8 +146,31 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_demo_template() -> Iterator[str]:
+    """The same small demo built on PostgreSQL once, as a template database to copy from."""
+    with _pg_database() as url:
+        db = Database.open(url, must_exist=False)
+        db.upgrade()
+        DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
+        db.dispose()  # nobody may be connected to a template while it is copied
+        yield sa.engine.make_url(url).database
+
+
 @pytest.fixture
-def demo_copy(demo_file: Path, tmp_path: Path) -> Path:
+def demo_copy(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh copy of the small demo on each backend, as `--db` takes it: the path of an
+    SQLite file, or the URL of a PostgreSQL database."""
+    if backend == "sqlite":
+        yield str(request.getfixturevalue("demo_sqlite"))
+        return
+    with _pg_database(template=request.getfixturevalue("pg_demo_template")) as url:
+        yield url
+
+
+@pytest.fixture
+def demo_sqlite(demo_file: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the small demo as an SQLite file, for tests about the file itself."""
     target = tmp_path / "demo.db"
     shutil.copy(demo_file, target)
     return target

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cxdesk.models import Stage
 
-from .conftest import Run
+from .conftest import Run, engine_for
 
 ME = getpass.getuser()
 
@@ -109,7 +109,7 @@ def test_demo_refuses_to_overwrite_without_force(full_demo: Path, run: Run) -> N
     assert code == 2 and "already exists; use --force" in err
 
 
-def test_list_filters_and_formats(demo_copy: Path, run: Run) -> None:
+def test_list_filters_and_formats(demo_copy: str, run: Run) -> None:
     db = ("--db", str(demo_copy))
     _, out, _ = run(*db, "ticket", "list", "--format", "json", "--limit", "100000")
     everything = json.loads(out)
@@ -133,7 +133,7 @@ def test_list_filters_and_formats(demo_copy: Path, run: Run) -> None:
     assert code == 0 and out.splitlines()[0].split()[:3] == ["id", "priority", "stage"]
 
 
-def test_show_includes_the_timeline_and_masks_contacts(demo_copy: Path, run: Run) -> None:
+def test_show_includes_the_timeline_and_masks_contacts(demo_copy: str, run: Run) -> None:
     code, out, _ = run("--db", str(demo_copy), "ticket", "show", "CX-000001", "--format", "json")
     assert code == 0
     shown = json.loads(out)
@@ -169,7 +169,7 @@ def test_show_includes_the_timeline_and_masks_contacts(demo_copy: Path, run: Run
     ],
 )
 def test_errors_are_one_line_with_exit_2(
-    demo_copy: Path, run: Run, args: tuple[str, ...], message: str
+    demo_copy: str, run: Run, args: tuple[str, ...], message: str
 ) -> None:
     code, out, err = run("--db", str(demo_copy), *args)
     assert code == 2 and out == ""
@@ -185,8 +185,8 @@ def test_a_missing_database_is_one_line(tmp_path: Path, run: Run) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
-def test_a_newer_database_is_one_line(demo_copy: Path, run: Run) -> None:
-    engine = sa.create_engine(f"sqlite:///{demo_copy}")
+def test_a_newer_database_is_one_line(demo_copy: str, run: Run) -> None:
+    engine = engine_for(demo_copy)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
     engine.dispose()
@@ -194,8 +194,8 @@ def test_a_newer_database_is_one_line(demo_copy: Path, run: Run) -> None:
     assert code == 2 and "newer than this cxdesk" in err and err.count("\n") == 1
 
 
-def test_init_and_upgrade_are_idempotent(tmp_path: Path, run: Run) -> None:
-    path = str(tmp_path / "new.db")
+def test_init_and_upgrade_are_idempotent(new_db: str, run: Run) -> None:
+    path = new_db
     assert run("--db", path, "init")[0] == 0
     assert run("--db", path, "init")[0] == 0
     code, out, _ = run("--db", path, "db", "upgrade")
@@ -204,16 +204,16 @@ def test_init_and_upgrade_are_idempotent(tmp_path: Path, run: Run) -> None:
     assert code == 0 and json.loads(out) == []
 
 
-def test_init_works_on_postgresql(pg_url: str, run: Run) -> None:
-    code, out, _ = run("--db", pg_url, "init")
+def test_init_makes_me_the_first_admin(new_db: str, run: Run) -> None:
+    code, out, _ = run("--db", new_db, "init")
     assert code == 0 and f"{ME} is its first agent, an admin" in out
-    assert run("--db", pg_url, "user", "add", "ann", "--team", "care")[0] == 0
-    code, out, _ = run("--db", pg_url, "user", "list", "--format", "json")
+    assert run("--db", new_db, "user", "add", "ann", "--team", "care")[0] == 0
+    code, out, _ = run("--db", new_db, "user", "list", "--format", "json")
     assert code == 0 and [a["login"] for a in json.loads(out)] == sorted(["ann", ME])
 
 
-def test_user_add_and_list(tmp_path: Path, run: Run) -> None:
-    db = ("--db", str(tmp_path / "u.db"))
+def test_user_add_and_list(new_db: str, run: Run) -> None:
+    db = ("--db", new_db)
     run(*db, "init")
     code, _, _ = run(
         *db,
@@ -252,8 +252,8 @@ def test_user_add_and_list(tmp_path: Path, run: Run) -> None:
     assert code == 2 and "ann (supervisor) may not manage agents; only admins may" in err
 
 
-def test_as_is_honoured_for_admins_only(tmp_path: Path, run: Run) -> None:
-    db = ("--db", str(tmp_path / "a.db"))
+def test_as_is_honoured_for_admins_only(new_db: str, run: Run) -> None:
+    db = ("--db", new_db)
     run(*db, "init")  # you are its admin
     run(*db, "user", "add", "ann", "--team", "care")
     code, out, _ = run(*db, "--as", "ann", "ticket", "list", "--view", "mine", "--format", "json")
@@ -263,12 +263,12 @@ def test_as_is_honoured_for_admins_only(tmp_path: Path, run: Run) -> None:
     assert code == 2 and "--as is only honoured for admins or on a demo database" in err
 
 
-def test_someone_who_is_not_an_agent_is_told_how_to_get_in(tmp_path: Path, run: Run) -> None:
-    db = ("--db", str(tmp_path / "n.db"))
+def test_someone_who_is_not_an_agent_is_told_how_to_get_in(new_db: str, run: Run) -> None:
+    db = ("--db", new_db)
     run(*db, "init")
     run(*db, "user", "add", "ann", "--role", "admin")
     run(*db, "--as", "ann", "user", "add", ME, "--role", "agent")
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    engine = engine_for(new_db)
     with engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE agents SET active = false WHERE login = :me"), {"me": ME}

@@ -19,7 +19,7 @@ from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import add_agent
 from cxdesk.workflow.service import TicketService
 
-from .conftest import Run
+from .conftest import Run, engine_for
 
 ME = getpass.getuser()
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -50,9 +50,11 @@ def detractor(event_id: str, customer: str = "C1", **extra: object) -> dict:
 
 
 @pytest.fixture
-def desk(tmp_path: Path, run: Run) -> tuple[str, ...]:
-    db = ("--db", str(tmp_path / "desk.db"), "--now", NOW)
-    (tmp_path / "cxdesk.toml").write_text(
+def desk(new_db: str, tmp_path: Path, run: Run) -> tuple[str, ...]:
+    """A database set up from the command line alone, on each backend."""
+    config = tmp_path / "cxdesk.toml"
+    db = ("--db", new_db, "--config", str(config), "--now", NOW)
+    config.write_text(
         '[queues.aftersales]\nname = "After-sales"\nteam = "care"\n'
         'calendar = "cn-business"\nassignment = "least_loaded"\n',
         encoding="utf-8",
@@ -301,7 +303,7 @@ def test_audit_verify_finds_an_edited_row(desk: tuple[str, ...], tmp_path: Path,
     run(*desk, "--as", "ann", "ticket", "note", "2", "--message", "called too")
     code, out, _ = run(*desk, "audit", "verify")
     assert code == 0 and out.startswith("OK: 6 audit rows")  # open and assign for each, two notes
-    engine = sa.create_engine(f"sqlite:///{desk[1]}")
+    engine = engine_for(desk[1])
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))
     engine.dispose()

@@ -286,10 +286,10 @@ def test_database_files_are_group_shared_never_world_readable(tmp_path: Path, ru
             assert mode & 0o060 == 0o060, f"{name.name} is {oct(mode)}"
 
 
-def test_moving_a_team_from_sqlite_to_postgresql(demo_copy: Path, pg_url: str, run) -> None:
-    code, out, err = run("--db", str(demo_copy), "db", "copy", "--to", pg_url)
+def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str, run) -> None:
+    code, out, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
     assert code == 0 and out.startswith("copied ") and "tickets: " in err
-    source = sa.create_engine(f"sqlite:///{demo_copy}")
+    source = sa.create_engine(f"sqlite:///{demo_sqlite}")
     target = sa.create_engine(pg_url)
     with source.connect() as a, target.connect() as b:
         for table in ("tickets", "timeline_entries", "feedback_events", "audit_log", "agents"):
@@ -316,5 +316,5 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_copy: Path, pg_url: str, r
     )
     assert new.ticket_id is not None  # the sequences moved past the copied ids
     db.dispose()
-    code, _, err = run("--db", str(demo_copy), "db", "copy", "--to", pg_url)
+    code, _, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
     assert code == 2 and "already holds" in err

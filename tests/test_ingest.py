@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from .conftest import Run
+from .conftest import Run, engine_for
 
 NOW = "2026-03-02T10:00:00+08:00"
 OUTAGE = ("系统故障", "App 无法使用", "the site is down", "total outage")
@@ -109,8 +109,8 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def query(db: Path, sql: str) -> list:
-    engine = sa.create_engine(f"sqlite:///{db}")
+def query(db: Path | str, sql: str) -> list:
+    engine = engine_for(str(db))
     try:
         with engine.connect() as connection:
             return connection.execute(sa.text(sql)).all()
@@ -119,14 +119,14 @@ def query(db: Path, sql: str) -> list:
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "feed.db"
-    assert run("--db", str(path), "init")[0] == 0
-    return path
+def fresh(new_db: str, run: Run) -> str:
+    """An initialised database on each backend."""
+    assert run("--db", new_db, "init")[0] == 0
+    return new_db
 
 
 def test_a_mixed_feed_gives_exact_counts_and_a_rerun_changes_nothing(
-    fresh: Path, tmp_path: Path, run: Run
+    fresh: str, tmp_path: Path, run: Run
 ) -> None:
     lines, expected = mixed_feed(seed=5)
     feed = write_lines(tmp_path / "feed.jsonl", lines)
@@ -163,7 +163,7 @@ def test_a_mixed_feed_gives_exact_counts_and_a_rerun_changes_nothing(
     assert after == before
 
 
-def test_every_alert_is_on_its_ticket_timeline(fresh: Path, tmp_path: Path, run: Run) -> None:
+def test_every_alert_is_on_its_ticket_timeline(fresh: str, tmp_path: Path, run: Run) -> None:
     lines, _ = mixed_feed(seed=9)
     run("--db", str(fresh), "--now", NOW, "ingest", str(write_lines(tmp_path / "f.jsonl", lines)))
     missing = query(
@@ -182,7 +182,7 @@ def test_every_alert_is_on_its_ticket_timeline(fresh: Path, tmp_path: Path, run:
 
 
 def test_quarantine_reasons_name_the_field_and_the_line(
-    fresh: Path, tmp_path: Path, run: Run
+    fresh: str, tmp_path: Path, run: Run
 ) -> None:
     feed = write_lines(
         tmp_path / "bad.jsonl",
@@ -203,7 +203,7 @@ def test_quarantine_reasons_name_the_field_and_the_line(
     assert code == 0 and '"nps": 11' in out
 
 
-def test_retry_from_the_fixed_source_resolves(fresh: Path, tmp_path: Path, run: Run) -> None:
+def test_retry_from_the_fixed_source_resolves(fresh: str, tmp_path: Path, run: Run) -> None:
     lines = [json.dumps(event("a", "C1", 1, nps=9)), json.dumps(event("b", "C2", 2, nps=11))]
     feed = write_lines(tmp_path / "f.jsonl", lines)
     assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
@@ -226,7 +226,7 @@ def test_retry_from_the_fixed_source_resolves(fresh: Path, tmp_path: Path, run: 
 
 
 def test_retry_from_the_stored_text_once_the_cause_is_gone(
-    fresh: Path, tmp_path: Path, run: Run
+    fresh: str, tmp_path: Path, run: Run
 ) -> None:
     answer = event("f1", "C1", 5, kind="followup", nps=9, ticket_id="CX-000001")
     feed = write_lines(tmp_path / "answers.jsonl", [json.dumps(answer)])
@@ -251,7 +251,7 @@ CSV_TEXT = (
 )
 
 
-def test_csv_with_quoted_commas_and_newlines(fresh: Path, tmp_path: Path, run: Run) -> None:
+def test_csv_with_quoted_commas_and_newlines(fresh: str, tmp_path: Path, run: Run) -> None:
     feed = tmp_path / "feed.csv"
     feed.write_text(CSV_TEXT, encoding="utf-8")
     code, out, _ = run("--db", str(fresh), "ingest", str(feed), "--format", "json")
@@ -260,7 +260,8 @@ def test_csv_with_quoted_commas_and_newlines(fresh: Path, tmp_path: Path, run: R
     assert (summary["read"], summary["accepted"], summary["quarantined"]) == (5, 3, 2)
     assert summary["tickets_created"] == 2
     row = query(fresh, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'c1'")[0]
-    assert row[0] == "line one\nline two" and json.loads(row[1]) == ["late", "rude"]
+    drivers = row[1] if isinstance(row[1], list) else json.loads(row[1])  # PostgreSQL: json
+    assert row[0] == "line one\nline two" and drivers == ["late", "rude"]
     assert query(fresh, "SELECT name, tier FROM customers WHERE id = 'A'") == [
         ("Wang, Fang", "gold")
     ]
@@ -275,7 +276,7 @@ def test_csv_with_quoted_commas_and_newlines(fresh: Path, tmp_path: Path, run: R
     assert json.loads(out)["quarantined"] == 2  # still bad: stored CSV text is read with its header
 
 
-def test_stdin_feed_commits_while_it_stays_open(fresh: Path) -> None:
+def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "cxdesk", "--db", str(fresh), "ingest", "-", "--format", "json"],
         stdin=subprocess.PIPE,
@@ -299,20 +300,21 @@ def test_stdin_feed_commits_while_it_stays_open(fresh: Path) -> None:
     assert json.loads(out)["tickets_created"] == 1
 
 
-def test_a_bad_rule_stops_ingest_with_its_name(fresh: Path, tmp_path: Path, run: Run) -> None:
-    (tmp_path / "cxdesk.toml").write_text(
+def test_a_bad_rule_stops_ingest_with_its_name(fresh: str, tmp_path: Path, run: Run) -> None:
+    config = tmp_path / "rules.toml"
+    config.write_text(
         '[[rules]]\nname = "broken"\ncondition = "nps <== 3"\npriority = "P1"\nqueue = "vip"\n',
         encoding="utf-8",
     )
-    code, _, err = run("--db", str(fresh), "rules", "check")
+    code, _, err = run("--db", str(fresh), "--config", str(config), "rules", "check")
     assert code == 2 and "rule broken: syntax error at column" in err
     feed = write_lines(tmp_path / "f.jsonl", [json.dumps(event("a", "C", 1, nps=1))])
-    code, _, err = run("--db", str(fresh), "ingest", str(feed))
+    code, _, err = run("--db", str(fresh), "--config", str(config), "ingest", str(feed))
     assert code == 2 and "rule broken" in err
     assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
-def test_rules_test_is_a_dry_run(fresh: Path, tmp_path: Path, run: Run) -> None:
+def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
     feed = write_lines(
         tmp_path / "f.jsonl",
         [

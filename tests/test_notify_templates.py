@@ -129,11 +129,10 @@ def test_a_failing_hook_does_not_undo_the_command(
         assert len(unread(session, "sue")) == 1
 
 
-async def test_notifications_for_me_appear_as_toasts(tmp_path: Path, run: Run) -> None:
-    path = tmp_path / "t.db"
-    run("--db", str(path), "init")
+async def test_notifications_for_me_appear_as_toasts(new_db: str, run: Run) -> None:
+    run("--db", new_db, "init")
     me = getpass.getuser()
-    db = Database.open(str(path))
+    db = Database.open(new_db)
     with db.write() as session:
         session.get_one(Team, "care").supervisor = me
         add_agent(

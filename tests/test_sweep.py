@@ -292,13 +292,13 @@ def test_a_queue_csat_drop_week_over_week_is_yellow(db: Database) -> None:
     assert "80.0% (30 answers) → 60.0% (30 answers)" in timeline(db, problem.id, "alert")[-1]
 
 
-def test_watch_sweeps_until_sigterm(tmp_path: Path, run) -> None:
+def test_watch_sweeps_until_sigterm(new_db: str, run) -> None:
     import signal
     import time
 
-    path = tmp_path / "watch.db"
-    run("--db", str(path), "init")
-    db = Database.open(str(path))
+    path = new_db
+    run("--db", path, "init")
+    db = Database.open(path)
     feed(db, survey("e1", "c1", T0, nps=1))
     db.dispose()
     later = (T0 + timedelta(days=10)).isoformat()
@@ -308,7 +308,7 @@ def test_watch_sweeps_until_sigterm(tmp_path: Path, run) -> None:
             "-m",
             "cxdesk",
             "--db",
-            str(path),
+            path,
             "--now",
             later,
             "watch",
@@ -320,7 +320,7 @@ def test_watch_sweeps_until_sigterm(tmp_path: Path, run) -> None:
         text=True,
     )
     deadline = time.monotonic() + 30
-    db = Database.open(str(path))
+    db = Database.open(path)
     while time.monotonic() < deadline:
         with db.session() as session:
             if session.get_one(Ticket, 1).escalation_level == 1:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import io
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -25,7 +24,7 @@ from cxdesk.workflow.ingest import Ingestor
 from .conftest import DEMO_NOW
 
 
-def make_app(path: Path) -> CxdeskApp:
+def make_app(path: str) -> CxdeskApp:
     return CxdeskApp(Database.open(str(path)), Settings(), getpass.getuser(), lambda: DEMO_NOW)
 
 
@@ -50,7 +49,7 @@ def status(app: CxdeskApp) -> str:
     return app.screen.query_one("#status", StatusLine).text.strip()
 
 
-async def test_queue_lists_one_page_and_pages_on(demo_copy: Path) -> None:
+async def test_queue_lists_one_page_and_pages_on(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -81,7 +80,7 @@ async def test_queue_lists_one_page_and_pages_on(demo_copy: Path) -> None:
         ("7", "All"),
     ],
 )
-async def test_number_keys_switch_views(demo_copy: Path, key: str, title: str) -> None:
+async def test_number_keys_switch_views(demo_copy: str, key: str, title: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -97,7 +96,7 @@ async def test_number_keys_switch_views(demo_copy: Path, key: str, title: str) -
             assert rows and all(r.assignee is None for r in rows)
 
 
-async def test_breached_rows_are_marked_without_colour(demo_copy: Path) -> None:
+async def test_breached_rows_are_marked_without_colour(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -108,7 +107,7 @@ async def test_breached_rows_are_marked_without_colour(demo_copy: Path) -> None:
         assert sla.startswith("!BREACHED ")
 
 
-async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: Path) -> None:
+async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -129,7 +128,7 @@ async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: Path) -> Non
         assert table_ids(app)[table.cursor_row] == wanted  # the cursor stayed on its ticket
 
 
-async def test_question_mark_lists_the_keys(demo_copy: Path) -> None:
+async def test_question_mark_lists_the_keys(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -144,7 +143,7 @@ async def test_question_mark_lists_the_keys(demo_copy: Path) -> None:
         assert isinstance(app.screen, QueueScreen)
 
 
-async def test_q_quits(demo_copy: Path) -> None:
+async def test_q_quits(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -157,7 +156,7 @@ HOSTILE_NAME = "[@click=app.quit]x[/]"
 HOSTILE_COMMENT = "[link=http://x]y[/link] [/] [bold]z outage"
 
 
-async def test_hostile_customer_text_is_shown_inert(demo_copy: Path) -> None:
+async def test_hostile_customer_text_is_shown_inert(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     settings = Settings()
     event = FeedbackEventIn(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import io
-from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -47,7 +46,7 @@ async def settle(app: CxdeskApp, pilot) -> None:
     await pilot.pause()
 
 
-async def test_claim_then_respond_from_the_keyboard(demo_copy: Path) -> None:
+async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -69,7 +68,7 @@ async def test_claim_then_respond_from_the_keyboard(demo_copy: Path) -> None:
         assert screen.detail.first_response_at is not None
 
 
-async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: Path) -> None:
+async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -86,7 +85,7 @@ async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: Path)
         assert isinstance(app.screen, TicketScreen) and screen.detail.row.version == version
 
 
-async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: Path) -> None:
+async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), "zhang.wei", lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -96,7 +95,7 @@ async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: Path) -> Non
         assert screen.check_action("act", ("note",)) is True
 
 
-async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: Path) -> None:
+async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -110,7 +109,7 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: Path) -> 
             raise AssertionError("the note did not show up within 4 s")
 
 
-async def test_slash_filters_with_words_and_terms(demo_copy: Path) -> None:
+async def test_slash_filters_with_words_and_terms(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -145,10 +144,10 @@ def test_filter_text_is_data_not_sql() -> None:
     assert search.words == ("100%_off'", "OR", "1=1", "--", "cx-12")
 
 
-def test_chinese_substrings_match_titles_and_names(demo_file: Path) -> None:
+def test_chinese_substrings_match_titles_and_names(demo_copy: str) -> None:
     from cxdesk.workflow.queries import Search, TicketFilter, list_tickets
 
-    db = Database.open(str(demo_file))
+    db = Database.open(demo_copy)
     with db.session() as session:
         rows = list_tickets(session, TicketFilter(search=Search.parse("快递")), limit=500)
         named = list_tickets(session, TicketFilter(search=Search.parse("王")), limit=500)
@@ -156,7 +155,7 @@ def test_chinese_substrings_match_titles_and_names(demo_file: Path) -> None:
     assert named and all("王" in (r.customer_name or "") or "王" in r.title for r in named)
 
 
-async def test_d_opens_the_dashboard(demo_copy: Path) -> None:
+async def test_d_opens_the_dashboard(demo_copy: str) -> None:
     from cxdesk.screens.dashboard import DashboardScreen
 
     db = Database.open(str(demo_copy))
@@ -174,11 +173,11 @@ async def test_d_opens_the_dashboard(demo_copy: Path) -> None:
         assert not isinstance(app.screen, DashboardScreen)
 
 
-def test_dashboard_figures_add_up(demo_file: Path) -> None:
+def test_dashboard_figures_add_up(demo_copy: str) -> None:
     from cxdesk.workflow.dashboard import build_dashboard
     from cxdesk.workflow.permissions import Actor
 
-    db = Database.open(str(demo_file))
+    db = Database.open(demo_copy)
     with db.session() as session:
         board = build_dashboard(session, Actor.system(), DEMO_NOW, "Asia/Shanghai")
         open_tickets = session.execute(
@@ -190,7 +189,7 @@ def test_dashboard_figures_add_up(demo_file: Path) -> None:
     assert all(row.sla_due < DEMO_NOW for row in board.breaches)
 
 
-async def test_s_cycles_the_order(demo_copy: Path) -> None:
+async def test_s_cycles_the_order(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:

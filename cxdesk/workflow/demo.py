@@ -462,6 +462,7 @@ class DemoBuilder:
                     select(Ticket.id)
                     .where(Ticket.driver == driver, Ticket.kind == "case")
                     .where(Ticket.opened_at >= opened - timedelta(days=10))
+                    .order_by(Ticket.id)  # the same seed, the same cases, on either backend
                     .limit(12)
                 ).all()
             supervisor = self.services[self.me if queue_id != "vip" else "li.na"]
