@@ -11,19 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from cxdesk.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 DEFAULT_DB = "cxdesk.db"
 _SQLITE_BEGIN = "cxdesk_sqlite_begin"
@@ -157,6 +157,8 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
 
 
 def _alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "cxdesk:migrations")
     config.attributes["engine"] = engine
@@ -164,6 +166,8 @@ def _alembic_config(engine: Engine | None = None) -> Config:
 
 
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config())
 
 
@@ -174,12 +178,33 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def newest_migration() -> str:
+    """The head revision read off the migration file names (`0008_…py` is revision 0008):
+    opening a database that is up to date then costs no Alembic import."""
+    versions = Path(__file__).with_name("migrations") / "versions"
+    return max(path.name.split("_", 1)[0] for path in versions.glob("[0-9]*_*.py"))
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in alembic_version, or None where it cannot be read cheaply."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except DBAPIError:
+        return None
+    return rows[0][0] if len(rows) == 1 else None
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; a no-op when it is already there."""
+    from alembic import command
+
     _refuse_newer_schema(engine)
     command.upgrade(_alembic_config(engine), revision)
 
@@ -230,6 +255,8 @@ class Database:
 
     def check_schema(self) -> None:
         """Refuse a database that is unreachable, uninitialised, newer or older than the code."""
+        if _stored_revision(self.engine) == newest_migration():
+            return  # the everyday case, answered without loading Alembic
         try:
             revision = current_revision(self.engine)
         except OperationalError as exc:

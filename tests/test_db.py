@@ -11,7 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from cxdesk.db import Database, current_revision, head_revision, resolve_url
+from cxdesk.db import (
+    Database,
+    current_revision,
+    head_revision,
+    newest_migration,
+    resolve_url,
+)
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Customer
 
@@ -22,7 +28,8 @@ T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 def test_upgrade_is_idempotent_and_matches_the_models(empty_db: Database) -> None:
     empty_db.upgrade()
     empty_db.upgrade()
-    assert current_revision(empty_db.engine) == head_revision()
+    # The file names name the head too: opening an up-to-date database reads only those.
+    assert current_revision(empty_db.engine) == head_revision() == newest_migration()
     with empty_db.engine.connect() as connection:
         drift = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert drift == [], "models and migrations disagree; add a migration"
@@ -234,12 +241,14 @@ def test_an_online_backup_restores_while_writes_go_on(tmp_path: Path, run) -> No
     run("--db", str(live), "init")
     db = Database.open(str(live))
     ingestor = Ingestor(db, Settings(), source="t", clock=lambda: T0)
-    stop = threading.Event()
+    stop, writing = threading.Event(), threading.Event()
 
     def keep_writing() -> None:
         n = 0
         while not stop.is_set():
             n += 1
+            if n == 4:
+                writing.set()  # some rows are in: the backup below is taken mid-stream
             ingestor.ingest_event(
                 FeedbackEventIn(
                     event_id=f"w{n}",
@@ -253,6 +262,7 @@ def test_an_online_backup_restores_while_writes_go_on(tmp_path: Path, run) -> No
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
+        assert writing.wait(timeout=30)
         code, out, _ = run("--db", str(live), "backup", str(tmp_path / "copy.db"))
     finally:
         stop.set()
