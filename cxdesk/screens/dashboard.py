@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Sparkline, Static
@@ -37,6 +39,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
+        self.board: Dashboard | None = None
         self.t = desk.t
         localize_bindings(self, self.t)
 
@@ -47,9 +50,11 @@ class DashboardScreen(Screen[None]):
             yield Static(id="breaches", classes="panel")
             yield Static(id="problems", classes="panel")
         with Vertical(id="trends"):
-            for key, _ in TRENDS:
-                yield Static(id=f"{key}-label")
-                yield Sparkline([], id=f"{key}-spark")
+            yield Static(id="trend-days")
+            for key, _ in TRENDS:  # one row each: the figure, then its days as a sparkline
+                with Horizontal(classes="trend"):
+                    yield Static(id=f"{key}-label", classes="trend-label")
+                    yield Sparkline([], id=f"{key}-spark")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -75,13 +80,29 @@ class DashboardScreen(Screen[None]):
         self.post_message(self.Loaded(dashboard))
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
-        board = message.dashboard
-        t = self.t
-        queues = _table(
-            t, N_("queue"), N_("open"), N_("ok"), N_("at risk"), N_("breached"), N_("no clock")
+        self.board = message.dashboard
+        self._show_panels()
+        self._show_trends()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_BELOW, "-short")
+        if self.board is not None:
+            self._show_panels()
+
+    def _show_panels(self) -> None:
+        """Below 100 columns the panels drop what can be worked out or found elsewhere (the ok
+        and no-clock counts, a breach's assignee), so that what stays fits whole."""
+        board, t = self.board, self.t
+        assert board is not None
+        narrow = self.size.width < NARROW_BELOW
+        queues = Panel(
+            t,
+            narrow,
+            ("queue", "open", "ok", "at risk", "breached", "no clock"),
+            wide_only=("ok", "no clock"),
         )
         for q in board.queues:
-            queues.add_row(
+            queues.add(
                 plain(q.queue),
                 str(q.open),
                 str(q.ok),
@@ -89,61 +110,108 @@ class DashboardScreen(Screen[None]):
                 Text(str(q.breached), style="bold red" if q.breached else ""),
                 str(q.stopped),
             )
-        self.query_one("#queues", Static).update(queues)
-        agents = _table(t, N_("agent"), N_("open"), N_("load"), "")
+        self.query_one("#queues", Static).update(queues.table)
+        agents = Panel(t, narrow, ("agent", "open", "load", ""))
         for a in board.agents:
             away = Text(t("away"), style="dim") if a.away else ""
-            agents.add_row(plain(a.name), str(a.open), str(a.load), away)
-        self.query_one("#agents", Static).update(agents)
+            agents.add(plain(a.name), str(a.open), str(a.load), away)
+        self.query_one("#agents", Static).update(agents.table)
         now = self.desk.clock()
-        breaches = _table(t, N_("ticket"), N_("pri"), N_("overdue"), N_("assignee"), N_("title"))
+        breaches = Panel(
+            t, narrow, ("ticket", "pri", "overdue", "assignee", "title"), wide_only=("assignee",)
+        )
         for row in board.breaches:
-            breaches.add_row(
+            breaches.add(
                 plain(row.id),
                 Text(row.priority, PRIORITY_STYLE[row.priority]),
                 sla_cell(self.desk.reading(row, now), t),
                 plain(row.assignee or "—"),
                 plain(row.title),
             )
-        self.query_one("#breaches", Static).update(breaches)
-        problems = _table(t, N_("ticket"), N_("pri"), N_("stage"), N_("title"))
+        self.query_one("#breaches", Static).update(breaches.table)
+        problems = Panel(t, narrow, ("ticket", "pri", "stage", "title"))
         for row in board.metric_alerts:
-            problems.add_row(
+            problems.add(
                 plain(row.id),
                 Text(row.priority, PRIORITY_STYLE[row.priority]),
                 plain(row.stage),
                 plain(row.title),
             )
-        self.query_one("#problems", Static).update(problems)
+        self.query_one("#problems", Static).update(problems.table)
+
+    def _show_trends(self) -> None:
+        board, t = self.board, self.t
+        assert board is not None
+        first, last = board.trend[0].day, board.trend[-1].day
+        days = t("Daily, {first} → {last}", first=first, last=last)
+        self.query_one("#trend-days", Static).update(Text(days, style="dim"))
         for key, label in TRENDS:
             values = [getattr(day, key) for day in board.trend]
             known = [v for v in values if v is not None]
             latest = f"{known[-1]:.1f}" if known else "—"
-            first, last = board.trend[0].day, board.trend[-1].day
-            shown = t(
-                "{label}  {first} → {last}  latest {latest}",
-                label=t(label),
-                first=first,
-                last=last,
-                latest=latest,
-            )
+            shown = t("{label}  latest {latest}", label=t(label), latest=latest)
             self.query_one(f"#{key}-label", Static).update(Text(shown, style="bold"))
             self.query_one(f"#{key}-spark", Sparkline).data = [v or 0.0 for v in values]
 
 
+NARROW_BELOW = 100  # screen columns
+SHORT_BELOW = 30  # screen rows: one-line sparklines
+WIDE_ONLY = True
 MIN_WIDTH = {"ticket": 9, "pri": 3, "overdue": 17, "stage": 7, "assignee": 8}
+# Column names in English (each marked for the catalogue), headed in the desk's language.
+HEADERS = {
+    "queue": N_("queue"),
+    "open": N_("open"),
+    "ok": N_("ok"),
+    "at risk": N_("at risk"),
+    "breached": N_("breached"),
+    "no clock": N_("no clock"),
+    "agent": N_("agent"),
+    "load": N_("load"),
+    "ticket": N_("ticket"),
+    "pri": N_("pri"),
+    "overdue": N_("overdue"),
+    "assignee": N_("assignee"),
+    "title": N_("title"),
+    "stage": N_("stage"),
+}
+GROWS = {"queue", "agent", "title"}  # these give way; the others keep their header whole
 
 
-def _table(t: Translator, *columns: str) -> Table:
-    """Narrow panels keep ids and clocks whole; titles give way. Columns named in English,
-    headed in the desk's language."""
-    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for name in columns:
-        table.add_column(
-            t(name),
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=MIN_WIDTH.get(name),
-            ratio=1 if name == "title" else None,
-        )
-    return table
+class Panel:
+    """One dashboard panel's table: ids, counts and clocks keep their header whole, names and
+    titles give way; an empty panel says so."""
+
+    def __init__(
+        self,
+        t: Translator,
+        narrow: bool,
+        columns: tuple[str, ...],
+        wide_only: tuple[str, ...] = (),
+    ) -> None:
+        self.t = t
+        self.keep = [i for i, name in enumerate(columns) if not (narrow and name in wide_only)]
+        self.columns = [columns[i] for i in self.keep]
+        self.rows: list[list[RenderableType]] = []
+
+    def add(self, *cells: RenderableType) -> None:
+        self.rows.append([cells[i] for i in self.keep])
+
+    @property
+    def table(self) -> Table:
+        table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+        for name in self.columns:
+            header = self.t(HEADERS[name]) if name else ""
+            grows = name in GROWS
+            table.add_column(
+                header,
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=None if grows else max(MIN_WIDTH.get(name, 0), cell_len(header)),
+                ratio=1 if grows else None,
+            )
+        for row in self.rows:
+            table.add_row(*row)
+        if not self.rows:
+            table.add_row(Text(self.t("none"), style="dim"))
+        return table

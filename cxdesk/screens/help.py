@@ -46,13 +46,18 @@ class HelpScreen(ModalScreen[None]):
 
 
 def screen_keys(screen: object) -> list[tuple[str, str]]:
-    """(key, description) for every binding active on `screen`, the app's included."""
-    seen: dict[str, str] = {}
+    """(key, description) for every binding active on `screen`: the screen's own keys first,
+    then the app's, then the rest (the focused widget's cursor and scrolling, focus moves)."""
+    app = screen.app  # type: ignore[attr-defined]
+    seen: dict[str, tuple[int, str]] = {}
     for key, active in screen.active_bindings.items():  # type: ignore[attr-defined]
         binding = active.binding
         if binding.description and key not in seen:
-            seen[key] = binding.description
-    return [(key_display(key), description) for key, description in seen.items()]
+            own = binding.show and active.node in (screen, app)  # what the footer shows
+            rank = (0 if active.node is screen else 1) if own else 2
+            seen[key] = (rank, binding.description)
+    ordered = sorted(seen.items(), key=lambda item: item[1][0])  # stable: keeps each's order
+    return [(key_display(key), description) for key, (_rank, description) in ordered]
 
 
 def key_display(key: str) -> str:
