@@ -50,15 +50,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
+    # On SQLite, one step each way between an aware datetime and the text SQLAlchemy stores
+    # (`YYYY-MM-DD HH:MM:SS.ffffff`) in place of its regex-based parsing: ingest binds millions
+    # of these and every listing reads them back.
+
     def bind_processor(self, dialect: Dialect) -> Any:
-        """On SQLite, one step from an aware datetime to SQLAlchemy's stored text (the same
-        `YYYY-MM-DD HH:MM:SS.ffffff`): ingest binds millions of these."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
         def process(value: Any) -> str | None:
+            if value.__class__ is datetime and value.tzinfo is not None:
+                if value.tzinfo is not UTC:
+                    value = value.astimezone(UTC)
+                return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
             value = self.process_bind_param(value, dialect)
             return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
         return process
 

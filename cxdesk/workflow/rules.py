@@ -7,7 +7,7 @@ name or comparing text to a number is reported when the config is checked, not a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import rule_engine
@@ -54,7 +54,8 @@ class Alert:
 
     fired: tuple[AlertRuleConfig, ...]
 
-    @property
+    # Computed once: ingest's outcome cache hands the same Alert to thousands of events.
+    @cached_property
     def decisive(self) -> AlertRuleConfig:
         """The most urgent rule; among equals, the first in the config."""
         return min(self.fired, key=lambda rule: Priority(rule.priority))
@@ -63,7 +64,7 @@ class Alert:
     def priority(self) -> str:
         return self.decisive.priority
 
-    @property
+    @cached_property
     def tags(self) -> list[str]:
         return sorted({tag for rule in self.fired for tag in rule.tags})
 
