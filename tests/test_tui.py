@@ -7,6 +7,7 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from textual.widgets import Static
 
@@ -105,6 +106,21 @@ async def test_breached_rows_are_marked_without_colour(demo_copy: str) -> None:
         table = app.screen.query_one("#tickets", TicketTable)
         sla = str(table.get_row_at(0)[6])
         assert sla.startswith("!BREACHED ")
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+async def test_the_queue_fits_the_terminal_with_clocks_whole(demo_copy: str, width: int) -> None:
+    """Narrow terminals shrink names and titles (with an ellipsis), never the SLA clock."""
+    app = make_app(demo_copy)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        table = app.screen.query_one("#tickets", TicketTable)
+        for y in range(1, min(table.row_count, 10) + 1):
+            line = table.render_line(y).text
+            assert cell_len(line) == table.size.width
+            assert str(table.get_row_at(y - 1)[6]) in line  # e.g. "!BREACHED 1d 22h"
 
 
 async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: str) -> None:

@@ -45,7 +45,18 @@ VIEW_TITLES = {
 VIEWS_GROUP = Binding.Group("Views", compact=True)
 # Column keys; the headers show them in the desk's language (the catalogue test checks these).
 COLUMNS = ("ID", "Pri", "Stage", "Queue", "Assignee", "Customer", "SLA", "Age", "Title")
-COLUMN_WIDTHS = {"Queue": 12, "Assignee": 14, "Customer": 16, "SLA": 18, "Age": 6}
+# (widest, narrowest) in cells: a narrow terminal shrinks the widest columns first.
+COLUMN_WIDTHS = {
+    "ID": (9, 9),
+    "Pri": (3, 3),
+    "Stage": (8, 5),
+    "Queue": (12, 5),
+    "Assignee": (14, 6),
+    "Customer": (16, 6),
+    "SLA": (18, 16),
+    "Age": (7, 6),
+    "Title": (None, 10),
+}
 
 
 @dataclass(frozen=True)
@@ -121,8 +132,7 @@ class QueueScreen(Screen[None]):
         search.display = False
         yield search
         columns = [
-            Column(key, self.t(key), COLUMN_WIDTHS.get(key), grow=key == "Title")
-            for key in COLUMNS
+            Column(key, self.t(key), *COLUMN_WIDTHS[key], grow=key == "Title") for key in COLUMNS
         ]
         yield TicketTable(columns, id="tickets")
         yield DeskFooter()

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 GAP = 2  # blank cells between columns
+NARROW_GAP = 1  # when the columns do not fit at their natural widths
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Column:
     key: str
     label: str
     max_width: int | None = None  # as wide as the widest cell, up to this
+    min_width: int = 4  # a narrow terminal shrinks the column down to this, with an ellipsis
     grow: bool = False  # takes the width the other columns leave
 
 
@@ -90,6 +92,7 @@ class TicketTable(ScrollView, can_focus=True):
         self.cells: list[list[Text]] = []
         self._index: dict[str, int] = {}
         self._widths: list[int] = [len(column.label) for column in columns]
+        self._layout: tuple[int, list[int], int] | None = None  # (for width, widths, gap)
         self._lines: dict[int, Strip] = {}  # row index → its rendered line, cursor aside
 
     # -- data ------------------------------------------------------------------------------
@@ -139,15 +142,35 @@ class TicketTable(ScrollView, can_focus=True):
         widths = []
         for at, column in enumerate(self.columns):
             widest = max([column_width(column.label)] + [row[at].cell_len for row in self.cells])
-            widths.append(min(widest, column.max_width or widest))
+            bound = max(column.max_width or widest, column_width(column.label))
+            widths.append(min(widest, bound))  # never narrower than its header
         self._widths = widths
+        self._layout = None
         self._lines.clear()
 
-    def _layout_widths(self) -> list[int]:
-        fixed = sum(w for w, c in zip(self._widths, self.columns, strict=True) if not c.grow)
-        rest = self.size.width - fixed - GAP * len(self.columns)
-        pairs = zip(self._widths, self.columns, strict=True)
-        return [max(rest, 8) if column.grow else width for width, column in pairs]
+    def _layout_widths(self, width: int) -> tuple[list[int], int]:
+        """Column widths and the gap for a screen `width` cells wide: natural widths if they
+        fit; else the widest columns give up a cell at a time down to their minimums; the
+        growing column takes what is left."""
+        if self._layout is not None and self._layout[0] == width:
+            return self._layout[1], self._layout[2]
+        columns = self.columns
+        widths = list(self._widths)
+        grow = [i for i, c in enumerate(columns) if c.grow]
+        natural = sum(w for i, w in enumerate(widths) if i not in grow)
+        gap = GAP if natural + GAP * len(columns) + 20 <= width else NARROW_GAP
+        room = width - gap * len(columns) - sum(columns[i].min_width for i in grow)
+        while sum(w for i, w in enumerate(widths) if i not in grow) > room:
+            spare = [(w - columns[i].min_width, i) for i, w in enumerate(widths) if i not in grow]
+            most, at = max(spare)
+            if most <= 0:
+                break  # every column at its minimum: the line is cut at the edge
+            widths[at] -= 1
+        rest = width - gap * len(columns) - sum(w for i, w in enumerate(widths) if i not in grow)
+        for i in grow:
+            widths[i] = max(rest // len(grow), columns[i].min_width)
+        self._layout = (width, widths, gap)
+        return widths, gap
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -182,12 +205,13 @@ class TicketTable(ScrollView, can_focus=True):
 
     def _strip(self, cells: list[Text], base: Style, width: int) -> Strip:
         line = Text(no_wrap=True, overflow="crop", style=base)
-        for cell, cell_width in zip(cells, self._layout_widths(), strict=True):
+        widths, gap = self._layout_widths(width)
+        for cell, cell_width in zip(cells, widths, strict=True):
             shown = cell.copy()
             shown.truncate(cell_width, overflow="ellipsis", pad=True)
-            line.append(" " * (GAP // 2))
+            line.append(" " * (gap // 2))
             line.append_text(shown)
-            line.append(" " * (GAP - GAP // 2))
+            line.append(" " * (gap - gap // 2))
         line.truncate(width, pad=True)
         return Strip(line.render(self.app.console), width)
 
