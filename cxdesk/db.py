@@ -7,13 +7,15 @@ The schema is created and changed only by the Alembic migrations in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -137,23 +139,43 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     """
     if not rows:
         return
-    dialect = connection.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or compiled.binds)
+    plan = _insert_plan(table, connection.dialect, tuple(rows[0]))
+    params: list[Any] = []
+    for row in rows:
+        values = list(plan.values_of(row))
+        for i, process in plan.converted:
+            values[i] = process(values[i])
+        params.append(
+            tuple(values) if plan.positional else dict(zip(plan.names, values, strict=True))
+        )
+    connection.exec_driver_sql(plan.sql, params)
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
+
+
+@cache
+def _insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> _InsertPlan:
+    """The statement and bind processors for inserting these columns, compiled once per
+    process: one audit row per command would otherwise pay a compilation each time."""
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    names = tuple(compiled.positiontup or compiled.binds)
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
-    converted = [(i, process) for i, process in enumerate(processors) if process is not None]
-    values_of = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-    params: list[Any] = []
-    for row in rows:
-        values = list(values_of(row))
-        for i, process in converted:
-            values[i] = process(values[i])
-        params.append(
-            tuple(values) if compiled.positional else dict(zip(names, values, strict=True))
-        )
-    connection.exec_driver_sql(compiled.string, params)
+    return _InsertPlan(
+        sql=compiled.string,
+        names=names,
+        positional=compiled.positional,
+        values_of=itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],),
+        converted=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+    )
 
 
 def _alembic_config(engine: Engine | None = None) -> Config:

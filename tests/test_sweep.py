@@ -84,6 +84,31 @@ def test_a_resolution_breach_goes_to_level_two(db: Database) -> None:
     assert sweep(db, SETTINGS, due + timedelta(days=1)).breaches == 0
 
 
+def test_a_reopened_ticket_has_a_new_resolution_clock_that_can_breach(db: Database) -> None:
+    with db.write() as session:
+        for login, role in (("ann", "agent"), ("sue", "supervisor")):
+            add_agent(
+                session,
+                login=login,
+                display_name=login,
+                role=role,
+                teams=["care"],
+                skills=[],
+                at=T0,
+            )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.respond(tid, "on it", at=T0 + timedelta(minutes=5))
+    late = ticket(db, tid).resolution_due + timedelta(minutes=1)
+    assert sweep(db, SETTINGS, late).breaches == 1
+    ann.resolve(tid, code="fixed", root_cause="courier", action="refund", at=late)
+    TicketService(db, SETTINGS, "sue").reopen(tid, "customer still waiting", at=late)
+    again = ticket(db, tid)
+    assert again.resolution_breached_at is None and again.sla_due == again.resolution_due
+    assert sweep(db, SETTINGS, again.resolution_due + timedelta(minutes=1)).breaches == 1
+    assert ticket(db, tid).resolution_breached_at is not None
+
+
 def test_at_risk_is_marked_once_per_clock(db: Database) -> None:
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
     t = ticket(db, tid)

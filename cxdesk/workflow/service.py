@@ -794,7 +794,8 @@ class TicketService:
             body += f"; priority {ticket.priority}, escalation level {ticket.escalation_level}"
         ticket.reopen_count += 1
         ticket.reopened_at = cmd.at
-        ticket.paused_seconds = 0  # a new resolution clock
+        ticket.paused_seconds = 0  # a new resolution clock, not yet breached
+        ticket.resolution_breached_at = None
         ticket.resolved_at = ticket.closed_at = ticket.verify_outcome = None
         ticket.stage = Stage.ANALYZE  # the clocks below read the stage
         self.planner.start_clocks(ticket, cmd.queue, cmd.at)
