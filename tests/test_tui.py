@@ -123,6 +123,24 @@ async def test_the_queue_fits_the_terminal_with_clocks_whole(demo_copy: str, wid
             assert str(table.get_row_at(y - 1)[6]) in line  # e.g. "!BREACHED 1d 22h"
 
 
+async def test_another_view_starts_at_its_top_row(demo_copy: str) -> None:
+    """The cursor follows its ticket through refreshes, not into another view: enter on a
+    new view opens that view's first ticket even if the old one is listed there too."""
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7", "down", "down")  # all, the third ticket
+        await settle(app, pilot)
+        await pilot.press("4")  # breached
+        await settle(app, pilot)
+        table = app.screen.query_one("#tickets", TicketTable)
+        assert table.cursor_row == 0
+        wanted = table_ids(app)[0]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert text_of(app.screen.query_one("#ticket-header", Static)).startswith(wanted)
+
+
 async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: str) -> None:
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -185,14 +185,16 @@ class QueueScreen(Screen[None]):
         if not page.rows and page.number > 0:
             self.page_number -= 1  # paged past the end (the last page was exactly full)
             return
+        same_page = shown is not None and (shown.scope, shown.number) == (page.scope, page.number)
         if shown is not None and shown.scope == page.scope:
             page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
-            if (shown.number, shown.rows) == (page.number, page.rows):
+            if same_page and shown.rows == page.rows:
                 self.current = page  # a refresh that found nothing new: leave the table be
                 return
         now = self.desk.clock()
         self.query_one("#tickets", TicketTable).set_rows(
-            [(row.id, self._cells(row, now)) for row in page.rows]
+            [(row.id, self._cells(row, now)) for row in page.rows],
+            keep_cursor=same_page,  # a refresh; another view, filter, order or page starts on top
         )
         self.current = page
         self._show_status()

@@ -105,9 +105,10 @@ class TicketTable(ScrollView, can_focus=True):
     def cursor_key(self) -> str | None:
         return self.keys[self.cursor_row] if self.keys else None
 
-    def set_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
-        """Show these rows; the cursor stays on its ticket if it is still listed."""
-        kept = self.cursor_key
+    def set_rows(self, rows: list[tuple[str, list[Text]]], *, keep_cursor: bool = True) -> None:
+        """Show these rows. With `keep_cursor` (a refresh of the same list) the cursor stays on
+        its ticket if it is still listed; otherwise it starts at the top."""
+        kept = self.cursor_key if keep_cursor else None
         self.keys = [key for key, _ in rows]
         self.cells = [cells for _, cells in rows]
         self._index = {key: i for i, key in enumerate(self.keys)}
@@ -115,6 +116,8 @@ class TicketTable(ScrollView, can_focus=True):
         self._size_to_rows()
         target = self._index.get(kept, self.cursor_row) if kept is not None else 0
         self.cursor_row = max(0, min(target, len(self.keys) - 1))
+        if not keep_cursor:
+            self.scroll_to(y=0, animate=False)
         self._scroll_to_cursor()
         self.refresh()
 
