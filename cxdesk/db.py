@@ -7,6 +7,8 @@ The schema is created and changed only by the Alembic migrations in
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_DB = "cxdesk.db"
 _SQLITE_BEGIN = "cxdesk_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_LOCK_ATTEMPTS = 6  # each waits up to the busy timeout, then backs off
 SHARED_FILE_MODE = 0o660
 
 
@@ -315,9 +318,30 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A unit of work that changes data: on SQLite it takes the write lock up front."""
-        with self._write_sessions() as session, session.begin():
+        """A unit of work that changes data. On SQLite the write lock is taken before the block
+        runs; while another writer holds it past the busy timeout the attempt is retried with
+        backoff, so "database is locked" does not reach a user and no work is half done."""
+        session = self._locked_session()
+        with session, session.get_transaction() or session.begin():
             yield session
+
+    def _locked_session(self) -> Session:
+        for attempt in range(WRITE_LOCK_ATTEMPTS):
+            session = self._write_sessions()
+            session.begin()
+            try:
+                session.connection()  # BEGIN IMMEDIATE on SQLite: the write lock, or busy
+                return session
+            except OperationalError as exc:
+                session.close()
+                if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+                    raise
+            time.sleep(random.uniform(0.5, 1.0) * min(0.05 * 2**attempt, 2.0))
+        waited = WRITE_LOCK_ATTEMPTS * SQLITE_BUSY_TIMEOUT_MS // 1000
+        raise DatabaseError(
+            f"{self.display_url}: another writer has held the database for over {waited} s; "
+            "nothing was changed, try again"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

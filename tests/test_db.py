@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import cxdesk.db as db_module
 from cxdesk.db import (
     Database,
     current_revision,
@@ -19,7 +22,7 @@ from cxdesk.db import (
     resolve_url,
 )
 from cxdesk.errors import DatabaseError
-from cxdesk.models import Customer
+from cxdesk.models import Customer, Meta
 
 FIRST_REVISION = "0001"
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -328,3 +331,40 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
     db.dispose()
     code, _, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
     assert code == 2 and "already holds" in err
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_writer_outwaits_a_lock_held_past_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
+    db.upgrade()
+    holder = _hold_write_lock(tmp_path / "busy.db")
+    release = threading.Timer(0.8, lambda: holder.execute("COMMIT"))
+    release.start()
+    with db.write() as session:  # several busy timeouts go by before the lock is free
+        session.add(Meta(key="k", value="v"))
+    release.join()
+    with db.session() as session:
+        assert session.get_one(Meta, "k").value == "v"
+
+
+def test_a_lock_that_is_never_released_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(db_module, "WRITE_LOCK_ATTEMPTS", 2)
+    db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
+    db.upgrade()
+    holder = _hold_write_lock(tmp_path / "busy.db")
+    ran = False
+    with pytest.raises(DatabaseError, match="another writer has held the database"), db.write():
+        ran = True
+    assert not ran  # the block never started: nothing half done
+    holder.execute("ROLLBACK")
