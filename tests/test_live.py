@@ -6,9 +6,11 @@ from __future__ import annotations
 import getpass
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from cxdesk.app import CxdeskApp
@@ -18,7 +20,7 @@ from cxdesk.models import Ticket
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import TicketTable
-from cxdesk.workflow.changes import ChangeWatcher, FeedUnavailable, open_feed
+from cxdesk.workflow.changes import ChangeWatcher, FeedUnavailable, PostgresFeed, open_feed
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import add_agent
@@ -81,6 +83,84 @@ def test_no_feed_for_an_in_memory_database() -> None:
     with pytest.raises(FeedUnavailable):
         open_feed(db)
     db.dispose()
+
+
+@pytest.fixture
+def pg_feed_db(pg_url: str) -> Iterator[Database]:
+    db = Database.open(pg_url, must_exist=False)
+    yield db
+    db.dispose()
+
+
+def down_within(feed: PostgresFeed, seconds: float) -> Exception:
+    """Wait on `feed` until it raises, which must happen within `seconds`; what it raised."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        try:
+            feed.wait(0.1)
+        except Exception as exc:
+            return exc
+    raise AssertionError(f"the feed still counts as live after {seconds} s")
+
+
+def test_a_feed_whose_connection_was_killed_is_down_within_the_ping_interval(
+    pg_feed_db: Database,
+) -> None:
+    feed = PostgresFeed(pg_feed_db, ping_every=0.5)
+    try:
+        assert feed.wait(0.2) is False
+        with pg_feed_db.engine.connect() as other:
+            other.execute(
+                sa.text("SELECT pg_terminate_backend(:pid)"),
+                {"pid": feed._connection.info.backend_pid},
+            )
+        down_within(feed, 2.0)
+    finally:
+        feed.close()
+
+
+def test_a_session_that_no_longer_listens_is_down_within_the_ping_interval(
+    pg_feed_db: Database,
+) -> None:
+    """What a pooler in transaction mode does: the server session behind it forgot LISTEN."""
+    feed = PostgresFeed(pg_feed_db, ping_every=0.5)
+    try:
+        assert feed.wait(0.6) is False  # a ping that finds the session listening passes
+        feed._connection.execute("UNLISTEN *")
+        assert "no longer listens" in str(down_within(feed, 2.0))
+    finally:
+        feed.close()
+
+
+def test_the_listening_connection_sends_keepalives(pg_feed_db: Database) -> None:
+    feed = PostgresFeed(pg_feed_db)
+    try:
+        parameters = feed._connection.info.get_parameters()
+        assert {k: parameters.get(k) for k in ("keepalives", "keepalives_idle")} == {
+            "keepalives": "1",
+            "keepalives_idle": "30",
+        }
+    finally:
+        feed.close()
+
+
+def test_a_failed_listen_closes_its_connection(
+    pg_feed_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    opened: list[psycopg.Connection] = []
+    connect = psycopg.connect
+
+    def recording_connect(*args, **kwargs):
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(psycopg, "connect", recording_connect)
+    monkeypatch.setattr("cxdesk.workflow.changes.CHANNEL", "not a channel")
+    with pytest.raises(psycopg.errors.SyntaxError):
+        PostgresFeed(pg_feed_db)
+    assert len(opened) == 1 and opened[0].closed
 
 
 class FlakyFeed:

@@ -3,8 +3,8 @@
 On PostgreSQL a dedicated connection LISTENs on `cxdesk_changes`; the triggers of migration
 0006 NOTIFY it on every statement that touches tickets or their timelines, at commit. On SQLite
 a persistent connection reads `PRAGMA data_version`, which moves whenever another connection
-commits. Either way `wait(timeout)` blocks a worker thread until something changed (True) or
-the timeout passed (False).
+commits. Either way `wait(timeout)` blocks the calling thread until something changed (True)
+or the timeout passed (False); it raises once the feed is known to be down.
 
 `ChangeWatcher` runs a feed on a thread of its own and calls back on each change (at most one
 call per `min_gap` seconds, so a busy ingest does not turn into a reload storm); it reopens a
@@ -23,6 +23,16 @@ from cxdesk.db import Database, make_engine
 
 CHANNEL = "cxdesk_changes"
 SQLITE_POLL_S = 0.2  # PRAGMA data_version reads the WAL index in shared memory: cheap
+PING_EVERY_S = 30.0  # how often an idle PostgreSQL feed proves its connection still listens
+# libpq options for the listening connection: a peer that vanished is noticed in about a minute
+# whether the connection is idle (keepalives) or a ping is unanswered (user timeout, in ms).
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
 
 class ChangeFeed(Protocol):
@@ -38,22 +48,55 @@ class FeedUnavailable(Exception):
 
 
 class PostgresFeed:
-    """LISTEN on a connection of its own, outside the pool and in autocommit."""
+    """LISTEN on a connection of its own, outside the pool and in autocommit.
 
-    def __init__(self, db: Database) -> None:
+    An idle connection can die without either end hearing of it (a NAT or firewall that drops
+    idle flows, a tunnel that went away), and a pooler in transaction mode forgets a LISTEN
+    when it hands the server connection to someone else: either way no notification ever
+    arrives and `notifies()` just times out. So the connection sends TCP keepalives, and every
+    `ping_every` seconds `wait` asks the server whether this session still listens; an error
+    or a "no" raises, and the watcher falls back to polling and reopens the feed.
+    """
+
+    def __init__(self, db: Database, *, ping_every: float = PING_EVERY_S) -> None:
         import psycopg
 
         args, kwargs = db.engine.dialect.create_connect_args(db.engine.url)
         kwargs.pop("context", None)  # SQLAlchemy's adapters: not needed to listen
+        for key, value in KEEPALIVES.items():
+            kwargs.setdefault(key, value)
         self._connection = psycopg.connect(*args, **kwargs, autocommit=True)
-        self._connection.execute(f"LISTEN {CHANNEL}")
+        try:
+            self._connection.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            self._connection.close()
+            raise
+        self._ping_every = ping_every
+        self._pinged = time.monotonic()
 
     def wait(self, timeout: float) -> bool:
-        changed = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
-        if changed:  # a burst of commits is one change
-            for _ in self._connection.notifies(timeout=0.01):
-                pass
-        return changed
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            slice_ = max(0.0, min(left, self._pinged + self._ping_every - time.monotonic()))
+            changed = any(True for _ in self._connection.notifies(timeout=slice_, stop_after=1))
+            if changed:  # a burst of commits is one change
+                for _ in self._connection.notifies(timeout=0.01):
+                    pass
+                return True
+            if time.monotonic() - self._pinged >= self._ping_every:
+                self._ping()
+            if time.monotonic() >= deadline:
+                return False
+
+    def _ping(self) -> None:
+        """A round trip that also proves this session still LISTENs; raises if not."""
+        row = self._connection.execute(
+            "SELECT count(*) FROM pg_listening_channels() AS c WHERE c = %s", (CHANNEL,)
+        ).fetchone()
+        if not row or not row[0]:
+            raise ConnectionError(f"the session no longer listens on {CHANNEL}")
+        self._pinged = time.monotonic()
 
     def close(self) -> None:
         self._connection.close()
