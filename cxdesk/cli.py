@@ -19,6 +19,7 @@ from cxdesk.config import Settings, load_settings
 from cxdesk.db import Database, resolve_url, sqlite_path
 from cxdesk.errors import CxdeskError
 from cxdesk.output import FORMATS, print_json, print_rows
+from cxdesk.workflow.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
     from cxdesk.workflow.permissions import Actor
@@ -854,7 +855,7 @@ def ingest() -> None:
 @click.option(
     "--batch",
     type=click.IntRange(min=1, max=100_000),
-    default=1000,
+    default=BATCH_SIZE,
     show_default=True,
     help="Records per transaction.",
 )

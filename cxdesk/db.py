@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,7 +163,7 @@ class _InsertPlan:
     converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
 
-@cache
+@lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines
 def _insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> _InsertPlan:
     """The statement and bind processors for inserting these columns, compiled once per
     process: one audit row per command would otherwise pay a compilation each time."""

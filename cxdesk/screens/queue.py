@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
+from textual.worker import get_current_worker
 
 from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk, localize_bindings
@@ -53,9 +54,9 @@ COLUMN_WIDTHS = {
     "Queue": (12, 5),
     "Assignee": (14, 6),
     "Customer": (16, 6),
-    "SLA": (18, 16),
-    "Age": (7, 6),
-    "Title": (None, 10),
+    "SLA": (18, 18),
+    "Age": (7, 7),
+    "Title": (None, 6),
 }
 
 
@@ -166,6 +167,8 @@ class QueueScreen(Screen[None]):
             with self.desk.db.session() as session:
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
                 self.post_message(self.Loaded(Page(request, scope, number, rows)))
+                if get_current_worker().is_cancelled:
+                    return  # a newer load is under way: its count is the one to show
                 total = count_tickets(session, flt, cap=COUNT_CAP)
         except Exception as exc:  # shown to the user, the screen stays usable
             failed = self.t("could not load tickets: {error}", error=exc)
@@ -262,6 +265,10 @@ class QueueScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def watch_view(self) -> None:
+        self._load_from_top()
+
+    def _load_from_top(self) -> None:
+        """Another view, filter or order: its first page, loaded once."""
         if self.page_number:
             self.page_number = 0  # its watcher loads
         else:
@@ -288,8 +295,7 @@ class QueueScreen(Screen[None]):
         order = list(Sort)
         current = self.sort or default_sort(self.view)
         self.sort = order[(order.index(current) + 1) % len(order)]
-        self.page_number = 0
-        self.load()
+        self._load_from_top()
 
     def action_dashboard(self) -> None:
         from cxdesk.screens.dashboard import DashboardScreen
@@ -310,8 +316,7 @@ class QueueScreen(Screen[None]):
             self.notify(str(exc), severity="error", markup=False)
             return
         self.query_one("#tickets", TicketTable).focus()
-        self.page_number = 0
-        self.load()
+        self._load_from_top()
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#search", Input)
@@ -319,7 +324,7 @@ class QueueScreen(Screen[None]):
             event.stop()
             box.value, box.display, self.search = "", False, None
             self.query_one("#tickets", TicketTable).focus()
-            self.load()
+            self._load_from_top()
 
     def action_open(self) -> None:
         key = self._cursor_key()

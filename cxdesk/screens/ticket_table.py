@@ -10,7 +10,9 @@ ticket id so the cursor can stay on its ticket across refreshes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -23,6 +25,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 GAP = 2  # blank cells between columns
+DRAWN_CELLS_KEPT = 5000
+LINE_CLASSES = {"header": "header", "cursor": "cursor", "even": "even-row"}
 NARROW_GAP = 1  # when the columns do not fit at their natural widths
 
 
@@ -94,6 +98,8 @@ class TicketTable(ScrollView, can_focus=True):
         self._widths: list[int] = [len(column.label) for column in columns]
         self._layout: tuple[int, list[int], int] | None = None  # (for width, widths, gap)
         self._lines: dict[int, Strip] = {}  # row index → its rendered line, cursor aside
+        self._cells_drawn: dict[tuple[Any, ...], list[Segment]] = {}
+        self._styles: dict[str, Style] = {}
 
     # -- data ------------------------------------------------------------------------------
 
@@ -130,6 +136,10 @@ class TicketTable(ScrollView, can_focus=True):
         if self.cells[row][at] == value:
             return
         self.cells[row][at] = value
+        if value.cell_len > self._widths[at]:  # a clock grew a digit: widen the column
+            self._fit_columns()
+            self.refresh()
+            return
         self._lines.pop(row, None)
         self.refresh_line(row + 1)  # the header is line 0
 
@@ -140,13 +150,13 @@ class TicketTable(ScrollView, can_focus=True):
         return self.cells[index]
 
     def _fit_columns(self) -> None:
-        """Each bounded column as wide as its widest cell (up to its bound), the free column
-        gets what is left of the screen."""
+        """Each column as wide as its widest cell, within its bounds and never narrower than
+        its header; the growing column gets what is left of the screen."""
         widths = []
         for at, column in enumerate(self.columns):
-            widest = max([column_width(column.label)] + [row[at].cell_len for row in self.cells])
-            bound = max(column.max_width or widest, column_width(column.label))
-            widths.append(min(widest, bound))  # never narrower than its header
+            floor = _floor(column)
+            widest = max([floor] + [row[at].cell_len for row in self.cells])
+            widths.append(min(widest, max(column.max_width or widest, floor)))
         self._widths = widths
         self._layout = None
         self._lines.clear()
@@ -164,7 +174,7 @@ class TicketTable(ScrollView, can_focus=True):
         gap = GAP if natural + GAP * len(columns) + 20 <= width else NARROW_GAP
         room = width - gap * len(columns) - sum(columns[i].min_width for i in grow)
         while sum(w for i, w in enumerate(widths) if i not in grow) > room:
-            spare = [(w - columns[i].min_width, i) for i, w in enumerate(widths) if i not in grow]
+            spare = [(w - _floor(columns[i]), i) for i, w in enumerate(widths) if i not in grow]
             most, at = max(spare)
             if most <= 0:
                 break  # every column at its minimum: the line is cut at the edge
@@ -186,37 +196,65 @@ class TicketTable(ScrollView, can_focus=True):
         self._lines.clear()
         self._size_to_rows()
 
+    def notify_style_update(self) -> None:
+        self._styles.clear()  # a theme change: every line is drawn again in the new colours
+        self._cells_drawn.clear()
+        self._lines.clear()
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        """The base style of a kind of line ("row", "even", "cursor", "header"), resolved once
+        per theme rather than once per line."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self.rich_style
+            if name != "row":
+                style += self.get_component_rich_style(f"ticket-table--{LINE_CLASSES[name]}")
+            self._styles[name] = style
+        return style
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
             header = [Text(column.label) for column in self.columns]
-            style = self.get_component_rich_style("ticket-table--header")
-            return self._strip(header, style, width)
+            return self._strip(header, self._style("header"), width)
         row = int(self.scroll_offset.y) + y - 1
         if row >= len(self.keys):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style("row"))
         if row == self.cursor_row:
-            cursor = self.get_component_rich_style("ticket-table--cursor")
-            return self._strip(self.cells[row], cursor, width)
+            return self._strip(self.cells[row], self._style("cursor"), width)
         line = self._lines.get(row)
         if line is None or line.cell_length != width:
-            style = self.rich_style
-            if row % 2:
-                style += self.get_component_rich_style("ticket-table--even-row")
+            style = self._style("even" if row % 2 else "row")
             line = self._lines[row] = self._strip(self.cells[row], style, width)
         return line
 
     def _strip(self, cells: list[Text], base: Style, width: int) -> Strip:
-        line = Text(no_wrap=True, overflow="crop", style=base)
         widths, gap = self._layout_widths(width)
+        left, right = Segment(" " * (gap // 2), base), Segment(" " * (gap - gap // 2), base)
+        segments: list[Segment] = []
         for cell, cell_width in zip(cells, widths, strict=True):
+            segments.append(left)
+            segments.extend(self._cell(cell, cell_width, base))
+            segments.append(right)
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _cell(self, cell: Text, width: int, base: Style) -> list[Segment]:
+        """One cell cut or padded to `width`, drawn once per text, style and width: priorities,
+        stages, queues and names repeat down a page."""
+        key = (cell.plain, str(cell.style), tuple(cell.spans), width, base)
+        drawn = self._cells_drawn.get(key)
+        if drawn is None:
             shown = cell.copy()
-            shown.truncate(cell_width, overflow="ellipsis", pad=True)
-            line.append(" " * (gap // 2))
-            line.append_text(shown)
-            line.append(" " * (gap - gap // 2))
-        line.truncate(width, pad=True)
-        return Strip(line.render(self.app.console), width)
+            shown.truncate(width, overflow="ellipsis", pad=True)
+            console = self.app.console
+            # Text.render leaves the text's own style out when it has no spans.
+            own = Style.null() if shown.spans else console.get_style(shown.style)
+            drawn = list(Segment.apply_style(shown.render(console), base + own))
+            if len(self._cells_drawn) >= DRAWN_CELLS_KEPT:
+                self._cells_drawn.clear()
+            self._cells_drawn[key] = drawn
+        return drawn
 
     # -- cursor ----------------------------------------------------------------------------
 
@@ -258,6 +296,11 @@ class TicketTable(ScrollView, can_focus=True):
 
 def column_width(label: str) -> int:
     return Text(label).cell_len
+
+
+def _floor(column: Column) -> int:
+    """The narrowest a column gets: its minimum, or its header if that is wider."""
+    return max(column.min_width, column_width(column.label))
 
 
 class StatusLine(Widget):

@@ -39,7 +39,7 @@ from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.events import FeedbackEventIn
 from cxdesk.workflow.org import all_queues
-from cxdesk.workflow.readers import Record
+from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
 from cxdesk.workflow.rules import EVENT_FIELDS, Alert, RuleSet, event_facts
 from cxdesk.workflow.service import (
@@ -51,7 +51,6 @@ from cxdesk.workflow.service import (
 )
 from cxdesk.workflow.sla import SlaPlanner
 
-BATCH_SIZE = 5000
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 
 

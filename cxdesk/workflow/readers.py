@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+# Records per ingest transaction: big enough that a batch's fixed costs (look-ups, commit)
+# are spread thin, small enough that a killed run redoes little. `cxdesk ingest --batch`.
+BATCH_SIZE = 5000
+
 MAX_RECORD_CHARS = 1 << 20  # one record may be up to 1 MiB of text; longer ones are refused
 CSV_COLUMNS = (
     "event_id",
