@@ -10,6 +10,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cxdesk.config import Settings
@@ -53,6 +54,7 @@ class CxdeskApp(App[None]):
         lang: str = "en",
     ) -> None:
         super().__init__()
+        self._claiming = False  # a claim-next is in flight
         with db.session() as session:
             viewer = load_actor(session, actor, settings)
             queues = visible_queues(session, viewer)
@@ -83,10 +85,16 @@ class CxdeskApp(App[None]):
             self.reason = reason
 
     class Claimed(Message):
-        def __init__(self, ticket_id: int | None, error: str = "") -> None:
+        """A claim-next is done: the ticket taken, or why none was (a warning when there was
+        nothing to claim, an error when the claim itself failed)."""
+
+        def __init__(
+            self, ticket_id: int | None, error: str = "", severity: SeverityLevel = "warning"
+        ) -> None:
             super().__init__()
             self.ticket_id = ticket_id
             self.error = error
+            self.severity = severity
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen(self.desk))
@@ -128,9 +136,15 @@ class CxdeskApp(App[None]):
         self.screen.post_message(DataChanged())
 
     def action_claim_next(self) -> None:
+        """One claim at a time: a thread worker cannot be cancelled, so a second C while the
+        first is in flight would claim a second case. The key is ignored until the first is
+        answered (Claimed, which the worker posts whatever happens)."""
+        if self._claiming:
+            return
+        self._claiming = True
         self.claim_next()
 
-    @work(thread=True, exclusive=True, group="claim-next", exit_on_error=False)
+    @work(thread=True, group="claim-next", exit_on_error=False)
     def claim_next(self) -> None:
         """Take the most urgent unassigned case of my queues, then open it."""
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
@@ -139,16 +153,22 @@ class CxdeskApp(App[None]):
         except CxdeskError as exc:
             self.post_message(self.Claimed(None, str(exc)))
             return
+        except Exception as exc:  # shown to the user; C works again
+            failed = self.desk.t("could not claim the next case: {error}", error=exc)
+            self.post_message(self.Claimed(None, failed, severity="error"))
+            return
         self.post_message(self.Claimed(ticket.id))
 
     def on_cxdesk_app_claimed(self, message: CxdeskApp.Claimed) -> None:
+        self._claiming = False
         if message.ticket_id is None:
-            self.notify(message.error, severity="warning", markup=False)
+            self.notify(message.error, severity=message.severity, markup=False)
             return
         from cxdesk.screens.ticket import TicketScreen
         from cxdesk.workflow.refs import ticket_ref
 
-        self.notify(f"{ticket_ref(message.ticket_id)} claimed", markup=False)
+        claimed = self.desk.t("{ticket} claimed", ticket=ticket_ref(message.ticket_id))
+        self.notify(claimed, markup=False)
         self.push_screen(TicketScreen(self.desk, message.ticket_id))
 
     @work(thread=True, exclusive=True, group="notices", exit_on_error=False)

@@ -97,6 +97,11 @@ ZH: dict[str, str] = {
     "applies, esc clears": "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new "
     "assignee:登录名 —— 回车应用，esc 清除",
     "could not load tickets: {error}": "无法加载工单：{error}",
+    "could not claim the next case: {error}": "无法领取下一个工单：{error}",
+    "{ticket} claimed": "已领取 {ticket}",
+    "could not open the form: {error}": "无法打开表单：{error}",
+    "{ticket}: {action} failed: {error}": "{ticket}：{action}失败：{error}",
+    "could not load the dashboard: {error}": "无法加载看板：{error}",
     "by {order}": "按{order}排序",
     "priority": "优先级",
     "age": "创建时间",

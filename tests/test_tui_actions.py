@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import getpass
 import io
+import threading
+import time
 
+import pytest
 import sqlalchemy as sa
 from rich.console import Console
 from textual.widgets import Input, Static
@@ -57,7 +60,7 @@ async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:
         assert screen.detail.row.assignee == ME
         assert screen.check_action("act", ("claim",)) is None  # now shown disabled
         await pilot.press("p")
-        await pilot.pause()
+        await settle(app, pilot)  # the templates are read by a worker
         assert isinstance(app.screen, FormScreen)
         await pilot.press(*"We are on it [b]x[/b]")
         await pilot.press("ctrl+s")
@@ -207,3 +210,170 @@ async def test_s_cycles_the_order(demo_copy: str) -> None:
         priorities = [r.priority for r in app.screen.current.rows]
         status = app.screen.query_one("#status", StatusLine).text
         assert priorities == sorted(priorities) and "by priority" in status
+
+
+def claimed_by_me(db: Database) -> int:
+    with db.session() as session:
+        return session.execute(
+            sa.text("SELECT count(*) FROM tickets WHERE assignee = :me"), {"me": ME}
+        ).scalar()
+
+
+def toasts(app: CxdeskApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_capital_c_twice_quickly_claims_one_case(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database.open(str(demo_copy))
+    slow = TicketService.claim_next
+
+    def claim_slowly(self, **kw):
+        time.sleep(0.3)  # a claim still in flight when the second C arrives
+        return slow(self, **kw)
+
+    monkeypatch.setattr(TicketService, "claim_next", claim_slowly)
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        before = claimed_by_me(db)
+        await pilot.press("C", "C")
+        await settle(app, pilot)
+        assert claimed_by_me(db) == before + 1
+        assert isinstance(app.screen, TicketScreen)
+        await pilot.press("escape")
+        await pilot.press("C")  # the claim is done: C claims again
+        await settle(app, pilot)
+        assert claimed_by_me(db) == before + 2
+
+
+async def test_a_claim_next_that_fails_says_so_and_c_works_again(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database.open(str(demo_copy))
+
+    def broken(self, **kw):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(TicketService, "claim_next", broken)
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("C")
+        await settle(app, pilot)
+        assert app.is_running
+        assert any("connection lost" in text for text in toasts(app)), toasts(app)
+        monkeypatch.undo()
+        await pilot.press("C")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        assert any(text.endswith(" claimed") for text in toasts(app)), toasts(app)
+
+
+async def test_an_action_that_fails_unexpectedly_shows_the_error(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self, *args, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(TicketService, "escalate", broken)
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press(*"customer waiting")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert any("disk full" in text for text in toasts(app)), toasts(app)
+
+
+async def test_a_dashboard_that_fails_to_load_says_so(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kw):
+        raise RuntimeError("statement timeout")
+
+    monkeypatch.setattr("cxdesk.screens.dashboard.build_dashboard", broken)
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert any("statement timeout" in text for text in toasts(app)), toasts(app)
+
+
+async def test_the_agent_picker_reads_the_database_off_the_event_loop(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxdesk.screens import ticket as ticket_screen
+
+    threads: list[threading.Thread] = []
+    asked: list[object] = []
+    list_agents, open_loads = ticket_screen.list_agents, ticket_screen.open_loads
+
+    def listing(session):
+        threads.append(threading.current_thread())
+        return list_agents(session)
+
+    def loads(session, *args, **kw):
+        threads.append(threading.current_thread())
+        asked.append(args[0] if args else kw.get("logins"))
+        return open_loads(session, *args, **kw)
+
+    monkeypatch.setattr(ticket_screen, "list_agents", listing)
+    monkeypatch.setattr(ticket_screen, "open_loads", loads)
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_first(app, pilot, "2")
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FormScreen)
+        assert threads and threading.main_thread() not in threads
+        assert asked and asked[0] is not None  # the loads of the listed agents only
+
+
+def test_open_loads_of_some_agents_only(demo_copy: str) -> None:
+    from cxdesk.workflow.dashboard import open_loads
+
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        everyone = open_loads(session)
+        some = sorted(everyone)[:2]
+        assert open_loads(session, some) == {login: everyone[login] for login in some}
+        assert open_loads(session, []) == {}
+        assert open_loads(session, ["nobody.here"]) == {}
+
+
+async def test_a_change_made_while_a_form_is_open_shows_after_it_closes(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Deaf:  # no change feed and no poll: only coming back to the screen can tell
+        def __init__(self, *args, **kw) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def stop(self, join: float = 0) -> None:
+            pass
+
+    monkeypatch.setattr("cxdesk.app.ChangeWatcher", Deaf)
+    monkeypatch.setattr("cxdesk.app.LIVE_POLL_S", 3600.0)
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        TicketService(db, Settings(), ME).note(screen.detail.row.number, "noted meanwhile")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert "noted meanwhile" in text_of(screen.query_one("#timeline", Static))

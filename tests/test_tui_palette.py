@@ -7,6 +7,7 @@ import getpass
 import re
 from pathlib import Path
 
+from textual.app import App
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, OptionList
 
@@ -15,7 +16,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.screens.commands import screen_commands
 from cxdesk.screens.dashboard import DashboardScreen
-from cxdesk.screens.forms import FormScreen, Picker
+from cxdesk.screens.forms import Field, FormScreen, Picker
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import ACTIONS, TicketScreen
 
@@ -157,7 +158,7 @@ async def test_the_assign_picker_narrows_by_fuzzy_search_and_assigns(demo_copy: 
         screen = await open_first(app, pilot, "2")
         assert screen.detail is not None
         await pilot.press("a")
-        await pilot.pause()
+        await settle(app, pilot)  # the agents and their loads are read by a worker
         form = app.screen
         assert isinstance(form, FormScreen)
         everyone = picker_options(form)
@@ -196,7 +197,7 @@ async def test_the_picker_moves_with_the_arrow_keys(demo_copy: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
         await pilot.press("a")
-        await pilot.pause()
+        await settle(app, pilot)  # the agents and their loads are read by a worker
         form = app.screen
         assert isinstance(form, FormScreen)
         first = form.values()["login"]
@@ -262,3 +263,43 @@ async def test_a_light_theme_uses_the_darker_named_colours(demo_copy: Path) -> N
         app.theme = "textual-dark"
         await pilot.pause()
         assert app.ansi_theme is not LIGHT_ANSI
+
+
+async def test_the_picker_shows_names_with_brackets_as_written() -> None:
+    """Names are customer-grade text: brackets are not markup, narrowed or not."""
+    hostile = [
+        ("Zhang [/] (li)", "li"),
+        ("Li [QA] (qa)", "qa"),
+        ("[b]Bold[/b] (bold)", "bold"),
+        ("Wu [link=x]y (wu)", "wu"),
+    ]
+    field = Field("login", "Agent", kind="pick", choices=hostile, hints={"qa": "[dim]x"})
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(FormScreen("Assign", [field]))
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        assert picker_options(form) == [
+            "Zhang [/] (li)",
+            "Li [QA] (qa)  [dim]x",
+            "[b]Bold[/b] (bold)",
+            "Wu [link=x]y (wu)",
+        ]
+        for query, shown in (
+            ("li", "Zhang [/] (li)"),
+            ("qa", "Li [QA] (qa)  [dim]x"),
+            ("bold", "[b]Bold[/b] (bold)"),
+            ("wu", "Wu [link=x]y (wu)"),
+        ):
+            form.query_one(Picker).query_one(Input).value = query
+            await pilot.pause()
+            assert app.is_running
+            options = picker_options(form)
+            assert shown in options, (query, options)
+            prompt = form.query_one(Picker).query_one(OptionList).get_option_at_index(0).prompt
+            assert any(span.style for span in prompt.spans)  # the typed letters are marked

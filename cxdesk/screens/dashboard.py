@@ -36,6 +36,11 @@ class DashboardScreen(Screen[None]):
             super().__init__()
             self.dashboard = dashboard
 
+    class LoadFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
@@ -73,11 +78,19 @@ class DashboardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def load(self) -> None:
-        with self.desk.db.session() as session:
-            dashboard = build_dashboard(
-                session, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
-            )
+        try:
+            with self.desk.db.session() as session:
+                dashboard = build_dashboard(
+                    session, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
+                )
+        except Exception as exc:  # shown to the user; the next refresh tries again
+            failed = self.t("could not load the dashboard: {error}", error=exc)
+            self.post_message(self.LoadFailed(failed))
+            return
         self.post_message(self.Loaded(dashboard))
+
+    def on_dashboard_screen_load_failed(self, message: DashboardScreen.LoadFailed) -> None:
+        self.notify(message.error, severity="error", markup=False)
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
         self.board = message.dashboard

@@ -9,13 +9,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.fuzzy import Matcher
+from textual.fuzzy import FuzzySearch
 from textual.screen import ModalScreen
+from textual.style import Style
 from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from cxdesk.i18n import Translator
 from cxdesk.screens.context import localize_bindings
+
+MATCHED = Style(reverse=True)  # the letters of a choice the typed text matched
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Picker(Vertical):
         super().__init__(id=id)
         self.spec = spec
         self.t = t
+        self._search = FuzzySearch()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=self.t("type a name or login to narrow the list"))
@@ -82,16 +86,19 @@ class Picker(Vertical):
     def _show(self, query: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        matcher = Matcher(query) if query.strip() else None
+        query = query.strip()
         found: list[tuple[float, Option]] = []
         for order, (shown, value) in enumerate(self.spec.choices):
-            if matcher is None:
-                score, label = -order, Content(shown)  # untrusted text: plain Content
+            label = Content(shown)  # untrusted text: plain Content, never parsed as markup
+            if not query:
+                score = -order
             else:
-                score = matcher.match(shown)
+                score, offsets = self._search.match(query, shown)
                 if score <= 0:
                     continue
-                label = matcher.highlight(shown)
+                for offset in offsets:  # the typed letters, marked where they matched
+                    if not shown[offset].isspace():
+                        label = label.stylize(MATCHED, offset, offset + 1)
             hint = self.spec.hints.get(value)
             if hint:
                 label = Content.assemble(label, ("  " + hint, "dim"))

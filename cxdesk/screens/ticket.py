@@ -21,7 +21,7 @@ from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged
 from cxdesk.workflow.dashboard import open_loads
 from cxdesk.workflow.org import list_agents
-from cxdesk.workflow.queries import TicketDetail, ticket_detail
+from cxdesk.workflow.queries import TicketDetail, TicketRow, ticket_detail
 from cxdesk.workflow.refs import parse_ref, ticket_ref
 from cxdesk.workflow.service import TicketService
 from cxdesk.workflow.stages import allowed_commands
@@ -44,6 +44,7 @@ COMMAND_TITLES = {
     "pend": N_("Pend"),
     "resume": N_("Resume"),
 }
+FORMS_FROM_THE_DATABASE = {"assign", "respond", "note"}  # agents and loads; templates
 RESOLUTION_CODES = (
     "refund",
     "replacement",
@@ -103,6 +104,15 @@ class TicketScreen(Screen[None]):
             self.text = text
             self.ok = ok
 
+    class FormReady(Message):
+        """A command's form, its choices read off the event loop, ready to show."""
+
+        def __init__(self, command: str, row: TicketRow, fields: list[Field]) -> None:
+            super().__init__()
+            self.command = command
+            self.row = row
+            self.fields = fields
+
     def __init__(self, desk: Desk, ticket_id: int) -> None:
         super().__init__()
         self.desk = desk
@@ -160,6 +170,12 @@ class TicketScreen(Screen[None]):
         if self.app.screen is self:
             self.load()
 
+    def on_screen_resume(self) -> None:
+        """Back on top after a form, the help or the palette: what changed meanwhile was told
+        to the screen on top, not to this one, so read the ticket again."""
+        if self.detail is not None:  # not the first showing: on_mount loads that
+            self.load()
+
     # -- actions -------------------------------------------------------------------------
 
     def _command_for(self, command: str) -> str:
@@ -190,26 +206,46 @@ class TicketScreen(Screen[None]):
         command = self._command_for(command)
         if self.detail is None or not self.check_action("act", (command,)):
             return
-        fields = self._form(command)
-        if not fields:
-            self.run_command(command, {})
+        row = self.detail.row  # the version the agent acts on: as shown when the key was hit
+        if command in FORMS_FROM_THE_DATABASE:  # their choices are read by a worker
+            self.prepare_form(command, row)
             return
-        title = self.t(
-            "{action} {ticket}", action=self.t(COMMAND_TITLES[command]), ticket=self.detail.row.id
-        )
+        self._ask(command, row, self._form(command, row))
+
+    def _ask(self, command: str, row: TicketRow, fields: list[Field]) -> None:
+        """Run the command at once, or after its form is filled in."""
+        if not fields:
+            self.run_command(command, row, {})
+            return
+        title = self.t("{action} {ticket}", action=self.t(COMMAND_TITLES[command]), ticket=row.id)
 
         def submitted(values: dict[str, str] | None) -> None:
             if values is not None:
-                self.run_command(command, values)
+                self.run_command(command, row, values)
 
         self.app.push_screen(FormScreen(title, fields, self.t), submitted)
 
-    def _form(self, command: str) -> list[Field]:
-        """The command's fields; labels in English, the form shows them translated."""
+    @work(thread=True, exclusive=True, group="ticket-form", exit_on_error=False)
+    def prepare_form(self, command: str, row: TicketRow) -> None:
+        try:
+            fields = self._form(command, row)
+        except Exception as exc:  # shown to the user, the screen stays usable
+            failed = self.t("could not open the form: {error}", error=exc)
+            self.post_message(self.LoadFailed(failed))
+            return
+        self.post_message(self.FormReady(command, row, fields))
+
+    def on_ticket_screen_form_ready(self, message: TicketScreen.FormReady) -> None:
+        if self.app.screen is self:  # not if the agent left, or another key opened a form first
+            self._ask(message.command, message.row, message.fields)
+
+    def _form(self, command: str, row: TicketRow) -> list[Field]:
+        """The command's fields; labels in English, the form shows them translated. Those of
+        FORMS_FROM_THE_DATABASE read it: built by a worker, never on the event loop."""
         reason = [Field("reason", N_("Reason"))]
         match command:
             case "assign":
-                return [self._agent_field()]
+                return [self._agent_field(row)]
             case "respond" | "note":
                 with self.desk.db.session() as session:
                     templates = find_templates(session)
@@ -254,17 +290,17 @@ class TicketScreen(Screen[None]):
                 return [Field("problem", N_("Problem ticket (CX-…)"))]
         return []
 
-    def _agent_field(self) -> Field:
-        """The agents of the ticket's team, lightest load first, away ones last and marked."""
-        assert self.detail is not None
-        team = self.desk.clocks.queues[self.detail.row.queue].team_id
+    def _agent_field(self, row: TicketRow) -> Field:
+        """The agents of the ticket's team, lightest load first, away ones last and marked.
+        Reads the database: called from a worker, never on the event loop."""
+        team = self.desk.clocks.queues[row.queue].team_id
         with self.desk.db.session() as session:
             agents = [
                 a
                 for a in list_agents(session)
-                if team in a.teams and a.active and a.login != self.detail.row.assignee
+                if team in a.teams and a.active and a.login != row.assignee
             ]
-            loads = open_loads(session)
+            loads = open_loads(session, [a.login for a in agents])
         agents.sort(key=lambda a: (a.away, loads.get(a.login, (0, 0))[1], a.login))
         hints = {}
         for a in agents:
@@ -280,10 +316,10 @@ class TicketScreen(Screen[None]):
         )
 
     @work(thread=True, exclusive=True, group="ticket-action", exit_on_error=False)
-    def run_command(self, command: str, values: dict[str, str]) -> None:
-        assert self.detail is not None
+    def run_command(self, command: str, row: TicketRow, values: dict[str, str]) -> None:
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
-        number, version, at = self.detail.row.number, self.detail.row.version, self.desk.clock()
+        number, version, at = row.number, row.version, self.desk.clock()
+        action = self.t(COMMAND_TITLES.get(command, command))
         kw = {"version": version, "at": at}
         try:
             match command:
@@ -325,11 +361,13 @@ class TicketScreen(Screen[None]):
         except CxdeskError as exc:
             self.post_message(self.Acted(str(exc), ok=False))
             return
-        done = self.t(
-            "{ticket}: {action} done",
-            ticket=self.detail.row.id,
-            action=self.t(COMMAND_TITLES.get(command, command)),
-        )
+        except Exception as exc:  # never silent: what was typed did not reach the ticket
+            failed = self.t(
+                "{ticket}: {action} failed: {error}", ticket=row.id, action=action, error=exc
+            )
+            self.post_message(self.Acted(failed, ok=False))
+            return
+        done = self.t("{ticket}: {action} done", ticket=row.id, action=action)
         self.post_message(self.Acted(done, ok=True))
 
     def on_ticket_screen_acted(self, message: TicketScreen.Acted) -> None:

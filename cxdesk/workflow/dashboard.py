@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,15 +124,21 @@ def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
     ]
 
 
-def open_loads(session: Session) -> dict[str, tuple[int, int]]:
+def open_loads(
+    session: Session, logins: Collection[str] | None = None
+) -> dict[str, tuple[int, int]]:
     """Per assignee: open tickets and their load weighted by priority (as least-loaded
-    assignment counts it); agents without open tickets are absent."""
+    assignment counts it); agents without open tickets are absent. With `logins`, only
+    theirs are counted (a picker of one team's agents need not read every open ticket)."""
     loads: dict[str, tuple[int, int]] = {}
-    for login, priority, n in session.exec(
-        select(Ticket.assignee, Ticket.priority, func.count())
-        .where(Ticket.stage != Stage.CLOSED, col(Ticket.assignee).is_not(None))
-        .group_by(Ticket.assignee, Ticket.priority)
-    ):
+    query = select(Ticket.assignee, Ticket.priority, func.count()).where(
+        Ticket.stage != Stage.CLOSED, col(Ticket.assignee).is_not(None)
+    )
+    if logins is not None:
+        if not logins:
+            return loads
+        query = query.where(col(Ticket.assignee).in_(sorted(set(logins))))
+    for login, priority, n in session.exec(query.group_by(Ticket.assignee, Ticket.priority)):
         count, weight = loads.get(login, (0, 0))
         loads[login] = (count + n, weight + n * LOAD_WEIGHT.get(priority, 1))
     return loads
