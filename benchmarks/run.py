@@ -137,30 +137,13 @@ def table(results: dict[str, Any]) -> str:
     add("  tickets handled per pass", "sweep", "new_pass", "handled_median")
     add("  per ticket handled", "sweep", "new_pass", "act_per_ticket_median_ms", unit=" ms")
     add("metric alerts look (each 5 min)", "sweep", "metric_alerts_look_ms", unit=" ms")
-    add("cxdesk create, 1 tx each", "compare", "cxdesk", "create_each_per_s", unit="/s")
-    add(
-        "django-helpdesk create, 1 tx each",
-        "compare",
-        "django_helpdesk",
-        "create_each_per_s",
-        unit="/s",
-    )
-    add("cxdesk create, one tx", "compare", "cxdesk", "create_batch_per_s", unit="/s")
-    add(
-        "django-helpdesk create, one tx",
-        "compare",
-        "django_helpdesk",
-        "create_batch_per_s",
-        unit="/s",
-    )
-    add("cxdesk open queue page", "compare", "cxdesk", "list_first_page_median_ms", unit=" ms")
-    add(
-        "django-helpdesk open queue page",
-        "compare",
-        "django_helpdesk",
-        "list_first_page_median_ms",
-        unit=" ms",
-    )
+    for figure, key, unit in (
+        ("create, 1 tx each", "create_each_per_s", "/s"),
+        ("create, one tx", "create_batch_per_s", "/s"),
+        ("open queue page", "list_first_page_median_ms", " ms"),
+    ):
+        for name, side in (("cxdesk", "cxdesk"), ("django-helpdesk", "django_helpdesk")):
+            add(f"{name} {figure}", "compare", side, key, unit=unit)
     add("django-helpdesk", "compare", "django_helpdesk", "error")
     for section in BENCHMARKS:
         if section in results:

@@ -35,7 +35,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func
@@ -43,14 +42,15 @@ from sqlmodel import select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.models import AuditEntry, Queue, Stage, Ticket
-from cxdesk.workflow.demo import BAD_COMMENTS, CHANNELS, DRIVERS, TOUCHPOINTS
+from cxdesk.models import AuditEntry, Stage, Ticket
+from cxdesk.workflow.demo import CHANNELS
 from cxdesk.workflow.demo_large import (
-    EVENT_COLUMNS,
-    SCENARIOS,
     TICKET_COLUMNS,
     LargeDemo,
     _sql_time,
+    alert_entry,
+    event_row,
+    ticket_row,
 )
 from cxdesk.workflow.metric_alerts import detect_metric_alerts
 from cxdesk.workflow.sweep import SweepReport, explain_finders, sweep
@@ -80,83 +80,29 @@ FOLLOWUP_COLUMNS = (
 class OpenBacklog(LargeDemo):
     """A million open tickets as a team would hold them after weeks of sweeps."""
 
-    def build(self, tickets: int, customers: int) -> str:  # type: ignore[override]
-        self.start = self.now - timedelta(days=DAYS)
-        self.builder.start = self.start
-        self.builder.create_organisation()
-        with self.db.session() as session:
-            self.queues = {q.id: q for q in session.exec(select(Queue))}
-        people = [self.builder.customer(i) for i in range(customers)]
-        self._write(
-            "customers",
-            ("id", "name", "phone", "email", "tier", "attributes", "created_at", "updated_at"),
-            (
-                (c.id, c.name, c.phone, c.email, c.tier, "{}", *[_sql_time(self.start)] * 2)
-                for c in people
-            ),
-        )
-        rows: dict[str, list[tuple[Any, ...]]] = {
-            "tickets": [],
-            "events": [],
-            "timeline": [],
-            "followups": [],
-        }
-        minutes = sorted(self.rng.randrange(DAYS * 1440) for _ in range(tickets))
-        for number, minute in enumerate(minutes, start=1):
-            opened = self.start + timedelta(minutes=minute)
-            self._open_ticket(number, opened, people[self.rng.randrange(customers)], rows)
-            if len(rows["tickets"]) >= 25_000 or number == tickets:
-                self._write("tickets", (*TICKET_COLUMNS, *MARK_COLUMNS), rows["tickets"])
-                self._write("feedback_events", EVENT_COLUMNS, rows["events"])
-                self._write(
-                    "timeline_entries",
-                    ("ticket_id", "at", "actor", "kind", "body", "event_id"),
-                    rows["timeline"],
-                    data="{}",
-                )
-                self._write("followups", FOLLOWUP_COLUMNS, rows["followups"])
-                for chunk in rows.values():
-                    chunk.clear()
+    days = DAYS
+    tables = {
+        **LargeDemo.tables,
+        "tickets": ("tickets", (*TICKET_COLUMNS, *MARK_COLUMNS)),
+        "followups": ("followups", FOLLOWUP_COLUMNS),
+    }
+
+    def build(self, tickets: int, customers: int) -> str:
+        self.start = self.builder.start = self.now - timedelta(days=DAYS)
+        super().build(tickets, customers)
         return f"{tickets:,} open tickets, {customers:,} customers"
 
-    def _open_ticket(
-        self, number: int, opened: datetime, customer: Any, rows: dict[str, list]
-    ) -> None:
+    def _ticket(self, number: int, opened: datetime, customer: Any, rows: dict[str, list]) -> None:
         rng, now = self.rng, self.now
-        kind, nps, csat = rng.choice(SCENARIOS)
-        comment_index = rng.randrange(len(BAD_COMMENTS))
-        rule, priority, queue_id, tags = self.alert_for(
-            kind, nps, csat, comment_index, customer.tier
-        )
-        queue = self.queues[queue_id]
-        touchpoint = rng.choice(TOUCHPOINTS)
-        driver = rng.choice(DRIVERS[touchpoint])
+        complaint = self._complaint(customer)
         stage = rng.choices(list(OPEN_STAGES), weights=list(OPEN_STAGES.values()))[0]
         if stage is Stage.VERIFY and opened > now - timedelta(hours=2):
             stage = Stage.FIX
-        team = self.settings.queues[queue_id].team
-        assignee = None if stage is Stage.NEW else rng.choice(self.builder.team_agents[team])
-        first_response_due, resolution_due = self.due_times(queue_id, priority, opened)
-        t = SimpleNamespace(
-            stage=stage,
-            priority=priority,
-            first_response_at=None,
-            resolved_at=None,
-            first_response_due=first_response_due,
-            resolution_due=resolution_due,
-            sla_due=None,
-            sla_risk_at=None,
-            paused_at=None,
-            paused_from=None,
-            root_cause=None,
-            driver=None,
-            resolution_code=None,
-            action_taken=None,
-        )
+        t = self._new_ticket(number, opened, customer, complaint, stage)
         if stage is not Stage.NEW and (stage is not Stage.COLLECT or rng.random() < 0.5):
             t.first_response_at = min(opened + timedelta(minutes=rng.randrange(5, 600)), now)
         if stage in (Stage.FIX, Stage.VERIFY):
-            t.root_cause, t.driver = "analysed with the customer", driver
+            t.root_cause, t.driver = "analysed with the customer", complaint.driver
         if stage is Stage.VERIFY:  # resolved within the verify window: nothing expired yet
             earliest = max(opened + timedelta(hours=1), now - self.settings.verify.window)
             t.resolved_at = earliest + (now - earliest) * rng.random()
@@ -176,85 +122,39 @@ class OpenBacklog(LargeDemo):
         if stage is Stage.PENDING:
             t.paused_at, t.paused_from = min(opened + timedelta(hours=3), now), "collect"
         if stage not in (Stage.VERIFY, Stage.PENDING):
-            self.planner.refresh_running_clock(t, queue)
+            self.planner.refresh_running_clock(t, self.queues[complaint.queue_id])
         # What the sweeps before `now` did: marked at-risk clocks, escalated breaches.
         risk_notified = fr_breached = res_breached = None
         escalation = 1 if rng.random() < 0.05 else 0
         if t.sla_risk_at is not None and t.sla_risk_at <= now:
             risk_notified = t.sla_due
-        if t.first_response_at is None and first_response_due < now:
-            fr_breached, escalation = first_response_due, max(escalation, 1)
-        if t.first_response_at is not None and t.first_response_at > first_response_due:
-            fr_breached, escalation = first_response_due, max(escalation, 1)
+        if t.first_response_at is None and t.first_response_due < now:
+            fr_breached, escalation = t.first_response_due, max(escalation, 1)
+        if t.first_response_at is not None and t.first_response_at > t.first_response_due:
+            fr_breached, escalation = t.first_response_due, max(escalation, 1)
         if t.sla_due is not None and t.first_response_at is not None and t.sla_due < now:
             res_breached, escalation = t.sla_due, 2
+        t.escalation_level = escalation
         event_id = f"open-{number:07d}"
-        comment = BAD_COMMENTS[comment_index]
         rows["tickets"].append(
             (
-                number,
-                "case",
-                stage.value,
-                priority,
-                queue_id,
-                assignee,
-                customer.id,
-                rule,
-                comment[:120],
-                json.dumps(tags),
-                _sql_time(opened),
-                _sql_time(t.first_response_at),
-                _sql_time(t.resolved_at),
-                None,
-                _sql_time(t.first_response_due),
-                _sql_time(t.resolution_due),
-                _sql_time(t.sla_due),
-                _sql_time(t.sla_risk_at),
-                _sql_time(t.paused_at),
-                t.paused_from,
-                escalation,
-                0,
-                0,
-                t.resolution_code,
-                t.root_cause,
-                t.driver,
-                touchpoint,
-                t.action_taken,
-                None,
-                1,
-                _sql_time(opened),
+                *ticket_row(t),
                 _sql_time(risk_notified),
                 _sql_time(fr_breached and fr_breached + timedelta(seconds=15)),
                 _sql_time(res_breached and res_breached + timedelta(seconds=15)),
             )
         )
         rows["events"].append(
-            (
+            event_row(
                 event_id,
-                kind,
-                _sql_time(opened),
-                _sql_time(opened),
-                customer.id,
-                rng.choice(CHANNELS),
-                touchpoint,
-                nps,
-                csat,
-                comment,
-                json.dumps([driver]),
-                number,
-                json.dumps({"event_id": event_id, "kind": kind}),
+                complaint,
+                at=opened,
+                customer_id=customer.id,
+                channel=rng.choice(CHANNELS),
+                ticket_id=number,
             )
         )
-        rows["timeline"].append(
-            (
-                number,
-                _sql_time(opened),
-                "cxdesk",
-                "alert",
-                f"opened in {queue_id} as {priority} by rule {rule}",
-                event_id,
-            )
-        )
+        rows["timeline"].append(alert_entry(t, event_id))
 
 
 def build(path: Path, tickets: int, customers: int, seed: int = 7) -> str:
