@@ -72,10 +72,10 @@ async def test_cells_keep_their_styles_and_rows_follow_the_theme() -> None:
         await pilot.pause()
         first = [s for s in list(table.render_line(2)) if s.text.strip() == "T1"]
         assert first and first[0].style.bold and first[0].style.color.name == "red"
-        before = list(table.render_line(3))[0].style.bgcolor
+        before = next(iter(table.render_line(3))).style.bgcolor
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
         await pilot.pause()
-        assert list(table.render_line(3))[0].style.bgcolor != before
+        assert next(iter(table.render_line(3))).style.bgcolor != before
 
 
 async def test_keys_move_the_cursor_and_enter_selects() -> None:
