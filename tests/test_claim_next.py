@@ -135,6 +135,57 @@ def test_a_queue_narrows_the_pick(db: Database) -> None:
     assert admin.claim_next(at=T0).id == care
 
 
+def test_a_case_taken_between_the_pick_and_the_claim_is_passed_over(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pick reads outside the write lock: what another agent claimed, or what changed,
+    after it read is not taken from them; the next candidate is."""
+    agents(db, "ann")
+    agents(db, "bob")
+    first, second, third = open_cases(db, 3)
+    for n, tid in enumerate((first, second, third)):
+        set_due(db, tid, T0 + timedelta(hours=n + 1))
+    ann = TicketService(db, SETTINGS, "ann")
+    bob = TicketService(db, SETTINGS, "bob")
+    claim_first = ann._claim_first
+
+    def meanwhile(candidates, at):
+        assert [tid for tid, _ in candidates][:3] == [first, second, third]
+        bob.claim(first, at=T0)  # taken
+        bob.note(second, "still free, but no longer as it was read", at=T0)  # changed
+        return claim_first(candidates, at)
+
+    monkeypatch.setattr(ann, "_claim_first", meanwhile)
+    ticket = ann.claim_next(at=T0)
+    assert (ticket.id, ticket.assignee) == (third, "ann")
+    with db.session() as session:
+        owners = dict(session.execute(sa.text("SELECT id, assignee FROM tickets")).all())
+    assert (owners[first], owners[second]) == ("bob", None)
+
+
+def test_when_others_took_every_candidate_it_picks_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agents(db, "ann")
+    agents(db, "bob")
+    ids = open_cases(db, 12)
+    ann = TicketService(db, SETTINGS, "ann")
+    bob = TicketService(db, SETTINGS, "bob")
+    claim_first = ann._claim_first
+    rounds = []
+
+    def meanwhile(candidates, at):
+        rounds.append([tid for tid, _ in candidates])
+        if len(rounds) == 1:
+            for tid, _ in candidates:
+                bob.claim(tid, at=T0)
+        return claim_first(candidates, at)
+
+    monkeypatch.setattr(ann, "_claim_first", meanwhile)
+    assert ann.claim_next(at=T0).id == ids[10]
+    assert rounds == [ids[:10], ids[10:]]
+
+
 def test_automation_does_not_claim(db: Database) -> None:
     open_cases(db, 1)
     with pytest.raises(WorkflowError, match="not for automation"):

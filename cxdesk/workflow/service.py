@@ -50,8 +50,15 @@ from cxdesk.workflow.text import clean_text
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
-# What claim-next hands out: cases someone has to work (a verifying case waits on the customer).
+# What claim-next hands out: cases someone has to work. A verifying case is left out: it is
+# resolved, and the follow-up, not an agent, decides what happens next. A pending case stays in:
+# it still needs an owner for when the customer answers, but its clocks are paused (sla_due is
+# NULL), so it sorts after every case whose clock runs.
 CLAIMABLE_STAGES = (Stage.NEW, Stage.COLLECT, Stage.ANALYZE, Stage.FIX, Stage.PENDING)
+# Claim-next picks this many candidates outside the write lock, and picks again at most this
+# many times when others claimed all of them first.
+CLAIM_NEXT_CANDIDATES = 10
+CLAIM_NEXT_ROUNDS = 10
 
 
 def utcnow() -> datetime:
@@ -236,7 +243,9 @@ class TicketService:
 
     # -- commands ------------------------------------------------------------------------
 
-    def claim(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
+    def claim(
+        self, ticket_id: int, *, version: int | None = None, at: datetime | None = None
+    ) -> Ticket:
         with self._command("claim", ticket_id, version, at) as cmd:
             self._take(cmd)
         return cmd.ticket
@@ -245,11 +254,16 @@ class TicketService:
         """Claim the most urgent unassigned open case in the queues the actor may work (or in
         `queue`): the nearest SLA due first, then the higher priority, then the oldest.
 
-        Agents asking at the same moment get different tickets: on PostgreSQL the pick is
-        `FOR UPDATE SKIP LOCKED`, so a row another claimer holds is passed over rather than
-        waited for; on SQLite the write transaction (BEGIN IMMEDIATE) serialises claimers.
+        The pick sorts the unassigned backlog, so it runs in a read transaction and holds no
+        write lock (on SQLite every other writer would wait for the sort). The first few
+        candidates are then claimed in one short write transaction through the ordinary
+        claim, version checked: the first one still as it was read is taken. Agents asking
+        at the same moment get different tickets: on SQLite the write transaction (BEGIN
+        IMMEDIATE) serialises them; on PostgreSQL a candidate another claimer holds is passed
+        over (`FOR UPDATE SKIP LOCKED`) rather than waited for. When others took every
+        candidate in between, it picks again.
         """
-        with self.db.write() as session:
+        with self.db.session() as session:
             who = self.who(session)
             if who.is_system:
                 raise WorkflowError("claim-next takes a ticket for an agent, not for automation")
@@ -259,30 +273,51 @@ class TicketService:
                 scope: tuple[str, ...] | None = (queue,)
             else:
                 scope = visible_queues(session, who)
-            pick = (
-                select(Ticket.id)
-                .where(
-                    Ticket.kind == TicketKind.CASE,
-                    col(Ticket.assignee).is_(None),
-                    col(Ticket.stage).in_(CLAIMABLE_STAGES),
-                )
-                .order_by(
-                    nulls_last(col(Ticket.sla_due).asc()), col(Ticket.priority), col(Ticket.id)
-                )
-                .limit(1)
-                .with_for_update(skip_locked=True)
+        pick = (
+            select(Ticket.id, Ticket.version)
+            .where(
+                Ticket.kind == TicketKind.CASE,
+                col(Ticket.assignee).is_(None),
+                col(Ticket.stage).in_(CLAIMABLE_STAGES),
             )
-            if scope is not None:
-                pick = pick.where(col(Ticket.queue_id).in_(scope))
-            ticket_id = session.exec(pick).first()
-            if ticket_id is None:
+            .order_by(nulls_last(col(Ticket.sla_due).asc()), col(Ticket.priority), col(Ticket.id))
+            .limit(CLAIM_NEXT_CANDIDATES)
+        )
+        if scope is not None:
+            pick = pick.where(col(Ticket.queue_id).in_(scope))
+        for _ in range(CLAIM_NEXT_ROUNDS):
+            with self.db.session() as session:
+                candidates = [(row[0], row[1]) for row in session.exec(pick).all()]
+            if not candidates:
                 where = f"queue {queue}" if queue else "the queues you work"
                 if queue is None and scope is not None:
                     where += f" ({', '.join(scope) or 'none'})"
                 raise WorkflowError(f"nothing to claim: no unassigned open case in {where}")
-            with self._command("claim", ticket_id, None, at, session) as cmd:
-                self._take(cmd)
-        return cmd.ticket
+            ticket = self._claim_first(candidates, at)
+            if ticket is not None:
+                return ticket
+        raise WorkflowError("others claimed every case picked for you first; try again")
+
+    def _claim_first(self, candidates: list[tuple[int, int]], at: datetime | None) -> Ticket | None:
+        """Claim the first of `candidates` (id, version as read) that nobody changed or holds
+        since; None when there is none left."""
+        with self.db.write() as session:
+            for ticket_id, version in candidates:
+                still_free = (
+                    select(Ticket.id)
+                    .where(
+                        Ticket.id == ticket_id,
+                        Ticket.version == version,
+                        col(Ticket.assignee).is_(None),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+                if session.exec(still_free).first() is None:
+                    continue  # claimed or changed meanwhile, or being changed right now
+                with self._command("claim", ticket_id, version, at, session) as cmd:
+                    self._take(cmd)
+                return cmd.ticket
+        return None
 
     def _take(self, cmd: Command) -> None:
         """The claim itself: the ticket becomes the actor's, on its timeline."""
