@@ -217,15 +217,6 @@ def detect_metric_alerts(session: Session, settings: Settings, now: datetime) ->
     return [alert for check in CHECKS for alert in check(session, settings, now)]
 
 
-def evaluate_metric_alerts(
-    session: Session, service: TicketService, now: datetime
-) -> list[MetricAlert]:
-    """Fire every metric alert that holds and has no open problem ticket; returns those fired."""
-    return fire_metric_alerts(
-        session, service, detect_metric_alerts(session, service.settings, now), now
-    )
-
-
 def fire_metric_alerts(
     session: Session, service: TicketService, alerts: list[MetricAlert], now: datetime
 ) -> list[MetricAlert]:
