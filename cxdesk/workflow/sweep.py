@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, event, text
+from sqlalchemy import Connection, Select, event, text
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
@@ -132,7 +134,14 @@ def explain_finders(db: Database, now: datetime, *, no_seqscan: bool = False) ->
     index can serve the query even where a table is too small for the planner to choose it."""
     sent: list[tuple[str, object]] = []
 
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+    def capture(
+        _conn: Connection,
+        _cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         sent.append((statement, parameters))
 
     plans = {}
