@@ -92,8 +92,9 @@ class QueueScreen(Screen[None]):
         Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
     ]
 
-    view: reactive[View] = reactive(View.ALL, init=False)
-    page_number: reactive[int] = reactive(0, init=False)
+    # They choose what to load; the table and status line repaint themselves when it arrives.
+    view: reactive[View] = reactive(View.ALL, init=False, repaint=False)
+    page_number: reactive[int] = reactive(0, init=False, repaint=False)
 
     class Loaded(Message):
         def __init__(self, page: Page) -> None:
@@ -118,6 +119,7 @@ class QueueScreen(Screen[None]):
         localize_bindings(self, self.t)
         self.current: Page | None = None
         self.request = 0
+        self.focus_table_when_shown = False
         self.search: Search | None = None
         self.sort: Sort | None = None
 
@@ -193,7 +195,9 @@ class QueueScreen(Screen[None]):
             page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
             if same_page and shown.rows == page.rows:
                 self.current = page  # a refresh that found nothing new: leave the table be
+                self._refocus_table()
                 return
+        self._refocus_table()
         now = self.desk.clock()
         self.query_one("#tickets", TicketTable).set_rows(
             [(row.id, self._cells(row, now)) for row in page.rows],
@@ -217,7 +221,13 @@ class QueueScreen(Screen[None]):
             plain(row.title),
         ]
 
+    def _refocus_table(self) -> None:
+        if self.focus_table_when_shown:
+            self.focus_table_when_shown = False
+            self.call_after_refresh(self.query_one("#tickets", TicketTable).focus)
+
     def on_queue_screen_load_failed(self, message: QueueScreen.LoadFailed) -> None:
+        self._refocus_table()
         self.notify(message.error, severity="error", markup=False)
 
     def _tick(self) -> None:
@@ -315,8 +325,10 @@ class QueueScreen(Screen[None]):
         except CxdeskError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.query_one("#tickets", TicketTable).focus()
         self._load_from_top()
+        # The table takes the focus back once the filtered page is on screen: moving focus
+        # restyles the screen and its footer, tens of milliseconds better spent after.
+        self.focus_table_when_shown = True
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#search", Input)

@@ -80,7 +80,8 @@ class TicketTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Open", show=False),
     ]
 
-    cursor_row: reactive[int] = reactive(0, init=False)
+    # No repaint of the whole table: the watcher redraws the two lines that changed.
+    cursor_row: reactive[int] = reactive(0, init=False, repaint=False)
 
     class Selected(Message):
         """`enter` (or a click on the row under the cursor) on a row."""
