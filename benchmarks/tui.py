@@ -6,7 +6,10 @@
 Prints JSON: `first_paint` (the real command in a pseudo-terminal, from its start to the
 first ticket row written to the terminal; median and worst of five runs),
 and median / p95 milliseconds for moving the cursor, switching views and applying a filter:
-from the key reaching the app to the first frame that shows the result.
+from the key reaching the app to the first frame that shows the result. Views and filters
+are timed twice: as used (a page seen before is drawn at once from memory while it is
+fetched again) and, as `…_fresh`, with nothing remembered, so every frame timed shows the
+key's own query.
 """
 
 from __future__ import annotations
@@ -51,52 +54,58 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 class FrameClock:
-    """Times key presses to the frame that shows their effect.
+    """Times key presses to the frames that show their effect.
 
     Pilot's `press` and `pause` wait for the process to look idle in 20 ms steps, which
-    would measure that wait; instead keys go straight to the driver and the time is taken
-    when the compositor hands over the next frame that satisfies the condition.
+    would measure that wait; instead keys go straight to the driver and each condition's time
+    is taken when the compositor hands over the first frame for which it holds.
     """
 
     def __init__(self, app: CxdeskApp) -> None:
         self.app = app
-        self.waiting: tuple[asyncio.Event, Callable[[], bool]] | None = None
+        self.pending: list[tuple[int, Callable[[], bool]]] = []
+        self.seen: dict[int, float] = {}
+        self.done = asyncio.Event()
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
             original(screen, renderable)
-            if renderable is not None and self.waiting and self.waiting[1]():
-                self.waiting[0].set()
+            if renderable is None:
+                return
+            for index, holds in list(self.pending):
+                if holds():
+                    self.seen[index] = time.perf_counter()
+                    self.pending.remove((index, holds))
+            if not self.pending:
+                self.done.set()
 
         app._display = display  # type: ignore[method-assign]
 
-    def expect(self, shown: Callable[[], bool]) -> asyncio.Event:
-        """An event set by the first frame handed over once `shown()` holds."""
-        done = asyncio.Event()
-        self.waiting = (done, shown)
-        return done
+    def expect(self, *shown: Callable[[], bool]) -> asyncio.Event:
+        """An event set once a frame has been handed over for each condition."""
+        self.pending = list(enumerate(shown))
+        self.seen = {}
+        self.done = asyncio.Event()
+        return self.done
 
-    async def press(self, key: str, shown: Callable[[], bool] = lambda: True) -> float:
-        done = self.expect(shown)
+    async def press(self, key: str, *shown: Callable[[], bool]) -> list[float]:
+        """Seconds from the key to the first frame for which each condition holds."""
+        done = self.expect(*(shown or (lambda: True,)))
         char = key if len(key) == 1 else None
         start = time.perf_counter()
         self.app._driver.send_message(events.Key(key, char))  # type: ignore[union-attr]
         await asyncio.wait_for(done.wait(), timeout=30)
-        elapsed = time.perf_counter() - start
-        self.waiting = None
         await asyncio.sleep(0.05)  # let the frame settle before the next key
-        return elapsed
+        return [self.seen[index] - start for index in sorted(self.seen)]
 
 
 async def measure(db_path: str, rounds: int) -> dict[str, object]:
     app = CxdeskApp(Database.open(db_path), Settings(), getpass.getuser())
     result: dict[str, object] = {}
     clock = FrameClock(app)
-    painted = clock.expect(
-        lambda: isinstance(app.screen, QueueScreen) and app.screen.current is not None
-    )
     async with app.run_test(size=(120, 40)) as pilot:
-        await asyncio.wait_for(painted.wait(), timeout=60)
+        while not (isinstance(app.screen, QueueScreen) and app.screen.current is not None):
+            await asyncio.sleep(0.01)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, QueueScreen)
@@ -108,22 +117,40 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
         def page_changed(before: object) -> Callable[[], bool]:
             return lambda: screen.current is not before
 
+        async def switch_views(remembered: bool) -> list[float]:
+            """With `remembered`, a view seen before is drawn at once from memory; without,
+            every frame timed is the one showing the key's own query."""
+            times = []
+            for n in range(rounds):
+                if not remembered:
+                    screen.seen.clear()
+                times += await clock.press("1234567"[n % 7], page_changed(screen.current))
+            return times
+
+        async def apply_filters(remembered: bool) -> list[float]:
+            times = []
+            box = screen.query_one("#search", Input)
+            for n in range(rounds):
+                await pilot.press("7")  # the `all` view: filters search the whole million
+                await pilot.press("slash")
+                box.value = ["priority:P1", "stage:new", "down", "queue:vip", "快递"][n % 5]
+                if not remembered:
+                    screen.seen.clear()
+                times += await clock.press("enter", page_changed(screen.current))
+            return times
+
         moves = []
         for n in range(rounds):
             key = "down" if n % 2 == 0 else "up"
-            moves.append(await clock.press(key, cursor_moved(table.cursor_row)))
-        views = []
-        for n in range(rounds):
-            views.append(await clock.press("1234567"[n % 7], page_changed(screen.current)))
-        filters = []
-        box = screen.query_one("#search", Input)
-        for n in range(rounds):
-            await pilot.press("7")  # the `all` view: filters search the whole million
-            await pilot.press("slash")
-            box.value = ["priority:P1", "stage:new", "down", "queue:vip", "快递"][n % 5]
-            filters.append(await clock.press("enter", page_changed(screen.current)))
+            moves += await clock.press(key, cursor_moved(table.cursor_row))
+        views, fresh_views = await switch_views(True), await switch_views(False)
+        filters, fresh_filters = await apply_filters(True), await apply_filters(False)
         result.update(
-            cursor=summary(moves), switch_view=summary(views), apply_filter=summary(filters)
+            cursor=summary(moves),
+            switch_view=summary(views),
+            switch_view_fresh=summary(fresh_views),
+            apply_filter=summary(filters),
+            apply_filter_fresh=summary(fresh_filters),
         )
     return result
 

@@ -21,6 +21,8 @@ from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
+from cxdesk.workflow.refs import parse_ref
+from cxdesk.workflow.service import TicketService
 
 from .conftest import DEMO_NOW
 
@@ -139,6 +141,33 @@ async def test_another_view_starts_at_its_top_row(demo_copy: str) -> None:
         await pilot.press("enter")
         await settle(app, pilot)
         assert text_of(app.screen.query_one("#ticket-header", Static)).startswith(wanted)
+
+
+async def test_a_view_seen_before_is_drawn_at_once_then_refreshed(demo_copy: str) -> None:
+    """Coming back to a view shows its remembered page in the same keystroke, and the page
+    fetched again replaces it: a ticket claimed meanwhile leaves `unassigned`."""
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")  # unassigned
+        await settle(app, pilot)
+        first = table_ids(app)[0]
+        await pilot.press("7")
+        await settle(app, pilot)
+        TicketService(Database.open(demo_copy), Settings(), getpass.getuser()).claim(
+            parse_ref(first)
+        )
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        screen.action_view("unassigned")  # the keystroke's own work, before any fetch returns
+        assert screen.current is not None and screen.current.remembered
+        assert table_ids(app)[0] == first
+        for _ in range(100):  # the fetch (and any reload the change set off) comes back
+            await pilot.pause(0.05)
+            if not screen.current.remembered and first not in table_ids(app):
+                break
+        assert not screen.current.remembered
+        assert first not in table_ids(app)
 
 
 async def test_enter_opens_the_ticket_and_escape_returns(demo_copy: str) -> None:

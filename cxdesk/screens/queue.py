@@ -34,6 +34,8 @@ from cxdesk.workflow.queries import (
 
 PAGE_SIZE = 100
 COUNT_CAP = 10_000  # beyond this the status line says "10,000+"
+PAGES_KEPT = 64  # pages remembered to show at once on coming back to them
+FETCH_AHEAD_AFTER_S = 0.3  # the first frame goes out before the other views are fetched
 VIEW_TITLES = {
     View.MINE: "Mine",
     View.UNASSIGNED: "Unassigned",
@@ -67,6 +69,7 @@ class Page:
     number: int
     rows: list[TicketRow]
     total: int | None = None  # counted after the page is shown; at most COUNT_CAP + 1
+    remembered: bool = False  # shown from an earlier fetch while this request's is under way
 
 
 class QueueScreen(Screen[None]):
@@ -119,6 +122,7 @@ class QueueScreen(Screen[None]):
         localize_bindings(self, self.t)
         self.current: Page | None = None
         self.request = 0
+        self.seen: dict[tuple[TicketFilter, int], Page] = {}  # the last of each list's pages
         self.focus_table_when_shown = False
         self.search: Search | None = None
         self.sort: Sort | None = None
@@ -149,17 +153,35 @@ class QueueScreen(Screen[None]):
     # -- loading ---------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Fetch the page for the current view, filter, order and page number."""
+        """Fetch the page for the current view, filter, order and page number. A page shown
+        before (or fetched ahead) is put on screen at once, and replaced when the fetch comes
+        back a moment later: switching views answers at the speed of drawing."""
         self.request += 1
-        flt = TicketFilter(
-            view=self.view,
+        flt = self._filter(self.view)
+        key = (replace(flt, now=None), self.page_number)
+        shown = self.current
+        seen = self.seen.get(key)
+        if seen is not None and (shown is None or (shown.scope, shown.number) != key):
+            self._show(replace(seen, request=self.request, remembered=True))
+        self._fetch(self.request, flt, self.page_number)
+
+    def _filter(self, view: View) -> TicketFilter:
+        return TicketFilter(
+            view=view,
             me=self.desk.actor,
             now=self.desk.clock(),
             queues=self.desk.queues,
             search=self.search,
             sort=self.sort,
         )
-        self._fetch(self.request, flt, self.page_number)
+
+    @work(thread=True, group="queue-ahead", exit_on_error=False)
+    def _fetch_ahead(self, filters: list[TicketFilter]) -> None:
+        """The first page of the other views, for `load` to show at once when one is chosen."""
+        with self.desk.db.session() as session:
+            for flt in filters:
+                rows = list_tickets(session, flt, limit=PAGE_SIZE)
+                self.post_message(self.Loaded(Page(0, replace(flt, now=None), 0, rows)))
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
@@ -179,17 +201,31 @@ class QueueScreen(Screen[None]):
         self.post_message(self.Counted(request, total))
 
     def on_queue_screen_counted(self, message: QueueScreen.Counted) -> None:
-        if self.current is not None and self.current.request == message.request:
-            self.current = replace(self.current, total=message.total)
+        page = self.current
+        if page is not None and page.request == message.request:
+            self.current = self.seen[(page.scope, page.number)] = replace(page, total=message.total)
             self._show_status()
 
     def on_queue_screen_loaded(self, message: QueueScreen.Loaded) -> None:
-        page, shown = message.page, self.current
+        page = message.page
+        if page.request == 0:  # fetched ahead
+            self.seen.setdefault((page.scope, page.number), page)
+            return
         if page.request != self.request:
             return  # an answer to an older request
         if not page.rows and page.number > 0:
             self.page_number -= 1  # paged past the end (the last page was exactly full)
             return
+        if len(self.seen) >= PAGES_KEPT:
+            self.seen.clear()
+        self.seen[(page.scope, page.number)] = page
+        if self.current is None:  # once the first page is drawn, fetch the other views' first
+            others = [self._filter(view) for view in View if view is not self.view]
+            self.set_timer(FETCH_AHEAD_AFTER_S, lambda: self._fetch_ahead(others))
+        self._show(page)
+
+    def _show(self, page: Page) -> None:
+        shown = self.current
         same_page = shown is not None and (shown.scope, shown.number) == (page.scope, page.number)
         if shown is not None and shown.scope == page.scope:
             page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
