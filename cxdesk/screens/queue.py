@@ -33,7 +33,7 @@ from cxdesk.workflow.queries import (
 )
 
 PAGE_SIZE = 100
-COUNT_CAP = 10_000  # beyond this the status line says "10,000+"
+COUNT_CAP = 1_000  # beyond this the status line says "1,000+": ten pages, counted in ms
 PAGES_KEPT = 64  # pages remembered to show at once on coming back to them
 FETCH_AHEAD_AFTER_S = 0.3  # the first frame goes out before the other views are fetched
 VIEW_TITLES = {
