@@ -134,6 +134,7 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
                 await pilot.press("7")  # the `all` view: filters search the whole million
                 await pilot.press("slash")
                 box.value = ["priority:P1", "stage:new", "down", "queue:vip", "快递"][n % 5]
+                await pilot.pause()  # the typed text is on screen before enter, as when typed
                 if not remembered:
                     screen.seen.clear()
                 times += await clock.press("enter", page_changed(screen.current))
