@@ -21,7 +21,7 @@ from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
-from cxdesk.screens.live import DataChanged
+from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.workflow.changes import ChangeWatcher
 from cxdesk.workflow.notifications import Notice, mark_read, unread
@@ -184,6 +184,10 @@ class CxdeskApp(App[None]):
             with self.desk.db.write() as session:
                 mark_read(session, [n.id for n in notices], self.desk.clock())
             self.post_message(self.Noticed(notices))
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        """Any screen's failed load, as one error toast."""
+        self.notify(message.error, severity="error", markup=False)
 
     def on_cxdesk_app_noticed(self, message: CxdeskApp.Noticed) -> None:
         for notice in message.notices:

@@ -18,6 +18,7 @@ from cxdesk.i18n import N_, Translator
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
+from cxdesk.screens.live import LoadFailed
 from cxdesk.workflow.dashboard import Dashboard, build_dashboard
 
 REFRESH_S = 5.0
@@ -35,11 +36,6 @@ class DashboardScreen(Screen[None]):
         def __init__(self, dashboard: Dashboard) -> None:
             super().__init__()
             self.dashboard = dashboard
-
-    class LoadFailed(Message):
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
 
     def __init__(self, desk: Desk) -> None:
         super().__init__()
@@ -85,12 +81,9 @@ class DashboardScreen(Screen[None]):
                 )
         except Exception as exc:  # shown to the user; the next refresh tries again
             failed = self.t("could not load the dashboard: {error}", error=exc)
-            self.post_message(self.LoadFailed(failed))
+            self.post_message(LoadFailed(failed))
             return
         self.post_message(self.Loaded(dashboard))
-
-    def on_dashboard_screen_load_failed(self, message: DashboardScreen.LoadFailed) -> None:
-        self.notify(message.error, severity="error", markup=False)
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
         self.board = message.dashboard

@@ -1,4 +1,4 @@
-"""Live refresh: what the app tells the screen on top when the database changed elsewhere."""
+"""Messages every screen shares: the database changed elsewhere, or a screen's load failed."""
 
 from __future__ import annotations
 
@@ -9,3 +9,12 @@ class DataChanged(Message, bubble=False):
     """Tickets or timelines changed (another session, the CLI, ingest, the sweep, or this
     session): a screen that shows them reloads. Sent by the app's change watcher, or by its
     fallback poll while no change feed is up."""
+
+
+class LoadFailed(Message):
+    """A screen's worker could not load what it shows. It bubbles to the app, which shows the
+    error; the screen stays as it was and usable."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

@@ -19,7 +19,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
-from cxdesk.screens.live import DataChanged
+from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.queries import (
     Search,
@@ -110,11 +110,6 @@ class QueueScreen(Screen[None]):
             self.request = request
             self.total = total
 
-    class LoadFailed(Message):
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
-
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
@@ -196,7 +191,7 @@ class QueueScreen(Screen[None]):
                 total = count_tickets(session, flt, cap=COUNT_CAP)
         except Exception as exc:  # shown to the user, the screen stays usable
             failed = self.t("could not load tickets: {error}", error=exc)
-            self.post_message(self.LoadFailed(failed))
+            self.post_message(LoadFailed(failed))
             return
         self.post_message(self.Counted(request, total))
 
@@ -262,9 +257,8 @@ class QueueScreen(Screen[None]):
             self.focus_table_when_shown = False
             self.call_after_refresh(self.query_one("#tickets", TicketTable).focus)
 
-    def on_queue_screen_load_failed(self, message: QueueScreen.LoadFailed) -> None:
-        self._refocus_table()
-        self.notify(message.error, severity="error", markup=False)
+    def on_load_failed(self, _message: LoadFailed) -> None:
+        self._refocus_table()  # and on to the app, which shows the error
 
     def _tick(self) -> None:
         """Countdowns move every second without touching the database."""

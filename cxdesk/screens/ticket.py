@@ -18,7 +18,7 @@ from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
-from cxdesk.screens.live import DataChanged
+from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.workflow.dashboard import open_loads
 from cxdesk.workflow.org import list_agents
 from cxdesk.workflow.queries import TicketDetail, TicketRow, ticket_detail
@@ -93,11 +93,6 @@ class TicketScreen(Screen[None]):
             super().__init__()
             self.detail = detail
 
-    class LoadFailed(Message):
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
-
     class Acted(Message):
         def __init__(self, text: str, ok: bool) -> None:
             super().__init__()
@@ -147,12 +142,9 @@ class TicketScreen(Screen[None]):
             with self.desk.db.session() as session:
                 detail = ticket_detail(session, self.ticket_id, self.desk.viewer)
         except Exception as exc:
-            self.post_message(self.LoadFailed(str(exc)))
+            self.post_message(LoadFailed(str(exc)))
             return
         self.post_message(self.Loaded(detail))
-
-    def on_ticket_screen_load_failed(self, message: TicketScreen.LoadFailed) -> None:
-        self.notify(message.error, severity="error", markup=False)
 
     def on_ticket_screen_loaded(self, message: TicketScreen.Loaded) -> None:
         self.detail = message.detail
@@ -231,7 +223,7 @@ class TicketScreen(Screen[None]):
             fields = self._form(command, row)
         except Exception as exc:  # shown to the user, the screen stays usable
             failed = self.t("could not open the form: {error}", error=exc)
-            self.post_message(self.LoadFailed(failed))
+            self.post_message(LoadFailed(failed))
             return
         self.post_message(self.FormReady(command, row, fields))
 
