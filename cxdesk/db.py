@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlmodel import Session
 
 from cxdesk.errors import DatabaseError
@@ -321,17 +321,17 @@ class Database:
         """A unit of work that changes data. On SQLite the write lock is taken before the block
         runs; while another writer holds it past the busy timeout the attempt is retried with
         backoff, so "database is locked" does not reach a user and no work is half done."""
-        session = self._locked_session()
-        with session, session.get_transaction() or session.begin():
+        session, transaction = self._locked_session()
+        with session, transaction:
             yield session
 
-    def _locked_session(self) -> Session:
+    def _locked_session(self) -> tuple[Session, SessionTransaction]:
         for attempt in range(WRITE_LOCK_ATTEMPTS):
             session = self._write_sessions()
-            session.begin()
+            transaction = session.begin()
             try:
                 session.connection()  # BEGIN IMMEDIATE on SQLite: the write lock, or busy
-                return session
+                return session, transaction
             except OperationalError as exc:
                 session.close()
                 if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
