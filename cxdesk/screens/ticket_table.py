@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -295,13 +296,9 @@ class TicketTable(ScrollView, can_focus=True):
             self.cursor_row = row
 
 
-def column_width(label: str) -> int:
-    return Text(label).cell_len
-
-
 def _floor(column: Column) -> int:
     """The narrowest a column gets: its minimum, or its header if that is wider."""
-    return max(column.min_width, column_width(column.label))
+    return max(column.min_width, cell_len(column.label))
 
 
 class StatusLine(Widget):
