@@ -94,3 +94,19 @@ async def test_keys_move_the_cursor_and_enter_selects() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.chosen == [table.cursor_key]
+
+
+async def test_work_queued_after_drawing_waits_for_the_new_rows_frame() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(TicketTable)
+        await pilot.pause()
+        ran: list[str] = []
+        table.call_after_drawn(lambda: ran.append("nothing to draw"))
+        assert ran == ["nothing to draw"]  # no rows waiting: at once
+        table.set_rows(rows(3))
+        table.call_after_drawn(lambda: ran.append("after"))
+        assert ran == ["nothing to draw"]
+        await pilot.pause()
+        assert ran == ["nothing to draw", "after"]
+        assert "T2" in table.render_line(3).text

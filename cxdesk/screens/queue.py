@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from rich.text import Text
 from textual import events, work
@@ -13,7 +14,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
-from textual.worker import get_current_worker
 
 from cxdesk.errors import CxdeskError
 from cxdesk.screens.context import Desk, localize_bindings
@@ -100,9 +100,10 @@ class QueueScreen(Screen[None]):
     page_number: reactive[int] = reactive(0, init=False, repaint=False)
 
     class Loaded(Message):
-        def __init__(self, page: Page) -> None:
+        def __init__(self, page: Page, flt: TicketFilter | None = None) -> None:
             super().__init__()
             self.page = page
+            self.flt = flt  # what to count, with its instant; None for a page fetched ahead
 
     class Counted(Message):
         def __init__(self, request: int, total: int) -> None:
@@ -180,18 +181,28 @@ class QueueScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
-        """The page first, so it is on screen at once; then the (capped) count."""
-        scope = replace(flt, now=None)
+        """One page; its count starts once the page is on screen (`_count`)."""
         try:
             with self.desk.db.session() as session:
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
-                self.post_message(self.Loaded(Page(request, scope, number, rows)))
-                if get_current_worker().is_cancelled:
-                    return  # a newer load is under way: its count is the one to show
-                total = count_tickets(session, flt, cap=COUNT_CAP)
         except Exception as exc:  # shown to the user, the screen stays usable
-            failed = self.t("could not load tickets: {error}", error=exc)
-            self.post_message(LoadFailed(failed))
+            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=exc)))
+            return
+        self.post_message(self.Loaded(Page(request, replace(flt, now=None), number, rows), flt))
+
+    def _count_if_current(self, request: int, flt: TicketFilter) -> None:
+        if request == self.request:  # else a newer load is under way: its count is the one
+            self._count(request, flt)
+
+    @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
+    def _count(self, request: int, flt: TicketFilter) -> None:
+        """The (capped) count, after the page's frame: started with the page it took the CPU
+        from drawing it."""
+        try:
+            with self.desk.db.session() as session:
+                total = count_tickets(session, flt, cap=COUNT_CAP)
+        except Exception as exc:
+            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=exc)))
             return
         self.post_message(self.Counted(request, total))
 
@@ -218,6 +229,9 @@ class QueueScreen(Screen[None]):
             others = [self._filter(view) for view in View if view is not self.view]
             self.set_timer(FETCH_AHEAD_AFTER_S, lambda: self._fetch_ahead(others))
         self._show(page)
+        if message.flt is not None:
+            table = self.query_one("#tickets", TicketTable)
+            table.call_after_drawn(partial(self._count_if_current, page.request, message.flt))
 
     def _show(self, page: Page) -> None:
         shown = self.current
@@ -226,16 +240,17 @@ class QueueScreen(Screen[None]):
             page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
             if same_page and shown.rows == page.rows:
                 self.current = page  # a refresh that found nothing new: leave the table be
-                self._refocus_table()
+                self.query_one("#tickets", TicketTable).call_after_drawn(self._refocus_table)
                 return
-        self._refocus_table()
         now = self.desk.clock()
-        self.query_one("#tickets", TicketTable).set_rows(
+        table = self.query_one("#tickets", TicketTable)
+        table.set_rows(
             [(row.id, self._cells(row, now)) for row in page.rows],
             keep_cursor=same_page,  # a refresh; another view, filter, order or page starts on top
         )
         self.current = page
         self._show_status()
+        table.call_after_drawn(self._refocus_table)
 
     def _cells(self, row: TicketRow, now: datetime) -> list[Text]:
         reading = self.desk.reading(row, now)
@@ -255,7 +270,7 @@ class QueueScreen(Screen[None]):
     def _refocus_table(self) -> None:
         if self.focus_table_when_shown:
             self.focus_table_when_shown = False
-            self.call_after_refresh(self.query_one("#tickets", TicketTable).focus)
+            self.query_one("#tickets", TicketTable).focus()
 
     def on_load_failed(self, _message: LoadFailed) -> None:
         self._refocus_table()  # and on to the app, which shows the error

@@ -9,6 +9,7 @@ ticket id so the cursor can stay on its ticket across refreshes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,8 @@ class TicketTable(ScrollView, can_focus=True):
         self._lines: dict[int, Strip] = {}  # row index → its rendered line, cursor aside
         self._cells_drawn: dict[tuple[Any, ...], list[Segment]] = {}
         self._styles: dict[str, Style] = {}
+        self._rows_drawn = True  # False from `set_rows` until the new rows are rendered
+        self._after_drawn: list[Callable[[], object]] = []
 
     # -- data ------------------------------------------------------------------------------
 
@@ -127,7 +130,17 @@ class TicketTable(ScrollView, can_focus=True):
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
         self._scroll_to_cursor()
+        self._rows_drawn = False
         self.refresh()
+
+    def call_after_drawn(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the frame showing the rows set last has gone out (now, if it
+        has already). Work that would compete with drawing them, such as a count or a focus
+        change that restyles the screen, waits for the frame instead of delaying it."""
+        if self._rows_drawn:
+            callback()
+        else:
+            self._after_drawn.append(callback)
 
     def update_cell(self, key: str, column: str, value: Text) -> None:
         """Change one cell; only its line is drawn again, and only if the text changed."""
@@ -216,6 +229,11 @@ class TicketTable(ScrollView, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
+        if not self._rows_drawn:
+            self._rows_drawn = True
+            for callback in self._after_drawn:  # run once this frame has been handed over
+                self.call_after_refresh(callback)
+            self._after_drawn.clear()
         width = self.size.width
         if y == 0:
             header = [Text(column.label) for column in self.columns]
