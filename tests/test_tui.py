@@ -255,3 +255,23 @@ def test_clock_is_used_for_countdowns() -> None:
     from cxdesk.screens.format import age
 
     assert age(datetime(2026, 3, 1, 10, 0, tzinfo=DEMO_NOW.tzinfo), DEMO_NOW) == "1d 0h"
+
+
+async def test_the_footer_stays_put_while_a_filter_is_typed_and_applied(demo_copy: str) -> None:
+    """The filter box taking the focus leaves the key row as it is: rebuilding it twice per
+    filter relaid the screen and left garbage whose collection stalled later keys."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert "Dashboard" in {key.description for key in keys}
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("d", "o", "w", "n")
+        assert list(app.screen.query(FooterKey)) == keys
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen.query_one("#tickets", TicketTable).has_focus
+        assert list(app.screen.query(FooterKey)) == keys

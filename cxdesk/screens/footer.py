@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
 
 class DeskFooter(Footer):
@@ -40,9 +40,13 @@ class DeskFooter(Footer):
         yield from palette
 
     def bindings_changed(self, screen: Screen) -> None:
-        """Rebuild only when what the footer shows changes. Focus moving between the table and
-        the filter box publishes new bindings without changing any shown key, and rebuilding
-        the keys lays out the whole screen: tens of milliseconds on every filter applied."""
+        """Rebuild only when what the footer shows changes, and not for a text box taking the
+        focus: it would shrink the row to the few keys it does not type (the box says its own
+        keys), and rebuilding the keys lays out the whole screen and leaves thousands of
+        objects for the collector, whose full passes then stall a later keystroke. Opening
+        and applying a filter rebuilt the row twice."""
+        if self._bindings_ready and isinstance(screen.focused, Input):
+            return
         shown = tuple(
             (key, active.binding.description, active.enabled, active.binding.group)
             for key, active in screen.active_bindings.items()
