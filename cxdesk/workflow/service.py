@@ -1,20 +1,22 @@
 """The service layer: every change to a ticket, whoever asks (TUI, CLI, ingest, sweep).
 
-Each command is one transaction that loads the ticket under a write lock, checks the
-caller's version, checks the stage, applies the change, records a timeline entry and
-an audit row, and bumps the version.
+Each command loads the ticket under a write lock, checks the caller's version, checks the
+stage, applies the change, records a timeline entry and an audit row, and bumps the version,
+in a transaction of its own or in its caller's (ingest; the sweep's batches, one savepoint a
+ticket). Notifications reach the hook once that transaction has committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import nulls_last
+from sqlalchemy import event, nulls_last
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -40,7 +42,7 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.assignment import Assigner
-from cxdesk.workflow.audit import append_audit
+from cxdesk.workflow.audit import AuditChain, append_audit
 from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
 from cxdesk.workflow.refs import ticket_ref
@@ -59,6 +61,15 @@ CLAIMABLE_STAGES = (Stage.NEW, Stage.COLLECT, Stage.ANALYZE, Stage.FIX, Stage.PE
 # many times when others claimed all of them first.
 CLAIM_NEXT_CANDIDATES = 10
 CLAIM_NEXT_ROUNDS = 10
+
+
+# session.info keys: notifications made in the session's transaction, told once it commits;
+# the batch the session runs, if any.
+_HELD_NOTICES = "cxdesk_held_notices"
+_BATCH = "cxdesk_batch"
+_Held = tuple[SessionTransaction, Settings, Notification]
+T = TypeVar("T")
+M = TypeVar("M")
 
 
 def utcnow() -> datetime:
@@ -83,6 +94,65 @@ def raise_priority(priority: str) -> str:
     """One step more urgent (P3 → P2 → P1); P1 stays P1."""
     order = list(Priority)
     return order[max(order.index(Priority(priority)) - 1, 0)].value
+
+
+def _row(session: Session, model: type[M], key: Any) -> M | None:
+    """`session.get`, kept for the rest of a batch when the session runs one."""
+    batch: Batch | None = session.info.get(_BATCH)
+    if batch is None:
+        return session.get(model, key)
+    if (model, key) not in batch.rows:
+        batch.rows[model, key] = session.get(model, key)
+    return batch.rows[model, key]
+
+
+def _audit(session: Session, **row: Any) -> None:
+    """Append an audit row: to the batch's chain when the session runs a batch."""
+    batch: Batch | None = session.info.get(_BATCH)
+    if batch is None:
+        append_audit(session, **row)
+    else:
+        batch.audit(**row)
+
+
+def _hold_notices(session: Session, settings: Settings, notices: list[Notification]) -> None:
+    """Keep notifications for the hook until the session's transaction commits, whoever
+    commits it (a command of its own, a batch, ingest): the hook must not tell of a change
+    that is not there yet, nor of one a rollback undid, savepoints included."""
+    if not notices:
+        return
+    held: list[_Held] | None = session.info.get(_HELD_NOTICES)
+    if held is None:
+        held = session.info[_HELD_NOTICES] = []
+        event.listen(session, "after_commit", _announce_held)
+        event.listen(session, "after_soft_rollback", _drop_held)
+    made_in = session.get_nested_transaction() or session.get_transaction()
+    assert made_in is not None, "commands run inside a transaction"
+    held.extend((made_in, settings, notice) for notice in notices)
+
+
+def _announce_held(session: Session) -> None:
+    """After the outermost commit (a released savepoint commits too): run the hook."""
+    if session.in_nested_transaction():
+        return
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    told, held[:] = list(held), []
+    for _, settings, notice in told:
+        announce(settings, [notice])
+
+
+def _drop_held(session: Session, rolled_back: SessionTransaction) -> None:
+    """Forget what was made in a transaction or savepoint that rolled back, or inside it."""
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is rolled_back:
+                return True
+            transaction = transaction.parent
+        return False
+
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    held[:] = [entry for entry in held if not inside(entry[0])]
 
 
 @dataclass
@@ -118,13 +188,48 @@ class Command:
     def notify(self, logins: list[str | None], kind: str, body: str) -> None:
         """Tell these agents (unknown or empty logins are skipped), once each."""
         for login in dict.fromkeys(filter(None, logins)):
-            if self.session.get(Agent, login) is None:
+            if _row(self.session, Agent, login) is None:
                 continue
             notice = Notification(
                 login=login, at=self.at, kind=kind, ticket_id=self.ticket.id, body=body
             )
             self.session.add(notice)
             self.notices.append(notice)
+
+
+@dataclass
+class Batch:
+    """One write transaction shared by many tickets' commands, each given its `session`.
+
+    It keeps what every command would otherwise read again: the queues, teams and agents
+    looked up (the session's identity map holds rows only weakly, so they would be gone by the
+    next ticket), and the end of the audit chain, which only this transaction can append to
+    while it holds the write lock (SQLite) or the chain's lock (PostgreSQL)."""
+
+    session: Session
+    rows: dict[tuple[type[Any], Any], Any] = field(default_factory=dict)
+    chain: AuditChain | None = None
+
+    def attempt(self, command: Callable[[Session], T]) -> T | None:
+        """Run one ticket's command in a savepoint: when the ticket closed or moved on since
+        it was picked (WorkflowError), only its own changes are undone, and None is returned."""
+        chain, last = self.chain, self.chain.last if self.chain else ""
+        try:
+            with self.session.begin_nested():
+                return command(self.session)
+        except WorkflowError:
+            self.chain = chain  # its audit rows are undone: the chain ends where it did
+            if chain is not None:
+                chain.last = last
+            return None
+
+    def audit(self, **row: Any) -> None:
+        """Append one audit row to the chain, whose end is read once per batch."""
+        if self.chain is None:
+            self.session.flush()  # as append_audit does before it reads the chain's end
+            self.chain = AuditChain(self.session)
+        self.chain.add(**row)
+        self.chain.write()
 
 
 class TicketService:
@@ -142,6 +247,30 @@ class TicketService:
         if self._who is None:
             self._who = load_actor(session, self.actor, self.settings)
         return self._who
+
+    @contextmanager
+    def batch(self, tickets: Iterable[int]) -> Iterator[Batch]:
+        """A write transaction for commands on these tickets: one commit (on SQLite, one taking
+        of the write lock) instead of one per ticket; their notifications reach the hook
+        once it commits.
+
+        On PostgreSQL the tickets' rows are locked first, in id order: from its first command
+        to its commit the batch holds the audit chain's lock, which a single command takes
+        after its ticket's row, so a row taken after that lock could deadlock with one."""
+        ids = sorted(set(tickets))
+        with self.db.write() as session:
+            if ids and not self.db.is_sqlite:
+                session.exec(
+                    select(Ticket.id)
+                    .where(col(Ticket.id).in_(ids))
+                    .order_by(col(Ticket.id))
+                    .with_for_update()
+                ).all()
+            batch = session.info[_BATCH] = Batch(session)
+            try:
+                yield batch
+            finally:
+                del session.info[_BATCH]
 
     # -- opening -----------------------------------------------------------------------
 
@@ -195,7 +324,7 @@ class TicketService:
             )
         if event_id is not None:
             session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
-        append_audit(
+        _audit(
             session,
             at=at,
             actor=self.actor,
@@ -611,9 +740,9 @@ class TicketService:
             )
         return cmd.ticket
 
-    def mark_at_risk(self, ticket_id: int, now: datetime) -> bool:
+    def mark_at_risk(self, ticket_id: int, now: datetime, session: Session | None = None) -> bool:
         """Note once per running clock that it has passed its at-risk mark."""
-        with self._command("sla", ticket_id, None, now) as cmd:
+        with self._command("sla", ticket_id, None, now, session) as cmd:
             t = cmd.ticket
             due = t.sla_due
             risky = due is not None and t.sla_risk_at is not None and t.sla_risk_at <= now < due
@@ -636,9 +765,11 @@ class TicketService:
                 )
         return not cmd.unchanged
 
-    def escalate_breach(self, ticket_id: int, now: datetime) -> bool:
+    def escalate_breach(
+        self, ticket_id: int, now: datetime, session: Session | None = None
+    ) -> bool:
         """Escalate a breached clock once: first response → level 1, resolution → level 2."""
-        with self._command("sla", ticket_id, None, now) as cmd:
+        with self._command("sla", ticket_id, None, now, session) as cmd:
             t = cmd.ticket
             if (
                 t.first_response_at is None
@@ -755,7 +886,8 @@ class TicketService:
         at: datetime | None,
         session: Session | None = None,
     ) -> Iterator[Command]:
-        """Run a command in `session` (the caller's batch) or in a write transaction of its own."""
+        """Run a command in `session` (the caller's batch) or in a write transaction of its own;
+        its notifications reach the hook when whichever transaction it ran in commits."""
         with self._unit(session) as unit:
             ticket = unit.exec(
                 select(Ticket)
@@ -775,8 +907,7 @@ class TicketService:
             yield command
             if not command.unchanged:
                 self._finish(command)
-        if session is None:  # committed: now the outside world may hear of it
-            announce(self.settings, command.notices)
+            _hold_notices(unit, self.settings, command.notices)
 
     @contextmanager
     def _unit(self, session: Session | None) -> Iterator[Session]:
@@ -802,7 +933,7 @@ class TicketService:
         ticket.version += 1
         ticket.updated_at = cmd.at
         cmd.session.add(ticket)
-        append_audit(
+        _audit(
             cmd.session,
             at=cmd.at,
             actor=cmd.actor,
@@ -855,19 +986,19 @@ class TicketService:
     def _escalation_logins(self, session: Session, queue: Queue, level: int) -> list[str]:
         """Who is told of an escalation to `level`: the team supervisor, or the CX managers."""
         if level == 1:
-            team = session.get(Team, queue.team_id)
+            team = _row(session, Team, queue.team_id)
             return [team.supervisor] if team and team.supervisor else []
         return list(self.settings.cx_managers)
 
     def _escalation_target(self, session: Session, queue: Queue, level: int) -> str:
         if level == 1:
-            team = session.get(Team, queue.team_id)
+            team = _row(session, Team, queue.team_id)
             return team.supervisor if team and team.supervisor else f"{queue.team_id} supervisor"
         return ", ".join(self.settings.cx_managers) or "CX manager"
 
     @staticmethod
     def _queue(session: Session, queue_id: str) -> Queue:
-        queue = session.get(Queue, queue_id)
+        queue = _row(session, Queue, queue_id)
         if queue is None:
             raise NotFound(f"no queue {queue_id!r}")
         return queue

@@ -7,18 +7,19 @@ so a sweep run twice, or two sweeps at once, act once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Select, event, text
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.errors import WorkflowError
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
 from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
 from cxdesk.workflow.metric_alerts import detect_metric_alerts, fire_metric_alerts
@@ -27,18 +28,26 @@ from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
 METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics
+BATCH_TICKETS = 200  # tickets handled per write transaction
 
 
-def _each(ticket_ids: Sequence[int | None], action: Callable[[int], bool]) -> int:
-    """Apply `action` to each ticket; one that moved on since the query is skipped."""
-    done = 0
-    for ticket_id in ticket_ids:
-        if ticket_id is None:
-            continue
-        try:
-            done += bool(action(ticket_id))
-        except WorkflowError:
-            continue  # closed, answered or reopened meanwhile: nothing left to do
+def _act(service: TicketService, jobs: list[tuple[str, int]], now: datetime) -> Counter[str]:
+    """Do each job (kind of work, ticket) that is still to do, BATCH_TICKETS to a write
+    transaction: a commit per ticket cost more than the work itself, and a pass after long
+    downtime still lets other writers in between batches. A ticket that moved on since the
+    query is skipped without spoiling its batch. Returns how many of each kind were done."""
+    actions: dict[str, Callable[[int, Session], object]] = {
+        "at_risk": lambda i, s: service.mark_at_risk(i, now, s),
+        "breaches": lambda i, s: service.escalate_breach(i, now, s),
+        "followups_expired": lambda i, s: service.expire_followup(i, now, s),
+    }
+    done: Counter[str] = Counter()
+    for start in range(0, len(jobs), BATCH_TICKETS):
+        chunk = jobs[start : start + BATCH_TICKETS]
+        with service.batch([ticket_id for _, ticket_id in chunk]) as batch:
+            for kind, ticket_id in chunk:
+                # closed, answered or reopened meanwhile: nothing left to do (None)
+                done[kind] += bool(batch.attempt(partial(actions[kind], ticket_id)))
     return done
 
 
@@ -92,13 +101,13 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     with db.session() as session:
         work = {name: session.exec(query).all() for name, query in finders(now).items()}
     report.seconds["find"] = time.perf_counter() - started
-    risky = [ticket_id for ticket_id, due in work["at_risk"] if due is not None and due > now]
-    report.at_risk = _each(risky, lambda i: service.mark_at_risk(i, now))
-    report.breaches = _each(work["breaches"], lambda i: service.escalate_breach(i, now))
-    report.followups_expired = _each(
-        sorted(set(work["followups_expired"])),
-        lambda i: service.expire_followup(i, at=now) is not None,
-    )
+    jobs = [("at_risk", i) for i, due in work["at_risk"] if due is not None and due > now]
+    jobs += [("breaches", i) for i in work["breaches"]]
+    jobs += [("followups_expired", i) for i in sorted(set(work["followups_expired"]))]
+    done = _act(service, jobs, now)
+    report.at_risk = done["at_risk"]
+    report.breaches = done["breaches"]
+    report.followups_expired = done["followups_expired"]
     report.seconds["act"] = time.perf_counter() - started - report.seconds["find"]
     started = time.perf_counter()
     fired = _metric_alerts(db, service, now)
