@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from cxdesk.config import Settings, parse_settings
 from cxdesk.db import Database
 from cxdesk.errors import ConfigError, WorkflowError
-from cxdesk.workflow.ingest import validate_record
+from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.queries import Search, TicketFilter, count_tickets, list_tickets
 from cxdesk.workflow.readers import read_csv, read_jsonl
+from cxdesk.workflow.validation import validate_record
 
 HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 SPICE = st.sampled_from(
@@ -72,8 +73,8 @@ JSONISH = st.recursive(
 @given(line=st.one_of(SPICY_TEXT, JSONISH.map(json.dumps)))
 def test_any_line_is_an_event_or_a_named_reason(line: str) -> None:
     for record in read_jsonl(io.StringIO(line + "\n")):
-        _, event, reason = validate_record(record)
-        assert event is not None or (isinstance(reason, str) and reason)
+        outcome = validate_record(record, "Asia/Shanghai")
+        assert isinstance(outcome, ValidEvent) or (isinstance(outcome, str) and outcome)
 
 
 @settings(max_examples=200, deadline=None)
@@ -81,8 +82,8 @@ def test_any_line_is_an_event_or_a_named_reason(line: str) -> None:
 def test_any_csv_text_reads_into_records(text: str) -> None:
     header = "event_id,kind,occurred_at,customer_id,nps,comment\n"
     for record in read_csv(io.StringIO(header + text)):
-        _, event, reason = validate_record(record)
-        assert event is not None or reason
+        outcome = validate_record(record, "Asia/Shanghai")
+        assert isinstance(outcome, ValidEvent) or (isinstance(outcome, str) and outcome)
 
 
 @settings(max_examples=200, deadline=None)

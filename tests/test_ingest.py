@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cxdesk.workflow.validation import MIN_BATCH_FOR_CHILD
+
 from .conftest import Run, engine_for
 
 NOW = "2026-03-02T10:00:00+08:00"
 OUTAGE = ("系统故障", "App 无法使用", "the site is down", "total outage")
 CALM = ("物流很快", "nice staff", "download was quick", "")
+CRASH_BATCH = MIN_BATCH_FOR_CHILD  # big enough that batches are validated ahead in a child
 SUMMARY_KEYS = [
     "read",
     "accepted",
@@ -366,7 +369,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
     feed = write_lines(tmp_path / "big.jsonl", lines)
     clean = tmp_path / "clean.db"
     run("--db", str(clean), "init")
-    run("--db", str(clean), "--now", NOW, "ingest", str(feed), "--batch", "500")
+    run("--db", str(clean), "--now", NOW, "ingest", str(feed), "--batch", str(CRASH_BATCH))
     crashed = tmp_path / "crashed.db"
     run("--db", str(crashed), "init")
     command = [
@@ -380,7 +383,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
         "ingest",
         str(feed),
         "--batch",
-        "500",
+        str(CRASH_BATCH),
     ]
     kills = 0
     for _ in range(10):  # kill -9 at a random moment, ten times over, resuming each time
@@ -388,7 +391,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
         if before == len(lines):
             break
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        target = before + rng.randrange(500, 4000)
+        target = before + rng.randrange(CRASH_BATCH // 2, 4 * CRASH_BATCH)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             if query(crashed, "SELECT count(*) FROM feedback_events")[0][0] >= target:
@@ -398,7 +401,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
         process.wait()
         kills += 1
         stored = query(crashed, "SELECT count(*) FROM feedback_events")[0][0]
-        assert stored % 500 == 0 or stored == len(lines)  # whole batches only
+        assert stored % CRASH_BATCH == 0 or stored == len(lines)  # whole batches only
         orphans = query(
             crashed,
             "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 "
@@ -413,5 +416,5 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
         )
         assert half == [(0,)]  # no event half-processed
     assert kills >= 3
-    run("--db", str(crashed), "--now", NOW, "ingest", str(feed), "--batch", "500")
+    run("--db", str(crashed), "--now", NOW, "ingest", str(feed), "--batch", str(CRASH_BATCH))
     assert _counts(crashed) == _counts(clean)

@@ -58,11 +58,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # The same instants recur (a batch's receipt time; an event's time on its ticket,
+        # timeline and audit rows), and a datetime keeps its hash: their text is remembered.
+        # Equal aware instants are one UTC text whatever their zones, so equality is enough.
+        texts: dict[datetime, str] = {}
+
         def process(value: Any) -> str | None:
             if value.__class__ is datetime and value.tzinfo is not None:
-                if value.tzinfo is not UTC:
-                    value = value.astimezone(UTC)
-                return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
+                text = texts.get(value)
+                if text is None:
+                    if len(texts) >= 4096:
+                        texts.clear()
+                    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+                    text = texts[value] = utc.isoformat(" ", "microseconds")[:26]  # no +00:00
+                return text
             value = self.process_bind_param(value, dialect)
             return None if value is None else value.isoformat(" ", "microseconds")
 

@@ -19,7 +19,6 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
@@ -37,7 +36,7 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
-from cxdesk.workflow.events import FeedbackEventIn
+from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -50,6 +49,7 @@ from cxdesk.workflow.service import (
     opening_note,
 )
 from cxdesk.workflow.sla import SlaPlanner
+from cxdesk.workflow.validation import Validated, Validator
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 
@@ -126,45 +126,6 @@ class _Case:
     rows: dict[str, Any] = field(default_factory=dict)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """`nps: must be <= 10, got 11`; every problem of the record, in order."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"])
-        kind, ctx, shown = error["type"], error.get("ctx", {}), error.get("input")
-        if kind == "json_invalid":
-            return f"invalid JSON: {ctx.get('error', error['msg'])}"
-        if kind in ("string_too_long", "too_long"):
-            size = len(shown) if isinstance(shown, str | list) else ctx.get("actual_length")
-            message = f"longer than the limit of {ctx.get('max_length')}, got {size}"
-        elif kind in ("missing", "extra_forbidden"):
-            message = "required" if kind == "missing" else "unknown field"
-        else:
-            message = {
-                "less_than_equal": f"must be <= {ctx.get('le')}",
-                "greater_than_equal": f"must be >= {ctx.get('ge')}",
-                "string_too_short": "must not be empty",
-            }.get(kind, error["msg"].removeprefix("Value error, "))
-            if not isinstance(shown, dict | list):
-                message += f", got {str(shown)[:80] if shown != '' else repr('')}"
-        problems.append(f"{where}: {message}" if where else message)
-    return "; ".join(problems)
-
-
-def validate_record(record: Record) -> tuple[Record, FeedbackEventIn | None, str]:
-    """(record, event, raw) for a valid record; (record, None, reason) for a bad one."""
-    if record.error is not None:
-        return record, None, record.error
-    try:
-        if record.fields is None:
-            event = FeedbackEventIn.model_validate_json(record.raw)
-        else:
-            event = FeedbackEventIn.model_validate(record.fields)
-    except ValidationError as exc:
-        return record, None, describe_validation_error(exc)
-    return record, event, record.raw
-
-
 class Ingestor:
     """Feeds validated events through dedup, customers, rules and tickets, batch by batch."""
 
@@ -193,38 +154,64 @@ class Ingestor:
     # -- entry points ----------------------------------------------------------------------
 
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
-        """Ingest a stream; a `None` in it (the feed went quiet) commits what is pending."""
-        batch: list[Record] = []
-        with _fewer_collections():
-            for record in records:
-                if record is not None:
-                    batch.append(record)
-                    self.summary.read += 1
-                if batch and (record is None or len(batch) >= self.batch_size):
-                    self._commit(batch)
-                    batch = []
-            if batch:
-                self._commit(batch)
+        """Ingest a stream; a `None` in it (the feed went quiet) commits what is pending.
+
+        Each batch is validated (full ones in a second process) before the previous one is
+        written, so the two overlap.
+        """
+        with (
+            _fewer_collections(),
+            self.db.bulk_writes(),
+            Validator(self.settings.timezone, self.batch_size) as validator,
+        ):
+            ahead: tuple[list[Record], Callable[[], list[Validated]]] | None = None
+            for batch in self._batches(records):
+                outcome = validator.submit(batch) if batch else None
+                if ahead is not None:
+                    self._commit(*ahead)
+                    ahead = None
+                if len(batch) == self.batch_size:
+                    ahead = (batch, outcome)  # type: ignore[assignment]
+                elif outcome is not None:  # the feed went quiet, or ended: write it now
+                    self._commit(batch, outcome)
+            if ahead is not None:
+                self._commit(*ahead)
         return self.summary
+
+    def _batches(self, records: Iterable[Record | None]) -> Iterator[list[Record]]:
+        """Full batches; and at each `None`, what has come since, even nothing."""
+        batch: list[Record] = []
+        for record in records:
+            if record is not None:
+                batch.append(record)
+                self.summary.read += 1
+            if record is None or len(batch) >= self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def ingest_event(
         self, event: FeedbackEventIn, raw: str, received_at: datetime | None = None
     ) -> Result:
         """One already-validated event in a transaction of its own (the demo's replay)."""
         self.summary.read += 1
+        valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
-            results = _Batch(self, session, received_at or self.clock()).run([(None, event, raw)])
+            results = _Batch(self, session, received_at or self.clock()).run([(None, valid, raw)])
         self._count(results)
         return results[0]
 
     # -- batches ---------------------------------------------------------------------------
 
-    def _commit(self, records: list[Record]) -> list[Result]:
-        items = [validate_record(record) for record in records]
+    def _commit(self, records: list[Record], outcome: Callable[[], list[Validated]]) -> None:
+        items = [
+            (record, None, checked) if isinstance(checked, str) else (record, checked, record.raw)
+            for record, checked in zip(records, outcome(), strict=True)
+        ]
         with self.db.write() as session:
             results = _Batch(self, session, self.clock()).run(items)
         self._count(results)
-        return results
 
     def _count(self, results: list[Result]) -> None:
         s = self.summary
@@ -252,7 +239,6 @@ class _Batch:
         self.ing = ingestor
         self.session = session
         self.received_at = received_at
-        self.timezone = ingestor.settings.timezone
         self.events: list[dict[str, Any]] = []
         self.timeline: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
@@ -262,14 +248,14 @@ class _Batch:
         self.assigner = Assigner(session)
         self.audit: list[dict[str, Any]] = []
 
-    def run(self, items: list[tuple[Record | None, FeedbackEventIn | None, str]]) -> list[Result]:
+    def run(self, items: list[tuple[Record | None, ValidEvent | None, str]]) -> list[Result]:
         valid = [(rec, ev, raw) for rec, ev, raw in items if ev is not None]
         known = self._known_event_ids([ev.event_id for _, ev, _ in valid])
         tickets = self._existing_tickets(
             [ev.ticket_id for _, ev, _ in valid if ev.kind == "followup" and ev.ticket_id]
         )
         customers = self._customers([ev for _, ev, _ in valid if ev.event_id not in known])
-        self._load_open_cases([ev.customer.id for _, ev, _ in valid])
+        self._load_open_cases([ev.customer_id for _, ev, _ in valid])
         pending: list[_Pending] = []
         for record, event, raw in items:
             if event is None:
@@ -316,9 +302,9 @@ class _Batch:
             found.update(self._scalars(select(Ticket.id).where(col(Ticket.id).in_(chunk))))
         return found
 
-    def _customers(self, events: list[FeedbackEventIn]) -> dict[str, dict[str, Any]]:
+    def _customers(self, events: list[ValidEvent]) -> dict[str, dict[str, Any]]:
         """The batch's customers as rows, known ones loaded, then updated event by event."""
-        ids = sorted({ev.customer.id for ev in events})
+        ids = sorted({ev.customer_id for ev in events})
         rows: dict[str, dict[str, Any]] = {}
         columns = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
         for chunk in _chunks(ids):
@@ -373,7 +359,7 @@ class _Batch:
     def _accept(
         self,
         record: Record | None,
-        event: FeedbackEventIn,
+        event: ValidEvent,
         raw: str,
         customers: dict[str, dict[str, Any]],
         tickets: set[int],
@@ -395,7 +381,7 @@ class _Batch:
         alert = self.ing.rules.evaluate(event_facts(event, SimpleNamespace(**customer)))
         if alert is None:
             return _Pending(Outcome.STORED)
-        case = self.cases.get(event.customer.id)
+        case = self.cases.get(event.customer_id)
         if case is None:
             case = self._open_case(event, alert, row)
             return _Pending(Outcome.CREATED, case, alert)
@@ -408,13 +394,12 @@ class _Batch:
         return _Pending(Outcome.UPDATED, case, alert)
 
     def _upsert_customer(
-        self, customers: dict[str, dict[str, Any]], event: FeedbackEventIn
+        self, customers: dict[str, dict[str, Any]], event: ValidEvent
     ) -> dict[str, Any]:
-        data = event.customer
-        row = customers.get(data.id)
+        row = customers.get(event.customer_id)
         if row is None:
-            row = customers[data.id] = {
-                "id": data.id,
+            row = customers[event.customer_id] = {
+                "id": event.customer_id,
                 "name": None,
                 "phone": None,
                 "email": None,
@@ -422,19 +407,19 @@ class _Batch:
                 "new": True,
                 "changed": False,
             }
-        for name in CUSTOMER_FIELDS:
-            value = getattr(data, name)
+        given = event[4:8]  # customer_name, _phone, _email, _tier: CUSTOMER_FIELDS' order
+        for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
             if value is not None and value != row[name]:
                 row[name] = value
                 row["changed"] = True
         return {"id": row["id"], "name": row["name"], "tier": row["tier"]}
 
-    def _event_row(self, event: FeedbackEventIn, raw: str) -> dict[str, Any]:
+    def _event_row(self, event: ValidEvent, raw: str) -> dict[str, Any]:
         row = {
             **{name: getattr(event, name) for name in EVENT_FIELDS},
-            "occurred_at": event.occurred_at_in(self.timezone),
+            "occurred_at": event.occurred_at,
             "received_at": self.received_at,
-            "customer_id": event.customer.id,
+            "customer_id": event.customer_id,
             "drivers": list(event.drivers),
             "ticket_id": None,
             "raw": raw,
@@ -442,12 +427,12 @@ class _Batch:
         self.events.append(row)
         return row
 
-    def _open_case(self, event: FeedbackEventIn, alert: Alert, row: dict[str, Any]) -> _Case:
+    def _open_case(self, event: ValidEvent, alert: Alert, row: dict[str, Any]) -> _Case:
         rule = alert.decisive
         at = row["occurred_at"]
         case = _Case(
             id=None,
-            customer_id=event.customer.id,
+            customer_id=event.customer_id,
             queue_id=rule.queue,
             stage=Stage.NEW,
             priority=alert.priority,
@@ -498,7 +483,7 @@ class _Batch:
                     "detail": {"to": case.assignee, "mode": queue.assignment},
                 }
             )
-        self.cases[event.customer.id] = case
+        self.cases[event.customer_id] = case
         return case
 
     def _attach(self, case: _Case, alert: Alert, row: dict[str, Any]) -> None:

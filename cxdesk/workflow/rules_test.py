@@ -12,11 +12,11 @@ from sqlmodel import Session, select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
-from cxdesk.workflow.ingest import validate_record
 from cxdesk.workflow.readers import read_csv, read_jsonl
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.rules import RuleSet, event_facts
 from cxdesk.workflow.service import is_more_urgent
+from cxdesk.workflow.validation import validate_record
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,11 @@ def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -
     rows = []
     with db.session() if db is not None else nullcontext() as open_session:
         for record in records:
-            _, event, reason = validate_record(record)
-            if event is None:
-                rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {reason}"))
+            event = validate_record(record, settings.timezone)
+            if isinstance(event, str):
+                rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {event}"))
                 continue
-            customer_id = event.customer.id
+            customer_id = event.customer_id
             if open_session is not None and open_session.get(FeedbackEvent, event.event_id):
                 rows.append(
                     DryRunRow(
@@ -58,8 +58,8 @@ def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -
                 tiers[customer_id], known = _lookup(open_session, customer_id)
                 if known is not None:
                     cases[customer_id] = known
-            if event.customer.tier is not None:
-                tiers[customer_id] = event.customer.tier
+            if event.customer_tier is not None:
+                tiers[customer_id] = event.customer_tier
             if event.kind == "followup":
                 rows.append(
                     DryRunRow(
@@ -72,7 +72,7 @@ def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -
                 )
                 continue
             customer = SimpleNamespace(
-                id=customer_id, name=event.customer.name, tier=tiers[customer_id]
+                id=customer_id, name=event.customer_name, tier=tiers[customer_id]
             )
             alert = rules.evaluate(event_facts(event, customer))
             if alert is None:
