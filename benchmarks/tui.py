@@ -9,7 +9,9 @@ and median / p95 milliseconds for moving the cursor, switching views and applyin
 from the key reaching the app to the first frame that shows the result. Views and filters
 are timed twice: as used (a page seen before is drawn at once from memory while it is
 fetched again) and, as `…_fresh`, with nothing remembered, so every frame timed shows the
-key's own query.
+key's own query. `rare_word` is a word that matches nothing (every ticket scanned): enter
+to the frame with its empty page; `after_rare_word` is a fresh filter applied while such a
+scan is under way: enter to its page.
 """
 
 from __future__ import annotations
@@ -140,18 +142,43 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
                 times += await clock.press("enter", page_changed(screen.current))
             return times
 
+        async def rare_words() -> tuple[list[float], list[float]]:
+            alone, after = [], []
+            box = screen.query_one("#search", Input)
+            for n in range(max(3, rounds // 10)):
+                for interrupted in (False, True):
+                    await pilot.press("7")
+                    await pilot.press("slash")
+                    box.value = "zzzz"
+                    await pilot.pause()
+                    screen.seen.clear()
+                    if not interrupted:
+                        alone += await clock.press("enter", page_changed(screen.current))
+                        continue
+                    await pilot.press("enter")
+                    await asyncio.sleep(0.3)  # the scan is under way
+                    await pilot.press("slash")
+                    box.value = ["down", "快递", "王"][n % 3]
+                    await pilot.pause()
+                    after += await clock.press("enter", page_changed(screen.current))
+                    await app.workers.wait_for_complete()
+            return alone, after
+
         moves = []
         for n in range(rounds):
             key = "down" if n % 2 == 0 else "up"
             moves += await clock.press(key, cursor_moved(table.cursor_row))
         views, fresh_views = await switch_views(True), await switch_views(False)
         filters, fresh_filters = await apply_filters(True), await apply_filters(False)
+        rare, after_rare = await rare_words()
         result.update(
             cursor=summary(moves),
             switch_view=summary(views),
             switch_view_fresh=summary(fresh_views),
             apply_filter=summary(filters),
             apply_filter_fresh=summary(fresh_filters),
+            rare_word=summary(rare),
+            after_rare_word=summary(after_rare),
         )
     return result
 

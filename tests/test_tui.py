@@ -275,3 +275,84 @@ async def test_the_footer_stays_put_while_a_filter_is_typed_and_applied(demo_cop
         await settle(app, pilot)
         assert app.screen.query_one("#tickets", TicketTable).has_focus
         assert list(app.screen.query(FooterKey)) == keys
+
+
+async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word that matches nothing scans every ticket. The status line says the queue is
+    loading, and applying another filter stops that scan: no error, the new page shown."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    import cxdesk.screens.queue as queue_module
+
+    from .test_queries import SLOW
+
+    real = queue_module.list_tickets
+    stopped: list[Exception] = []
+
+    def list_tickets(session, flt, **kwargs):  # "slow" stands for a scan of a million rows
+        if flt.search is not None and "slow" in flt.search.words:
+            try:
+                session.execute(sa.text(SLOW[session.get_bind().dialect.name])).all()
+            except sa.exc.OperationalError as exc:
+                stopped.append(exc)
+                raise
+        return real(session, flt, **kwargs)
+
+    monkeypatch.setattr(queue_module, "list_tickets", list_tickets)
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        box = app.screen.query_one("#search")
+        await pilot.press("slash")
+        box.value = "slow"
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "loading…" in status(app):
+                break
+        assert "filter: slow · loading…" in status(app)
+        await pilot.press("slash")
+        box.value = "down"
+        await pilot.press("enter")
+        await asyncio.wait_for(app.workers.wait_for_complete(), 30)  # the scan was stopped
+        await pilot.pause()
+        assert len(stopped) == 1
+        rows = app.screen.current.rows
+        assert rows and all("down" in r.title.lower() for r in rows)
+        assert "filter: down" in status(app) and "loading" not in status(app)
+        errors = [n.message for n in app._notifications if "could not load" in n.message]
+        assert errors == []  # the stopped scan is no error
+
+
+async def test_a_filter_that_fits_one_page_is_counted_from_the_page(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cxdesk.screens.queue as queue_module
+
+    counted: list[object] = []
+    real = queue_module.count_tickets
+
+    def count_tickets(session, flt, **kwargs):
+        counted.append(flt.search)
+        return real(session, flt, **kwargs)
+
+    monkeypatch.setattr(queue_module, "count_tickets", count_tickets)
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):  # the count starts once the first page has been drawn
+            await pilot.pause(0.05)
+            if counted:
+                break
+        assert counted and counted[0] is None  # the whole queue is more than a page: counted
+        first = app.screen.current.rows[0]
+        await pilot.press("slash")
+        app.screen.query_one("#search").value = first.id
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert [r.id for r in app.screen.current.rows] == [first.id]
+        assert "1–1 of 1" in status(app)
+        assert all(search is None for search in counted)  # the filter's page was not counted

@@ -22,6 +22,7 @@ from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age,
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.queries import (
+    Interrupter,
     Search,
     Sort,
     TicketFilter,
@@ -36,6 +37,7 @@ PAGE_SIZE = 100
 COUNT_CAP = 1_000  # beyond this the status line says "1,000+": ten pages, counted in ms
 PAGES_KEPT = 64  # pages remembered to show at once on coming back to them
 FETCH_AHEAD_AFTER_S = 0.3  # the first frame goes out before the other views are fetched
+SLOW_LOAD_NOTE_S = 0.25  # a load still under way after this says so on the status line
 VIEW_TITLES = {
     View.MINE: "Mine",
     View.UNASSIGNED: "Unassigned",
@@ -120,6 +122,8 @@ class QueueScreen(Screen[None]):
         self.request = 0
         self.seen: dict[tuple[TicketFilter, int], Page] = {}  # the last of each list's pages
         self.focus_table_when_shown = False
+        self.reload_when_loaded = False  # the data changed while a load was under way
+        self.interrupter = Interrupter()  # stops the statements of superseded loads
         self.search: Search | None = None
         self.sort: Sort | None = None
 
@@ -151,8 +155,11 @@ class QueueScreen(Screen[None]):
     def load(self) -> None:
         """Fetch the page for the current view, filter, order and page number. A page shown
         before (or fetched ahead) is put on screen at once, and replaced when the fetch comes
-        back a moment later: switching views answers at the speed of drawing."""
+        back a moment later: switching views answers at the speed of drawing. Statements
+        still running for an earlier load are stopped."""
+        self.interrupter.interrupt()
         self.request += 1
+        self.set_timer(SLOW_LOAD_NOTE_S, partial(self._note_slow_load, self.request))
         flt = self._filter(self.view)
         key = (replace(flt, now=None), self.page_number)
         shown = self.current
@@ -179,16 +186,31 @@ class QueueScreen(Screen[None]):
                 rows = list_tickets(session, flt, limit=PAGE_SIZE)
                 self.post_message(self.Loaded(Page(0, replace(flt, now=None), 0, rows)))
 
+    @property
+    def loading(self) -> bool:
+        """The page asked for last is not on screen yet (at most a remembered one is)."""
+        page = self.current
+        return page is None or page.request != self.request or page.remembered
+
+    def _note_slow_load(self, request: int) -> None:
+        if request == self.request and self.loading:
+            self._show_status(self.t("loading…"))  # a word that matches little scans a while
+
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
         """One page; its count starts once the page is on screen (`_count`)."""
         try:
-            with self.desk.db.session() as session:
+            with self.desk.db.session() as session, self.interrupter.running(session):
                 rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
         except Exception as exc:  # shown to the user, the screen stays usable
-            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=exc)))
+            self._failed(request, exc)
             return
         self.post_message(self.Loaded(Page(request, replace(flt, now=None), number, rows), flt))
+
+    def _failed(self, request: int, error: Exception) -> None:
+        """Report a worker's error, unless a newer load superseded (and so stopped) it."""
+        if request == self.request:
+            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=error)))
 
     def _count_if_current(self, request: int, flt: TicketFilter) -> None:
         if request == self.request:  # else a newer load is under way: its count is the one
@@ -199,10 +221,12 @@ class QueueScreen(Screen[None]):
         """The (capped) count, after the page's frame: started with the page it took the CPU
         from drawing it."""
         try:
-            with self.desk.db.session() as session:
+            with self.desk.db.session() as session, self.interrupter.running(session):
+                if request != self.request:
+                    return  # superseded before it began: the interrupt came too early to stop it
                 total = count_tickets(session, flt, cap=COUNT_CAP)
         except Exception as exc:
-            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=exc)))
+            self._failed(request, exc)
             return
         self.post_message(self.Counted(request, total))
 
@@ -222,6 +246,8 @@ class QueueScreen(Screen[None]):
         if not page.rows and page.number > 0:
             self.page_number -= 1  # paged past the end (the last page was exactly full)
             return
+        if len(page.rows) < PAGE_SIZE:  # the last page: the count is known without counting
+            page = replace(page, total=page.number * PAGE_SIZE + len(page.rows))
         if len(self.seen) >= PAGES_KEPT:
             self.seen.clear()
         self.seen[(page.scope, page.number)] = page
@@ -229,7 +255,10 @@ class QueueScreen(Screen[None]):
             others = [self._filter(view) for view in View if view is not self.view]
             self.set_timer(FETCH_AHEAD_AFTER_S, lambda: self._fetch_ahead(others))
         self._show(page)
-        if message.flt is not None:
+        if self.reload_when_loaded:
+            self.reload_when_loaded = False
+            self.load()
+        elif page.total is None and message.flt is not None:
             table = self.query_one("#tickets", TicketTable)
             table.call_after_drawn(partial(self._count_if_current, page.request, message.flt))
 
@@ -237,7 +266,8 @@ class QueueScreen(Screen[None]):
         shown = self.current
         same_page = shown is not None and (shown.scope, shown.number) == (page.scope, page.number)
         if shown is not None and shown.scope == page.scope:
-            page = replace(page, total=shown.total)  # the same list: keep its count meanwhile
+            if page.total is None:  # the same list: keep its count meanwhile
+                page = replace(page, total=shown.total)
             if same_page and shown.rows == page.rows:
                 self.current = page  # a refresh that found nothing new: leave the table be
                 self.query_one("#tickets", TicketTable).call_after_drawn(self._refocus_table)
@@ -286,8 +316,14 @@ class QueueScreen(Screen[None]):
             table.update_cell(row.id, "Age", plain(age(row.opened_at, now)))
 
     def on_data_changed(self, _message: DataChanged) -> None:
-        """Changes made elsewhere show up within two seconds, the cursor kept on its ticket."""
-        if self.app.screen is self:
+        """Changes made elsewhere show up within two seconds, the cursor kept on its ticket. A
+        load under way is let finish and then done again: restarting a slow search on every
+        change would never show its answer."""
+        if self.app.screen is not self:
+            return
+        if self.loading:
+            self.reload_when_loaded = True
+        else:
             self.load()
 
     def _cursor_key(self) -> str | None:

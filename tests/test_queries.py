@@ -1,0 +1,69 @@
+"""The read side's search and its interrupter, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+
+from cxdesk.db import Database
+from cxdesk.workflow.queries import Interrupter, Search, TicketFilter, count_tickets, list_tickets
+
+# A statement that runs for a minute or more unless stopped.
+SLOW = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 10000000000) SELECT count(*) FROM c",
+    "postgresql": "SELECT pg_sleep(120)",
+}
+
+
+def run_slow(db: Database, interrupter: Interrupter, errors: list[Exception]) -> threading.Thread:
+    def work() -> None:
+        with db.session() as session, interrupter.running(session):
+            try:
+                session.execute(sa.text(SLOW[db.engine.dialect.name])).all()
+            except sa.exc.OperationalError as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def test_an_interrupted_statement_stops_and_its_connection_serves_again(db: Database) -> None:
+    interrupter = Interrupter()
+    interrupter.interrupt()  # nothing running: nothing happens
+    errors: list[Exception] = []
+    thread = run_slow(db, interrupter, errors)
+    for _ in range(300):  # until it stops (an interrupt before the statement begins is lost)
+        interrupter.interrupt()
+        thread.join(0.1)
+        if not thread.is_alive():
+            break
+    assert not thread.is_alive(), "the statement was not stopped within 30 s"
+    assert len(errors) == 1
+    interrupter.interrupt()  # after the session closed: its pooled connection is left alone
+    with db.session() as session:
+        assert session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        every = list_tickets(session, TicketFilter(), limit=10_000)
+        sample = next(r for r in every if r.customer_name and len(r.title) > 6)
+
+        def found(text: str) -> list[int]:
+            f = TicketFilter(search=Search.parse(text))
+            rows = list_tickets(session, f, limit=10_000)
+            assert count_tickets(session, f) == len(rows)
+            return [r.number for r in rows]
+
+        assert sample.number in found(sample.title[2:6])  # inside a title
+        assert sample.number in found(sample.customer_name[-1])  # one character of a name
+        assert sample.number in found(sample.customer_id)
+        assert found("zzzz-nothing") == []
+        assert found("%") == [r.number for r in every if "%" in r.title]  # data, not a pattern
+        two = [r.number for r in every if "快递" in r.title or "快递" in (r.customer_name or "")]
+        assert two and found("快递") == two
+    db.dispose()
