@@ -162,6 +162,7 @@ ZH: dict[str, str] = {
     "no match": "无匹配",
     "{open} open · load {load}": "未结 {open} · 负载 {load}",
     "away": "暂离",
+    "you": "你",
     "Agent": "客服",
     "Reason": "原因",
     "Text (or leave it empty and pick a template)": "内容（或留空并选择模板）",

@@ -120,7 +120,10 @@ class DashboardScreen(Screen[None]):
         agents = Panel(t, narrow, ("agent", "open", "load", ""))
         for a in board.agents:
             away = Text(t("away"), style="dim") if a.away else ""
-            agents.add(plain(a.name), str(a.open), str(a.load), away)
+            name = plain(a.name)
+            if a.login == self.desk.actor:
+                name.append(f" ({t('you')})")
+            agents.add(name, str(a.open), str(a.load), away)
         self.query_one("#agents", Static).update(agents.table)
         now = self.desk.clock()
         breaches = Panel(

@@ -229,9 +229,8 @@ class DemoBuilder:
             seed_templates(session, self.start)
             set_meta(session, "demo", "true")
             agents = [a for a in AGENTS if a[0] != self.me]
-            agents.insert(
-                0, (self.me, f"{self.me} (you)", "supervisor", ["care", "vip"], ["zh", "en"])
-            )
+            # Named by login: the name goes into customer-facing templates.
+            agents.insert(0, (self.me, self.me, "supervisor", ["care", "vip"], ["zh", "en"]))
             for login, name, role, teams, skills in agents:
                 add_agent(
                     session,
