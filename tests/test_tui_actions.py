@@ -88,6 +88,31 @@ async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: str) 
         assert isinstance(app.screen, TicketScreen) and screen.detail.row.version == version
 
 
+async def test_a_response_needs_text_or_a_template_and_the_form_stays_open(
+    demo_copy: str,
+) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        version = screen.detail.row.version
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)  # refused in the form, not after it closed
+        error = text_of(app.screen.query_one("#form-error", Static))
+        assert error.startswith("required: Text")
+        await pilot.press("tab", "enter", "down", "enter")  # the first template
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        assert screen.detail.row.version == version + 1
+        assert screen.detail.timeline[-1].kind == "response"
+        assert ME in screen.detail.timeline[-1].body  # the template, filled in
+
+
 async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), "zhang.wei", lambda: DEMO_NOW)

@@ -30,6 +30,7 @@ class Field:
     choices: list[tuple[str, str]] = field(default_factory=list)  # (shown, value)
     value: str = ""
     hints: dict[str, str] = field(default_factory=dict)  # value: a note shown beside, not searched
+    either: str = ""  # a required field may be left empty when this other field is given
 
 
 class Picker(Vertical):
@@ -174,7 +175,11 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
 
     def action_submit(self) -> None:
         values = self.values()
-        missing = [self.t(s.label) for s in self.fields if s.required and not values[s.name]]
+        missing = [
+            self.t(s.label)
+            for s in self.fields
+            if s.required and not values[s.name] and not (s.either and values[s.either])
+        ]
         if missing:
             self.query_one("#form-error", Static).update(
                 Text(self.t("required: {fields}", fields=", ".join(missing)), style="bold red")

@@ -246,7 +246,7 @@ class TicketScreen(Screen[None]):
                         "message",
                         N_("Text (or leave it empty and pick a template)"),
                         kind="multiline",
-                        required=False,
+                        either="template",  # checked in the form: it stays open, text kept
                     ),
                     Field(
                         "template",
