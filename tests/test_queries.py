@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
+import cxdesk.workflow.queries as queries
 from cxdesk.db import Database
 from cxdesk.workflow.queries import Interrupter, Search, TicketFilter, count_tickets, list_tickets
 
@@ -66,4 +68,42 @@ def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) ->
         assert found("%") == [r.number for r in every if "%" in r.title]  # data, not a pattern
         two = [r.number for r in every if "快递" in r.title or "快递" in (r.customer_name or "")]
         assert two and found("快递") == two
+    db.dispose()
+
+
+WORDS = ["快递", "王", "down", "zzzz", "%", "_", "cx-000001", "priority:P1 王", "down 快递"]
+
+
+def test_words_match_the_same_tickets_through_the_join_or_the_customers_first(
+    demo_copy: str,
+) -> None:
+    """The two ways `_word_scan` chooses between select the same tickets, on each backend."""
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        for text in WORDS:
+            f = TicketFilter(search=Search.parse(text))
+            joined = sorted(session.exec(queries._matching(f, customers_joined=True)))
+            assert sorted(session.exec(queries._matching(f, customers_joined=False))) == joined
+    db.dispose()
+
+
+def test_a_word_scan_out_of_steps_is_done_again_with_the_same_answer(
+    demo_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database.open(str(demo_sqlite))
+
+    def answers() -> list[tuple[list[str], int]]:
+        with db.session() as session:
+            return [
+                (
+                    [r.id for r in list_tickets(session, f, limit=50)],
+                    count_tickets(session, f, cap=100),
+                )
+                for f in (TicketFilter(search=Search.parse(text)) for text in WORDS)
+            ]
+
+    joined = answers()
+    assert any(rows for rows, _ in joined)
+    monkeypatch.setattr(queries, "WORD_SCAN_STEPS", 1)  # every join scan runs out at once
+    assert answers() == joined
     db.dispose()
