@@ -187,13 +187,13 @@ class QueueScreen(Screen[None]):
                 self.post_message(self.Loaded(Page(0, replace(flt, now=None), 0, rows)))
 
     @property
-    def loading(self) -> bool:
+    def fetching(self) -> bool:
         """The page asked for last is not on screen yet (at most a remembered one is)."""
         page = self.current
         return page is None or page.request != self.request or page.remembered
 
     def _note_slow_load(self, request: int) -> None:
-        if request == self.request and self.loading:
+        if request == self.request and self.fetching:
             self._show_status(self.t("loading…"))  # a word that matches little scans a while
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
@@ -218,8 +218,8 @@ class QueueScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, request: int, flt: TicketFilter) -> None:
-        """The (capped) count, after the page's frame: started with the page it took the CPU
-        from drawing it."""
+        """The (capped) count, started once the page's frame is out: run beside the drawing,
+        a word's count (tens of ms) took the CPU from it."""
         try:
             with self.desk.db.session() as session, self.interrupter.running(session):
                 if request != self.request:
@@ -321,7 +321,7 @@ class QueueScreen(Screen[None]):
         change would never show its answer."""
         if self.app.screen is not self:
             return
-        if self.loading:
+        if self.fetching:
             self.reload_when_loaded = True
         else:
             self.load()
