@@ -68,6 +68,9 @@ def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) ->
         assert found("%") == [r.number for r in every if "%" in r.title]  # data, not a pattern
         two = [r.number for r in every if "快递" in r.title or "快递" in (r.customer_name or "")]
         assert two and found("快递") == two
+        down = [r.number for r in every if "down" in r.title.lower()]
+        assert down and found("DOWN") == found("Down") == found("down") == down  # any case
+        assert found("_") == [r.number for r in every if "_" in r.title + (r.customer_id or "")]
     db.dispose()
 
 

@@ -12,8 +12,11 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, nulls_last, or_
+from sqlalchemy import Boolean, Select, func, literal, nulls_last, or_
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from cxdesk.errors import NotFound, WorkflowError
@@ -88,10 +91,10 @@ class Search:
             statement = statement.where(column == value)
         for word in self.words:
             number = _ticket_number(word)
-            name = col(Customer.name).contains(word, autoescape=True)
+            name = ContainsText(Customer.name, word)
             matches = [
-                col(Ticket.title).contains(word, autoescape=True),
-                col(Ticket.customer_id).contains(word, autoescape=True),
+                ContainsText(Ticket.title, word),
+                ContainsText(Ticket.customer_id, word),
                 name
                 if customers_joined
                 else col(Ticket.customer_id).in_(select(Customer.id).where(name)),
@@ -100,6 +103,32 @@ class Search:
                 matches.append(Ticket.id == number)
             statement = statement.where(or_(*matches))
         return statement
+
+
+class ContainsText(FunctionElement[bool]):
+    """`column` holds `word` anywhere, ignoring the case of ASCII letters on every backend
+    (SQLite's LIKE does; PostgreSQL's does not, so it gets ILIKE). `word` is data: `%`, `_`
+    and the escape character in it match themselves."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_text"
+
+    def __init__(self, column: Any, word: str) -> None:
+        escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        super().__init__(column, literal(f"%{escaped}%"))
+
+
+def _compile_contains(operator: str) -> Callable[..., str]:
+    def render(element: ContainsText, compiler: SQLCompiler, **kw: Any) -> str:
+        column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+        return f"{column} {operator} {pattern} ESCAPE '/'"
+
+    return render
+
+
+compiles(ContainsText)(_compile_contains("LIKE"))
+compiles(ContainsText, "postgresql")(_compile_contains("ILIKE"))
 
 
 def _ticket_number(word: str) -> int | None:
