@@ -228,6 +228,19 @@ def test_retry_from_the_fixed_source_resolves(fresh: str, tmp_path: Path, run: R
     assert json.loads(out) == []
 
 
+def test_ingesting_the_fixed_file_again_resolves_its_quarantined_lines(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    lines = [json.dumps(event("a", "C1", 1, nps=9)), json.dumps(event("b", "C2", 2, nps=11))]
+    feed = write_lines(tmp_path / "f.jsonl", lines)
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
+    write_lines(feed, [lines[0], json.dumps(event("b", "C2", 2, nps=1))])
+    code, out, _ = run("--db", str(fresh), "ingest", str(feed), "--format", "json")
+    assert code == 0 and json.loads(out)["accepted"] == json.loads(out)["duplicates"] == 1
+    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--format", "json")
+    assert json.loads(out) == []
+
+
 def test_retry_from_the_stored_text_once_the_cause_is_gone(
     fresh: str, tmp_path: Path, run: Run
 ) -> None:
