@@ -21,7 +21,7 @@ from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
-from cxdesk.workflow.validation import ValidationProcessError, Validator, validate_record
+from cxdesk.workflow.validation import Validator, validate_record
 
 TZ = "Asia/Shanghai"
 BATCH = validation.MIN_BATCH_FOR_CHILD
@@ -102,16 +102,35 @@ def test_small_batches_never_start_a_child(launches: list[subprocess.Popen[bytes
     assert launches == []
 
 
-def test_a_child_that_died_is_a_clear_error(launches: list[subprocess.Popen[bytes]]) -> None:
+def test_when_the_child_dies_its_batch_and_the_rest_are_validated_here(
+    launches: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    batches = [jsonl_records(BATCH, n * BATCH) for n in range(4)]
     with Validator(TZ, BATCH) as validator:
-        validator.submit(jsonl_records(BATCH))()
-        second = validator.submit(jsonl_records(BATCH, BATCH))
+        validator.submit(batches[0])()
+        second = validator.submit(batches[1])
         launches[0].send_signal(signal.SIGKILL)
         launches[0].wait()
-        with pytest.raises(ValidationProcessError) as raised:
-            second()
-    assert "the validating process stopped (exit code -9)" in str(raised.value)
-    assert "run the same ingest again" in str(raised.value)
+        outcomes = [second(), *(validator.submit(batch)() for batch in batches[2:])]
+    for batch, outcome in zip(batches[1:], outcomes, strict=True):
+        assert outcome == [validate_record(record, TZ) for record in batch]
+    assert len(launches) == 1  # not started again
+    warning = capsys.readouterr().err
+    assert warning.count("cxdesk: warning:") == 1
+    assert "the validating process stopped (exit code -9)" in warning
+    assert "validating in this process" in warning
+
+
+def test_a_child_that_cannot_start_leaves_validation_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    batches = [jsonl_records(BATCH, n * BATCH) for n in range(3)]
+    with Validator(TZ, BATCH) as validator:
+        outcomes = [validator.submit(batch)() for batch in batches]
+    for batch, outcome in zip(batches, outcomes, strict=True):
+        assert outcome == [validate_record(record, TZ) for record in batch]
+    assert "cannot start the validating process" in capsys.readouterr().err
 
 
 def _db(tmp_path: Path) -> Database:

@@ -5,7 +5,8 @@ of what ingesting it costs, and it needs nothing from the database. So while ing
 one batch, the next is validated by a child process (`python -m cxdesk.workflow.validation
 TIMEZONE`) on another core. Batches cross as pickles over the child's stdin and stdout, and
 come back as flat `ValidEvent` tuples, which are cheap to unpickle. The child imports only
-the schema, and exits when its stdin closes, as it does when ingest ends or is killed.
+the schema, and exits when its stdin closes, as it does when ingest ends or is killed. If
+it cannot start or stops, ingest says so and validates in its own process from then on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from cxdesk.errors import CxdeskError
 from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
 from cxdesk.workflow.readers import Record
 
@@ -30,10 +30,6 @@ MIN_BATCH_FOR_CHILD = 1000
 Payload = str | dict[str, Any] | None  # JSON text, CSV cells shaped as an event, or unreadable
 Validated = ValidEvent | str  # the event, or why the record is refused
 Pending = Callable[[], list[Validated]]  # a batch's outcome, once it is ready
-
-
-class ValidationProcessError(CxdeskError):
-    """The validating child process stopped or could not start."""
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -123,6 +119,8 @@ class Validator:
             self._child = self._start()
             return self._here(records)  # validated here while the child starts
         self._collect()
+        if not self.use_child:  # it stopped
+            return self._here(records)
         self._send(records)
         return lambda: self._take(records)
 
@@ -143,12 +141,13 @@ class Validator:
         outcome = [validate_record(record, self.timezone) for record in records]
         return lambda: outcome
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self) -> subprocess.Popen[bytes] | None:
         command = [sys.executable, "-m", __name__, self.timezone]
         try:
             return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as exc:
-            raise ValidationProcessError(f"cannot start the validating process: {exc}") from exc
+            self._give_up(f"cannot start the validating process: {exc}")
+            return None
 
     def _send(self, records: list[Record]) -> None:
         assert self._child is not None and self._child.stdin is not None
@@ -156,7 +155,9 @@ class Validator:
             pickle.dump([_payload(r) for r in records], self._child.stdin, pickle.HIGHEST_PROTOCOL)
             self._child.stdin.flush()
         except OSError as exc:
-            raise self._stopped(exc) from exc
+            self._stopped(exc)
+            self._received[id(records)] = self._here(records)()
+            return
         self._sent = records
 
     def _collect(self) -> None:
@@ -168,7 +169,9 @@ class Validator:
         try:
             validated = pickle.load(self._child.stdout)
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
-            raise self._stopped(exc) from exc
+            self._stopped(exc)
+            self._received[id(records)] = self._here(records)()  # what it had: done here
+            return
         self._received[id(records)] = _outcomes(records, validated)
 
     def _take(self, records: list[Record]) -> list[Validated]:
@@ -176,12 +179,17 @@ class Validator:
             self._collect()
         return self._received.pop(id(records))
 
-    def _stopped(self, exc: BaseException) -> ValidationProcessError:
+    def _stopped(self, exc: BaseException) -> None:
         code = self._child.poll() if self._child is not None else None
-        return ValidationProcessError(
-            f"the validating process stopped (exit code {code}): {str(exc) or type(exc).__name__}; "
-            "the batches written so far are kept: run the same ingest again to finish"
+        self._give_up(
+            f"the validating process stopped (exit code {code}): {str(exc) or type(exc).__name__}"
         )
+
+    def _give_up(self, why: str) -> None:
+        """Say why once, and validate every batch here from now on: slower, nothing lost."""
+        print(f"cxdesk: warning: {why}; validating in this process", file=sys.stderr)
+        self.use_child = False
+        self.close()
 
 
 def _serve(timezone: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
