@@ -24,6 +24,27 @@ def N_(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Message:
+    """Text the system writes (a timeline entry): an English template and its values. It is
+    stored as English, the record the command line, JSON output and exports show, and with
+    the template and values beside it, so that a desk can show it in its own language."""
+
+    template: str
+    values: dict[str, str | int]
+
+    def __str__(self) -> str:
+        return self.template.format(**self.values)
+
+    def stored(self) -> list[object]:
+        return [self.template, self.values]
+
+
+def say(template: str, /, **values: str | int) -> Message:
+    """`say("claimed by {actor}", actor=login)`: marks the template for the catalogue."""
+    return Message(template, values)
+
+
 def detect_language(environ: Mapping[str, str] = os.environ) -> str:
     """`zh` for a Chinese locale (zh_CN.UTF-8, zh_TW, zh), else `en`; POSIX order of precedence:
     LC_ALL, then LC_MESSAGES, then LANG."""
@@ -47,6 +68,20 @@ class Translator:
     def __call__(self, text: str, /, **values: object) -> str:
         template = ZH.get(text, text) if self.lang == "zh" else text
         return template.format(**values) if values else template
+
+    def stored(self, text: str, said: object) -> str:
+        """Stored system text in this language: `said` is what `Message.stored` kept beside
+        it. Only a template of the catalogue is used (it is read back from the database, and
+        a format string must not come from there); anything else shows `text` as stored."""
+        if self.lang == "en" or not isinstance(said, list) or len(said) != 2:
+            return text
+        template, values = said
+        if template not in ZH or not isinstance(values, dict):
+            return text
+        try:
+            return ZH[template].format(**values)
+        except (KeyError, IndexError, ValueError):
+            return text
 
 
 ZH: dict[str, str] = {
@@ -234,6 +269,52 @@ ZH: dict[str, str] = {
     "Maximize the focused widget": "最大化当前控件",
     "Minimize": "还原",
     "Minimize the widget and restore to normal size": "将控件还原为正常大小",
+    # system text in the timeline (`say` in cxdesk/workflow), stored in English
+    "opened in {queue} as {priority} by rule {rule}": (
+        "由规则 {rule} 在 {queue} 开启，优先级 {priority}"
+    ),
+    "opened in {queue} as {priority}": "在 {queue} 开启，优先级 {priority}",
+    "alert {rule} ({priority}); priority {before} → {priority}": (
+        "告警 {rule}（{priority}）；优先级 {before} → {priority}"
+    ),
+    "alert {rule} ({priority})": "告警 {rule}（{priority}）",
+    "assigned to {assignee} ({mode})": "分配给 {assignee}（{mode}）",
+    "new alert while verifying: reopened": "验证期间出现新告警：已重新打开",
+    "claimed by {actor}": "由 {actor} 认领",
+    "assigned to {login} (was {previous})": "分配给 {login}（原为 {previous}）",
+    "assigned to {login}": "分配给 {login}",
+    "pending: {reason}": "挂起：{reason}",
+    "root cause ({driver}): {root_cause}": "根因（{driver}）：{root_cause}",
+    "resolved ({code}): {action}": "已解决（{code}）：{action}",
+    "escalated to level {level} ({target}): {reason}": "升级到 {level} 级（{target}）：{reason}",
+    "de-escalated to level {level}: {reason}": "降到 {level} 级：{reason}",
+    "merged into {ref}": "已合并到 {ref}",
+    "merged {ref} into this case": "已将 {ref} 合并到本工单",
+    "follow-up answered {score} while {stage}": "回访答复 {score}（当时处于 {stage}）",
+    "follow-up answered {score}: verified": "回访答复 {score}：已验证",
+    "follow-up answered {score}: reopened; priority {priority}, escalation level {level}": (
+        "回访答复 {score}：已重新打开；优先级 {priority}，升级级别 {level}"
+    ),
+    "no follow-up answer in the verify window: closed unverified": (
+        "验证期内未收到回访答复：未验证即关闭"
+    ),
+    "reopened: {reason}": "已重新打开：{reason}",
+    "first response SLA at risk: due {due}": "首次响应 SLA 即将超时：截止 {due}",
+    "resolution SLA at risk: due {due}": "解决 SLA 即将超时：截止 {due}",
+    "first response SLA breached; already at escalation level {level}": (
+        "首次响应 SLA 已超时；已处于 {level} 级升级"
+    ),
+    "resolution SLA breached; already at escalation level {level}": (
+        "解决 SLA 已超时；已处于 {level} 级升级"
+    ),
+    "first response SLA breached: escalated to level {level} ({target})": (
+        "首次响应 SLA 已超时：升级到 {level} 级（{target}）"
+    ),
+    "resolution SLA breached: escalated to level {level} ({target})": (
+        "解决 SLA 已超时：升级到 {level} 级（{target}）"
+    ),
+    "linked to problem {ref}": "已关联到问题单 {ref}",
+    "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
 }
 
 

@@ -18,7 +18,7 @@ from textual.widgets import Label, Static
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.i18n import ZH, Translator, detect_language, english
+from cxdesk.i18n import ZH, Translator, detect_language, english, say
 from cxdesk.screens.dashboard import DashboardScreen
 from cxdesk.screens.forms import FormScreen, Picker
 from cxdesk.screens.help import HelpScreen
@@ -33,15 +33,17 @@ ME = getpass.getuser()
 
 
 def marked_texts() -> dict[str, str]:
-    """Every literal the screens pass to `t(...)` or mark with `N_(...)`, with its file."""
+    """Every literal the screens pass to `t(...)` or mark with `N_(...)`, and every system
+    text the workflow writes with `say(...)`, with its file."""
     found: dict[str, str] = {}
-    for path in [*sorted((PACKAGE / "screens").glob("*.py")), PACKAGE / "app.py"]:
+    screens = [*sorted((PACKAGE / "screens").glob("*.py")), PACKAGE / "app.py"]
+    for path in [*screens, *sorted((PACKAGE / "workflow").glob("*.py"))]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
             first, func = node.args[0], node.func
             name = getattr(func, "id", None) or getattr(func, "attr", None)
-            if name in ("t", "N_") and isinstance(first, ast.Constant):
+            if name in ("t", "N_", "say") and isinstance(first, ast.Constant):
                 found.setdefault(first.value, path.name)
     return found
 
@@ -77,6 +79,19 @@ def test_translations_keep_their_placeholders_and_are_chinese() -> None:
         assert value.strip(), key
     translated = [v for k, v in ZH.items() if k != v]
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in v) for v in translated)
+
+
+def test_stored_system_text_is_shown_in_the_desks_language() -> None:
+    zh, en = Translator("zh"), Translator("en")
+    said = say("claimed by {actor}", actor="li.na")
+    assert str(said) == "claimed by li.na"  # what is stored, and what English desks show
+    assert zh.stored(str(said), said.stored()) == "由 li.na 认领"
+    assert en.stored(str(said), said.stored()) == "claimed by li.na"
+    assert zh.stored("a note", None) == "a note"  # agent and customer text: as written
+    # Read back from the database, so only the catalogue's templates are used as formats.
+    assert zh.stored("stored", ["{x.__class__}", {"x": 1}]) == "stored"
+    assert zh.stored("stored", ["claimed by {actor}", {}]) == "stored"
+    assert zh.stored("stored", "not a pair") == "stored"
 
 
 def test_the_translator() -> None:
@@ -201,6 +216,9 @@ async def test_a_chinese_desk_speaks_chinese(demo_copy: Path) -> None:
         header = text_of(screen.query_one("#ticket-header", Static).content)
         assert "处理人 —" in header and "创建于" in header
         assert screen.query_one("#timeline-box").border_title == "时间线"
+        timeline = text_of(screen.query_one("#timeline", Static).content)
+        assert "开启，优先级" in timeline  # the system's own entries, in Chinese
+        assert "opened in" not in timeline
         await pilot.press("e")  # escalate: a form with a reason
         await pilot.pause()
         form = app.screen

@@ -22,6 +22,7 @@ from sqlmodel import select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
+from cxdesk.i18n import say
 from cxdesk.models import Queue, Stage
 from cxdesk.workflow.demo import (
     BAD_COMMENTS,
@@ -33,6 +34,7 @@ from cxdesk.workflow.demo import (
     DemoBuilder,
 )
 from cxdesk.workflow.rules import RuleSet, event_facts
+from cxdesk.workflow.service import opening_note
 from cxdesk.workflow.sla import SlaPlanner
 
 LARGE_TICKETS = 1_000_000
@@ -218,20 +220,16 @@ def event_row(
 
 def alert_entry(ticket: SimpleNamespace, event_id: str) -> tuple[Any, ...]:
     """A row of TIMELINE_COLUMNS: the ticket opened by the alert on event `event_id`."""
-    return (
-        ticket.id,
-        _sql_time(ticket.opened_at),
-        "cxdesk",
-        "alert",
-        f"opened in {ticket.queue_id} as {ticket.priority} by rule {ticket.rule}",
-        event_id,
-        "{}",
-    )
+    note = opening_note(ticket.queue_id, ticket.priority, ticket.rule)
+    data = json.dumps({"rule": ticket.rule, "say": note.stored()}, ensure_ascii=False)
+    return (ticket.id, _sql_time(ticket.opened_at), "cxdesk", "alert", str(note), event_id, data)
 
 
 def claim_entry(ticket_id: int, at: datetime, assignee: str) -> tuple[Any, ...]:
     """A row of TIMELINE_COLUMNS: the ticket claimed by `assignee`."""
-    return (ticket_id, _sql_time(at), assignee, "assignment", f"claimed by {assignee}", None, "{}")
+    note = say("claimed by {actor}", actor=assignee)
+    data = json.dumps({"assignee": assignee, "say": note.stored()}, ensure_ascii=False)
+    return (ticket_id, _sql_time(at), assignee, "assignment", str(note), None, data)
 
 
 class LargeDemo:

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from cxdesk.config import Settings
 from cxdesk.db import Database, insert_rows
 from cxdesk.errors import NotFound
+from cxdesk.i18n import Message
 from cxdesk.models import (
     Customer,
     FeedbackEvent,
@@ -45,6 +46,7 @@ from cxdesk.workflow.service import (
     SYSTEM_ACTOR,
     TicketService,
     alert_note,
+    assignment_note,
     is_more_urgent,
     opening_note,
 )
@@ -463,6 +465,7 @@ class _Batch:
             channel=event.channel,
         )
         if case.assignee is not None:
+            note = assignment_note(case.assignee, queue.assignment)
             case.version += 1
             self.timeline.append(
                 {
@@ -470,9 +473,13 @@ class _Batch:
                     "at": at,
                     "actor": SYSTEM_ACTOR,
                     "kind": "assignment",
-                    "body": f"assigned to {case.assignee} ({queue.assignment})",
+                    "body": str(note),
                     "event_id": None,
-                    "data": {"assignee": case.assignee, "mode": queue.assignment},
+                    "data": {
+                        "assignee": case.assignee,
+                        "mode": queue.assignment,
+                        "say": note.stored(),
+                    },
                 }
             )
             self.audit.append(
@@ -504,16 +511,16 @@ class _Batch:
             {"case": case, "at": row["occurred_at"], "action": "attach", "detail": detail}
         )
 
-    def _timeline(self, case: _Case, row: dict[str, Any], body: str, rule: str) -> None:
+    def _timeline(self, case: _Case, row: dict[str, Any], body: Message, rule: str) -> None:
         self.timeline.append(
             {
                 "case": case,
                 "at": row["occurred_at"],
                 "actor": SYSTEM_ACTOR,
                 "kind": "alert",
-                "body": body,
+                "body": str(body),
                 "event_id": row["event_id"],
-                "data": {"rule": rule},
+                "data": {"rule": rule, "say": body.stored()},
             }
         )
 

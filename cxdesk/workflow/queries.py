@@ -183,6 +183,7 @@ class TimelineItem:
     kind: str
     body: str
     event_id: str | None
+    said: Any = None  # the system text's template and values (`Message.stored`), if any
 
 
 @dataclass(frozen=True)
@@ -440,7 +441,7 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
             ).one(),
         )
     timeline = [
-        TimelineItem(e.at, e.actor, e.kind, e.body, e.event_id)
+        TimelineItem(e.at, e.actor, e.kind, e.body, e.event_id, (e.data or {}).get("say"))
         for e in session.exec(
             select(TimelineEntry)
             .where(TimelineEntry.ticket_id == ticket_id)

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import NotFound, StaleVersion, WorkflowError
+from cxdesk.i18n import Message, say
 from cxdesk.models import (
     Agent,
     AgentTeam,
@@ -80,14 +81,31 @@ def is_more_urgent(priority: str, than: str) -> bool:
     return list(Priority).index(Priority(priority)) < list(Priority).index(Priority(than))
 
 
-def opening_note(queue_id: str, priority: str, rule: str | None) -> str:
-    return f"opened in {queue_id} as {priority}" + (f" by rule {rule}" if rule else "")
+def opening_note(queue_id: str, priority: str, rule: str | None) -> Message:
+    if rule:
+        return say(
+            "opened in {queue} as {priority} by rule {rule}",
+            queue=queue_id,
+            priority=priority,
+            rule=rule,
+        )
+    return say("opened in {queue} as {priority}", queue=queue_id, priority=priority)
 
 
-def alert_note(rule: str, priority: str, raised_from: str | None) -> str:
+def alert_note(rule: str, priority: str, raised_from: str | None) -> Message:
     """The timeline text of an alert attached to an open case."""
-    body = f"alert {rule} ({priority})"
-    return body + (f"; priority {raised_from} → {priority}" if raised_from else "")
+    if raised_from:
+        return say(
+            "alert {rule} ({priority}); priority {before} → {priority}",
+            rule=rule,
+            priority=priority,
+            before=raised_from,
+        )
+    return say("alert {rule} ({priority})", rule=rule, priority=priority)
+
+
+def assignment_note(login: str, mode: str) -> Message:
+    return say("assigned to {assignee} ({mode})", assignee=login, mode=mode)
 
 
 def raise_priority(priority: str) -> str:
@@ -171,15 +189,24 @@ class Command:
     notices: list[Notification] = field(default_factory=list)
 
     def timeline(
-        self, kind: TimelineKind, body: str = "", *, event_id: str | None = None, **data: Any
+        self,
+        kind: TimelineKind,
+        body: str | Message = "",
+        *,
+        event_id: str | None = None,
+        **data: Any,
     ) -> None:
+        """Add an entry: system text as a Message (kept in `data["say"]`, shown in the desk's
+        language), customer and agent text as a plain string."""
+        if isinstance(body, Message):
+            data["say"] = body.stored()
         self.session.add(
             TimelineEntry(
                 ticket_id=self.ticket.id,
                 at=self.at,
                 actor=self.actor,
                 kind=kind,
-                body=body,
+                body=str(body),
                 event_id=event_id,
                 data=data,
             )
@@ -318,7 +345,7 @@ class TicketService:
         if ticket.assignee is not None:
             command.timeline(
                 TimelineKind.ASSIGNMENT,
-                f"assigned to {ticket.assignee} ({queue.assignment})",
+                assignment_note(ticket.assignee, queue.assignment),
                 assignee=ticket.assignee,
                 mode=queue.assignment,
             )
@@ -353,18 +380,19 @@ class TicketService:
         waiting for verification goes back to analyze."""
         with self._command("attach", ticket_id, None, at, session) as cmd:
             ticket = cmd.ticket
-            body = f"alert {rule} ({priority})"
+            raised_from = None
             if Priority(priority) < Priority(ticket.priority):  # "P1" < "P2": more urgent
-                body += f"; priority {ticket.priority} → {priority}"
+                raised_from = ticket.priority
                 cmd.detail.update(priority_from=ticket.priority, priority_to=priority)
                 ticket.priority = priority
                 self.planner.start_clocks(ticket, cmd.queue, ticket.reopened_at or ticket.opened_at)
+            body = alert_note(rule, priority, raised_from)
             cmd.timeline(TimelineKind.ALERT, body, event_id=event_id, rule=rule)
             session.get_one(FeedbackEvent, event_id).ticket_id = ticket_id
             if ticket.stage == Stage.VERIFY:
                 self._reopen(
                     cmd,
-                    "new alert while verifying: reopened",
+                    say("new alert while verifying: reopened"),
                     kind=TimelineKind.ALERT,
                     event_id=event_id,
                 )
@@ -456,7 +484,11 @@ class TicketService:
         if cmd.ticket.assignee is not None:
             raise WorkflowError(f"{ref} is already assigned to {cmd.ticket.assignee}")
         cmd.ticket.assignee = self.actor
-        cmd.timeline(TimelineKind.ASSIGNMENT, f"claimed by {self.actor}", assignee=self.actor)
+        cmd.timeline(
+            TimelineKind.ASSIGNMENT,
+            say("claimed by {actor}", actor=self.actor),
+            assignee=self.actor,
+        )
 
     def assign(
         self, ticket_id: int, login: str, *, version: int | None = None, at: datetime | None = None
@@ -476,7 +508,9 @@ class TicketService:
             cmd.detail["from"] = previous
             cmd.timeline(
                 TimelineKind.ASSIGNMENT,
-                f"assigned to {login}" + (f" (was {previous})" if previous else ""),
+                say("assigned to {login} (was {previous})", login=login, previous=previous)
+                if previous
+                else say("assigned to {login}", login=login),
                 assignee=login,
             )
         return cmd.ticket
@@ -507,7 +541,8 @@ class TicketService:
         with self._command("pend", ticket_id, version, at) as cmd:
             cmd.ticket.paused_at = cmd.at
             cmd.ticket.paused_from = cmd.ticket.stage
-            cmd.timeline(TimelineKind.NOTE, f"pending: {self._required_text(reason, 'reason')}")
+            reason = self._required_text(reason, "reason")
+            cmd.timeline(TimelineKind.NOTE, say("pending: {reason}", reason=reason))
         return cmd.ticket
 
     def resume(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
@@ -537,7 +572,12 @@ class TicketService:
             if touchpoint:
                 cmd.ticket.touchpoint = clean_text(touchpoint)
             cmd.timeline(
-                TimelineKind.NOTE, f"root cause ({cmd.ticket.driver}): {cmd.ticket.root_cause}"
+                TimelineKind.NOTE,
+                say(
+                    "root cause ({driver}): {root_cause}",
+                    driver=cmd.ticket.driver,
+                    root_cause=cmd.ticket.root_cause,
+                ),
             )
         return cmd.ticket
 
@@ -561,7 +601,12 @@ class TicketService:
             ticket.customer_remedy = clean_text(remedy) if remedy else None
             ticket.resolved_at = cmd.at
             cmd.timeline(
-                TimelineKind.NOTE, f"resolved ({ticket.resolution_code}): {ticket.action_taken}"
+                TimelineKind.NOTE,
+                say(
+                    "resolved ({code}): {action}",
+                    code=ticket.resolution_code,
+                    action=ticket.action_taken,
+                ),
             )
             if ticket.kind == TicketKind.CASE:
                 cmd.session.add(
@@ -583,9 +628,11 @@ class TicketService:
                 raise WorkflowError(f"{ticket_ref(ticket_id)} is already at the top of the ladder")
             ticket.escalation_level += 1
             target = self._escalation_target(cmd.session, cmd.queue, ticket.escalation_level)
-            body = (
-                f"escalated to level {ticket.escalation_level} ({target}): "
-                f"{self._required_text(reason, 'reason')}"
+            body = say(
+                "escalated to level {level} ({target}): {reason}",
+                level=ticket.escalation_level,
+                target=target,
+                reason=self._required_text(reason, "reason"),
             )
             cmd.timeline(
                 TimelineKind.ESCALATION, body, level=ticket.escalation_level, target=target
@@ -613,8 +660,11 @@ class TicketService:
             ticket.escalation_level -= 1
             cmd.timeline(
                 TimelineKind.ESCALATION,
-                f"de-escalated to level {ticket.escalation_level}: "
-                f"{self._required_text(reason, 'reason')}",
+                say(
+                    "de-escalated to level {level}: {reason}",
+                    level=ticket.escalation_level,
+                    reason=self._required_text(reason, "reason"),
+                ),
                 level=ticket.escalation_level,
             )
         return cmd.ticket
@@ -656,10 +706,14 @@ class TicketService:
                 source.closed_at = cmd.at
                 source.verify_outcome = VerifyOutcome.MERGED
                 cmd.target = Stage.CLOSED
-                cmd.timeline(TimelineKind.LINK, f"merged into {ticket_ref(into_id)}", into=into_id)
+                cmd.timeline(
+                    TimelineKind.LINK,
+                    say("merged into {ref}", ref=ticket_ref(into_id)),
+                    into=into_id,
+                )
             target_cmd.timeline(
                 TimelineKind.LINK,
-                f"merged {ticket_ref(source_id)} into this case",
+                say("merged {ref} into this case", ref=ticket_ref(source_id)),
                 source=source_id,
             )
         return target_cmd.ticket
@@ -686,7 +740,7 @@ class TicketService:
                 with self._command("note", ticket_id, None, at, unit) as cmd:
                     cmd.timeline(
                         TimelineKind.FOLLOWUP,
-                        f"follow-up answered {score} while {stage}",
+                        say("follow-up answered {score} while {stage}", score=score, stage=stage),
                         event_id=event.event_id,
                     )
                 return cmd.ticket
@@ -708,16 +762,23 @@ class TicketService:
                     ticket.closed_at = cmd.at
                     cmd.timeline(
                         TimelineKind.FOLLOWUP,
-                        f"follow-up answered {score}: verified",
+                        say("follow-up answered {score}: verified", score=score),
                         event_id=event.event_id,
                     )
-                else:
+                else:  # failed: reopened one priority step up and one escalation level up
+                    ticket.priority = raise_priority(ticket.priority)
+                    ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
                     self._reopen(
                         cmd,
-                        f"follow-up answered {score}: reopened",
+                        say(
+                            "follow-up answered {score}: reopened; priority {priority}, "
+                            "escalation level {level}",
+                            score=score,
+                            priority=ticket.priority,
+                            level=ticket.escalation_level,
+                        ),
                         kind=TimelineKind.FOLLOWUP,
                         event_id=event.event_id,
-                        raise_and_escalate=True,
                     )
             return cmd.ticket
 
@@ -736,7 +797,8 @@ class TicketService:
             cmd.ticket.verify_outcome = VerifyOutcome.UNVERIFIED
             cmd.ticket.closed_at = cmd.at
             cmd.timeline(
-                TimelineKind.FOLLOWUP, "no follow-up answer in the verify window: closed unverified"
+                TimelineKind.FOLLOWUP,
+                say("no follow-up answer in the verify window: closed unverified"),
             )
         return cmd.ticket
 
@@ -751,18 +813,14 @@ class TicketService:
             else:
                 t.risk_notified_for = due
                 clock = "first response" if t.first_response_at is None else "resolution"
-                local_due = due.astimezone(ZoneInfo(self.settings.timezone))
-                cmd.timeline(
-                    TimelineKind.ESCALATION,
-                    f"{clock} SLA at risk: due {local_due:%Y-%m-%d %H:%M}",
-                    clock=clock,
-                    due=due.isoformat(),
+                local_due = f"{due.astimezone(ZoneInfo(self.settings.timezone)):%Y-%m-%d %H:%M}"
+                note = (
+                    say("first response SLA at risk: due {due}", due=local_due)
+                    if clock == "first response"
+                    else say("resolution SLA at risk: due {due}", due=local_due)
                 )
-                cmd.notify(
-                    [t.assignee],
-                    "at_risk",
-                    f"{ticket_ref(ticket_id)} {clock} SLA at risk: due {local_due:%Y-%m-%d %H:%M}",
-                )
+                cmd.timeline(TimelineKind.ESCALATION, note, clock=clock, due=due.isoformat())
+                cmd.notify([t.assignee], "at_risk", f"{ticket_ref(ticket_id)} {note}")
         return not cmd.unchanged
 
     def escalate_breach(
@@ -794,20 +852,36 @@ class TicketService:
                 return False
             cmd.detail.update(clock=clock)
             if t.escalation_level >= level:
-                cmd.timeline(
-                    TimelineKind.ESCALATION,
-                    f"{clock} SLA breached; already at escalation level {t.escalation_level}",
-                    clock=clock,
+                already = (
+                    say(
+                        "first response SLA breached; already at escalation level {level}",
+                        level=t.escalation_level,
+                    )
+                    if clock == "first response"
+                    else say(
+                        "resolution SLA breached; already at escalation level {level}",
+                        level=t.escalation_level,
+                    )
                 )
+                cmd.timeline(TimelineKind.ESCALATION, already, clock=clock)
                 return True
             t.escalation_level = level
             target = self._escalation_target(cmd.session, cmd.queue, level)
+            escalated = (
+                say(
+                    "first response SLA breached: escalated to level {level} ({target})",
+                    level=level,
+                    target=target,
+                )
+                if clock == "first response"
+                else say(
+                    "resolution SLA breached: escalated to level {level} ({target})",
+                    level=level,
+                    target=target,
+                )
+            )
             cmd.timeline(
-                TimelineKind.ESCALATION,
-                f"{clock} SLA breached: escalated to level {level} ({target})",
-                level=level,
-                target=target,
-                clock=clock,
+                TimelineKind.ESCALATION, escalated, level=level, target=target, clock=clock
             )
             cmd.notify(
                 [*self._escalation_logins(cmd.session, cmd.queue, level), t.assignee],
@@ -821,7 +895,9 @@ class TicketService:
     ):
         with self._command("reopen", ticket_id, version, at) as cmd:
             self._reopen(
-                cmd, f"reopened: {self._required_text(reason, 'reason')}", kind=TimelineKind.NOTE
+                cmd,
+                say("reopened: {reason}", reason=self._required_text(reason, "reason")),
+                kind=TimelineKind.NOTE,
             )
         return cmd.ticket
 
@@ -850,7 +926,9 @@ class TicketService:
                     )
                 )
             cmd.timeline(
-                TimelineKind.LINK, f"linked to problem {ticket_ref(problem_id)}", problem=problem_id
+                TimelineKind.LINK,
+                say("linked to problem {ref}", ref=ticket_ref(problem_id)),
+                problem=problem_id,
             )
         return cmd.ticket
 
@@ -871,7 +949,11 @@ class TicketService:
             cmd.ticket.verify_outcome = VerifyOutcome.VERIFIED
             cmd.ticket.closed_at = cmd.at
             cmd.timeline(
-                TimelineKind.NOTE, f"closed, verified: {self._required_text(evidence, 'evidence')}"
+                TimelineKind.NOTE,
+                say(
+                    "closed, verified: {evidence}",
+                    evidence=self._required_text(evidence, "evidence"),
+                ),
             )
         return cmd.ticket
 
@@ -945,19 +1027,13 @@ class TicketService:
     def _reopen(
         self,
         cmd: Command,
-        body: str,
+        body: Message,
         *,
         kind: TimelineKind,
         event_id: str | None = None,
-        raise_and_escalate: bool = False,
     ) -> None:
-        """Back to analyze with a new resolution clock; a failed verification also raises the
-        priority one step and escalates one level."""
+        """Back to analyze with a new resolution clock."""
         ticket = cmd.ticket
-        if raise_and_escalate:
-            ticket.priority = raise_priority(ticket.priority)
-            ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
-            body += f"; priority {ticket.priority}, escalation level {ticket.escalation_level}"
         ticket.reopen_count += 1
         ticket.reopened_at = cmd.at
         ticket.paused_seconds = 0  # a new resolution clock, not yet breached
