@@ -8,6 +8,7 @@ import json
 import multiprocessing
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -149,11 +150,11 @@ def test_a_case_taken_between_the_pick_and_the_claim_is_passed_over(
     bob = TicketService(db, SETTINGS, "bob")
     claim_first = ann._claim_first
 
-    def meanwhile(candidates, at):
+    def meanwhile(candidates, pick, at):
         assert [tid for tid, _ in candidates][:3] == [first, second, third]
         bob.claim(first, at=T0)  # taken
         bob.note(second, "still free, but no longer as it was read", at=T0)  # changed
-        return claim_first(candidates, at)
+        return claim_first(candidates, pick, at)
 
     monkeypatch.setattr(ann, "_claim_first", meanwhile)
     ticket = ann.claim_next(at=T0)
@@ -163,27 +164,30 @@ def test_a_case_taken_between_the_pick_and_the_claim_is_passed_over(
     assert (owners[first], owners[second]) == ("bob", None)
 
 
-def test_when_others_took_every_candidate_it_picks_again(
+def test_when_others_took_every_candidate_it_picks_again_under_the_lock(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """However many times others get there first, a claim fails only when nothing is left."""
     agents(db, "ann")
     agents(db, "bob")
     ids = open_cases(db, 12)
     ann = TicketService(db, SETTINGS, "ann")
     bob = TicketService(db, SETTINGS, "bob")
     claim_first = ann._claim_first
-    rounds = []
+    picked = []
 
-    def meanwhile(candidates, at):
-        rounds.append([tid for tid, _ in candidates])
-        if len(rounds) == 1:
-            for tid, _ in candidates:
-                bob.claim(tid, at=T0)
-        return claim_first(candidates, at)
+    def meanwhile(candidates, pick, at):
+        picked.append([tid for tid, _ in candidates])
+        for tid, _ in candidates:
+            bob.claim(tid, at=T0)
+        return claim_first(candidates, pick, at)
 
     monkeypatch.setattr(ann, "_claim_first", meanwhile)
     assert ann.claim_next(at=T0).id == ids[10]
-    assert rounds == [ids[:10], ids[10:]]
+    assert picked == [ids[:10]]  # one read outside the lock, one pick inside it
+    bob.claim(ids[11], at=T0)
+    with pytest.raises(WorkflowError, match="nothing to claim"):
+        ann.claim_next(at=T0)
 
 
 def test_automation_does_not_claim(db: Database) -> None:
@@ -226,12 +230,14 @@ def test_the_command_line(db: Database, run) -> None:
 PROCESSES, TICKETS = 8, 40
 
 
-def claimer(args: tuple[str, int]) -> list[int]:
-    """Agent a<n> claims next until nothing is left; the tickets it got."""
-    url, number = args
+def claimer(args: tuple[str, int, Any]) -> list[int]:
+    """Agent a<n> claims next until nothing is left, starting when all are ready; the
+    tickets it got."""
+    url, number, start = args
     db = Database.open(url)
     service = TicketService(db, Settings(), f"a{number}")
     got = []
+    start.wait()
     try:
         while True:
             try:
@@ -246,8 +252,10 @@ def claimer(args: tuple[str, int]) -> list[int]:
 def test_agents_claiming_at_once_get_distinct_tickets(db: Database) -> None:
     agents(db, *(f"a{n}" for n in range(PROCESSES)))
     ids = open_cases(db, TICKETS)
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        results = pool.map(claimer, [(db.url, n) for n in range(PROCESSES)])
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, spawn.Pool(PROCESSES) as pool:
+        start = manager.Barrier(PROCESSES)
+        results = pool.map(claimer, [(db.url, n, start) for n in range(PROCESSES)])
     claimed = [tid for got in results for tid in got]
     assert sorted(claimed) == sorted(ids)  # every ticket handed out, none twice
     assert sum(1 for got in results if got) > 1  # the work was really shared

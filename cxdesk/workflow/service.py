@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, nulls_last
+from sqlalchemy import Select, event, nulls_last
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
@@ -58,10 +58,9 @@ MAX_ESCALATION = 2
 # it still needs an owner for when the customer answers, but its clocks are paused (sla_due is
 # NULL), so it sorts after every case whose clock runs.
 CLAIMABLE_STAGES = (Stage.NEW, Stage.COLLECT, Stage.ANALYZE, Stage.FIX, Stage.PENDING)
-# Claim-next picks this many candidates outside the write lock, and picks again at most this
-# many times when others claimed all of them first.
+# Claim-next picks this many candidates outside the write lock (when others took them all, it
+# picks one more inside it).
 CLAIM_NEXT_CANDIDATES = 10
-CLAIM_NEXT_ROUNDS = 10
 
 
 # session.info keys: notifications made in the session's transaction, told once it commits;
@@ -442,39 +441,47 @@ class TicketService:
         )
         if scope is not None:
             pick = pick.where(col(Ticket.queue_id).in_(scope))
-        for _ in range(CLAIM_NEXT_ROUNDS):
-            with self.db.session() as session:
-                candidates = [(row[0], row[1]) for row in session.exec(pick).all()]
-            if not candidates:
-                where = f"queue {queue}" if queue else "the queues you work"
-                if queue is None and scope is not None:
-                    where += f" ({', '.join(scope) or 'none'})"
-                raise WorkflowError(f"nothing to claim: no unassigned open case in {where}")
-            ticket = self._claim_first(candidates, at)
-            if ticket is not None:
-                return ticket
-        raise WorkflowError("others claimed every case picked for you first; try again")
+        with self.db.session() as session:
+            candidates = [(row[0], row[1]) for row in session.exec(pick).all()]
+        ticket = self._claim_first(candidates, pick, at) if candidates else None
+        if ticket is None:
+            where = f"queue {queue}" if queue else "the queues you work"
+            if queue is None and scope is not None:
+                where += f" ({', '.join(scope) or 'none'})"
+            raise WorkflowError(f"nothing to claim: no unassigned open case in {where}")
+        return ticket
 
-    def _claim_first(self, candidates: list[tuple[int, int]], at: datetime | None) -> Ticket | None:
+    def _claim_first(
+        self, candidates: list[tuple[int, int]], pick: Select, at: datetime | None
+    ) -> Ticket | None:
         """Claim the first of `candidates` (id, version as read) that nobody changed or holds
-        since; None when there is none left."""
+        since. When others took them all meanwhile, pick again inside the transaction (under
+        the write lock on SQLite, passing over rows others hold on PostgreSQL), so a claim
+        fails only when no claimable case is left: None."""
         with self.db.write() as session:
-            for ticket_id, version in candidates:
-                still_free = (
-                    select(Ticket.id)
-                    .where(
-                        Ticket.id == ticket_id,
-                        Ticket.version == version,
-                        col(Ticket.assignee).is_(None),
-                    )
-                    .with_for_update(skip_locked=True)
-                )
-                if session.exec(still_free).first() is None:
-                    continue  # claimed or changed meanwhile, or being changed right now
-                with self._command("claim", ticket_id, version, at, session) as cmd:
-                    self._take(cmd)
-                return cmd.ticket
-        return None
+            chosen = next((c for c in candidates if self._still_free(session, *c)), None)
+            if chosen is None:
+                row = session.exec(pick.limit(1).with_for_update(skip_locked=True)).first()
+                if row is None:
+                    return None
+                chosen = (row[0], row[1])
+            with self._command("claim", chosen[0], chosen[1], at, session) as cmd:
+                self._take(cmd)
+            return cmd.ticket
+
+    @staticmethod
+    def _still_free(session: Session, ticket_id: int, version: int) -> bool:
+        """Unchanged and unassigned since it was read, and not being changed right now."""
+        still_free = (
+            select(Ticket.id)
+            .where(
+                Ticket.id == ticket_id,
+                Ticket.version == version,
+                col(Ticket.assignee).is_(None),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return session.exec(still_free).first() is not None
 
     def _take(self, cmd: Command) -> None:
         """The claim itself: the ticket becomes the actor's, on its timeline."""
