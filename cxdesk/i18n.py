@@ -69,19 +69,20 @@ class Translator:
         template = ZH.get(text, text) if self.lang == "zh" else text
         return template.format(**values) if values else template
 
-    def stored(self, text: str, said: object) -> str:
-        """Stored system text in this language: `said` is what `Message.stored` kept beside
-        it. Only a template of the catalogue is used (it is read back from the database, and
-        a format string must not come from there); anything else shows `text` as stored."""
+    def said(self, said: object) -> str | None:
+        """Stored system text in this language, from what `Message.stored` kept beside it;
+        None where the stored English is what to show (an English desk, agent or customer
+        text, an unknown template). Only a template of the catalogue is used as a format: it
+        is read back from the database, and a format string must not come from there."""
         if self.lang == "en" or not isinstance(said, list) or len(said) != 2:
-            return text
+            return None
         template, values = said
         if template not in ZH or not isinstance(values, dict):
-            return text
+            return None
         try:
             return ZH[template].format(**values)
         except (KeyError, IndexError, ValueError):
-            return text
+            return None
 
 
 ZH: dict[str, str] = {

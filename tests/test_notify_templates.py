@@ -129,7 +129,12 @@ def test_a_failing_hook_does_not_undo_the_command(
         assert len(unread(session, "sue")) == 1
 
 
-async def test_notifications_for_me_appear_as_toasts(new_db: str, run: Run) -> None:
+@pytest.mark.parametrize(
+    ("lang", "said"), [("en", "escalated to level 1 ({me}): "), ("zh", "升级到 1 级（{me}）：")]
+)
+async def test_notifications_for_me_appear_as_toasts(
+    new_db: str, run: Run, lang: str, said: str
+) -> None:
     run("--db", new_db, "init")
     me = getpass.getuser()
     db = Database.open(new_db)
@@ -139,7 +144,7 @@ async def test_notifications_for_me_appear_as_toasts(new_db: str, run: Run) -> N
             session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
         )
     ticket_id = open_case(db)
-    app = CxdeskApp(db, Settings(), me, lambda: T0 + timedelta(minutes=5))
+    app = CxdeskApp(db, Settings(), me, lambda: T0 + timedelta(minutes=5), lang=lang)
     toasts: list[tuple[str, bool]] = []
     show = app.notify
     app.notify = lambda message, **kw: (
@@ -153,9 +158,9 @@ async def test_notifications_for_me_appear_as_toasts(new_db: str, run: Run) -> N
             await pilot.pause(0.1)
             if toasts:
                 break
-    assert [(text.endswith("[b]loud[/b] customer"), markup) for text, markup in toasts] == [
-        (True, False)
-    ]  # once, and as plain text
+    ref = f"CX-{ticket_id:06d}"
+    expected = f"{ref} {said.format(me=me)}[b]loud[/b] customer"
+    assert toasts == [(expected, False)]  # once, in the desk's language, and as plain text
     with db.session() as session:
         assert unread(session, me) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
 
@@ -80,4 +81,6 @@ class Notification(SQLModel, table=True):
     kind: str = Field(max_length=32)
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
     body: str = Field(sa_column=Column(Text, nullable=False))
+    # The body's system text as template and values (cxdesk.i18n.Message), for other languages
+    said: list[Any] | None = Field(default=None, sa_type=JSON)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

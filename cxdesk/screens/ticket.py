@@ -455,7 +455,7 @@ class TicketScreen(Screen[None]):
             text.append(f"{local_time(item.at, tz)}  ", style="dim")
             text.append(f"{item.kind:<10} ", style=TIMELINE_STYLE.get(item.kind, ""))
             text.append(f"{item.actor}\n", style="italic")
-            body = self.t.stored(item.body, item.said)  # system text in the desk's language
+            body = self.t.said(item.said) or item.body  # system text in the desk's language
             text.append(Text(body))  # customer and agent text: never markup
             text.append("\n\n")
         self.query_one("#timeline", Static).update(text)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -28,7 +29,8 @@ class Notice:
     at: datetime
     kind: str
     ticket: str | None
-    body: str
+    body: str  # as stored: English
+    said: Any = None  # its template and values (cxdesk.i18n.Message.stored), if any
 
 
 def announce(settings: Settings, notices: list[Notification]) -> None:
@@ -72,6 +74,7 @@ def unread(session: Session, login: str) -> list[Notice]:
             row.kind,
             ticket_ref(row.ticket_id) if row.ticket_id else None,
             row.body,
+            row.said,
         )
         for row in rows
     ]

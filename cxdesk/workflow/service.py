@@ -211,13 +211,19 @@ class Command:
             )
         )
 
-    def notify(self, logins: list[str | None], kind: str, body: str) -> None:
+    def notify(self, logins: list[str | None], kind: str, message: Message) -> None:
         """Tell these agents (unknown or empty logins are skipped), once each."""
+        body = f"{ticket_ref(self.ticket.id or 0)} {message}"
         for login in dict.fromkeys(filter(None, logins)):
             if _row(self.session, Agent, login) is None:
                 continue
             notice = Notification(
-                login=login, at=self.at, kind=kind, ticket_id=self.ticket.id, body=body
+                login=login,
+                at=self.at,
+                kind=kind,
+                ticket_id=self.ticket.id,
+                body=body,
+                said=message.stored(),
             )
             self.session.add(notice)
             self.notices.append(notice)
@@ -647,7 +653,7 @@ class TicketService:
             cmd.notify(
                 self._escalation_logins(cmd.session, cmd.queue, ticket.escalation_level),
                 "escalation",
-                f"{ticket_ref(ticket_id)} {body}",
+                body,
             )
         return cmd.ticket
 
@@ -827,7 +833,7 @@ class TicketService:
                     else say("resolution SLA at risk: due {due}", due=local_due)
                 )
                 cmd.timeline(TimelineKind.ESCALATION, note, clock=clock, due=due.isoformat())
-                cmd.notify([t.assignee], "at_risk", f"{ticket_ref(ticket_id)} {note}")
+                cmd.notify([t.assignee], "at_risk", note)
         return not cmd.unchanged
 
     def escalate_breach(
@@ -893,7 +899,7 @@ class TicketService:
             cmd.notify(
                 [*self._escalation_logins(cmd.session, cmd.queue, level), t.assignee],
                 "breach",
-                f"{ticket_ref(ticket_id)} {clock} SLA breached: escalated to level {level}",
+                escalated,
             )
         return True
 
