@@ -168,14 +168,13 @@ class Ingestor:
         ):
             ahead: tuple[list[Record], Callable[[], list[Validated]]] | None = None
             for batch in self._batches(records):
-                outcome = validator.submit(batch) if batch else None
+                current = (batch, validator.submit(batch)) if batch else None
                 if ahead is not None:
                     self._commit(*ahead)
+                ahead = current
+                if current is not None and len(batch) < self.batch_size:
+                    self._commit(*current)  # the feed went quiet, or ended: write it now
                     ahead = None
-                if len(batch) == self.batch_size:
-                    ahead = (batch, outcome)  # type: ignore[assignment]
-                elif outcome is not None:  # the feed went quiet, or ended: write it now
-                    self._commit(batch, outcome)
             if ahead is not None:
                 self._commit(*ahead)
         return self.summary
@@ -409,7 +408,12 @@ class _Batch:
                 "new": True,
                 "changed": False,
             }
-        given = event[4:8]  # customer_name, _phone, _email, _tier: CUSTOMER_FIELDS' order
+        given = (
+            event.customer_name,
+            event.customer_phone,
+            event.customer_email,
+            event.customer_tier,
+        )  # in CUSTOMER_FIELDS' order
         for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
             if value is not None and value != row[name]:
                 row[name] = value
