@@ -124,6 +124,7 @@ class _Case:
     assignee: str | None = None
     new: bool = False
     changed: bool = False
+    clocks_changed: bool = False  # priority raised: the indexed due times were planned anew
     via_service: bool = False  # alerts go through the service from now on in this batch
     rows: dict[str, Any] = field(default_factory=dict)
 
@@ -508,6 +509,7 @@ class _Batch:
             self.ing.planner.start_clocks(
                 case, self.ing.queues[case.queue_id], case.reopened_at or case.opened_at
             )
+            case.clocks_changed = True
         case.version += 1
         case.changed = not case.new
         self._timeline(case, row, alert_note(rule.name, alert.priority, raised_from), rule.name)
@@ -653,26 +655,35 @@ class _Batch:
         return list(range(start + 1, start + 1 + count))
 
     def _update_changed_cases(self) -> None:
+        """Cases that only gained alerts get their version moved; those whose priority rose
+        get their clocks too. Two statements, because SQLite rewrites an index entry for every
+        indexed column an UPDATE names, changed or not (measured 3.6x slower)."""
         changed = [case for case in self.cases.values() if case.changed]
-        if not changed:
-            return
         table = Ticket.__table__
-        self.session.connection().execute(
-            update(table).where(table.c.id == bindparam("key")),
-            [
-                {
-                    "key": c.id,
-                    "priority": c.priority,
-                    "first_response_due": c.first_response_due,
-                    "resolution_due": c.resolution_due,
-                    "sla_due": c.sla_due,
-                    "sla_risk_at": c.sla_risk_at,
-                    "version": c.version,
-                    "updated_at": self.received_at,
-                }
-                for c in changed
-            ],
-        )
+        connection = self.session.connection()
+        touched = [
+            {"key": c.id, "version": c.version, "updated_at": self.received_at}
+            for c in changed
+            if not c.clocks_changed
+        ]
+        if touched:
+            connection.execute(update(table).where(table.c.id == bindparam("key")), touched)
+        raised = [
+            {
+                "key": c.id,
+                "priority": c.priority,
+                "first_response_due": c.first_response_due,
+                "resolution_due": c.resolution_due,
+                "sla_due": c.sla_due,
+                "sla_risk_at": c.sla_risk_at,
+                "version": c.version,
+                "updated_at": self.received_at,
+            }
+            for c in changed
+            if c.clocks_changed
+        ]
+        if raised:
+            connection.execute(update(table).where(table.c.id == bindparam("key")), raised)
 
     def _write_quarantine(self) -> None:
         session = self.session
