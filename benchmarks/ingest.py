@@ -25,9 +25,9 @@ from pathlib import Path
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.workflow.feed import FeedSource
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
-from cxdesk.workflow.readers import read_jsonl
 
 COMMENTS = [
     "快递晚了三天，没有任何通知。",
@@ -128,10 +128,9 @@ def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
         sync_org(session, settings)
     now = datetime(2026, 3, 1, tzinfo=UTC)
     started = time.perf_counter()
-    with feed.open(encoding="utf-8", newline="") as stream:
-        summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run(
-            read_jsonl(stream)
-        )
+    summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run_feed(
+        FeedSource(str(feed))
+    )
     elapsed = time.perf_counter() - started
     db.dispose()
     return summary.read / elapsed, summary.as_dict()

@@ -862,28 +862,15 @@ def ingest() -> None:
 @pass_context
 def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: int) -> None:
     """Ingest FILE (or - for standard input)."""
+    from cxdesk.workflow.feed import FeedSource
     from cxdesk.workflow.ingest import Ingestor
-    from cxdesk.workflow.readers import read_csv, read_jsonl, with_idle_ticks
 
     input_format, summary_format = _split_formats(formats, source)
     db = context.database()
     name = "stdin" if source == "-" else str(Path(source).resolve())
-    if source == "-":
-        import io
-
-        stream = io.TextIOWrapper(
-            sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline=""
-        )
-    else:
-        try:
-            stream = open(source, encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise CxdeskError(f"cannot read {source}: {exc.strerror}") from exc
-    with stream:
-        records = read_csv(stream) if input_format == "csv" else read_jsonl(stream)
-        feed = with_idle_ticks(records, 1.0) if source == "-" else records
-        ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
-        summary = ingestor.run(feed)
+    feed = FeedSource(None if source == "-" else source, input_format)
+    ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
+    summary = ingestor.run_feed(feed)
     _print_figures(summary.as_dict(), summary_format)
     sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
 

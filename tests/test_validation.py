@@ -16,15 +16,22 @@ import pytest
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.workflow import validation
+from cxdesk.errors import CxdeskError
 from cxdesk.workflow.events import ValidEvent
+from cxdesk.workflow.feed import (
+    MIN_BATCH_FOR_CHILD,
+    Checked,
+    CheckedFeed,
+    FeedSource,
+    checked_batches,
+)
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
-from cxdesk.workflow.validation import Validator, validate_record
+from cxdesk.workflow.validation import validate_record
 
 TZ = "Asia/Shanghai"
-BATCH = validation.MIN_BATCH_FOR_CHILD
+BATCH = MIN_BATCH_FOR_CHILD
 
 
 def jsonl_records(count: int, start: int = 0) -> list[Record]:
@@ -58,79 +65,144 @@ def csv_records(count: int) -> list[Record]:
     return list(read_csv(io.StringIO("\n".join(rows) + "\n")))
 
 
+def write_feed(path: Path, records: list[Record]) -> FeedSource:
+    path.write_text("\n".join(r.raw for r in records) + "\n", encoding="utf-8")
+    return FeedSource(str(path), records[0].format)
+
+
 @pytest.fixture
 def launches(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
-    """The validating processes started, as they start."""
+    """The reading processes started, as they start."""
     started: list[subprocess.Popen[bytes]] = []
-    original = Validator._start
+    original = CheckedFeed._start
 
-    def spy(self: Validator) -> subprocess.Popen[bytes]:
-        started.append(original(self))
-        return started[-1]
+    def spy(self: CheckedFeed) -> subprocess.Popen[bytes] | None:
+        child = original(self)
+        if child is not None:
+            started.append(child)
+        return child
 
-    monkeypatch.setattr(Validator, "_start", spy)
+    monkeypatch.setattr(CheckedFeed, "_start", spy)
     return started
 
 
-def test_full_batches_are_validated_in_a_child_with_the_same_outcomes(
-    launches: list[subprocess.Popen[bytes]],
+def read_here(source: FeedSource, batch: int = BATCH) -> list[list[Checked]]:
+    return list(checked_batches(source.records(), TZ, batch))
+
+
+def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
 ) -> None:
-    batches = [jsonl_records(BATCH), jsonl_records(BATCH, BATCH), csv_records(BATCH)]
-    with Validator(TZ, BATCH) as validator:
-        pending = [validator.submit(batch) for batch in batches]
-        outcomes = [outcome() for outcome in pending]
-    assert len(launches) == 1  # the first batch was validated here while the child started
-    for batch, outcome in zip(batches, outcomes, strict=True):
-        assert outcome == [validate_record(record, TZ) for record in batch]
-    first = outcomes[1]
-    assert first[0] == "not valid UTF-8"
-    assert first[1] == "nps: must be <= 10, got 11"
-    assert first[2] == "customer: required"
-    assert first[3].startswith("invalid JSON")
-    event = first[4]
+    records = jsonl_records(2 * BATCH + 7)
+    source = write_feed(tmp_path / "feed.jsonl", records[1:])  # the unreadable one is made below
+    with (tmp_path / "feed.jsonl").open("ab") as out:
+        out.write(b"\xff\xfe not UTF-8\n")
+    with CheckedFeed(source, TZ, BATCH) as feed:
+        batches = list(feed)
+    assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
+    assert [len(b) for b in batches] == [BATCH, BATCH, 7]
+    assert batches == read_here(source)
+    first = [outcome for _, _, outcome, _ in batches[0]]
+    assert first[0] == "nps: must be <= 10, got 11"
+    assert first[1] == "customer: required"
+    assert first[2].startswith("invalid JSON")
+    event = first[3]
     assert isinstance(event, ValidEvent)
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
-    assert launches[0].returncode == 0  # closed with the validator, and it exited cleanly
+    line, raw, outcome, origin = batches[-1][-1]
+    assert (line, outcome, origin) == (2 * BATCH + 7, "not valid UTF-8", ("jsonl", None))
+    assert raw.endswith("\ufffd\ufffd not UTF-8")  # as the reader shows it
 
 
-def test_small_batches_never_start_a_child(launches: list[subprocess.Popen[bytes]]) -> None:
-    with Validator(TZ, BATCH - 1) as validator:
-        for _ in range(3):
-            validator.submit(jsonl_records(BATCH - 1))()
+def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+) -> None:
+    records = csv_records(BATCH)
+    path = tmp_path / "feed.csv"
+    path.write_text(
+        "\n".join([records[0].csv_header or "", *(r.raw for r in records)]) + "\n",
+        encoding="utf-8",
+    )
+    source = FeedSource(str(path), "csv")
+    with CheckedFeed(source, TZ, BATCH) as feed:
+        batches = list(feed)
+    assert len(launches) == 1
+    assert batches == read_here(source)
+    line, raw, outcome, origin = batches[0][11]
+    assert (line, raw) == (13, 'c11,survey,2026-03-02T08:00:00+08:00,C11,11,a;b,"x, y"')
+    assert outcome == "nps: must be <= 10, got 11"
+    assert origin == ("csv", records[0].csv_header)
+
+
+def test_small_batches_never_start_a_child(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+) -> None:
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(3 * BATCH)[1:])
+    with CheckedFeed(source, TZ, BATCH - 1) as feed:
+        assert list(feed) == read_here(source, BATCH - 1)
     assert launches == []
 
 
-def test_when_the_child_dies_its_batch_and_the_rest_are_validated_here(
-    launches: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    batches = [jsonl_records(BATCH, n * BATCH) for n in range(4)]
-    with Validator(TZ, BATCH) as validator:
-        validator.submit(batches[0])()
-        second = validator.submit(batches[1])
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(4 * BATCH + 3)[1:])
+    with CheckedFeed(source, TZ, BATCH) as feed:
+        batches = iter(feed)
+        received = [next(batches)]
         launches[0].send_signal(signal.SIGKILL)
         launches[0].wait()
-        outcomes = [second(), *(validator.submit(batch)() for batch in batches[2:])]
-    for batch, outcome in zip(batches[1:], outcomes, strict=True):
-        assert outcome == [validate_record(record, TZ) for record in batch]
+        received += list(batches)
+    lines = [line for batch in received for line, _, _, _ in batch]
+    assert lines == list(range(1, 4 * BATCH + 3))  # each line once, none lost
+    assert [item for batch in received for item in batch] == [
+        item for batch in read_here(source) for item in batch
+    ]
     assert len(launches) == 1  # not started again
     warning = capsys.readouterr().err
     assert warning.count("cxdesk: warning:") == 1
-    assert "the validating process stopped (exit code -9)" in warning
-    assert "validating in this process" in warning
+    assert "the reading process stopped (exit code -9)" in warning
+    assert "reading in this process" in warning
 
 
-def test_a_child_that_cannot_start_leaves_validation_here(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_child_that_cannot_start_leaves_reading_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-    batches = [jsonl_records(BATCH, n * BATCH) for n in range(3)]
-    with Validator(TZ, BATCH) as validator:
-        outcomes = [validator.submit(batch)() for batch in batches]
-    for batch, outcome in zip(batches, outcomes, strict=True):
-        assert outcome == [validate_record(record, TZ) for record in batch]
-    assert "cannot start the validating process" in capsys.readouterr().err
+    with CheckedFeed(source, TZ, BATCH) as feed:
+        assert list(feed) == read_here(source)
+    assert "cannot start the reading process" in capsys.readouterr().err
+
+
+def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Standard input cannot be read again: what the child took is not there to re-read."""
+
+    def failing(self: CheckedFeed) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-c", "import sys; sys.exit(3)"]
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(CheckedFeed, "_start", failing)
+    with (
+        CheckedFeed(FeedSource(None), TZ, BATCH) as feed,
+        pytest.raises(CxdeskError, match="after line 0 of standard input"),
+    ):
+        list(feed)
+
+
+def test_an_unreadable_file_is_named_before_any_child_starts(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+) -> None:
+    with (
+        CheckedFeed(FeedSource(str(tmp_path / "missing.jsonl")), TZ, BATCH) as feed,
+        pytest.raises(CxdeskError, match=r"cannot read .*missing.jsonl: No such file"),
+    ):
+        list(feed)
+    assert launches == []
 
 
 def _db(tmp_path: Path) -> Database:
@@ -184,31 +256,41 @@ def test_bulk_writes_checkpoint_beside_the_writer(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_a_killed_ingest_leaves_no_validating_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("live", [False, True], ids=["file", "quiet standard input"])
+def test_a_killed_ingest_leaves_no_reading_process(tmp_path: Path, live: bool) -> None:
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs /proc to find the child")
     db = _db(tmp_path)
     db.dispose()
     lines = [r.raw for r in jsonl_records(4 * BATCH) if r.error is None]
     feed = tmp_path / "feed.jsonl"
-    feed.write_text("\n".join(lines * 20) + "\n", encoding="utf-8")
+    feed.write_text("\n".join(lines * (1 if live else 20)) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "cxdesk", "--db", str(tmp_path / "cxdesk.db"), "ingest"]
     parent = subprocess.Popen(
-        [sys.executable, "-m", "cxdesk", "--db", str(tmp_path / "cxdesk.db"), "ingest", str(feed)],
+        [*command, "-" if live else str(feed)],
+        stdin=subprocess.PIPE if live else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    if live:  # a feed that stays open and goes quiet: the child waits on it
+        assert parent.stdin is not None
+        parent.stdin.write(feed.read_bytes())
+        parent.stdin.flush()
     children: list[int] = []
     deadline = time.monotonic() + 30
     while not children and parent.poll() is None and time.monotonic() < deadline:
         children = _children_of(parent.pid)
         time.sleep(0.01)
-    assert children, "ingest of several full batches started no validating process"
+    assert children, "ingest of several full batches started no reading process"
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_running(pid) for pid in children):
         time.sleep(0.05)
-    assert [pid for pid in children if _running(pid)] == []  # it saw its stdin close
+    # A file's reader finds the pipe to ingest broken; a quiet feed's notices its new parent.
+    assert [pid for pid in children if _running(pid)] == []
+    if parent.stdin is not None:
+        parent.stdin.close()
 
 
 def _children_of(pid: int) -> list[int]:

@@ -38,6 +38,7 @@ from cxdesk.models import (
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
+from cxdesk.workflow.feed import Checked, CheckedFeed, FeedSource, Origin, checked_batches
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -51,7 +52,6 @@ from cxdesk.workflow.service import (
     opening_note,
 )
 from cxdesk.workflow.sla import SlaPlanner
-from cxdesk.workflow.validation import Validated, Validator
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 
@@ -156,42 +156,23 @@ class Ingestor:
 
     # -- entry points ----------------------------------------------------------------------
 
+    def run_feed(self, source: FeedSource) -> IngestSummary:
+        """Ingest a file or standard input, read and validated a batch ahead (in a second
+        process when the batches are big enough)."""
+        with CheckedFeed(source, self.settings.timezone, self.batch_size) as batches:
+            return self._run(batches)
+
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
-        """Ingest a stream; a `None` in it (the feed went quiet) commits what is pending.
+        """Ingest records read here; a `None` among them (the feed went quiet) commits what
+        has come."""
+        return self._run(checked_batches(records, self.settings.timezone, self.batch_size))
 
-        Each batch is validated (full ones in a second process) before the previous one is
-        written, so the two overlap.
-        """
-        with (
-            _fewer_collections(),
-            self.db.bulk_writes(),
-            Validator(self.settings.timezone, self.batch_size) as validator,
-        ):
-            ahead: tuple[list[Record], Callable[[], list[Validated]]] | None = None
-            for batch in self._batches(records):
-                current = (batch, validator.submit(batch)) if batch else None
-                if ahead is not None:
-                    self._commit(*ahead)
-                ahead = current
-                if current is not None and len(batch) < self.batch_size:
-                    self._commit(*current)  # the feed went quiet, or ended: write it now
-                    ahead = None
-            if ahead is not None:
-                self._commit(*ahead)
+    def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
+        with _fewer_collections(), self.db.bulk_writes():
+            for batch in batches:
+                self.summary.read += len(batch)
+                self._commit(batch)
         return self.summary
-
-    def _batches(self, records: Iterable[Record | None]) -> Iterator[list[Record]]:
-        """Full batches; and at each `None`, what has come since, even nothing."""
-        batch: list[Record] = []
-        for record in records:
-            if record is not None:
-                batch.append(record)
-                self.summary.read += 1
-            if record is None or len(batch) >= self.batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
 
     def ingest_event(
         self, event: FeedbackEventIn, raw: str, received_at: datetime | None = None
@@ -200,17 +181,15 @@ class Ingestor:
         self.summary.read += 1
         valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
-            results = _Batch(self, session, received_at or self.clock()).run([(None, valid, raw)])
+            results = _Batch(self, session, received_at or self.clock()).run(
+                [(0, raw, valid, _NO_ORIGIN)]
+            )
         self._count(results)
         return results[0]
 
     # -- batches ---------------------------------------------------------------------------
 
-    def _commit(self, records: list[Record], outcome: Callable[[], list[Validated]]) -> None:
-        items = [
-            (record, None, checked) if isinstance(checked, str) else (record, checked, record.raw)
-            for record, checked in zip(records, outcome(), strict=True)
-        ]
+    def _commit(self, items: list[Checked]) -> None:
         with self.db.write() as session:
             results = _Batch(self, session, self.clock()).run(items)
         self._count(results)
@@ -250,23 +229,23 @@ class _Batch:
         self.assigner = Assigner(session)
         self.audit: list[dict[str, Any]] = []
 
-    def run(self, items: list[tuple[Record | None, ValidEvent | None, str]]) -> list[Result]:
-        valid = [(rec, ev, raw) for rec, ev, raw in items if ev is not None]
-        known = self._known_event_ids([ev.event_id for _, ev, _ in valid])
+    def run(self, items: list[Checked]) -> list[Result]:
+        valid = [event for _, _, event, _ in items if not isinstance(event, str)]
+        known = self._known_event_ids([ev.event_id for ev in valid])
         tickets = self._existing_tickets(
-            [ev.ticket_id for _, ev, _ in valid if ev.kind == "followup" and ev.ticket_id]
+            [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
         )
-        customers = self._customers([ev for _, ev, _ in valid if ev.event_id not in known])
-        self._load_open_cases([ev.customer_id for _, ev, _ in valid])
+        customers = self._customers([ev for ev in valid if ev.event_id not in known])
+        self._load_open_cases([ev.customer_id for ev in valid])
         pending: list[_Pending] = []
-        for record, event, raw in items:
-            if event is None:
-                pending.append(self._quarantine(record, raw))
+        for line, raw, event, origin in items:
+            if isinstance(event, str):
+                pending.append(self._quarantine(line, raw, origin, event))
             elif event.event_id in known:
                 pending.append(_Pending(Outcome.DUPLICATE))
-                self._resolved(record)
+                self._resolved(line)
             else:
-                outcome = self._accept(record, event, raw, customers, tickets)
+                outcome = self._accept(line, raw, origin, event, customers, tickets)
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
@@ -338,15 +317,14 @@ class _Batch:
 
     # -- one record ------------------------------------------------------------------------
 
-    def _quarantine(self, record: Record | None, reason: str) -> _Pending:
-        line = record.line if record else 0
+    def _quarantine(self, line: int, raw: str, origin: Origin, reason: str) -> _Pending:
         self.quarantine.append(
             {
                 "source": self.ing.source,
                 "line": line,
-                "raw": record.raw if record else "",
-                "format": record.format if record else "jsonl",
-                "csv_header": record.csv_header if record else None,
+                "raw": raw,
+                "format": origin[0],
+                "csv_header": origin[1],
                 "reason": f"line {line}: {reason}",
                 "received_at": self.received_at,
                 "resolved": False,
@@ -354,15 +332,17 @@ class _Batch:
         )
         return _Pending(Outcome.QUARANTINED, reason=reason)
 
-    def _resolved(self, record: Record | None) -> None:
-        if record is not None:
-            self.accepted_lines.append(record.line)
+    def _resolved(self, line: int) -> None:
+        """A line of the source was accepted: any earlier quarantine of it is resolved."""
+        if line:
+            self.accepted_lines.append(line)
 
     def _accept(
         self,
-        record: Record | None,
-        event: ValidEvent,
+        line: int,
         raw: str,
+        origin: Origin,
+        event: ValidEvent,
         customers: dict[str, dict[str, Any]],
         tickets: set[int],
     ) -> Result:
@@ -370,10 +350,12 @@ class _Batch:
             try:
                 number = parse_ref(event.ticket_id or "")
             except NotFound as exc:
-                return self._quarantine(record, f"ticket_id: {exc}")
+                return self._quarantine(line, raw, origin, f"ticket_id: {exc}")
             if number not in tickets:
-                return self._quarantine(record, f"ticket_id: no ticket {ticket_ref(number)}")
-        self._resolved(record)
+                return self._quarantine(
+                    line, raw, origin, f"ticket_id: no ticket {ticket_ref(number)}"
+                )
+        self._resolved(line)
         customer = self._upsert_customer(customers, event)
         row = self._event_row(event, raw)
         if event.kind == "followup":
@@ -713,6 +695,8 @@ class _Batch:
                 .values(resolved=True, retried_at=self.received_at)
             )
 
+
+_NO_ORIGIN: Origin = ("jsonl", None)  # an event handed over, not read from a source
 
 _CASE_COLUMNS = (
     Ticket.id,

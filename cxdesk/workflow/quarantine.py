@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.models import QuarantinedRecord
-from cxdesk.workflow.readers import Record, read_csv, read_jsonl
+from cxdesk.workflow.feed import FeedSource
+from cxdesk.workflow.readers import Record, read_csv
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,9 @@ def source_records(source: str, fmt: str, lines: set[int]) -> Iterator[Record]:
             f"cannot re-read {source}: not a file here; retry without "
             "--from-source, or ingest the fixed file again"
         )
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as stream:
-        reader = read_csv(stream) if fmt == "csv" else read_jsonl(stream)
-        for record in reader:
-            if record.line in lines:
-                yield record
+    for record in FeedSource(source, fmt).records():
+        if record is not None and record.line in lines:
+            yield record
 
 
 def records_to_retry(

@@ -1,0 +1,203 @@
+"""Where ingest's records come from: read and validated here, or, on a big feed, in a second
+process that works a batch ahead.
+
+Reading a record (lines, decoding, CSV) and validating it (JSON, the schema, cleaning text)
+needs nothing from the database, and cost ingest's writer as much as its SQL did. So with
+batches of `MIN_BATCH_FOR_CHILD` records or more, a child process (`python -m
+cxdesk.workflow.feed`) opens the file itself, or reads the standard input it shares with
+ingest, and sends each batch back as a pickle of plain tuples while ingest writes the batch
+before; the pipe keeps it one batch ahead.
+
+The child ignores ctrl+c (ingest handles it, then ends the child) and exits when ingest stops
+reading (a broken pipe) or dies (the child is handed to another parent while the feed is
+quiet). If it cannot start or it fails, ingest says so once and reads on in its own process
+from the line after the last batch it received. Standard input cannot be read twice, so a
+live feed ends there with an error naming that line.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import TextIO
+
+from cxdesk.errors import CxdeskError
+from cxdesk.workflow.readers import Record, read_csv, read_jsonl, with_idle_ticks
+from cxdesk.workflow.validation import Validated, validate_record
+
+# Smaller batches are read here: the child's start and the pickles cost more than it saves.
+MIN_BATCH_FOR_CHILD = 1000
+QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quiet this long
+
+Origin = tuple[str, str | None]  # the source's format, and the CSV header to read it again
+Checked = tuple[int, str, Validated, Origin]  # line, raw text, the event or why it is refused
+
+
+def checked(record: Record, timezone: str) -> Checked:
+    return (
+        record.line,
+        record.raw,
+        validate_record(record, timezone),
+        (record.format, record.csv_header),
+    )
+
+
+def checked_batches(
+    records: Iterable[Record | None], timezone: str, batch_size: int
+) -> Iterator[list[Checked]]:
+    """Batches of `batch_size`, and at each `None` (the feed went quiet) what has come."""
+    batch: list[Checked] = []
+    for record in records:
+        if record is not None:
+            batch.append(checked(record, timezone))
+        if batch and (record is None or len(batch) >= batch_size):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """A file, or standard input (`path` None), in JSON Lines or CSV."""
+
+    path: str | None
+    format: str = "jsonl"
+
+    @property
+    def name(self) -> str:
+        return "standard input" if self.path is None else self.path
+
+    @contextmanager
+    def open(self) -> Iterator[TextIO]:
+        if self.path is None:
+            yield io.TextIOWrapper(
+                sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline=""
+            )
+            return
+        try:
+            stream = open(self.path, encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise CxdeskError(f"cannot read {self.path}: {exc.strerror}") from exc
+        with stream:
+            yield stream
+
+    def records(self, after_line: int = 0) -> Iterator[Record | None]:
+        """Its records from `after_line` on; on standard input, a `None` whenever it is quiet."""
+        with self.open() as stream:
+            records = read_csv(stream) if self.format == "csv" else read_jsonl(stream)
+            if self.path is None:
+                yield from with_idle_ticks(records, QUIET_SECONDS)
+                return
+            for record in records:
+                if record.line > after_line:
+                    yield record
+
+
+class CheckedFeed:
+    """The source's checked batches, from the child process when they are big enough."""
+
+    def __init__(self, source: FeedSource, timezone: str, batch_size: int) -> None:
+        self.source = source
+        self.timezone = timezone
+        self.batch_size = batch_size
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> CheckedFeed:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[list[Checked]]:
+        if self.batch_size >= MIN_BATCH_FOR_CHILD:
+            with self.source.open():
+                pass  # a file that cannot be read is reported here, not by the child
+            self._child = self._start()
+        if self._child is None:
+            yield from checked_batches(self.source.records(), self.timezone, self.batch_size)
+            return
+        last_line, failure = 0, ""
+        assert self._child.stdout is not None
+        while True:
+            try:
+                batch: list[Checked] = pickle.load(self._child.stdout)
+            except EOFError:
+                break
+            except (OSError, pickle.UnpicklingError) as exc:
+                failure = str(exc) or type(exc).__name__
+                break
+            last_line = batch[-1][0]
+            yield batch
+        code = self._child.wait()
+        if code == 0 and not failure:
+            return
+        self._warn(f"the reading process stopped (exit code {code}) {failure}".rstrip())
+        if self.source.path is None:
+            raise CxdeskError(
+                f"the reading process stopped after line {last_line} of standard input, "
+                "which cannot be read again; everything up to that line is stored"
+            )
+        yield from checked_batches(
+            self.source.records(after_line=last_line), self.timezone, self.batch_size
+        )
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.poll() is None:
+            child.kill()  # it may be waiting on a live feed, or on the pipe
+            child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+
+    def _start(self) -> subprocess.Popen[bytes] | None:
+        spec = json.dumps([asdict(self.source), self.timezone, self.batch_size])
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", __name__, spec],
+                stdin=None if self.source.path is None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+            )
+        except OSError as exc:
+            self._warn(f"cannot start the reading process: {exc}")
+            return None
+
+    def _warn(self, why: str) -> None:
+        print(f"cxdesk: warning: {why}; reading in this process", file=sys.stderr)
+
+
+def _serve(spec: str) -> None:
+    """The child: the source's checked batches, pickled to stdout, until it ends."""
+    fields, timezone, batch_size = json.loads(spec)
+    source = FeedSource(**fields)
+    parent = os.getppid()
+
+    def records() -> Iterator[Record | None]:
+        for record in source.records():
+            if record is None and os.getppid() != parent:
+                return  # ingest died while the feed was quiet
+            yield record
+
+    gc.set_threshold(50_000, 50, 1000)  # short-lived models by the million; see ingest
+    out = sys.stdout.buffer
+    try:
+        for batch in checked_batches(records(), timezone, batch_size):
+            pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+            out.flush()
+    except BrokenPipeError:
+        os._exit(0)  # ingest stopped reading: it ended or was killed
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is for ingest, which then ends us
+    _serve(sys.argv[1])
