@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, inspect
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DEFAULT_DB = "cxdesk.db"
 _SQLITE_BEGIN = "cxdesk_sqlite_begin"
 _NO_AUTOCHECKPOINT = "cxdesk_no_autocheckpoint"
+_CONNECTION_TOKEN = "cxdesk_connection_token"
+_CHECKOUTS = "cxdesk_checkouts"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_LOCK_ATTEMPTS = 6  # each waits up to the busy timeout, then backs off
 SHARED_FILE_MODE = 0o660
@@ -157,6 +159,38 @@ class _Checkpointer:
             connection.close()
 
 
+class WriteStamp(NamedTuple):
+    """Where an SQLite connection stood when a transaction began on it."""
+
+    connection: object  # a token kept in the pool's info, which is cleared if it is replaced
+    checkouts: int  # times it was taken from the pool
+    data_version: int  # moves when any other connection, in any process, commits
+
+    def follows(self, earlier: WriteStamp | None) -> bool:
+        """No one wrote between `earlier` and now: the same connection, taken by no one else
+        in between, and no other connection committed."""
+        return (
+            earlier is not None
+            and self.connection is earlier.connection
+            and self.checkouts == earlier.checkouts + 1
+            and self.data_version == earlier.data_version
+        )
+
+
+def write_stamp(connection: Connection) -> WriteStamp | None:
+    """The stamp of a connection in a transaction; None off SQLite, which has no such thing."""
+    if connection.dialect.name != "sqlite":
+        return None
+    info = connection.connection.info
+    token = info.setdefault(_CONNECTION_TOKEN, object())
+    version = connection.exec_driver_sql("PRAGMA data_version").scalar_one()
+    return WriteStamp(token, info[_CHECKOUTS], version)
+
+
+def _count_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    record.info[_CHECKOUTS] = record.info.get(_CHECKOUTS, 0) + 1
+
+
 def _restore_autocheckpoint(dbapi_connection: Any, record: Any) -> None:
     if record.info.pop(_NO_AUTOCHECKPOINT, False):
         dbapi_connection.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
@@ -182,6 +216,7 @@ def make_engine(url: str, group: str | None = None) -> Engine:
             event.listen(engine, "connect", lambda *_: _share_with_group(path, gid, group))
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "checkin", _restore_autocheckpoint)
+        event.listen(engine, "checkout", _count_checkout)
         return engine
     return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
 

@@ -67,7 +67,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value.__class__ is datetime and value.tzinfo is not None:
                 text = texts.get(value)
                 if text is None:
-                    if len(texts) >= 4096:
+                    if len(texts) >= 65536:
                         texts.clear()
                     utc = value if value.tzinfo is UTC else value.astimezone(UTC)
                     text = texts[value] = utc.isoformat(" ", "microseconds")[:26]  # no +00:00
