@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -65,17 +65,20 @@ class FeedbackEventIn(BaseModel):
                 raise ValueError("a followup answer needs nps or csat")
         return self
 
-    def occurred_at_in(self, timezone: str) -> datetime:
-        if self.occurred_at.tzinfo is None:
-            return self.occurred_at.replace(tzinfo=ZoneInfo(timezone))
-        return self.occurred_at
+    def occurred_at_utc(self, timezone: str) -> datetime:
+        """The instant, a naive time read in `timezone`. In UTC's own tzinfo, not the parser's:
+        ingest hashes, converts and stores it several times over, and pickles it across."""
+        at = self.occurred_at
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=ZoneInfo(timezone))
+        return at.astimezone(UTC)
 
     def flat(self, timezone: str) -> ValidEvent:
         c = self.customer
         return ValidEvent(
             self.event_id,
             self.kind,
-            self.occurred_at_in(timezone),
+            self.occurred_at_utc(timezone),
             c.id,
             c.name,
             c.phone,
@@ -100,7 +103,7 @@ class ValidEvent(NamedTuple):
 
     event_id: str
     kind: str
-    occurred_at: datetime  # timezone-aware
+    occurred_at: datetime  # in UTC
     customer_id: str
     customer_name: str | None
     customer_phone: str | None

@@ -84,9 +84,12 @@ class _Pending:
     alert: Alert | None = None
     reason: str | None = None
 
+    @property
+    def ticket_id(self) -> int | None:
+        return self.ticket.id if isinstance(self.ticket, _Case) else self.ticket
+
     def result(self) -> Result:
-        ticket = self.ticket.id if isinstance(self.ticket, _Case) else self.ticket
-        return Result(self.outcome, ticket, self.alert, self.reason)
+        return Result(self.outcome, self.ticket_id, self.alert, self.reason)
 
 
 @dataclass
@@ -101,6 +104,10 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+_STORED = _Pending(Outcome.STORED)
+_DUPLICATE = _Pending(Outcome.DUPLICATE)
 
 
 @dataclass
@@ -226,11 +233,11 @@ class Ingestor:
         self.summary.read += 1
         valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
-            results = _Batch(self, session, received_at or self.clock(), _Memory()).run(
+            (outcome,) = _Batch(self, session, received_at or self.clock(), _Memory()).run(
                 [(0, raw, valid, _NO_ORIGIN)]
             )
-        self._count(results)
-        return results[0]
+        self._count([outcome])
+        return outcome.result()
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -239,16 +246,16 @@ class Ingestor:
             with self.db.write() as session:
                 self.memory.check(write_stamp(session.connection()))
                 batch = _Batch(self, session, self.clock(), self.memory)
-                results = batch.run(items)
+                outcomes = batch.run(items)
         except BaseException:
             self.memory.forget()  # the batch may have changed what it remembers, then undone
             raise
         self.memory.remember(batch)
-        self._count(results)
+        self._count(outcomes)
 
-    def _count(self, results: list[Result]) -> None:
+    def _count(self, outcomes: list[_Pending]) -> None:
         s = self.summary
-        for result in results:
+        for result in outcomes:
             match result.outcome:
                 case Outcome.DUPLICATE:
                     s.duplicates += 1
@@ -260,8 +267,8 @@ class Ingestor:
                 s.alerts += 1
             if result.outcome is Outcome.CREATED:
                 s.tickets_created += 1
-            elif result.outcome is Outcome.UPDATED and result.ticket_id is not None:
-                self._updated.add(result.ticket_id)
+            elif result.outcome is Outcome.UPDATED and (ticket := result.ticket_id) is not None:
+                self._updated.add(ticket)
         s.tickets_updated = len(self._updated)
 
 
@@ -286,7 +293,7 @@ class _Batch:
         self.assigner = Assigner(session)
         self.audit: list[dict[str, Any]] = []
 
-    def run(self, items: list[Checked]) -> list[Result]:
+    def run(self, items: list[Checked]) -> list[_Pending]:
         valid = [event for _, _, event, _ in items if not isinstance(event, str)]
         known = self._known_event_ids([ev.event_id for ev in valid])
         tickets = self._existing_tickets(
@@ -301,7 +308,7 @@ class _Batch:
             if isinstance(event, str):
                 pending.append(self._quarantine(line, raw, origin, event))
             elif event.event_id in known:
-                pending.append(_Pending(Outcome.DUPLICATE))
+                pending.append(_DUPLICATE)
                 self._resolved(line)
             else:
                 outcome = self._accept(line, raw, origin, event, customers, tickets)
@@ -309,7 +316,7 @@ class _Batch:
                     known.add(event.event_id)
                 pending.append(outcome)
         self._write(customers)
-        return [p.result() for p in pending]
+        return pending
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -414,7 +421,7 @@ class _Batch:
         event: ValidEvent,
         customers: dict[str, dict[str, Any]],
         tickets: set[int],
-    ) -> Result:
+    ) -> _Pending:
         if event.kind == "followup":
             try:
                 number = parse_ref(event.ticket_id or "")
@@ -433,7 +440,7 @@ class _Batch:
             return _Pending(Outcome.UPDATED, number)
         alert = self.ing.rules.evaluate(event_facts(event, SimpleNamespace(**customer)))
         if alert is None:
-            return _Pending(Outcome.STORED)
+            return _STORED
         case = self.cases.get(event.customer_id)
         if case is None:
             case = self._open_case(event, alert, row)
