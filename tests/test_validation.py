@@ -23,14 +23,17 @@ from cxdesk.workflow.feed import (
     Checked,
     CheckedFeed,
     FeedSource,
+    Judge,
     checked_batches,
 )
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
+from cxdesk.workflow.rules import RuleSet
 from cxdesk.workflow.validation import validate_record
 
 TZ = "Asia/Shanghai"
+RULES = Settings().rules
 BATCH = MIN_BATCH_FOR_CHILD
 
 
@@ -86,8 +89,10 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
     return started
 
 
-def read_here(source: FeedSource, batch: int = BATCH) -> list[list[Checked]]:
-    return list(checked_batches(source.records(), TZ, batch))
+def read_here(
+    source: FeedSource, batch: int = BATCH, judge: Judge | None = None
+) -> list[list[Checked]]:
+    return list(checked_batches(source.records(), TZ, batch, judge))
 
 
 def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
@@ -97,12 +102,15 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     source = write_feed(tmp_path / "feed.jsonl", records[1:])  # the unreadable one is made below
     with (tmp_path / "feed.jsonl").open("ab") as out:
         out.write(b"\xff\xfe not UTF-8\n")
-    with CheckedFeed(source, TZ, BATCH) as feed:
+    rules = RuleSet(RULES)
+    with CheckedFeed(source, TZ, BATCH, RULES) as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
     assert [len(b) for b in batches] == [BATCH, BATCH, 7]
-    assert batches == read_here(source)
-    first = [outcome for _, _, outcome, _ in batches[0]]
+    # The first batch goes out before the rules are loaded: the writer judges it.
+    assert batches[:1] == read_here(source)[:1]
+    assert batches[1:] == read_here(source, judge=rules.judge_alone)[1:]
+    first = [outcome for _, _, outcome, _, _ in batches[0]]
     assert first[0] == "nps: must be <= 10, got 11"
     assert first[1] == "customer: required"
     assert first[2].startswith("invalid JSON")
@@ -111,8 +119,15 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
-    line, raw, outcome, origin = batches[-1][-1]
-    assert (line, outcome, origin) == (2 * BATCH + 7, "not valid UTF-8", ("jsonl", None))
+    gold_detractor = rules.alert_of(batches[1][3][4])  # NPS 3 from a gold customer
+    assert gold_detractor is not None and gold_detractor.priority == "P1"
+    line, raw, outcome, origin, fired = batches[-1][-1]
+    assert (line, outcome, origin, fired) == (
+        2 * BATCH + 7,
+        "not valid UTF-8",
+        ("jsonl", None),
+        None,
+    )
     assert raw.endswith("\ufffd\ufffd not UTF-8")  # as the reader shows it
 
 
@@ -130,7 +145,7 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
         batches = list(feed)
     assert len(launches) == 1
     assert batches == read_here(source)
-    line, raw, outcome, origin = batches[0][11]
+    line, raw, outcome, origin, _ = batches[0][11]
     assert (line, raw) == (13, 'c11,survey,2026-03-02T08:00:00+08:00,C11,11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)
@@ -155,7 +170,7 @@ def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
         launches[0].send_signal(signal.SIGKILL)
         launches[0].wait()
         received += list(batches)
-    lines = [line for batch in received for line, _, _, _ in batch]
+    lines = [line for batch in received for line, _, _, _, _ in batch]
     assert lines == list(range(1, 4 * BATCH + 3))  # each line once, none lost
     assert [item for batch in received for item in batch] == [
         item for batch in read_here(source) for item in batch
@@ -312,3 +327,31 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_an_event_without_the_tier_is_judged_by_the_stored_customer(tmp_path: Path) -> None:
+    """The reading process judges alerts by what an event carries; where the event leaves out
+    a field the rules read, the writer judges with the stored customer."""
+    db = _db(tmp_path)
+
+    def line(n: int, customer: dict[str, str], nps: int) -> str:
+        occurred = "2026-03-02T08:00:00+08:00"
+        return json.dumps(
+            {"event_id": f"t{n}", "kind": "survey", "occurred_at": occurred, "customer": customer}
+            | {"nps": nps}
+        )
+
+    lines = [line(n, {"id": f"K{n % 2}", "tier": "gold"}, 9) for n in range(BATCH)]
+    lines += [line(BATCH, {"id": "K0"}, 2), line(BATCH + 1, {"id": "K1", "tier": "silver"}, 2)]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    now = datetime.now(UTC)
+    ingestor = Ingestor(db, Settings(), source="t", clock=lambda: now, batch_size=BATCH)
+    summary = ingestor.run_feed(FeedSource(str(feed)))
+    assert (summary.read, summary.tickets_created) == (BATCH + 2, 2)
+    with db.engine.connect() as connection:
+        priorities = dict(
+            connection.exec_driver_sql("SELECT customer_id, priority FROM tickets").all()
+        )
+    assert priorities == {"K0": "P1", "K1": "P2"}  # stored gold; silver as the event says
+    db.dispose()

@@ -118,3 +118,6 @@ class ValidEvent(NamedTuple):
     comment: str | None
     drivers: tuple[str, ...]
     ticket_id: str | None
+
+
+Fired = tuple[int, ...]  # the positions, in the config, of the alert rules an event fires

@@ -38,7 +38,7 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
-from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
+from cxdesk.workflow.events import FeedbackEventIn, Fired, ValidEvent
 from cxdesk.workflow.feed import Checked, CheckedFeed, FeedSource, Origin, checked_batches
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
@@ -209,9 +209,10 @@ class Ingestor:
     # -- entry points ----------------------------------------------------------------------
 
     def run_feed(self, source: FeedSource) -> IngestSummary:
-        """Ingest a file or standard input, read and validated a batch ahead (in a second
-        process when the batches are big enough)."""
-        with CheckedFeed(source, self.settings.timezone, self.batch_size) as batches:
+        """Ingest a file or standard input, read, validated and judged by the alert rules a
+        batch ahead (in a second process when the batches are big enough)."""
+        settings = self.settings
+        with CheckedFeed(source, settings.timezone, self.batch_size, settings.rules) as batches:
             return self._run(batches)
 
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
@@ -234,7 +235,7 @@ class Ingestor:
         valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
             (outcome,) = _Batch(self, session, received_at or self.clock(), _Memory()).run(
-                [(0, raw, valid, _NO_ORIGIN)]
+                [(0, raw, valid, _NO_ORIGIN, None)]
             )
         self._count([outcome])
         return outcome.result()
@@ -294,7 +295,7 @@ class _Batch:
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[Checked]) -> list[_Pending]:
-        valid = [event for _, _, event, _ in items if not isinstance(event, str)]
+        valid = [event for _, _, event, _, _ in items if not isinstance(event, str)]
         known = self._known_event_ids([ev.event_id for ev in valid])
         tickets = self._existing_tickets(
             [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
@@ -304,14 +305,14 @@ class _Batch:
         )
         self._load_open_cases([ev.customer_id for ev in valid])
         pending: list[_Pending] = []
-        for line, raw, event, origin in items:
+        for line, raw, event, origin, fired in items:
             if isinstance(event, str):
                 pending.append(self._quarantine(line, raw, origin, event))
             elif event.event_id in known:
                 pending.append(_DUPLICATE)
                 self._resolved(line)
             else:
-                outcome = self._accept(line, raw, origin, event, customers, tickets)
+                outcome = self._accept(line, raw, origin, event, fired, customers, tickets)
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
@@ -419,6 +420,7 @@ class _Batch:
         raw: str,
         origin: Origin,
         event: ValidEvent,
+        fired: Fired | None,
         customers: dict[str, dict[str, Any]],
         tickets: set[int],
     ) -> _Pending:
@@ -438,7 +440,10 @@ class _Batch:
             row["ticket_id"] = number
             self.service_work.append(lambda: self._followup(number, row))
             return _Pending(Outcome.UPDATED, number)
-        alert = self.ing.rules.evaluate(event_facts(event, SimpleNamespace(**customer)))
+        rules = self.ing.rules
+        if fired is None:  # not judged ahead: the stored customer has a say
+            fired = rules.fired(event_facts(event, SimpleNamespace(**customer)))
+        alert = rules.alert_of(fired)
         if alert is None:
             return _STORED
         case = self.cases.get(event.customer_id)

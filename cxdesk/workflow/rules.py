@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import rule_engine
@@ -15,6 +16,7 @@ import rule_engine
 from cxdesk.config import AlertRuleConfig
 from cxdesk.errors import ConfigError
 from cxdesk.models import Priority
+from cxdesk.workflow.events import Fired
 
 _T = rule_engine.DataType
 FACT_TYPES: dict[str, Any] = {
@@ -46,6 +48,7 @@ EVENT_FIELDS = (
     "comment",
 )
 CACHE_SIZE = 4096
+CUSTOMER_FACTS = ("customer_name", "customer_tier")  # what a customer row can fill in
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,13 @@ class RuleSet:
     """
 
     def __init__(self, rules: list[AlertRuleConfig]) -> None:
+        self.configs = list(rules)
         self.rules = [self._memoised(compile_rule(rule)) for rule in rules]
         self.symbols = tuple(dict.fromkeys(name for _, names, _ in self.rules for name in names))
         self._outcome = lru_cache(maxsize=CACHE_SIZE)(self._evaluate)
+        self.alert_of = lru_cache(maxsize=CACHE_SIZE)(self._alert_of)
+        # The customer's fields that some condition reads, as ValidEvent names them.
+        self._customer_fields = [name for name in self.symbols if name in CUSTOMER_FACTS]
 
     @staticmethod
     def _memoised(compiled: CompiledRule) -> tuple[AlertRuleConfig, tuple[str, ...], Any]:
@@ -139,16 +146,32 @@ class RuleSet:
         return compiled.config, symbols, matches
 
     def evaluate(self, facts: dict[str, Any]) -> Alert | None:
+        return self.alert_of(self.fired(facts))
+
+    def fired(self, facts: dict[str, Any]) -> Fired:
         return self._outcome(tuple(facts[name] for name in self.symbols))
 
-    def _evaluate(self, values: tuple[Any, ...]) -> Alert | None:
+    def judge_alone(self, event: Any) -> Fired | None:
+        """The rules a validated event fires, judged by what it carries; None when a condition
+        reads a customer field the event leaves out, which the stored customer then decides.
+        Ingest's reading process judges this way, ahead of the writer."""
+        if any(getattr(event, name) is None for name in self._customer_fields):
+            return None
+        customer = SimpleNamespace(
+            id=event.customer_id, name=event.customer_name, tier=event.customer_tier
+        )
+        return self.fired(event_facts(event, customer))
+
+    def _evaluate(self, values: tuple[Any, ...]) -> Fired:
         facts = dict(zip(self.symbols, values, strict=True))
-        fired = tuple(
-            config
-            for config, symbols, matches in self.rules
+        return tuple(
+            n
+            for n, (_, symbols, matches) in enumerate(self.rules)
             if matches(tuple(facts[name] for name in symbols))
         )
-        return Alert(fired) if fired else None
+
+    def _alert_of(self, fired: Fired) -> Alert | None:
+        return Alert(tuple(self.configs[n] for n in fired)) if fired else None
 
 
 def event_facts(event: Any, customer: Any) -> dict[str, Any]:
