@@ -482,7 +482,7 @@ class _Batch:
             if value is not None and value != row[name]:
                 row[name] = value
                 row["changed"] = True
-        return {"id": row["id"], "name": row["name"], "tier": row["tier"]}
+        return row
 
     def _event_row(self, event: ValidEvent, raw: str) -> dict[str, Any]:
         row = {
@@ -537,7 +537,7 @@ class _Batch:
             case.version += 1
             self.timeline.append(
                 {
-                    "case": case,
+                    "ticket_id": case,  # its id once the batch is written
                     "at": at,
                     "actor": SYSTEM_ACTOR,
                     "kind": "assignment",
@@ -583,7 +583,7 @@ class _Batch:
     def _timeline(self, case: _Case, row: dict[str, Any], body: Message, rule: str) -> None:
         self.timeline.append(
             {
-                "case": case,
+                "ticket_id": case,  # its id once the batch is written
                 "at": row["occurred_at"],
                 "actor": SYSTEM_ACTOR,
                 "kind": "alert",
@@ -640,19 +640,13 @@ class _Batch:
                 ],
             )
         self._insert_new_cases()
-        for row in self.events:
-            if isinstance(row["ticket_id"], _Case):
-                row["ticket_id"] = row["ticket_id"].id
+        for rows in (self.events, self.timeline):
+            for row in rows:
+                if isinstance(row["ticket_id"], _Case):
+                    row["ticket_id"] = row["ticket_id"].id
         connection = session.connection()
         insert_rows(connection, FeedbackEvent.__table__, self.events)
-        insert_rows(
-            connection,
-            TimelineEntry.__table__,
-            [
-                {**{k: v for k, v in entry.items() if k != "case"}, "ticket_id": entry["case"].id}
-                for entry in self.timeline
-            ],
-        )
+        insert_rows(connection, TimelineEntry.__table__, self.timeline)
         self._update_changed_cases()
         if self.audit:
             chain = AuditChain(session)

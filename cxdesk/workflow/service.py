@@ -76,8 +76,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_URGENCY = {priority.value: rank for rank, priority in enumerate(Priority)}  # P1 first
+
+
 def is_more_urgent(priority: str, than: str) -> bool:
-    return list(Priority).index(Priority(priority)) < list(Priority).index(Priority(than))
+    return _URGENCY[priority] < _URGENCY[than]
 
 
 def opening_note(queue_id: str, priority: str, rule: str | None) -> Message:
