@@ -190,27 +190,32 @@ class CheckedFeed:
 
 
 class _LateJudge:
-    """Judges nothing until loaded. The rule engine takes ~0.4 s to import, so the child sends
-    its first batch unjudged (the writer judges it) and loads the rules while that is written."""
+    """Judges nothing in the first batch. The rule engine takes ~0.4 s to import, so the child
+    sends its first batch unjudged (the writer judges it), and loads the rules with the first
+    event after it, while that batch is being written: a feed of one batch never loads them."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: list[dict[str, Any]]) -> None:
+        self.configs = rules
+        self.armed = False  # set once the first batch is on its way
         self.rules: Judge | None = None
 
     def __call__(self, event: ValidEvent) -> Fired | None:
-        return None if self.rules is None else self.rules(event)
+        if self.rules is None:
+            if not (self.armed and self.configs):
+                return None
+            from cxdesk.config import AlertRuleConfig
+            from cxdesk.workflow.rules import RuleSet
 
-    def load(self, rules: list[dict[str, Any]]) -> None:
-        from cxdesk.config import AlertRuleConfig
-        from cxdesk.workflow.rules import RuleSet
-
-        self.rules = RuleSet([AlertRuleConfig(**rule) for rule in rules]).judge_alone
+            configs = [AlertRuleConfig(**rule) for rule in self.configs]
+            self.rules = RuleSet(configs).judge_alone
+        return self.rules(event)
 
 
 def _serve(spec: str) -> None:
     """The child: the source's checked batches, pickled to stdout, until it ends."""
     fields, timezone, batch_size, rules = json.loads(spec)
     source = FeedSource(**fields)
-    judge = _LateJudge()
+    judge = _LateJudge(rules)
     parent = os.getppid()
 
     def records() -> Iterator[Record | None]:
@@ -227,8 +232,7 @@ def _serve(spec: str) -> None:
             # copy, not for the pickling (~25 ms a batch when the two were interleaved).
             out.write(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
             out.flush()
-            if rules and judge.rules is None:
-                judge.load(rules)
+            judge.armed = True
     except BrokenPipeError:
         os._exit(0)  # ingest stopped reading: it ended or was killed
 
