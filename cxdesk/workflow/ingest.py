@@ -743,7 +743,15 @@ class _Batch:
             connection.execute(update(table).where(table.c.id == bindparam("key")), raised)
 
     def _write_quarantine(self) -> None:
+        """Store the batch's refused records, and resolve those quarantined by an earlier run
+        of the same source whose lines were accepted or refused again now."""
         session = self.session
+        unresolved = select(QuarantinedRecord.id).where(
+            QuarantinedRecord.source == self.ing.source,
+            col(QuarantinedRecord.resolved).is_(False),
+        )
+        if not self.quarantine and session.exec(unresolved.limit(1)).first() is None:
+            return  # the everyday case: nothing to store, nothing of this source to resolve
         lines = sorted({q["line"] for q in self.quarantine} | set(self.accepted_lines))
         already: dict[int, list[tuple[str, int]]] = {}
         for chunk in _chunks(lines):
