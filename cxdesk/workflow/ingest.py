@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -171,7 +172,6 @@ class _Memory:
             customer["new"] = customer["changed"] = False
         for case in batch.cases.values():
             case.new = case.changed = case.clocks_changed = False
-            case.rows = {}
         self.customers.update(batch.customers)
         self.cases.update(dict.fromkeys(batch.case_lookups))
         self.cases.update(batch.cases)
@@ -486,7 +486,7 @@ class _Batch:
 
     def _event_row(self, event: ValidEvent, raw: str) -> dict[str, Any]:
         row = {
-            **{name: getattr(event, name) for name in EVENT_FIELDS},
+            **dict(zip(EVENT_FIELDS, _event_values(event), strict=True)),
             "occurred_at": event.occurred_at,
             "received_at": self.received_at,
             "customer_id": event.customer_id,
@@ -778,6 +778,8 @@ class _Batch:
                 .values(resolved=True, retried_at=self.received_at)
             )
 
+
+_event_values = attrgetter(*EVENT_FIELDS)  # in one call, not one getattr each
 
 MEMORY_LIMIT = 50_000  # customers remembered between batches: ~60 MB at most
 
