@@ -184,7 +184,7 @@ def write_stamp(connection: Connection) -> WriteStamp | None:
     info = connection.connection.info
     token = info.setdefault(_CONNECTION_TOKEN, object())
     version = connection.exec_driver_sql("PRAGMA data_version").scalar_one()
-    return WriteStamp(token, info[_CHECKOUTS], version)
+    return WriteStamp(token, info.get(_CHECKOUTS, 0), version)  # 0: never follows
 
 
 def _count_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

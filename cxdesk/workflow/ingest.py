@@ -140,7 +140,7 @@ class _Case:
 
 class _Memory:
     """Customers and their open cases as this run's last batch left them, so that the next
-    batch need not read them back (a third of the writer's time went to those reads).
+    batch need not read them back (a tenth of the writer's time went to those reads).
 
     Trusted only while nothing else has written since that batch began (see `WriteStamp`; on
     PostgreSQL there is no such stamp, so it is never trusted), and forgotten when a
