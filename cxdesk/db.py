@@ -239,29 +239,43 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     """
     if not rows:
         return
-    plan = _insert_plan(table, connection.dialect, tuple(rows[0]))
-    params: list[Any] = []
-    for row in rows:
-        values = list(plan.values_of(row))
-        for i, process in plan.converted:
-            values[i] = process(values[i])
-        params.append(
-            tuple(values) if plan.positional else dict(zip(plan.names, values, strict=True))
-        )
-    connection.exec_driver_sql(plan.sql, params)
+    plan = insert_plan(table, connection.dialect, tuple(rows[0]))
+    plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
 
 
 @dataclass(frozen=True)
-class _InsertPlan:
+class InsertPlan:
+    """An INSERT of some columns, compiled for a dialect, with each column's bind processor."""
+
     sql: str
-    names: tuple[str, ...]
-    positional: bool
+    names: tuple[str, ...]  # the columns, in the statement's order
+    positional: bool  # the driver takes rows as sequences, not as dicts
     values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
     converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
+    def bind(self, values: list[Any]) -> list[Any]:
+        """Values in `names` order, converted for the driver in place."""
+        for i, process in self.converted:
+            values[i] = process(values[i])
+        return values
+
+    def execute(self, connection: Connection, rows: list[list[Any]]) -> None:
+        """Insert bound rows with the driver's executemany."""
+        if self.positional:
+            connection.exec_driver_sql(self.sql, [tuple(row) for row in rows])
+        else:
+            named = [dict(zip(self.names, row, strict=True)) for row in rows]
+            connection.exec_driver_sql(self.sql, named)
+
+
+def dialect_for(drivername: str) -> Dialect:
+    """The dialect of a backend (`sqlite`, `postgresql+psycopg`) as cxdesk's engines set it
+    up, without connecting: to bind rows in another process."""
+    return make_url(f"{drivername}://").get_dialect()(**_JSON_CODEC)  # type: ignore[no-any-return]
+
 
 @lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines
-def _insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> _InsertPlan:
+def insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> InsertPlan:
     """The statement and bind processors for inserting these columns, compiled once per
     process: one audit row per command would otherwise pay a compilation each time."""
     compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
@@ -269,7 +283,7 @@ def _insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> _I
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
-    return _InsertPlan(
+    return InsertPlan(
         sql=compiled.string,
         names=names,
         positional=compiled.positional,

@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
+from cxdesk.db import Database, dialect_for
 from cxdesk.errors import CxdeskError
+from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.feed import (
     MIN_BATCH_FOR_CHILD,
     Checked,
     CheckedFeed,
     FeedSource,
-    Judge,
+    WorkAhead,
     checked_batches,
 )
 from cxdesk.workflow.ingest import Ingestor
@@ -90,9 +91,9 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
 
 
 def read_here(
-    source: FeedSource, batch: int = BATCH, judge: Judge | None = None
+    source: FeedSource, batch: int = BATCH, ahead: WorkAhead | None = None
 ) -> list[list[Checked]]:
-    return list(checked_batches(source.records(), TZ, batch, judge))
+    return list(checked_batches(source.records(), TZ, batch, ahead))
 
 
 def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
@@ -102,15 +103,16 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     source = write_feed(tmp_path / "feed.jsonl", records[1:])  # the unreadable one is made below
     with (tmp_path / "feed.jsonl").open("ab") as out:
         out.write(b"\xff\xfe not UTF-8\n")
-    rules = RuleSet(RULES)
-    with CheckedFeed(source, TZ, BATCH, RULES) as feed:
+    rules, rows = RuleSet(RULES), EventRows(dialect_for("sqlite"))
+    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
     assert [len(b) for b in batches] == [BATCH, BATCH, 7]
-    # The first batch goes out before the rules are loaded: the writer judges it.
+    # The first batch goes out before the rules are loaded: the writer does that work.
     assert batches[:1] == read_here(source)[:1]
-    assert batches[1:] == read_here(source, judge=rules.judge_alone)[1:]
-    first = [outcome for _, _, outcome, _, _ in batches[0]]
+    ahead = read_here(source, ahead=lambda ev, raw: (rules.judge_alone(ev), rows.bind(ev, raw)))
+    assert batches[1:] == ahead[1:]
+    first = [outcome for _, _, outcome, _, _, _ in batches[0]]
     assert first[0] == "nps: must be <= 10, got 11"
     assert first[1] == "customer: required"
     assert first[2].startswith("invalid JSON")
@@ -119,13 +121,18 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
-    gold_detractor = rules.alert_of(batches[1][3][4])  # NPS 3 from a gold customer
+    _, raw, event, _, fired, row = batches[1][3]  # NPS 3 from a gold customer
+    assert fired is not None
+    gold_detractor = rules.alert_of(fired)
     assert gold_detractor is not None and gold_detractor.priority == "P1"
-    line, raw, outcome, origin, fired = batches[-1][-1]
-    assert (line, outcome, origin, fired) == (
+    assert row is not None and row[2:5] == ["2026-03-02 00:00:00.000000", None, "C4"]
+    assert (row[0], row[12], row[-1]) == (event.event_id, '["price","物流"]', raw)
+    line, raw, outcome, origin, fired, row = batches[-1][-1]
+    assert (line, outcome, origin, fired, row) == (
         2 * BATCH + 7,
         "not valid UTF-8",
         ("jsonl", None),
+        None,
         None,
     )
     assert raw.endswith("\ufffd\ufffd not UTF-8")  # as the reader shows it
@@ -145,7 +152,7 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
         batches = list(feed)
     assert len(launches) == 1
     assert batches == read_here(source)
-    line, raw, outcome, origin, _ = batches[0][11]
+    line, raw, outcome, origin, _, _ = batches[0][11]
     assert (line, raw) == (13, 'c11,survey,2026-03-02T08:00:00+08:00,C11,11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)
@@ -170,7 +177,7 @@ def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
         launches[0].send_signal(signal.SIGKILL)
         launches[0].wait()
         received += list(batches)
-    lines = [line for batch in received for line, _, _, _, _ in batch]
+    lines = [line for batch in received for line, *_ in batch]
     assert lines == list(range(1, 4 * BATCH + 3))  # each line once, none lost
     assert [item for batch in received for item in batch] == [
         item for batch in read_here(source) for item in batch

@@ -4,10 +4,11 @@ process that works a batch ahead.
 Reading a record (lines, decoding, CSV) and validating it (JSON, the schema, cleaning text)
 needs nothing from the database, and cost ingest's writer as much as its SQL did; nor does
 judging which alert rules an event fires, when the event carries the customer fields the
-rules read. So with batches of `MIN_BATCH_FOR_CHILD` records or more, a child process
-(`python -m cxdesk.workflow.feed`) opens the file itself, or reads the standard input it
-shares with ingest, and sends each batch back as a pickle of plain tuples while ingest writes
-the batch before; the pipe keeps it one batch ahead.
+rules read, nor binding its row for the driver (see event_rows). So with batches of
+`MIN_BATCH_FOR_CHILD` records or more, a child process (`python -m cxdesk.workflow.feed`)
+opens the file itself, or reads the standard input it shares with ingest, and sends each
+batch back as a pickle of plain tuples while ingest writes the batch before; the pipe keeps
+it one batch ahead.
 
 The child ignores ctrl+c (ingest handles it, then ends the child) and exits when ingest stops
 reading (a broken pipe) or dies (the child is handed to another parent while the feed is
@@ -44,26 +45,36 @@ MIN_BATCH_FOR_CHILD = 1000
 QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quiet this long
 
 Origin = tuple[str, str | None]  # the source's format, and the CSV header to read it again
-# Line, raw text, the event or why it is refused, where it came from, and the alert rules it
-# fires if that could be judged from the event alone (None: the writer judges).
-Checked = tuple[int, str, Validated, Origin, Fired | None]
-Judge = Callable[[ValidEvent], Fired | None]
+# What the reading process works out ahead for a valid event, where it can (None: the writer
+# does it): the alert rules it fires, and its row bound for the driver.
+Ahead = tuple[Fired | None, list[Any] | None]
+WorkAhead = Callable[[ValidEvent, str], Ahead]
+# Line, raw text, the event or why it is refused, where it came from, and the work ahead.
+Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None]
+NOTHING_AHEAD: Ahead = (None, None)
 
 
-def checked(record: Record, timezone: str, judge: Judge | None = None) -> Checked:
+def checked(record: Record, timezone: str, ahead: WorkAhead | None = None) -> Checked:
     event = validate_record(record, timezone)
-    fired = judge(event) if judge is not None and not isinstance(event, str) else None
-    return record.line, record.raw, event, (record.format, record.csv_header), fired
+    fired, row = (
+        ahead(event, record.raw)
+        if ahead is not None and not isinstance(event, str)
+        else NOTHING_AHEAD
+    )
+    return record.line, record.raw, event, (record.format, record.csv_header), fired, row
 
 
 def checked_batches(
-    records: Iterable[Record | None], timezone: str, batch_size: int, judge: Judge | None = None
+    records: Iterable[Record | None],
+    timezone: str,
+    batch_size: int,
+    ahead: WorkAhead | None = None,
 ) -> Iterator[list[Checked]]:
     """Batches of `batch_size`, and at each `None` (the feed went quiet) what has come."""
     batch: list[Checked] = []
     for record in records:
         if record is not None:
-            batch.append(checked(record, timezone, judge))
+            batch.append(checked(record, timezone, ahead))
         if batch and (record is None or len(batch) >= batch_size):
             yield batch
             batch = []
@@ -117,11 +128,13 @@ class CheckedFeed:
         timezone: str,
         batch_size: int,
         rules: list[AlertRuleConfig] | None = None,
+        drivername: str | None = None,
     ) -> None:
         self.source = source
         self.timezone = timezone
         self.batch_size = batch_size
         self.rules = rules or []  # the child judges each event's alert by these
+        self.drivername = drivername  # and binds its row for this backend (no URL: no secrets)
         self._child: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> CheckedFeed:
@@ -174,7 +187,9 @@ class CheckedFeed:
 
     def _start(self) -> subprocess.Popen[bytes] | None:
         rules = [rule.model_dump(mode="json") for rule in self.rules]
-        spec = json.dumps([asdict(self.source), self.timezone, self.batch_size, rules])
+        spec = json.dumps(
+            [asdict(self.source), self.timezone, self.batch_size, rules, self.drivername]
+        )
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", __name__, spec],
@@ -189,33 +204,42 @@ class CheckedFeed:
         print(f"cxdesk: warning: {why}; reading in this process", file=sys.stderr)
 
 
-class _LateJudge:
-    """Judges nothing in the first batch. The rule engine takes ~0.4 s to import, so the child
-    sends its first batch unjudged (the writer judges it), and loads the rules with the first
-    event after it, while that batch is being written: a feed of one batch never loads them."""
+class _LateWork:
+    """Works nothing ahead in the first batch. The rule engine and the database layer take
+    ~0.6 s to import, so the child sends its first batch as it is (the writer does the rest),
+    and loads them with the first event after it, while that batch is being written: a feed
+    of one batch never loads them."""
 
-    def __init__(self, rules: list[dict[str, Any]]) -> None:
-        self.configs = rules
+    def __init__(self, rules: list[dict[str, Any]], drivername: str | None) -> None:
+        self.rules = rules
+        self.drivername = drivername
         self.armed = False  # set once the first batch is on its way
-        self.rules: Judge | None = None
+        self.work: WorkAhead | None = None
 
-    def __call__(self, event: ValidEvent) -> Fired | None:
-        if self.rules is None:
-            if not (self.armed and self.configs):
-                return None
-            from cxdesk.config import AlertRuleConfig
-            from cxdesk.workflow.rules import RuleSet
+    def __call__(self, event: ValidEvent, raw: str) -> Ahead:
+        if self.work is None:
+            if not self.armed:
+                return NOTHING_AHEAD
+            self.work = self._load()
+        return self.work(event, raw)
 
-            configs = [AlertRuleConfig(**rule) for rule in self.configs]
-            self.rules = RuleSet(configs).judge_alone
-        return self.rules(event)
+    def _load(self) -> WorkAhead:
+        from cxdesk.config import AlertRuleConfig
+        from cxdesk.db import dialect_for
+        from cxdesk.workflow.event_rows import EventRows
+        from cxdesk.workflow.rules import RuleSet
+
+        judge = RuleSet([AlertRuleConfig(**rule) for rule in self.rules]).judge_alone
+        rows = EventRows(dialect_for(self.drivername)) if self.drivername else None
+        bind = rows.bind if rows is not None and rows.bound_ahead else None
+        return lambda event, raw: (judge(event), bind(event, raw) if bind else None)
 
 
 def _serve(spec: str) -> None:
     """The child: the source's checked batches, pickled to stdout, until it ends."""
-    fields, timezone, batch_size, rules = json.loads(spec)
+    fields, timezone, batch_size, rules, drivername = json.loads(spec)
     source = FeedSource(**fields)
-    judge = _LateJudge(rules)
+    ahead = _LateWork(rules, drivername)
     parent = os.getppid()
 
     def records() -> Iterator[Record | None]:
@@ -227,12 +251,12 @@ def _serve(spec: str) -> None:
     gc.set_threshold(50_000, 50, 1000)  # short-lived models by the million; see ingest
     out = sys.stdout.buffer
     try:
-        for batch in checked_batches(records(), timezone, batch_size, judge):
+        for batch in checked_batches(records(), timezone, batch_size, ahead):
             # Pickled whole before it is written: ingest, reading, then waits only for the
             # copy, not for the pickling (~25 ms a batch when the two were interleaved).
             out.write(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
             out.flush()
-            judge.armed = True
+            ahead.armed = True
     except BrokenPipeError:
         os._exit(0)  # ingest stopped reading: it ended or was killed
 

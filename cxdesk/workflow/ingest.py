@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
-from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,12 +38,13 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
-from cxdesk.workflow.events import FeedbackEventIn, Fired, ValidEvent
-from cxdesk.workflow.feed import Checked, CheckedFeed, FeedSource, Origin, checked_batches
+from cxdesk.workflow.event_rows import EventRows
+from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
+from cxdesk.workflow.feed import Ahead, Checked, CheckedFeed, FeedSource, Origin, checked_batches
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
-from cxdesk.workflow.rules import EVENT_FIELDS, Alert, RuleSet, event_facts
+from cxdesk.workflow.rules import Alert, RuleSet, event_facts
 from cxdesk.workflow.service import (
     SYSTEM_ACTOR,
     TicketService,
@@ -201,6 +201,7 @@ class Ingestor:
         self.planner = SlaPlanner(settings)
         self.service = TicketService(db, settings, SYSTEM_ACTOR)
         self.summary = IngestSummary()
+        self.event_rows = EventRows(db.engine.dialect)
         self.memory = _Memory()
         self._updated: set[int] = set()
         with db.session() as session:
@@ -211,8 +212,10 @@ class Ingestor:
     def run_feed(self, source: FeedSource) -> IngestSummary:
         """Ingest a file or standard input, read, validated and judged by the alert rules a
         batch ahead (in a second process when the batches are big enough)."""
-        settings = self.settings
-        with CheckedFeed(source, settings.timezone, self.batch_size, settings.rules) as batches:
+        settings, drivername = self.settings, self.db.engine.url.drivername
+        with CheckedFeed(
+            source, settings.timezone, self.batch_size, settings.rules, drivername
+        ) as batches:
             return self._run(batches)
 
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
@@ -235,7 +238,7 @@ class Ingestor:
         valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
             (outcome,) = _Batch(self, session, received_at or self.clock(), _Memory()).run(
-                [(0, raw, valid, _NO_ORIGIN, None)]
+                [(0, raw, valid, _NO_ORIGIN, None, None)]
             )
         self._count([outcome])
         return outcome.result()
@@ -285,7 +288,7 @@ class _Batch:
         self.memory = memory
         self.customers: dict[str, dict[str, Any]] = {}
         self.case_lookups: set[str] = set()  # customers whose open case this batch knows
-        self.events: list[dict[str, Any]] = []
+        self.events: list[list[Any]] = []  # rows bound for the driver, as EventRows makes them
         self.timeline: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.accepted_lines: list[int] = []
@@ -295,7 +298,7 @@ class _Batch:
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[Checked]) -> list[_Pending]:
-        valid = [event for _, _, event, _, _ in items if not isinstance(event, str)]
+        valid = [event for _, _, event, _, _, _ in items if not isinstance(event, str)]
         known = self._known_event_ids([ev.event_id for ev in valid])
         tickets = self._existing_tickets(
             [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
@@ -305,14 +308,14 @@ class _Batch:
         )
         self._load_open_cases([ev.customer_id for ev in valid])
         pending: list[_Pending] = []
-        for line, raw, event, origin, fired in items:
+        for line, raw, event, origin, fired, row in items:
             if isinstance(event, str):
                 pending.append(self._quarantine(line, raw, origin, event))
             elif event.event_id in known:
                 pending.append(_DUPLICATE)
                 self._resolved(line)
             else:
-                outcome = self._accept(line, raw, origin, event, fired, customers, tickets)
+                outcome = self._accept(line, raw, origin, event, (fired, row), customers, tickets)
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
@@ -420,7 +423,7 @@ class _Batch:
         raw: str,
         origin: Origin,
         event: ValidEvent,
-        fired: Fired | None,
+        ahead: Ahead,
         customers: dict[str, dict[str, Any]],
         tickets: set[int],
     ) -> _Pending:
@@ -435,10 +438,14 @@ class _Batch:
                 )
         self._resolved(line)
         customer = self._upsert_customer(customers, event)
-        row = self._event_row(event, raw)
+        fired, row = ahead
+        if row is None:
+            row = self.ing.event_rows.bind(event, raw)
+        self.events.append(row)
+        ticket = self.ing.event_rows.ticket  # where the row's ticket goes
         if event.kind == "followup":
-            row["ticket_id"] = number
-            self.service_work.append(lambda: self._followup(number, row))
+            row[ticket] = number
+            self.service_work.append(lambda: self._followup(number, event))
             return _Pending(Outcome.UPDATED, number)
         rules = self.ing.rules
         if fired is None:  # not judged ahead: the stored customer has a say
@@ -448,14 +455,14 @@ class _Batch:
             return _STORED
         case = self.cases.get(event.customer_id)
         if case is None:
-            case = self._open_case(event, alert, row)
+            case = row[ticket] = self._open_case(event, alert)
             return _Pending(Outcome.CREATED, case, alert)
-        row["ticket_id"] = case
+        row[ticket] = case  # its id once the batch is written
         if case.via_service or case.stage == Stage.VERIFY:
             case.via_service = True
-            self.service_work.append(lambda: self._attach_via_service(case, alert, row))
+            self.service_work.append(lambda: self._attach_via_service(case, alert, event))
         else:
-            self._attach(case, alert, row)
+            self._attach(case, alert, event)
         return _Pending(Outcome.UPDATED, case, alert)
 
     def _upsert_customer(
@@ -484,22 +491,9 @@ class _Batch:
                 row["changed"] = True
         return row
 
-    def _event_row(self, event: ValidEvent, raw: str) -> dict[str, Any]:
-        row = {
-            **dict(zip(EVENT_FIELDS, _event_values(event), strict=True)),
-            "occurred_at": event.occurred_at,
-            "received_at": self.received_at,
-            "customer_id": event.customer_id,
-            "drivers": list(event.drivers),
-            "ticket_id": None,
-            "raw": raw,
-        }
-        self.events.append(row)
-        return row
-
-    def _open_case(self, event: ValidEvent, alert: Alert, row: dict[str, Any]) -> _Case:
+    def _open_case(self, event: ValidEvent, alert: Alert) -> _Case:
         rule = alert.decisive
-        at = row["occurred_at"]
+        at = event.occurred_at
         case = _Case(
             id=None,
             customer_id=event.customer_id,
@@ -515,8 +509,7 @@ class _Batch:
         )
         self.ing.planner.start_clocks(case, self.ing.queues[rule.queue], at)
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
-        row["ticket_id"] = case
-        self._timeline(case, row, opening_note(rule.queue, alert.priority, rule.name), rule.name)
+        self._timeline(case, event, opening_note(rule.queue, alert.priority, rule.name), rule.name)
         self.audit.append(
             {
                 "case": case,
@@ -561,10 +554,10 @@ class _Batch:
         self.cases[event.customer_id] = case
         return case
 
-    def _attach(self, case: _Case, alert: Alert, row: dict[str, Any]) -> None:
+    def _attach(self, case: _Case, alert: Alert, event: ValidEvent) -> None:
         rule = alert.decisive
         raised_from = None
-        detail: dict[str, Any] = {"rule": rule.name, "event": row["event_id"]}
+        detail: dict[str, Any] = {"rule": rule.name, "event": event.event_id}
         if is_more_urgent(alert.priority, case.priority):
             raised_from = case.priority
             detail.update(priority_from=case.priority, priority_to=alert.priority)
@@ -575,41 +568,41 @@ class _Batch:
             case.clocks_changed = True
         case.version += 1
         case.changed = not case.new
-        self._timeline(case, row, alert_note(rule.name, alert.priority, raised_from), rule.name)
+        self._timeline(case, event, alert_note(rule.name, alert.priority, raised_from), rule.name)
         self.audit.append(
-            {"case": case, "at": row["occurred_at"], "action": "attach", "detail": detail}
+            {"case": case, "at": event.occurred_at, "action": "attach", "detail": detail}
         )
 
-    def _timeline(self, case: _Case, row: dict[str, Any], body: Message, rule: str) -> None:
+    def _timeline(self, case: _Case, event: ValidEvent, body: Message, rule: str) -> None:
         self.timeline.append(
             {
                 "ticket_id": case,  # its id once the batch is written
-                "at": row["occurred_at"],
+                "at": event.occurred_at,
                 "actor": SYSTEM_ACTOR,
                 "kind": "alert",
                 "body": str(body),
-                "event_id": row["event_id"],
+                "event_id": event.event_id,
                 "data": {"rule": rule, "say": body.stored()},
             }
         )
 
     # -- work done by the service inside this transaction ----------------------------------
 
-    def _followup(self, ticket_id: int, row: dict[str, Any]) -> None:
-        event = self.session.get_one(FeedbackEvent, row["event_id"])
+    def _followup(self, ticket_id: int, answer: ValidEvent) -> None:
+        event = self.session.get_one(FeedbackEvent, answer.event_id)
         self.ing.service.record_followup_answer(
-            ticket_id, event, at=row["occurred_at"], session=self.session
+            ticket_id, event, at=answer.occurred_at, session=self.session
         )
 
-    def _attach_via_service(self, case: _Case, alert: Alert, row: dict[str, Any]) -> None:
+    def _attach_via_service(self, case: _Case, alert: Alert, event: ValidEvent) -> None:
         assert case.id is not None
         self.ing.service.attach_alert(
             self.session,
             case.id,
             priority=alert.priority,
             rule=alert.decisive.name,
-            event_id=row["event_id"],
-            at=row["occurred_at"],
+            event_id=event.event_id,
+            at=event.occurred_at,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -640,12 +633,14 @@ class _Batch:
                 ],
             )
         self._insert_new_cases()
-        for rows in (self.events, self.timeline):
-            for row in rows:
-                if isinstance(row["ticket_id"], _Case):
-                    row["ticket_id"] = row["ticket_id"].id
+        event_rows, ticket = self.ing.event_rows, self.ing.event_rows.ticket
+        for event in self.events:
+            if isinstance(event[ticket], _Case):
+                event[ticket] = event[ticket].id
+        for entry in self.timeline:
+            entry["ticket_id"] = entry["ticket_id"].id
         connection = session.connection()
-        insert_rows(connection, FeedbackEvent.__table__, self.events)
+        event_rows.write(connection, self.events, self.received_at)
         insert_rows(connection, TimelineEntry.__table__, self.timeline)
         self._update_changed_cases()
         if self.audit:
@@ -778,8 +773,6 @@ class _Batch:
                 .values(resolved=True, retried_at=self.received_at)
             )
 
-
-_event_values = attrgetter(*EVENT_FIELDS)  # in one call, not one getattr each
 
 MEMORY_LIMIT = 50_000  # customers remembered between batches: ~60 MB at most
 

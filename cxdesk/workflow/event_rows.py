@@ -1,0 +1,84 @@
+"""A feedback event's row, bound for the database's driver, by the reading process if it can.
+
+Binding a row (instants as UTC text, drivers as JSON text, values in the statement's order)
+took ingest's writer ~4 us an event and needs nothing but the event and the dialect. So the
+reading process binds each event's row a batch ahead, where the driver takes rows as
+sequences (SQLite); the writer fills in the receipt time and the ticket. On PostgreSQL, whose
+driver takes named rows and adapts JSON itself, the writer binds them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Dialect
+
+from cxdesk.db import insert_plan
+from cxdesk.models import FeedbackEvent
+from cxdesk.workflow.events import ValidEvent
+
+COLUMNS = (
+    "event_id",
+    "kind",
+    "occurred_at",
+    "received_at",
+    "customer_id",
+    "channel",
+    "touchpoint",
+    "journey",
+    "nps",
+    "csat",
+    "ces",
+    "comment",
+    "drivers",
+    "ticket_id",
+    "raw",
+)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+class EventRows:
+    def __init__(self, dialect: Dialect) -> None:
+        self.plan = insert_plan(FeedbackEvent.__table__, dialect, COLUMNS)  # type: ignore[arg-type]
+        names = self.plan.names
+        self.ticket = names.index("ticket_id")  # where the writer puts the ticket's id
+        self._received = names.index("received_at")
+        self._bind_received = dict(self.plan.converted).get(self._received, _as_is)
+
+    @property
+    def bound_ahead(self) -> bool:
+        return self.plan.positional
+
+    def bind(self, event: ValidEvent, raw: str) -> list[Any]:
+        """The event's row, bound, with no receipt time and no ticket yet."""
+        values = {
+            "event_id": event.event_id,
+            "kind": event.kind,
+            "occurred_at": event.occurred_at,
+            "received_at": None,
+            "customer_id": event.customer_id,
+            "channel": event.channel,
+            "touchpoint": event.touchpoint,
+            "journey": event.journey,
+            "nps": event.nps,
+            "csat": event.csat,
+            "ces": event.ces,
+            "comment": event.comment,
+            "drivers": list(event.drivers),
+            "ticket_id": None,
+            "raw": raw,
+        }
+        return self.plan.bind([values[name] for name in self.plan.names])
+
+    def write(self, connection: Connection, rows: list[list[Any]], received_at: datetime) -> None:
+        """Insert rows whose ticket is filled in, all received at `received_at`."""
+        if not rows:
+            return
+        received = self._bind_received(received_at)
+        for row in rows:
+            row[self._received] = received
+        self.plan.execute(connection, rows)
