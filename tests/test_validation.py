@@ -362,3 +362,23 @@ def test_an_event_without_the_tier_is_judged_by_the_stored_customer(tmp_path: Pa
         )
     assert priorities == {"K0": "P1", "K1": "P2"}  # stored gold; silver as the event says
     db.dispose()
+
+
+def test_the_child_ignores_another_cxdesk_in_the_working_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    launches: list[subprocess.Popen[bytes]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run from a checkout of another version, the child must still be this one."""
+    impostor = tmp_path / "elsewhere" / "cxdesk" / "workflow"
+    impostor.mkdir(parents=True)
+    for package in (impostor.parent, impostor):
+        (package / "__init__.py").write_text("", encoding="utf-8")
+    (impostor / "feed.py").write_text("raise SystemExit(7)\n", encoding="utf-8")
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(BATCH + 1)[1:])
+    monkeypatch.chdir(impostor.parent.parent)
+    with CheckedFeed(source, TZ, BATCH) as feed:
+        assert list(feed) == read_here(source)
+    assert launches[0].returncode == 0
+    assert capsys.readouterr().err == ""

@@ -192,7 +192,8 @@ class CheckedFeed:
         )
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", __name__, spec],
+                # -P: not the working directory's modules, should it hold another cxdesk
+                [sys.executable, "-P", "-m", __name__, spec],
                 stdin=None if self.source.path is None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
             )
