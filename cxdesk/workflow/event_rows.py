@@ -18,23 +18,7 @@ from cxdesk.db import insert_plan
 from cxdesk.models import FeedbackEvent
 from cxdesk.workflow.events import ValidEvent
 
-COLUMNS = (
-    "event_id",
-    "kind",
-    "occurred_at",
-    "received_at",
-    "customer_id",
-    "channel",
-    "touchpoint",
-    "journey",
-    "nps",
-    "csat",
-    "ces",
-    "comment",
-    "drivers",
-    "ticket_id",
-    "raw",
-)
+COLUMNS = tuple(FeedbackEvent.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 def _as_is(value: Any) -> Any:
