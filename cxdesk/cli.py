@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cxdesk.config import Settings, load_settings
 from cxdesk.db import Database, resolve_url, sqlite_path
-from cxdesk.errors import CxdeskError
+from cxdesk.errors import CxdeskError, Interrupted
 from cxdesk.output import FORMATS, print_json, print_rows
 from cxdesk.workflow.readers import BATCH_SIZE
 
@@ -870,7 +870,14 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
     name = "stdin" if source == "-" else str(Path(source).resolve())
     feed = FeedSource(None if source == "-" else source, input_format)
     ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
-    summary = ingestor.run_feed(feed)
+    try:
+        summary = ingestor.run_feed(feed)
+    except KeyboardInterrupt:
+        _print_figures(ingestor.summary.as_dict(), summary_format)
+        raise Interrupted(
+            "interrupted: the figures are the batches stored before ctrl+c; the records "
+            "after them were not stored (ingesting them again is safe)"
+        ) from None
     _print_figures(summary.as_dict(), summary_format)
     sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
 

@@ -17,6 +17,12 @@ class ConfigError(CxdeskError):
     """The configuration file is unreadable or invalid."""
 
 
+class Interrupted(CxdeskError):
+    """The user stopped a long command (ctrl+c) after part of its work was stored."""
+
+    exit_code = 130
+
+
 class NotFound(CxdeskError):
     """A ticket, agent or other record named by the user does not exist."""
 

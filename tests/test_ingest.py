@@ -316,6 +316,29 @@ def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
     assert json.loads(out)["tickets_created"] == 1
 
 
+def test_ctrl_c_on_a_live_feed_says_what_was_stored(fresh: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cxdesk", "--db", str(fresh), "ingest", "-", "--format", "json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    for n in range(3):
+        process.stdin.write((json.dumps(event(f"live{n}", "L", n, nps=2)) + "\n").encode())
+    process.stdin.flush()
+    deadline = time.monotonic() + 20
+    while query(fresh, "SELECT count(*) FROM feedback_events")[0][0] < 3:
+        assert time.monotonic() < deadline, "events of an open feed were not committed"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 130  # before the feed ends: stopped, not finished
+    out, err = process.communicate()
+    figures = json.loads(out)
+    assert (figures["read"], figures["accepted"], figures["tickets_created"]) == (3, 3, 1)
+    assert "interrupted: the figures are the batches stored before ctrl+c" in err.decode()
+
+
 def test_a_bad_rule_stops_ingest_with_its_name(fresh: str, tmp_path: Path, run: Run) -> None:
     config = tmp_path / "rules.toml"
     config.write_text(

@@ -226,8 +226,8 @@ class Ingestor:
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
         with _fewer_collections(), self.db.bulk_writes():
             for batch in batches:
-                self.summary.read += len(batch)
                 self._commit(batch)
+                self.summary.read += len(batch)  # once stored: a stopped run says what it kept
         return self.summary
 
     def ingest_event(
