@@ -292,9 +292,11 @@ def test_csv_with_quoted_commas_and_newlines(fresh: str, tmp_path: Path, run: Ru
     assert json.loads(out)["quarantined"] == 2  # still bad: stored CSV text is read with its header
 
 
-def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
+def live_feed_of_three(db: str) -> subprocess.Popen[bytes]:
+    """`cxdesk ingest -` given three alerting events of one customer, its input left open,
+    once they are committed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cxdesk", "--db", str(fresh), "ingest", "-", "--format", "json"],
+        [sys.executable, "-m", "cxdesk", "--db", str(db), "ingest", "-", "--format", "json"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -304,12 +306,14 @@ def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
         process.stdin.write((json.dumps(event(f"live{n}", "L", n, nps=2)) + "\n").encode())
     process.stdin.flush()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if query(fresh, "SELECT count(*) FROM feedback_events")[0][0] == 3:
-            break
+    while query(db, "SELECT count(*) FROM feedback_events")[0][0] < 3:
+        assert time.monotonic() < deadline, "events of an open feed were not committed"
         time.sleep(0.2)
-    else:
-        pytest.fail("events of an open feed were not committed")
+    return process
+
+
+def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
+    process = live_feed_of_three(fresh)
     assert process.poll() is None  # still running, still reading
     out, _ = process.communicate(b"", timeout=20)
     assert process.returncode == 0
@@ -317,20 +321,7 @@ def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
 
 
 def test_ctrl_c_on_a_live_feed_says_what_was_stored(fresh: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cxdesk", "--db", str(fresh), "ingest", "-", "--format", "json"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdin is not None
-    for n in range(3):
-        process.stdin.write((json.dumps(event(f"live{n}", "L", n, nps=2)) + "\n").encode())
-    process.stdin.flush()
-    deadline = time.monotonic() + 20
-    while query(fresh, "SELECT count(*) FROM feedback_events")[0][0] < 3:
-        assert time.monotonic() < deadline, "events of an open feed were not committed"
-        time.sleep(0.2)
+    process = live_feed_of_three(fresh)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 130  # before the feed ends: stopped, not finished
     out, err = process.communicate()
