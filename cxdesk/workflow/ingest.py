@@ -1,8 +1,10 @@
 """Ingest: feedback records in, bad ones quarantined, alerts turned into tickets, in batches.
 
 Each batch is one transaction. Within it the work is set-based — one query for known event
-ids, one for customers, one for open cases — and rows are written with executemany, so a
-million-line feed runs at a good fraction of raw insert speed. Ticket openings and alert
+ids, one for the customers and one for the open cases the run does not remember from its
+last batch — and rows are written with executemany; reading, validating, judging rules and
+binding event rows happen a batch ahead in another process (see feed), so a million-line
+feed runs at a good fraction of raw insert speed. Ticket openings and alert
 attachments are computed here with the same SLA planner, notes and audit chain as the
 service layer; the rare paths (a follow-up answer, an alert on a case awaiting verification)
 go through the service's commands inside the same transaction.
