@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, inspect
+from sqlalchemy import (
+    Compiled,
+    Connection,
+    Dialect,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import SessionTransaction, sessionmaker
@@ -243,9 +253,22 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
 
 
+def update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Update many rows by primary key (each row's `key`) with the driver's executemany, the
+    same way `insert_rows` inserts them: every row sets the columns the first one names."""
+    if not rows:
+        return
+    plan = update_plan(table, connection.dialect, tuple(name for name in rows[0] if name != KEY))
+    plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
+
+
+KEY = "key"  # the primary key's bind name in `update_rows`' rows
+
+
 @dataclass(frozen=True)
-class InsertPlan:
-    """An INSERT of some columns, compiled for a dialect, with each column's bind processor."""
+class WritePlan:
+    """An INSERT or UPDATE of some columns, compiled for a dialect, with each bound value's
+    processor."""
 
     sql: str
     names: tuple[str, ...]  # the columns, in the statement's order
@@ -275,15 +298,29 @@ def dialect_for(drivername: str) -> Dialect:
 
 
 @lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines
-def insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> InsertPlan:
+def insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> WritePlan:
     """The statement and bind processors for inserting these columns, compiled once per
     process: one audit row per command would otherwise pay a compilation each time."""
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
-    names = tuple(compiled.positiontup or compiled.binds)
+    return _plan(table, dialect, table.insert().compile(dialect=dialect, column_keys=list(columns)))
+
+
+@lru_cache(maxsize=256)
+def update_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> WritePlan:
+    """The statement and bind processors for setting these columns of the row whose primary
+    key is bound as `KEY`."""
+    (key,) = table.primary_key.columns
+    statement = table.update().where(key == bindparam(KEY, type_=key.type))
+    return _plan(table, dialect, statement.compile(dialect=dialect, column_keys=list(columns)))
+
+
+def _plan(table: Table, dialect: Dialect, compiled: Compiled) -> WritePlan:
+    names = tuple(compiled.positiontup or compiled.binds)  # type: ignore[attr-defined]
+    (key,) = table.primary_key.columns
     processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        (key if name == KEY else table.c[name]).type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
     ]
-    return InsertPlan(
+    return WritePlan(
         sql=compiled.string,
         names=names,
         positional=compiled.positional,

@@ -22,11 +22,11 @@ from itertools import islice
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, WriteStamp, insert_rows, write_stamp
+from cxdesk.db import KEY, Database, WriteStamp, insert_rows, update_rows, write_stamp
 from cxdesk.errors import NotFound
 from cxdesk.i18n import Message
 from cxdesk.models import (
@@ -625,15 +625,15 @@ class _Batch:
                 for c in new_customers
             ],
         )
-        changed = [c for c in customers.values() if c["changed"] and not c["new"]]
-        if changed:
-            session.connection().execute(
-                update(Customer.__table__).where(Customer.__table__.c.id == bindparam("key")),
-                [
-                    {**_customer_values(c), "key": c["id"], "updated_at": self.received_at}
-                    for c in changed
-                ],
-            )
+        update_rows(
+            session.connection(),
+            Customer.__table__,
+            [
+                {**_customer_values(c), KEY: c["id"], "updated_at": self.received_at}
+                for c in customers.values()
+                if c["changed"] and not c["new"]
+            ],
+        )
         self._insert_new_cases()
         event_rows, ticket = self.ing.event_rows, self.ing.event_rows.ticket
         for event in self.events:
@@ -716,15 +716,14 @@ class _Batch:
         table = Ticket.__table__
         connection = self.session.connection()
         touched = [
-            {"key": c.id, "version": c.version, "updated_at": self.received_at}
+            {KEY: c.id, "version": c.version, "updated_at": self.received_at}
             for c in changed
             if not c.clocks_changed
         ]
-        if touched:
-            connection.execute(update(table).where(table.c.id == bindparam("key")), touched)
+        update_rows(connection, table, touched)
         raised = [
             {
-                "key": c.id,
+                KEY: c.id,
                 "priority": c.priority,
                 "first_response_due": c.first_response_due,
                 "resolution_due": c.resolution_due,
@@ -736,8 +735,7 @@ class _Batch:
             for c in changed
             if c.clocks_changed
         ]
-        if raised:
-            connection.execute(update(table).where(table.c.id == bindparam("key")), raised)
+        update_rows(connection, table, raised)
 
     def _write_quarantine(self) -> None:
         """Store the batch's refused records, and resolve those quarantined by an earlier run
