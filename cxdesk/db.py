@@ -254,26 +254,22 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
 
 
 def update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Update many rows by primary key (each row's `key`) with the driver's executemany, the
-    same way `insert_rows` inserts them: every row sets the columns the first one names."""
+    """Update many rows, each found by its primary key, with the driver's executemany, the way
+    `insert_rows` inserts them: every row sets the other columns the first one names."""
     if not rows:
         return
-    plan = update_plan(table, connection.dialect, tuple(name for name in rows[0] if name != KEY))
+    plan = update_plan(table, connection.dialect, tuple(rows[0]))
     plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
-
-
-KEY = "key"  # the primary key's bind name in `update_rows`' rows
 
 
 @dataclass(frozen=True)
 class WritePlan:
-    """An INSERT or UPDATE of some columns, compiled for a dialect, with each bound value's
-    processor."""
+    """An INSERT or UPDATE, compiled for a dialect, with each bound value's processor."""
 
     sql: str
-    names: tuple[str, ...]  # the columns, in the statement's order
+    names: tuple[str, ...]  # the bound values' names, in the statement's order
     positional: bool  # the driver takes rows as sequences, not as dicts
-    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in that order
     converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
     def bind(self, values: list[Any]) -> list[Any]:
@@ -283,7 +279,7 @@ class WritePlan:
         return values
 
     def execute(self, connection: Connection, rows: list[list[Any]]) -> None:
-        """Insert bound rows with the driver's executemany."""
+        """Run the statement for each bound row with the driver's executemany."""
         if self.positional:
             connection.exec_driver_sql(self.sql, [tuple(row) for row in rows])
         else:
@@ -306,25 +302,32 @@ def insert_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> Wri
 
 @lru_cache(maxsize=256)
 def update_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> WritePlan:
-    """The statement and bind processors for setting these columns of the row whose primary
-    key is bound as `KEY`."""
+    """The statement and bind processors for setting these columns (all but the primary key
+    among them) of the row with the primary key given."""
     (key,) = table.primary_key.columns
-    statement = table.update().where(key == bindparam(KEY, type_=key.type))
-    return _plan(table, dialect, statement.compile(dialect=dialect, column_keys=list(columns)))
+    settings = [name for name in columns if name != key.name]
+    # SQLAlchemy keeps a column's own name for its SET value, so the key is bound apart
+    statement = table.update().where(key == bindparam(_KEY_BIND, type_=key.type))
+    compiled = statement.compile(dialect=dialect, column_keys=settings)
+    return _plan(table, dialect, compiled, {_KEY_BIND: key.name})
 
 
-def _plan(table: Table, dialect: Dialect, compiled: Compiled) -> WritePlan:
+_KEY_BIND = "primary_key"
+
+
+def _plan(
+    table: Table, dialect: Dialect, compiled: Compiled, renamed: dict[str, str] | None = None
+) -> WritePlan:
     names = tuple(compiled.positiontup or compiled.binds)  # type: ignore[attr-defined]
-    (key,) = table.primary_key.columns
+    columns = [(renamed or {}).get(name, name) for name in names]
     processors = [
-        (key if name == KEY else table.c[name]).type.dialect_impl(dialect).bind_processor(dialect)
-        for name in names
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
     ]
     return WritePlan(
         sql=compiled.string,
         names=names,
         positional=compiled.positional,
-        values_of=itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],),
+        values_of=itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],),
         converted=tuple((i, p) for i, p in enumerate(processors) if p is not None),
     )
 

@@ -26,7 +26,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import KEY, Database, WriteStamp, insert_rows, update_rows, write_stamp
+from cxdesk.db import Database, WriteStamp, insert_rows, update_rows, write_stamp
 from cxdesk.errors import NotFound
 from cxdesk.i18n import Message
 from cxdesk.models import (
@@ -133,9 +133,6 @@ class _Case:
     paused_seconds: int = 0
     version: int = 1
     assignee: str | None = None
-    new: bool = False
-    changed: bool = False
-    clocks_changed: bool = False  # priority raised: the indexed due times were planned anew
     via_service: bool = False  # alerts go through the service from now on in this batch
     rows: dict[str, Any] = field(default_factory=dict)
 
@@ -170,10 +167,6 @@ class _Memory:
         if batch.service_work:
             self.forget()
             return
-        for customer in batch.customers.values():
-            customer["new"] = customer["changed"] = False
-        for case in batch.cases.values():
-            case.new = case.changed = case.clocks_changed = False
         self.customers.update(batch.customers)
         self.cases.update(dict.fromkeys(batch.case_lookups))
         self.cases.update(batch.cases)
@@ -295,6 +288,13 @@ class _Batch:
         self.quarantine: list[dict[str, Any]] = []
         self.accepted_lines: list[int] = []
         self.cases: dict[str, _Case] = {}
+        # What the batch writes, by customer: new and changed customers, new cases, cases
+        # that gained an alert, and those of them whose priority rose (their clocks with it).
+        self.new_customers: dict[str, dict[str, Any]] = {}
+        self.changed_customers: dict[str, dict[str, Any]] = {}
+        self.new_cases: dict[str, _Case] = {}
+        self.changed_cases: dict[str, _Case] = {}
+        self.raised_cases: set[str] = set()
         self.service_work: list[Callable[[], None]] = []
         self.assigner = Assigner(session)
         self.audit: list[dict[str, Any]] = []
@@ -321,7 +321,7 @@ class _Batch:
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
-        self._write(customers)
+        self._write()
         return pending
 
     # -- lookups ---------------------------------------------------------------------------
@@ -364,11 +364,7 @@ class _Batch:
         columns = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
         for chunk in _chunks(ids):
             for values in self._rows(select(*columns).where(col(Customer.id).in_(chunk))):
-                rows[values[0]] = {
-                    **dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True)),
-                    "new": False,
-                    "changed": False,
-                }
+                rows[values[0]] = dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
         return rows
 
     def _load_open_cases(self, customer_ids: list[str]) -> None:
@@ -470,16 +466,15 @@ class _Batch:
     def _upsert_customer(
         self, customers: dict[str, dict[str, Any]], event: ValidEvent
     ) -> dict[str, Any]:
-        row = customers.get(event.customer_id)
+        key = event.customer_id
+        row = customers.get(key)
         if row is None:
-            row = customers[event.customer_id] = {
-                "id": event.customer_id,
+            row = customers[key] = self.new_customers[key] = {
+                "id": key,
                 "name": None,
                 "phone": None,
                 "email": None,
                 "tier": None,
-                "new": True,
-                "changed": False,
             }
         given = (
             event.customer_name,
@@ -490,7 +485,8 @@ class _Batch:
         for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
             if value is not None and value != row[name]:
                 row[name] = value
-                row["changed"] = True
+                if key not in self.new_customers:
+                    self.changed_customers[key] = row
         return row
 
     def _open_case(self, event: ValidEvent, alert: Alert) -> _Case:
@@ -507,7 +503,6 @@ class _Batch:
             first_response_at=None,
             first_response_due=None,
             resolution_due=None,
-            new=True,
         )
         self.ing.planner.start_clocks(case, self.ing.queues[rule.queue], at)
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
@@ -553,7 +548,7 @@ class _Batch:
                     "detail": {"to": case.assignee, "mode": queue.assignment},
                 }
             )
-        self.cases[event.customer_id] = case
+        self.cases[event.customer_id] = self.new_cases[event.customer_id] = case
         return case
 
     def _attach(self, case: _Case, alert: Alert, event: ValidEvent) -> None:
@@ -567,9 +562,10 @@ class _Batch:
             self.ing.planner.start_clocks(
                 case, self.ing.queues[case.queue_id], case.reopened_at or case.opened_at
             )
-            case.clocks_changed = True
+            self.raised_cases.add(case.customer_id)
         case.version += 1
-        case.changed = not case.new
+        if case.customer_id not in self.new_cases:
+            self.changed_cases[case.customer_id] = case
         self._timeline(case, event, alert_note(rule.name, alert.priority, raised_from), rule.name)
         self.audit.append(
             {"case": case, "at": event.occurred_at, "action": "attach", "detail": detail}
@@ -609,30 +605,25 @@ class _Batch:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(self, customers: dict[str, dict[str, Any]]) -> None:
+    def _write(self) -> None:
         session = self.session
-        new_customers = [c for c in customers.values() if c["new"]]
         insert_rows(
             session.connection(),
             Customer.__table__,
             [
                 {
-                    **_customer_values(c),
+                    **c,
                     "attributes": {},
                     "created_at": self.received_at,
                     "updated_at": self.received_at,
                 }
-                for c in new_customers
+                for c in self.new_customers.values()
             ],
         )
         update_rows(
             session.connection(),
             Customer.__table__,
-            [
-                {**_customer_values(c), KEY: c["id"], "updated_at": self.received_at}
-                for c in customers.values()
-                if c["changed"] and not c["new"]
-            ],
+            [{**c, "updated_at": self.received_at} for c in self.changed_customers.values()],
         )
         self._insert_new_cases()
         event_rows, ticket = self.ing.event_rows, self.ing.event_rows.ticket
@@ -661,7 +652,7 @@ class _Batch:
         self._write_quarantine()
 
     def _insert_new_cases(self) -> None:
-        new = [case for case in self.cases.values() if case.new]
+        new = list(self.new_cases.values())
         if not new:
             return
         for case, number in zip(new, self._allocate_ticket_ids(len(new)), strict=True):
@@ -712,18 +703,18 @@ class _Batch:
         """Cases that only gained alerts get their version moved; those whose priority rose
         get their clocks too. Two statements, because SQLite rewrites an index entry for every
         indexed column an UPDATE names, changed or not (measured 3.6x slower)."""
-        changed = [case for case in self.cases.values() if case.changed]
+        changed, raised_cases = self.changed_cases.values(), self.raised_cases
         table = Ticket.__table__
         connection = self.session.connection()
         touched = [
-            {KEY: c.id, "version": c.version, "updated_at": self.received_at}
+            {"id": c.id, "version": c.version, "updated_at": self.received_at}
             for c in changed
-            if not c.clocks_changed
+            if c.customer_id not in raised_cases
         ]
         update_rows(connection, table, touched)
         raised = [
             {
-                KEY: c.id,
+                "id": c.id,
                 "priority": c.priority,
                 "first_response_due": c.first_response_due,
                 "resolution_due": c.resolution_due,
@@ -733,7 +724,7 @@ class _Batch:
                 "updated_at": self.received_at,
             }
             for c in changed
-            if c.clocks_changed
+            if c.customer_id in raised_cases
         ]
         update_rows(connection, table, raised)
 
@@ -795,10 +786,6 @@ _CASE_COLUMNS = (
     Ticket.paused_seconds,
     Ticket.version,
 )
-
-
-def _customer_values(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in ("id", *CUSTOMER_FIELDS)}
 
 
 def ticket_title(event: Any) -> str:
