@@ -146,3 +146,73 @@ def test_clock_readings() -> None:
     assert risky is not None and risky.state is SlaState.AT_RISK
     late = read_clock(now - timedelta(hours=2, minutes=5), None, now)
     assert late is not None and format_remaining(late) == "BREACHED 2h 05m"
+
+
+def walked_add(calendar: BusinessCalendar, start: datetime, duration: timedelta) -> datetime:
+    """Adding by walking the calendar day by day: what the span table must agree with."""
+    day = start.astimezone(calendar.zone).date() - timedelta(days=1)
+    while True:
+        for opens, closes in calendar.spans(day):
+            if closes > start:
+                begin = max(opens, start)
+                if duration <= closes - begin:
+                    return begin + duration
+                duration -= closes - begin
+        day += timedelta(days=1)
+
+
+def walked_subtract(calendar: BusinessCalendar, end: datetime, duration: timedelta) -> datetime:
+    day = end.astimezone(calendar.zone).date() + timedelta(days=1)
+    while True:
+        for opens, closes in reversed(calendar.spans(day)):
+            if opens < end:
+                finish = min(closes, end)
+                if duration <= finish - opens:
+                    return finish - duration
+                duration -= finish - opens
+        day -= timedelta(days=1)
+
+
+def walked_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    total, day = timedelta(0), start.astimezone(calendar.zone).date() - timedelta(days=1)
+    while day <= end.astimezone(calendar.zone).date():
+        for opens, closes in calendar.spans(day):
+            if opens < end and closes > start:
+                total += min(closes, end) - max(opens, start)
+        day += timedelta(days=1)
+    return total
+
+
+WALKED = {
+    "china": BusinessCalendar(Settings().calendar("cn-business"), "Asia/Shanghai"),
+    "night shifts": BusinessCalendar(
+        CalendarConfig(timezone="UTC", hours={"mon": ["22:00-06:00"], "thu": ["20:00-24:00"]}),
+        "UTC",
+    ),
+    "split days in New York": BusinessCalendar(
+        CalendarConfig(
+            timezone="America/New_York",
+            hours={d: ["08:00-12:00", "13:00-17:30"] for d in ("mon", "tue", "sat", "sun")},
+            extra_holidays=[date(2026, 3, 9)],
+            extra_workdays=[date(2026, 3, 11)],
+        ),
+        "UTC",
+    ),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(sorted(WALKED)),
+    start=instants,
+    target=durations,
+    end_after=durations,
+)
+def test_the_span_table_agrees_with_walking_day_by_day(
+    name: str, start: datetime, target: timedelta, end_after: timedelta
+) -> None:
+    calendar = WALKED[name]
+    assert calendar.add(start, target) == walked_add(calendar, start, target)
+    end = start + end_after
+    assert calendar.between(start, end) == walked_between(calendar, start, end)
+    assert calendar.subtract(end, target) == walked_subtract(calendar, end, target)
