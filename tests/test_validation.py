@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cxdesk.config import Settings
+from cxdesk.config import AlertRuleConfig, Settings
 from cxdesk.db import Database, dialect_for
 from cxdesk.errors import CxdeskError
 from cxdesk.workflow.event_rows import EventRows
@@ -80,8 +80,8 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
     started: list[subprocess.Popen[bytes]] = []
     original = CheckedFeed._start
 
-    def spy(self: CheckedFeed) -> subprocess.Popen[bytes] | None:
-        child = original(self)
+    def spy(self: CheckedFeed, after_line: int = 0) -> subprocess.Popen[bytes] | None:
+        child = original(self, after_line)
         if child is not None:
             started.append(child)
         return child
@@ -96,6 +96,18 @@ def read_here(
     return list(checked_batches(source.records(), TZ, batch, ahead))
 
 
+def read_as_ingest_does(
+    source: FeedSource, rules: list[AlertRuleConfig], driver: str | None = None
+) -> list[list[Checked]]:
+    """The first batch as it is (read by ingest itself), the rest with the rules judged and,
+    for a driver that takes rows as sequences, the rows bound (by the child)."""
+    judge = RuleSet(rules).judge_alone
+    rows = EventRows(dialect_for(driver)) if driver else None
+    bind = rows.bind if rows else lambda _ev, _raw: None
+    ahead = read_here(source, ahead=lambda ev, raw: (judge(ev), bind(ev, raw)))
+    return read_here(source)[:1] + ahead[1:]
+
+
 def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     tmp_path: Path, launches: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -103,15 +115,12 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     source = write_feed(tmp_path / "feed.jsonl", records[1:])  # the unreadable one is made below
     with (tmp_path / "feed.jsonl").open("ab") as out:
         out.write(b"\xff\xfe not UTF-8\n")
-    rules, rows = RuleSet(RULES), EventRows(dialect_for("sqlite"))
+    rules = RuleSet(RULES)
     with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
     assert [len(b) for b in batches] == [BATCH, BATCH, 7]
-    # The first batch goes out before the rules are loaded: the writer does that work.
-    assert batches[:1] == read_here(source)[:1]
-    ahead = read_here(source, ahead=lambda ev, raw: (rules.judge_alone(ev), rows.bind(ev, raw)))
-    assert batches[1:] == ahead[1:]
+    assert batches == read_as_ingest_does(source, RULES, "sqlite")
     first = [outcome for _, _, outcome, _, _, _ in batches[0]]
     assert first[0] == "nps: must be <= 10, got 11"
     assert first[1] == "customer: required"
@@ -141,7 +150,7 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
 def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
     tmp_path: Path, launches: list[subprocess.Popen[bytes]]
 ) -> None:
-    records = csv_records(BATCH)
+    records = csv_records(2 * BATCH)
     path = tmp_path / "feed.csv"
     path.write_text(
         "\n".join([records[0].csv_header or "", *(r.raw for r in records)]) + "\n",
@@ -151,9 +160,10 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
     with CheckedFeed(source, TZ, BATCH) as feed:
         batches = list(feed)
     assert len(launches) == 1
-    assert batches == read_here(source)
-    line, raw, outcome, origin, _, _ = batches[0][11]
-    assert (line, raw) == (13, 'c11,survey,2026-03-02T08:00:00+08:00,C11,11,a;b,"x, y"')
+    assert batches == read_as_ingest_does(source, [])
+    n = BATCH + (11 - BATCH) % 12  # in the child's first batch, with NPS 11
+    line, raw, outcome, origin, _, _ = batches[1][n - BATCH]
+    assert (line, raw) == (n + 2, f'c{n},survey,2026-03-02T08:00:00+08:00,C{n},11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)
 
@@ -164,6 +174,15 @@ def test_small_batches_never_start_a_child(
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(3 * BATCH)[1:])
     with CheckedFeed(source, TZ, BATCH - 1) as feed:
         assert list(feed) == read_here(source, BATCH - 1)
+    assert launches == []
+
+
+def test_a_file_of_one_batch_is_read_here_and_starts_no_child(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+) -> None:
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(BATCH + 1)[1:])
+    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
+        assert list(feed) == read_here(source)
     assert launches == []
 
 
@@ -204,7 +223,7 @@ def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
 ) -> None:
     """Standard input cannot be read again: what the child took is not there to re-read."""
 
-    def failing(self: CheckedFeed) -> subprocess.Popen[bytes]:
+    def failing(self: CheckedFeed, after_line: int = 0) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-c", "import sys; sys.exit(3)"]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
 
@@ -376,9 +395,9 @@ def test_the_child_ignores_another_cxdesk_in_the_working_directory(
     for package in (impostor.parent, impostor):
         (package / "__init__.py").write_text("", encoding="utf-8")
     (impostor / "feed.py").write_text("raise SystemExit(7)\n", encoding="utf-8")
-    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(BATCH + 1)[1:])
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH + 1)[1:])
     monkeypatch.chdir(impostor.parent.parent)
     with CheckedFeed(source, TZ, BATCH) as feed:
-        assert list(feed) == read_here(source)
+        assert list(feed) == read_as_ingest_does(source, [])
     assert launches[0].returncode == 0
     assert capsys.readouterr().err == ""

@@ -28,8 +28,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cxdesk.errors import CxdeskError
@@ -144,14 +145,31 @@ class CheckedFeed:
         self.close()
 
     def __iter__(self) -> Iterator[list[Checked]]:
-        if self.batch_size >= MIN_BATCH_FOR_CHILD:
-            with self.source.open():
-                pass  # a file that cannot be read is reported here, not by the child
+        if self.batch_size < MIN_BATCH_FOR_CHILD:
+            yield from self._read_here()
+            return
+        with self.source.open():
+            pass  # a file that cannot be read is reported here, not by the child
+        last_line = 0
+        if self.source.path is not None:
+            # The child takes most of a second to start and load its work, so the first
+            # batch of a file is read here meanwhile, and the child reads on after it.
+            with closing(self.source.records()) as records:
+                first = list(islice(records, self.batch_size + 1))
+            if len(first) <= self.batch_size:  # the whole file
+                yield from checked_batches(first, self.timezone, self.batch_size)
+                return
+            del first[-1]
+            assert first[-1] is not None  # a file is never quiet
+            last_line = first[-1].line
+            self._child = self._start(last_line)
+            yield from checked_batches(first, self.timezone, self.batch_size)
+        else:
             self._child = self._start()
         if self._child is None:
-            yield from checked_batches(self.source.records(), self.timezone, self.batch_size)
+            yield from self._read_here(after_line=last_line)
             return
-        last_line, failure = 0, ""
+        failure = ""
         assert self._child.stdout is not None
         while True:
             try:
@@ -172,8 +190,11 @@ class CheckedFeed:
                 f"the reading process stopped after line {last_line} of standard input, "
                 "which cannot be read again; everything up to that line is stored"
             )
-        yield from checked_batches(
-            self.source.records(after_line=last_line), self.timezone, self.batch_size
+        yield from self._read_here(after_line=last_line)
+
+    def _read_here(self, after_line: int = 0) -> Iterator[list[Checked]]:
+        return checked_batches(
+            self.source.records(after_line=after_line), self.timezone, self.batch_size
         )
 
     def close(self) -> None:
@@ -185,10 +206,18 @@ class CheckedFeed:
             child.wait()
         child.stdout.close()  # type: ignore[union-attr]
 
-    def _start(self) -> subprocess.Popen[bytes] | None:
+    def _start(self, after_line: int = 0) -> subprocess.Popen[bytes] | None:
+        """The child, reading the source's records after `after_line`."""
         rules = [rule.model_dump(mode="json") for rule in self.rules]
         spec = json.dumps(
-            [asdict(self.source), self.timezone, self.batch_size, rules, self.drivername]
+            [
+                asdict(self.source),
+                after_line,
+                self.timezone,
+                self.batch_size,
+                rules,
+                self.drivername,
+            ]
         )
         try:
             return subprocess.Popen(
@@ -206,15 +235,16 @@ class CheckedFeed:
 
 
 class _LateWork:
-    """Works nothing ahead in the first batch. The rule engine and the database layer take
-    ~0.6 s to import, so the child sends its first batch as it is (the writer does the rest),
-    and loads them with the first event after it, while that batch is being written: a feed
-    of one batch never loads them."""
+    """Works nothing ahead in the first batch of standard input. The rule engine and the
+    database layer take ~0.5 s to import, so the child sends that batch as it is (the writer
+    does the rest), and loads them with the first event after it, while that batch is being
+    written. On a file, ingest reads the first batch itself, and the child loads them at once.
+    """
 
-    def __init__(self, rules: list[dict[str, Any]], drivername: str | None) -> None:
+    def __init__(self, rules: list[dict[str, Any]], drivername: str | None, armed: bool) -> None:
         self.rules = rules
         self.drivername = drivername
-        self.armed = False  # set once the first batch is on its way
+        self.armed = armed  # set once the first batch is on its way
         self.work: WorkAhead | None = None
 
     def __call__(self, event: ValidEvent, raw: str) -> Ahead:
@@ -238,13 +268,13 @@ class _LateWork:
 
 def _serve(spec: str) -> None:
     """The child: the source's checked batches, pickled to stdout, until it ends."""
-    fields, timezone, batch_size, rules, drivername = json.loads(spec)
+    fields, after_line, timezone, batch_size, rules, drivername = json.loads(spec)
     source = FeedSource(**fields)
-    ahead = _LateWork(rules, drivername)
+    ahead = _LateWork(rules, drivername, armed=after_line > 0)
     parent = os.getppid()
 
     def records() -> Iterator[Record | None]:
-        for record in source.records():
+        for record in source.records(after_line):
             if record is None and os.getppid() != parent:
                 return  # ingest died while the feed was quiet
             yield record
