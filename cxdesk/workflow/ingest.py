@@ -255,6 +255,9 @@ class Ingestor:
     def _count(self, outcomes: list[_Pending]) -> None:
         s = self.summary
         for result in outcomes:
+            if result is _STORED:  # most of a feed: accepted, nothing more to count
+                s.accepted += 1
+                continue
             match result.outcome:
                 case Outcome.DUPLICATE:
                     s.duplicates += 1
