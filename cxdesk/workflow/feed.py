@@ -19,7 +19,6 @@ live feed ends there with an error naming that line.
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cxdesk.errors import CxdeskError
+from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.events import Fired, ValidEvent
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl, with_idle_ticks
 from cxdesk.workflow.validation import Validated, validate_record
@@ -279,15 +279,16 @@ def _serve(spec: str) -> None:
                 return  # ingest died while the feed was quiet
             yield record
 
-    gc.set_threshold(50_000, 50, 1000)  # short-lived models by the million; see ingest
     out = sys.stdout.buffer
     try:
-        for batch in checked_batches(records(), timezone, batch_size, ahead):
-            # Pickled whole before it is written: ingest, reading, then waits only for the
-            # copy, not for the pickling (~25 ms a batch when the two were interleaved).
-            out.write(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
-            out.flush()
-            ahead.armed = True
+        with collections_paused() as collector:
+            for batch in checked_batches(records(), timezone, batch_size, ahead):
+                # Pickled whole before it is written: ingest, reading, then waits only for the
+                # copy, not for the pickling (~25 ms a batch when the two were interleaved).
+                out.write(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+                out.flush()
+                ahead.armed = True
+                collector.after(len(batch))
     except BrokenPipeError:
         os._exit(0)  # ingest stopped reading: it ended or was killed
 

@@ -12,9 +12,7 @@ go through the service's commands inside the same transaction.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +38,7 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
+from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
 from cxdesk.workflow.feed import Ahead, Checked, CheckedFeed, FeedSource, Origin, checked_batches
@@ -219,10 +218,11 @@ class Ingestor:
         return self._run(checked_batches(records, self.settings.timezone, self.batch_size))
 
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
-        with _fewer_collections(), self.db.bulk_writes():
+        with collections_paused() as collector, self.db.bulk_writes():
             for batch in batches:
                 self._commit(batch)
                 self.summary.read += len(batch)  # once stored: a stopped run says what it kept
+                collector.after(len(batch))
         return self.summary
 
     def ingest_event(
@@ -802,22 +802,6 @@ def ticket_title(event: Any) -> str:
         if (value := getattr(event, name)) is not None
     ]
     return f"{event.kind} " + ", ".join(scores) if scores else event.kind
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Ingest allocates millions of short-lived rows and models. With the collector's default
-    thresholds every few hundred of them trigger a collection that rescans the long-lived
-    objects (ORM metadata, compiled rules, caches): a fifth of the CPU time. Those are frozen
-    out of collection and the young generation is let grow for the run."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:

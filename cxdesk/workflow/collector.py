@@ -1,0 +1,45 @@
+"""Garbage collection for the ingest processes: by hand, between batches.
+
+A batch holds a few hundred thousand objects at once, nearly all freed by reference
+counting, and leaves a few hundred in reference cycles (a session's and a transaction's, a
+validation error's traceback). On its own schedule the collector traversed the live batch
+again and again: ~7 % of the writer's time even with a young generation of 50,000, and ~5 %
+of the reading process's. A full collection every `COLLECT_EVERY` records costs a tenth of
+that and keeps memory flat on a feed of any length.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+COLLECT_EVERY = 200_000
+
+
+class Collector:
+    """Counts records through; collects once `COLLECT_EVERY` of them have gone by."""
+
+    def __init__(self) -> None:
+        self.since = 0
+
+    def after(self, records: int) -> None:
+        self.since += records
+        if self.since >= COLLECT_EVERY:
+            gc.collect()
+            self.since = 0
+
+
+@contextmanager
+def collections_paused() -> Iterator[Collector]:
+    """The collector off but for the `Collector`'s collections, and what existed before
+    (ORM metadata, compiled rules, caches) frozen out of those."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield Collector()
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()
