@@ -216,3 +216,9 @@ def test_the_span_table_agrees_with_walking_day_by_day(
     end = start + end_after
     assert calendar.between(start, end) == walked_between(calendar, start, end)
     assert calendar.subtract(end, target) == walked_subtract(calendar, end, target)
+
+
+def test_working_time_across_centuries_is_refused_not_tabled(china: BusinessCalendar) -> None:
+    with pytest.raises(ConfigError, match="more than 14640 days apart"):
+        china.between(local(1900, 1, 1, 9, 0), local(2026, 3, 2, 9, 0))
+    assert china.between(local(2026, 3, 2, 9, 0), local(2026, 3, 2, 10, 0)) == timedelta(hours=1)

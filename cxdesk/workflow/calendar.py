@@ -18,6 +18,7 @@ from cxdesk.errors import ConfigError
 
 Span = tuple[time, time]
 SEARCH_LIMIT_DAYS = 3 * 366
+MOST_DAYS_MEASURED = 40 * 366  # a table of spans this long takes a few MB
 
 
 def _parse_span(text: str) -> Span:
@@ -136,6 +137,11 @@ class BusinessCalendar:
             return table
         low = self._local_date(first) - timedelta(days=1)  # yesterday's may run overnight
         high = self._local_date(last) + timedelta(days=1)
+        if (high - low).days > MOST_DAYS_MEASURED:
+            raise ConfigError(
+                f"cannot count working time from {low} to {high}: "
+                f"more than {MOST_DAYS_MEASURED} days apart"
+            )
         if table.first > table.last:  # nothing built yet
             return self._build(low - _SLACK, high + _SLACK)
         return self._build(min(low - _SLACK, table.first), max(high + _SLACK, table.last))
