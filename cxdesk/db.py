@@ -394,6 +394,43 @@ def _refuse_newer_schema(engine: Engine) -> None:
         )
 
 
+class Growth:
+    """Told how many rows a bulk run added, ANALYZEs the tables on PostgreSQL each time the
+    run has doubled them since their statistics were taken.
+
+    Without statistics (a new database, where autovacuum analyzes a minute later at the
+    earliest) PostgreSQL plans a batch's look-up of hundreds of keys as a scan of the whole
+    table, so every batch read the growing tables again: ingest ran at 3.3k events/s on
+    30,000 events into a new database, and slower as they grew; 10k with statistics.
+    """
+
+    def __init__(self, engine: Engine, tables: tuple[Table, ...]) -> None:
+        self.engine = engine
+        self.tables = tables if engine.dialect.name == "postgresql" else ()
+        self.rows = self._estimated_rows() if self.tables else 0
+        self.added = 0
+
+    def grew(self, rows: int) -> None:
+        if not self.tables:
+            return
+        self.added += rows
+        if self.added >= self.rows:
+            with self.engine.connect() as connection:
+                names = ", ".join(table.name for table in self.tables)
+                connection.exec_driver_sql(f"ANALYZE {names}")
+                connection.commit()
+            self.rows += self.added
+            self.added = 0
+
+    def _estimated_rows(self) -> int:
+        with self.engine.connect() as connection:
+            estimate = connection.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(name)s)",
+                {"name": self.tables[0].name},
+            ).scalar()
+        return max(int(estimate or 0), 0)  # -1: never analyzed
+
+
 class Database:
     """One database: an engine, a session factory, and the schema checks."""
 
@@ -482,18 +519,21 @@ class Database:
             self._checkpointer.nudge()
 
     @contextmanager
-    def bulk_writes(self) -> Iterator[None]:
-        """For a run of big write transactions (ingest). On SQLite, each commit past a few
-        MB of log would copy the write-ahead log into the database file before returning, a
-        tenth of ingest's time; inside this block a thread does that on its own connection
-        after each commit, while the next transaction is being prepared."""
+    def bulk_writes(self, *tables: Table) -> Iterator[Growth]:
+        """For a run of big write transactions (ingest) that fills `tables`, the first the
+        biggest. On SQLite, each commit past a few MB of log would copy the write-ahead log
+        into the database file before returning, a tenth of ingest's time; inside this block
+        a thread does that on its own connection after each commit, while the next
+        transaction is being prepared. On PostgreSQL, the `Growth` it yields keeps the
+        tables' statistics up to date as they grow."""
+        growth = Growth(self.engine, tables)
         path = sqlite_path(self.url)
         if path is None or self._checkpointer is not None:
-            yield
+            yield growth
             return
         self._checkpointer = _Checkpointer(path)
         try:
-            yield
+            yield growth
         finally:
             self._checkpointer.stop()
             self._checkpointer = None

@@ -308,6 +308,9 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
         for table in ("tickets", "timeline_entries", "feedback_events", "audit_log", "agents"):
             query = sa.text(f"SELECT count(*) FROM {table}")
             assert a.execute(query).scalar() == b.execute(query).scalar(), table
+    with target.connect() as b:  # analyzed: -1 rows would mean never
+        estimate = sa.text("SELECT reltuples FROM pg_class WHERE relname = 'tickets'")
+        assert b.execute(estimate).scalar() > 0
     source.dispose()
     target.dispose()
     assert run("--db", pg_url, "audit", "verify")[1].startswith("OK: ")

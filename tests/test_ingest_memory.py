@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from cxdesk.config import Settings
@@ -63,6 +64,27 @@ def cases_of(db: Database, customer: str) -> list[tuple[int, str, int, str | Non
                 {"c": customer},
             )
         ]
+
+
+def test_postgresql_is_given_statistics_as_ingest_fills_a_new_database(db: Database) -> None:
+    """Without them it plans each batch's look-up of its keys as a scan of the whole table."""
+    if db.is_sqlite:
+        pytest.skip("statistics are PostgreSQL's planner's")
+
+    def estimated_rows() -> dict[str, float]:
+        with db.engine.connect() as connection:
+            query = sa.text(
+                "SELECT relname, reltuples FROM pg_class "
+                "WHERE relname IN ('feedback_events', 'customers', 'tickets')"
+            )
+            return {name: rows for name, rows in connection.execute(query)}
+
+    assert set(estimated_rows().values()) == {-1}  # never analyzed
+    three = records(("e1", "A", 0), ("e2", "B", 0), ("e3", "C", 0), ("e4", "D", 0))
+    ingest(db, iter(three[:2]))
+    assert estimated_rows() == {"feedback_events": 2, "customers": 2, "tickets": 2}
+    ingest(db, iter(three[2:3]))  # a third more: the statistics are left as they were
+    assert estimated_rows()["feedback_events"] == 2
 
 
 def test_a_case_closed_between_batches_gets_no_more_alerts(db: Database) -> None:

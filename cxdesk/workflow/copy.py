@@ -44,6 +44,9 @@ def copy_database(
                 progress(table.name, count)
         if writer.dialect.name == "postgresql":
             _advance_sequences(writer)
+            # Statistics now, not when autovacuum comes by: until then PostgreSQL plans
+            # look-ups in the copied tables as scans of them whole.
+            writer.exec_driver_sql("ANALYZE")
     return copied
 
 

@@ -218,11 +218,13 @@ class Ingestor:
         return self._run(checked_batches(records, self.settings.timezone, self.batch_size))
 
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
-        with collections_paused() as collector, self.db.bulk_writes():
+        tables = (FeedbackEvent.__table__, Customer.__table__, Ticket.__table__)
+        with collections_paused() as collector, self.db.bulk_writes(*tables) as growth:
             for batch in batches:
                 self._commit(batch)
                 self.summary.read += len(batch)  # once stored: a stopped run says what it kept
                 collector.after(len(batch))
+                growth.grew(len(batch))
         return self.summary
 
     def ingest_event(
