@@ -66,10 +66,9 @@ def cases_of(db: Database, customer: str) -> list[tuple[int, str, int, str | Non
         ]
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # its planner's statistics
 def test_postgresql_is_given_statistics_as_ingest_fills_a_new_database(db: Database) -> None:
     """Without them it plans each batch's look-up of its keys as a scan of the whole table."""
-    if db.is_sqlite:
-        pytest.skip("statistics are PostgreSQL's planner's")
 
     def estimated_rows() -> dict[str, float]:
         with db.engine.connect() as connection:
