@@ -8,7 +8,8 @@ rules read, nor binding its row for the driver (see event_rows). So with batches
 `MIN_BATCH_FOR_CHILD` records or more, a child process (`python -m cxdesk.workflow.feed`)
 opens the file itself, or reads the standard input it shares with ingest, and sends each
 batch back as a pickle of plain tuples while ingest writes the batch before; the pipe keeps
-it one batch ahead.
+it one batch ahead. Of a file, ingest reads the first batch itself while the child starts,
+and the child reads from the line after it.
 
 The child ignores ctrl+c (ingest handles it, then ends the child) and exits when ingest stops
 reading (a broken pipe) or dies (the child is handed to another parent while the feed is
