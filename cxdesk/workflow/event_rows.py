@@ -59,10 +59,13 @@ class EventRows:
         return self.plan.bind([values[name] for name in self.plan.names])
 
     def write(self, connection: Connection, rows: list[list[Any]], received_at: datetime) -> None:
-        """Insert rows whose ticket is filled in, all received at `received_at`."""
+        """Insert rows, all received at `received_at`. A row's ticket may be its number, or
+        what stood for the ticket until the batch's new ones were written: its `id` now."""
         if not rows:
             return
-        received = self._bind_received(received_at)
+        received, ticket = self._bind_received(received_at), self.ticket
         for row in rows:
             row[self._received] = received
+            if row[ticket] is not None and row[ticket].__class__ is not int:
+                row[ticket] = row[ticket].id
         self.plan.execute(connection, rows)

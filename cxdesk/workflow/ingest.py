@@ -631,14 +631,10 @@ class _Batch:
             [{**c, "updated_at": self.received_at} for c in self.changed_customers.values()],
         )
         self._insert_new_cases()
-        event_rows, ticket = self.ing.event_rows, self.ing.event_rows.ticket
-        for event in self.events:
-            if isinstance(event[ticket], _Case):
-                event[ticket] = event[ticket].id
         for entry in self.timeline:
             entry["ticket_id"] = entry["ticket_id"].id
         connection = session.connection()
-        event_rows.write(connection, self.events, self.received_at)
+        self.ing.event_rows.write(connection, self.events, self.received_at)
         insert_rows(connection, TimelineEntry.__table__, self.timeline)
         self._update_changed_cases()
         if self.audit:
