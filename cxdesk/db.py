@@ -21,16 +21,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Compiled,
     Connection,
     Dialect,
     Engine,
     Table,
+    any_,
     bindparam,
     create_engine,
     event,
+    func,
     inspect,
+    select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import SessionTransaction, sessionmaker
@@ -238,6 +243,17 @@ def _json_text(value: Any) -> str:
 # JSON columns (timeline data, audit detail, tags, drivers) through orjson: ingest writes
 # hundreds of thousands of them, and the standard library's encoder was a tenth of its time.
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
+def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool]:
+    """`column IN keys` with all the keys in one bound value: a JSON array on SQLite, an
+    array on PostgreSQL. Ingest looks up a batch's tens of thousands of keys at once; as
+    chunks of an IN list, SQLAlchemy's building and binding of each cost more than the
+    database's search."""
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    values = func.json_each(_json_text(keys)).table_valued("value")
+    return column.in_(select(values.c.value))  # type: ignore[no-any-return]
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

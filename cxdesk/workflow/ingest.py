@@ -12,7 +12,7 @@ go through the service's commands inside the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +24,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, WriteStamp, insert_rows, update_rows, write_stamp
+from cxdesk.db import Database, WriteStamp, insert_rows, one_of, update_rows, write_stamp
 from cxdesk.errors import NotFound
 from cxdesk.i18n import Message
 from cxdesk.models import (
@@ -331,15 +331,14 @@ class _Batch:
 
     # -- lookups ---------------------------------------------------------------------------
 
+    def _one_of(self, column: Any, keys: Iterable[Any]) -> Any:
+        return one_of(col(column), sorted(set(keys)), self.session.connection().dialect)
+
     def _known_event_ids(self, ids: list[str]) -> set[str]:
-        known: set[str] = set()
-        for chunk in _chunks(sorted(set(ids))):
-            known.update(
-                self._scalars(
-                    select(FeedbackEvent.event_id).where(col(FeedbackEvent.event_id).in_(chunk))
-                )
-            )
-        return known
+        if not ids:
+            return set()
+        event_id = FeedbackEvent.event_id
+        return set(self._scalars(select(event_id).where(self._one_of(event_id, ids))))
 
     def _scalars(self, statement: Any) -> list[Any]:
         """A Core query on the batch's connection: no ORM machinery for plain columns."""
@@ -355,10 +354,9 @@ class _Batch:
                 numbers.add(parse_ref(ref))
             except NotFound:
                 continue
-        found: set[int] = set()
-        for chunk in _chunks(sorted(numbers)):
-            found.update(self._scalars(select(Ticket.id).where(col(Ticket.id).in_(chunk))))
-        return found
+        if not numbers:
+            return set()
+        return set(self._scalars(select(Ticket.id).where(self._one_of(Ticket.id, numbers))))
 
     def _customers(self, events: list[ValidEvent]) -> dict[str, dict[str, Any]]:
         """The batch's customers as rows, known ones loaded, then updated event by event."""
@@ -367,8 +365,8 @@ class _Batch:
         rows = {i: remembered[i] for i in ids if i in remembered}
         ids = [i for i in ids if i not in rows]
         columns = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
-        for chunk in _chunks(ids):
-            for values in self._rows(select(*columns).where(col(Customer.id).in_(chunk))):
+        if ids:
+            for values in self._rows(select(*columns).where(self._one_of(Customer.id, ids))):
                 rows[values[0]] = dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
         return rows
 
@@ -381,13 +379,13 @@ class _Batch:
                 unknown.append(customer_id)
             elif (case := remembered[customer_id]) is not None:
                 self.cases[customer_id] = case
-        for chunk in _chunks(sorted(unknown)):
+        if unknown:
             # Plain columns, not ORM objects: the session's identity map must not hold copies
             # that the bulk UPDATE below would leave stale for the service's commands.
             statement = (
                 select(*_CASE_COLUMNS)
                 .where(
-                    col(Ticket.customer_id).in_(chunk),
+                    self._one_of(Ticket.customer_id, unknown),
                     Ticket.kind == TicketKind.CASE,
                     Ticket.stage != Stage.CLOSED,
                 )
@@ -741,15 +739,14 @@ class _Batch:
             return  # the everyday case: nothing to store, nothing of this source to resolve
         lines = sorted({q["line"] for q in self.quarantine} | set(self.accepted_lines))
         already: dict[int, list[tuple[str, int]]] = {}
-        for chunk in _chunks(lines):
-            for line, raw, number in session.exec(
-                select(QuarantinedRecord.line, QuarantinedRecord.raw, QuarantinedRecord.id).where(
-                    QuarantinedRecord.source == self.ing.source,
-                    col(QuarantinedRecord.line).in_(chunk),
-                    col(QuarantinedRecord.resolved).is_(False),
-                )
-            ):
-                already.setdefault(line, []).append((raw, number))
+        for line, raw, number in session.exec(
+            select(QuarantinedRecord.line, QuarantinedRecord.raw, QuarantinedRecord.id).where(
+                QuarantinedRecord.source == self.ing.source,
+                self._one_of(QuarantinedRecord.line, lines),
+                col(QuarantinedRecord.resolved).is_(False),
+            )
+        ):
+            already.setdefault(line, []).append((raw, number))
         fresh = [
             q
             for q in self.quarantine
@@ -758,10 +755,10 @@ class _Batch:
         if fresh:
             session.execute(insert(QuarantinedRecord.__table__), fresh)
         fixed = [number for line in self.accepted_lines for _, number in already.get(line, [])]
-        for chunk in _chunks(fixed):
+        if fixed:
             session.execute(
                 update(QuarantinedRecord)
-                .where(col(QuarantinedRecord.id).in_(chunk))
+                .where(self._one_of(QuarantinedRecord.id, fixed))
                 .values(resolved=True, retried_at=self.received_at)
             )
 
@@ -800,8 +797,3 @@ def ticket_title(event: Any) -> str:
         if (value := getattr(event, name)) is not None
     ]
     return f"{event.kind} " + ", ".join(scores) if scores else event.kind
-
-
-def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
