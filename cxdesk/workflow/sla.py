@@ -45,12 +45,24 @@ class ClockReading:
     remaining: timedelta  # negative once breached
 
 
+@dataclass(frozen=True)
+class ClockRule:
+    """What a queue's policy says for one priority: the targets, the calendar they run on,
+    and the fraction of a target after which the clock is at risk."""
+
+    target: Target
+    calendar: BusinessCalendar
+    at_risk: float
+
+
 class SlaPlanner:
-    """Turns settings into calendars and due times; calendars are built once and reused."""
+    """Turns settings into calendars and due times; calendars and each queue's rule for a
+    priority are worked out once and reused (ingest plans clocks for thousands of tickets)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._calendars: dict[str, BusinessCalendar] = {}
+        self._rules: dict[tuple[str, str, str], ClockRule] = {}
 
     def calendar(self, name: str) -> BusinessCalendar:
         if name not in self._calendars:
@@ -59,22 +71,28 @@ class SlaPlanner:
             )
         return self._calendars[name]
 
-    def target(self, queue: Queue, priority: str) -> Target:
-        return self.settings.policy(queue.policy).target(priority)
+    def rule(self, queue: Queue, priority: str) -> ClockRule:
+        key = (queue.policy, queue.calendar, priority)
+        rule = self._rules.get(key)
+        if rule is None:
+            policy = self.settings.policy(queue.policy)
+            target = policy.target(priority)
+            calendar = self.calendar(target.calendar or queue.calendar)
+            rule = self._rules[key] = ClockRule(target, calendar, policy.at_risk)
+        return rule
 
     def calendar_for(self, queue: Queue, priority: str) -> BusinessCalendar:
-        return self.calendar(self.target(queue, priority).calendar or queue.calendar)
+        return self.rule(queue, priority).calendar
 
     def due_times(
         self, queue: Queue, priority: str, start: datetime, paused: timedelta = timedelta(0)
     ) -> tuple[datetime, datetime]:
         """First-response and resolution due times for clocks started at `start` that have
         since been paused for `paused` of working time."""
-        target = self.target(queue, priority)
-        calendar = self.calendar_for(queue, priority)
+        rule = self.rule(queue, priority)
         return (
-            calendar.add(start, target.first_response + paused),
-            calendar.add(start, target.resolution + paused),
+            rule.calendar.add(start, rule.target.first_response + paused),
+            rule.calendar.add(start, rule.target.resolution + paused),
         )
 
     def start_clocks(self, ticket: Clocked, queue: Queue, start: datetime) -> None:
@@ -120,18 +138,16 @@ class SlaPlanner:
         if ticket.stage in CLOCK_STOPPED_STAGES or ticket.resolved_at is not None:
             ticket.sla_due = ticket.sla_risk_at = None
             return
-        target = self.target(queue, ticket.priority)
+        rule = self.rule(queue, ticket.priority)
         if ticket.first_response_at is None:
-            due, length = ticket.first_response_due, target.first_response
+            due, length = ticket.first_response_due, rule.target.first_response
         else:
-            due, length = ticket.resolution_due, target.resolution
+            due, length = ticket.resolution_due, rule.target.resolution
         ticket.sla_due = due
         if due is None:
             ticket.sla_risk_at = None
             return
-        fraction = self.settings.policy(queue.policy).at_risk
-        calendar = self.calendar_for(queue, ticket.priority)
-        ticket.sla_risk_at = calendar.subtract(due, length * (1 - fraction))
+        ticket.sla_risk_at = rule.calendar.subtract(due, length * (1 - rule.at_risk))
 
 
 class ClockReader:
