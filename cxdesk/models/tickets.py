@@ -24,8 +24,6 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_assignee_stage_due", "assignee", "stage", "sla_due"),
         Index("ix_tickets_escalation_stage", "escalation_level", "stage"),
         Index("ix_tickets_customer_stage", "customer_id", "stage"),
-        Index("ix_tickets_first_response_due", "first_response_due"),
-        Index("ix_tickets_resolution_due", "resolution_due"),
         Index("ix_tickets_opened_at", "opened_at"),
         Index("ix_tickets_sla_due", "sla_due"),
         Index("ix_tickets_sla_risk_at", "sla_risk_at"),
