@@ -332,7 +332,7 @@ class _Batch:
     # -- lookups ---------------------------------------------------------------------------
 
     def _one_of(self, column: Any, keys: Iterable[Any]) -> Any:
-        return one_of(col(column), sorted(set(keys)), self.session.connection().dialect)
+        return one_of(col(column), list(set(keys)), self.session.connection().dialect)
 
     def _known_event_ids(self, ids: list[str]) -> set[str]:
         if not ids:
