@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from itertools import islice
 from types import SimpleNamespace
 from typing import Any
@@ -509,7 +510,7 @@ class _Batch:
         )
         self.ing.planner.start_clocks(case, self.ing.queues[rule.queue], at)
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
-        self._timeline(case, event, opening_note(rule.queue, alert.priority, rule.name), rule.name)
+        self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
         self.audit.append(
             {
                 "case": case,
@@ -569,21 +570,22 @@ class _Batch:
         case.version += 1
         if case.customer_id not in self.new_cases:
             self.changed_cases[case.customer_id] = case
-        self._timeline(case, event, alert_note(rule.name, alert.priority, raised_from), rule.name)
+        self._timeline(case, event, _alert_entry(rule.name, alert.priority, raised_from))
         self.audit.append(
             {"case": case, "at": event.occurred_at, "action": "attach", "detail": detail}
         )
 
-    def _timeline(self, case: _Case, event: ValidEvent, body: Message, rule: str) -> None:
+    def _timeline(self, case: _Case, event: ValidEvent, entry: _AlertEntry) -> None:
+        body, data = entry
         self.timeline.append(
             {
                 "ticket_id": case,  # its id once the batch is written
                 "at": event.occurred_at,
                 "actor": SYSTEM_ACTOR,
                 "kind": "alert",
-                "body": str(body),
+                "body": body,
                 "event_id": event.event_id,
-                "data": {"rule": rule, "say": body.stored()},
+                "data": data,
             }
         )
 
@@ -784,6 +786,25 @@ _CASE_COLUMNS = (
     Ticket.paused_seconds,
     Ticket.version,
 )
+
+
+_AlertEntry = tuple[str, dict[str, Any]]  # a timeline entry's body and data
+
+
+def _noted(body: Message, rule: str) -> _AlertEntry:
+    return str(body), {"rule": rule, "say": body.stored()}
+
+
+# An alert's entry is the same for every alert of a rule at a priority: worked out once, and
+# shared by the rows (which nothing changes before they are written).
+@lru_cache(maxsize=1024)
+def _opening_entry(queue_id: str, priority: str, rule: str) -> _AlertEntry:
+    return _noted(opening_note(queue_id, priority, rule), rule)
+
+
+@lru_cache(maxsize=1024)
+def _alert_entry(rule: str, priority: str, raised_from: str | None) -> _AlertEntry:
+    return _noted(alert_note(rule, priority, raised_from), rule)
 
 
 def ticket_title(event: Any) -> str:
