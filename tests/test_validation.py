@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from cxdesk.config import AlertRuleConfig, Settings
 from cxdesk.db import Database, dialect_for
 from cxdesk.errors import CxdeskError
+from cxdesk.models import Queue
 from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.feed import (
@@ -31,6 +32,7 @@ from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
 from cxdesk.workflow.rules import RuleSet
+from cxdesk.workflow.sla import SlaPlanner, portable_clocks
 from cxdesk.workflow.validation import validate_record
 
 TZ = "Asia/Shanghai"
@@ -104,7 +106,7 @@ def read_as_ingest_does(
     judge = RuleSet(rules).judge_alone
     rows = EventRows(dialect_for(driver)) if driver else None
     bind = rows.bind if rows else lambda _ev, _raw: None
-    ahead = read_here(source, ahead=lambda ev, raw: (judge(ev), bind(ev, raw)))
+    ahead = read_here(source, ahead=lambda ev, raw: (judge(ev), bind(ev, raw), None))
     return read_here(source)[:1] + ahead[1:]
 
 
@@ -121,7 +123,7 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
     assert [len(b) for b in batches] == [BATCH, BATCH, 7]
     assert batches == read_as_ingest_does(source, RULES, "sqlite")
-    first = [outcome for _, _, outcome, _, _, _ in batches[0]]
+    first = [outcome for _, _, outcome, _, _, _, _ in batches[0]]
     assert first[0] == "nps: must be <= 10, got 11"
     assert first[1] == "customer: required"
     assert first[2].startswith("invalid JSON")
@@ -130,21 +132,52 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
-    _, raw, event, _, fired, row = batches[1][3]  # NPS 3 from a gold customer
+    _, raw, event, _, fired, row, _ = batches[1][3]  # NPS 3 from a gold customer
     assert fired is not None
     gold_detractor = rules.alert_of(fired)
     assert gold_detractor is not None and gold_detractor.priority == "P1"
     assert row is not None and row[2:5] == ["2026-03-02 00:00:00.000000", None, "C4"]
     assert (row[0], row[12], row[-1]) == (event.event_id, '["price","物流"]', raw)
-    line, raw, outcome, origin, fired, row = batches[-1][-1]
-    assert (line, outcome, origin, fired, row) == (
+    line, raw, outcome, origin, fired, row, clocks = batches[-1][-1]
+    assert (line, outcome, origin, fired, row, clocks) == (
         2 * BATCH + 7,
         "not valid UTF-8",
         ("jsonl", None),
         None,
         None,
+        None,
     )
     assert raw.endswith("\ufffd\ufffd not UTF-8")  # as the reader shows it
+
+
+def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
+    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+) -> None:
+    target = {"first_response": "PT30M", "resolution": "PT5H"}
+    settings = Settings.model_validate(
+        {"policies": {"fast": {"P1": target, "P2": target, "P3": target, "at_risk": 0.5}}}
+    )
+    queues = {
+        queue_id: Queue(id=queue_id, name=q.name, team_id=q.team, calendar="24x7", policy="fast")
+        for queue_id, q in settings.queues.items()
+    }
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
+    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite", portable_clocks(settings, queues)) as feed:
+        first, ahead = list(feed)
+    assert len(launches) == 1
+    assert all(clocks is None for *_, clocks in first)  # read here: the writer plans them
+    rules, planner, planned = RuleSet(RULES), SlaPlanner(settings), 0
+    for _, _, event, _, fired, _, clocks in ahead:
+        alert = rules.alert_of(fired) if fired else None
+        if alert is None:
+            assert clocks is None
+            continue
+        assert isinstance(event, ValidEvent)
+        at, queue = event.occurred_at, queues[alert.decisive.queue]
+        assert clocks == planner.opening_clocks(queue, alert.priority, at)
+        assert clocks[0] == at + timedelta(minutes=30)  # the queues' policy, not the default
+        planned += 1
+    assert planned > BATCH / 10
 
 
 def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
@@ -162,7 +195,7 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
     assert len(launches) == 1
     assert batches == read_as_ingest_does(source, [])
     n = BATCH + (11 - BATCH) % 12  # in the child's first batch, with NPS 11
-    line, raw, outcome, origin, _, _ = batches[1][n - BATCH]
+    line, raw, outcome, origin, *_ = batches[1][n - BATCH]
     assert (line, raw) == (n + 2, f'c{n},survey,2026-03-02T08:00:00+08:00,C{n},11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)

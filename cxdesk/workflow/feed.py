@@ -4,7 +4,8 @@ process that works a batch ahead.
 Reading a record (lines, decoding, CSV) and validating it (JSON, the schema, cleaning text)
 needs nothing from the database, and cost ingest's writer as much as its SQL did; nor does
 judging which alert rules an event fires, when the event carries the customer fields the
-rules read, nor binding its row for the driver (see event_rows). So with batches of
+rules read, nor binding its row for the driver (see event_rows), nor planning the SLA clocks
+of the case its alert would open. So with batches of
 `MIN_BATCH_FOR_CHILD` records or more, a child process (`python -m cxdesk.workflow.feed`)
 opens the file itself, or reads the standard input it shares with ingest, and sends each
 batch back as a pickle of plain tuples while ingest writes the batch before; the pipe keeps
@@ -41,6 +42,7 @@ from cxdesk.workflow.validation import Validated, validate_record
 
 if TYPE_CHECKING:  # the child imports them only once its first batch is on its way
     from cxdesk.config import AlertRuleConfig
+    from cxdesk.workflow.sla import Clocks
 
 # Smaller batches are read here: the child's start and the pickles cost more than it saves.
 MIN_BATCH_FOR_CHILD = 1000
@@ -48,22 +50,23 @@ QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quie
 
 Origin = tuple[str, str | None]  # the source's format, and the CSV header to read it again
 # What the reading process works out ahead for a valid event, where it can (None: the writer
-# does it): the alert rules it fires, and its row bound for the driver.
-Ahead = tuple[Fired | None, list[Any] | None]
+# does it): the alert rules it fires, its row bound for the driver, and the clocks of the
+# case its alert would open.
+Ahead = tuple[Fired | None, list[Any] | None, "Clocks | None"]
 WorkAhead = Callable[[ValidEvent, str], Ahead]
 # Line, raw text, the event or why it is refused, where it came from, and the work ahead.
-Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None]
-NOTHING_AHEAD: Ahead = (None, None)
+Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None, "Clocks | None"]
+NOTHING_AHEAD: Ahead = (None, None, None)
 
 
 def checked(record: Record, timezone: str, ahead: WorkAhead | None = None) -> Checked:
     event = validate_record(record, timezone)
-    fired, row = (
+    fired, row, clocks = (
         ahead(event, record.raw)
         if ahead is not None and not isinstance(event, str)
         else NOTHING_AHEAD
     )
-    return record.line, record.raw, event, (record.format, record.csv_header), fired, row
+    return record.line, record.raw, event, (record.format, record.csv_header), fired, row, clocks
 
 
 def checked_batches(
@@ -131,12 +134,14 @@ class CheckedFeed:
         batch_size: int,
         rules: list[AlertRuleConfig] | None = None,
         drivername: str | None = None,
+        clocks: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.timezone = timezone
         self.batch_size = batch_size
         self.rules = rules or []  # the child judges each event's alert by these
         self.drivername = drivername  # and binds its row for this backend (no URL: no secrets)
+        self.clocks = clocks  # and plans its case's clocks by this (see sla.portable_clocks)
         self._child: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> CheckedFeed:
@@ -218,6 +223,7 @@ class CheckedFeed:
                 self.batch_size,
                 rules,
                 self.drivername,
+                self.clocks,
             ]
         )
         try:
@@ -242,9 +248,16 @@ class _LateWork:
     written. On a file, ingest reads the first batch itself, and the child loads them at once.
     """
 
-    def __init__(self, rules: list[dict[str, Any]], drivername: str | None, armed: bool) -> None:
+    def __init__(
+        self,
+        rules: list[dict[str, Any]],
+        drivername: str | None,
+        clocks: dict[str, Any] | None,
+        armed: bool,
+    ) -> None:
         self.rules = rules
         self.drivername = drivername
+        self.clocks = clocks
         self.armed = armed  # set once the first batch is on its way
         self.work: WorkAhead | None = None
 
@@ -260,18 +273,32 @@ class _LateWork:
         from cxdesk.db import dialect_for
         from cxdesk.workflow.event_rows import EventRows
         from cxdesk.workflow.rules import RuleSet
+        from cxdesk.workflow.sla import clocks_from_portable
 
-        judge = RuleSet([AlertRuleConfig(**rule) for rule in self.rules]).judge_alone
+        rules = RuleSet([AlertRuleConfig(**rule) for rule in self.rules])
         rows = EventRows(dialect_for(self.drivername)) if self.drivername else None
         bind = rows.bind if rows is not None and rows.bound_ahead else None
-        return lambda event, raw: (judge(event), bind(event, raw) if bind else None)
+        planner, queues = clocks_from_portable(self.clocks) if self.clocks else (None, {})
+
+        def clocks_of(event: ValidEvent, fired: Fired | None) -> Clocks | None:
+            alert = rules.alert_of(fired) if fired else None
+            if alert is None or planner is None:
+                return None
+            queue = queues[alert.decisive.queue]
+            return planner.opening_clocks(queue, alert.priority, event.occurred_at)
+
+        def work(event: ValidEvent, raw: str) -> Ahead:
+            fired = rules.judge_alone(event)
+            return fired, bind(event, raw) if bind else None, clocks_of(event, fired)
+
+        return work
 
 
 def _serve(spec: str) -> None:
     """The child: the source's checked batches, pickled to stdout, until it ends."""
-    fields, after_line, timezone, batch_size, rules, drivername = json.loads(spec)
+    fields, after_line, timezone, batch_size, rules, drivername, clocks = json.loads(spec)
     source = FeedSource(**fields)
-    ahead = _LateWork(rules, drivername, armed=after_line > 0)
+    ahead = _LateWork(rules, drivername, clocks, armed=after_line > 0)
     parent = os.getppid()
 
     def records() -> Iterator[Record | None]:

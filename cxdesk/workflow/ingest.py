@@ -55,7 +55,7 @@ from cxdesk.workflow.service import (
     is_more_urgent,
     opening_note,
 )
-from cxdesk.workflow.sla import SlaPlanner
+from cxdesk.workflow.sla import Clocks, SlaPlanner, portable_clocks
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 
@@ -208,8 +208,9 @@ class Ingestor:
         """Ingest a file or standard input, read, validated and judged by the alert rules a
         batch ahead (in a second process when the batches are big enough)."""
         settings, drivername = self.settings, self.db.engine.url.drivername
+        clocks = portable_clocks(settings, self.queues)
         with CheckedFeed(
-            source, settings.timezone, self.batch_size, settings.rules, drivername
+            source, settings.timezone, self.batch_size, settings.rules, drivername, clocks
         ) as batches:
             return self._run(batches)
 
@@ -236,7 +237,7 @@ class Ingestor:
         valid = event.flat(self.settings.timezone)
         with self.db.write() as session:
             (outcome,) = _Batch(self, session, received_at or self.clock(), _Memory()).run(
-                [(0, raw, valid, _NO_ORIGIN, None, None)]
+                [(0, raw, valid, _NO_ORIGIN, None, None, None)]
             )
         self._count([outcome])
         return outcome.result()
@@ -306,7 +307,7 @@ class _Batch:
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[Checked]) -> list[_Pending]:
-        valid = [event for _, _, event, _, _, _ in items if not isinstance(event, str)]
+        valid = [event for _, _, event, *_ in items if not isinstance(event, str)]
         known = self._known_event_ids([ev.event_id for ev in valid])
         tickets = self._existing_tickets(
             [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
@@ -316,14 +317,15 @@ class _Batch:
         )
         self._load_open_cases([ev.customer_id for ev in valid])
         pending: list[_Pending] = []
-        for line, raw, event, origin, fired, row in items:
+        for line, raw, event, origin, fired, row, clocks in items:
             if isinstance(event, str):
                 pending.append(self._quarantine(line, raw, origin, event))
             elif event.event_id in known:
                 pending.append(_DUPLICATE)
                 self._resolved(line)
             else:
-                outcome = self._accept(line, raw, origin, event, (fired, row), customers, tickets)
+                ahead = (fired, row, clocks)
+                outcome = self._accept(line, raw, origin, event, ahead, customers, tickets)
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
@@ -440,7 +442,7 @@ class _Batch:
                 )
         self._resolved(line)
         customer = self._upsert_customer(customers, event)
-        fired, row = ahead
+        fired, row, clocks = ahead
         if row is None:
             row = self.ing.event_rows.bind(event, raw)
         self.events.append(row)
@@ -457,7 +459,7 @@ class _Batch:
             return _STORED
         case = self.cases.get(event.customer_id)
         if case is None:
-            case = row[ticket] = self._open_case(event, alert)
+            case = row[ticket] = self._open_case(event, alert, clocks)
             return _Pending(Outcome.CREATED, case, alert)
         row[ticket] = case  # its id once the batch is written
         if case.via_service or case.stage == Stage.VERIFY:
@@ -493,9 +495,14 @@ class _Batch:
                     self.changed_customers[key] = row
         return row
 
-    def _open_case(self, event: ValidEvent, alert: Alert) -> _Case:
+    def _open_case(self, event: ValidEvent, alert: Alert, clocks: Clocks | None) -> _Case:
+        """A new case for the alert, with the clocks planned ahead if they were."""
         rule = alert.decisive
         at = event.occurred_at
+        queue = self.ing.queues[rule.queue]
+        if clocks is None:
+            clocks = self.ing.planner.opening_clocks(queue, alert.priority, at)
+        first_response_due, resolution_due, sla_due, sla_risk_at = clocks
         case = _Case(
             id=None,
             customer_id=event.customer_id,
@@ -505,10 +512,11 @@ class _Batch:
             opened_at=at,
             reopened_at=None,
             first_response_at=None,
-            first_response_due=None,
-            resolution_due=None,
+            first_response_due=first_response_due,
+            resolution_due=resolution_due,
+            sla_due=sla_due,
+            sla_risk_at=sla_risk_at,
         )
-        self.ing.planner.start_clocks(case, self.ing.queues[rule.queue], at)
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
         self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
         self.audit.append(
@@ -519,7 +527,6 @@ class _Batch:
                 "detail": {"queue": rule.queue, "priority": alert.priority, "rule": rule.name},
             }
         )
-        queue = self.ing.queues[rule.queue]
         case.assignee = self.assigner.pick(
             queue,
             priority=alert.priority,

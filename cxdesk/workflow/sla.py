@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cxdesk.config import Settings, Target
 from cxdesk.models import Queue, Stage, Ticket
@@ -31,6 +31,26 @@ class Clocked(Protocol):
     sla_due: datetime | None
     sla_risk_at: datetime | None
     paused_seconds: int
+
+
+# A new ticket's due times: first response, resolution, and the running clock's mirror
+# (sla_due, sla_risk_at). A plain tuple: ingest's reading process sends one per alert.
+Clocks = tuple[datetime | None, datetime | None, datetime | None, datetime | None]
+
+
+@dataclass
+class _Opening:
+    """A ticket as it opens, for `start_clocks` to set its due times on."""
+
+    priority: str
+    stage: str = Stage.NEW
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    sla_due: datetime | None = None
+    sla_risk_at: datetime | None = None
+    paused_seconds: int = 0
 
 
 class SlaState(StrEnum):
@@ -106,6 +126,17 @@ class SlaPlanner:
         ticket.resolution_due = resolution_due
         self.refresh_running_clock(ticket, queue)
 
+    def opening_clocks(self, queue: Queue, priority: str, start: datetime) -> Clocks:
+        """The due times of a ticket opened in `queue` at `start`."""
+        ticket = _Opening(priority)
+        self.start_clocks(ticket, queue, start)
+        return (
+            ticket.first_response_due,
+            ticket.resolution_due,
+            ticket.sla_due,
+            ticket.sla_risk_at,
+        )
+
     def resume_clocks(self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime):
         """Give back the working time that was left when the ticket was paused."""
         calendar = self.calendar_for(queue, ticket.priority)
@@ -148,6 +179,25 @@ class SlaPlanner:
             ticket.sla_risk_at = None
             return
         ticket.sla_risk_at = rule.calendar.subtract(due, length * (1 - rule.at_risk))
+
+
+def portable_clocks(settings: Settings, queues: Mapping[str, Queue]) -> dict[str, Any]:
+    """What another process needs to plan clocks as this one does, as JSON: the calendars,
+    policies and time zone, and each queue's calendar and policy (nothing secret)."""
+    return {
+        "settings": settings.model_dump(mode="json", include={"timezone", "calendars", "policies"}),
+        "queues": {q.id: {"calendar": q.calendar, "policy": q.policy} for q in queues.values()},
+    }
+
+
+def clocks_from_portable(spec: dict[str, Any]) -> tuple[SlaPlanner, dict[str, Queue]]:
+    """The planner and queues that `portable_clocks` described."""
+    planner = SlaPlanner(Settings.model_validate(spec["settings"]))
+    queues = {
+        queue_id: Queue(id=queue_id, name=queue_id, team_id="", **fields)
+        for queue_id, fields in spec["queues"].items()
+    }
+    return planner, queues
 
 
 class ClockReader:
