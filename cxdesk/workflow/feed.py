@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from cxdesk.errors import CxdeskError
 from cxdesk.workflow.collector import collections_paused
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the child imports them only once its first batch is on its 
 # Smaller batches are read here: the child's start and the pickles cost more than it saves.
 MIN_BATCH_FOR_CHILD = 1000
 QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quiet this long
+PIPE_SIZE = 1 << 20  # the pipe from the child, where the system allows (Linux: up to 1 MB)
 
 Origin = tuple[str, str | None]  # the source's format, and the CSV header to read it again
 # What the reading process works out ahead for a valid event, where it can (None: the writer
@@ -227,7 +228,7 @@ class CheckedFeed:
             ]
         )
         try:
-            return subprocess.Popen(
+            child = subprocess.Popen(
                 # -P: not the working directory's modules, should it hold another cxdesk
                 [sys.executable, "-P", "-m", __name__, spec],
                 stdin=None if self.source.path is None else subprocess.DEVNULL,
@@ -236,9 +237,22 @@ class CheckedFeed:
         except OSError as exc:
             self._warn(f"cannot start the reading process: {exc}")
             return None
+        _widen(child.stdout)
+        return child
 
     def _warn(self, why: str) -> None:
         print(f"cxdesk: warning: {why}; reading in this process", file=sys.stderr)
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """A batch is megabytes, which a pipe of 64 kB (the default) hands over in a hundred
+    steps, each waking the other process. A wish, not a need: Linux only, within its limit."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[arg-type, attr-defined]
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 class _LateWork:
