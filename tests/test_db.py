@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel
 
 import cxdesk.db as db_module
@@ -23,6 +26,7 @@ from cxdesk.db import (
 )
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Customer, Meta
+from cxdesk.models.base import UTCDateTime
 
 FIRST_REVISION = "0001"
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -371,3 +375,19 @@ def test_a_lock_that_is_never_released_is_one_clear_error(
         ran = True
     assert not ran  # the block never started: nothing half done
     holder.execute("ROLLBACK")
+
+
+_ZONES = st.sampled_from(
+    [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-9, minutes=-30))]
+)
+
+
+@given(
+    st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 30), timezones=_ZONES)
+)
+def test_an_instant_is_stored_as_utc_text_and_read_back_the_same(value: datetime) -> None:
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    text = column.bind_processor(dialect)(value)
+    assert text == value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    assert column.result_processor(dialect, None)(text) == value

@@ -69,8 +69,17 @@ class UTCDateTime(TypeDecorator[datetime]):
                 if text is None:
                     if len(texts) >= 65536:
                         texts.clear()
-                    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-                    text = texts[value] = utc.isoformat(" ", "microseconds")[:26]  # no +00:00
+                    u = value if value.tzinfo is UTC else value.astimezone(UTC)
+                    # isoformat(" ", "microseconds") without +00:00, in two thirds of its time
+                    text = texts[value] = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+                        u.year,
+                        u.month,
+                        u.day,
+                        u.hour,
+                        u.minute,
+                        u.second,
+                        u.microsecond,
+                    )
                 return text
             value = self.process_bind_param(value, dialect)
             return None if value is None else value.isoformat(" ", "microseconds")
