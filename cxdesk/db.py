@@ -145,6 +145,7 @@ class _Checkpointer:
         self.path = path
         self._wake = threading.Event()
         self._stopping = False
+        self._connection: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -156,12 +157,21 @@ class _Checkpointer:
         self._wake.set()
 
     def stop(self) -> None:
+        """End the thread, cutting short the checkpoint it may be running: the log is safe
+        where it is, and the next checkpoint (any connection's) copies the rest."""
         self._stopping = True
+        try:
+            if self._connection is not None:
+                self._connection.interrupt()
+        except sqlite3.ProgrammingError:
+            pass  # closed meanwhile: the thread has ended
         self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        connection = self._connection = sqlite3.connect(
+            self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+        )
         try:
             while not self._stopping:
                 self._wake.wait()
