@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
     if "ingest" in only:
         out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events))
+        if isinstance(out, dict):  # the ingesting process's own, not the driver's
+            rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     if "tui" in only:
         built = ensure(
