@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cxdesk.models import Ticket
 from cxdesk.workflow.feed import MIN_BATCH_FOR_CHILD
 
 from .conftest import Run, engine_for
@@ -365,6 +366,42 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
     ]
     assert rows[0]["fired"] == "gold_detractor, detractor"
     assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
+
+
+def test_tickets_are_the_same_whether_planned_ahead_or_here(tmp_path: Path, run: Run) -> None:
+    """Batches big enough for the reading process get their new cases' clocks planned there;
+    a case whose priority rises is planned again by the writer."""
+    rng = random.Random(5)
+    lines = [
+        json.dumps(
+            event(
+                f"s{n}",
+                "",
+                n,
+                nps=rng.randint(0, 10),
+                comment=rng.choice(OUTAGE + CALM + CALM) or None,
+            )
+            | {"customer": {"id": f"C{rng.randrange(1500)}", "tier": rng.choice(["gold", "no"])}}
+        )
+        for n in range(3 * CRASH_BATCH)
+    ]
+    feed = write_lines(tmp_path / "feed.jsonl", lines)
+    tickets = []
+    for name, batch in (("ahead", CRASH_BATCH), ("here", CRASH_BATCH - 1)):
+        db = tmp_path / f"{name}.db"
+        run("--db", str(db), "init")
+        code, _, _ = run("--db", str(db), "--now", NOW, "ingest", str(feed), "--batch", str(batch))
+        assert code == 0
+        # all but updated_at: a case raised within its first batch is inserted as raised,
+        # so its row keeps the opening time, and one raised in a later batch is updated
+        columns = [c.name for c in Ticket.__table__.columns if c.name != "updated_at"]
+        tickets.append(query(db, f"SELECT {', '.join(columns)} FROM tickets ORDER BY id"))
+    ahead, here = tickets
+    assert ahead == here
+    assert len(ahead) > 1000
+    assert {row.priority for row in ahead} == {"P1", "P2"}
+    raised = "SELECT count(*) FROM timeline_entries WHERE body LIKE '%priority P2 → P1%'"
+    assert query(tmp_path / "ahead.db", raised)[0][0] > 10  # some within their first batch
 
 
 def _counts(db: Path) -> tuple:
