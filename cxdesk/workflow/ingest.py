@@ -132,6 +132,7 @@ class _Case:
     resolved_at: datetime | None = None
     paused_seconds: int = 0
     version: int = 1
+    updated_at: datetime | None = None  # set by what the batch does to it, as the service does
     assignee: str | None = None
     via_service: bool = False  # alerts go through the service from now on in this batch
     rows: dict[str, Any] = field(default_factory=dict)
@@ -516,6 +517,7 @@ class _Batch:
             resolution_due=resolution_due,
             sla_due=sla_due,
             sla_risk_at=sla_risk_at,
+            updated_at=at,
         )
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
         self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
@@ -575,6 +577,7 @@ class _Batch:
             )
             self.raised_cases.add(case.customer_id)
         case.version += 1
+        case.updated_at = event.occurred_at
         if case.customer_id not in self.new_cases:
             self.changed_cases[case.customer_id] = case
         self._timeline(case, event, _alert_entry(rule.name, alert.priority, raised_from))
@@ -688,7 +691,7 @@ class _Batch:
                     "reopen_count": 0,
                     "paused_seconds": 0,
                     "version": case.version,
-                    "updated_at": case.opened_at,
+                    "updated_at": case.updated_at,
                 }
             )
         insert_rows(self.session.connection(), Ticket.__table__, rows)
@@ -715,7 +718,7 @@ class _Batch:
         table = Ticket.__table__
         connection = self.session.connection()
         touched = [
-            {"id": c.id, "version": c.version, "updated_at": self.received_at}
+            {"id": c.id, "version": c.version, "updated_at": c.updated_at}
             for c in changed
             if c.customer_id not in raised_cases
         ]
@@ -729,7 +732,7 @@ class _Batch:
                 "sla_due": c.sla_due,
                 "sla_risk_at": c.sla_risk_at,
                 "version": c.version,
-                "updated_at": self.received_at,
+                "updated_at": c.updated_at,
             }
             for c in changed
             if c.customer_id in raised_cases
