@@ -41,8 +41,8 @@ from cxdesk.workflow.assignment import Assigner, language_of
 from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.event_rows import EventRows
-from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
-from cxdesk.workflow.feed import Ahead, Checked, CheckedFeed, FeedSource, Origin, checked_batches
+from cxdesk.workflow.events import FeedbackEventIn, Fired, ValidEvent
+from cxdesk.workflow.feed import Checked, CheckedFeed, FeedSource, Origin, checked_batches
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -290,6 +290,7 @@ class _Batch:
         self.received_at = received_at
         self.memory = memory
         self.customers: dict[str, dict[str, Any]] = {}
+        self.tickets: set[int] = set()  # existing tickets that the batch's follow-ups name
         self.case_lookups: set[str] = set()  # customers whose open case this batch knows
         self.events: list[list[Any]] = []  # rows bound for the driver, as EventRows makes them
         self.timeline: list[dict[str, Any]] = []
@@ -310,12 +311,10 @@ class _Batch:
     def run(self, items: list[Checked]) -> list[_Pending]:
         valid = [event for _, _, event, *_ in items if not isinstance(event, str)]
         known = self._known_event_ids([ev.event_id for ev in valid])
-        tickets = self._existing_tickets(
+        self.tickets = self._existing_tickets(
             [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
         )
-        customers = self.customers = self._customers(
-            [ev for ev in valid if ev.event_id not in known]
-        )
+        self.customers = self._customers([ev for ev in valid if ev.event_id not in known])
         self._load_open_cases([ev.customer_id for ev in valid])
         pending: list[_Pending] = []
         for line, raw, event, origin, fired, row, clocks in items:
@@ -325,8 +324,7 @@ class _Batch:
                 pending.append(_DUPLICATE)
                 self._resolved(line)
             else:
-                ahead = (fired, row, clocks)
-                outcome = self._accept(line, raw, origin, event, ahead, customers, tickets)
+                outcome = self._accept(line, raw, origin, event, fired, row, clocks)
                 if outcome.outcome is not Outcome.QUARANTINED:
                     known.add(event.event_id)
                 pending.append(outcome)
@@ -428,22 +426,22 @@ class _Batch:
         raw: str,
         origin: Origin,
         event: ValidEvent,
-        ahead: Ahead,
-        customers: dict[str, dict[str, Any]],
-        tickets: set[int],
+        fired: Fired | None,
+        row: list[Any] | None,
+        clocks: Clocks | None,
     ) -> _Pending:
+        """An event not seen before, with what was worked out for it ahead."""
         if event.kind == "followup":
             try:
                 number = parse_ref(event.ticket_id or "")
             except NotFound as exc:
                 return self._quarantine(line, raw, origin, f"ticket_id: {exc}")
-            if number not in tickets:
+            if number not in self.tickets:
                 return self._quarantine(
                     line, raw, origin, f"ticket_id: no ticket {ticket_ref(number)}"
                 )
         self._resolved(line)
-        customer = self._upsert_customer(customers, event)
-        fired, row, clocks = ahead
+        customer = self._upsert_customer(event)
         if row is None:
             row = self.ing.event_rows.bind(event, raw)
         self.events.append(row)
@@ -470,13 +468,11 @@ class _Batch:
             self._attach(case, alert, event)
         return _Pending(Outcome.UPDATED, case, alert)
 
-    def _upsert_customer(
-        self, customers: dict[str, dict[str, Any]], event: ValidEvent
-    ) -> dict[str, Any]:
+    def _upsert_customer(self, event: ValidEvent) -> dict[str, Any]:
         key = event.customer_id
-        row = customers.get(key)
+        row = self.customers.get(key)
         if row is None:
-            row = customers[key] = self.new_customers[key] = {
+            row = self.customers[key] = self.new_customers[key] = {
                 "id": key,
                 "name": None,
                 "phone": None,
