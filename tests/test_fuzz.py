@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from cxdesk.config import Settings, parse_settings
 from cxdesk.db import Database
 from cxdesk.errors import ConfigError, WorkflowError
-from cxdesk.workflow.events import ValidEvent
+from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
 from cxdesk.workflow.queries import Search, TicketFilter, count_tickets, list_tickets
-from cxdesk.workflow.readers import read_csv, read_jsonl
-from cxdesk.workflow.validation import validate_record
+from cxdesk.workflow.readers import Record, read_csv, read_jsonl
+from cxdesk.workflow.text import clean_text
+from cxdesk.workflow.validation import describe_validation_error, validate_record
 
 HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 SPICE = st.sampled_from(
@@ -75,6 +77,47 @@ def test_any_line_is_an_event_or_a_named_reason(line: str) -> None:
     for record in read_jsonl(io.StringIO(line + "\n")):
         outcome = validate_record(record, "Asia/Shanghai")
         assert isinstance(outcome, ValidEvent) or (isinstance(outcome, str) and outcome)
+
+
+PLAIN_OR_SPICY = st.one_of(st.text("ab 中文-", max_size=12), SPICY_TEXT)
+EVENTISH = st.fixed_dictionaries(
+    {
+        "event_id": PLAIN_OR_SPICY,
+        "kind": st.sampled_from(["survey", "complaint", "followup", "other"]),
+        "occurred_at": st.sampled_from(["2026-01-02T03:04:05", "2026-01-02T03:04:05+08:00"]),
+        "customer": st.fixed_dictionaries(
+            {"id": PLAIN_OR_SPICY}, optional={"name": PLAIN_OR_SPICY, "tier": PLAIN_OR_SPICY}
+        ),
+    },
+    optional={
+        "comment": PLAIN_OR_SPICY,
+        "drivers": st.lists(PLAIN_OR_SPICY, max_size=3),
+        "nps": st.integers(-1, 11),
+        "ticket_id": PLAIN_OR_SPICY,
+    },
+)
+
+
+def schema_says(raw: str) -> ValidEvent | str:
+    try:
+        return FeedbackEventIn.model_validate_json(raw).flat("Asia/Shanghai")
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=EVENTISH, ascii_only=st.booleans())
+def test_validation_takes_no_shortcut_past_the_schema(record: dict, ascii_only: bool) -> None:
+    """A record with nothing to clean skips the cleaning; what comes out is the schema's."""
+    raw = json.dumps(record, ensure_ascii=ascii_only)
+    assert validate_record(Record(1, raw), "Asia/Shanghai") == schema_says(raw)
+
+
+def test_what_cleaning_changes_is_unprintable() -> None:
+    """The shortcut above holds only while this does."""
+    changed = [chr(n) for n in range(0x110000) if clean_text(chr(n)) != chr(n)]
+    assert "\r" in changed and "\u202e" in changed
+    assert not any(c.isprintable() for c in changed)
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -20,41 +20,92 @@ from cxdesk.workflow.text import clean_text
 MAX_COMMENT = 10_000
 
 CleanStr = Annotated[str, AfterValidator(clean_text)]
-ShortStr = Annotated[CleanStr, StringConstraints(max_length=200)]
 
 
-class CustomerIn(BaseModel):
+def _schema(text: Any) -> tuple[type[Any], type[Any]]:
+    """The customer and event fields, their text of type `text`: cleaned (the schema), or
+    taken as given, for a record that holds nothing to clean (see `validate_record`; cleaning
+    is a call into Python for each text, half of a record's validation)."""
+
+    def text_of(max_length: int, **constraints: Any) -> Any:
+        return Annotated[text, StringConstraints(max_length=max_length, **constraints)]
+
+    class CustomerIn(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        id: text_of(128, min_length=1, strip_whitespace=True)
+        name: text_of(200) | None = None
+        phone: text_of(64) | None = None
+        email: text_of(320) | None = None
+        tier: text_of(32) | None = None
+
+    class EventFields(_Flattening):
+        event_id: text_of(128, min_length=1)
+        kind: Literal["survey", "complaint", "review", "followup"]
+        occurred_at: datetime = Field(
+            description="ISO 8601; a time without offset is read in the configured timezone"
+        )
+        customer: CustomerIn
+        channel: text_of(64) | None = None
+        touchpoint: text_of(128) | None = None
+        journey: text_of(128) | None = None
+        nps: int | None = Field(default=None, ge=0, le=10)
+        csat: int | None = Field(default=None, ge=1, le=5)
+        ces: int | None = Field(default=None, ge=1, le=7)
+        comment: text_of(MAX_COMMENT) | None = None
+        drivers: list[text_of(128)] = Field(default_factory=list)
+        ticket_id: str | None = Field(default=None, description="the ticket a follow-up answers")
+
+    return CustomerIn, EventFields
+
+
+class _Flattening(BaseModel):
+    """What an event model does with itself, whichever text its fields take."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[CleanStr, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-    name: ShortStr | None = None
-    phone: Annotated[CleanStr, StringConstraints(max_length=64)] | None = None
-    email: Annotated[CleanStr, StringConstraints(max_length=320)] | None = None
-    tier: Annotated[CleanStr, StringConstraints(max_length=32)] | None = None
+    def occurred_at_utc(self, timezone: str) -> datetime:
+        """The instant, a naive time read in `timezone`. In UTC's own tzinfo, not the parser's:
+        ingest hashes, converts and stores it several times over, and pickles it across."""
+        at = self.occurred_at  # type: ignore[attr-defined]
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=ZoneInfo(timezone))
+        return at.astimezone(UTC)
+
+    def flat(self, timezone: str) -> ValidEvent:
+        e: Any = self
+        c = e.customer
+        return ValidEvent(
+            e.event_id,
+            e.kind,
+            self.occurred_at_utc(timezone),
+            c.id,
+            c.name,
+            c.phone,
+            c.email,
+            c.tier,
+            e.channel,
+            e.touchpoint,
+            e.journey,
+            e.nps,
+            e.csat,
+            e.ces,
+            e.comment,
+            tuple(e.drivers),
+            e.ticket_id,
+        )
 
 
-class FeedbackEventIn(BaseModel):
+CustomerIn, _EventFields = _schema(CleanStr)
+# The schema's fields, for text with nothing to clean, without its follow-up check:
+# `validate_record` takes its word for the other kinds only.
+_, UncleanedEventIn = _schema(str)
+
+
+class FeedbackEventIn(_EventFields):  # type: ignore[misc, valid-type]
     """One piece of customer voice, as JSON Lines or CSV put it."""
 
     model_config = ConfigDict(extra="forbid", title="cxdesk feedback event")
-
-    event_id: Annotated[CleanStr, StringConstraints(min_length=1, max_length=128)]
-    kind: Literal["survey", "complaint", "review", "followup"]
-    occurred_at: datetime = Field(
-        description="ISO 8601; a time without offset is read in the configured timezone"
-    )
-    customer: CustomerIn
-    channel: Annotated[CleanStr, StringConstraints(max_length=64)] | None = None
-    touchpoint: Annotated[CleanStr, StringConstraints(max_length=128)] | None = None
-    journey: Annotated[CleanStr, StringConstraints(max_length=128)] | None = None
-    nps: int | None = Field(default=None, ge=0, le=10)
-    csat: int | None = Field(default=None, ge=1, le=5)
-    ces: int | None = Field(default=None, ge=1, le=7)
-    comment: Annotated[CleanStr, StringConstraints(max_length=MAX_COMMENT)] | None = None
-    drivers: list[Annotated[CleanStr, StringConstraints(max_length=128)]] = Field(
-        default_factory=list
-    )
-    ticket_id: str | None = Field(default=None, description="the ticket a follow-up answers")
 
     @model_validator(mode="after")
     def _followup_has_ticket_and_score(self) -> FeedbackEventIn:
@@ -64,36 +115,6 @@ class FeedbackEventIn(BaseModel):
             if self.nps is None and self.csat is None:
                 raise ValueError("a followup answer needs nps or csat")
         return self
-
-    def occurred_at_utc(self, timezone: str) -> datetime:
-        """The instant, a naive time read in `timezone`. In UTC's own tzinfo, not the parser's:
-        ingest hashes, converts and stores it several times over, and pickles it across."""
-        at = self.occurred_at
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=ZoneInfo(timezone))
-        return at.astimezone(UTC)
-
-    def flat(self, timezone: str) -> ValidEvent:
-        c = self.customer
-        return ValidEvent(
-            self.event_id,
-            self.kind,
-            self.occurred_at_utc(timezone),
-            c.id,
-            c.name,
-            c.phone,
-            c.email,
-            c.tier,
-            self.channel,
-            self.touchpoint,
-            self.journey,
-            self.nps,
-            self.csat,
-            self.ces,
-            self.comment,
-            tuple(self.drivers),
-            self.ticket_id,
-        )
 
 
 class ValidEvent(NamedTuple):

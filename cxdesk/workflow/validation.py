@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
+from cxdesk.workflow.events import FeedbackEventIn, UncleanedEventIn, ValidEvent
 from cxdesk.workflow.readers import Record
 
 Validated = ValidEvent | str  # the event, or why the record is refused
@@ -39,6 +39,14 @@ def validate_record(record: Record, timezone: str) -> Validated:
     """The record as an event (naive times read in `timezone`), or why it is refused."""
     if record.error is not None:
         return record.error
+    if record.fields is None and _nothing_to_clean(record.raw):
+        try:
+            fast = UncleanedEventIn.model_validate_json(record.raw)
+        except ValidationError:
+            pass  # the schema says why, below
+        else:
+            if fast.kind != "followup":
+                return fast.flat(timezone)
     try:
         if record.fields is None:
             event = FeedbackEventIn.model_validate_json(record.raw)
@@ -47,3 +55,9 @@ def validate_record(record: Record, timezone: str) -> Validated:
     except ValidationError as exc:
         return describe_validation_error(exc)
     return event.flat(timezone)
+
+
+def _nothing_to_clean(raw: str) -> bool:
+    """Whether no text of this JSON can hold what `clean_text` removes or changes: every
+    such character is unprintable, and in JSON's text it comes raw or as an escape."""
+    return "\\" not in raw and raw.isprintable()
