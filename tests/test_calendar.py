@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cxdesk.config import CalendarConfig, Settings
 from cxdesk.errors import ConfigError
 from cxdesk.workflow.calendar import BusinessCalendar
+from cxdesk.workflow.instants import epoch_micros, from_epoch_micros
 from cxdesk.workflow.sla import SlaState, format_remaining, read_clock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -222,3 +223,21 @@ def test_working_time_across_centuries_is_refused_not_tabled(china: BusinessCale
     with pytest.raises(ConfigError, match="more than 14640 days apart"):
         china.between(local(1900, 1, 1, 9, 0), local(2026, 3, 2, 9, 0))
     assert china.between(local(2026, 3, 2, 9, 0), local(2026, 3, 2, 10, 0)) == timedelta(hours=1)
+
+
+YEAR_1900, YEAR_2200 = datetime(1900, 1, 1), datetime(2200, 1, 1)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(YEAR_1900, YEAR_2200, timezones=st.sampled_from([UTC, SHANGHAI])),
+    other=st.datetimes(YEAR_1900, YEAR_2200, timezones=st.just(UTC)),
+)
+def test_microseconds_since_the_epoch_keep_the_instant_and_its_order(
+    moment: datetime, other: datetime
+) -> None:
+    micros = epoch_micros(moment)
+    back = from_epoch_micros(micros)
+    assert back == moment and back.tzinfo is UTC
+    assert (micros < epoch_micros(other)) == (moment < other)

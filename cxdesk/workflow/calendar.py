@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from cxdesk.config import WEEKDAYS, CalendarConfig
 from cxdesk.errors import ConfigError
+from cxdesk.workflow.instants import MICROSECOND, epoch_micros, from_epoch_micros
 
 Span = tuple[time, time]
 SEARCH_LIMIT_DAYS = 3 * 366
@@ -93,7 +94,7 @@ class BusinessCalendar:
         """The instant when `duration` of working time has passed since `start`."""
         if self.always_open:
             return start + duration
-        moment, needed = _micros(start), duration // _MICROSECOND
+        moment, needed = epoch_micros(start), duration // MICROSECOND
         table = self._covering(moment, moment)
         while True:
             i = bisect_right(table.closes, moment)  # the first span open after `start`
@@ -102,13 +103,13 @@ class BusinessCalendar:
                 break
             table = self._grown(moment, forward=True)
         j = bisect_left(table.done, target, lo=i)  # the first span by whose end it is done
-        return _instant(table.opens[j] + target - table.before[j])
+        return from_epoch_micros(table.opens[j] + target - table.before[j])
 
     def subtract(self, end: datetime, duration: timedelta) -> datetime:
         """The instant `duration` of working time before `end` (used for at-risk marks)."""
         if self.always_open:
             return end - duration
-        moment, needed = _micros(end), duration // _MICROSECOND
+        moment, needed = epoch_micros(end), duration // MICROSECOND
         table = self._covering(moment, moment)
         while True:
             k = bisect_left(table.opens, moment)  # the spans opened before `end`
@@ -117,7 +118,7 @@ class BusinessCalendar:
                 break
             table = self._grown(moment, forward=False)
         j = bisect_right(table.before, target, hi=k) - 1  # on a boundary, the later span
-        return _instant(table.opens[j] + target - table.before[j])
+        return from_epoch_micros(table.opens[j] + target - table.before[j])
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time in [start, end); zero when end is not after start."""
@@ -125,7 +126,7 @@ class BusinessCalendar:
             return timedelta(0)
         if self.always_open:
             return end - start
-        first, last = _micros(start), _micros(end)
+        first, last = epoch_micros(start), epoch_micros(end)
         table = self._covering(first, last)
         return timedelta(microseconds=table.done_by(last) - table.done_by(first))
 
@@ -160,7 +161,7 @@ class BusinessCalendar:
 
     def _build(self, first: date, last: date) -> _SpanTable:
         spans = sorted(
-            (_micros(opens), _micros(closes))
+            (epoch_micros(opens), epoch_micros(closes))
             for offset in range((last - first).days + 1)
             for opens, closes in self.spans(first + timedelta(days=offset))
         )
@@ -173,14 +174,14 @@ class BusinessCalendar:
         # Spans of a date end by the next midnight: from the second date's start to the
         # end of the last, every span touching an instant is in the table.
         whole = (
-            _micros(datetime.combine(first + timedelta(days=1), time(0), self.zone)),
-            _micros(datetime.combine(last + timedelta(days=1), time(0), self.zone)),
+            epoch_micros(datetime.combine(first + timedelta(days=1), time(0), self.zone)),
+            epoch_micros(datetime.combine(last + timedelta(days=1), time(0), self.zone)),
         )
         self._table = _SpanTable(first, last, merged, whole)
         return self._table
 
     def _local_date(self, moment: int) -> date:
-        return _instant(moment).astimezone(self.zone).date()
+        return from_epoch_micros(moment).astimezone(self.zone).date()
 
 
 class _SpanTable:
@@ -209,16 +210,6 @@ class _SpanTable:
 
 _LIMIT = timedelta(days=SEARCH_LIMIT_DAYS)
 _SLACK = timedelta(days=31)  # built around what is asked, so a run of nearby dates reuses it
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _instant(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 @cache

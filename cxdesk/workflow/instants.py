@@ -1,0 +1,18 @@
+"""Instants as whole microseconds since the epoch: exact for every aware datetime, and plain
+integers where arithmetic or a wire format wants them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // MICROSECOND
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    """The instant, in UTC's own tzinfo."""
+    return _EPOCH + timedelta(microseconds=micros)
