@@ -21,6 +21,7 @@ from cxdesk.models import Queue
 from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.feed import (
+    HEAD_BATCHES,
     MIN_BATCH_FOR_CHILD,
     Checked,
     CheckedFeed,
@@ -38,6 +39,7 @@ from cxdesk.workflow.validation import validate_record
 TZ = "Asia/Shanghai"
 RULES = Settings().rules
 BATCH = MIN_BATCH_FOR_CHILD
+HEAD = int(BATCH * HEAD_BATCHES)  # records ingest reads itself before the child's
 
 
 def jsonl_records(count: int, start: int = 0) -> list[Record]:
@@ -101,13 +103,16 @@ def read_here(
 def read_as_ingest_does(
     source: FeedSource, rules: list[AlertRuleConfig], driver: str | None = None
 ) -> list[list[Checked]]:
-    """The first batch as it is (read by ingest itself), the rest with the rules judged and,
-    for a driver that takes rows as sequences, the rows bound (by the child)."""
+    """The head as it is (read by ingest itself), the rest with the rules judged and, for a
+    driver that takes rows as sequences, the rows bound (by the child)."""
     judge = RuleSet(rules).judge_alone
     rows = EventRows(dialect_for(driver)) if driver else None
     bind = rows.bind if rows else lambda _ev, _raw: None
-    ahead = read_here(source, ahead=lambda ev, raw: (judge(ev), bind(ev, raw), None))
-    return read_here(source)[:1] + ahead[1:]
+    records = list(source.records())
+    ahead = checked_batches(
+        records[HEAD:], TZ, BATCH, lambda ev, raw: (judge(ev), bind(ev, raw), None)
+    )
+    return [*checked_batches(records[:HEAD], TZ, BATCH), *ahead]
 
 
 def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
@@ -121,7 +126,7 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
-    assert [len(b) for b in batches] == [BATCH, BATCH, 7]
+    assert [len(b) for b in batches] == [BATCH, HEAD - BATCH, 2 * BATCH + 7 - HEAD]
     assert batches == read_as_ingest_does(source, RULES, "sqlite")
     first = [outcome for _, _, outcome, _, _, _, _ in batches[0]]
     assert first[0] == "nps: must be <= 10, got 11"
@@ -132,11 +137,13 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
-    _, raw, event, _, fired, row, _ = batches[1][3]  # NPS 3 from a gold customer
+    _, raw, event, _, fired, row, _ = next(  # the child's first gold detractor
+        item for item in batches[2] if isinstance(item[2], ValidEvent) and item[2].nps <= 6
+    )
     assert fired is not None
     gold_detractor = rules.alert_of(fired)
     assert gold_detractor is not None and gold_detractor.priority == "P1"
-    assert row is not None and row[2:5] == ["2026-03-02 00:00:00.000000", None, "C4"]
+    assert row is not None and row[2:5] == ["2026-03-02 00:00:00.000000", None, event.customer_id]
     assert (row[0], row[12], row[-1]) == (event.event_id, '["price","物流"]', raw)
     line, raw, outcome, origin, fired, row, clocks = batches[-1][-1]
     assert (line, outcome, origin, fired, row, clocks) == (
@@ -163,9 +170,9 @@ def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
     }
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
     with CheckedFeed(source, TZ, BATCH, RULES, "sqlite", portable_clocks(settings, queues)) as feed:
-        first, ahead = list(feed)
+        *here, ahead = list(feed)
     assert len(launches) == 1
-    assert all(clocks is None for *_, clocks in first)  # read here: the writer plans them
+    assert all(clocks is None for batch in here for *_, clocks in batch)  # the writer plans them
     rules, planner, planned = RuleSet(RULES), SlaPlanner(settings), 0
     for _, _, event, _, fired, _, clocks in ahead:
         alert = rules.alert_of(fired) if fired else None
@@ -177,7 +184,7 @@ def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
         assert clocks == planner.opening_clocks(queue, alert.priority, at)
         assert clocks[0] == at + timedelta(minutes=30)  # the queues' policy, not the default
         planned += 1
-    assert planned > BATCH / 10
+    assert planned > len(ahead) / 10
 
 
 def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
@@ -194,8 +201,8 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
         batches = list(feed)
     assert len(launches) == 1
     assert batches == read_as_ingest_does(source, [])
-    n = BATCH + (11 - BATCH) % 12  # in the child's first batch, with NPS 11
-    line, raw, outcome, origin, *_ = batches[1][n - BATCH]
+    n = HEAD + (11 - HEAD) % 12  # in the child's first batch, with NPS 11
+    line, raw, outcome, origin, *_ = batches[2][n - HEAD]
     assert (line, raw) == (n + 2, f'c{n},survey,2026-03-02T08:00:00+08:00,C{n},11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)
@@ -247,7 +254,9 @@ def test_a_child_that_cannot_start_leaves_reading_here(
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     with CheckedFeed(source, TZ, BATCH) as feed:
-        assert list(feed) == read_here(source)
+        assert [item for batch in feed for item in batch] == [
+            item for batch in read_here(source) for item in batch
+        ]
     assert "cannot start the reading process" in capsys.readouterr().err
 
 

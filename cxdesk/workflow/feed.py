@@ -9,8 +9,8 @@ of the case its alert would open. So with batches of
 `MIN_BATCH_FOR_CHILD` records or more, a child process (`python -m cxdesk.workflow.feed`)
 opens the file itself, or reads the standard input it shares with ingest, and sends each
 batch back as builtins (see `_to_wire`) while ingest writes the batch before; the pipe keeps
-it one batch ahead. Of a file, ingest reads the first batch itself while the child starts,
-and the child reads from the line after it.
+it one batch ahead. Of a file, ingest reads the first `HEAD_BATCHES` batches' worth itself
+while the child starts, and the child reads from the line after them.
 
 The child ignores ctrl+c (ingest handles it, then ends the child) and exits when ingest stops
 reading (a broken pipe) or dies (the child is handed to another parent while the feed is
@@ -48,6 +48,10 @@ if TYPE_CHECKING:  # the child imports them only once its first batch is on its 
 
 # Smaller batches are read here: the child's start and the copies cost more than it saves.
 MIN_BATCH_FOR_CHILD = 1000
+# The child takes about as long to start (imports, the rule engine's parser tables) and send
+# its first batch as ingest takes for this many batches of its own: after one batch, ingest
+# waited 0.45-0.9 s for the child; after a batch and a quarter, 0.15-0.2 s.
+HEAD_BATCHES = 1.25
 QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quiet this long
 PIPE_SIZE = 1 << 20  # the pipe from the child, where the system allows (Linux: up to 1 MB)
 
@@ -161,11 +165,12 @@ class CheckedFeed:
             pass  # a file that cannot be read is reported here, not by the child
         last_line = 0
         if self.source.path is not None:
-            # The child takes most of a second to start and load its work, so the first
-            # batch of a file is read here meanwhile, and the child reads on after it.
+            # The child takes a while to start and load its work, so the head of a file is
+            # read here meanwhile, and the child reads on after it.
+            head = int(self.batch_size * HEAD_BATCHES)
             with closing(self.source.records()) as records:
-                first = list(islice(records, self.batch_size + 1))
-            if len(first) <= self.batch_size:  # the whole file
+                first = list(islice(records, head + 1))
+            if len(first) <= head:  # the whole file
                 yield from checked_batches(first, self.timezone, self.batch_size)
                 return
             del first[-1]
