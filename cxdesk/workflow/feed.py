@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
@@ -270,29 +271,26 @@ _LENGTH = struct.Struct("<Q")
 _AT = ValidEvent._fields.index("occurred_at")
 
 
-def _to_wire(batch: list[Checked]) -> list[tuple[Any, ...]]:
-    wire = []
+def _recast(
+    batch: list[Any], instant: Callable[[Any], Any], event_of: Callable[[tuple[Any, ...]], Any]
+) -> list[Any]:
+    """The batch with its events made by `event_of` and its instants converted by `instant`."""
+    recast = []
     for line, raw, event, origin, fired, row, clocks in batch:
         if event.__class__ is not str:
-            at = epoch_micros(event[_AT])  # type: ignore[index]
-            event = (*event[:_AT], at, *event[_AT + 1 :])  # type: ignore[index, assignment]
+            event = event_of((*event[:_AT], instant(event[_AT]), *event[_AT + 1 :]))
         if clocks is not None:
-            clocks = tuple([None if at is None else epoch_micros(at) for at in clocks])
-        wire.append((line, raw, event, origin, fired, row, clocks))
-    return wire
+            clocks = tuple([None if at is None else instant(at) for at in clocks])
+        recast.append((line, raw, event, origin, fired, row, clocks))
+    return recast
+
+
+def _to_wire(batch: list[Checked]) -> list[tuple[Any, ...]]:
+    return _recast(batch, epoch_micros, tuple)
 
 
 def _from_wire(wire: list[tuple[Any, ...]]) -> list[Checked]:
-    batch: list[Checked] = []
-    new = tuple.__new__
-    for line, raw, event, origin, fired, row, clocks in wire:
-        if event.__class__ is not str:
-            at = from_epoch_micros(event[_AT])
-            event = new(ValidEvent, (*event[:_AT], at, *event[_AT + 1 :]))
-        if clocks is not None:
-            clocks = tuple([None if at is None else from_epoch_micros(at) for at in clocks])
-        batch.append((line, raw, event, origin, fired, row, clocks))
-    return batch
+    return _recast(wire, from_epoch_micros, partial(tuple.__new__, ValidEvent))
 
 
 def _send(out: IO[bytes], batch: list[Checked]) -> None:
