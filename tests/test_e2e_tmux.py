@@ -56,7 +56,8 @@ def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     tmux("send-keys", "-t", "e2e", "2")  # unassigned
     wait_for(tmux, "· Unassigned ·")
     tmux("send-keys", "-t", "e2e", "Enter")
-    wait_for(tmux, "Timeline")
+    # The frame shows at once; keys act on the ticket only once its header is read in.
+    wait_for(tmux, "assignee —")
     tmux("send-keys", "-t", "e2e", "c")
     screen = wait_for(tmux, "claimed by")
     assert "assignee —" not in screen.splitlines()[0]
