@@ -18,8 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
@@ -58,6 +59,11 @@ from cxdesk.workflow.service import (
 from cxdesk.workflow.sla import Clocks, SlaPlanner, portable_clocks
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
+# A customer's fields as an event gives them (None where it leaves one out) and as stored.
+_given_customer_fields = itemgetter(
+    *(ValidEvent._fields.index(f"customer_{name}") for name in CUSTOMER_FIELDS)
+)
+_stored_customer_fields = itemgetter(*CUSTOMER_FIELDS)
 
 
 class Outcome(StrEnum):
@@ -78,9 +84,9 @@ class Result:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class _Pending:
-    """A result whose ticket may not have its id until the batch is written."""
+class _Pending(NamedTuple):
+    """A result whose ticket may not have its id until the batch is written. A named tuple:
+    a batch makes one for each alert, in a third of a frozen dataclass's time."""
 
     outcome: Outcome
     ticket: _Case | int | None = None
@@ -309,7 +315,7 @@ class _Batch:
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[Checked]) -> list[_Pending]:
-        valid = [event for _, _, event, *_ in items if not isinstance(event, str)]
+        valid = [item[2] for item in items if not isinstance(item[2], str)]  # item: Checked
         known = self._known_event_ids([ev.event_id for ev in valid])
         self.tickets = self._existing_tickets(
             [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
@@ -479,12 +485,9 @@ class _Batch:
                 "email": None,
                 "tier": None,
             }
-        given = (
-            event.customer_name,
-            event.customer_phone,
-            event.customer_email,
-            event.customer_tier,
-        )  # in CUSTOMER_FIELDS' order
+        given = _given_customer_fields(event)
+        if given == _stored_customer_fields(row):
+            return row  # most events: the customer as stored
         for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
             if value is not None and value != row[name]:
                 row[name] = value
