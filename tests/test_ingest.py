@@ -368,8 +368,9 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
 
 
 def test_tickets_are_the_same_whether_planned_ahead_or_here(tmp_path: Path, run: Run) -> None:
-    """Batches big enough for the reading process get their new cases' clocks planned there;
-    a case whose priority rises is planned again by the writer."""
+    """Batches big enough for the reading process get their new cases' clocks planned there,
+    and their events' rows bound there, whose times the writer binds its own rows with; a
+    case whose priority rises is planned again by the writer."""
     rng = random.Random(5)
     lines = [
         json.dumps(
@@ -385,14 +386,20 @@ def test_tickets_are_the_same_whether_planned_ahead_or_here(tmp_path: Path, run:
         for n in range(3 * CRASH_BATCH)
     ]
     feed = write_lines(tmp_path / "feed.jsonl", lines)
-    tickets = []
-    for name, batch in (("ahead", CRASH_BATCH), ("here", CRASH_BATCH - 1)):
+    tickets, timelines, audits = [], [], []
+    # Here first: both runs are in this process, and a time the reading process got wrong
+    # must not be what both are compared with.
+    for name, batch in (("here", CRASH_BATCH - 1), ("ahead", CRASH_BATCH)):
         db = tmp_path / f"{name}.db"
         run("--db", str(db), "init")
         code, _, _ = run("--db", str(db), "--now", NOW, "ingest", str(feed), "--batch", str(batch))
         assert code == 0
         tickets.append(query(db, "SELECT * FROM tickets ORDER BY id"))
-    ahead, here = tickets
+        timelines.append(query(db, "SELECT * FROM timeline_entries ORDER BY id"))
+        audits.append(query(db, "SELECT * FROM audit_log ORDER BY id"))
+    assert timelines[0] == timelines[1]
+    assert audits[0] == audits[1]
+    here, ahead = tickets
     assert ahead == here
     assert len(ahead) > 1000
     assert {row.priority for row in ahead} == {"P1", "P2"}

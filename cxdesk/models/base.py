@@ -37,6 +37,15 @@ def empty_dict() -> dict:
 # of ingest's writer). Equal aware instants are one UTC text whatever their zones, so
 # equality is enough.
 _SQLITE_TEXTS: dict[datetime, str] = {}
+_SQLITE_TEXTS_HELD = 65536
+
+
+def remember_sqlite_text(instant: datetime, text: str) -> None:
+    """Take `text` as what an aware `instant` is stored as on SQLite, as made by this type in
+    another process (ingest's reading process binds each event's time): the rows the writer
+    adds for the event then bind it without formatting it again."""
+    if len(_SQLITE_TEXTS) < _SQLITE_TEXTS_HELD:
+        _SQLITE_TEXTS[instant] = text
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,7 +81,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value.__class__ is datetime and value.tzinfo is not None:
                 text = texts.get(value)
                 if text is None:
-                    if len(texts) >= 65536:
+                    if len(texts) >= _SQLITE_TEXTS_HELD:
                         texts.clear()
                     u = value if value.tzinfo is UTC else value.astimezone(UTC)
                     # isoformat(" ", "microseconds") without +00:00, in two thirds of its time

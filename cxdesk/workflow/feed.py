@@ -45,7 +45,7 @@ from cxdesk.workflow.validation import Validated, validate_record
 
 if TYPE_CHECKING:  # the child imports them only once its first batch is on its way
     from cxdesk.config import AlertRuleConfig
-    from cxdesk.workflow.sla import Clocks
+    from cxdesk.workflow.sla import PlannedClocks
 
 # Smaller batches are read here: the child's start and the copies cost more than it saves.
 MIN_BATCH_FOR_CHILD = 1000
@@ -60,10 +60,10 @@ Origin = tuple[str, str | None]  # the source's format, and the CSV header to re
 # What the reading process works out ahead for a valid event, where it can (None: the writer
 # does it): the alert rules it fires, its row bound for the driver, and the clocks of the
 # case its alert would open.
-Ahead = tuple[Fired | None, list[Any] | None, "Clocks | None"]
+Ahead = tuple[Fired | None, list[Any] | None, "PlannedClocks | None"]
 WorkAhead = Callable[[ValidEvent, str], Ahead]
 # Line, raw text, the event or why it is refused, where it came from, and the work ahead.
-Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None, "Clocks | None"]
+Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None, "PlannedClocks | None"]
 NOTHING_AHEAD: Ahead = (None, None, None)
 
 
@@ -275,16 +275,14 @@ _AT = ValidEvent._fields.index("occurred_at")
 def _recast(
     batch: list[Any], instant: Callable[[Any], Any], event_of: Callable[[list[Any]], Any]
 ) -> list[Any]:
-    """The batch with its instants converted by `instant`, and its events made by `event_of`
-    from a list of their fields."""
+    """The batch with its events' instants converted by `instant`, and its events made by
+    `event_of` from a list of their fields."""
     recast = []
     for line, raw, event, origin, fired, row, clocks in batch:
         if event.__class__ is not str:
             event = list(event)
             event[_AT] = instant(event[_AT])
             event = event_of(event)
-        if clocks is not None:
-            clocks = tuple([None if at is None else instant(at) for at in clocks])
         recast.append((line, raw, event, origin, fired, row, clocks))
     return recast
 
@@ -352,19 +350,19 @@ class _LateWork:
         from cxdesk.db import dialect_for
         from cxdesk.workflow.event_rows import EventRows
         from cxdesk.workflow.rules import RuleSet
-        from cxdesk.workflow.sla import clocks_from_portable
+        from cxdesk.workflow.sla import clocks_from_portable, planned
 
         rules = RuleSet([AlertRuleConfig(**rule) for rule in self.rules])
         rows = EventRows(dialect_for(self.drivername)) if self.drivername else None
         bind = rows.bind if rows is not None and rows.bound_ahead else None
         planner, queues = clocks_from_portable(self.clocks) if self.clocks else (None, {})
 
-        def clocks_of(event: ValidEvent, fired: Fired | None) -> Clocks | None:
+        def clocks_of(event: ValidEvent, fired: Fired | None) -> PlannedClocks | None:
             alert = rules.alert_of(fired) if fired else None
             if alert is None or planner is None:
                 return None
             queue = queues[alert.decisive.queue]
-            return planner.opening_clocks(queue, alert.priority, event.occurred_at)
+            return planned(planner.opening_clocks(queue, alert.priority, event.occurred_at))
 
         def work(event: ValidEvent, raw: str) -> Ahead:
             fired = rules.judge_alone(event)

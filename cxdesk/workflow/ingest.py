@@ -56,7 +56,7 @@ from cxdesk.workflow.service import (
     is_more_urgent,
     opening_note,
 )
-from cxdesk.workflow.sla import Clocks, SlaPlanner, portable_clocks
+from cxdesk.workflow.sla import PlannedClocks, SlaPlanner, portable_clocks, unplanned
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 # A customer's fields as an event gives them (None where it leaves one out) and as stored.
@@ -434,7 +434,7 @@ class _Batch:
         event: ValidEvent,
         fired: Fired | None,
         row: list[Any] | None,
-        clocks: Clocks | None,
+        clocks: PlannedClocks | None,
     ) -> _Pending:
         """An event not seen before, with what was worked out for it ahead."""
         if event.kind == "followup":
@@ -462,6 +462,7 @@ class _Batch:
         alert = rules.alert_of(fired)
         if alert is None:
             return _STORED
+        self.ing.event_rows.remember_time(event, row)
         case = self.cases.get(event.customer_id)
         if case is None:
             case = row[ticket] = self._open_case(event, alert, clocks)
@@ -495,14 +496,16 @@ class _Batch:
                     self.changed_customers[key] = row
         return row
 
-    def _open_case(self, event: ValidEvent, alert: Alert, clocks: Clocks | None) -> _Case:
+    def _open_case(self, event: ValidEvent, alert: Alert, clocks: PlannedClocks | None) -> _Case:
         """A new case for the alert, with the clocks planned ahead if they were."""
         rule = alert.decisive
         at = event.occurred_at
         queue = self.ing.queues[rule.queue]
-        if clocks is None:
-            clocks = self.ing.planner.opening_clocks(queue, alert.priority, at)
-        first_response_due, resolution_due, sla_due, sla_risk_at = clocks
+        first_response_due, resolution_due, sla_due, sla_risk_at = (
+            self.ing.planner.opening_clocks(queue, alert.priority, at)
+            if clocks is None
+            else unplanned(clocks)
+        )
         case = _Case(
             id=None,
             customer_id=event.customer_id,
