@@ -459,9 +459,10 @@ class _Batch:
         rules = self.ing.rules
         if fired is None:  # not judged ahead: the stored customer has a say
             fired = rules.fired(event_facts(event, SimpleNamespace(**customer)))
-        alert = rules.alert_of(fired)
-        if alert is None:
+        if not fired:  # most events: no rule fired
             return _STORED
+        alert = rules.alert_of(fired)
+        assert alert is not None
         self.ing.event_rows.remember_time(event, row)
         case = self.cases.get(event.customer_id)
         if case is None:
