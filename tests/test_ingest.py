@@ -267,6 +267,33 @@ CSV_TEXT = (
 )
 
 
+def test_a_customer_keeps_what_later_events_leave_out_and_takes_what_they_change(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    def line(event_id: str, minute: int, **given: str) -> str:
+        record = event(event_id, "K", minute)
+        record["customer"].update(given)
+        return json.dumps(record)
+
+    runs = [
+        [
+            line("k1", 1, name="Ann", tier="gold", phone="1"),
+            line("k2", 2, tier="silver"),  # in the same batch
+            line("k3", 3, email="k@example.com"),
+        ],
+        [line("k4", 4, name="Ann Lee"), line("k5", 5)],  # another run: read back
+    ]
+    expected = [
+        ("Ann", "1", "k@example.com", "silver"),
+        ("Ann Lee", "1", "k@example.com", "silver"),
+    ]
+    for n, lines in enumerate(runs):
+        feed = write_lines(tmp_path / f"feed{n}.jsonl", lines)
+        assert run("--db", str(fresh), "ingest", str(feed))[0] == 0
+        stored = query(fresh, "SELECT name, phone, email, tier FROM customers WHERE id = 'K'")
+        assert stored == [expected[n]]
+
+
 def test_csv_with_quoted_commas_and_newlines(fresh: str, tmp_path: Path, run: Run) -> None:
     feed = tmp_path / "feed.csv"
     feed.write_text(CSV_TEXT, encoding="utf-8")

@@ -479,22 +479,21 @@ class _Batch:
     def _upsert_customer(self, event: ValidEvent) -> dict[str, Any]:
         key = event.customer_id
         row = self.customers.get(key)
-        if row is None:
-            row = self.customers[key] = self.new_customers[key] = {
-                "id": key,
-                "name": None,
-                "phone": None,
-                "email": None,
-                "tier": None,
-            }
         given = _given_customer_fields(event)
+        if row is None:  # new: as the event gives it
+            name, phone, email, tier = given  # in CUSTOMER_FIELDS' order
+            row = {"id": key, "name": name, "phone": phone, "email": email, "tier": tier}
+            self.customers[key] = self.new_customers[key] = row
+            return row
         if given == _stored_customer_fields(row):
             return row  # most events: the customer as stored
+        changed = False
         for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
             if value is not None and value != row[name]:
                 row[name] = value
-                if key not in self.new_customers:
-                    self.changed_customers[key] = row
+                changed = True
+        if changed and key not in self.new_customers:
+            self.changed_customers[key] = row
         return row
 
     def _open_case(self, event: ValidEvent, alert: Alert, clocks: PlannedClocks | None) -> _Case:
