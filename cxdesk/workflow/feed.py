@@ -276,13 +276,14 @@ def _recast(
     batch: list[Any], instant: Callable[[Any], Any], event_of: Callable[[list[Any]], Any]
 ) -> list[Any]:
     """The batch with its events' instants converted by `instant`, and its events made by
-    `event_of` from a list of their fields."""
+    `event_of` from a list of their fields (the wire's own lists, set in place; a named
+    tuple's fields, copied)."""
     recast = []
     for line, raw, event, origin, fired, row, clocks in batch:
         if event.__class__ is not str:
-            event = list(event)
-            event[_AT] = instant(event[_AT])
-            event = event_of(event)
+            fields = event if event.__class__ is list else list(event)
+            fields[_AT] = instant(fields[_AT])
+            event = event_of(fields)
         recast.append((line, raw, event, origin, fired, row, clocks))
     return recast
 
