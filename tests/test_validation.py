@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,17 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from cxdesk.config import AlertRuleConfig, Settings
-from cxdesk.db import Database, dialect_for
+from cxdesk.config import Settings
+from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
-from cxdesk.models import Queue
-from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import ValidEvent
 from cxdesk.workflow.feed import (
-    HEAD_BATCHES,
+    FIRST_BATCH,
+    GROWTH,
     MIN_BATCH_FOR_CHILD,
+    Ahead,
     Checked,
     CheckedFeed,
+    Child,
     FeedSource,
     WorkAhead,
     checked_batches,
@@ -33,13 +35,12 @@ from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
 from cxdesk.workflow.rules import RuleSet
-from cxdesk.workflow.sla import SlaPlanner, portable_clocks, unplanned
+from cxdesk.workflow.sla import SlaPlanner, unplanned
 from cxdesk.workflow.validation import validate_record
 
 TZ = "Asia/Shanghai"
 RULES = Settings().rules
 BATCH = MIN_BATCH_FOR_CHILD
-HEAD = int(BATCH * HEAD_BATCHES)  # records ingest reads itself before the child's
 
 
 def jsonl_records(count: int, start: int = 0) -> list[Record]:
@@ -79,13 +80,13 @@ def write_feed(path: Path, records: list[Record]) -> FeedSource:
 
 
 @pytest.fixture
-def launches(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+def launches(monkeypatch: pytest.MonkeyPatch) -> list[Child]:
     """The reading processes started, as they start."""
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Child] = []
     original = CheckedFeed._start
 
-    def spy(self: CheckedFeed, after_line: int = 0) -> subprocess.Popen[bytes] | None:
-        child = original(self, after_line)
+    def spy(self: CheckedFeed) -> Child | None:
+        child = original(self)
         if child is not None:
             started.append(child)
         return child
@@ -100,45 +101,48 @@ def read_here(
     return list(checked_batches(source.records(), TZ, batch, ahead))
 
 
-def read_as_ingest_does(
-    source: FeedSource, rules: list[AlertRuleConfig], driver: str | None = None
+def read_as_the_child_does(
+    source: FeedSource, ahead: WorkAhead | None, batch: int = BATCH
 ) -> list[list[Checked]]:
-    """The head as it is (read by ingest itself), the rest with the rules judged and, for a
-    driver that takes rows as sequences, the rows bound (by the child)."""
-    judge = RuleSet(rules).judge_alone
-    rows = EventRows(dialect_for(driver)) if driver else None
-    bind = rows.bind if rows else lambda _ev, _raw: None
-    records = list(source.records())
-    ahead = checked_batches(
-        records[HEAD:], TZ, BATCH, lambda ev, raw: (judge(ev), bind(ev, raw), None)
-    )
-    return [*checked_batches(records[:HEAD], TZ, BATCH), *ahead]
+    return list(checked_batches(source.records(), TZ, batch, ahead, FIRST_BATCH))
+
+
+def ingestor_on(tmp_path: Path, settings: Settings | None = None) -> Ingestor:
+    settings = settings or Settings()
+    db = _db(tmp_path, settings)
+    return Ingestor(db, settings, source="t", clock=lambda: datetime.now(UTC))
 
 
 def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+    tmp_path: Path, launches: list[Child]
 ) -> None:
-    records = jsonl_records(2 * BATCH + 7)
+    batch = 3 * FIRST_BATCH  # the child's batches grow to it
+    total = 5 * batch + 7
+    records = jsonl_records(total)
     source = write_feed(tmp_path / "feed.jsonl", records[1:])  # the unreadable one is made below
     with (tmp_path / "feed.jsonl").open("ab") as out:
         out.write(b"\xff\xfe not UTF-8\n")
-    rules = RuleSet(RULES)
-    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
+    rules, ahead = RuleSet(RULES), ingestor_on(tmp_path).work_ahead()
+    with CheckedFeed(source, TZ, batch, ahead) as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
-    assert [len(b) for b in batches] == [BATCH, HEAD - BATCH, 2 * BATCH + 7 - HEAD]
-    assert batches == read_as_ingest_does(source, RULES, "sqlite")
-    first = [outcome for _, _, outcome, _, _, _, _ in batches[0]]
-    assert first[0] == "nps: must be <= 10, got 11"
-    assert first[1] == "customer: required"
-    assert first[2].startswith("invalid JSON")
-    event = first[3]
+    growing = [FIRST_BATCH]
+    while growing[-1] < batch:
+        growing.append(min(int(growing[-1] * GROWTH), batch))
+    assert len(growing) > 3 and growing[-1] == batch
+    assert [len(b) for b in batches] == [*growing, total - sum(growing)]
+    assert batches == read_as_the_child_does(source, ahead, batch)
+    outcomes = [outcome for _, _, outcome, _, _, _, _ in batches[0]]
+    assert outcomes[0] == "nps: must be <= 10, got 11"
+    assert outcomes[1] == "customer: required"
+    assert outcomes[2].startswith("invalid JSON")
+    event = outcomes[3]
     assert isinstance(event, ValidEvent)
     assert event.occurred_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Shanghai time
     assert event.customer_name == "王芳[2J"  # control characters cleaned in the child too
     assert event.drivers == ("price", "物流")
     _, raw, event, _, fired, row, _ = next(  # the child's first gold detractor
-        item for item in batches[2] if isinstance(item[2], ValidEvent) and item[2].nps <= 6
+        item for item in batches[0] if isinstance(item[2], ValidEvent) and item[2].nps <= 6
     )
     assert fired is not None
     gold_detractor = rules.alert_of(fired)
@@ -147,7 +151,7 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     assert (row[0], row[12], row[-1]) == (event.event_id, '["price","物流"]', raw)
     line, raw, outcome, origin, fired, row, clocks = batches[-1][-1]
     assert (line, outcome, origin, fired, row, clocks) == (
-        2 * BATCH + 7,
+        total,
         "not valid UTF-8",
         ("jsonl", None),
         None,
@@ -158,23 +162,27 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
 
 
 def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+    tmp_path: Path, launches: list[Child]
 ) -> None:
     target = {"first_response": "PT30M", "resolution": "PT5H"}
-    settings = Settings.model_validate(
-        {"policies": {"fast": {"P1": target, "P2": target, "P3": target, "at_risk": 0.5}}}
-    )
-    queues = {
-        queue_id: Queue(id=queue_id, name=q.name, team_id=q.team, calendar="24x7", policy="fast")
-        for queue_id, q in settings.queues.items()
+    fast = {
+        queue_id: queue.model_dump() | {"calendar": "24x7", "policy": "fast"}
+        for queue_id, queue in Settings().queues.items()
     }
+    settings = Settings.model_validate(
+        {
+            "policies": {"fast": {"P1": target, "P2": target, "P3": target, "at_risk": 0.5}},
+            "queues": fast,
+        }
+    )
+    ingestor = ingestor_on(tmp_path, settings)
+    queues = ingestor.queues
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
-    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite", portable_clocks(settings, queues)) as feed:
-        *here, ahead = list(feed)
+    with CheckedFeed(source, TZ, BATCH, ingestor.work_ahead()) as feed:
+        batches = list(feed)
     assert len(launches) == 1
-    assert all(clocks is None for batch in here for *_, clocks in batch)  # the writer plans them
     rules, planner, planned = RuleSet(RULES), SlaPlanner(settings), 0
-    for _, _, event, _, fired, _, clocks in ahead:
+    for _, _, event, _, fired, _, clocks in (item for batch in batches for item in batch):
         alert = rules.alert_of(fired) if fired else None
         if alert is None:
             assert clocks is None
@@ -182,14 +190,18 @@ def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
         assert isinstance(event, ValidEvent)
         at, queue = event.occurred_at, queues[alert.decisive.queue]
         assert clocks is not None
-        assert unplanned(clocks) == planner.opening_clocks(queue, alert.priority, at)
-        assert unplanned(clocks)[0] == at + timedelta(minutes=30)  # the queues' policy
+        planned_clocks, texts = clocks
+        due = unplanned(planned_clocks)
+        assert due == planner.opening_clocks(queue, alert.priority, at)
+        assert due[0] == at + timedelta(minutes=30)  # the queues' policy
+        # and as the case's row will hold them
+        assert texts == tuple(f"{d:%Y-%m-%d %H:%M:%S.%f}" if d else None for d in due)
         planned += 1
-    assert planned > len(ahead) / 10
+    assert planned > BATCH / 10
 
 
 def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+    tmp_path: Path, launches: list[Child]
 ) -> None:
     records = csv_records(2 * BATCH)
     path = tmp_path / "feed.csv"
@@ -201,40 +213,28 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
     with CheckedFeed(source, TZ, BATCH) as feed:
         batches = list(feed)
     assert len(launches) == 1
-    assert batches == read_as_ingest_does(source, [])
-    n = HEAD + (11 - HEAD) % 12  # in the child's first batch, with NPS 11
-    line, raw, outcome, origin, *_ = batches[2][n - HEAD]
-    assert (line, raw) == (n + 2, f'c{n},survey,2026-03-02T08:00:00+08:00,C{n},11,a;b,"x, y"')
+    assert batches == read_as_the_child_does(source, None)
+    line, raw, outcome, origin, *_ = batches[0][11]  # NPS 11
+    assert (line, raw) == (13, 'c11,survey,2026-03-02T08:00:00+08:00,C11,11,a;b,"x, y"')
     assert outcome == "nps: must be <= 10, got 11"
     assert origin == ("csv", records[0].csv_header)
 
 
-def test_small_batches_never_start_a_child(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
-) -> None:
+def test_small_batches_never_start_a_child(tmp_path: Path, launches: list[Child]) -> None:
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(3 * BATCH)[1:])
     with CheckedFeed(source, TZ, BATCH - 1) as feed:
         assert list(feed) == read_here(source, BATCH - 1)
     assert launches == []
 
 
-def test_a_file_of_one_batch_is_read_here_and_starts_no_child(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
-) -> None:
-    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(BATCH + 1)[1:])
-    with CheckedFeed(source, TZ, BATCH, RULES, "sqlite") as feed:
-        assert list(feed) == read_here(source)
-    assert launches == []
-
-
 def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, launches: list[Child], capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(4 * BATCH + 3)[1:])
     with CheckedFeed(source, TZ, BATCH) as feed:
         batches = iter(feed)
         received = [next(batches)]
-        launches[0].send_signal(signal.SIGKILL)
+        launches[0].kill()
         launches[0].wait()
         received += list(batches)
     lines = [line for batch in received for line, *_ in batch]
@@ -249,16 +249,37 @@ def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
     assert "reading in this process" in warning
 
 
+def test_a_child_that_fails_says_why_and_the_file_is_read_here(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
+
+    def failing(_event: ValidEvent, _raw: str) -> Ahead:
+        raise RuntimeError("the rules broke")
+
+    with CheckedFeed(source, TZ, BATCH, failing) as feed:
+        assert [item for batch in feed for item in batch] == [
+            item for batch in read_here(source) for item in batch
+        ]
+    err = capfd.readouterr().err
+    assert "RuntimeError: the rules broke" in err  # the child's traceback
+    assert "the reading process stopped (exit code 1); reading in this process" in err
+
+
 def test_a_child_that_cannot_start_leaves_reading_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
-    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+
+    def fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", fork)
     with CheckedFeed(source, TZ, BATCH) as feed:
         assert [item for batch in feed for item in batch] == [
             item for batch in read_here(source) for item in batch
         ]
-    assert "cannot start the reading process" in capsys.readouterr().err
+    assert "cannot start the reading process: [Errno 11]" in capsys.readouterr().err
 
 
 def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
@@ -266,9 +287,8 @@ def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
 ) -> None:
     """Standard input cannot be read again: what the child took is not there to re-read."""
 
-    def failing(self: CheckedFeed, after_line: int = 0) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-c", "import sys; sys.exit(3)"]
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    def failing(self: CheckedFeed) -> Child:
+        return Child.fork(lambda _out: os._exit(3))
 
     monkeypatch.setattr(CheckedFeed, "_start", failing)
     with (
@@ -279,21 +299,21 @@ def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
 
 
 def test_an_unreadable_file_is_named_before_any_child_starts(
-    tmp_path: Path, launches: list[subprocess.Popen[bytes]]
+    tmp_path: Path, launches: list[Child]
 ) -> None:
     with (
-        CheckedFeed(FeedSource(str(tmp_path / "missing.jsonl")), TZ, BATCH) as feed,
         pytest.raises(CxdeskError, match=r"cannot read .*missing.jsonl: No such file"),
+        CheckedFeed(FeedSource(str(tmp_path / "missing.jsonl")), TZ, BATCH) as feed,
     ):
         list(feed)
     assert launches == []
 
 
-def _db(tmp_path: Path) -> Database:
+def _db(tmp_path: Path, settings: Settings | None = None) -> Database:
     db = Database.open(str(tmp_path / "cxdesk.db"), must_exist=False)
     db.upgrade()
     with db.write() as session:
-        sync_org(session, Settings())
+        sync_org(session, settings or Settings())
     return db
 
 
@@ -424,23 +444,3 @@ def test_an_event_without_the_tier_is_judged_by_the_stored_customer(tmp_path: Pa
         )
     assert priorities == {"K0": "P1", "K1": "P2"}  # stored gold; silver as the event says
     db.dispose()
-
-
-def test_the_child_ignores_another_cxdesk_in_the_working_directory(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    launches: list[subprocess.Popen[bytes]],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Run from a checkout of another version, the child must still be this one."""
-    impostor = tmp_path / "elsewhere" / "cxdesk" / "workflow"
-    impostor.mkdir(parents=True)
-    for package in (impostor.parent, impostor):
-        (package / "__init__.py").write_text("", encoding="utf-8")
-    (impostor / "feed.py").write_text("raise SystemExit(7)\n", encoding="utf-8")
-    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH + 1)[1:])
-    monkeypatch.chdir(impostor.parent.parent)
-    with CheckedFeed(source, TZ, BATCH) as feed:
-        assert list(feed) == read_as_ingest_does(source, [])
-    assert launches[0].returncode == 0
-    assert capsys.readouterr().err == ""

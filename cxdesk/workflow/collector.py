@@ -41,6 +41,9 @@ def collections_paused() -> Iterator[Collector]:
     try:
         yield Collector()
     finally:
+        # What the run left alive joins the oldest generation, untraversed: left young, it
+        # was all traversed by the next collection (0.1 s after 200,000 events, ~1 % of them).
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
-        gc.unfreeze()

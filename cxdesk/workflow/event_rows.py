@@ -9,6 +9,7 @@ driver takes named rows and adapts JSON itself, the writer binds them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ class EventRows:
         self.ticket = names.index("ticket_id")  # where the writer puts the ticket's id
         self._occurred = names.index("occurred_at")
         self._received = names.index("received_at")
-        self._bind_received = dict(self.plan.converted).get(self._received, _as_is)
+        self._bind_time = dict(self.plan.converted).get(self._received, _as_is)
 
     @property
     def bound_ahead(self) -> bool:
@@ -67,12 +68,29 @@ class EventRows:
         if self.bound_ahead:
             remember_sqlite_text(event.occurred_at, row[self._occurred])
 
+    def bind_times(self, instants: Iterable[datetime | None]) -> tuple[str | None, ...] | None:
+        """Instants as the driver takes them, where rows are bound ahead (else None): the
+        reading process binds a case's clocks this way, for `remember_times`."""
+        if not self.bound_ahead:
+            return None
+        bind = self._bind_time
+        return tuple(None if at is None else bind(at) for at in instants)
+
+    def remember_times(
+        self, instants: Iterable[datetime | None], texts: Iterable[str | None] | None
+    ) -> None:
+        """Instants bound ahead by `bind_times`, bound without formatting them here."""
+        if texts is not None:
+            for at, text in zip(instants, texts, strict=True):
+                if at is not None:  # bound as None where it is None
+                    remember_sqlite_text(at, text)
+
     def write(self, connection: Connection, rows: list[list[Any]], received_at: datetime) -> None:
         """Insert rows, all received at `received_at`. A row's ticket may be its number, or
         what stood for the ticket until the batch's new ones were written: its `id` now."""
         if not rows:
             return
-        received, ticket = self._bind_received(received_at), self.ticket
+        received, ticket = self._bind_time(received_at), self.ticket
         for row in rows:
             row[self._received] = received
             if row[ticket] is not None and row[ticket].__class__ is not int:

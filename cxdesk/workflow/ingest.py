@@ -43,7 +43,16 @@ from cxdesk.workflow.audit import AuditChain
 from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import FeedbackEventIn, Fired, ValidEvent
-from cxdesk.workflow.feed import Checked, CheckedFeed, FeedSource, Origin, checked_batches
+from cxdesk.workflow.feed import (
+    Ahead,
+    Checked,
+    CheckedFeed,
+    ClocksAhead,
+    FeedSource,
+    Origin,
+    WorkAhead,
+    checked_batches,
+)
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
@@ -56,7 +65,7 @@ from cxdesk.workflow.service import (
     is_more_urgent,
     opening_note,
 )
-from cxdesk.workflow.sla import PlannedClocks, SlaPlanner, portable_clocks, unplanned
+from cxdesk.workflow.sla import SlaPlanner, planned, unplanned
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 # A customer's fields as an event gives them (None where it leaves one out) and as stored.
@@ -174,9 +183,11 @@ class _Memory:
         if batch.service_work:
             self.forget()
             return
-        self.customers.update(batch.customers)
-        self.cases.update(dict.fromkeys(batch.case_lookups))
-        self.cases.update(batch.cases)
+        # What the batch read or made: what it found here it changed in place.
+        self.customers.update(batch.read_customers)
+        self.customers.update(batch.new_customers)
+        self.cases.update(batch.read_cases)
+        self.cases.update(batch.new_cases)
         for held in (self.customers, self.cases):
             for key in list(islice(held, max(0, len(held) - MEMORY_LIMIT))):
                 del held[key]
@@ -214,12 +225,28 @@ class Ingestor:
     def run_feed(self, source: FeedSource) -> IngestSummary:
         """Ingest a file or standard input, read, validated and judged by the alert rules a
         batch ahead (in a second process when the batches are big enough)."""
-        settings, drivername = self.settings, self.db.engine.url.drivername
-        clocks = portable_clocks(settings, self.queues)
-        with CheckedFeed(
-            source, settings.timezone, self.batch_size, settings.rules, drivername, clocks
-        ) as batches:
+        ahead = self.work_ahead()
+        with CheckedFeed(source, self.settings.timezone, self.batch_size, ahead) as batches:
             return self._run(batches)
+
+    def work_ahead(self) -> WorkAhead:
+        """What the reading process works out for each valid event, as the writer would: the
+        rules it fires (judged by what it carries), its row bound for the driver (where the
+        driver takes rows as sequences), and the clocks of the case its alert would open."""
+        rules, planner, queues, rows = self.rules, self.planner, self.queues, self.event_rows
+        bind = rows.bind if rows.bound_ahead else None
+
+        def work(event: ValidEvent, raw: str) -> Ahead:
+            fired = rules.judge_alone(event)
+            row = None if bind is None else bind(event, raw)
+            alert = rules.alert_of(fired) if fired else None
+            if alert is None:
+                return fired, row, None
+            queue = queues[alert.decisive.queue]
+            clocks = planner.opening_clocks(queue, alert.priority, event.occurred_at)
+            return fired, row, (planned(clocks), rows.bind_times(clocks))
+
+        return work
 
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
         """Ingest records read here; a `None` among them (the feed went quiet) commits what
@@ -297,7 +324,9 @@ class _Batch:
         self.memory = memory
         self.customers: dict[str, dict[str, Any]] = {}
         self.tickets: set[int] = set()  # existing tickets that the batch's follow-ups name
-        self.case_lookups: set[str] = set()  # customers whose open case this batch knows
+        # Read from the database, not remembered: customers, and open cases (None: none open).
+        self.read_customers: dict[str, dict[str, Any]] = {}
+        self.read_cases: dict[str, _Case | None] = {}
         self.events: list[list[Any]] = []  # rows bound for the driver, as EventRows makes them
         self.timeline: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
@@ -368,26 +397,28 @@ class _Batch:
 
     def _customers(self, events: list[ValidEvent]) -> dict[str, dict[str, Any]]:
         """The batch's customers as rows, known ones loaded, then updated event by event."""
-        ids = sorted({ev.customer_id for ev in events})
+        ids = {ev.customer_id for ev in events}
         remembered = self.memory.customers
         rows = {i: remembered[i] for i in ids if i in remembered}
-        ids = [i for i in ids if i not in rows]
+        unknown = [i for i in ids if i not in rows]
         columns = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
-        if ids:
-            for values in self._rows(select(*columns).where(self._one_of(Customer.id, ids))):
-                rows[values[0]] = dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
+        if unknown:
+            read = self.read_customers
+            for values in self._rows(select(*columns).where(self._one_of(Customer.id, unknown))):
+                row = dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
+                rows[values[0]] = read[values[0]] = row
         return rows
 
     def _load_open_cases(self, customer_ids: list[str]) -> None:
-        self.case_lookups = set(customer_ids)
         remembered = self.memory.cases
         unknown = []
-        for customer_id in self.case_lookups:
+        for customer_id in set(customer_ids):
             if customer_id not in remembered:
                 unknown.append(customer_id)
             elif (case := remembered[customer_id]) is not None:
                 self.cases[customer_id] = case
         if unknown:
+            self.read_cases = dict.fromkeys(unknown)
             # Plain columns, not ORM objects: the session's identity map must not hold copies
             # that the bulk UPDATE below would leave stale for the service's commands.
             statement = (
@@ -402,7 +433,7 @@ class _Batch:
             )
             for values in self._rows(statement):
                 case = _Case(**{c.key: v for c, v in zip(_CASE_COLUMNS, values, strict=True)})
-                self.cases[case.customer_id] = case
+                self.cases[case.customer_id] = self.read_cases[case.customer_id] = case
 
     # -- one record ------------------------------------------------------------------------
 
@@ -434,7 +465,7 @@ class _Batch:
         event: ValidEvent,
         fired: Fired | None,
         row: list[Any] | None,
-        clocks: PlannedClocks | None,
+        clocks: ClocksAhead | None,
     ) -> _Pending:
         """An event not seen before, with what was worked out for it ahead."""
         if event.kind == "followup":
@@ -496,16 +527,18 @@ class _Batch:
             self.changed_customers[key] = row
         return row
 
-    def _open_case(self, event: ValidEvent, alert: Alert, clocks: PlannedClocks | None) -> _Case:
+    def _open_case(self, event: ValidEvent, alert: Alert, ahead: ClocksAhead | None) -> _Case:
         """A new case for the alert, with the clocks planned ahead if they were."""
         rule = alert.decisive
         at = event.occurred_at
         queue = self.ing.queues[rule.queue]
-        first_response_due, resolution_due, sla_due, sla_risk_at = (
-            self.ing.planner.opening_clocks(queue, alert.priority, at)
-            if clocks is None
-            else unplanned(clocks)
-        )
+        if ahead is None:
+            clocks = self.ing.planner.opening_clocks(queue, alert.priority, at)
+        else:
+            planned_clocks, texts = ahead
+            clocks = unplanned(planned_clocks)
+            self.ing.event_rows.remember_times(clocks, texts)
+        first_response_due, resolution_due, sla_due, sla_risk_at = clocks
         case = _Case(
             id=None,
             customer_id=event.customer_id,

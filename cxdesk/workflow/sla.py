@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from cxdesk.config import Settings, Target
 from cxdesk.models import Queue, Stage, Ticket
 from cxdesk.workflow.calendar import BusinessCalendar
-from cxdesk.workflow.instants import epoch_micros, from_epoch_micros
 
 CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
 
@@ -37,19 +36,19 @@ class Clocked(Protocol):
 # A new ticket's due times: first response, resolution, and the running clock's mirror
 # (sla_due, sla_risk_at).
 Clocks = tuple[datetime | None, datetime | None, datetime | None, datetime | None]
-# The same, planned ahead by ingest's reading process for every alert, as microseconds since
-# the epoch: the form they cross the pipe in. The writer turns them back into instants only
-# for the alerts that open a case (half of them on the benchmark feed).
-PlannedClocks = tuple[int | None, int | None, int | None, int | None]
+# The same, planned ahead by ingest's reading process for every alert, as ISO 8601 text: the
+# form they cross the pipe in (see feed). The writer turns them back into instants only for
+# the alerts that open a case (half of them on the benchmark feed).
+PlannedClocks = tuple[str | None, str | None, str | None, str | None]
 
 
 def planned(clocks: Clocks) -> PlannedClocks:
-    a, b, c, d = [None if at is None else epoch_micros(at) for at in clocks]
+    a, b, c, d = [None if at is None else at.isoformat() for at in clocks]
     return a, b, c, d
 
 
 def unplanned(clocks: PlannedClocks) -> Clocks:
-    a, b, c, d = [None if at is None else from_epoch_micros(at) for at in clocks]
+    a, b, c, d = [None if at is None else datetime.fromisoformat(at) for at in clocks]
     return a, b, c, d
 
 
@@ -194,25 +193,6 @@ class SlaPlanner:
             ticket.sla_risk_at = None
             return
         ticket.sla_risk_at = rule.calendar.subtract(due, length * (1 - rule.at_risk))
-
-
-def portable_clocks(settings: Settings, queues: Mapping[str, Queue]) -> dict[str, Any]:
-    """What another process needs to plan clocks as this one does, as JSON: the calendars,
-    policies and time zone, and each queue's calendar and policy (nothing secret)."""
-    return {
-        "settings": settings.model_dump(mode="json", include={"timezone", "calendars", "policies"}),
-        "queues": {q.id: {"calendar": q.calendar, "policy": q.policy} for q in queues.values()},
-    }
-
-
-def clocks_from_portable(spec: dict[str, Any]) -> tuple[SlaPlanner, dict[str, Queue]]:
-    """The planner and queues that `portable_clocks` described."""
-    planner = SlaPlanner(Settings.model_validate(spec["settings"]))
-    queues = {
-        queue_id: Queue(id=queue_id, name=queue_id, team_id="", **fields)
-        for queue_id, fields in spec["queues"].items()
-    }
-    return planner, queues
 
 
 class ClockReader:
