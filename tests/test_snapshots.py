@@ -161,9 +161,6 @@ async def settled(pilot: Pilot) -> None:
     for _ in range(3):
         await pilot.pause()
         await app.workers.wait_for_complete()
-    # What waits for refreshes (the ticket's timeline scrolls to its end two refreshes after
-    # it is filled) can come after the pauses above on a loaded machine: give it real time.
-    await pilot.pause(0.1)
     await pilot.pause()
     for widget in app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):

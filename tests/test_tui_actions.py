@@ -137,6 +137,42 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> N
             raise AssertionError("the note did not show up within 4 s")
 
 
+async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place(
+    demo_copy: str,
+) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(80, 16)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        box = screen.query_one("#timeline-box")
+        assert box.max_scroll_y > 0, "the timeline should not fit this terminal"
+        assert box.scroll_y == box.max_scroll_y
+        await pilot.press("home")  # back to read the first entries
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert box.scroll_y == 0, "a reload with nothing new moved the reader"
+        TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if box.scroll_y == box.max_scroll_y:
+                break
+        else:
+            raise AssertionError("a new entry was not brought into view within 4 s")
+
+
+async def test_a_short_timeline_starts_at_the_top_of_its_box(demo_copy: str) -> None:
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    async with app.run_test(size=(120, 60)) as pilot:
+        screen = await open_first(app, pilot, "2")
+        await settle(app, pilot)
+        box = screen.query_one("#timeline-box")
+        timeline = screen.query_one("#timeline", Static)
+        assert box.max_scroll_y == 0, "the timeline should fit this terminal"
+        assert box.scroll_y == 0
+        assert timeline.region.y == box.content_region.y
+
+
 async def test_slash_filters_with_words_and_terms(demo_copy: str) -> None:
     db = Database.open(str(demo_copy))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)

@@ -132,7 +132,11 @@ class TicketScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#customer").border_title = self.t("Customer")
         self.query_one("#resolution").border_title = self.t("Resolution")
-        self.query_one("#timeline-box").focus()
+        timeline = self.query_one("#timeline-box")
+        # Kept at its end as it is laid out, so the latest entry shows with the first frame,
+        # until the user scrolls back to read.
+        timeline.anchor()
+        timeline.focus()
         self.load()
         self.set_interval(1.0, self._show_header)
 
@@ -459,7 +463,9 @@ class TicketScreen(Screen[None]):
             text.append(Text(body))  # customer and agent text: never markup
             text.append("\n\n")
         self.query_one("#timeline", Static).update(text)
-        if len(self.detail.timeline) != self._entries_shown:  # something new: show the latest
+        if len(self.detail.timeline) != self._entries_shown:
+            # Something new: shown even to a reader who had scrolled back (at the end, the box
+            # is anchored again).
             self._entries_shown = len(self.detail.timeline)
             self.call_after_refresh(self.query_one("#timeline-box").scroll_end, animate=False)
 
