@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
@@ -31,6 +32,10 @@ def _digest_encoder() -> Callable[[Any], str]:
 
 
 _encode_for_digest = _digest_encoder()
+_audit_log = AuditEntry.__table__
+# Read in Core, not through the ORM: the ORM's query machinery made this one read a sixth of
+# the time it takes to open a ticket.
+_CHAIN_END = sa.select(_audit_log.c.digest).order_by(_audit_log.c.id.desc()).limit(1)
 
 
 def entry_digest(
@@ -51,14 +56,10 @@ class AuditChain:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-        self.last = (
-            session.exec(
-                select(AuditEntry.digest).order_by(col(AuditEntry.id).desc()).limit(1)
-            ).first()
-            or ""
-        )
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+        self.last = connection.execute(_CHAIN_END).scalar() or ""
         self.pending: list[dict[str, Any]] = []
 
     def add(
