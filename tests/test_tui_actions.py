@@ -6,6 +6,7 @@ import getpass
 import io
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +32,11 @@ def text_of(widget: Static) -> str:
     return console.export_text()
 
 
+def demo_app(path: str, login: str = ME) -> CxdeskApp:
+    """The desk on a copy of the demo, as `login`, at the demo's own now."""
+    return CxdeskApp(Database.open(path), Settings(), login, lambda: DEMO_NOW)
+
+
 async def open_first(app: CxdeskApp, pilot, view: str) -> TicketScreen:
     await app.workers.wait_for_complete()
     await pilot.press(view)
@@ -49,9 +55,17 @@ async def settle(app: CxdeskApp, pilot) -> None:
     await pilot.pause()
 
 
+async def until(pilot, condition: Callable[[], bool], failure: str, seconds: float = 4) -> None:
+    """Wait for what a change made elsewhere brings (the app is told of it, then reloads)."""
+    for _ in range(round(seconds * 10)):
+        await pilot.pause(0.1)
+        if condition():
+            return
+    raise AssertionError(f"{failure} within {seconds} s")
+
+
 async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "2")  # unassigned
         assert screen.detail is not None and screen.detail.row.assignee is None
@@ -72,8 +86,7 @@ async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:
 
 
 async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")  # mine: claimed, so escalation is allowed
         version = screen.detail.row.version
@@ -91,8 +104,7 @@ async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: str) 
 async def test_a_response_needs_text_or_a_template_and_the_form_stays_open(
     demo_copy: str,
 ) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
         version = screen.detail.row.version
@@ -114,8 +126,7 @@ async def test_a_response_needs_text_or_a_template_and_the_form_stays_open(
 
 
 async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), "zhang.wei", lambda: DEMO_NOW)
+    app = demo_app(demo_copy, "zhang.wei")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "7")
         assert screen.check_action("act", ("assign",)) is None
@@ -124,24 +135,22 @@ async def test_an_agent_sees_supervisor_actions_disabled(demo_copy: str) -> None
 
 
 async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
+    db = app.desk.db
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
         TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if "written elsewhere" in text_of(screen.query_one("#timeline", Static)):
-                break
-        else:
-            raise AssertionError("the note did not show up within 4 s")
+        timeline = screen.query_one("#timeline", Static)
+        await until(
+            pilot, lambda: "written elsewhere" in text_of(timeline), "the note did not show up"
+        )
 
 
 async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place(
     demo_copy: str,
 ) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
+    db = app.desk.db
     async with app.run_test(size=(80, 16)) as pilot:
         screen = await open_first(app, pilot, "1")
         box = screen.query_one("#timeline-box")
@@ -152,17 +161,15 @@ async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place
         await settle(app, pilot)
         assert box.scroll_y == 0, "a reload with nothing new moved the reader"
         TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if box.scroll_y == box.max_scroll_y:
-                break
-        else:
-            raise AssertionError("a new entry was not brought into view within 4 s")
+        await until(
+            pilot,
+            lambda: box.scroll_y == box.max_scroll_y,
+            "a new entry was not brought into view",
+        )
 
 
 async def test_a_short_timeline_starts_at_the_top_of_its_box(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 60)) as pilot:
         screen = await open_first(app, pilot, "2")
         await settle(app, pilot)
@@ -174,8 +181,7 @@ async def test_a_short_timeline_starts_at_the_top_of_its_box(demo_copy: str) -> 
 
 
 async def test_slash_filters_with_words_and_terms(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("slash")
@@ -222,8 +228,7 @@ def test_chinese_substrings_match_titles_and_names(demo_copy: str) -> None:
 async def test_d_opens_the_dashboard(demo_copy: str) -> None:
     from cxdesk.screens.dashboard import DashboardScreen
 
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("d")
@@ -254,8 +259,7 @@ def test_dashboard_figures_add_up(demo_copy: str) -> None:
 
 
 async def test_s_cycles_the_order(demo_copy: str) -> None:
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("7")  # all: the newest first
@@ -339,8 +343,7 @@ async def test_an_action_that_fails_unexpectedly_shows_the_error(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(TicketService, "escalate", broken)
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
         await pilot.press("e")
@@ -359,8 +362,7 @@ async def test_a_dashboard_that_fails_to_load_says_so(
         raise RuntimeError("statement timeout")
 
     monkeypatch.setattr("cxdesk.screens.dashboard.build_dashboard", broken)
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("d")
@@ -388,8 +390,7 @@ async def test_the_agent_picker_reads_the_database_off_the_event_loop(
 
     monkeypatch.setattr(ticket_screen, "list_agents", listing)
     monkeypatch.setattr(ticket_screen, "open_loads", loads)
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
         await pilot.press("a")
@@ -426,8 +427,8 @@ async def test_a_change_made_while_a_form_is_open_shows_after_it_closes(
 
     monkeypatch.setattr("cxdesk.app.ChangeWatcher", Deaf)
     monkeypatch.setattr("cxdesk.app.LIVE_POLL_S", 3600.0)
-    db = Database.open(str(demo_copy))
-    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    app = demo_app(demo_copy)
+    db = app.desk.db
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
         await pilot.press("e")
