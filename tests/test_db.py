@@ -14,13 +14,15 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
 import cxdesk.db as db_module
 from cxdesk.db import (
+    COPY_MIN_ROWS,
     Database,
     current_revision,
     head_revision,
+    insert_rows,
     newest_migration,
     resolve_url,
 )
@@ -225,6 +227,33 @@ def test_times_come_back_aware_and_equal(db: Database) -> None:
         stored = session.get_one(Customer, "c").created_at
     assert stored == moment
     assert stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+
+
+# What the text format of PostgreSQL's COPY escapes, or would misread were it not escaped.
+AWKWARD_TEXT = ("tab\there", "two\nlines\r\n", "back\\slash", "\\N", "", "引号\"'", "\u202eAB 🙂")
+
+
+@pytest.mark.parametrize("count", [COPY_MIN_ROWS - 1, COPY_MIN_ROWS * 5])
+def test_rows_written_in_bulk_read_back_exactly(db: Database, count: int) -> None:
+    """Below COPY_MIN_ROWS rows are inserted; from it, PostgreSQL gets a COPY."""
+    rows = [
+        {
+            "id": f"c{n}",
+            "name": AWKWARD_TEXT[n % len(AWKWARD_TEXT)],
+            "phone": None,
+            "tier": "gold" if n % 2 else None,
+            "attributes": {"note": AWKWARD_TEXT[-n % len(AWKWARD_TEXT)], "n": [n, None]},
+            "created_at": T0 + timedelta(microseconds=n),
+            "updated_at": T0.astimezone(timezone(timedelta(hours=8))),
+        }
+        for n in range(count)
+    ]
+    with db.write() as session:
+        insert_rows(session.connection(), Customer.__table__, rows)  # type: ignore[arg-type]
+    with db.session() as session:
+        stored = session.exec(select(Customer).order_by(col(Customer.created_at))).all()
+        read = [customer.model_dump(include=set(rows[0])) for customer in stored]
+    assert read == rows
 
 
 def test_urls_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
