@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, func, select, text
 from sqlmodel import SQLModel
 
-from cxdesk.db import Database, current_revision, head_revision
+from cxdesk.db import Database, current_revision, head_revision, insert_rows
 from cxdesk.errors import CxdeskError
 
 CHUNK = 5000
@@ -37,7 +37,7 @@ def copy_database(
             count = 0
             result = reader.execution_options(yield_per=CHUNK).execute(select(table))
             for rows in result.partitions(CHUNK):
-                writer.execute(table.insert(), [dict(row._mapping) for row in rows])
+                insert_rows(writer, table, [dict(row._mapping) for row in rows])
                 count += len(rows)
             copied[table.name] = count
             if progress is not None:
