@@ -276,7 +276,7 @@ def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of one shape with the driver's executemany.
+    """Insert many rows of one shape with the driver's executemany (a COPY on PostgreSQL).
 
     Each column's bind processor (UTC datetimes, JSON) is looked up once and applied in one
     tight loop, skipping SQLAlchemy's per-row parameter handling: ingest writes hundreds of
@@ -297,7 +297,7 @@ def update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
 
 
-COPY_MIN_ROWS = 10
+COPY_MIN_ROWS = 10  # PostgreSQL: fewer rows than this are inserted, not copied
 
 
 @dataclass(frozen=True)

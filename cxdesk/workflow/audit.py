@@ -11,7 +11,6 @@ from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from cxdesk.db import insert_rows
@@ -58,7 +57,9 @@ class AuditChain:
         self.session = session
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK}
+            )
         self.last = connection.execute(_CHAIN_END).scalar() or ""
         self.pending: list[dict[str, Any]] = []
 
