@@ -227,11 +227,14 @@ def db_copy(context: Context, target_url: str) -> None:
     from cxdesk.workflow.copy import copy_database
 
     target = Database.open(target_url, must_exist=False)
-    copied = copy_database(
-        context.database(),
-        target,
-        lambda table, rows: click.echo(f"{table}: {rows:,} rows", err=True),
-    )
+    try:
+        copied = copy_database(
+            context.database(),
+            target,
+            lambda table, rows: click.echo(f"{table}: {rows:,} rows", err=True),
+        )
+    finally:
+        target.dispose()
     click.echo(f"copied {sum(copied.values()):,} rows into {target.display_url}")
 
 

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, col, func, select
 
 import cxdesk.db as db_module
 from cxdesk.db import (
@@ -233,10 +233,8 @@ def test_times_come_back_aware_and_equal(db: Database) -> None:
 AWKWARD_TEXT = ("tab\there", "two\nlines\r\n", "back\\slash", "\\N", "", "引号\"'", "\u202eAB 🙂")
 
 
-@pytest.mark.parametrize("count", [COPY_MIN_ROWS - 1, COPY_MIN_ROWS * 5])
-def test_rows_written_in_bulk_read_back_exactly(db: Database, count: int) -> None:
-    """Below COPY_MIN_ROWS rows are inserted; from it, PostgreSQL gets a COPY."""
-    rows = [
+def awkward_customers(count: int) -> list[dict[str, object]]:
+    return [
         {
             "id": f"c{n}",
             "name": AWKWARD_TEXT[n % len(AWKWARD_TEXT)],
@@ -248,12 +246,47 @@ def test_rows_written_in_bulk_read_back_exactly(db: Database, count: int) -> Non
         }
         for n in range(count)
     ]
+
+
+def inserts_sent(db: Database) -> list[str]:
+    """The INSERT statements SQLAlchemy sends from now on (a COPY goes past it)."""
+    sent: list[str] = []
+    sa.event.listen(
+        db.engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, statement, *_: (
+            sent.append(statement) if statement.startswith("INSERT") else None
+        ),
+    )
+    return sent
+
+
+@pytest.mark.parametrize("count", [COPY_MIN_ROWS - 1, COPY_MIN_ROWS * 5])
+def test_rows_written_in_bulk_read_back_exactly(db: Database, count: int) -> None:
+    """Below COPY_MIN_ROWS rows are inserted; from it, PostgreSQL gets a COPY."""
+    rows = awkward_customers(count)
+    sent = inserts_sent(db)
     with db.write() as session:
         insert_rows(session.connection(), Customer.__table__, rows)  # type: ignore[arg-type]
+    copied = not db.is_sqlite and count >= COPY_MIN_ROWS
+    assert len(sent) == (0 if copied else 1)
     with db.session() as session:
         stored = session.exec(select(Customer).order_by(col(Customer.created_at))).all()
         read = [customer.model_dump(include=set(rows[0])) for customer in stored]
     assert read == rows
+
+
+@pytest.mark.parametrize("count", [COPY_MIN_ROWS - 1, COPY_MIN_ROWS * 5])
+def test_a_bulk_write_that_breaks_a_constraint_fails_as_sqlalchemy_says(
+    db: Database, count: int
+) -> None:
+    """The command line turns SQLAlchemy's errors into one line; a COPY's must be the same."""
+    rows = awkward_customers(count)
+    rows[-1]["id"] = rows[0]["id"]
+    with pytest.raises(sa.exc.IntegrityError), db.write() as session:
+        insert_rows(session.connection(), Customer.__table__, rows)  # type: ignore[arg-type]
+    with db.session() as session:
+        assert session.exec(select(func.count()).select_from(Customer)).one() == 0
 
 
 def test_urls_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
