@@ -323,28 +323,28 @@ class WritePlan:
         an INSERT for each (ingest of 50,000 events: 6.3 s -> 5.0 s). A COPY waits for the
         server twice, so a few rows, such as a command's audit row, are still inserted."""
         if self.copy is not None and len(rows) >= COPY_MIN_ROWS:
-            self._copy(connection, rows)
+            _copy(connection, self.copy, rows)
         elif self.positional:
             connection.exec_driver_sql(self.sql, [tuple(row) for row in rows])
         else:
             named = [dict(zip(self.names, row, strict=True)) for row in rows]
             connection.exec_driver_sql(self.sql, named)
 
-    def _copy(self, connection: Connection, rows: list[list[Any]]) -> None:
-        """COPY on the driver's connection, inside SQLAlchemy's transaction; its errors raised
-        as SQLAlchemy raises the INSERT's (IntegrityError, DataError, ...), which is what
-        callers and the command line catch."""
-        assert self.copy is not None
-        driver = connection.connection.driver_connection
-        dbapi_error = connection.dialect.loaded_dbapi.Error
-        try:
-            with driver.cursor() as cursor, cursor.copy(self.copy) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(row)
-        except dbapi_error as exc:
-            raise DBAPIError.instance(
-                self.copy, None, exc, dbapi_error, dialect=connection.dialect
-            ) from exc
+
+def _copy(connection: Connection, statement: str, rows: list[list[Any]]) -> None:
+    """COPY on the driver's connection, inside SQLAlchemy's transaction; its errors raised as
+    SQLAlchemy raises the INSERT's (IntegrityError, DataError, ...), which is what callers and
+    the command line catch."""
+    driver = connection.connection.driver_connection
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi_error, dialect=connection.dialect
+        ) from exc
 
 
 @lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines

@@ -296,7 +296,7 @@ class Child:
         os.kill(self.pid, signal.SIGKILL)
 
 
-def _widen(pipe: IO[bytes] | None) -> None:
+def _widen(pipe: IO[bytes]) -> None:
     """A batch is megabytes, which a pipe of 64 kB (the default) hands over in a hundred
     steps, each waking the other process. A wish, not a need: Linux only, within its limit."""
     try:
