@@ -22,6 +22,7 @@ from cxdesk.output import FORMATS, print_json, print_rows
 from cxdesk.workflow.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
+    from cxdesk.workflow.identity import ProcessUser
     from cxdesk.workflow.permissions import Actor
     from cxdesk.workflow.sla import ClockReader
 
@@ -38,6 +39,7 @@ class Context:
     as_user: str | None
     now_arg: str | None
     lang: str | None = None  # the TUI's language; None: from the locale
+    user: ProcessUser | None = None  # who runs this process; None: read on first use
     _db: Database | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _viewer: Actor | None = field(default=None, repr=False)
@@ -45,13 +47,41 @@ class Context:
 
     @property
     def url(self) -> str:
-        return resolve_url(self.db_arg)
+        """`--db` (or `CXDESK_DB`), else the config's `[database] url`, else ./cxdesk.db."""
+        url = resolve_url(self.db_arg)
+        if not self.db_arg and not os.environ.get("CXDESK_DB") and self.settings.database.url:
+            return resolve_url(self.settings.database.url)
+        return url
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config_arg, sqlite_path(self.url))
+            self._settings = load_settings(self.config_arg, sqlite_path(resolve_url(self.db_arg)))
         return self._settings
+
+    def process_user(self) -> ProcessUser:
+        from cxdesk.workflow.identity import process_user
+
+        if self.user is None:
+            self.user = process_user()
+        return self.user
+
+    def own_file(self, path: str, what: str) -> None:
+        """Under sudo the process may read and write what the service account may, so paths
+        named by the person are refused: input comes on standard input, opened by their shell
+        with their own rights."""
+        if path != "-" and self.process_user().enforced:
+            raise CxdeskError(
+                f"{what}: cxdesk runs as the service account here, so it opens no file you "
+                "name; give the input on standard input (`- < FILE`)"
+            )
+
+    def refuse_when_enforced(self, what: str) -> None:
+        """Commands that write files the service account owns are for that account alone."""
+        if self.process_user().enforced:
+            raise CxdeskError(
+                f"{what} writes files as the service account; its owner runs it without sudo"
+            )
 
     def database(self, *, must_exist: bool = True) -> Database:
         if self._db is None:
@@ -97,14 +127,27 @@ class Context:
         return self.viewer().login
 
     def viewer(self) -> Actor:
-        """The acting agent with role, teams and PII permission; what they may see and do."""
+        """The acting agent with role, teams and permissions; what they may see and do. Every
+        command that reads or writes data asks for it, so a login that is not an active agent
+        gets no further. `--now` backdates what is recorded: admins and demo databases only."""
         if self._viewer is None:
             from cxdesk.workflow.identity import resolve_actor
+            from cxdesk.workflow.org import get_meta
             from cxdesk.workflow.permissions import load_actor
 
+            user = self.process_user()
             with self.database().session() as session:
-                login = resolve_actor(session, self.as_user)
-                self._viewer = load_actor(session, login, self.settings)
+                viewer = load_actor(
+                    session, resolve_actor(session, self.as_user, user), self.settings
+                )
+                if self.now_arg is not None and get_meta(session, "demo") != "true":
+                    person = viewer
+                    if self.as_user:  # the person behind --as, who chose the time
+                        person = load_actor(
+                            session, resolve_actor(session, None, user), self.settings
+                        )
+                    person.require_admin("use --now")
+            self._viewer = viewer
         return self._viewer
 
 
@@ -170,8 +213,28 @@ def cli(
     """
     ctx.obj = Context(db_arg, config_arg, as_user, now_arg, lang)
     ctx.call_on_close(ctx.obj.close)
+    if ctx.obj.process_user().enforced:
+        _enter_service_home(db_arg, config_arg)
     if ctx.invoked_subcommand is None:
         run_tui(ctx.obj)
+
+
+def _enter_service_home(db_arg: str | None, config_arg: str | None) -> None:
+    """Under sudo as the service account, the database and the config are the service's own:
+    those in its home directory. A person who could name another would have the service
+    account open, overwrite or copy whatever it may."""
+    import pwd
+
+    from cxdesk.workflow.identity import SERVICE_ACCOUNT
+
+    named = [n for n in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP") if os.environ.get(n)]
+    if db_arg or config_arg or named:
+        what = ", ".join(named) or ("--db" if db_arg else "--config")
+        raise CxdeskError(
+            f"{what}: under sudo cxdesk uses the service account's database and config only"
+        )
+    os.umask(0o077)  # the service account's files are its own
+    os.chdir(pwd.getpwnam(SERVICE_ACCOUNT).pw_dir)
 
 
 def run_tui(context: Context) -> None:
@@ -195,14 +258,18 @@ def run_tui(context: Context) -> None:
 def init(context: Context) -> None:
     """Create the database (or bring it up to date) and the configured teams and queues."""
     from cxdesk.workflow.org import bootstrap_admin, sync_org
+    from cxdesk.workflow.permissions import SYSTEM_LOGIN
     from cxdesk.workflow.templates import seed_templates
 
     db = context.database(must_exist=False)
+    _require_admin_once_staffed(context, db, "change the organisation (init)")
     db.upgrade()
+    user = context.process_user()
     with db.write() as session:
         sync_org(session, context.settings)
         seed_templates(session, context.now())
-        first_admin = bootstrap_admin(session, at=context.now())
+        login = SYSTEM_LOGIN if user.is_service else user.login
+        first_admin = bootstrap_admin(session, login, at=context.now())
     click.echo(f"database ready: {db.display_url}")
     if first_admin:
         click.echo(f"{first_admin} is its first agent, an admin: add others with `cxdesk user add`")
@@ -226,6 +293,8 @@ def db_copy(context: Context, target_url: str) -> None:
     """Copy this database, every row, into an empty database at TO (same schema)."""
     from cxdesk.workflow.copy import copy_database
 
+    context.refuse_when_enforced("db copy")
+    context.viewer().require_admin("copy the database")
     target = Database.open(target_url, must_exist=False)
     try:
         copied = copy_database(
@@ -245,6 +314,7 @@ def db_upgrade(context: Context) -> None:
     from cxdesk.db import current_revision, head_revision
 
     db = context.database(must_exist=False)
+    _require_admin_once_staffed(context, db, "upgrade the database")
     before = current_revision(db.engine)
     db.upgrade()
     after = head_revision()
@@ -292,6 +362,7 @@ def sweep_command(context: Context, fmt: str) -> None:
     """One pass: at-risk marks, breach escalations, follow-up timeouts, metric alerts."""
     from cxdesk.workflow.sweep import sweep
 
+    context.viewer().require_admin("sweep")
     report = sweep(context.database(), context.settings, context.now())
     _print_figures(report.as_dict(), fmt)
 
@@ -324,6 +395,7 @@ def watch(context: Context, interval: float) -> None:
 
     from cxdesk.workflow.sweep import sweep
 
+    context.viewer().require_admin("watch")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -416,6 +488,7 @@ def audit_verify(context: Context) -> None:
     """Recompute the hash chain; print OK, or the first row that does not match (exit 1)."""
     from cxdesk.workflow.audit import verify_chain
 
+    context.viewer()
     with context.database().session() as session:
         check = verify_chain(session)
     if check.first_bad is None:
@@ -441,6 +514,7 @@ def template_list(context: Context, search: str | None, fmt: str) -> None:
     """List (or search) the templates."""
     from cxdesk.workflow.templates import find_templates
 
+    context.viewer()
     with context.database().session() as session:
         rows = [t.__dict__ for t in find_templates(session, search)]
     print_rows(rows, fmt, ("name", "title", "body"))  # type: ignore[arg-type]
@@ -470,6 +544,8 @@ def backup(context: Context, target: Path) -> None:
     """Copy the SQLite database to TARGET, consistently, while others keep working."""
     from cxdesk.workflow.backup import backup_sqlite
 
+    context.refuse_when_enforced("backup")
+    context.viewer().require_admin("back up the database")
     size = backup_sqlite(context.database(), target)
     click.echo(f"backup written: {target} ({size:,} bytes, integrity ok)")
 
@@ -480,6 +556,22 @@ def schema() -> None:
     from cxdesk.workflow.events import FeedbackEventIn
 
     print_json(FeedbackEventIn.model_json_schema())
+
+
+def _require_admin_once_staffed(context: Context, db: Database, what: str) -> None:
+    """Setting up a new database is for whoever creates it; once it has agents, for admins."""
+    from cxdesk.db import current_revision
+
+    if current_revision(db.engine) is None:
+        return
+    with db.session() as session:
+        from sqlmodel import select
+
+        from cxdesk.models import Agent
+
+        staffed = session.exec(select(Agent.login).limit(1)).first() is not None
+    if staffed:
+        context.viewer().require_admin(what)
 
 
 # -- tickets ------------------------------------------------------------------------------
@@ -876,6 +968,8 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
     from cxdesk.workflow.ingest import Ingestor
 
     input_format, summary_format = _split_formats(formats, source)
+    context.own_file(source, "ingest")
+    context.viewer().require_ingest("ingest")
     db = context.database()
     name = "stdin" if source == "-" else str(Path(source).resolve())
     feed = FeedSource(None if source == "-" else source, input_format)
@@ -917,6 +1011,7 @@ def quarantine_list(context: Context, include_resolved: bool, source: str | None
     """List quarantined records, oldest first."""
     from cxdesk.workflow.quarantine import list_quarantine
 
+    context.viewer().require_ingest("read the quarantine")
     with context.database().session() as session:
         items = list_quarantine(session, include_resolved=include_resolved, source=source)
     rows = [
@@ -938,6 +1033,7 @@ def quarantine_show(context: Context, number: int, fmt: str) -> None:
     """Show one quarantined record with its raw text."""
     from cxdesk.workflow.quarantine import get_quarantined
 
+    context.viewer().require_ingest("read the quarantine")
     with context.database().session() as session:
         item = get_quarantined(session, number)
     if fmt == "table":
@@ -973,6 +1069,9 @@ def quarantine_retry(
 
     if not numbers and not retry_all:
         raise click.UsageError("name the records to retry, or give --all")
+    if from_source:
+        context.refuse_when_enforced("retry --from-source")
+    context.viewer().require_ingest("retry quarantined records")
     db = context.database()
     with db.session() as session:
         groups = records_to_retry(
@@ -1023,10 +1122,12 @@ def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
     inputs = [f for f in formats if f in INPUT_FORMATS]
     outputs = [f for f in formats if f not in INPUT_FORMATS]
     input_format = inputs[0] if inputs else ("csv" if source.lower().endswith(".csv") else "jsonl")
+    context.own_file(source, "rules test")
     database = None
     path = sqlite_path(context.url)
     if path is None or path.exists():
         database = context.database()
+        context.viewer().require_ingest("test rules against the stored customers and cases")
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8", newline="")  # noqa: SIM115
     with stream:
         rows = [row.__dict__ for row in dry_run(stream, input_format, context.settings, database)]
@@ -1050,7 +1151,7 @@ def user() -> None:
 @click.option("--name", help="Display name (default: the login).")
 @click.option(
     "--role",
-    type=click.Choice(["agent", "supervisor", "admin"]),
+    type=click.Choice(["agent", "supervisor", "admin", "ingest"]),
     default="agent",
     show_default=True,
 )
@@ -1094,7 +1195,7 @@ def user_away(context: Context, login: str, back: bool) -> None:
 
     by = context.viewer()
     with context.database().write() as session:
-        set_away(session, by, login, away=not back)
+        set_away(session, by, login, away=not back, at=context.now())
     click.echo(f"{login} is {'back' if back else 'away'}")
 
 
@@ -1105,6 +1206,7 @@ def user_list(context: Context, fmt: str) -> None:
     """List agents."""
     from cxdesk.workflow.org import list_agents
 
+    context.viewer()
     with context.database().session() as session:
         agents = list_agents(session)
     print_rows(

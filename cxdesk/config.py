@@ -235,7 +235,13 @@ def _default_queues() -> dict[str, QueueConfig]:
 
 
 class DatabaseConfig(StrictModel):
-    """How the database is kept (the database itself is `--db` or `CXDESK_DB`)."""
+    """Where the database is and how it is kept (`--db` or `CXDESK_DB` come first)."""
+
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the database (path or SQLAlchemy URL) unless --db or CXDESK_DB name one",
+    )
 
     group: str | None = Field(
         default=None,
@@ -263,6 +269,10 @@ class Settings(StrictModel):
     pii_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
         default_factory=lambda: ["supervisor", "admin"],
         description="roles that see customers' phone and email unmasked",
+    )
+    ingest_roles: list[Literal["agent", "supervisor", "admin", "ingest"]] = Field(
+        default_factory=lambda: ["admin", "ingest"],
+        description="roles that may ingest events and read the quarantine's raw records",
     )
 
     @model_validator(mode="before")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.errors import PermissionDenied, StaleVersion, WorkflowError
+from cxdesk.errors import NotFound, PermissionDenied, StaleVersion, WorkflowError
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.ingest import Ingestor
 from cxdesk.workflow.org import add_agent
@@ -205,6 +205,9 @@ def test_permission_matrix(
     }[command]
     if allowed:
         act()
+    elif team == "other":  # outside their teams the ticket does not exist for them
+        with pytest.raises(NotFound, match=f"^no ticket CX-{ticket_id:06d}$"):
+            act()
     else:
         with pytest.raises(PermissionDenied):
             act()
@@ -302,7 +305,8 @@ def test_audit_verify_finds_an_edited_row(desk: tuple[str, ...], tmp_path: Path,
     run(*desk, "--as", "ann", "ticket", "note", "1", "--message", "called")
     run(*desk, "--as", "ann", "ticket", "note", "2", "--message", "called too")
     code, out, _ = run(*desk, "audit", "verify")
-    assert code == 0 and out.startswith("OK: 6 audit rows")  # open and assign for each, two notes
+    # three agents added, open and assign for each ticket, two notes
+    assert code == 0 and out.startswith("OK: 9 audit rows")
     engine = engine_for(desk[1])
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))

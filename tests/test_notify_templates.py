@@ -174,9 +174,13 @@ def test_away_agents_get_no_new_tickets(desk: Database) -> None:
     from cxdesk.workflow.org import set_away
 
     with desk.write() as session:
-        set_away(session, Actor("sue", "supervisor", frozenset({"care"}), pii=True), "ann", True)
+        set_away(
+            session, Actor("sue", "supervisor", frozenset({"care"}), pii=True), "ann", True, T0
+        )
         with pytest.raises(WorkflowError, match="may not mark bob away"):
-            set_away(session, Actor("ann", "agent", frozenset({"care"}), pii=False), "bob", True)
+            set_away(
+                session, Actor("ann", "agent", frozenset({"care"}), pii=False), "bob", True, T0
+            )
     ticket_id = open_case(desk)
     with desk.session() as session:
         assignee = session.execute(

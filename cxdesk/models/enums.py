@@ -34,6 +34,7 @@ class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    INGEST = "ingest"  # a feed's account: ingests and reads the quarantine, works no tickets
 
 
 class AssignmentMode(StrEnum):

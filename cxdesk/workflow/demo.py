@@ -21,8 +21,9 @@ from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import FeedbackEvent, Stage, Team, Ticket, TicketKind
 from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.identity import current_login
 from cxdesk.workflow.ingest import Ingestor, Outcome
-from cxdesk.workflow.org import add_agent, current_login, set_meta, sync_org
+from cxdesk.workflow.org import add_agent, set_meta, sync_org
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.sweep import sweep

@@ -56,7 +56,12 @@ class Period:
         return and_(True, *conditions)
 
     def events(self) -> Any:
+        """Feedback in the period; with a queue scope, only the feedback on its tickets (the
+        voice of the customers those queues served), never the whole company's."""
         conditions = []
+        if self.queues is not None:
+            scoped = select(Ticket.id).where(col(Ticket.queue_id).in_(self.queues))
+            conditions.append(col(FeedbackEvent.ticket_id).in_(scoped))
         if self.since is not None:
             conditions.append(col(FeedbackEvent.occurred_at) >= self.since)
         if self.until is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,15 +11,15 @@ from sqlmodel import Session, col, delete, select
 from cxdesk.config import Settings
 from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
 from cxdesk.models import Agent, AgentTeam, Meta, Queue, Role, Team
+from cxdesk.workflow.audit import append_audit
 from cxdesk.workflow.text import clean_text
 
 if TYPE_CHECKING:
     from cxdesk.workflow.permissions import Actor
 
-
-def current_login() -> str:
-    """The Unix login of whoever runs cxdesk: their identity in every command."""
-    return getpass.getuser()
+# The name automation (ingest, the sweep) acts under, and the enforced deployment's service
+# account: never an agent's login.
+SYSTEM_LOGIN = "cxdesk"
 
 
 def sync_org(session: Session, settings: Settings) -> None:
@@ -53,16 +52,23 @@ class AgentInfo:
     active: bool
 
 
-def bootstrap_admin(session: Session, at: datetime) -> str | None:
-    """On a database with no agents, the person creating it becomes its admin."""
-    if session.exec(select(Agent.login).limit(1)).first() is not None:
+def bootstrap_admin(session: Session, login: str, at: datetime) -> str | None:
+    """On a database with no agents, the person creating it becomes its admin (the system,
+    which is nobody, never does)."""
+    if login == SYSTEM_LOGIN or session.exec(select(Agent.login).limit(1)).first() is not None:
         return None
-    login = current_login()
     session.add(Agent(login=login, display_name=login, role=Role.ADMIN, created_at=at))
     session.flush()
-    for team_id in session.exec(select(Team.id)):
+    teams = list(session.exec(select(Team.id)))
+    for team_id in teams:
         session.add(AgentTeam(agent_login=login, team_id=team_id))
+    _audit_agent(session, login, at, login=login, role=Role.ADMIN, teams=sorted(teams), first=True)
     return login
+
+
+def _audit_agent(session: Session, by: str, at: datetime, **detail: object) -> None:
+    """Who gave whom which role and teams: changes to the agents table are audited too."""
+    append_audit(session, at=at, actor=by, action="user", ticket_id=None, detail=detail)
 
 
 def add_agent(
@@ -80,8 +86,10 @@ def add_agent(
     if by is not None and not by.sees_all_teams:
         raise PermissionDenied(f"{by.login} ({by.role}) may not manage agents; only admins may")
     login = login.strip()
-    if not login or any(ch.isspace() for ch in login):
+    if not login or any(ch.isspace() or not ch.isprintable() for ch in login):
         raise WorkflowError(f"login {login!r} must be one word (the agent's Unix login)")
+    if login == SYSTEM_LOGIN:
+        raise WorkflowError(f"login {login!r} is reserved for the system")
     try:
         Role(role)
     except ValueError:
@@ -92,7 +100,9 @@ def add_agent(
         if session.get(Team, team_id) is None:
             known = ", ".join(session.exec(select(Team.id)).all())
             raise NotFound(f"no team {team_id!r} (teams: {known})")
-    agent = session.get(Agent, login) or Agent(login=login, display_name=login, created_at=at)
+    agent = session.get(Agent, login)
+    before = None if agent is None else {"role": agent.role, "active": agent.active}
+    agent = agent or Agent(login=login, display_name=login, created_at=at)
     agent.display_name = clean_text(display_name) or login
     agent.role = role
     agent.skills = sorted(set(skills))
@@ -101,6 +111,16 @@ def add_agent(
     session.exec(delete(AgentTeam).where(col(AgentTeam.agent_login) == login))
     for team_id in sorted(set(teams)):
         session.add(AgentTeam(agent_login=login, team_id=team_id))
+    _audit_agent(
+        session,
+        by.login if by is not None else SYSTEM_LOGIN,
+        at,
+        login=login,
+        role=role,
+        teams=sorted(set(teams)),
+        skills=agent.skills,
+        before=before,
+    )
     return agent
 
 
@@ -142,7 +162,7 @@ def get_meta(session: Session, key: str) -> str | None:
     return row.value if row else None
 
 
-def set_away(session: Session, by: Actor, login: str, away: bool) -> None:
+def set_away(session: Session, by: Actor, login: str, away: bool, at: datetime) -> None:
     """Mark an agent away (skipped by assignment) or back; their supervisors or an admin may."""
     agent = get_agent(session, login)
     teams = set(session.exec(select(AgentTeam.team_id).where(AgentTeam.agent_login == login)))
@@ -158,3 +178,4 @@ def set_away(session: Session, by: Actor, login: str, away: bool) -> None:
         )
     agent.away = away
     session.add(agent)
+    _audit_agent(session, by.login, at, login=login, away=away)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+MAX_VISIBLE_DIGITS = 4
+
 
 def mask_phone(phone: str | None) -> str | None:
-    """13812340000 → 138****0000; short numbers keep only their last two digits."""
+    """13812340000 → *******0000: at most four digits stay visible, and never more than half
+    of them, so a short number cannot be guessed from what is left. Separators stay."""
     if not phone:
         return phone
-    if len(phone) >= 8:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * max(len(phone) - 2, 0) + phone[-2:]
+    digits = sum(ch.isdigit() for ch in phone)
+    keep = min(MAX_VISIBLE_DIGITS, digits // 2)
+    seen, out = 0, []
+    for ch in phone:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > digits - keep else "*")
+        else:  # letters may spell digits (vanity numbers, "ext"): masked too
+            out.append("*" if ch.isalnum() else ch)
+    return "".join(out)
 
 
 def mask_email(email: str | None) -> str | None:

@@ -437,7 +437,10 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
                 select(func.count()).where(FeedbackEvent.customer_id == customer.id)
             ).one(),
             ticket_count=session.exec(
-                select(func.count()).where(Ticket.customer_id == customer.id)
+                select(func.count()).where(
+                    Ticket.customer_id == customer.id,
+                    True if scope is None else col(Ticket.queue_id).in_(scope),
+                )
             ).one(),
         )
     timeline = [
@@ -449,14 +452,18 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
         )
     ]
     if ticket.kind == "problem":
-        linked = select(TicketLink.case_id).where(TicketLink.problem_id == ticket_id)
+        other = col(TicketLink.case_id)
+        linked = select(other).where(TicketLink.problem_id == ticket_id)
     else:
-        linked = select(TicketLink.problem_id).where(TicketLink.case_id == ticket_id)
+        other = col(TicketLink.problem_id)
+        linked = select(other).where(TicketLink.case_id == ticket_id)
+    if scope is not None:  # a linked ticket outside the viewer's teams does not exist for them
+        linked = linked.join(Ticket, col(Ticket.id) == other).where(col(Ticket.queue_id).in_(scope))
     return TicketDetail(
         row=_ticket_row(ticket, customer.name if customer else None),
         customer=card,
         timeline=timeline,
-        links=[ticket_ref(i) for i in session.exec(linked.order_by(linked.selected_columns[0]))],
+        links=[ticket_ref(i) for i in session.exec(linked.order_by(other))],
         resolution={
             "code": ticket.resolution_code,
             "root_cause": ticket.root_cause,

@@ -928,8 +928,15 @@ class TicketService:
         """Attach a case to the problem ticket that explains it."""
         with self._command("link", case_id, version, at) as cmd:
             problem = cmd.session.get(Ticket, problem_id)
-            if problem is None or problem.kind != TicketKind.PROBLEM:
+            visible = problem is not None and self.who(cmd.session).in_scope(
+                self._queue(cmd.session, problem.queue_id).team_id
+            )
+            if problem is None or not visible or problem.kind != TicketKind.PROBLEM:
                 raise NotFound(f"{ticket_ref(problem_id)} is not a problem ticket")
+            if problem.stage == Stage.CLOSED:
+                raise WorkflowError(
+                    f"{ticket_ref(problem_id)} is closed; link to a problem that is still open"
+                )
             if cmd.ticket.kind != TicketKind.CASE:
                 raise WorkflowError(f"{ticket_ref(case_id)} is not a case; only cases link")
             if cmd.session.get(TicketLink, (case_id, problem_id)) is None:
@@ -996,10 +1003,12 @@ class TicketService:
             ref = ticket_ref(ticket_id)
             if ticket is None:
                 raise NotFound(f"no ticket {ref}")
+            queue = self._queue(unit, ticket.queue_id)
+            who = self.who(unit)
+            who.see(queue.team_id, ref)  # before any answer that would tell it exists
+            who.authorize(name, queue.team_id, ref)
             if version is not None and ticket.version != version:
                 raise self._stale(unit, ticket)
-            queue = self._queue(unit, ticket.queue_id)
-            self.who(unit).authorize(name, queue.team_id, ref)
             target = next_stage(name, ticket.stage, ref)
             command = Command(unit, ticket, queue, at or utcnow(), self.actor, name, target)
             yield command
