@@ -1,0 +1,158 @@
+"""A ticket outside your teams does not exist for you, by any door; contact data stays masked."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import TicketKind
+from cxdesk.workflow.pii import mask_phone
+from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+
+from .conftest import DEMO_NOW, Run, engine_for
+from .test_commands import detractor, write_events
+
+
+@pytest.fixture
+def teams(new_db: str, tmp_path: Path, run: Run) -> tuple[str, ...]:
+    """Two teams from the command line: CX-000001 is care's case, CX-000002 vip's (gold)."""
+    db = ("--db", new_db)
+    run(*db, "init")
+    run(*db, "user", "add", "ann", "--team", "care")
+    run(*db, "user", "add", "sue", "--role", "supervisor", "--team", "care")
+    run(*db, "user", "add", "vic", "--role", "supervisor", "--team", "vip")
+    gold = detractor("g1", customer="C2", nps=1, customer_extra=None)
+    gold["customer"] = {**gold["customer"], "tier": "gold"}
+    gold.pop("customer_extra")
+    feed = write_events(tmp_path / "a.jsonl", detractor("d1"), gold)
+    assert run(*db, "ingest", str(feed))[0] == 0
+    return db
+
+
+def problem(db: str, queue: str = "aftersales") -> int:
+    """A problem ticket opened by the system (as a metric alert does)."""
+    service = TicketService(Database.open(db), Settings(), SYSTEM_ACTOR)
+    with service.db.write() as session:
+        ticket = service.open_ticket(
+            session,
+            kind=TicketKind.PROBLEM,
+            queue_id=queue,
+            priority="P2",
+            title="late deliveries",
+            at=DEMO_NOW,
+        )
+        number = ticket.id
+    service.db.dispose()
+    assert number is not None
+    return number
+
+
+def answer(run: Run, *args: str) -> tuple[int, str, str]:
+    """The command's answer with ticket numbers blanked, to compare two answers."""
+    code, out, err = run(*args)
+    return code, out, re.sub(r"CX-\d{6}", "CX-?", err)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("ticket", "claim"),
+        ("ticket", "claim", "--version", "99"),
+        ("ticket", "note", "--message", "hi"),
+        ("ticket", "assign", "vic"),
+        ("ticket", "show"),
+        ("ticket", "show", "--format", "json"),
+        ("ticket", "respond", "--template", "apology"),
+    ],
+)
+def test_another_teams_ticket_answers_as_a_missing_one(
+    teams: tuple[str, ...], run: Run, command: tuple[str, ...]
+) -> None:
+    for who in ("ann", "sue"):
+        verb, *options = command[1:]
+        other = answer(run, *teams, "--as", who, "ticket", verb, "CX-000002", *options)
+        missing = answer(run, *teams, "--as", who, "ticket", verb, "CX-999999", *options)
+        assert other == missing
+        assert other[0] == 2 and other[2] == "cxdesk: error: no ticket CX-?\n"
+
+
+def test_a_problem_of_another_team_cannot_be_linked_nor_seen_in_links(
+    teams: tuple[str, ...], run: Run
+) -> None:
+    care_problem = problem(teams[1])
+    vic = (*teams, "--as", "vic")
+    linked = answer(run, *vic, "ticket", "link", "2", f"CX-{care_problem:06d}")
+    missing = answer(run, *vic, "ticket", "link", "2", "CX-999999")
+    assert linked == missing and linked[0] == 2
+    # a link made before (or by an admin) is not shown to those who cannot see its other end
+    assert run(*teams, "ticket", "link", "2", str(care_problem))[0] == 0
+    shown = json.loads(run(*teams, "--as", "sue", "ticket", "show", "1", "--format", "json")[1])
+    assert shown["links"] == []
+    shown = json.loads(run(*vic, "ticket", "show", "2", "--format", "json")[1])
+    assert shown["links"] == []
+    admin = json.loads(run(*teams, "ticket", "show", str(care_problem), "--format", "json")[1])
+    assert admin["links"] == ["CX-000002"]
+
+
+def test_a_closed_problem_takes_no_new_case(teams: tuple[str, ...], run: Run) -> None:
+    number = problem(teams[1])
+    sue = (*teams, "--as", "sue")
+    engine = engine_for(teams[1])
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE tickets SET stage = 'closed' WHERE id = :n"), {"n": number}
+        )
+    engine.dispose()
+    code, _, err = run(*sue, "ticket", "link", "1", str(number))
+    assert code == 2 and "is closed" in err
+
+
+def test_report_nps_covers_only_what_the_viewer_may_see(teams: tuple[str, ...], run: Run) -> None:
+    def overall(*args: str) -> dict:
+        rows = json.loads(run(*teams, *args, "report", "nps", "--format", "json")[1])
+        return next(r for r in rows if r["by"] == "all")
+
+    assert overall()["nps_answers"] == 2  # the admin: everyone's voice
+    assert overall("--as", "ann")["nps_answers"] == 1  # care: the feedback on care's tickets
+    assert overall("--as", "vic")["nps_answers"] == 1
+    code, out, _ = run(*teams, "report", "nps", "--queue", "vip", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["nps_answers"] == 1
+    code, out, _ = run(*teams, "--as", "ann", "report", "nps", "--team", "vip", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["nps_answers"] == 0
+
+
+def test_an_agent_sees_masked_contacts_everywhere(teams: tuple[str, ...], run: Run) -> None:
+    shown = json.loads(run(*teams, "--as", "ann", "ticket", "show", "1", "--format", "json")[1])
+    assert shown["customer"]["phone"] == "*******0000"
+    assert shown["customer"]["email"] == "w***@example.com"
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("13812340000", "*******0000"),
+        ("91234567", "****4567"),
+        ("1234", "**34"),
+        ("+86 138-1234-0000", "+** ***-****-0000"),
+        ("ext12", "****2"),
+    ],
+)
+def test_phone_masking_examples(phone: str, masked: str) -> None:
+    assert mask_phone(phone) == masked
+
+
+@given(st.text(alphabet="0123456789 +-()x", max_size=30))
+def test_a_masked_phone_shows_at_most_four_digits_and_never_half(phone: str) -> None:
+    masked = mask_phone(phone) or ""
+    visible = sum(ch.isdigit() for ch in masked)
+    digits = sum(ch.isdigit() for ch in phone)
+    assert len(masked) == len(phone)
+    assert visible <= 4 and visible <= digits // 2
