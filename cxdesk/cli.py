@@ -85,7 +85,7 @@ class Context:
 
     def database(self, *, must_exist: bool = True) -> Database:
         if self._db is None:
-            self._db = Database.open(self.db_arg, must_exist=must_exist, group=self.group())
+            self._db = Database.open(self.url, must_exist=must_exist, group=self.group())
         return self._db
 
     def close(self) -> None:

@@ -248,3 +248,13 @@ def test_under_sudo_no_file_is_opened_for_the_person(
         assert "service account" in err, args
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
     assert run("ingest", "-")[0] == 0  # what the person's shell opened for them
+
+
+def test_the_config_beside_the_default_database_may_name_another(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How the enforced deployment names a PostgreSQL database without `--db`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cxdesk.toml").write_text('[database]\nurl = "elsewhere.db"\n', "utf-8")
+    assert run("init")[0] == 0
+    assert (tmp_path / "elsewhere.db").exists() and not (tmp_path / "cxdesk.db").exists()
