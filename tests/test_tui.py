@@ -409,3 +409,27 @@ async def test_control_sequences_stored_raw_are_drawn_inert(demo_copy: str) -> N
         assert ticket.count("\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文") >= 3
         for screen in (queue, ticket):
             assert not RAW_SHOWN.search(screen), RAW_SHOWN.search(screen)
+
+
+async def test_a_form_offers_stored_values_and_choices_inert() -> None:
+    """A value stored raw (a root cause to edit, an agent's name to pick) is shown, and
+    saved, with its control characters as escapes; ordinary text is unchanged."""
+    from textual.app import App
+    from textual.widgets import Input, TextArea
+
+    from cxdesk.screens.forms import Field, FormScreen
+
+    fields = [
+        Field("cause", "Root cause", value=f"late\n{RAW_TITLE}"),
+        Field("note", "Note", kind="multiline", value=f"line 1\n{RAW_TITLE}"),
+        Field("who", "Agent", kind="pick", choices=[(RAW_TITLE, "ann")]),
+    ]
+    app: App[None] = App()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(FormScreen("Analyze", fields))
+        await pilot.pause()
+        cause = app.screen.query_one("#field-cause", Input).value
+        note = app.screen.query_one("#field-note", TextArea).text
+        assert cause == "late\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
+        assert note == "line 1\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
+        assert not RAW_SHOWN.search(drawn(app))

@@ -138,8 +138,11 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
             for spec in self.fields:
                 label = t(spec.label)
                 yield Label(Text(label if spec.required else t("{label} (optional)", label=label)))
+                # A stored value offered for editing is shown, and saved, with its control
+                # characters as inert escapes (ordinary text is unchanged).
                 if spec.kind == "multiline":
-                    yield TextArea(spec.value, id=f"field-{spec.name}", soft_wrap=True)
+                    value = sanitize(spec.value, multiline=True)
+                    yield TextArea(value, id=f"field-{spec.name}", soft_wrap=True)
                 elif spec.kind == "select":
                     yield Select(
                         [(Text(sanitize(shown)), value) for shown, value in spec.choices],
@@ -150,7 +153,7 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
                 elif spec.kind == "pick":
                     yield Picker(spec, t, id=f"field-{spec.name}")
                 else:
-                    yield Input(spec.value, id=f"field-{spec.name}")
+                    yield Input(sanitize(spec.value, multiline=True), id=f"field-{spec.name}")
             yield Static(id="form-error")
 
     def on_mount(self) -> None:
