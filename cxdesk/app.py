@@ -17,6 +17,7 @@ from textual.screen import Screen
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
+from cxdesk.output import sanitize
 from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
@@ -71,6 +72,25 @@ class CxdeskApp(App[None]):
         )
         localize_bindings(self, self.desk.t)
         self.ansi_theme_light = LIGHT_ANSI  # named colours that read on a light theme
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast (screens' too) passes here: errors and notices may quote stored text,
+        which Textual would hand to the terminal with its control sequences."""
+        super().notify(
+            sanitize(message, multiline=True),
+            title=sanitize(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     class Noticed(Message):
         def __init__(self, notices: list[Notice]) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cxdesk.config import Settings, load_settings
 from cxdesk.db import Database, resolve_url, sqlite_path
 from cxdesk.errors import CxdeskError, Interrupted
-from cxdesk.output import FORMATS, print_json, print_rows
+from cxdesk.output import FORMATS, print_json, print_json_lines, print_rows, say
 from cxdesk.workflow.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
@@ -270,9 +270,9 @@ def init(context: Context) -> None:
         seed_templates(session, context.now())
         login = SYSTEM_LOGIN if user.is_service else user.login
         first_admin = bootstrap_admin(session, login, at=context.now())
-    click.echo(f"database ready: {db.display_url}")
+    say(f"database ready: {db.display_url}")
     if first_admin:
-        click.echo(f"{first_admin} is its first agent, an admin: add others with `cxdesk user add`")
+        say(f"{first_admin} is its first agent, an admin: add others with `cxdesk user add`")
 
 
 @cli.group("db")
@@ -300,11 +300,11 @@ def db_copy(context: Context, target_url: str) -> None:
         copied = copy_database(
             context.database(),
             target,
-            lambda table, rows: click.echo(f"{table}: {rows:,} rows", err=True),
+            lambda table, rows: say(f"{table}: {rows:,} rows", err=True),
         )
     finally:
         target.dispose()
-    click.echo(f"copied {sum(copied.values()):,} rows into {target.display_url}")
+    say(f"copied {sum(copied.values()):,} rows into {target.display_url}")
 
 
 @db_group.command("upgrade")
@@ -318,7 +318,7 @@ def db_upgrade(context: Context) -> None:
     before = current_revision(db.engine)
     db.upgrade()
     after = head_revision()
-    click.echo(
+    say(
         f"schema {before or 'empty'} → {after}" if before != after else f"schema already at {after}"
     )
 
@@ -348,9 +348,9 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = context.database(must_exist=False)
-    click.echo(f"building the {size} demo in {db.display_url} …", err=True)
+    say(f"building the {size} demo in {db.display_url} …", err=True)
     summary = build_demo_database(db, context.settings, seed=seed, size=size, now=context.now())
-    click.echo(summary, err=True)
+    say(summary, err=True)
     if not no_tui:
         run_tui(context)
 
@@ -404,9 +404,9 @@ def watch(context: Context, interval: float) -> None:
         report = sweep(db, context.settings, context.now())
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
-            click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
+            say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
         stop.wait(interval)
-    click.echo("watch stopped", err=True)
+    say("watch stopped", err=True)
 
 
 @cli.command()
@@ -463,16 +463,13 @@ def followups() -> None:
 @pass_context
 def followups_export(context: Context, fmt: str, limit: int) -> None:
     """Print the due follow-ups (contacts masked per your role) and mark them sent."""
-    import json
-
     from cxdesk.workflow.followups import export_due
 
     viewer = context.viewer()
     with context.database().write() as session:
         rows = [row.__dict__ for row in export_due(session, viewer, context.now(), limit)]
     if fmt == "jsonl":
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print_json_lines(rows)
     else:
         print_rows(rows, fmt, list(rows[0]) if rows else ["ticket_id"])  # type: ignore[arg-type]
 
@@ -492,9 +489,9 @@ def audit_verify(context: Context) -> None:
     with context.database().session() as session:
         check = verify_chain(session)
     if check.first_bad is None:
-        click.echo(f"OK: {check.rows:,} audit rows, chain intact")
+        say(f"OK: {check.rows:,} audit rows, chain intact")
         return
-    click.echo(
+    say(
         f"audit row {check.first_bad} does not match the chain (altered, or a row before "
         "it was removed)"
     )
@@ -534,7 +531,7 @@ def template_add(context: Context, name: str, title: str, body: str) -> None:
         save_template(
             session, by, name=name, title=title, body=_stdin_if_dash(body), at=context.now()
         )
-    click.echo(f"template {name} saved")
+    say(f"template {name} saved")
 
 
 @cli.command()
@@ -547,7 +544,7 @@ def backup(context: Context, target: Path) -> None:
     context.refuse_when_enforced("backup")
     context.viewer().require_admin("back up the database")
     size = backup_sqlite(context.database(), target)
-    click.echo(f"backup written: {target} ({size:,} bytes, integrity ok)")
+    say(f"backup written: {target} ({size:,} bytes, integrity ok)")
 
 
 @cli.command()
@@ -716,7 +713,7 @@ def ticket_command(name: str, verb: str, *arguments: str) -> Callable[[Callable]
             if fmt == "json":
                 print_json(_ticket_json(context, row, context.now()))
             else:
-                click.echo(
+                say(
                     f"{row.id} {verb}: {row.stage}, {row.priority}, assignee "
                     f"{row.assignee or '—'}, escalation {row.escalation_level}, "
                     f"version {row.version}"
@@ -755,7 +752,7 @@ def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     if fmt == "json":
         print_json(_ticket_json(context, row, context.now()))
     else:
-        click.echo(
+        say(
             f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
             f"{row.assignee}, version {row.version}"
         )
@@ -894,32 +891,23 @@ def _stdin_if_dash(text: str) -> str:
 
 
 def _print_ticket(context: Context, detail: Any) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(highlight=False)
     row = detail.row
-    head = Text(f"{row.id}  {row.priority}  {row.stage}  {row.queue}  ", style="bold")
-    head.append(Text(row.title))
-    console.print(head)
+    say(f"{row.id}  {row.priority}  {row.stage}  {row.queue}  {row.title}", bold=True)
     customer = detail.customer
     if customer is not None:
-        console.print(
-            Text(
-                f"customer {customer.id} {customer.name or ''} tier "
-                f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
-            )
+        say(
+            f"customer {customer.id} {customer.name or ''} tier "
+            f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
         )
-    console.print(
-        Text(
-            f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
-            f"first response due {context.local(row.first_response_due)}  "
-            f"resolution due {context.local(row.resolution_due)}"
-        )
+    say(
+        f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
+        f"first response due {context.local(row.first_response_due)}  "
+        f"resolution due {context.local(row.resolution_due)}"
     )
     for item in detail.timeline:
-        console.print(
-            Text(f"{context.local(item.at)}  {item.actor:<12} {item.kind:<10} ") + Text(item.body)
+        say(
+            f"{context.local(item.at)}  {item.actor:<12} {item.kind:<10} {item.body}",
+            multiline=True,
         )
 
 
@@ -1037,17 +1025,9 @@ def quarantine_show(context: Context, number: int, fmt: str) -> None:
     with context.database().session() as session:
         item = get_quarantined(session, number)
     if fmt == "table":
-        from rich.console import Console
-        from rich.text import Text
-
-        console = Console(highlight=False)
-        console.print(
-            Text(
-                f"#{item.id}  {item.source}:{item.line}  {'resolved' if item.resolved else 'open'}"
-            )
-        )
-        console.print(Text(item.reason))
-        console.print(Text(item.raw))
+        say(f"#{item.id}  {item.source}:{item.line}  {'resolved' if item.resolved else 'open'}")
+        say(item.reason)
+        say(item.raw, multiline=True)
     else:
         print_rows([item.__dict__], fmt, ("id", "source", "line", "reason", "raw"))  # type: ignore[arg-type]
 
@@ -1099,10 +1079,10 @@ def rules_check(context: Context) -> None:
 
     errors = rule_errors(context.settings.rules)
     for error in errors:
-        click.echo(f"cxdesk: error: {error}", err=True)
+        say(f"cxdesk: error: {error}", err=True)
     if errors:
         sys.exit(EXIT_FATAL)
-    click.echo(f"ok: {len(context.settings.rules)} rules")
+    say(f"ok: {len(context.settings.rules)} rules")
 
 
 @rules.command("test")
@@ -1182,7 +1162,7 @@ def user_add(
             skills=list(skills),
             at=context.now(),
         )
-    click.echo(f"agent {login} saved")
+    say(f"agent {login} saved")
 
 
 @user.command("away")
@@ -1196,7 +1176,7 @@ def user_away(context: Context, login: str, back: bool) -> None:
     by = context.viewer()
     with context.database().write() as session:
         set_away(session, by, login, away=not back, at=context.now())
-    click.echo(f"{login} is {'back' if back else 'away'}")
+    say(f"{login} is {'back' if back else 'away'}")
 
 
 @user.command("list")
@@ -1242,5 +1222,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int = EXIT_FATAL) -> None:
-    click.echo(f"cxdesk: error: {message}", err=True)
+    say(f"cxdesk: error: {message}", err=True)
     sys.exit(code)

@@ -110,12 +110,16 @@ def test_escalation_notifies_the_supervisor_and_runs_the_hook(
     ]
     settings = Settings(notify_command=hook)
     ticket_id = open_case(desk, settings)
-    TicketService(desk, settings, "ann").escalate(ticket_id, "customer is furious", at=T0)
+    # U+2028 survives cleaning; the hook gets it escaped, Chinese as is.
+    reason = "customer is furious\u2028生气"
+    TicketService(desk, settings, "ann").escalate(ticket_id, reason, at=T0)
     with desk.session() as session:
         notices = unread(session, "sue")
     assert [(n.kind, n.ticket) for n in notices] == [("escalation", f"CX-{ticket_id:06d}")]
-    sent = [json.loads(line) for line in log.read_text().splitlines()]
-    assert sent[0]["login"] == "sue" and "customer is furious" in sent[0]["body"]
+    received = log.read_text(encoding="utf-8")
+    assert "\u2028" not in received and "\\u2028生气" in received
+    sent = [json.loads(line) for line in received.splitlines()]
+    assert sent[0]["login"] == "sue" and reason in sent[0]["body"]
 
 
 def test_a_failing_hook_does_not_undo_the_command(

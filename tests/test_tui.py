@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import getpass
 import io
+import re
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from rich.cells import cell_len
 from rich.console import Console
 from textual.widgets import Static
@@ -356,3 +358,78 @@ async def test_a_filter_that_fits_one_page_is_counted_from_the_page(
         assert [r.id for r in app.screen.current.rows] == [first.id]
         assert "1–1 of 1" in status(app)
         assert all(search is None for search in counted)  # the filter's page was not counted
+
+
+# Stored before text was cleaned on the way in: what Textual would hand the terminal as is.
+RAW_TITLE = "\x1b]2;PWNED\x07 \x1b[2J \x9b31m \u202eevil 中文"
+RAW_SHOWN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def drawn(app: CxdeskApp) -> str:
+    """What the screen (toasts included) writes to the terminal, less Textual's own cursor
+    moves and colours."""
+    console = Console(file=io.StringIO(), force_terminal=True, width=app.size.width)
+    update = app.screen._compositor.render_update(full=True)  # what the driver is given
+    return re.sub("\x1b\\[[0-9;]*[mH]", "", update.render_segments(console))
+
+
+async def test_control_sequences_stored_raw_are_drawn_inert(demo_copy: str) -> None:
+    db = Database.open(str(demo_copy))
+    settings = Settings()
+    event = FeedbackEventIn(
+        event_id="raw-1",
+        kind="complaint",
+        occurred_at=DEMO_NOW - timedelta(minutes=1),
+        customer=CustomerIn(id="raw"),
+        comment="outage",
+    )
+    number = (
+        Ingestor(db, settings, source="test", clock=lambda: DEMO_NOW)
+        .ingest_event(event, "{}")
+        .ticket_id
+    )
+    with db.write() as session:
+        for statement in (
+            "UPDATE tickets SET title = :t WHERE id = :n",
+            "UPDATE timeline_entries SET body = :t WHERE ticket_id = :n",
+            "UPDATE customers SET name = :t WHERE id = 'raw'",
+        ):
+            session.execute(sa.text(statement), {"t": RAW_TITLE, "n": number})
+    app = CxdeskApp(db, settings, getpass.getuser(), lambda: DEMO_NOW)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await settle(app, pilot)
+        app.notify(f"failed: {RAW_TITLE}", markup=False)
+        await pilot.pause(0.5)
+        queue = drawn(app)
+        assert "\\x1b]2;PWNED" in queue and "failed: \\x1b]2;PWNED" in queue
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        ticket = drawn(app)
+        assert ticket.count("\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文") >= 3
+        for screen in (queue, ticket):
+            assert not RAW_SHOWN.search(screen), RAW_SHOWN.search(screen)
+
+
+async def test_a_form_offers_stored_values_and_choices_inert() -> None:
+    """A value stored raw (a root cause to edit, an agent's name to pick) is shown, and
+    saved, with its control characters as escapes; ordinary text is unchanged."""
+    from textual.app import App
+    from textual.widgets import Input, TextArea
+
+    from cxdesk.screens.forms import Field, FormScreen
+
+    fields = [
+        Field("cause", "Root cause", value=f"late\n{RAW_TITLE}"),
+        Field("note", "Note", kind="multiline", value=f"line 1\n{RAW_TITLE}"),
+        Field("who", "Agent", kind="pick", choices=[(RAW_TITLE, "ann")]),
+    ]
+    app: App[None] = App()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(FormScreen("Analyze", fields))
+        await pilot.pause()
+        cause = app.screen.query_one("#field-cause", Input).value
+        note = app.screen.query_one("#field-note", TextArea).text
+        assert cause == "late\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
+        assert note == "line 1\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
+        assert not RAW_SHOWN.search(drawn(app))

@@ -9,6 +9,7 @@ from rich.terminal_theme import TerminalTheme
 from rich.text import Text
 
 from cxdesk.i18n import N_, Translator
+from cxdesk.output import sanitize
 from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
 
 # Named colours (red, yellow, …) reach the screen through an ANSI palette that Textual picks by
@@ -46,9 +47,16 @@ STATE_MARK = {SlaState.BREACHED: "!", SlaState.AT_RISK: "~", SlaState.OK: " "}
 PRIORITY_STYLE = {"P1": "bold red", "P2": "yellow", "P3": ""}
 
 
-def plain(value: object | None) -> Text:
-    """Untrusted text as inert display text (no markup, no links, no actions)."""
-    return Text("" if value is None else str(value), no_wrap=True, overflow="ellipsis")
+def plain(value: object | None, style: str = "") -> Text:
+    """Untrusted text as inert display text on one line: no markup, no links, no actions,
+    and no control sequence (Textual passes ESC through to the terminal)."""
+    shown = sanitize("" if value is None else str(value))
+    return Text(shown, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def block(value: str) -> Text:
+    """Untrusted text of several lines (a note, a comment) as inert display text."""
+    return Text(sanitize(value, multiline=True))
 
 
 def sla_cell(reading: ClockReading | None, t: Translator | None = None) -> Text:

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from cxdesk.i18n import Translator
+from cxdesk.output import sanitize
 from cxdesk.screens.context import localize_bindings
 
 MATCHED = Style(reverse=True)  # the letters of a choice the typed text matched
@@ -89,7 +90,8 @@ class Picker(Vertical):
         options.clear_options()
         query = query.strip()
         found: list[tuple[float, Option]] = []
-        for order, (shown, value) in enumerate(self.spec.choices):
+        for order, (choice, value) in enumerate(self.spec.choices):
+            shown = sanitize(choice)
             label = Content(shown)  # untrusted text: plain Content, never parsed as markup
             if not query:
                 score = -order
@@ -102,7 +104,7 @@ class Picker(Vertical):
                         label = label.stylize(MATCHED, offset, offset + 1)
             hint = self.spec.hints.get(value)
             if hint:
-                label = Content.assemble(label, ("  " + hint, "dim"))
+                label = Content.assemble(label, ("  " + sanitize(hint), "dim"))
             found.append((score, Option(label, id=value)))
         found.sort(key=lambda pair: -pair[0])
         options.add_options([option for _score, option in found])
@@ -136,11 +138,14 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
             for spec in self.fields:
                 label = t(spec.label)
                 yield Label(Text(label if spec.required else t("{label} (optional)", label=label)))
+                # A stored value offered for editing is shown, and saved, with its control
+                # characters as inert escapes (ordinary text is unchanged).
                 if spec.kind == "multiline":
-                    yield TextArea(spec.value, id=f"field-{spec.name}", soft_wrap=True)
+                    value = sanitize(spec.value, multiline=True)
+                    yield TextArea(value, id=f"field-{spec.name}", soft_wrap=True)
                 elif spec.kind == "select":
                     yield Select(
-                        [(Text(shown), value) for shown, value in spec.choices],
+                        [(Text(sanitize(shown)), value) for shown, value in spec.choices],
                         id=f"field-{spec.name}",
                         prompt=t("Select"),
                         allow_blank=not spec.required,
@@ -148,7 +153,7 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
                 elif spec.kind == "pick":
                     yield Picker(spec, t, id=f"field-{spec.name}")
                 else:
-                    yield Input(spec.value, id=f"field-{spec.name}")
+                    yield Input(sanitize(spec.value, multiline=True), id=f"field-{spec.name}")
             yield Static(id="form-error")
 
     def on_mount(self) -> None:

@@ -16,7 +16,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.i18n import N_
 from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
-from cxdesk.screens.format import PRIORITY_STYLE, local_time, plain, sla_cell
+from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.workflow.dashboard import open_loads
@@ -379,11 +379,11 @@ class TicketScreen(Screen[None]):
         t = self.t
         reading = self.desk.reading(row, self.desk.clock())
         line = Text.assemble(
-            (row.id, "bold"),
+            plain(row.id, "bold"),
             "  ",
-            (row.priority, PRIORITY_STYLE.get(row.priority, "")),
+            plain(row.priority, PRIORITY_STYLE.get(row.priority, "")),
             "  ",
-            (row.stage.upper(), "bold"),
+            plain(row.stage.upper(), "bold"),
             "  ",
             plain(t("{kind} in {queue}", kind=row.kind, queue=row.queue)),
             "  SLA ",
@@ -457,10 +457,11 @@ class TicketScreen(Screen[None]):
         text = Text()
         for item in self.detail.timeline:
             text.append(f"{local_time(item.at, tz)}  ", style="dim")
-            text.append(f"{item.kind:<10} ", style=TIMELINE_STYLE.get(item.kind, ""))
-            text.append(f"{item.actor}\n", style="italic")
+            text.append(plain(f"{item.kind:<10} ", TIMELINE_STYLE.get(item.kind, "")))
+            text.append(plain(item.actor, "italic"))
+            text.append("\n")
             body = self.t.said(item.said) or item.body  # system text in the desk's language
-            text.append(Text(body))  # customer and agent text: never markup
+            text.append(block(body))  # customer and agent text: never markup
             text.append("\n\n")
         self.query_one("#timeline", Static).update(text)
         if len(self.detail.timeline) != self._entries_shown:

@@ -26,6 +26,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from cxdesk.screens.format import plain
+
 GAP = 2  # blank cells between columns
 DRAWN_CELLS_KEPT = 5000
 LINE_CLASSES = {"header": "header", "cursor": "cursor", "even": "even-row"}
@@ -331,4 +333,4 @@ class StatusLine(Widget):
     text: reactive[str] = reactive("", layout=False)
 
     def render(self) -> Text:
-        return Text(self.text, no_wrap=True, overflow="ellipsis")
+        return plain(self.text)

@@ -38,6 +38,7 @@ from functools import partial
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from cxdesk.errors import CxdeskError
+from cxdesk.output import say
 from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.events import Fired, ValidEvent
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl, with_idle_ticks
@@ -234,7 +235,7 @@ class CheckedFeed:
                 collector.after(len(batch))
 
     def _warn(self, why: str) -> None:
-        print(f"cxdesk: warning: {why}; reading in this process", file=sys.stderr)
+        say(f"cxdesk: warning: {why}; reading in this process", err=True)
 
 
 class Child:

@@ -6,9 +6,7 @@ JSON on standard input; it is never run through a shell, so no text reaches a co
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.models import Notification
+from cxdesk.output import json_text, say
 from cxdesk.workflow.refs import ticket_ref
 
 HOOK_TIMEOUT_S = 10
@@ -48,7 +47,7 @@ def announce(settings: Settings, notices: list[Notification]) -> None:
         try:
             subprocess.run(
                 settings.notify_command,
-                input=json.dumps(payload, ensure_ascii=False),
+                input=json_text(payload),
                 text=True,
                 timeout=HOOK_TIMEOUT_S,
                 check=True,
@@ -56,7 +55,7 @@ def announce(settings: Settings, notices: list[Notification]) -> None:
                 stderr=subprocess.PIPE,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            print(f"cxdesk: warning: notify_command failed: {exc}", file=sys.stderr)
+            say(f"cxdesk: warning: notify_command failed: {exc}", err=True)
 
 
 def unread(session: Session, login: str) -> list[Notice]:
