@@ -28,6 +28,7 @@ PG_ADMIN_URL = os.environ.get(
     "CXDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 DEMO_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+DEMO_ADMIN = "zhou.min"  # the demo's admin (whoever builds it is a supervisor there)
 Run = Callable[..., tuple[int, str, str]]
 
 

@@ -30,6 +30,8 @@ from cxdesk.errors import DatabaseError
 from cxdesk.models import Customer, Meta
 from cxdesk.models.base import UTCDateTime
 
+from .conftest import DEMO_ADMIN
+
 FIRST_REVISION = "0001"
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -366,7 +368,7 @@ def test_database_files_are_group_shared_never_world_readable(tmp_path: Path, ru
 
 
 def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str, run) -> None:
-    code, out, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
+    code, out, err = run("--db", str(demo_sqlite), "--as", DEMO_ADMIN, "db", "copy", "--to", pg_url)
     assert code == 0 and out.startswith("copied ") and "tickets: " in err
     source = sa.create_engine(f"sqlite:///{demo_sqlite}")
     target = sa.create_engine(pg_url)
@@ -398,7 +400,7 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
     )
     assert new.ticket_id is not None  # the sequences moved past the copied ids
     db.dispose()
-    code, _, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
+    code, _, err = run("--db", str(demo_sqlite), "--as", DEMO_ADMIN, "db", "copy", "--to", pg_url)
     assert code == 2 and "already holds" in err
 
 

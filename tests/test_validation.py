@@ -31,8 +31,9 @@ from cxdesk.workflow.feed import (
     WorkAhead,
     checked_batches,
 )
+from cxdesk.workflow.identity import current_login
 from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import sync_org
+from cxdesk.workflow.org import bootstrap_admin, sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
 from cxdesk.workflow.rules import RuleSet
 from cxdesk.workflow.sla import SlaPlanner, unplanned
@@ -314,6 +315,7 @@ def _db(tmp_path: Path, settings: Settings | None = None) -> Database:
     db.upgrade()
     with db.write() as session:
         sync_org(session, settings or Settings())
+        bootstrap_admin(session, current_login(), datetime.now(UTC))  # who runs the CLI here
     return db
 
 
