@@ -108,6 +108,13 @@ class Context:
         return self._viewer
 
 
+# The instants a command takes (--now, --since, --until): wide for rehearsals and reports,
+# yet far enough from the ends of time that calendars, due times and windows around them
+# stay representable.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_instant(text: str, timezone: str, what: str) -> datetime:
     from dateutil import parser
 
@@ -117,7 +124,18 @@ def parse_instant(text: str, timezone: str, what: str) -> datetime:
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 time ({exc})", param_hint=what
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        within = EARLIEST_INSTANT <= moment.astimezone(UTC) < LATEST_INSTANT
+    except OverflowError:
+        within = False
+    if not within:
+        raise click.BadParameter(
+            f"{text!r} is out of range (years {EARLIEST_INSTANT.year} to "
+            f"{LATEST_INSTANT.year - 1})",
+            param_hint=what,
+        )
+    return moment
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -1029,7 +1047,10 @@ def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
         database = context.database()
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8", newline="")  # noqa: SIM115
     with stream:
-        rows = [row.__dict__ for row in dry_run(stream, input_format, context.settings, database)]
+        rows = [
+            row.__dict__
+            for row in dry_run(stream, input_format, context.settings, database, context.now())
+        ]
     print_rows(
         rows,
         outputs[0] if outputs else "table",  # type: ignore[arg-type]

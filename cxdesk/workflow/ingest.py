@@ -66,6 +66,7 @@ from cxdesk.workflow.service import (
     opening_note,
 )
 from cxdesk.workflow.sla import SlaPlanner, planned, unplanned
+from cxdesk.workflow.validation import Terms
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 # A customer's fields as an event gives them (None where it leaves one out) and as stored.
@@ -210,6 +211,7 @@ class Ingestor:
         self.source = source
         self.clock = clock
         self.batch_size = batch_size
+        self.terms = Terms(settings.timezone, settings.ingest, clock)
         self.rules = RuleSet(settings.rules)
         self.planner = SlaPlanner(settings)
         self.service = TicketService(db, settings, SYSTEM_ACTOR)
@@ -226,7 +228,7 @@ class Ingestor:
         """Ingest a file or standard input, read, validated and judged by the alert rules a
         batch ahead (in a second process when the batches are big enough)."""
         ahead = self.work_ahead()
-        with CheckedFeed(source, self.settings.timezone, self.batch_size, ahead) as batches:
+        with CheckedFeed(source, self.terms, self.batch_size, ahead) as batches:
             return self._run(batches)
 
     def work_ahead(self) -> WorkAhead:
@@ -251,7 +253,7 @@ class Ingestor:
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
         """Ingest records read here; a `None` among them (the feed went quiet) commits what
         has come."""
-        return self._run(checked_batches(records, self.settings.timezone, self.batch_size))
+        return self._run(checked_batches(records, self.terms, self.batch_size))
 
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
         tables = (FeedbackEvent.__table__, Customer.__table__, Ticket.__table__)

@@ -2,12 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from pydantic import ValidationError
 
+from cxdesk.config import IngestConfig, format_duration
 from cxdesk.workflow.events import FeedbackEventIn, UncleanedEventIn, ValidEvent
 from cxdesk.workflow.readers import Record
 
 Validated = ValidEvent | str  # the event, or why the record is refused
+
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The instants an event may be dated: from `past` before the ingest's clock to `future`
+    after it (see `IngestConfig`)."""
+
+    earliest: datetime
+    latest: datetime
+    past: timedelta
+    future: timedelta
+
+    @classmethod
+    def around(cls, now: datetime, limits: IngestConfig) -> Window:
+        return cls(
+            _shifted(now, -limits.past, _EARLIEST),
+            _shifted(now, limits.future, _LATEST),
+            limits.past,
+            limits.future,
+        )
+
+    def refusal(self, at: datetime) -> str | None:
+        """Why an instant is outside, or None."""
+        if at < self.earliest:
+            return f"is more than {format_duration(self.past)} in the past"
+        if at > self.latest:
+            return f"is more than {format_duration(self.future)} in the future"
+        return None
+
+
+def _shifted(now: datetime, delta: timedelta, bound: datetime) -> datetime:
+    try:
+        return now + delta
+    except OverflowError:  # a clock at the ends of time: the window ends there
+        return bound
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a record is checked against besides the schema: the zone a naive time is read
+    in, and the window around the ingest's clock that its instant must fall in (taken
+    afresh for each batch: a live feed runs for days)."""
+
+    timezone: str
+    limits: IngestConfig
+    clock: Callable[[], datetime]
+
+    def window(self) -> Window:
+        return Window.around(self.clock(), self.limits)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -35,8 +92,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def validate_record(record: Record, timezone: str) -> Validated:
-    """The record as an event (naive times read in `timezone`), or why it is refused."""
+def validate_record(record: Record, timezone: str, window: Window | None = None) -> Validated:
+    """The record as an event (naive times read in `timezone`, its instant within `window`
+    where given), or why it is refused."""
     if record.error is not None:
         return record.error
     if record.fields is None and _nothing_to_clean(record.raw):
@@ -46,7 +104,7 @@ def validate_record(record: Record, timezone: str) -> Validated:
             pass  # the schema says why, below
         else:
             if fast.kind != "followup":
-                return fast.flat(timezone)
+                return _settled(fast, timezone, window)
     try:
         if record.fields is None:
             event = FeedbackEventIn.model_validate_json(record.raw)
@@ -54,7 +112,23 @@ def validate_record(record: Record, timezone: str) -> Validated:
             event = FeedbackEventIn.model_validate(record.fields)
     except ValidationError as exc:
         return describe_validation_error(exc)
-    return event.flat(timezone)
+    return _settled(event, timezone, window)
+
+
+def _settled(event: Any, timezone: str, window: Window | None) -> Validated:
+    """The event flat, its instant in UTC, or why its `occurred_at` cannot be taken: a time
+    that UTC cannot hold (year 1 east of Greenwich), or one outside the window."""
+    given = event.occurred_at.isoformat()
+    try:
+        flat: ValidEvent = event.flat(timezone)
+    except OverflowError:  # year 1 or 9999: beyond any window
+        if window is None:
+            return f"occurred_at: {given} is out of range"
+        flat_at = _EARLIEST if event.occurred_at.year == 1 else _LATEST
+        return f"occurred_at: {given} {window.refusal(flat_at) or 'is out of range'}"
+    if window is not None and (why := window.refusal(flat.occurred_at)) is not None:
+        return f"occurred_at: {given} {why}"
+    return flat
 
 
 def _nothing_to_clean(raw: str) -> bool:

@@ -1,0 +1,237 @@
+"""Ingest tried as an attacker would: one bad record is quarantined with its reason, never
+more, the run always ends with its summary, and nothing stored can break a listing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from cxdesk.config import parse_settings
+from cxdesk.errors import ConfigError
+
+from .conftest import Run, engine_for
+
+NOW = "2026-03-02T10:00:00+08:00"
+
+
+def event(event_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "kind": "survey",
+        "occurred_at": "2026-03-02T08:00:00+08:00",
+        "customer": {"id": f"C-{event_id}"},
+        **fields,
+    }
+
+
+def jsonl(path: Path, *records: dict[str, Any] | str) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def query(db: str, sql: str) -> list[Any]:
+    engine = engine_for(db)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(sql)).all()
+    finally:
+        engine.dispose()
+
+
+def reasons(db: str) -> list[str]:
+    return [row[0] for row in query(db, "SELECT reason FROM quarantine ORDER BY id")]
+
+
+@pytest.fixture
+def fresh(new_db: str, run: Run) -> str:
+    """A database `cxdesk init` set up, on each backend."""
+    assert run("--db", new_db, "init")[0] == 0
+    return new_db
+
+
+def ingest(run: Run, db: str, source: Path, *options: str) -> tuple[int, dict[str, int], str]:
+    code, out, err = run(
+        "--db", db, "--now", NOW, "ingest", str(source), "--format", "json", *options
+    )
+    assert "Traceback" not in err
+    return code, json.loads(out), err
+
+
+def balanced(summary: dict[str, int]) -> bool:
+    return summary["read"] == summary["accepted"] + summary["duplicates"] + summary["quarantined"]
+
+
+# -- 1, 2: instants at the ends of time, and outside the accepted window -----------------
+
+EXTREME_TIMES = [
+    "0001-01-01T00:00:00",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "9999-12-31T12:00:00",
+    "1970-01-01T00:00:00Z",
+    "2100-01-01T10:00:00+08:00",
+]
+
+
+def test_times_at_the_ends_of_time_are_quarantined_and_the_rest_stored(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    records = [event("good-1", nps=2)]
+    records += [event(f"odd-{n}", occurred_at=at, nps=1) for n, at in enumerate(EXTREME_TIMES)]
+    records += [event("good-2", nps=9)]
+    code, summary, _ = ingest(run, fresh, jsonl(tmp_path / "f.jsonl", *records))
+    assert code == 1
+    assert (summary["read"], summary["accepted"], summary["quarantined"]) == (8, 2, 6)
+    assert summary["tickets_created"] == 1
+    assert reasons(fresh) == [
+        "line 2: occurred_at: 0001-01-01T00:00:00 is more than 1830 days in the past",
+        "line 3: occurred_at: 0001-01-01T00:00:00+14:00 is more than 1830 days in the past",
+        "line 4: occurred_at: 9999-12-31T23:59:59-12:00 is more than 1 hour in the future",
+        "line 5: occurred_at: 9999-12-31T12:00:00 is more than 1 hour in the future",
+        "line 6: occurred_at: 1970-01-01T00:00:00+00:00 is more than 1830 days in the past",
+        "line 7: occurred_at: 2100-01-01T10:00:00+08:00 is more than 1 hour in the future",
+    ]
+    code, out, err = run("--db", fresh, "--now", NOW, "ticket", "list", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 1, err
+
+
+def test_extreme_times_in_csv_on_stdin_and_in_rules_test(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    rows = ["event_id,kind,occurred_at,customer_id,nps"]
+    rows += [f"c{n},survey,{at},C{n},1" for n, at in enumerate(EXTREME_TIMES)]
+    rows += ["ok,survey,2026-03-02T08:00:00,C9,1"]
+    csv_file = tmp_path / "f.csv"
+    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, summary, _ = ingest(run, fresh, csv_file)
+    assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 6)
+
+    code, out, err = run(
+        "--db", fresh, "--now", NOW, "rules", "test", str(csv_file), "--format", "json"
+    )
+    assert code == 0 and "Traceback" not in err
+    outcomes = [row["outcome"] for row in json.loads(out)]
+    assert outcomes[0].startswith("quarantine: occurred_at: 0001-01-01T00:00:00 is more than")
+    assert outcomes[-1] == "duplicate: already ingested"
+
+    feed = "\n".join(
+        json.dumps(event(f"in{n}", occurred_at=at)) for n, at in enumerate(EXTREME_TIMES)
+    )
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cxdesk",
+            "--db",
+            fresh,
+            "--now",
+            NOW,
+            "ingest",
+            "-",
+            "--format",
+            "json",
+        ],
+        input=feed + "\n" + json.dumps(event("in-ok")) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 1, process.stderr
+    assert json.loads(process.stdout)["quarantined"] == 6
+    assert json.loads(process.stdout)["accepted"] == 1
+
+
+def test_the_window_comes_from_the_config(fresh: str, tmp_path: Path, run: Run) -> None:
+    config = tmp_path / "cx.toml"
+    config.write_text('[ingest]\npast = "30d"\nfuture = "2d"\n', encoding="utf-8")
+    feed = jsonl(
+        tmp_path / "f.jsonl",
+        event("old", occurred_at="2026-01-01T00:00:00+08:00"),
+        event("soon", occurred_at="2026-03-03T10:00:00+08:00"),
+        event("later", occurred_at="2026-03-05T10:00:00+08:00"),
+    )
+    code, out, _ = run(
+        "--db",
+        fresh,
+        "--config",
+        str(config),
+        "--now",
+        NOW,
+        "ingest",
+        str(feed),
+        "--format",
+        "json",
+    )
+    assert (code, json.loads(out)["accepted"]) == (1, 1)
+    assert reasons(fresh) == [
+        "line 1: occurred_at: 2026-01-01T00:00:00+08:00 is more than 30 days in the past",
+        "line 3: occurred_at: 2026-03-05T10:00:00+08:00 is more than 2 days in the future",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[ingest]\npast = "0d"', "ingest.past"),
+        ('[ingest]\npast = "100000d"', "ingest.past"),
+        ('[ingest]\nfuture = "400d"', "ingest.future"),
+        ('[ingest]\nfuture = "soon"', "ingest.future"),
+        ("[ingest]\nhorizon = 3", "ingest.horizon"),
+    ],
+)
+def test_the_window_is_validated(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        parse_settings(text, "cx.toml")
+
+
+ABSURD_DATES = [
+    ("1970-01-01 00:00:00", "1970-01-01 02:00:00"),
+    ("2100-01-01 00:00:00", "2100-01-01 02:00:00"),
+    ("0001-01-01 00:00:00", "0001-01-01 02:00:00"),
+    ("9999-12-31 00:00:00", "9999-12-31 23:59:59"),
+]
+
+
+@pytest.mark.parametrize(("opened", "due"), ABSURD_DATES)
+def test_absurd_stored_dates_degrade_in_listings(
+    fresh: str, tmp_path: Path, run: Run, opened: str, due: str
+) -> None:
+    """As an older cxdesk or a `--now` rehearsal may have left them: the listing shows the
+    clock (as overdue, or far ahead), and never fails."""
+    feed = jsonl(tmp_path / "f.jsonl", event("alert", nps=1))
+    assert ingest(run, fresh, feed)[0] == 0
+    engine = engine_for(fresh)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE tickets SET opened_at = :opened, first_response_due = :due, "
+                "sla_due = :due, sla_risk_at = :opened, updated_at = :opened"
+            ),
+            {"opened": opened, "due": due},
+        )
+    engine.dispose()
+    for now in (NOW, "1900-01-01T00:00:00Z", "8999-12-31T00:00:00Z"):
+        code, out, err = run("--db", fresh, "--now", now, "ticket", "list", "--format", "json")
+        assert code == 0, err
+        assert [row["id"] for row in json.loads(out)] == ["CX-000001"]
+        code, out, err = run("--db", fresh, "--now", now, "ticket", "list")
+        assert code == 0 and "CX-000001" in out, err
+
+
+@pytest.mark.parametrize("option", ["--now", "--since", "--until"])
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00", "1899-12-31T00:00:00Z"]
+)
+def test_instants_out_of_range_are_usage_errors(fresh: str, run: Run, option: str, at: str) -> None:
+    args = ["--now", at, "ticket", "list"] if option == "--now" else ["report", "sla", option, at]
+    code, out, err = run("--db", fresh, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("cxdesk: error: Invalid value for") and "out of range" in err
+    assert len(err.strip().splitlines()) == 1
