@@ -235,3 +235,63 @@ def test_instants_out_of_range_are_usage_errors(fresh: str, run: Run, option: st
     assert code == 2 and out == ""
     assert err.startswith("cxdesk: error: Invalid value for") and "out of range" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# -- 3: NUL, which PostgreSQL's text cannot hold ------------------------------------------
+
+
+def test_nul_anywhere_is_stored_or_quarantined_and_retried_faithfully(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    raw_nul = json.dumps(event("raw-nul", comment="a\x00b")).replace("\\u0000", "\x00")
+    outside = json.dumps(event("outside")).replace("{", "{\x00", 1)
+    lines = [
+        raw_nul,  # a raw NUL in a JSON string: invalid JSON
+        outside,
+        json.dumps(event("escaped", nps="\u0000")),  # echoed in the reason
+        json.dumps(event("sign", comment="␀ and \u0000", drivers=["\u0000x"])),
+        json.dumps(event("ok")),
+    ]
+    feed = tmp_path / "nul.jsonl"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, summary, _ = ingest(run, fresh, feed)
+    assert (code, summary["accepted"], summary["quarantined"]) == (1, 2, 3)
+    assert reasons(fresh)[2] == (
+        "line 3: nps: Input should be a valid integer, unable to parse string as an integer, "
+        "got '\\x00'"
+    )
+    comment, drivers = query(
+        fresh, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'sign'"
+    )[0]
+    assert comment == "␀ and " and "x" in str(drivers)
+
+    code, out, _ = run("--db", fresh, "ingest", "quarantine", "show", "1", "--format", "json")
+    assert json.loads(out)[0]["raw"] == raw_nul.replace("\x00", "␀0")
+    # Retried from the stored text, each is read as it came: refused for the same reason,
+    # not quarantined again.
+    code, out, err = run(
+        "--db", fresh, "--now", NOW, "ingest", "quarantine", "retry", "--all", "--format", "json"
+    )
+    assert json.loads(out)["quarantined"] == 3, err
+    assert len(reasons(fresh)) == 3
+
+
+def test_nul_in_csv_cells_and_header(fresh: str, tmp_path: Path, run: Run) -> None:
+    csv_file = tmp_path / "nul.csv"
+    csv_file.write_text(
+        "event_id,kind,occurred_at,customer_id,comment\n"
+        "c1,survey,2026-03-02T08:00:00,C1,a\x00b\n"
+        "c2,survey,2026-03-02T08:00:00,C2,x\x00,extra\n",
+        encoding="utf-8",
+    )
+    code, summary, _ = ingest(run, fresh, csv_file)
+    assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 1)
+    assert query(fresh, "SELECT comment, raw FROM feedback_events") == [
+        ("ab", "c1,survey,2026-03-02T08:00:00,C1,a␀0b")
+    ]
+    header = tmp_path / "header.csv"
+    header.write_text(
+        "event_id,kind\x00,occurred_at,customer_id\nh1,survey,x,C1\n", encoding="utf-8"
+    )
+    code, summary, _ = ingest(run, fresh, header)
+    assert (code, summary["quarantined"]) == (1, 1)

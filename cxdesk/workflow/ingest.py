@@ -66,6 +66,7 @@ from cxdesk.workflow.service import (
     opening_note,
 )
 from cxdesk.workflow.sla import SlaPlanner, planned, unplanned
+from cxdesk.workflow.text import decodable, storable
 from cxdesk.workflow.validation import Terms
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
@@ -208,7 +209,8 @@ class Ingestor:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.source = source
+        # As the quarantine stores it: a path's bytes that are not UTF-8 cannot be stored.
+        self.source = decodable(source)
         self.clock = clock
         self.batch_size = batch_size
         self.terms = Terms(settings.timezone, settings.ingest, clock)
@@ -444,10 +446,10 @@ class _Batch:
             {
                 "source": self.ing.source,
                 "line": line,
-                "raw": raw,
+                "raw": storable(raw),
                 "format": origin[0],
-                "csv_header": origin[1],
-                "reason": f"line {line}: {reason}",
+                "csv_header": None if origin[1] is None else storable(origin[1]),
+                "reason": storable(f"line {line}: {reason}"),
                 "received_at": self.received_at,
                 "resolved": False,
             }

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple, TextIO
 
+from cxdesk.workflow.text import decodable
+
 # Records per ingest transaction: big enough that a batch's fixed costs (look-ups, commit)
 # are spread thin, small enough that a killed run redoes little and other writers wait
 # under a second for the lock. A commit writes every page the batch touched to the log, and
@@ -64,11 +66,6 @@ def _undecodable(text: str) -> bool:
     return False
 
 
-def _printable(text: str) -> str:
-    """The raw text with undecodable bytes shown as U+FFFD, so it can be stored."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def read_jsonl(stream: TextIO) -> Iterator[Record]:
     number = 0
     while True:
@@ -81,7 +78,7 @@ def read_jsonl(stream: TextIO) -> Iterator[Record]:
                 pass
             yield Record(
                 number,
-                _printable(line[:2000]) + "…",
+                decodable(line[:2000]) + "…",
                 error=f"record longer than the limit of {MAX_RECORD_CHARS} characters",
             )
             continue
@@ -89,7 +86,7 @@ def read_jsonl(stream: TextIO) -> Iterator[Record]:
         if not text.strip():
             continue
         if _undecodable(text):
-            yield Record(number, _printable(text), error="not valid UTF-8")
+            yield Record(number, decodable(text), error="not valid UTF-8")
             continue
         yield Record(number, text)
 
@@ -141,13 +138,13 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
             return
         except csv.Error as exc:
             line, raw = tap.take()
-            yield record(line, _printable(raw), error=f"unreadable CSV: {exc}")
+            yield record(line, decodable(raw), error=f"unreadable CSV: {exc}")
             continue
         line, raw = tap.take()
         if not any(cell.strip() for cell in cells):
             continue
         if _undecodable(raw):
-            yield record(line, _printable(raw), error="not valid UTF-8")
+            yield record(line, decodable(raw), error="not valid UTF-8")
         elif len(cells) != len(header):
             yield record(line, raw, error=f"{len(cells)} cells, but the header has {len(header)}")
         else:

@@ -87,9 +87,18 @@ def describe_validation_error(exc: ValidationError) -> str:
                 "string_too_short": "must not be empty",
             }.get(kind, error["msg"].removeprefix("Value error, "))
             if not isinstance(shown, dict | list):
-                message += f", got {str(shown)[:80] if shown != '' else repr('')}"
+                message += f", got {_shown(shown)}"
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
+
+
+def _shown(value: Any) -> str:
+    """A refused value as a reason quotes it: text that is blank or holds what cannot be
+    printed (NUL, escapes) as a Python literal."""
+    text = str(value)[:80]
+    if isinstance(value, str) and (not text.strip() or not text.isprintable()):
+        return repr(text)
+    return text
 
 
 def validate_record(record: Record, timezone: str, window: Window | None = None) -> Validated:
