@@ -295,3 +295,32 @@ def test_nul_in_csv_cells_and_header(fresh: str, tmp_path: Path, run: Run) -> No
     )
     code, summary, _ = ingest(run, fresh, header)
     assert (code, summary["quarantined"]) == (1, 1)
+
+
+# -- 6: values the schema let through ----------------------------------------------------
+
+
+def test_booleans_blank_ids_and_endless_lists_are_refused(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    feed = jsonl(
+        tmp_path / "f.jsonl",
+        event("bool-nps", nps=True),
+        event("bool-csat", csat=False),
+        event("blank-customer", customer={"id": "   "}),
+        event("nul-customer", customer={"id": "\u0000\t"}),
+        event("  "),
+        event("drivers", drivers=["late"] * 100_000),
+        event("ok", nps=9),
+    )
+    code, summary, _ = ingest(run, fresh, feed)
+    assert (code, summary["accepted"], summary["quarantined"], summary["alerts"]) == (1, 1, 6, 0)
+    assert reasons(fresh) == [
+        "line 1: nps: must be a whole number, got True",
+        "line 2: csat: must be a whole number, got False",
+        "line 3: customer.id: must not be blank, got '   '",
+        "line 4: customer.id: must not be blank, got '\\x00\\t'",
+        "line 5: event_id: must not be blank, got '  '",
+        "line 6: drivers: longer than the limit of 100, got 100000",
+    ]
+    assert query(fresh, "SELECT count(*) FROM customers WHERE trim(id) = ''") == [(0,)]
