@@ -324,3 +324,48 @@ def test_booleans_blank_ids_and_endless_lists_are_refused(
         "line 6: drivers: longer than the limit of 100, got 100000",
     ]
     assert query(fresh, "SELECT count(*) FROM customers WHERE trim(id) = ''") == [(0,)]
+
+
+# -- 5: one physical record is one record, whatever its size or format -------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_ten_megabyte_line_is_one_record(fresh: str, tmp_path: Path, run: Run, fmt: str) -> None:
+    huge = "长" * (10 * 1024 * 1024)
+    if fmt == "csv":
+        lines = ["event_id,kind,occurred_at,customer_id,comment"]
+        lines += [f"e{n},survey,2026-03-02T08:00:00,C{n},fine" for n in range(3)]
+        lines += [
+            f"big,survey,2026-03-02T08:00:00,C9,{huge}",
+            '"quoted",survey,2026-03-02T08:00:00,C8,"a\nb"',
+        ]
+    else:
+        lines = [json.dumps(event(f"e{n}")) for n in range(3)]
+        lines += [
+            json.dumps(event("big", comment=huge), ensure_ascii=False),
+            json.dumps(event("after")),
+        ]
+    source = tmp_path / f"big.{fmt}"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, summary, _ = ingest(run, fresh, source)
+    assert (code, summary["read"], summary["accepted"], summary["quarantined"]) == (1, 5, 4, 1)
+    line = 5 if fmt == "csv" else 4
+    assert reasons(fresh) == [f"line {line}: record longer than the limit of 1048576 characters"]
+
+
+def test_byte_order_marks_and_header_faults(fresh: str, tmp_path: Path, run: Run) -> None:
+    bom = tmp_path / "bom.jsonl"
+    bom.write_text("\ufeff" + json.dumps(event("bom")) + "\n", encoding="utf-8")
+    assert ingest(run, fresh, bom)[1]["accepted"] == 1
+    csv_bom = tmp_path / "bom.csv"
+    csv_bom.write_text(
+        "\ufeffevent_id,kind,occurred_at,customer_id\nb2,survey,2026-03-02T08:00:00,C\n"
+    )
+    assert ingest(run, fresh, csv_bom)[1]["accepted"] == 1
+    twice = tmp_path / "twice.csv"
+    twice.write_text(
+        "event_id,kind,occurred_at,customer_id,nps,nps\nt,survey,2026-03-02T08:00:00,C,1,9\n"
+    )
+    code, summary, _ = ingest(run, fresh, twice)
+    assert (code, summary["quarantined"]) == (1, 1)
+    assert reasons(fresh) == ["line 2: CSV header: column 'nps' named more than once"]
