@@ -907,7 +907,14 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
             "after them were not stored (ingesting them again is safe)"
         ) from None
     _print_figures(summary.as_dict(), summary_format)
+    _warn_rule_failures(ingestor)
     sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
+
+
+def _warn_rule_failures(ingestor: Any) -> None:
+    """Rules that failed on some events (counted as not fired for them), on standard error."""
+    for failure in ingestor.rule_failures.values():
+        click.echo(f"cxdesk: warning: {failure}", err=True)
 
 
 def _split_formats(formats: tuple[str, ...], source: str) -> tuple[str, str]:
@@ -1001,6 +1008,7 @@ def quarantine_retry(
         ingestor = Ingestor(db, context.settings, source=source, clock=context.now)
         for key, value in ingestor.run(records).as_dict().items():
             setattr(total, key, getattr(total, key) + value)
+        _warn_rule_failures(ingestor)
     _print_figures(total.as_dict(), fmt)
     sys.exit(EXIT_PARTIAL if total.quarantined else EXIT_OK)
 
@@ -1013,7 +1021,9 @@ def rules() -> None:
 @rules.command("check")
 @pass_context
 def rules_check(context: Context) -> None:
-    """Compile every configured rule; report each error with the rule's name and position."""
+    """Compile every configured rule; report each error with the rule's name and position, and
+    warn of conditions that can fail on an event (a null fact, a missing list item)."""
+    from cxdesk.workflow.rule_risks import rule_risks
     from cxdesk.workflow.rules import rule_errors
 
     errors = rule_errors(context.settings.rules)
@@ -1021,6 +1031,8 @@ def rules_check(context: Context) -> None:
         click.echo(f"cxdesk: error: {error}", err=True)
     if errors:
         sys.exit(EXIT_FATAL)
+    for risk in rule_risks(context.settings.rules):
+        click.echo(f"cxdesk: warning: {risk}", err=True)
     click.echo(f"ok: {len(context.settings.rules)} rules")
 
 

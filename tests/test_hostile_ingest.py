@@ -369,3 +369,97 @@ def test_byte_order_marks_and_header_faults(fresh: str, tmp_path: Path, run: Run
     code, summary, _ = ingest(run, fresh, twice)
     assert (code, summary["quarantined"]) == (1, 1)
     assert reasons(fresh) == ["line 2: CSV header: column 'nps' named more than once"]
+
+
+# -- 4: rules that compile but fail on some events ---------------------------------------
+
+FAILING_RULES = """
+[[rules]]
+name = "long_comment"
+condition = "comment.length > 3"
+priority = "P2"
+queue = "aftersales"
+
+[[rules]]
+name = "fifth_driver"
+condition = 'drivers[5] == "x"'
+priority = "P3"
+queue = "aftersales"
+
+[[rules]]
+name = "tier_named"
+condition = "customer_tier.length > 2"
+priority = "P3"
+queue = "aftersales"
+
+[[rules]]
+name = "detractor"
+condition = "nps != null and nps <= 6"
+priority = "P2"
+queue = "aftersales"
+"""
+
+
+@pytest.mark.parametrize("count", [3, 1200])  # the larger is judged in the reading process
+def test_a_failing_rule_does_not_stop_the_feed(
+    fresh: str, tmp_path: Path, run: Run, count: int
+) -> None:
+    config = tmp_path / "rules.toml"
+    config.write_text(FAILING_RULES, encoding="utf-8")
+    records = [
+        event(f"r{n}", nps=n % 11, **({"comment": "a long one"} if n % 3 == 0 else {}))
+        for n in range(count)
+    ]
+    feed = jsonl(tmp_path / "f.jsonl", *records)
+    code, out, err = run(
+        "--db", fresh, "--config", str(config), "--now", NOW, "rules", "test", str(feed),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "rule fifth_driver failed (LookupError" in json.loads(out)[0]["outcome"]
+    code, out, err = run(
+        "--db", fresh, "--config", str(config), "--now", NOW,
+        "ingest", str(feed), "--format", "json", "--batch", "1000",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert (code, summary["accepted"], summary["quarantined"]) == (0, count, 0), err
+    alerting = [n for n in range(count) if n % 11 <= 6 or n % 3 == 0]  # a customer each
+    assert summary["tickets_created"] == len(alerting)
+    warnings = err.strip().splitlines()
+    assert warnings[0] == (
+        f"cxdesk: warning: rule fifth_driver failed on {count} events, counted as not fired "
+        "(first: line 1, event r0: LookupError: lookup operation failed)"
+    )
+    assert any(
+        w.startswith(f"cxdesk: warning: rule long_comment failed on {count - (count + 2) // 3} ")
+        and "line 2, event r1: AttributeResolutionError" in w
+        and "(null here: comment)" in w
+        for w in warnings
+    )
+    assert any("rule tier_named failed" in w for w in warnings)
+
+
+def test_rules_check_warns_of_conditions_that_can_fail(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    config = tmp_path / "rules.toml"
+    config.write_text(
+        FAILING_RULES
+        + '[[rules]]\nname = "bare"\ncondition = "nps <= 6"\npriority = "P3"\nqueue = "vip"\n'
+        + '[[rules]]\nname = "safe"\ncondition = \'comment == null or "x" in comment\'\n'
+        + 'priority = "P3"\nqueue = "vip"\n',
+        encoding="utf-8",
+    )
+    code, out, err = run("--db", fresh, "--config", str(config), "rules", "check")
+    assert (code, out) == (0, "ok: 6 rules\n")
+    assert err.splitlines() == [
+        "cxdesk: warning: rule long_comment: comment.length fails on an event without comment; "
+        "guard it: `comment != null and …`",
+        "cxdesk: warning: rule fifth_driver: drivers[5] fails on an event with fewer drivers; "
+        "write `drivers&[5]`",
+        "cxdesk: warning: rule tier_named: customer_tier.length fails on an event without "
+        "customer_tier; guard it: `customer_tier != null and …`",
+        "cxdesk: warning: rule bare: nps may be null, which `<`, `+` and the like fail on; "
+        "guard it: `nps != null and …`",
+    ]
+    assert run("--db", fresh, "rules", "check")[2] == ""  # the default rules are guarded

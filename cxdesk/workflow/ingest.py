@@ -56,7 +56,7 @@ from cxdesk.workflow.feed import (
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
-from cxdesk.workflow.rules import Alert, RuleSet, event_facts
+from cxdesk.workflow.rules import Alert, RuleFailure, RuleSet, event_facts
 from cxdesk.workflow.service import (
     SYSTEM_ACTOR,
     TicketService,
@@ -220,6 +220,7 @@ class Ingestor:
         self.summary = IngestSummary()
         self.event_rows = EventRows(db.engine.dialect)
         self.memory = _Memory()
+        self.rule_failures: dict[str, RuleFailure] = {}  # by rule, for the run's report
         self._updated: set[int] = set()
         with db.session() as session:
             self.queues = all_queues(session)
@@ -279,6 +280,18 @@ class Ingestor:
             )
         self._count([outcome])
         return outcome.result()
+
+    def note_failed_rules(
+        self, fired: Fired, line: int, event: ValidEvent, customer: dict[str, Any]
+    ) -> None:
+        """Count the rules that failed on an event; the first failure of each is explained."""
+        for rule in self.rules.failed(fired):
+            if (known := self.rule_failures.get(rule.name)) is not None:
+                known.count += 1
+                continue
+            facts = event_facts(event, SimpleNamespace(**customer))
+            why = self.rules.why_failed(rule, facts)
+            self.rule_failures[rule.name] = RuleFailure(rule.name, line, event.event_id, why)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -496,8 +509,11 @@ class _Batch:
             fired = rules.fired(event_facts(event, SimpleNamespace(**customer)))
         if not fired:  # most events: no rule fired
             return _STORED
+        if min(fired) < 0:
+            self.ing.note_failed_rules(fired, line, event, customer)
         alert = rules.alert_of(fired)
-        assert alert is not None
+        if alert is None:  # the rules that did not hold failed
+            return _STORED
         self.ing.event_rows.remember_time(event, row)
         case = self.cases.get(event.customer_id)
         if case is None:

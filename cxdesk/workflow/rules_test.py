@@ -79,9 +79,17 @@ def dry_run(
             customer = SimpleNamespace(
                 id=customer_id, name=event.customer_name, tier=tiers[customer_id]
             )
-            alert = rules.evaluate(event_facts(event, customer))
+            facts = event_facts(event, customer)
+            fired_rules = rules.fired(facts)
+            alert = rules.alert_of(fired_rules)
+            failures = "".join(
+                f"; rule {rule.name} failed ({rules.why_failed(rule, facts)}), not fired"
+                for rule in rules.failed(fired_rules)
+            )
             if alert is None:
-                rows.append(DryRunRow(record.line, event.event_id, customer_id, "", "no alert"))
+                rows.append(
+                    DryRunRow(record.line, event.event_id, customer_id, "", "no alert" + failures)
+                )
                 continue
             decisive = alert.decisive
             fired = ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
@@ -94,7 +102,9 @@ def dry_run(
                 if is_more_urgent(alert.priority, case.priority):
                     outcome += f", priority {case.priority} → {alert.priority}"
                     case.priority = alert.priority
-            rows.append(DryRunRow(record.line, event.event_id, customer_id, fired, outcome))
+            rows.append(
+                DryRunRow(record.line, event.event_id, customer_id, fired, outcome + failures)
+            )
     return rows
 
 
