@@ -90,7 +90,9 @@ class Context:
     def local(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
-        return moment.astimezone(ZoneInfo(self.settings.timezone)).strftime("%Y-%m-%d %H:%M")
+        from cxdesk.workflow.instants import local_text
+
+        return local_text(moment, self.settings.timezone)
 
     def actor(self) -> str:
         """The acting agent's login (the Unix login, or `--as` where allowed)."""
