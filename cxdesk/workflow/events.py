@@ -39,7 +39,9 @@ def _not_a_boolean(value: Any) -> Any:
     return value
 
 
-Score = Annotated[int, BeforeValidator(_not_a_boolean)]
+def _score(low: int, high: int) -> Any:
+    """A whole number from `low` to `high` (the bounds first, so the JSON Schema has them)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_not_a_boolean)]
 
 
 def _schema(text: Any) -> tuple[type[Any], type[Any]]:
@@ -72,9 +74,9 @@ def _schema(text: Any) -> tuple[type[Any], type[Any]]:
         channel: text_of(64) | None = None
         touchpoint: text_of(128) | None = None
         journey: text_of(128) | None = None
-        nps: Score | None = Field(default=None, ge=0, le=10)
-        csat: Score | None = Field(default=None, ge=1, le=5)
-        ces: Score | None = Field(default=None, ge=1, le=7)
+        nps: _score(0, 10) | None = None
+        csat: _score(1, 5) | None = None
+        ces: _score(1, 7) | None = None
         comment: text_of(MAX_COMMENT) | None = None
         drivers: list[text_of(128)] = Field(default_factory=list, max_length=MAX_DRIVERS)
         ticket_id: str | None = Field(default=None, description="the ticket a follow-up answers")
