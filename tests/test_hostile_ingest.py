@@ -463,3 +463,18 @@ def test_rules_check_warns_of_conditions_that_can_fail(
         "guard it: `nps != null and …`",
     ]
     assert run("--db", fresh, "rules", "check")[2] == ""  # the default rules are guarded
+
+
+def test_a_window_taken_long_ago_reads_the_clock_before_refusing() -> None:
+    """A live feed keeps its window for days: what is within it now is never refused."""
+    from datetime import UTC, datetime, timedelta
+
+    from cxdesk.config import IngestConfig
+    from cxdesk.workflow.validation import Window
+
+    now = [datetime(2026, 3, 2, tzinfo=UTC)]
+    window = Window(IngestConfig(), lambda: now[0])
+    now[0] += timedelta(days=3)
+    assert window.refusal(now[0]) is None
+    assert window.refusal(now[0] + timedelta(hours=2)) == "is more than 1 hour in the future"
+    assert window.refusal(now[0] - timedelta(days=1831)) == "is more than 1830 days in the past"

@@ -90,8 +90,7 @@ def checked_batches(
     first: int | None = None,
 ) -> Iterator[list[Checked]]:
     """Batches of `batch_size` (of `first` at first, each next `GROWTH` times as big up to
-    `batch_size`), and at each `None` (the feed went quiet) what has come; each batch's
-    window is taken from the clock as it starts."""
+    `batch_size`), and at each `None` (the feed went quiet) what has come."""
     batch: list[Checked] = []
     size = min(first or batch_size, batch_size)
     timezone, window = terms.timezone, terms.window()
@@ -101,7 +100,6 @@ def checked_batches(
         if batch and (record is None or len(batch) >= size):
             yield batch
             batch = []
-            window = terms.window()
             size = min(int(size * GROWTH), batch_size)
     if batch:
         yield batch

@@ -40,7 +40,7 @@ def dry_run(
 ) -> list[DryRunRow]:
     """What ingest would do with each record at `now` (the window of `occurred_at` too)."""
     rules = RuleSet(settings.rules)
-    window = Window.around(now, settings.ingest)
+    window = Window(settings.ingest, lambda: now)
     records = read_csv(stream) if fmt == "csv" else read_jsonl(stream)
     cases: dict[str, _Case] = {}
     tiers: dict[str, str | None] = {}

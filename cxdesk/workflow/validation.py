@@ -18,31 +18,31 @@ Validated = ValidEvent | str  # the event, or why the record is refused
 _EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
 class Window:
     """The instants an event may be dated: from `past` before the ingest's clock to `future`
-    after it (see `IngestConfig`)."""
+    after it (see `IngestConfig`). The clock is read again before an instant is refused, so
+    a window taken long ago (a live feed runs for days) refuses only what is outside it now;
+    most events, within it, cost two comparisons."""
 
-    earliest: datetime
-    latest: datetime
-    past: timedelta
-    future: timedelta
+    def __init__(self, limits: IngestConfig, clock: Callable[[], datetime]) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._take()
 
-    @classmethod
-    def around(cls, now: datetime, limits: IngestConfig) -> Window:
-        return cls(
-            _shifted(now, -limits.past, _EARLIEST),
-            _shifted(now, limits.future, _LATEST),
-            limits.past,
-            limits.future,
-        )
+    def _take(self) -> None:
+        now = self.clock()
+        self.earliest = _shifted(now, -self.limits.past, _EARLIEST)
+        self.latest = _shifted(now, self.limits.future, _LATEST)
 
     def refusal(self, at: datetime) -> str | None:
         """Why an instant is outside, or None."""
+        if self.earliest <= at <= self.latest:
+            return None
+        self._take()
         if at < self.earliest:
-            return f"is more than {format_duration(self.past)} in the past"
+            return f"is more than {format_duration(self.limits.past)} in the past"
         if at > self.latest:
-            return f"is more than {format_duration(self.future)} in the future"
+            return f"is more than {format_duration(self.limits.future)} in the future"
         return None
 
 
@@ -56,15 +56,14 @@ def _shifted(now: datetime, delta: timedelta, bound: datetime) -> datetime:
 @dataclass(frozen=True)
 class Terms:
     """What a record is checked against besides the schema: the zone a naive time is read
-    in, and the window around the ingest's clock that its instant must fall in (taken
-    afresh for each batch: a live feed runs for days)."""
+    in, and the window around the ingest's clock that its instant must fall in."""
 
     timezone: str
     limits: IngestConfig
     clock: Callable[[], datetime]
 
     def window(self) -> Window:
-        return Window.around(self.clock(), self.limits)
+        return Window(self.limits, self.clock)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
