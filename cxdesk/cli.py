@@ -120,7 +120,9 @@ class Context:
     def local(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
-        return moment.astimezone(ZoneInfo(self.settings.timezone)).strftime("%Y-%m-%d %H:%M")
+        from cxdesk.workflow.instants import local_text
+
+        return local_text(moment, self.settings.timezone)
 
     def actor(self) -> str:
         """The acting agent's login (the Unix login, or `--as` where allowed)."""
@@ -151,6 +153,13 @@ class Context:
         return self._viewer
 
 
+# The instants a command takes (--now, --since, --until): wide for rehearsals and reports,
+# yet far enough from the ends of time that calendars, due times and windows around them
+# stay representable.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_instant(text: str, timezone: str, what: str) -> datetime:
     from dateutil import parser
 
@@ -160,7 +169,18 @@ def parse_instant(text: str, timezone: str, what: str) -> datetime:
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 time ({exc})", param_hint=what
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        within = EARLIEST_INSTANT <= moment.astimezone(UTC) < LATEST_INSTANT
+    except OverflowError:
+        within = False
+    if not within:
+        raise click.BadParameter(
+            f"{text!r} is out of range (years {EARLIEST_INSTANT.year} to "
+            f"{LATEST_INSTANT.year - 1})",
+            param_hint=what,
+        )
+    return moment
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -971,7 +991,14 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
             "after them were not stored (ingesting them again is safe)"
         ) from None
     _print_figures(summary.as_dict(), summary_format)
+    _warn_rule_failures(ingestor)
     sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
+
+
+def _warn_rule_failures(ingestor: Any) -> None:
+    """Rules that failed on some events (counted as not fired for them), on standard error."""
+    for failure in ingestor.rule_failures.values():
+        say(f"cxdesk: warning: {failure}", err=True)
 
 
 def _split_formats(formats: tuple[str, ...], source: str) -> tuple[str, str]:
@@ -1062,6 +1089,7 @@ def quarantine_retry(
         ingestor = Ingestor(db, context.settings, source=source, clock=context.now)
         for key, value in ingestor.run(records).as_dict().items():
             setattr(total, key, getattr(total, key) + value)
+        _warn_rule_failures(ingestor)
     _print_figures(total.as_dict(), fmt)
     sys.exit(EXIT_PARTIAL if total.quarantined else EXIT_OK)
 
@@ -1074,7 +1102,9 @@ def rules() -> None:
 @rules.command("check")
 @pass_context
 def rules_check(context: Context) -> None:
-    """Compile every configured rule; report each error with the rule's name and position."""
+    """Compile every configured rule; report each error with the rule's name and position, and
+    warn of conditions that can fail on an event (a null fact, a missing list item)."""
+    from cxdesk.workflow.rule_risks import rule_risks
     from cxdesk.workflow.rules import rule_errors
 
     errors = rule_errors(context.settings.rules)
@@ -1082,6 +1112,8 @@ def rules_check(context: Context) -> None:
         say(f"cxdesk: error: {error}", err=True)
     if errors:
         sys.exit(EXIT_FATAL)
+    for risk in rule_risks(context.settings.rules):
+        say(f"cxdesk: warning: {risk}", err=True)
     say(f"ok: {len(context.settings.rules)} rules")
 
 
@@ -1110,7 +1142,10 @@ def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
         context.viewer().require_ingest("test rules against the stored customers and cases")
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8", newline="")  # noqa: SIM115
     with stream:
-        rows = [row.__dict__ for row in dry_run(stream, input_format, context.settings, database)]
+        rows = [
+            row.__dict__
+            for row in dry_run(stream, input_format, context.settings, database, context.now())
+        ]
     print_rows(
         rows,
         outputs[0] if outputs else "table",  # type: ignore[arg-type]

@@ -45,6 +45,16 @@ def parse_duration(value: Any) -> Any:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def format_duration(value: timedelta) -> str:
+    """The duration in words: `1830 days`, `1 hour`, `1 day 4 hours 30 minutes`."""
+    minutes = int(value.total_seconds()) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    units = ((days, "day"), (hours, "hour"), (minutes, "minute"))
+    parts = [f"{n} {unit}{'s' if n > 1 else ''}" for n, unit in units if n]
+    return " ".join(parts) or "0 minutes"
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors, so a typo in the file is reported with its path."""
 
@@ -204,6 +214,16 @@ class MetricAlertsConfig(StrictModel):
     every: Duration = Field(default=timedelta(minutes=5), description="evaluated at most so often")
 
 
+class IngestConfig(StrictModel):
+    """How far from the ingest's clock an event's `occurred_at` may be. Back-fills of a few
+    years are normal; a future beyond clock skew is a wrong clock or time zone upstream, and
+    an alert dated decades away would start an SLA clock nobody can read. Bounded so that
+    working time from any accepted event to now stays countable on a calendar."""
+
+    past: Duration = Field(default=timedelta(days=1830), gt=timedelta(0), le=timedelta(days=7320))
+    future: Duration = Field(default=timedelta(hours=1), ge=timedelta(0), le=timedelta(days=366))
+
+
 class TeamConfig(StrictModel):
     name: str
     supervisor: str | None = None
@@ -263,6 +283,7 @@ class Settings(StrictModel):
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )

@@ -242,3 +242,23 @@ def test_microseconds_since_the_epoch_keep_the_instant_and_its_order(
     back = from_epoch_micros(micros)
     assert back == utc and back.tzinfo is UTC
     assert (micros < epoch_micros(other)) == (utc < other)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC)),
+        (datetime(9999, 12, 31, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC)),
+        (local(1900, 1, 1, 9, 0), local(2026, 3, 2, 9, 0)),
+    ],
+)
+def test_what_the_calendar_cannot_count_is_measured_as_elapsed(
+    china: BusinessCalendar, start: datetime, end: datetime
+) -> None:
+    """Listings read clocks with `measured`: absurd dates show as absurd, never raise."""
+    with pytest.raises(ConfigError, match="cannot count working time"):
+        china.between(start, end)
+    assert china.measured(start, end) == end - start
+    assert china.measured(end, start) == timedelta(0)
+    with pytest.raises(ConfigError, match="out of range"):
+        china.add(datetime(9999, 12, 31, tzinfo=UTC), timedelta(hours=24))

@@ -17,7 +17,7 @@ from cxdesk.errors import ConfigError, WorkflowError
 from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
 from cxdesk.workflow.queries import Search, TicketFilter, count_tickets, list_tickets
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
-from cxdesk.workflow.text import clean_text
+from cxdesk.workflow.text import clean_text, original, storable
 from cxdesk.workflow.validation import describe_validation_error, validate_record
 
 HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
@@ -184,3 +184,10 @@ def test_oversize_records_name_the_limit(tmp_path: Path) -> None:
     huge = json.dumps({"event_id": "x", "comment": "长" * (MAX_RECORD_CHARS + 10)})
     (record,) = list(read_jsonl(io.StringIO(huge + "\n" + "\n")))
     assert record.error == f"record longer than the limit of {MAX_RECORD_CHARS} characters"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(["\x00", "␀", "0", "a", "\n"]), max_size=30))
+def test_stored_text_holds_no_nul_and_reads_back_as_it_came(text: str) -> None:
+    assert "\x00" not in storable(text)
+    assert original(storable(text)) == text

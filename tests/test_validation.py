@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cxdesk.config import Settings
+from cxdesk.config import IngestConfig, Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
 from cxdesk.workflow.events import ValidEvent
@@ -37,9 +37,10 @@ from cxdesk.workflow.org import bootstrap_admin, sync_org
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl
 from cxdesk.workflow.rules import RuleSet
 from cxdesk.workflow.sla import SlaPlanner, unplanned
-from cxdesk.workflow.validation import validate_record
+from cxdesk.workflow.validation import Terms, validate_record
 
 TZ = "Asia/Shanghai"
+TERMS = Terms(TZ, IngestConfig(), lambda: datetime.now(UTC))
 RULES = Settings().rules
 BATCH = MIN_BATCH_FOR_CHILD
 
@@ -99,13 +100,13 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> list[Child]:
 def read_here(
     source: FeedSource, batch: int = BATCH, ahead: WorkAhead | None = None
 ) -> list[list[Checked]]:
-    return list(checked_batches(source.records(), TZ, batch, ahead))
+    return list(checked_batches(source.records(), TERMS, batch, ahead))
 
 
 def read_as_the_child_does(
     source: FeedSource, ahead: WorkAhead | None, batch: int = BATCH
 ) -> list[list[Checked]]:
-    return list(checked_batches(source.records(), TZ, batch, ahead, FIRST_BATCH))
+    return list(checked_batches(source.records(), TERMS, batch, ahead, FIRST_BATCH))
 
 
 def ingestor_on(tmp_path: Path, settings: Settings | None = None) -> Ingestor:
@@ -124,7 +125,7 @@ def test_big_batches_are_read_and_validated_in_a_child_with_the_same_outcomes(
     with (tmp_path / "feed.jsonl").open("ab") as out:
         out.write(b"\xff\xfe not UTF-8\n")
     rules, ahead = RuleSet(RULES), ingestor_on(tmp_path).work_ahead()
-    with CheckedFeed(source, TZ, batch, ahead) as feed:
+    with CheckedFeed(source, TERMS, batch, ahead) as feed:
         batches = list(feed)
     assert len(launches) == 1 and launches[0].returncode == 0  # it ended with the feed
     growing = [FIRST_BATCH]
@@ -179,7 +180,7 @@ def test_the_child_plans_the_clocks_of_the_case_an_alert_would_open(
     ingestor = ingestor_on(tmp_path, settings)
     queues = ingestor.queues
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(2 * BATCH)[1:])
-    with CheckedFeed(source, TZ, BATCH, ingestor.work_ahead()) as feed:
+    with CheckedFeed(source, TERMS, BATCH, ingestor.work_ahead()) as feed:
         batches = list(feed)
     assert len(launches) == 1
     rules, planner, planned = RuleSet(RULES), SlaPlanner(settings), 0
@@ -211,7 +212,7 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
         encoding="utf-8",
     )
     source = FeedSource(str(path), "csv")
-    with CheckedFeed(source, TZ, BATCH) as feed:
+    with CheckedFeed(source, TERMS, BATCH) as feed:
         batches = list(feed)
     assert len(launches) == 1
     assert batches == read_as_the_child_does(source, None)
@@ -223,7 +224,7 @@ def test_csv_read_in_the_child_keeps_its_header_for_the_quarantine(
 
 def test_small_batches_never_start_a_child(tmp_path: Path, launches: list[Child]) -> None:
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(3 * BATCH)[1:])
-    with CheckedFeed(source, TZ, BATCH - 1) as feed:
+    with CheckedFeed(source, TERMS, BATCH - 1) as feed:
         assert list(feed) == read_here(source, BATCH - 1)
     assert launches == []
 
@@ -232,7 +233,7 @@ def test_when_the_child_dies_the_rest_of_the_file_is_read_here(
     tmp_path: Path, launches: list[Child], capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_feed(tmp_path / "feed.jsonl", jsonl_records(4 * BATCH + 3)[1:])
-    with CheckedFeed(source, TZ, BATCH) as feed:
+    with CheckedFeed(source, TERMS, BATCH) as feed:
         batches = iter(feed)
         received = [next(batches)]
         launches[0].kill()
@@ -258,7 +259,7 @@ def test_a_child_that_fails_says_why_and_the_file_is_read_here(
     def failing(_event: ValidEvent, _raw: str) -> Ahead:
         raise RuntimeError("the rules broke")
 
-    with CheckedFeed(source, TZ, BATCH, failing) as feed:
+    with CheckedFeed(source, TERMS, BATCH, failing) as feed:
         assert [item for batch in feed for item in batch] == [
             item for batch in read_here(source) for item in batch
         ]
@@ -276,7 +277,7 @@ def test_a_child_that_cannot_start_leaves_reading_here(
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", fork)
-    with CheckedFeed(source, TZ, BATCH) as feed:
+    with CheckedFeed(source, TERMS, BATCH) as feed:
         assert [item for batch in feed for item in batch] == [
             item for batch in read_here(source) for item in batch
         ]
@@ -293,7 +294,7 @@ def test_a_failed_child_on_standard_input_ends_the_run_naming_the_line(
 
     monkeypatch.setattr(CheckedFeed, "_start", failing)
     with (
-        CheckedFeed(FeedSource(None), TZ, BATCH) as feed,
+        CheckedFeed(FeedSource(None), TERMS, BATCH) as feed,
         pytest.raises(CxdeskError, match="after line 0 of standard input"),
     ):
         list(feed)
@@ -304,7 +305,7 @@ def test_an_unreadable_file_is_named_before_any_child_starts(
 ) -> None:
     with (
         pytest.raises(CxdeskError, match=r"cannot read .*missing.jsonl: No such file"),
-        CheckedFeed(FeedSource(str(tmp_path / "missing.jsonl")), TZ, BATCH) as feed,
+        CheckedFeed(FeedSource(str(tmp_path / "missing.jsonl")), TERMS, BATCH) as feed,
     ):
         list(feed)
     assert launches == []

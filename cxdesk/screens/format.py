@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from rich.terminal_theme import TerminalTheme
 from rich.text import Text
 
 from cxdesk.i18n import N_, Translator
 from cxdesk.output import sanitize
+from cxdesk.workflow.instants import local_text
 from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
 
 # Named colours (red, yellow, …) reach the screen through an ANSI palette that Textual picks by
@@ -86,7 +86,7 @@ def age(opened_at: datetime, now: datetime) -> str:
 def local_time(moment: datetime | None, timezone: str) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    return local_text(moment, timezone)
 
 
 NOTICE_TITLES = {  # toasts' titles, by notice kind

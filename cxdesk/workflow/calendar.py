@@ -22,6 +22,11 @@ SEARCH_LIMIT_DAYS = 3 * 366
 MOST_DAYS_MEASURED = 40 * 366  # a table of spans this long takes a few MB
 
 
+class Unmeasurable(ConfigError):
+    """Working time between instants too far apart, or too near the ends of time (year 1,
+    year 9999), for the calendar to count."""
+
+
 def _parse_span(text: str) -> Span:
     start, end = text.split("-")
     return _parse_time(start), _parse_time(end)
@@ -92,6 +97,12 @@ class BusinessCalendar:
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when `duration` of working time has passed since `start`."""
+        try:
+            return self._add(start, duration)
+        except OverflowError:
+            raise Unmeasurable(f"cannot plan working time from {start}: out of range") from None
+
+    def _add(self, start: datetime, duration: timedelta) -> datetime:
         if self.always_open:
             return start + duration
         moment, needed = epoch_micros(start), duration // MICROSECOND
@@ -107,6 +118,12 @@ class BusinessCalendar:
 
     def subtract(self, end: datetime, duration: timedelta) -> datetime:
         """The instant `duration` of working time before `end` (used for at-risk marks)."""
+        try:
+            return self._subtract(end, duration)
+        except OverflowError:
+            raise Unmeasurable(f"cannot plan working time up to {end}: out of range") from None
+
+    def _subtract(self, end: datetime, duration: timedelta) -> datetime:
         if self.always_open:
             return end - duration
         moment, needed = epoch_micros(end), duration // MICROSECOND
@@ -130,22 +147,37 @@ class BusinessCalendar:
         table = self._covering(first, last)
         return timedelta(microseconds=table.done_by(last) - table.done_by(first))
 
+    def measured(self, start: datetime, end: datetime) -> timedelta:
+        """`between`, or the elapsed time where the calendar cannot count working time (dates
+        decades apart, or at the ends of time, as old data or a rehearsal's `--now` leave
+        them): a listing shows an absurd clock as absurd, and never fails on it."""
+        try:
+            return self.between(start, end)
+        except Unmeasurable:
+            return max(end - start, timedelta(0))
+
     def _covering(self, first: int, last: int) -> _SpanTable:
         """The table, grown if need be to hold every span that touches the instants from
         `first` to `last`."""
         table = self._table
         if table.whole_from <= first and last < table.whole_until:
             return table
-        low = self._local_date(first) - timedelta(days=1)  # yesterday's may run overnight
-        high = self._local_date(last) + timedelta(days=1)
-        if (high - low).days > MOST_DAYS_MEASURED:
-            raise ConfigError(
-                f"cannot count working time from {low} to {high}: "
-                f"more than {MOST_DAYS_MEASURED} days apart"
-            )
-        if table.first > table.last:  # nothing built yet
-            return self._build(low - _SLACK, high + _SLACK)
-        return self._build(min(low - _SLACK, table.first), max(high + _SLACK, table.last))
+        try:
+            low = self._local_date(first) - timedelta(days=1)  # yesterday's may run overnight
+            high = self._local_date(last) + timedelta(days=1)
+            if (high - low).days > MOST_DAYS_MEASURED:
+                raise Unmeasurable(
+                    f"cannot count working time from {low} to {high}: "
+                    f"more than {MOST_DAYS_MEASURED} days apart"
+                )
+            if table.first > table.last:  # nothing built yet
+                return self._build(low - _SLACK, high + _SLACK)
+            return self._build(min(low - _SLACK, table.first), max(high + _SLACK, table.last))
+        except OverflowError:
+            raise Unmeasurable(
+                f"cannot count working time from {from_epoch_micros(first)} to "
+                f"{from_epoch_micros(last)}: out of range"
+            ) from None
 
     def _grown(self, moment: int, *, forward: bool) -> _SpanTable:
         """The table with as many days again after (before) it, within the search limit of

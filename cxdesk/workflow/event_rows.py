@@ -19,6 +19,7 @@ from cxdesk.db import insert_plan
 from cxdesk.models import FeedbackEvent
 from cxdesk.models.base import remember_sqlite_text
 from cxdesk.workflow.events import ValidEvent
+from cxdesk.workflow.text import storable
 
 COLUMNS = tuple(FeedbackEvent.__table__.columns.keys())  # type: ignore[attr-defined]
 
@@ -57,7 +58,7 @@ class EventRows:
             "comment": event.comment,
             "drivers": list(event.drivers),
             "ticket_id": None,
-            "raw": raw,
+            "raw": storable(raw),
         }
         return self.plan.bind([values[name] for name in self.plan.names])
 

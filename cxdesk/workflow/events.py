@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -19,7 +20,28 @@ from cxdesk.workflow.text import clean_text
 
 MAX_COMMENT = 10_000
 
+MAX_DRIVERS = 100
+
 CleanStr = Annotated[str, AfterValidator(clean_text)]
+
+
+def _not_blank(value: str) -> str:
+    """An id must say something once cleaned: spaces or control characters alone do not."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """`true` is not a score: pydantic would take it as 1 (and `false` as a detractor's 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _score(low: int, high: int) -> Any:
+    """A whole number from `low` to `high` (the bounds first, so the JSON Schema has them)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_not_a_boolean)]
 
 
 def _schema(text: Any) -> tuple[type[Any], type[Any]]:
@@ -30,17 +52,20 @@ def _schema(text: Any) -> tuple[type[Any], type[Any]]:
     def text_of(max_length: int, **constraints: Any) -> Any:
         return Annotated[text, StringConstraints(max_length=max_length, **constraints)]
 
+    def id_of(max_length: int, **constraints: Any) -> Any:
+        return Annotated[text_of(max_length, **constraints), AfterValidator(_not_blank)]
+
     class CustomerIn(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        id: text_of(128, min_length=1, strip_whitespace=True)
+        id: id_of(128, strip_whitespace=True)
         name: text_of(200) | None = None
         phone: text_of(64) | None = None
         email: text_of(320) | None = None
         tier: text_of(32) | None = None
 
     class EventFields(_Flattening):
-        event_id: text_of(128, min_length=1)
+        event_id: id_of(128)
         kind: Literal["survey", "complaint", "review", "followup"]
         occurred_at: datetime = Field(
             description="ISO 8601; a time without offset is read in the configured timezone"
@@ -49,11 +74,11 @@ def _schema(text: Any) -> tuple[type[Any], type[Any]]:
         channel: text_of(64) | None = None
         touchpoint: text_of(128) | None = None
         journey: text_of(128) | None = None
-        nps: int | None = Field(default=None, ge=0, le=10)
-        csat: int | None = Field(default=None, ge=1, le=5)
-        ces: int | None = Field(default=None, ge=1, le=7)
+        nps: _score(0, 10) | None = None
+        csat: _score(1, 5) | None = None
+        ces: _score(1, 7) | None = None
         comment: text_of(MAX_COMMENT) | None = None
-        drivers: list[text_of(128)] = Field(default_factory=list)
+        drivers: list[text_of(128)] = Field(default_factory=list, max_length=MAX_DRIVERS)
         ticket_id: str | None = Field(default=None, description="the ticket a follow-up answers")
 
     return CustomerIn, EventFields

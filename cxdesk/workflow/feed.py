@@ -42,7 +42,7 @@ from cxdesk.output import say
 from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.events import Fired, ValidEvent
 from cxdesk.workflow.readers import Record, read_csv, read_jsonl, with_idle_ticks
-from cxdesk.workflow.validation import Validated, validate_record
+from cxdesk.workflow.validation import Terms, Validated, Window, validate_record
 
 if TYPE_CHECKING:
     from cxdesk.workflow.sla import PlannedClocks
@@ -71,8 +71,10 @@ Checked = tuple[int, str, Validated, Origin, Fired | None, list[Any] | None, Clo
 NOTHING_AHEAD: Ahead = (None, None, None)
 
 
-def checked(record: Record, timezone: str, ahead: WorkAhead | None = None) -> Checked:
-    event = validate_record(record, timezone)
+def checked(
+    record: Record, timezone: str, window: Window | None, ahead: WorkAhead | None = None
+) -> Checked:
+    event = validate_record(record, timezone, window)
     fired, row, clocks = (
         ahead(event, record.raw)
         if ahead is not None and not isinstance(event, str)
@@ -83,7 +85,7 @@ def checked(record: Record, timezone: str, ahead: WorkAhead | None = None) -> Ch
 
 def checked_batches(
     records: Iterable[Record | None],
-    timezone: str,
+    terms: Terms,
     batch_size: int,
     ahead: WorkAhead | None = None,
     first: int | None = None,
@@ -92,9 +94,10 @@ def checked_batches(
     `batch_size`), and at each `None` (the feed went quiet) what has come."""
     batch: list[Checked] = []
     size = min(first or batch_size, batch_size)
+    timezone, window = terms.timezone, terms.window()
     for record in records:
         if record is not None:
-            batch.append(checked(record, timezone, ahead))
+            batch.append(checked(record, timezone, window, ahead))
         if batch and (record is None or len(batch) >= size):
             yield batch
             batch = []
@@ -146,12 +149,12 @@ class CheckedFeed:
     def __init__(
         self,
         source: FeedSource,
-        timezone: str,
+        terms: Terms,
         batch_size: int,
         ahead: WorkAhead | None = None,
     ) -> None:
         self.source = source
-        self.timezone = timezone
+        self.terms = terms
         self.batch_size = batch_size
         self.ahead = ahead  # what the child works out for each valid event
         self._child: Child | None = None
@@ -197,7 +200,7 @@ class CheckedFeed:
 
     def _read_here(self, after_line: int = 0) -> Iterator[list[Checked]]:
         return checked_batches(
-            self.source.records(after_line=after_line), self.timezone, self.batch_size
+            self.source.records(after_line=after_line), self.terms, self.batch_size
         )
 
     def close(self) -> None:
@@ -226,9 +229,7 @@ class CheckedFeed:
                     return  # ingest died while the feed was quiet
                 yield record
 
-        batches = checked_batches(
-            records(), self.timezone, self.batch_size, self.ahead, FIRST_BATCH
-        )
+        batches = checked_batches(records(), self.terms, self.batch_size, self.ahead, FIRST_BATCH)
         with collections_paused() as collector:
             for batch in batches:
                 _send(out, batch)

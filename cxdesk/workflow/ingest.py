@@ -56,7 +56,7 @@ from cxdesk.workflow.feed import (
 from cxdesk.workflow.org import all_queues
 from cxdesk.workflow.readers import BATCH_SIZE, Record
 from cxdesk.workflow.refs import parse_ref, ticket_ref
-from cxdesk.workflow.rules import Alert, RuleSet, event_facts
+from cxdesk.workflow.rules import Alert, RuleFailure, RuleSet, event_facts
 from cxdesk.workflow.service import (
     SYSTEM_ACTOR,
     TicketService,
@@ -66,6 +66,8 @@ from cxdesk.workflow.service import (
     opening_note,
 )
 from cxdesk.workflow.sla import SlaPlanner, planned, unplanned
+from cxdesk.workflow.text import decodable, storable
+from cxdesk.workflow.validation import Terms
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
 # A customer's fields as an event gives them (None where it leaves one out) and as stored.
@@ -207,15 +209,18 @@ class Ingestor:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.source = source
+        # As the quarantine stores it: a path's bytes that are not UTF-8 cannot be stored.
+        self.source = decodable(source)
         self.clock = clock
         self.batch_size = batch_size
+        self.terms = Terms(settings.timezone, settings.ingest, clock)
         self.rules = RuleSet(settings.rules)
         self.planner = SlaPlanner(settings)
         self.service = TicketService(db, settings, SYSTEM_ACTOR)
         self.summary = IngestSummary()
         self.event_rows = EventRows(db.engine.dialect)
         self.memory = _Memory()
+        self.rule_failures: dict[str, RuleFailure] = {}  # by rule, for the run's report
         self._updated: set[int] = set()
         with db.session() as session:
             self.queues = all_queues(session)
@@ -226,7 +231,7 @@ class Ingestor:
         """Ingest a file or standard input, read, validated and judged by the alert rules a
         batch ahead (in a second process when the batches are big enough)."""
         ahead = self.work_ahead()
-        with CheckedFeed(source, self.settings.timezone, self.batch_size, ahead) as batches:
+        with CheckedFeed(source, self.terms, self.batch_size, ahead) as batches:
             return self._run(batches)
 
     def work_ahead(self) -> WorkAhead:
@@ -251,7 +256,7 @@ class Ingestor:
     def run(self, records: Iterable[Record | None]) -> IngestSummary:
         """Ingest records read here; a `None` among them (the feed went quiet) commits what
         has come."""
-        return self._run(checked_batches(records, self.settings.timezone, self.batch_size))
+        return self._run(checked_batches(records, self.terms, self.batch_size))
 
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
         tables = (FeedbackEvent.__table__, Customer.__table__, Ticket.__table__)
@@ -275,6 +280,18 @@ class Ingestor:
             )
         self._count([outcome])
         return outcome.result()
+
+    def note_failed_rules(
+        self, fired: Fired, line: int, event: ValidEvent, customer: dict[str, Any]
+    ) -> None:
+        """Count the rules that failed on an event; the first failure of each is explained."""
+        for rule in self.rules.failed(fired):
+            if (known := self.rule_failures.get(rule.name)) is not None:
+                known.count += 1
+                continue
+            facts = event_facts(event, SimpleNamespace(**customer))
+            why = self.rules.why_failed(rule, facts)
+            self.rule_failures[rule.name] = RuleFailure(rule.name, line, event.event_id, why)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -442,10 +459,10 @@ class _Batch:
             {
                 "source": self.ing.source,
                 "line": line,
-                "raw": raw,
+                "raw": storable(raw),
                 "format": origin[0],
-                "csv_header": origin[1],
-                "reason": f"line {line}: {reason}",
+                "csv_header": None if origin[1] is None else storable(origin[1]),
+                "reason": storable(f"line {line}: {reason}"),
                 "received_at": self.received_at,
                 "resolved": False,
             }
@@ -492,8 +509,11 @@ class _Batch:
             fired = rules.fired(event_facts(event, SimpleNamespace(**customer)))
         if not fired:  # most events: no rule fired
             return _STORED
+        if min(fired) < 0:
+            self.ing.note_failed_rules(fired, line, event, customer)
         alert = rules.alert_of(fired)
-        assert alert is not None
+        if alert is None:  # the rules that did not hold failed
+            return _STORED
         self.ing.event_rows.remember_time(event, row)
         case = self.cases.get(event.customer_id)
         if case is None:

@@ -114,7 +114,7 @@ def _hours(
     end: datetime,
     paused_seconds: int,
 ) -> float:
-    worked = planner.calendar_for(queue, priority).between(start, end).total_seconds()
+    worked = planner.calendar_for(queue, priority).measured(start, end).total_seconds()
     return max(worked - paused_seconds, 0) / 3600
 
 

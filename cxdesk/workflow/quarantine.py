@@ -14,6 +14,7 @@ from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.models import QuarantinedRecord
 from cxdesk.workflow.feed import FeedSource
 from cxdesk.workflow.readers import Record, read_csv
+from cxdesk.workflow.text import original
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,18 @@ def get_quarantined(session: Session, number: int) -> QuarantineItem:
 
 
 def stored_record(item: QuarantinedRecord | QuarantineItem, csv_header: str | None) -> Record:
-    """The record as it was read, from the text kept in the quarantine."""
+    """The record as it was read, from the text kept in the quarantine (NUL escaped there:
+    see `storable`)."""
+    raw = original(item.raw)
     if item.format == "csv":
         if csv_header is None:
             raise WorkflowError(f"quarantined record {item.id} has no CSV header to read it")
-        parsed = next(read_csv(io.StringIO(f"{csv_header}\n{item.raw}\n")), None)
+        header = original(csv_header)
+        parsed = next(read_csv(io.StringIO(f"{header}\n{raw}\n")), None)
         if parsed is None:
-            return Record(
-                item.line, item.raw, format="csv", csv_header=csv_header, error="empty CSV record"
-            )
-        return Record(item.line, parsed.raw, parsed.fields, parsed.error, "csv", csv_header)
-    return Record(item.line, item.raw)
+            return Record(item.line, raw, format="csv", csv_header=header, error="empty CSV record")
+        return Record(item.line, parsed.raw, parsed.fields, parsed.error, "csv", header)
+    return Record(item.line, raw)
 
 
 def source_records(source: str, fmt: str, lines: set[int]) -> Iterator[Record]:

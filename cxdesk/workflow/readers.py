@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple, TextIO
 
+from cxdesk.workflow.text import decodable
+
 # Records per ingest transaction: big enough that a batch's fixed costs (look-ups, commit)
 # are spread thin, small enough that a killed run redoes little and other writers wait
 # under a second for the lock. A commit writes every page the batch touched to the log, and
@@ -64,9 +66,22 @@ def _undecodable(text: str) -> bool:
     return False
 
 
-def _printable(text: str) -> str:
-    """The raw text with undecodable bytes shown as U+FFFD, so it can be stored."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+TOO_LONG = f"record longer than the limit of {MAX_RECORD_CHARS} characters"
+_SHOWN = 2000  # of an over-long record, the quarantine keeps its head
+_BOM = "\ufeff"  # a UTF-8 byte order mark, which some exports put first
+
+
+def _rest_skipped(stream: TextIO, line: str) -> bool:
+    """Whether `line` was cut at the limit; if so the rest of it is read and dropped."""
+    if len(line) < MAX_RECORD_CHARS or line.endswith("\n"):
+        return False
+    while (rest := stream.readline(MAX_RECORD_CHARS)) and not rest.endswith("\n"):
+        pass
+    return True
+
+
+def _head(text: str) -> str:
+    return decodable(text[:_SHOWN]) + "…"
 
 
 def read_jsonl(stream: TextIO) -> Iterator[Record]:
@@ -76,31 +91,33 @@ def read_jsonl(stream: TextIO) -> Iterator[Record]:
         if not line:
             return
         number += 1
-        if len(line) >= MAX_RECORD_CHARS and not line.endswith("\n"):
-            while (rest := stream.readline(MAX_RECORD_CHARS)) and not rest.endswith("\n"):
-                pass
-            yield Record(
-                number,
-                _printable(line[:2000]) + "…",
-                error=f"record longer than the limit of {MAX_RECORD_CHARS} characters",
-            )
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        if _rest_skipped(stream, line):
+            yield Record(number, _head(line), error=TOO_LONG)
             continue
         text = line.rstrip("\r\n")
         if not text.strip():
             continue
         if _undecodable(text):
-            yield Record(number, _printable(text), error="not valid UTF-8")
+            yield Record(number, decodable(text), error="not valid UTF-8")
             continue
         yield Record(number, text)
 
 
+class _TooLong(Exception):
+    """The record being read went past the limit (the rest of its line is skipped)."""
+
+
 class _LineTap:
-    """Feeds lines to the csv reader and remembers those of the current record."""
+    """Feeds lines to the csv reader and remembers those of the current record; a record
+    longer than the limit, on one line or several, stops the reader (see `read_csv`)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.number = 0
         self.taken: list[str] = []
+        self.size = 0
         self.first = 1
 
     def __iter__(self) -> _LineTap:
@@ -111,9 +128,14 @@ class _LineTap:
         if not line:
             raise StopIteration
         self.number += 1
+        if self.number == 1:
+            line = line.removeprefix(_BOM)
         if not self.taken:
-            self.first = self.number
+            self.first, self.size = self.number, 0
         self.taken.append(line)
+        self.size += len(line)
+        if _rest_skipped(self.stream, line) or self.size > MAX_RECORD_CHARS:
+            raise _TooLong
         return line
 
     def take(self) -> tuple[int, str]:
@@ -123,13 +145,21 @@ class _LineTap:
 
 
 def read_csv(stream: TextIO) -> Iterator[Record]:
+    """The records of a CSV source. One that cannot be read (too long, bad quoting) is one
+    record refused, and reading goes on with the line after it."""
     tap = _LineTap(stream)
     reader = csv.reader(tap)
+    header_problem = None
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
         return
-    header_line = tap.take()[1]
+    except (csv.Error, _TooLong) as exc:
+        header, header_problem = [], str(exc) or TOO_LONG
+        reader = csv.reader(tap)
+    header_line = tap.take()[1][: _SHOWN if header_problem else None]
+    if header_problem is None:
+        header_problem = _header_problem(header)
 
     def record(line: int, raw: str, **kwargs: Any) -> Record:
         return Record(line, raw, format="csv", csv_header=header_line, **kwargs)
@@ -139,19 +169,38 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
             cells = next(reader)
         except StopIteration:
             return
+        except _TooLong:
+            line, raw = tap.take()
+            yield record(line, _head(raw), error=TOO_LONG)
+            reader = csv.reader(tap)  # a reader stopped inside a quote would stay in it
+            continue
         except csv.Error as exc:
             line, raw = tap.take()
-            yield record(line, _printable(raw), error=f"unreadable CSV: {exc}")
+            yield record(line, decodable(raw), error=f"unreadable CSV: {exc}")
             continue
         line, raw = tap.take()
         if not any(cell.strip() for cell in cells):
             continue
         if _undecodable(raw):
-            yield record(line, _printable(raw), error="not valid UTF-8")
+            yield record(line, decodable(raw), error="not valid UTF-8")
+        elif header_problem is not None:
+            yield record(line, raw, error=f"CSV header: {header_problem}")
         elif len(cells) != len(header):
             yield record(line, raw, error=f"{len(cells)} cells, but the header has {len(header)}")
         else:
             yield record(line, raw, fields=csv_event(dict(zip(header, cells, strict=True))))
+
+
+def _header_problem(header: list[str]) -> str | None:
+    """Why no record can be read by this header: a column named twice would have one of its
+    cells silently dropped."""
+    named = [name for name in header if name]
+    twice = sorted({name for name in named if named.count(name) > 1})
+    if twice:
+        return "column " + ", ".join(map(repr, twice)) + " named more than once"
+    if _undecodable(",".join(header)):
+        return "not valid UTF-8"
+    return None
 
 
 def csv_event(row: dict[str, str]) -> dict[str, Any]:

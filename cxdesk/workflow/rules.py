@@ -72,6 +72,24 @@ class Alert:
         return sorted({tag for rule in self.fired for tag in rule.tags})
 
 
+@dataclass
+class RuleFailure:
+    """A rule that failed on events of a run, counted as not fired for them; the first."""
+
+    rule: str
+    line: int
+    event_id: str
+    why: str
+    count: int = 1
+
+    def __str__(self) -> str:
+        events = "an event" if self.count == 1 else f"{self.count} events"
+        return (
+            f"rule {self.rule} failed on {events}, counted as not fired "
+            f"(first: line {self.line}, event {self.event_id}: {self.why})"
+        )
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     config: AlertRuleConfig
@@ -124,6 +142,10 @@ class RuleSet:
     kind, tier) take few values, so each rule remembers its recent outcomes by them, and the
     set remembers whole outcomes by every fact any rule reads: ingest evaluates the engine
     only for combinations it has not just seen.
+
+    A condition that fails on an event (`comment.length` where the comment is null,
+    `drivers[5]` of two drivers) counts as not fired for it: the outcome holds `~n` for rule
+    n (negative, where a fired rule is n), for ingest to report (see `failed`, `why_failed`).
     """
 
     def __init__(self, rules: list[AlertRuleConfig]) -> None:
@@ -140,8 +162,12 @@ class RuleSet:
         symbols, rule = compiled.symbols, compiled.rule
 
         @lru_cache(maxsize=CACHE_SIZE)
-        def matches(values: tuple[Any, ...]) -> bool:
-            return bool(rule.matches(dict(zip(symbols, values, strict=True))))
+        def matches(values: tuple[Any, ...]) -> bool | None:
+            """Whether it holds; None where it fails on these values."""
+            try:
+                return bool(rule.matches(dict(zip(symbols, values, strict=True))))
+            except Exception:  # the engine's errors, and Python's (`"x" in null`)
+                return None
 
         return compiled.config, symbols, matches
 
@@ -164,14 +190,31 @@ class RuleSet:
 
     def _evaluate(self, values: tuple[Any, ...]) -> Fired:
         facts = dict(zip(self.symbols, values, strict=True))
-        return tuple(
-            n
-            for n, (_, symbols, matches) in enumerate(self.rules)
-            if matches(tuple(facts[name] for name in symbols))
-        )
+        fired = []
+        for n, (_, symbols, matches) in enumerate(self.rules):
+            holds = matches(tuple(facts[name] for name in symbols))
+            if holds is not False:
+                fired.append(n if holds else ~n)
+        return tuple(fired)
 
     def _alert_of(self, fired: Fired) -> Alert | None:
-        return Alert(tuple(self.configs[n] for n in fired)) if fired else None
+        rules = tuple(self.configs[n] for n in fired if n >= 0)
+        return Alert(rules) if rules else None
+
+    def failed(self, fired: Fired) -> list[AlertRuleConfig]:
+        """The rules that failed on the event instead of holding or not."""
+        return [self.configs[~n] for n in fired if n < 0]
+
+    def why_failed(self, rule: AlertRuleConfig, facts: dict[str, Any]) -> str:
+        """What the engine says when `rule` is evaluated on `facts` (for a report)."""
+        compiled = compile_rule(rule)
+        try:
+            compiled.rule.matches({name: facts[name] for name in compiled.symbols})
+        except Exception as exc:
+            nulls = [name for name in compiled.symbols if facts[name] is None]
+            null = f" (null here: {', '.join(nulls)})" if nulls else ""
+            return f"{type(exc).__name__}: {getattr(exc, 'message', exc)}{null}"
+        return "no error"
 
 
 def event_facts(event: Any, customer: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TextIO
 
@@ -16,7 +17,7 @@ from cxdesk.workflow.readers import read_csv, read_jsonl
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.rules import RuleSet, event_facts
 from cxdesk.workflow.service import is_more_urgent
-from cxdesk.workflow.validation import validate_record
+from cxdesk.workflow.validation import Window, validate_record
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,19 @@ class _Case:
     priority: str
 
 
-def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -> list[DryRunRow]:
+def dry_run(
+    stream: TextIO, fmt: str, settings: Settings, db: Database | None, now: datetime
+) -> list[DryRunRow]:
+    """What ingest would do with each record at `now` (the window of `occurred_at` too)."""
     rules = RuleSet(settings.rules)
+    window = Window(settings.ingest, lambda: now)
     records = read_csv(stream) if fmt == "csv" else read_jsonl(stream)
     cases: dict[str, _Case] = {}
     tiers: dict[str, str | None] = {}
     rows = []
     with db.session() if db is not None else nullcontext() as open_session:
         for record in records:
-            event = validate_record(record, settings.timezone)
+            event = validate_record(record, settings.timezone, window)
             if isinstance(event, str):
                 rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {event}"))
                 continue
@@ -74,9 +79,17 @@ def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -
             customer = SimpleNamespace(
                 id=customer_id, name=event.customer_name, tier=tiers[customer_id]
             )
-            alert = rules.evaluate(event_facts(event, customer))
+            facts = event_facts(event, customer)
+            fired_rules = rules.fired(facts)
+            alert = rules.alert_of(fired_rules)
+            failures = "".join(
+                f"; rule {rule.name} failed ({rules.why_failed(rule, facts)}), not fired"
+                for rule in rules.failed(fired_rules)
+            )
             if alert is None:
-                rows.append(DryRunRow(record.line, event.event_id, customer_id, "", "no alert"))
+                rows.append(
+                    DryRunRow(record.line, event.event_id, customer_id, "", "no alert" + failures)
+                )
                 continue
             decisive = alert.decisive
             fired = ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
@@ -89,7 +102,9 @@ def dry_run(stream: TextIO, fmt: str, settings: Settings, db: Database | None) -
                 if is_more_urgent(alert.priority, case.priority):
                     outcome += f", priority {case.priority} → {alert.priority}"
                     case.priority = alert.priority
-            rows.append(DryRunRow(record.line, event.event_id, customer_id, fired, outcome))
+            rows.append(
+                DryRunRow(record.line, event.event_id, customer_id, fired, outcome + failures)
+            )
     return rows
 
 

@@ -44,6 +44,7 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.assignment import Assigner
 from cxdesk.workflow.audit import AuditChain, append_audit
+from cxdesk.workflow.instants import local_text
 from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
 from cxdesk.workflow.refs import ticket_ref
@@ -829,7 +830,7 @@ class TicketService:
             else:
                 t.risk_notified_for = due
                 clock = "first response" if t.first_response_at is None else "resolution"
-                local_due = f"{due.astimezone(ZoneInfo(self.settings.timezone)):%Y-%m-%d %H:%M}"
+                local_due = local_text(due, self.settings.timezone)
                 note = (
                     say("first response SLA at risk: due {due}", due=local_due)
                     if clock == "first response"

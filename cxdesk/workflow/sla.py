@@ -175,7 +175,7 @@ class SlaPlanner:
         if reading is None or due is None:
             return None
         calendar = self.calendar_for(queue, priority)
-        left = calendar.between(now, due) if due >= now else -calendar.between(due, now)
+        left = calendar.measured(now, due) if due >= now else -calendar.measured(due, now)
         return ClockReading(reading.state, left)
 
     def refresh_running_clock(self, ticket: Clocked, queue: Queue) -> None:

@@ -12,3 +12,34 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def clean_text(value: str) -> str:
     """Remove control and bidi-override characters; CR LF and lone CR become LF."""
     return _UNSAFE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# Stored text: PostgreSQL's text cannot hold NUL (SQLite's can), so ingest stores each NUL
+# of a raw record as "␀0" and each "␀" (U+2400, SYMBOL FOR NULL) as "␀␀": every "␀" of
+# stored text starts a pair, read back one way only, so the quarantine's text is retried
+# exactly as it came.
+_NUL, _SIGN = "\x00", "\u2400"
+_PAIR = re.compile("\u2400(.)", re.DOTALL)
+_READ_BACK = {"0": _NUL, _SIGN: _SIGN}  # any other pair was stored before NUL was escaped
+
+
+def storable(text: str) -> str:
+    """The text with NUL escaped reversibly (see `original`): storable on every backend."""
+    if _SIGN in text:
+        text = text.replace(_SIGN, _SIGN + _SIGN)
+    if _NUL in text:
+        text = text.replace(_NUL, _SIGN + "0")
+    return text
+
+
+def original(stored: str) -> str:
+    """The text `storable` was given."""
+    if _SIGN not in stored:
+        return stored
+    return _PAIR.sub(lambda pair: _READ_BACK.get(pair[1], pair[0]), stored)
+
+
+def decodable(text: str) -> str:
+    """The text with bytes that were not UTF-8 (kept by `surrogateescape`) shown as U+FFFD,
+    so that it can be encoded, stored and printed."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
