@@ -1,22 +1,34 @@
-"""The append-only audit log: each row's digest covers the row and the digest before it."""
+"""The append-only audit log: each row's digest covers the row and the digest before it.
+
+Digests are HMAC-SHA256 under a key the database's owner holds outside the database (see
+`cxdesk.db.AuditKeyFile`), from the row that marks the keying (`KEY_ACTION`) on; rows written
+before a database had a key keep their plain SHA-256 digests. Each row also records the
+digests of the timeline entries its command wrote (`detail["timeline"]`) and the ticket's
+state after it (`detail["state"]`), so that a verifier can check what the rows describe.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from cxdesk.db import insert_rows
-from cxdesk.models import AuditEntry
+from cxdesk.db import Database, audit_key_file, insert_rows
+from cxdesk.errors import DatabaseError
+from cxdesk.models import AuditEntry, TimelineEntry
 
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
+KEY_ACTION = "audit-key"  # the row from which the chain is keyed
+KEY_ACTOR = "cxdesk"
+TIMELINE_DIGEST_BYTES = 16  # HMAC-SHA256 cut to 128 bits: a command's entries in its row
+STATE_FIELDS = ("stage", "assignee", "priority", "level")  # a ticket's state in detail["state"]
 
 
 def _digest_encoder() -> Callable[[Any], str]:
@@ -37,6 +49,10 @@ _audit_log = AuditEntry.__table__
 _CHAIN_END = sa.select(_audit_log.c.digest).order_by(_audit_log.c.id.desc()).limit(1)
 
 
+def _utc_text(at: datetime) -> str:
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat()
+
+
 def entry_digest(
     previous: str,
     at: datetime,
@@ -44,10 +60,57 @@ def entry_digest(
     action: str,
     ticket_id: int | None,
     detail: dict[str, Any],
+    key: bytes | None = None,
 ) -> str:
-    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
-    payload = _encode_for_digest([previous, utc.isoformat(), actor, action, ticket_id, detail])
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """HMAC-SHA256 under `key` of the row and the digest before it; plain SHA-256 without
+    a key, as rows were digested before the chain was keyed."""
+    payload = _encode_for_digest([previous, _utc_text(at), actor, action, ticket_id, detail])
+    if key is None:
+        return hashlib.sha256(payload.encode()).hexdigest()
+    return hmac.digest(key, payload.encode(), "sha256").hex()
+
+
+def timeline_digest(
+    key: bytes,
+    ticket_id: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    body: str,
+    event_id: str | None,
+    data: dict[str, Any],
+) -> bytes:
+    """A timeline entry's keyed digest, as its command's audit row records it (in hex)."""
+    payload = _encode_for_digest([ticket_id, _utc_text(at), actor, kind, body, event_id, data])
+    return hmac.digest(key, payload.encode(), "sha256")[:TIMELINE_DIGEST_BYTES]
+
+
+def timeline_row_digest(key: bytes, row: dict[str, Any]) -> str:
+    """`timeline_digest` of a timeline row given as a dict of its columns, in hex."""
+    return timeline_digest(
+        key,
+        row["ticket_id"],
+        row["at"],
+        row["actor"],
+        row["kind"],
+        row["body"],
+        row["event_id"],
+        row["data"],
+    ).hex()
+
+
+def chain_key(session: Session) -> bytes:
+    """The audit key of the session's database: a clear error when it cannot be had, so that
+    nothing is ever appended unkeyed."""
+    key_file = audit_key_file(session.get_bind())
+    if key_file is None:
+        raise DatabaseError("no audit key is known for this database (not opened by cxdesk)")
+    return key_file.key()
+
+
+def ticket_state(stage: str, assignee: str | None, priority: str, level: int) -> dict[str, Any]:
+    """A ticket's state after a command, for `detail["state"]` (replayed by `verify --deep`)."""
+    return {"stage": str(stage), "assignee": assignee, "priority": str(priority), "level": level}
 
 
 class AuditChain:
@@ -55,6 +118,7 @@ class AuditChain:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.key = chain_key(session)
         connection = session.connection()
         if connection.dialect.name == "postgresql":
             connection.execute(
@@ -72,7 +136,7 @@ class AuditChain:
         ticket_id: int | None,
         detail: dict[str, Any],
     ) -> None:
-        self.last = entry_digest(self.last, at, actor, action, ticket_id, detail)
+        self.last = entry_digest(self.last, at, actor, action, ticket_id, detail, self.key)
         self.pending.append(
             {
                 "at": at,
@@ -106,22 +170,37 @@ def append_audit(
     chain.write()
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    rows: int
-    first_bad: int | None  # the id of the first row whose digest does not match
-
-
-def verify_chain(session: Session) -> ChainCheck:
-    """Recompute every digest in order; report the first row that was altered or removed."""
-    previous, count = "", 0
-    statement = select(AuditEntry).order_by(col(AuditEntry.id)).execution_options(yield_per=5000)
-    for entry in session.exec(statement):
-        count += 1
-        expected = entry_digest(
-            previous, entry.at, entry.actor, entry.action, entry.ticket_id, entry.detail
-        )
-        if entry.digest != expected:
-            return ChainCheck(count, entry.id)
-        previous = entry.digest
-    return ChainCheck(count, None)
+def key_the_chain(db: Database) -> bool:
+    """Give a database without an audit key one, and mark in its chain the row from which it
+    is keyed (recording the last timeline entry written before: later ones are covered).
+    A chain already keyed whose key file is missing is an error: a new key would hide it."""
+    key_file = db.audit_key
+    if key_file is None or key_file.exists():
+        return False
+    created = False
+    try:
+        with db.write() as session:
+            connection = session.connection()
+            marked = sa.select(_audit_log.c.id).where(_audit_log.c.action == KEY_ACTION)
+            if connection.execute(marked.limit(1)).first() is not None:
+                key_file.key()  # raises, naming the file: a keyed chain without its key
+            timeline = TimelineEntry.__table__.c.id
+            before = connection.execute(sa.select(sa.func.max(timeline))).scalar() or 0
+            try:
+                key_file.create()
+            except FileExistsError:  # another process keyed it a moment ago
+                return False
+            created = True
+            append_audit(
+                session,
+                at=datetime.now(UTC),
+                actor=KEY_ACTOR,
+                action=KEY_ACTION,
+                ticket_id=None,
+                detail={"timeline_after": before},
+            )
+    except BaseException:
+        if created:
+            key_file.remove()
+        raise
+    return True
