@@ -72,7 +72,8 @@ def log_head(head: Head) -> None:
 
 def chain_head(session: Session) -> Head:
     last = sa.select(_audit.digest).order_by(_audit.id.desc()).limit(1).scalar_subquery()
-    count, digest = session.connection().execute(sa.select(sa.func.count(), last)).one()
+    statement = sa.select(sa.func.count(), last).select_from(AuditEntry.__table__)
+    count, digest = session.connection().execute(statement).one()
     return Head(count, digest or "")
 
 
@@ -206,12 +207,13 @@ def verify_deep(session: Session) -> DeepCheck:
     entries = connection.execute(
         sa.select(*_TIMELINE_COLUMNS).where(_timeline.id > after).order_by(_timeline.ticket_id)
     )
-    tickets = connection.execute(
-        sa.select(
-            _tickets.id, _tickets.stage, _tickets.assignee, _tickets.priority,
-            _tickets.escalation_level,
-        ).order_by(_tickets.id)
-    )  # fmt: skip
+    state_columns = (
+        _tickets.stage,
+        _tickets.assignee,
+        _tickets.priority,
+        _tickets.escalation_level,
+    )
+    tickets = connection.execute(sa.select(_tickets.id, *state_columns).order_by(_tickets.id))
     checked = uncovered = 0
     for number, (ticket, rows, timeline) in _merged(tickets, audits, entries):
         state: dict[str, Any] = {}
