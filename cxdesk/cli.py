@@ -453,7 +453,8 @@ def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 def audit_verify(context: Context, anchor: Any, deep: bool) -> None:
     """Recompute the keyed hash chain and the timeline digests it records; print OK, or what
     does not match (exit 1)."""
-    from cxdesk.workflow.audit_verify import verify_chain, verify_deep
+    from cxdesk.workflow.audit import verify_chain
+    from cxdesk.workflow.audit_verify import verify_deep
 
     with context.database().session() as session:
         check = verify_chain(session, anchor)

@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -23,6 +24,9 @@ from sqlmodel import Session
 from cxdesk.db import Database, audit_key_file, insert_rows
 from cxdesk.errors import DatabaseError
 from cxdesk.models import AuditEntry, TimelineEntry
+
+if TYPE_CHECKING:
+    from cxdesk.workflow.audit_verify import Head
 
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
 KEY_ACTION = "audit-key"  # the row from which the chain is keyed
@@ -44,6 +48,12 @@ def _digest_encoder() -> Callable[[Any], str]:
 
 _encode_for_digest = _digest_encoder()
 _audit_log = AuditEntry.__table__
+_timeline = TimelineEntry.__table__
+CHUNK = 5000  # rows read at a time by the verifiers
+MASK = (1 << (8 * TIMELINE_DIGEST_BYTES)) - 1  # sums of timeline digests are taken modulo this
+TIMELINE_COLUMNS = tuple(
+    _timeline.c[name] for name in ("ticket_id", "at", "actor", "kind", "body", "event_id", "data")
+)  # what `timeline_digest` covers, in its order
 # Read in Core, not through the ORM: the ORM's query machinery made this one read a sixth of
 # the time it takes to open a ticket.
 _CHAIN_END = sa.select(_audit_log.c.digest).order_by(_audit_log.c.id.desc()).limit(1)
@@ -170,6 +180,107 @@ def append_audit(
     chain.write()
 
 
+@dataclass(frozen=True)
+class ChainCheck:
+    rows: int
+    unkeyed: int  # rows before the chain was keyed: chained by plain SHA-256 only
+    timeline: int  # timeline entries checked against the digests the rows record
+    first_bad: int | None = None  # the id of the first row whose digest does not match
+    problem: str | None = None  # what is wrong, for the person reading; None: all is well
+
+
+def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
+    """Recompute every digest in order; report the first row altered or removed, a chain
+    shorter than `anchor` or not matching it, and timeline entries edited, added or removed
+    since their command recorded them."""
+    key_file = audit_key_file(session.get_bind())
+    key: bytes | None = None
+    previous, count, unkeyed, recorded, timeline_after = "", 0, 0, 0, 0
+    connection = session.connection()
+    columns = (
+        _audit_log.c.id,
+        _audit_log.c.at,
+        _audit_log.c.actor,
+        _audit_log.c.action,
+        _audit_log.c.ticket_id,
+        _audit_log.c.detail,
+        _audit_log.c.digest,
+    )
+    rows = connection.execution_options(yield_per=CHUNK).execute(
+        sa.select(*columns).order_by(_audit_log.c.id)
+    )
+    for row_id, at, actor, action, ticket_id, detail, digest in rows:
+        count += 1
+        if key is None and action == KEY_ACTION and key_file is not None:
+            key = key_file.key()  # a clear error when the key is missing
+            timeline_after = detail.get("timeline_after", 0)
+        if key is None:
+            unkeyed += 1
+        elif "timeline" in detail:
+            recorded += sum(int(entry, 16) for entry in detail["timeline"])
+        if digest != entry_digest(previous, at, actor, action, ticket_id, detail, key):
+            rows.close()
+            return ChainCheck(
+                count,
+                unkeyed,
+                0,
+                row_id,
+                f"audit row {row_id} does not match the chain (altered, or a row before it "
+                "was removed)",
+            )
+        if anchor is not None and count == anchor.rows and digest != anchor.digest:
+            rows.close()
+            return ChainCheck(
+                count,
+                unkeyed,
+                0,
+                row_id,
+                f"audit row {row_id}, the anchor's row {anchor.rows:,}, does not have the "
+                "anchor's digest (the chain was rewritten since the anchor was taken)",
+            )
+        previous = digest
+    if anchor is not None and count < anchor.rows:
+        return ChainCheck(
+            count,
+            unkeyed,
+            0,
+            problem=f"the chain has {count:,} rows, fewer than the anchor's {anchor.rows:,}: "
+            "rows were removed from its end",
+        )
+    if key is None:
+        if key_file is not None and key_file.exists():
+            return ChainCheck(
+                count,
+                unkeyed,
+                0,
+                problem="the database has an audit key but its chain has no keyed row: "
+                "rows were removed or the chain rewritten",
+            )
+        return ChainCheck(count, unkeyed, 0)
+    entries, found = _timeline_sum(session, key, timeline_after)
+    if found != recorded & MASK:
+        return ChainCheck(
+            count,
+            unkeyed,
+            entries,
+            problem="the timeline entries do not match the digests their audit rows recorded "
+            "(an entry was edited, added or removed; `--deep` names the ticket)",
+        )
+    return ChainCheck(count, unkeyed, entries)
+
+
+def _timeline_sum(session: Session, key: bytes, after: int) -> tuple[int, int]:
+    """How many timeline entries were written since the chain was keyed, and the sum of their
+    digests: one number to compare with the sum the audit rows record, however many."""
+    statement = sa.select(*TIMELINE_COLUMNS).where(_timeline.c.id > after)
+    total, count = 0, 0
+    connection = session.connection().execution_options(yield_per=CHUNK)
+    for row in connection.execute(statement):
+        total += int.from_bytes(timeline_digest(key, *row))
+        count += 1
+    return count, total & MASK
+
+
 def key_the_chain(db: Database) -> bool:
     """Give a database without an audit key one, and mark in its chain the row from which it
     is keyed (recording the last timeline entry written before: later ones are covered).
@@ -184,8 +295,8 @@ def key_the_chain(db: Database) -> bool:
             marked = sa.select(_audit_log.c.id).where(_audit_log.c.action == KEY_ACTION)
             if connection.execute(marked.limit(1)).first() is not None:
                 key_file.key()  # raises, naming the file: a keyed chain without its key
-            timeline = TimelineEntry.__table__.c.id
-            before = connection.execute(sa.select(sa.func.max(timeline))).scalar() or 0
+            last_entry = sa.select(sa.func.max(_timeline.c.id))
+            before = connection.execute(last_entry).scalar() or 0
             try:
                 key_file.create()
             except FileExistsError:  # another process keyed it a moment ago

@@ -1,5 +1,5 @@
-"""Checking the audit log: its chain, the timeline entries it records, an anchor kept
-outside the database, and (`deep`) the tickets' state replayed from it."""
+"""Checking the audit log beyond its chain: an anchor kept outside the database (the chain's
+head), and (`verify_deep`) the tickets' state and timelines replayed from it."""
 
 from __future__ import annotations
 
@@ -16,29 +16,19 @@ from sqlmodel import Session
 from cxdesk.db import audit_key_file
 from cxdesk.models import AuditEntry, Ticket, TimelineEntry
 from cxdesk.workflow.audit import (
+    CHUNK,
     KEY_ACTION,
+    MASK,
     STATE_FIELDS,
-    TIMELINE_DIGEST_BYTES,
-    entry_digest,
+    TIMELINE_COLUMNS,
     timeline_digest,
 )
 from cxdesk.workflow.refs import ticket_ref
 
-CHUNK = 5000
-_MASK = (1 << (8 * TIMELINE_DIGEST_BYTES)) - 1
 _ANCHOR = re.compile(r"^(\d+):([0-9a-f]{64})$")
 _audit = AuditEntry.__table__.c
 _timeline = TimelineEntry.__table__.c
 _tickets = Ticket.__table__.c
-_TIMELINE_COLUMNS = (
-    _timeline.ticket_id,
-    _timeline.at,
-    _timeline.actor,
-    _timeline.kind,
-    _timeline.body,
-    _timeline.event_id,
-    _timeline.data,
-)
 
 
 @dataclass(frozen=True)
@@ -78,107 +68,6 @@ def chain_head(session: Session) -> Head:
 
 
 @dataclass(frozen=True)
-class ChainCheck:
-    rows: int
-    unkeyed: int  # rows before the chain was keyed: chained by plain SHA-256 only
-    timeline: int  # timeline entries checked against the digests the rows record
-    first_bad: int | None = None  # the id of the first row whose digest does not match
-    problem: str | None = None  # what is wrong, for the person reading; None: all is well
-
-
-def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
-    """Recompute every digest in order; report the first row altered or removed, a chain
-    shorter than `anchor` or not matching it, and timeline entries edited, added or removed
-    since their command recorded them."""
-    key_file = audit_key_file(session.get_bind())
-    key: bytes | None = None
-    previous, count, unkeyed, recorded, timeline_after = "", 0, 0, 0, 0
-    connection = session.connection()
-    columns = (
-        _audit.id,
-        _audit.at,
-        _audit.actor,
-        _audit.action,
-        _audit.ticket_id,
-        _audit.detail,
-        _audit.digest,
-    )
-    rows = connection.execution_options(yield_per=CHUNK).execute(
-        sa.select(*columns).order_by(_audit.id)
-    )
-    for row_id, at, actor, action, ticket_id, detail, digest in rows:
-        count += 1
-        if key is None and action == KEY_ACTION and key_file is not None:
-            key = key_file.key()  # a clear error when the key is missing
-            timeline_after = detail.get("timeline_after", 0)
-        if key is None:
-            unkeyed += 1
-        elif "timeline" in detail:
-            recorded += sum(int(entry, 16) for entry in detail["timeline"])
-        if digest != entry_digest(previous, at, actor, action, ticket_id, detail, key):
-            rows.close()
-            return ChainCheck(
-                count,
-                unkeyed,
-                0,
-                row_id,
-                f"audit row {row_id} does not match the chain (altered, or a row before it "
-                "was removed)",
-            )
-        if anchor is not None and count == anchor.rows and digest != anchor.digest:
-            rows.close()
-            return ChainCheck(
-                count,
-                unkeyed,
-                0,
-                row_id,
-                f"audit row {row_id}, the anchor's row {anchor.rows:,}, does not have the "
-                "anchor's digest (the chain was rewritten since the anchor was taken)",
-            )
-        previous = digest
-    if anchor is not None and count < anchor.rows:
-        return ChainCheck(
-            count,
-            unkeyed,
-            0,
-            problem=f"the chain has {count:,} rows, fewer than the anchor's {anchor.rows:,}: "
-            "rows were removed from its end",
-        )
-    if key is None:
-        if key_file is not None and key_file.exists():
-            return ChainCheck(
-                count,
-                unkeyed,
-                0,
-                problem="the database has an audit key but its chain has no keyed row: "
-                "rows were removed or the chain rewritten",
-            )
-        return ChainCheck(count, unkeyed, 0)
-    entries, found = _timeline_sum(session, key, timeline_after)
-    if found != recorded & _MASK:
-        return ChainCheck(
-            count,
-            unkeyed,
-            entries,
-            problem="the timeline entries do not match the digests their audit rows recorded "
-            "(an entry was edited, added or removed; `--deep` names the ticket)",
-        )
-    return ChainCheck(count, unkeyed, entries)
-
-
-def _timeline_sum(session: Session, key: bytes, after: int) -> tuple[int, int]:
-    """How many timeline entries were written since the chain was keyed, and the sum of their
-    digests: one number to compare with the sum the audit rows record, however many."""
-    statement = sa.select(*_TIMELINE_COLUMNS).where(_timeline.id > after)
-    total, count = 0, 0
-    connection = session.connection().execution_options(yield_per=CHUNK)
-    for row in connection.execute(statement):
-        total += int.from_bytes(timeline_digest(key, *row))
-        count += 1
-    return count, total & _MASK
-
-
-@dataclass(frozen=True)
 class DeepCheck:
     tickets: int  # tickets whose state the audit log gives, compared
     uncovered: int  # tickets opened before the chain was keyed (no state recorded)
@@ -205,7 +94,7 @@ def verify_deep(session: Session) -> DeepCheck:
         .order_by(_audit.ticket_id, _audit.id)
     )
     entries = connection.execute(
-        sa.select(*_TIMELINE_COLUMNS).where(_timeline.id > after).order_by(_timeline.ticket_id)
+        sa.select(*TIMELINE_COLUMNS).where(_timeline.id > after).order_by(_timeline.ticket_id)
     )
     state_columns = (
         _tickets.stage,
@@ -225,7 +114,7 @@ def verify_deep(session: Session) -> DeepCheck:
         ref = ticket_ref(number)
         if ticket is None:
             return DeepCheck(checked, uncovered, f"{ref} is in the audit log but not in tickets")
-        if found & _MASK != recorded & _MASK:
+        if found & MASK != recorded & MASK:
             return DeepCheck(
                 checked,
                 uncovered,
