@@ -22,6 +22,7 @@ from cxdesk.output import FORMATS, print_json, print_rows
 from cxdesk.workflow.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
+    from cxdesk.workflow.audit_verify import Head
     from cxdesk.workflow.permissions import Actor
     from cxdesk.workflow.sla import ClockReader
 
@@ -430,7 +431,7 @@ def audit() -> None:
     """The append-only audit log."""
 
 
-def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Head | None:
     from cxdesk.workflow.audit_verify import parse_anchor
 
     try:
@@ -450,7 +451,7 @@ def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     "--deep", is_flag=True, help="Also replay the log against every ticket and its timeline."
 )
 @pass_context
-def audit_verify(context: Context, anchor: Any, deep: bool) -> None:
+def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
     """Recompute the keyed hash chain and the timeline digests it records; print OK, or what
     does not match (exit 1)."""
     from cxdesk.workflow.audit import verify_chain
