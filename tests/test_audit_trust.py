@@ -255,3 +255,25 @@ def test_watch_writes_the_head_to_syslog(
         signal.signal(signal.SIGINT, handlers[1])
     assert code == 0 and "watch stopped" in err
     assert logged == [(-1, "cxdesk"), (syslog.LOG_INFO, f"audit head {head}")]
+
+
+def test_db_copy_carries_the_key_and_refuses_another(
+    demo_sqlite: Path, pg_url: str, run: Run
+) -> None:
+    target_key = key_path(pg_url)
+    target_key.parent.mkdir(parents=True, exist_ok=True)
+    target_key.write_text("ab" * 32 + "\n", encoding="ascii")  # someone else's key there
+    code, _, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
+    assert code == 2 and "holds another audit key" in err
+    assert target_key.read_text() == "ab" * 32 + "\n"  # refused before touching anything
+    target_key.unlink()
+    code, out, err = run("--db", str(demo_sqlite), "db", "copy", "--to", pg_url)
+    assert code == 0, err
+    assert f"its audit key: {target_key}" in out
+    assert target_key.read_text() == key_path(str(demo_sqlite)).read_text()
+    code, said = verify(run, pg_url, "--deep")
+    assert code == 0, said
+    number = a_ticket(pg_url)
+    note = ("--db", pg_url, "--as", admin(pg_url), "ticket", "note", str(number))
+    assert run(*note, "--message", "after the move")[0] == 0  # the chain goes on, keyed
+    assert verify(run, pg_url, "--deep")[0] == 0
