@@ -277,3 +277,10 @@ def test_db_copy_carries_the_key_and_refuses_another(
     note = ("--db", pg_url, "--as", admin(pg_url), "ticket", "note", str(number))
     assert run(*note, "--message", "after the move")[0] == 0  # the chain goes on, keyed
     assert verify(run, pg_url, "--deep")[0] == 0
+
+
+def test_another_databases_key_is_named_as_the_likely_cause(demo_copy: str, run: Run) -> None:
+    key_path(demo_copy).write_text("cd" * 32 + "\n", encoding="ascii")
+    code, said = verify(run, demo_copy)
+    assert code == 1
+    assert f"is {key_path(demo_copy)} this database's key?" in said

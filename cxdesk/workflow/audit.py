@@ -220,13 +220,11 @@ def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
             recorded += sum(int(entry, 16) for entry in detail["timeline"])
         if digest != entry_digest(previous, at, actor, action, ticket_id, detail, key):
             rows.close()
+            why = "altered, or a row before it was removed"
+            if action == KEY_ACTION and key_file is not None and count == unkeyed + 1:
+                why = f"the chain is keyed from it: is {key_file.path} this database's key?"
             return ChainCheck(
-                count,
-                unkeyed,
-                0,
-                row_id,
-                f"audit row {row_id} does not match the chain (altered, or a row before it "
-                "was removed)",
+                count, unkeyed, 0, row_id, f"audit row {row_id} does not match the chain ({why})"
             )
         if anchor is not None and count == anchor.rows and digest != anchor.digest:
             rows.close()
