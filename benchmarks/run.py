@@ -2,7 +2,7 @@
 stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
-                             [--compare-tickets 5000] [--only ingest,tui,sweep,compare]
+                             [--compare-tickets 5000] [--only ingest,tui,sweep,compare,audit]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -10,7 +10,9 @@ stderr.
 - sweep: benchmarks/sweep.py, one sweep pass over 1,000,000 open tickets (the database is
   built at --sweep-db if missing, about two minutes);
 - compare: benchmarks/compare.py, cxdesk against django-helpdesk (installed in a throwaway
-  venv).
+  venv);
+- audit: benchmarks/audit.py, `cxdesk audit verify` on the --large-db database against a
+  bare loop computing the same HMACs over the same rows.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "tui", "sweep", "compare")
+BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit")
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if "tui" in only:
+    if only & {"tui", "audit"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "large",
             "--no-tui",
         )
+    if "tui" in only:
         out, rss, _ = child(HERE / "tui.py", "--db", args.large_db, "--rounds", str(args.rounds))
         results["tui"] = {"result": out, "peak_rss_mb": round(rss, 1), "built": built}
     if "sweep" in only:
@@ -102,6 +105,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "compare" in only:
         out, rss, _ = child(HERE / "compare.py", "--tickets", str(args.compare_tickets))
         results["compare"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "audit" in only:
+        out, rss, _ = child(HERE / "audit.py", "--db", args.large_db)
+        if isinstance(out, dict):  # the verifying process's own, not the driver's
+            rss = out["verify_peak_rss_mb"]
+        results["audit"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -147,6 +155,9 @@ def table(results: dict[str, Any]) -> str:
         for name, side in (("cxdesk", "cxdesk"), ("django-helpdesk", "django_helpdesk")):
             add(f"{name} {figure}", "compare", side, key, unit=unit)
     add("django-helpdesk", "compare", "django_helpdesk", "error")
+    add("audit verify (1M tickets), median", "audit", "verify_s", unit=" s")
+    add("  rows and timeline entries", "audit", "rows_per_s", unit="/s")
+    add("  verify / bare HMAC loop", "audit", "ratio")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))

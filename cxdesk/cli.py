@@ -22,6 +22,7 @@ from cxdesk.output import FORMATS, print_json, print_json_lines, print_rows, say
 from cxdesk.workflow.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
+    from cxdesk.workflow.audit_verify import Head
     from cxdesk.workflow.identity import ProcessUser
     from cxdesk.workflow.permissions import Actor
     from cxdesk.workflow.sla import ClockReader
@@ -85,7 +86,12 @@ class Context:
 
     def database(self, *, must_exist: bool = True) -> Database:
         if self._db is None:
-            self._db = Database.open(self.url, must_exist=must_exist, group=self.group())
+            self._db = Database.open(
+                self.url,
+                must_exist=must_exist,
+                group=self.group(),
+                key_file=self.settings.audit.key_file,
+            )
         return self._db
 
     def close(self) -> None:
@@ -283,7 +289,7 @@ def init(context: Context) -> None:
 
     db = context.database(must_exist=False)
     _require_admin_once_staffed(context, db, "change the organisation (init)")
-    db.upgrade()
+    keyed = db.upgrade()
     user = context.process_user()
     with db.write() as session:
         sync_org(session, context.settings)
@@ -291,6 +297,7 @@ def init(context: Context) -> None:
         login = SYSTEM_LOGIN if user.is_service else user.login
         first_admin = bootstrap_admin(session, login, at=context.now())
     say(f"database ready: {db.display_url}")
+    _say_keyed(db, keyed)
     if first_admin:
         say(f"{first_admin} is its first agent, an admin: add others with `cxdesk user add`")
 
@@ -325,6 +332,8 @@ def db_copy(context: Context, target_url: str) -> None:
     finally:
         target.dispose()
     say(f"copied {sum(copied.values()):,} rows into {target.display_url}")
+    if target.audit_key is not None and target.audit_key.exists():
+        say(f"its audit key: {target.audit_key.path}")
 
 
 @db_group.command("upgrade")
@@ -336,11 +345,20 @@ def db_upgrade(context: Context) -> None:
     db = context.database(must_exist=False)
     _require_admin_once_staffed(context, db, "upgrade the database")
     before = current_revision(db.engine)
-    db.upgrade()
+    keyed = db.upgrade()
     after = head_revision()
     say(
         f"schema {before or 'empty'} → {after}" if before != after else f"schema already at {after}"
     )
+    _say_keyed(db, keyed)
+
+
+def _say_keyed(db: Database, keyed: bool) -> None:
+    if keyed and db.audit_key is not None:
+        say(
+            f"audit key created: {db.audit_key.path} (keep a copy where the database's "
+            "editors cannot reach it; the audit chain cannot be written or verified without it)"
+        )
 
 
 @cli.command()
@@ -365,7 +383,7 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
             raise CxdeskError(
                 f"{path} already exists; use --force to replace it, or --db to choose another file"
             )
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".key"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = context.database(must_exist=False)
     say(f"building the {size} demo in {db.display_url} …", err=True)
@@ -413,6 +431,7 @@ def watch(context: Context, interval: float) -> None:
     import signal
     import threading
 
+    from cxdesk.workflow.audit_verify import chain_head, log_head
     from cxdesk.workflow.sweep import sweep
 
     context.viewer().require_admin("watch")
@@ -425,6 +444,8 @@ def watch(context: Context, interval: float) -> None:
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
+        with db.session() as session:
+            log_head(chain_head(session))  # an anchor kept outside the database
         stop.wait(interval)
     say("watch stopped", err=True)
 
@@ -499,23 +520,70 @@ def audit() -> None:
     """The append-only audit log."""
 
 
-@audit.command("verify")
-@pass_context
-def audit_verify(context: Context) -> None:
-    """Recompute the hash chain; print OK, or the first row that does not match (exit 1)."""
-    from cxdesk.workflow.audit import verify_chain
+def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Head | None:
+    from cxdesk.workflow.audit_verify import parse_anchor
 
-    context.viewer()
+    try:
+        return parse_anchor(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor",
+    metavar="COUNT:DIGEST",
+    callback=_anchor,
+    help="A head printed by `audit head` (or logged by `watch`): rows removed since are found.",
+)
+@click.option(
+    "--deep", is_flag=True, help="Also replay the log against every ticket and its timeline."
+)
+@pass_context
+def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
+    """Recompute the keyed hash chain and the timeline digests it records; print OK, or what
+    does not match (exit 1)."""
+    from cxdesk.workflow.audit import verify_chain
+    from cxdesk.workflow.audit_verify import verify_deep
+
+    context.viewer().require_admin("verify the audit log")
     with context.database().session() as session:
-        check = verify_chain(session)
-    if check.first_bad is None:
-        say(f"OK: {check.rows:,} audit rows, chain intact")
-        return
+        check = verify_chain(session, anchor)
+        deep_check = verify_deep(session) if deep and check.problem is None else None
+    problem = check.problem or (deep_check.problem if deep_check else None)
+    if problem is not None:
+        say(problem)
+        sys.exit(EXIT_PARTIAL)
+    unkeyed = f"; {check.unkeyed:,} written before the chain was keyed" if check.unkeyed else ""
     say(
-        f"audit row {check.first_bad} does not match the chain (altered, or a row before "
-        "it was removed)"
+        f"OK: {check.rows:,} audit rows, chain intact{unkeyed}; "
+        f"{check.timeline:,} timeline entries match"
     )
-    sys.exit(EXIT_PARTIAL)
+    if anchor is not None:
+        say(f"OK: the chain holds the anchor {anchor.rows:,}:{anchor.digest[:12]}…")
+    if deep_check is not None:
+        before = f" ({deep_check.uncovered:,} opened before the chain was keyed, not replayed)"
+        say(
+            f"OK: {deep_check.tickets:,} tickets as the audit log left them"
+            + (before if deep_check.uncovered else "")
+        )
+
+
+@audit.command("head")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_context
+def audit_head(context: Context, fmt: str) -> None:
+    """Print the chain's row count and last digest (COUNT:DIGEST): keep it elsewhere, and
+    `audit verify --anchor` it later."""
+    from cxdesk.workflow.audit_verify import chain_head
+
+    context.viewer().require_admin("read the audit log's head")
+    with context.database().session() as session:
+        head = chain_head(session)
+    if fmt == "json":
+        print_json({"rows": head.rows, "digest": head.digest, "anchor": str(head)})
+    else:
+        say(str(head))
 
 
 @cli.group()

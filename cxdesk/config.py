@@ -270,9 +270,25 @@ class DatabaseConfig(StrictModel):
     )
 
 
+class AuditConfig(StrictModel):
+    """Where the audit chain's key is kept: never in the database itself."""
+
+    key_file: Path | None = Field(
+        default=None,
+        description="the key's file; default: beside an SQLite file (`cxdesk.db.key`), or "
+        "~/.config/cxdesk/audit-keys/HOST-PORT-DATABASE.key for a server database",
+    )
+
+    @field_validator("key_file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
 class Settings(StrictModel):
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     calendars: dict[str, CalendarConfig] = Field(default_factory=_default_calendars)
     policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)

@@ -11,6 +11,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ _CHECKOUTS = "cxdesk_checkouts"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_LOCK_ATTEMPTS = 6  # each waits up to the busy timeout, then backs off
 SHARED_FILE_MODE = 0o660
+AUDIT_KEY_BYTES = 32
 
 
 def resolve_url(db: str | None = None) -> str:
@@ -497,13 +499,106 @@ class Growth:
         return max(int(estimate or 0), 0)  # -1: never analyzed
 
 
+class AuditKeyFile:
+    """The secret that keys the audit chain, in a file the database's owner holds.
+
+    Never in the database: whoever can edit the database must not thereby learn the key.
+    It is read once per process, when a command first appends to the chain or verifies it.
+    """
+
+    def __init__(self, path: Path, group: str | None = None) -> None:
+        self.path = path
+        self.group = group
+        self._key: bytes | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def key(self) -> bytes:
+        """The key; a clear error when the file is missing, unreadable or not a key."""
+        if self._key is None:
+            try:
+                text = self.path.read_text(encoding="ascii").strip()
+            except FileNotFoundError:
+                raise DatabaseError(
+                    f"no audit key at {self.path}: the audit chain is keyed and nothing is "
+                    "written without its key; restore the file (or run `cxdesk db upgrade` "
+                    "on a database that never had one)"
+                ) from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DatabaseError(
+                    f"cannot read the audit key {self.path}: {getattr(exc, 'strerror', exc)} "
+                    "(run cxdesk as the database's owner, or a member of its group)"
+                ) from None
+            try:
+                key = bytes.fromhex(text)
+            except ValueError:
+                key = b""
+            if len(key) != AUDIT_KEY_BYTES:
+                raise DatabaseError(
+                    f"{self.path} is not an audit key ({AUDIT_KEY_BYTES * 2} hex digits)"
+                )
+            self._key = key
+        return self._key
+
+    def create(self, key: bytes | None = None) -> bytes:
+        """Write a new key (or `key`, copied from another database), never over an existing
+        file. Read by its owner only (0600), or by the database's group too (0640) where the
+        database is shared with a team: a group is configured, or the directory is setgid."""
+        key = key or os.urandom(AUDIT_KEY_BYTES)
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shared = self.group is not None or directory.stat().st_mode & 0o2000
+        mode = 0o640 if shared else 0o600
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            os.fchmod(out.fileno(), mode)  # whatever the umask took away
+            if self.group is not None:
+                os.fchown(out.fileno(), -1, group_id(self.group))
+            out.write(key.hex() + "\n")
+        self._key = key
+        return key
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._key = None
+
+
+def default_key_file(url: str) -> Path | None:
+    """Beside an SQLite file (`cxdesk.db.key`); for a server database, one file per database
+    in the owner's configuration directory. None for an in-memory database."""
+    path = sqlite_path(url)
+    if path is not None:
+        return Path(f"{path}.key")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return None
+    home = os.environ.get("XDG_CONFIG_HOME") or Path("~/.config").expanduser()
+    name = f"{parsed.host or 'local'}-{parsed.port or 'default'}-{parsed.database}.key"
+    return Path(home) / "cxdesk" / "audit-keys" / name
+
+
+# The key file of each engine cxdesk opened, found from any session on it: by the dialect,
+# which an engine shares with the engines its execution_options make (write sessions').
+_AUDIT_KEYS: weakref.WeakKeyDictionary[Dialect, AuditKeyFile] = weakref.WeakKeyDictionary()
+
+
+def audit_key_file(bind: Engine | Connection) -> AuditKeyFile | None:
+    """The audit key file of the database `bind` is on; None for one not opened by cxdesk."""
+    return _AUDIT_KEYS.get(bind.dialect)
+
+
 class Database:
     """One database: an engine, a session factory, and the schema checks."""
 
-    def __init__(self, url: str, group: str | None = None) -> None:
+    def __init__(self, url: str, group: str | None = None, key_file: Path | None = None) -> None:
         self.url = url
         self.group = group
         self.engine = make_engine(url, group)
+        key_path = key_file or default_key_file(url)
+        self.audit_key = AuditKeyFile(key_path, group) if key_path is not None else None
+        if self.audit_key is not None:
+            _AUDIT_KEYS[self.engine.dialect] = self.audit_key
         self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
@@ -514,17 +609,23 @@ class Database:
 
     @classmethod
     def open(
-        cls, db: str | None = None, *, must_exist: bool = True, group: str | None = None
+        cls,
+        db: str | None = None,
+        *,
+        must_exist: bool = True,
+        group: str | None = None,
+        key_file: Path | None = None,
     ) -> Database:
         """Open `db` (path or URL); with `must_exist`, insist on an initialised schema. An
-        SQLite file and its -wal/-shm are given to the Unix `group` when one is named."""
+        SQLite file and its -wal/-shm are given to the Unix `group` when one is named. The
+        audit chain's key is in `key_file`, by default `default_key_file(url)`."""
         url = resolve_url(db)
         path = sqlite_path(url)
         if must_exist and path is not None and not path.exists():
             raise DatabaseError(
                 f"no database at {path}: run `cxdesk init` or `cxdesk demo` to create one"
             )
-        database = cls(url, group)
+        database = cls(url, group, key_file)
         if must_exist:
             database.check_schema()
         return database
@@ -554,11 +655,19 @@ class Database:
                 "run `cxdesk db upgrade` to bring it up to date"
             )
 
-    def upgrade(self, revision: str = "head") -> None:
+    def upgrade(self, revision: str = "head", *, key_chain: bool = True) -> bool:
+        """Migrate to `revision`; at head (unless `key_chain` is False, as for a copy's
+        target, which takes the source's key) a database without an audit key is given one
+        and its chain is keyed from then on. True when a key was made."""
         try:
             upgrade(self.engine, revision)
         except OperationalError as exc:
             raise DatabaseError(f"cannot migrate {self.display_url}: {exc.orig}") from exc
+        if not key_chain or revision != "head":
+            return False
+        from cxdesk.workflow.audit import key_the_chain  # the chain's format lives there
+
+        return key_the_chain(self)
 
     @property
     def display_url(self) -> str:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from cxdesk.cli import main
 from cxdesk.config import Settings
-from cxdesk.db import Database, resolve_url
+from cxdesk.db import Database, default_key_file, resolve_url
 from cxdesk.workflow.demo import DemoBuilder
 
 PG_ADMIN_URL = os.environ.get(
@@ -38,6 +38,23 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_keys_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """PostgreSQL databases' audit keys go to a directory of the test run, not the home's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield
+
+
+def copy_audit_key(source: str, target: str) -> None:
+    """Give the database `target` (a copy of `source`, file or URL) the source's audit key."""
+    key = default_key_file(resolve_url(source))
+    assert key is not None
+    destination = default_key_file(resolve_url(target))
+    assert destination is not None
+    shutil.copy(key, destination)
 
 
 def _pg_reachable() -> bool:
@@ -165,7 +182,9 @@ def demo_copy(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
     if backend == "sqlite":
         yield str(request.getfixturevalue("demo_sqlite"))
         return
-    with _pg_database(template=request.getfixturevalue("pg_demo_template")) as url:
+    template = request.getfixturevalue("pg_demo_template")
+    with _pg_database(template=template) as url:
+        copy_audit_key(pg_database_url(template), url)
         yield url
 
 
@@ -174,6 +193,7 @@ def demo_sqlite(demo_file: Path, tmp_path: Path) -> Path:
     """A fresh copy of the small demo as an SQLite file, for tests about the file itself."""
     target = tmp_path / "demo.db"
     shutil.copy(demo_file, target)
+    copy_audit_key(str(demo_file), str(target))
     return target
 
 

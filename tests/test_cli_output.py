@@ -125,14 +125,7 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
     return {
         "init": [Call(("init",))],
         "db copy": [Call(("db", "copy", "--to", escaped))],
-        "db upgrade": [
-            Call(
-                (
-                    "db",
-                    "upgrade",
-                )
-            )
-        ],
+        "db upgrade": [Call(("db", "upgrade"))],
         "sweep": [Call(("sweep", "--format", f)) for f in ("table", "json")],
         "watch": [Call(("watch", "--interval", "1"))],
         "report": [
@@ -140,7 +133,8 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
             for kind in ("sla", "loop", "nps", "drivers", "backlog")
             for f in tables
         ],
-        "audit verify": [Call(("audit", "verify"))],
+        "audit verify": [Call(("audit", "verify")), Call(("audit", "verify", "--deep"))],
+        "audit head": [Call(("audit", "head", "--format", f)) for f in ("text", "json")],
         "template list": [Call(("template", "list", "--format", f), f, True) for f in tables],
         "template add": [
             Call(("template", "add", "x", "--title", FORMULA, "--body", HOSTILE)),

@@ -305,8 +305,8 @@ def test_audit_verify_finds_an_edited_row(desk: tuple[str, ...], tmp_path: Path,
     run(*desk, "--as", "ann", "ticket", "note", "1", "--message", "called")
     run(*desk, "--as", "ann", "ticket", "note", "2", "--message", "called too")
     code, out, _ = run(*desk, "audit", "verify")
-    # three agents added, open and assign for each ticket, two notes
-    assert code == 0 and out.startswith("OK: 9 audit rows")
+    # the key's marker, three agents added, open and assign for each ticket, two notes
+    assert code == 0 and out.startswith("OK: 10 audit rows")
     engine = engine_for(desk[1])
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))

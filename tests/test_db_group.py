@@ -38,6 +38,8 @@ def test_the_configured_group_gets_the_database_files(tmp_path: Path, run: Run, 
     path = tmp_path / "team.db"
     code, _, err = run("--db", str(path), "init")
     assert code == 0, err
+    key = Path(f"{path}.key")  # the audit key: the team reads it, nobody else
+    assert (key.stat().st_gid, stat.S_IMODE(key.stat().st_mode)) == (gid, 0o640)
     db = Database.open(str(path), group="daemon")
     with db.engine.connect() as connection:  # while it is open, the -wal and -shm exist
         connection.exec_driver_sql("SELECT count(*) FROM tickets").scalar()

@@ -192,14 +192,17 @@ def test_every_command_leaves_a_chained_audit_row(desk: Database) -> None:
     with desk.session() as session:
         rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
     assert [(r.actor, r.action) for r in rows if r.action != "user"] == [
+        (SYSTEM_ACTOR, "audit-key"),  # the chain is keyed from its first row
         (SYSTEM_ACTOR, "open"),
         ("ann", "claim"),
         ("ann", "escalate"),
     ]
+    assert desk.audit_key is not None
+    key = desk.audit_key.key()
     previous = ""
     for row in rows:
         assert row.digest == entry_digest(
-            previous, row.at, row.actor, row.action, row.ticket_id, row.detail
+            previous, row.at, row.actor, row.action, row.ticket_id, row.detail, key
         )
         previous = row.digest
 

@@ -103,13 +103,13 @@ def test_a_ticket_that_fails_in_a_batch_undoes_only_itself(
         ]
     )
     with db.session() as session:
-        assert verify_chain(session).first_bad is None
+        assert verify_chain(session).problem is None
 
     monkeypatch.undo()  # the next pass escalates it, the chain still whole
     assert sweep(db, SETTINGS, late + timedelta(seconds=30)).breaches == 1
     assert ticket(db, spoiled).escalation_level == 1
     with db.session() as session:
-        assert verify_chain(session).first_bad is None
+        assert verify_chain(session).problem is None
 
 
 def test_a_closed_ticket_in_a_batch_is_skipped(supervised: Database) -> None:

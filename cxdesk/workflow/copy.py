@@ -20,10 +20,23 @@ def copy_database(
 
     The target is migrated to head first; the source must be at head too, so the two
     schemas are the same. Integer keys are copied as they are and the target's sequences
-    moved past them, so new rows there get fresh ids.
+    moved past them, so new rows there get fresh ids. The source's audit key is written to
+    the target's key file, so that the copied chain verifies there and goes on.
     """
     source.check_schema()
-    target.upgrade()
+    carried = _carry_audit_key(source, target)
+    try:
+        return _copy_rows(source, target, progress)
+    except BaseException:
+        if carried and target.audit_key is not None:
+            target.audit_key.remove()  # a refused copy leaves the target as it found it
+        raise
+
+
+def _copy_rows(
+    source: Database, target: Database, progress: Callable[[str, int], None] | None
+) -> dict[str, int]:
+    target.upgrade(key_chain=False)  # the copied chain is keyed with the source's key
     if current_revision(target.engine) != head_revision():
         raise CxdeskError("the target database is not at the current schema")
     copied: dict[str, int] = {}
@@ -48,6 +61,26 @@ def copy_database(
             # look-ups in the copied tables as scans of them whole.
             writer.exec_driver_sql("ANALYZE")
     return copied
+
+
+def _carry_audit_key(source: Database, target: Database) -> bool:
+    """Give the target the source's audit key, which the copied chain needs: written to the
+    target's key file (mode and group as for a new key), or already there. True when
+    written here."""
+    if source.audit_key is None or not source.audit_key.exists():
+        return False  # a chain never keyed: `cxdesk db upgrade` keys it, here or there
+    key = source.audit_key.key()
+    if target.audit_key is None:
+        raise CxdeskError("the target keeps no audit key (an in-memory database)")
+    if not target.audit_key.exists():
+        target.audit_key.create(key)
+        return True
+    if target.audit_key.key() != key:
+        raise CxdeskError(
+            f"{target.audit_key.path} holds another audit key than the source's "
+            f"{source.audit_key.path}; move it away and copy again"
+        )
+    return False
 
 
 def _advance_sequences(connection: Connection) -> None:

@@ -4,6 +4,8 @@ Replaying a million tickets command by command would take hours, so the rows are
 generated directly and written with the driver's executemany. What decides their content
 still comes from the workflow: the configured alert rules pick each ticket's rule,
 priority and queue, and the SLA planner computes every due time on the queues' calendars.
+Each ticket gets one audit row (`demo`), chained and keyed as any, recording its state and
+its timeline entries' digests, so that `audit verify --deep` covers these tickets too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import say
 from cxdesk.models import Queue, Stage
+from cxdesk.workflow.audit import AuditChain, ticket_state, timeline_row_digest
 from cxdesk.workflow.demo import (
     BAD_COMMENTS,
     CHANNELS,
@@ -218,18 +221,35 @@ def event_row(
     )
 
 
-def alert_entry(ticket: SimpleNamespace, event_id: str) -> tuple[Any, ...]:
-    """A row of TIMELINE_COLUMNS: the ticket opened by the alert on event `event_id`."""
+def alert_entry(ticket: SimpleNamespace, event_id: str) -> dict[str, Any]:
+    """A timeline entry: the ticket opened by the alert on event `event_id`."""
     note = opening_note(ticket.queue_id, ticket.priority, ticket.rule)
-    data = json.dumps({"rule": ticket.rule, "say": note.stored()}, ensure_ascii=False)
-    return (ticket.id, _sql_time(ticket.opened_at), "cxdesk", "alert", str(note), event_id, data)
+    data = {"rule": ticket.rule, "say": note.stored()}
+    return _entry(ticket.id, ticket.opened_at, "cxdesk", "alert", str(note), event_id, data)
 
 
-def claim_entry(ticket_id: int, at: datetime, assignee: str) -> tuple[Any, ...]:
-    """A row of TIMELINE_COLUMNS: the ticket claimed by `assignee`."""
+def claim_entry(ticket_id: int, at: datetime, assignee: str) -> dict[str, Any]:
+    """A timeline entry: the ticket claimed by `assignee`."""
     note = say("claimed by {actor}", actor=assignee)
-    data = json.dumps({"assignee": assignee, "say": note.stored()}, ensure_ascii=False)
-    return (ticket_id, _sql_time(at), assignee, "assignment", str(note), None, data)
+    data = {"assignee": assignee, "say": note.stored()}
+    return _entry(ticket_id, at, assignee, "assignment", str(note), None, data)
+
+
+def _entry(*values: Any) -> dict[str, Any]:
+    return dict(zip(TIMELINE_COLUMNS, values, strict=True))
+
+
+def timeline_row(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """A row of TIMELINE_COLUMNS, from an entry as `alert_entry` and `claim_entry` make it."""
+    return (
+        entry["ticket_id"],
+        _sql_time(entry["at"]),
+        entry["actor"],
+        entry["kind"],
+        entry["body"],
+        entry["event_id"],
+        json.dumps(entry["data"], ensure_ascii=False),
+    )
 
 
 class LargeDemo:
@@ -260,7 +280,7 @@ class LargeDemo:
             self.queues = {q.id: q for q in session.exec(select(Queue))}
         people = [self.builder.customer(i) for i in range(customers)]
         self._write("customers", CUSTOMER_COLUMNS, (customer_row(c, self.start) for c in people))
-        rows: dict[str, list[tuple[Any, ...]]] = {key: [] for key in self.tables}
+        rows: dict[str, list[Any]] = {key: [] for key in (*self.tables, "audit")}
         minutes = sorted(self.rng.randrange(self.days * 1440) for _ in range(tickets))
         for number, minute in enumerate(minutes, start=1):
             self._ticket(
@@ -317,11 +337,12 @@ class LargeDemo:
                 ticket_id=number,
             )
         )
-        rows["timeline"].append(alert_entry(ticket, event_id))
+        entries = [alert_entry(ticket, event_id)]
         if ticket.assignee is not None:
-            rows["timeline"].append(
-                claim_entry(number, opened + timedelta(minutes=3), ticket.assignee)
-            )
+            entries.append(claim_entry(number, opened + timedelta(minutes=3), ticket.assignee))
+        rows["timeline"].extend(entries)
+        state = ticket_state(stage, ticket.assignee, ticket.priority, ticket.escalation_level)
+        rows["audit"].append((ticket, state, entries))
 
     def _complaint(self, customer: Any) -> Complaint:
         """A complaint drawn at random, and the rule, priority and queue it alerts with."""
@@ -414,10 +435,30 @@ class LargeDemo:
     # -- writing ---------------------------------------------------------------------------
 
     def _flush(self, rows: dict[str, list]) -> None:
-        """Write the rows gathered so far, table by table, and forget them."""
+        """Write the rows gathered so far, table by table, then the tickets' audit rows, and
+        forget them."""
+        rows["timeline"][:] = map(timeline_row, rows["timeline"])
         for key, (table, columns) in self.tables.items():
             self._write(table, columns, rows[key])
             rows[key].clear()
+        with self.db.write() as session:
+            chain = AuditChain(session)
+            for ticket, state, entries in rows["audit"]:
+                detail = {
+                    "queue": ticket.queue_id,
+                    "rule": ticket.rule,
+                    "state": state,
+                    "timeline": [timeline_row_digest(chain.key, entry) for entry in entries],
+                }
+                chain.add(
+                    at=ticket.opened_at,
+                    actor="cxdesk",
+                    action="demo",
+                    ticket_id=ticket.id,
+                    detail=detail,
+                )
+            chain.write()
+        rows["audit"].clear()
 
     def _write(self, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
         """One transaction of executemany on the raw driver connection."""

@@ -39,7 +39,7 @@ from cxdesk.models import (
     TimelineEntry,
 )
 from cxdesk.workflow.assignment import Assigner, language_of
-from cxdesk.workflow.audit import AuditChain
+from cxdesk.workflow.audit import AuditChain, ticket_state, timeline_row_digest
 from cxdesk.workflow.collector import collections_paused
 from cxdesk.workflow.event_rows import EventRows
 from cxdesk.workflow.events import FeedbackEventIn, Fired, ValidEvent
@@ -575,13 +575,19 @@ class _Batch:
             updated_at=at,
         )
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
-        self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
+        opening = self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
         self.audit.append(
             {
                 "case": case,
                 "at": at,
                 "action": "open",
-                "detail": {"queue": rule.queue, "priority": alert.priority, "rule": rule.name},
+                "detail": {
+                    "queue": rule.queue,
+                    "priority": alert.priority,
+                    "rule": rule.name,
+                    "state": ticket_state(Stage.NEW, None, alert.priority, 0),
+                },
+                "entries": [opening],
             }
         )
         case.assignee = self.assigner.pick(
@@ -593,27 +599,27 @@ class _Batch:
         if case.assignee is not None:
             note = assignment_note(case.assignee, queue.assignment)
             case.version += 1
-            self.timeline.append(
-                {
-                    "ticket_id": case,  # its id once the batch is written
-                    "at": at,
-                    "actor": SYSTEM_ACTOR,
-                    "kind": "assignment",
-                    "body": str(note),
-                    "event_id": None,
-                    "data": {
-                        "assignee": case.assignee,
-                        "mode": queue.assignment,
-                        "say": note.stored(),
-                    },
-                }
-            )
+            assignment = {
+                "ticket_id": case,  # its id once the batch is written
+                "at": at,
+                "actor": SYSTEM_ACTOR,
+                "kind": "assignment",
+                "body": str(note),
+                "event_id": None,
+                "data": {"assignee": case.assignee, "mode": queue.assignment, "say": note.stored()},
+            }
+            self.timeline.append(assignment)
             self.audit.append(
                 {
                     "case": case,
                     "at": at,
                     "action": "assign",
-                    "detail": {"to": case.assignee, "mode": queue.assignment},
+                    "detail": {
+                        "to": case.assignee,
+                        "mode": queue.assignment,
+                        "state": ticket_state(Stage.NEW, case.assignee, alert.priority, 0),
+                    },
+                    "entries": [assignment],
                 }
             )
         self.cases[event.customer_id] = self.new_cases[event.customer_id] = case
@@ -635,24 +641,32 @@ class _Batch:
         case.updated_at = event.occurred_at
         if case.customer_id not in self.new_cases:
             self.changed_cases[case.customer_id] = case
-        self._timeline(case, event, _alert_entry(rule.name, alert.priority, raised_from))
+        detail["state"] = {"priority": case.priority}  # stage and assignee stay as they were
+        alerted = self._timeline(case, event, _alert_entry(rule.name, alert.priority, raised_from))
         self.audit.append(
-            {"case": case, "at": event.occurred_at, "action": "attach", "detail": detail}
-        )
-
-    def _timeline(self, case: _Case, event: ValidEvent, entry: _AlertEntry) -> None:
-        body, data = entry
-        self.timeline.append(
             {
-                "ticket_id": case,  # its id once the batch is written
+                "case": case,
                 "at": event.occurred_at,
-                "actor": SYSTEM_ACTOR,
-                "kind": "alert",
-                "body": body,
-                "event_id": event.event_id,
-                "data": data,
+                "action": "attach",
+                "detail": detail,
+                "entries": [alerted],
             }
         )
+
+    def _timeline(self, case: _Case, event: ValidEvent, entry: _AlertEntry) -> dict[str, Any]:
+        """Add an alert entry for `case`; returned for its audit row to record."""
+        body, data = entry
+        row = {
+            "ticket_id": case,  # its id once the batch is written
+            "at": event.occurred_at,
+            "actor": SYSTEM_ACTOR,
+            "kind": "alert",
+            "body": body,
+            "event_id": event.event_id,
+            "data": data,
+        }
+        self.timeline.append(row)
+        return row
 
     # -- work done by the service inside this transaction ----------------------------------
 
@@ -705,12 +719,14 @@ class _Batch:
         if self.audit:
             chain = AuditChain(session)
             for entry in self.audit:
+                detail = entry["detail"]
+                detail["timeline"] = [timeline_row_digest(chain.key, e) for e in entry["entries"]]
                 chain.add(
                     at=entry["at"],
                     actor=SYSTEM_ACTOR,
                     action=entry["action"],
                     ticket_id=entry["case"].id,
-                    detail=entry["detail"],
+                    detail=detail,
                 )
             chain.write()
         for work in self.service_work:

@@ -23,8 +23,6 @@ from cxdesk.models import (
     Stage,
     Ticket,
     TicketKind,
-    TimelineEntry,
-    TimelineKind,
 )
 from cxdesk.workflow.metrics import day_starts
 from cxdesk.workflow.service import TicketService
@@ -233,7 +231,7 @@ def fire_metric_alerts(
         ).first()
         if open_problem is not None:
             continue
-        ticket = service.open_ticket(
+        service.open_ticket(
             session,
             kind=TicketKind.PROBLEM,
             queue_id=settings.metric_alerts.queue,
@@ -242,16 +240,10 @@ def fire_metric_alerts(
             at=now,
             rule=alert.key,
             tags=["metric", alert.colour],
-        )
-        session.add(
-            TimelineEntry(
-                ticket_id=ticket.id,
-                at=now,
-                actor=service.actor,
-                kind=TimelineKind.ALERT,
-                body=alert.evidence,
-                data={"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
-            )
+            evidence=(
+                alert.evidence,
+                {"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
+            ),
         )
         fired.append(alert)
     return fired

@@ -43,7 +43,13 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.assignment import Assigner
-from cxdesk.workflow.audit import AuditChain, append_audit
+from cxdesk.workflow.audit import (
+    AuditChain,
+    append_audit,
+    chain_key,
+    ticket_state,
+    timeline_row_digest,
+)
 from cxdesk.workflow.instants import local_text
 from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
@@ -200,20 +206,22 @@ class Command:
         **data: Any,
     ) -> None:
         """Add an entry: system text as a Message (kept in `data["say"]`, shown in the desk's
-        language), customer and agent text as a plain string."""
+        language), customer and agent text as a plain string. Its digest goes into the
+        command's audit row, which thereby covers it."""
         if isinstance(body, Message):
             data["say"] = body.stored()
-        self.session.add(
-            TimelineEntry(
-                ticket_id=self.ticket.id,
-                at=self.at,
-                actor=self.actor,
-                kind=kind,
-                body=str(body),
-                event_id=event_id,
-                data=data,
-            )
-        )
+        row = {
+            "ticket_id": self.ticket.id,
+            "at": self.at,
+            "actor": self.actor,
+            "kind": str(kind),
+            "body": str(body),
+            "event_id": event_id,
+            "data": data,
+        }
+        digest = timeline_row_digest(chain_key(self.session), row)
+        self.detail.setdefault("timeline", []).append(digest)
+        self.session.add(TimelineEntry(**row))
 
     def notify(self, logins: list[str | None], kind: str, message: Message) -> None:
         """Tell these agents (unknown or empty logins are skipped), once each."""
@@ -323,8 +331,10 @@ class TicketService:
         rule: str | None = None,
         event_id: str | None = None,
         tags: list[str] | None = None,
+        evidence: tuple[str, dict[str, Any]] | None = None,
     ) -> Ticket:
-        """Open a ticket inside the caller's transaction (ingest batches many per commit)."""
+        """Open a ticket inside the caller's transaction (ingest batches many per commit);
+        `evidence` (text, data) is a second alert entry, what a metric alert saw."""
         queue = self._queue(session, queue_id)
         self.who(session).authorize("open", queue.team_id, "a new ticket")
         ticket = Ticket(
@@ -358,6 +368,8 @@ class TicketService:
                 assignee=ticket.assignee,
                 mode=queue.assignment,
             )
+        if evidence is not None:
+            command.timeline(TimelineKind.ALERT, evidence[0], **evidence[1])
         if event_id is not None:
             session.get_one(FeedbackEvent, event_id).ticket_id = ticket.id
         _audit(
@@ -371,6 +383,8 @@ class TicketService:
                 "priority": ticket.priority,
                 "rule": rule,
                 "assignee": ticket.assignee,
+                "state": ticket_state(Stage.NEW, ticket.assignee, ticket.priority, 0),
+                **command.detail,
             },
         )
         return ticket
@@ -1041,6 +1055,9 @@ class TicketService:
         ticket.version += 1
         ticket.updated_at = cmd.at
         cmd.session.add(ticket)
+        cmd.detail["state"] = ticket_state(
+            ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level
+        )
         _audit(
             cmd.session,
             at=cmd.at,
