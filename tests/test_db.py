@@ -383,7 +383,7 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
         assert b.execute(estimate).scalar() > 0
     source.dispose()
     target.dispose()
-    assert run("--db", pg_url, "audit", "verify")[1].startswith("OK: ")
+    assert run("--db", pg_url, "--as", DEMO_ADMIN, "audit", "verify")[1].startswith("OK: ")
     listed = run("--db", pg_url, "ticket", "list", "--format", "json", "--limit", "5")
     assert listed[0] == 0
     from cxdesk.config import Settings

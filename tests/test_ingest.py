@@ -397,7 +397,7 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
 def unkeyed(detail: str) -> dict:
     """An audit row's detail without the digests made with its database's key."""
     values = json.loads(detail)
-    del values["timeline"]
+    values.pop("timeline", None)  # rows about agents have none
     return values
 
 
