@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,7 +142,7 @@ class Context:
         if self._viewer is None:
             from cxdesk.workflow.identity import resolve_actor
             from cxdesk.workflow.org import get_meta
-            from cxdesk.workflow.permissions import load_actor
+            from cxdesk.workflow.permissions import SYSTEM_LOGIN, load_actor
 
             user = self.process_user()
             with self.database().session() as session:
@@ -156,6 +157,7 @@ class Context:
                         )
                     person.require_admin("use --now")
             self._viewer = viewer
+            self.database().record_person(SYSTEM_LOGIN if user.is_service else user.login)
         return self._viewer
 
 
@@ -375,22 +377,40 @@ def _say_keyed(db: Database, keyed: bool) -> None:
 @pass_context
 def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> None:
     """Build a realistic demo database and open it."""
+    from cxdesk.db import current_revision
     from cxdesk.workflow.demo import build_demo_database
 
+    context.refuse_when_enforced("demo")
     path = sqlite_path(context.url)
     if path is not None and path.exists():
         if not force:
             raise CxdeskError(
                 f"{path} already exists; use --force to replace it, or --db to choose another file"
             )
+        if path.stat().st_size and not _is_demo_file(path):
+            raise CxdeskError(f"{path} is not a demo database: --force replaces only a demo")
         for suffix in ("", "-wal", "-shm", ".key"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = context.database(must_exist=False)
+    if current_revision(db.engine) is not None:
+        raise CxdeskError(f"{db.display_url} already holds a database; a demo needs an empty one")
     say(f"building the {size} demo in {db.display_url} …", err=True)
     summary = build_demo_database(db, context.settings, seed=seed, size=size, now=context.now())
     say(summary, err=True)
     if not no_tui:
         run_tui(context)
+
+
+def _is_demo_file(path: Path) -> bool:
+    """Whether the SQLite file at `path` is a database `cxdesk demo` built (read only)."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'demo'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "true"
 
 
 @cli.command("sweep")

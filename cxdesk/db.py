@@ -588,6 +588,9 @@ def audit_key_file(bind: Engine | Connection) -> AuditKeyFile | None:
     return _AUDIT_KEYS.get(bind.dialect)
 
 
+PERSON_INFO = "cxdesk_person"  # Session.info key: the person behind the session's commands
+
+
 class Database:
     """One database: an engine, a session factory, and the schema checks."""
 
@@ -629,6 +632,12 @@ class Database:
         if must_exist:
             database.check_schema()
         return database
+
+    def record_person(self, login: str) -> None:
+        """Who is at the keyboard, whoever they act as (`--as`): the audit rows written from
+        now on name them beside the actor (see `cxdesk.workflow.audit`)."""
+        for sessions in (self._sessions, self._write_sessions):
+            sessions.configure(info={PERSON_INFO: login})
 
     @property
     def is_sqlite(self) -> bool:

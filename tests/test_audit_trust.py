@@ -4,7 +4,9 @@ the key outside the database asks of its owner."""
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import signal
 import stat
 from pathlib import Path
@@ -19,6 +21,8 @@ from cxdesk.workflow.audit import KEY_ACTION, entry_digest
 from cxdesk.workflow.audit_verify import Head, parse_anchor
 
 from .conftest import DEMO_ADMIN, Run, engine_for
+
+ME = pwd.getpwuid(os.getuid()).pw_name
 
 
 def sql(target: str, statement: str, **values: object) -> list[tuple]:
@@ -293,3 +297,67 @@ def test_another_databases_key_is_named_as_the_likely_cause(demo_copy: str, run:
     code, said = verify(run, demo_copy)
     assert code == 1
     assert f"is {key_path(demo_copy)} this database's key?" in said
+
+
+def test_a_timeline_entry_slipped_in_below_the_mark_is_caught(demo_copy: str, run: Run) -> None:
+    """Entries numbered before the chain's key row are counted, not digested: one more is seen."""
+    number = a_ticket(demo_copy)
+    sql(
+        demo_copy,
+        "INSERT INTO timeline_entries (id, ticket_id, at, actor, kind, body, data) "
+        "VALUES (-1, :n, '2026-03-01 10:00:00', 'ann', 'response', 'FAKE: refund granted', '{}')",
+        n=number,
+    )
+    code, said = verify(run, demo_copy)
+    assert code == 1 and "there were when the chain was keyed" in said
+
+
+@pytest.mark.parametrize(
+    ("edit", "names"),
+    [
+        ("UPDATE tickets SET queue_id = 'vip' WHERE id = :n AND queue_id != 'vip'", "queue is"),
+        (
+            "INSERT INTO tickets",
+            "is in tickets but not in the audit log",
+        ),
+        (
+            "UPDATE agents SET role = 'admin' WHERE login = 'zhang.wei'",
+            "agent 'zhang.wei' is admin",
+        ),
+        (
+            "INSERT INTO agents (login, display_name, role, skills, away, active, created_at) "
+            "VALUES ('eve', 'Eve', 'admin', '[]', false, true, '2026-03-01 10:00:00')",
+            "agent 'eve' is in the agents table but not in the audit log",
+        ),
+    ],
+    ids=["queue", "forged ticket", "promoted agent", "forged admin"],
+)
+def test_deep_verify_names_what_was_edited_behind_its_back(
+    demo_copy: str, run: Run, edit: str, names: str
+) -> None:
+    number = sql(demo_copy, "SELECT max(id) FROM tickets WHERE queue_id != 'vip'")[0][0]
+    if edit.startswith("INSERT INTO tickets"):  # a copy of a ticket, under a new number
+        engine = engine_for(demo_copy)
+        columns = [c["name"] for c in sa.inspect(engine).get_columns("tickets")]
+        engine.dispose()
+        chosen = ", ".join(":new" if c == "id" else c for c in columns)
+        edit = (
+            f"INSERT INTO tickets ({', '.join(columns)}) SELECT {chosen} FROM tickets WHERE id = :n"
+        )
+        sql(demo_copy, edit, n=number, new=number + 1000)
+    else:
+        sql(demo_copy, edit, n=number)
+    code, said = verify(run, demo_copy, "--deep")
+    assert code == 1 and names in said, said
+
+
+def test_the_person_behind_as_is_in_the_audit_row(new_db: str, run: Run) -> None:
+    assert run("--db", new_db, "init")[0] == 0
+    assert run("--db", new_db, "user", "add", "ann", "--team", "care")[0] == 0
+    assert run("--db", new_db, "--as", "ann", "user", "away", "ann")[0] == 0
+    [(actor, detail)] = sql(
+        new_db, "SELECT actor, detail FROM audit_log WHERE action = 'user' ORDER BY id DESC LIMIT 1"
+    )
+    detail = json.loads(detail) if isinstance(detail, str) else detail
+    assert actor == "ann" and detail["by"] == ME
+    assert verify(run, new_db, "--deep", as_user=None)[0] == 0

@@ -258,3 +258,32 @@ def test_the_config_beside_the_default_database_may_name_another(
     (tmp_path / "cxdesk.toml").write_text('[database]\nurl = "elsewhere.db"\n', "utf-8")
     assert run("init")[0] == 0
     assert (tmp_path / "elsewhere.db").exists() and not (tmp_path / "cxdesk.db").exists()
+
+
+def test_demo_builds_only_into_nothing_or_a_demo(new_db: str, run: Run, tmp_path: Path) -> None:
+    """`demo --force` replaced whatever file it was pointed at; on PostgreSQL it filled a
+    live database with made-up tickets and marked it a demo (where anyone may `--as`)."""
+    assert run("--db", new_db, "init")[0] == 0
+    code, _, err = run("--db", new_db, "demo", "--no-tui", "--force")
+    assert code == 2 and ("not a demo database" in err or "already holds a database" in err)
+    assert run("--db", new_db, "user", "list")[0] == 0  # untouched
+    stranger = tmp_path / "notes.txt"
+    stranger.write_text("not a database", encoding="utf-8")
+    code, _, err = run("--db", str(stranger), "demo", "--no-tui", "--force")
+    assert code == 2 and stranger.read_text(encoding="utf-8") == "not a database"
+
+
+def test_under_sudo_there_is_no_demo(service_home: Path, run: Run) -> None:
+    code, _, err = run("demo", "--no-tui", "--force")
+    assert code == 2 and "service account" in err
+    assert (service_home / "cxdesk.db").exists()
+
+
+@pytest.mark.parametrize(
+    "login", ["CXDESK", "Cxdesk", "cxd\u0435sk", "a" * 33, "-rf", ".hidden", "ann\x1b[2J", "王"]
+)
+def test_a_login_is_a_portable_unix_name_and_never_the_systems(
+    staffed: tuple[str, ...], run: Run, login: str
+) -> None:
+    code, _, err = run(*staffed, "user", "add", "--", login)
+    assert code == 2 and ("reserved" in err or "must be the agent's Unix login" in err)

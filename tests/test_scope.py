@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
-from cxdesk.workflow.pii import mask_phone
+from cxdesk.workflow.pii import mask_email, mask_phone
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 
 from .conftest import DEMO_NOW, Run, engine_for
 from .test_commands import detractor, write_events
+from .test_identity import ME
 
 
 @pytest.fixture
@@ -156,3 +157,57 @@ def test_a_masked_phone_shows_at_most_four_digits_and_never_half(phone: str) -> 
     digits = sum(ch.isdigit() for ch in phone)
     assert len(masked) == len(phone)
     assert visible <= 4 and visible <= digits // 2
+
+
+def test_cases_of_two_teams_do_not_merge(teams: tuple[str, ...], run: Run) -> None:
+    """A merge writes each case's number on the other's timeline: across teams, a leak."""
+    with engine_for(teams[1]).begin() as connection:  # C1 has a case in each team
+        connection.execute(sa.text("UPDATE tickets SET customer_id = 'C1' WHERE id = 2"))
+    code, _, err = run(*teams, "ticket", "merge", "2", "1")
+    assert code == 2 and "different teams" in err
+
+
+def test_a_supervisor_sees_the_load_of_their_teams_only(teams: tuple[str, ...], run: Run) -> None:
+    from cxdesk.workflow.dashboard import build_dashboard
+    from cxdesk.workflow.permissions import load_actor
+
+    assert run(*teams, "ticket", "claim", "1")[0] == 0  # the admin, in both teams, takes care's
+    db = Database.open(teams[1])
+    with db.session() as session:
+        loads = {
+            who: {
+                a.login: a.open
+                for a in build_dashboard(
+                    session, load_actor(session, who, Settings()), DEMO_NOW, "Asia/Shanghai"
+                ).agents
+            }
+            for who in ("vic", ME)
+        }
+    db.dispose()
+    assert loads[ME][ME] == loads["vic"][ME] + 1  # vic does not count the care case
+
+
+def test_the_customer_card_counts_only_feedback_the_viewer_may_see(
+    teams: tuple[str, ...], run: Run, tmp_path: Path
+) -> None:
+    more = detractor("d3", customer="C2", nps=9)  # C2's promoter answer: on no ticket
+    run(*teams, "ingest", str(write_events(tmp_path / "c.jsonl", more)))
+    with engine_for(teams[1]).begin() as connection:  # C2 also had a care case once
+        connection.execute(sa.text("UPDATE tickets SET customer_id = 'C2' WHERE id = 1"))
+    shown = json.loads(run(*teams, "--as", "ann", "ticket", "show", "1", "--format", "json")[1])
+    assert (shown["customer"]["feedback_count"], shown["customer"]["ticket_count"]) == (1, 1)
+    admin = json.loads(run(*teams, "ticket", "show", "1", "--format", "json")[1])
+    assert (admin["customer"]["feedback_count"], admin["customer"]["ticket_count"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("email", "masked"),
+    [
+        ("chen.wei@example.com", "c***@example.com"),
+        ("x@y@z.com", "x***@z.com"),
+        ('"a@b"@c.com', '"***@c.com'),
+        ("nobody", "n***"),
+    ],
+)
+def test_email_masking_keeps_only_the_domain(email: str, masked: str) -> None:
+    assert mask_email(email) == masked

@@ -296,7 +296,7 @@ class TicketScreen(Screen[None]):
                 for a in list_agents(session)
                 if team in a.teams and a.active and a.login != row.assignee
             ]
-            loads = open_loads(session, [a.login for a in agents])
+            loads = open_loads(session, [a.login for a in agents], self.desk.queues)
         agents.sort(key=lambda a: (a.away, loads.get(a.login, (0, 0))[1], a.login))
         hints = {}
         for a in agents:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from cxdesk.db import Database, audit_key_file, insert_rows
+from cxdesk.db import PERSON_INFO, Database, audit_key_file, insert_rows
 from cxdesk.errors import DatabaseError
-from cxdesk.models import AuditEntry, TimelineEntry
+from cxdesk.models import Agent, AgentTeam, AuditEntry, Ticket, TimelineEntry
 
 if TYPE_CHECKING:
     from cxdesk.workflow.audit_verify import Head
@@ -32,7 +32,8 @@ _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on 
 KEY_ACTION = "audit-key"  # the row from which the chain is keyed
 KEY_ACTOR = "cxdesk"
 TIMELINE_DIGEST_BYTES = 16  # HMAC-SHA256 cut to 128 bits: a command's entries in its row
-STATE_FIELDS = ("stage", "assignee", "priority", "level")  # a ticket's state in detail["state"]
+# a ticket's state in detail["state"]: what it is at, who has it, how urgent, where it is worked
+STATE_FIELDS = ("stage", "assignee", "priority", "level", "queue")
 
 
 def _digest_encoder() -> Callable[[Any], str]:
@@ -49,6 +50,9 @@ def _digest_encoder() -> Callable[[Any], str]:
 _encode_for_digest = _digest_encoder()
 _audit_log = AuditEntry.__table__
 _timeline = TimelineEntry.__table__
+_tickets = Ticket.__table__
+_agents = Agent.__table__
+_agent_teams = AgentTeam.__table__
 CHUNK = 5000  # rows read at a time by the verifiers
 MASK = (1 << (8 * TIMELINE_DIGEST_BYTES)) - 1  # sums of timeline digests are taken modulo this
 TIMELINE_COLUMNS = tuple(
@@ -118,9 +122,17 @@ def chain_key(session: Session) -> bytes:
     return key_file.key()
 
 
-def ticket_state(stage: str, assignee: str | None, priority: str, level: int) -> dict[str, Any]:
+def ticket_state(
+    stage: str, assignee: str | None, priority: str, level: int, queue: str
+) -> dict[str, Any]:
     """A ticket's state after a command, for `detail["state"]` (replayed by `verify --deep`)."""
-    return {"stage": str(stage), "assignee": assignee, "priority": str(priority), "level": level}
+    return {
+        "stage": str(stage),
+        "assignee": assignee,
+        "priority": str(priority),
+        "level": level,
+        "queue": queue,
+    }
 
 
 class AuditChain:
@@ -136,6 +148,7 @@ class AuditChain:
             )
         self.last = connection.execute(_CHAIN_END).scalar() or ""
         self.pending: list[dict[str, Any]] = []
+        self.person: str | None = session.info.get(PERSON_INFO)
 
     def add(
         self,
@@ -146,6 +159,8 @@ class AuditChain:
         ticket_id: int | None,
         detail: dict[str, Any],
     ) -> None:
+        if self.person is not None and self.person != actor:
+            detail = {**detail, "by": self.person}  # who acted as `actor` (--as, automation)
         self.last = entry_digest(self.last, at, actor, action, ticket_id, detail, self.key)
         self.pending.append(
             {
@@ -196,6 +211,7 @@ def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
     key_file = audit_key_file(session.get_bind())
     key: bytes | None = None
     previous, count, unkeyed, recorded, timeline_after = "", 0, 0, 0, 0
+    timeline_before: int | None = None
     connection = session.connection()
     columns = (
         _audit_log.c.id,
@@ -214,6 +230,7 @@ def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
         if key is None and action == KEY_ACTION and key_file is not None:
             key = key_file.key()  # a clear error when the key is missing
             timeline_after = detail.get("timeline_after", 0)
+            timeline_before = detail.get("timeline_count")
         if key is None:
             unkeyed += 1
         elif "timeline" in detail:
@@ -256,6 +273,15 @@ def verify_chain(session: Session, anchor: Head | None = None) -> ChainCheck:
             )
         return ChainCheck(count, unkeyed, 0)
     entries, found = _timeline_sum(session, key, timeline_after)
+    older = sa.select(sa.func.count()).where(_timeline.c.id <= timeline_after)
+    if timeline_before is not None and connection.execute(older).scalar() != timeline_before:
+        return ChainCheck(
+            count,
+            unkeyed,
+            entries,
+            problem=f"the timeline entries numbered up to {timeline_after} are not the "
+            f"{timeline_before:,} there were when the chain was keyed (added or removed since)",
+        )
     if found != recorded & MASK:
         return ChainCheck(
             count,
@@ -279,6 +305,16 @@ def _timeline_sum(session: Session, key: bytes, after: int) -> tuple[int, int]:
     return count, total & MASK
 
 
+def agents_snapshot(connection: sa.Connection) -> dict[str, dict[str, Any]]:
+    """Every agent's role and teams as the agents tables hold them now."""
+    teams: dict[str, list[str]] = {}
+    pairs = sa.select(_agent_teams.c.agent_login, _agent_teams.c.team_id)
+    for login, team in connection.execute(pairs.order_by(_agent_teams.c.team_id)):
+        teams.setdefault(login, []).append(team)
+    roles = connection.execute(sa.select(_agents.c.login, _agents.c.role))
+    return {login: {"role": role, "teams": teams.get(login, [])} for login, role in roles}
+
+
 def key_the_chain(db: Database) -> bool:
     """Give a database without an audit key one, and mark in its chain the row from which it
     is keyed (recording the last timeline entry written before: later ones are covered).
@@ -293,8 +329,10 @@ def key_the_chain(db: Database) -> bool:
             marked = sa.select(_audit_log.c.id).where(_audit_log.c.action == KEY_ACTION)
             if connection.execute(marked.limit(1)).first() is not None:
                 key_file.key()  # raises, naming the file: a keyed chain without its key
-            last_entry = sa.select(sa.func.max(_timeline.c.id))
-            before = connection.execute(last_entry).scalar() or 0
+            last_entry = sa.select(sa.func.max(_timeline.c.id), sa.func.count())
+            before, entries = connection.execute(last_entry).one()
+            last_ticket = sa.select(sa.func.max(_tickets.c.id), sa.func.count())
+            tickets_upto, tickets = connection.execute(last_ticket).one()
             try:
                 key_file.create()
             except FileExistsError:  # another process keyed it a moment ago
@@ -306,7 +344,15 @@ def key_the_chain(db: Database) -> bool:
                 actor=KEY_ACTOR,
                 action=KEY_ACTION,
                 ticket_id=None,
-                detail={"timeline_after": before},
+                detail={
+                    # what existed before: not digested, but counted, so that nothing is
+                    # slipped in among it (`verify` and `verify --deep` compare the counts)
+                    "timeline_after": before or 0,
+                    "timeline_count": entries,
+                    "tickets_upto": tickets_upto or 0,
+                    "tickets_count": tickets,
+                    "agents": agents_snapshot(connection),
+                },
             )
     except BaseException:
         if created:

@@ -21,6 +21,7 @@ from cxdesk.workflow.audit import (
     MASK,
     STATE_FIELDS,
     TIMELINE_COLUMNS,
+    agents_snapshot,
     timeline_digest,
 )
 from cxdesk.workflow.refs import ticket_ref
@@ -87,7 +88,21 @@ def verify_deep(session: Session) -> DeepCheck:
     if marker is None or key_file is None:
         return DeepCheck(0, 0, "the audit chain is not keyed: nothing to replay")
     key = key_file.key()
-    first, after = marker[0], marker[1].get("timeline_after", 0)
+    first, mark = marker[0], marker[1]
+    after, upto = mark.get("timeline_after", 0), mark.get("tickets_upto", 0)
+    if "tickets_count" in mark:
+        older = sa.select(sa.func.count()).where(_tickets.id <= upto)
+        if connection.execute(older).scalar() != mark["tickets_count"]:
+            return DeepCheck(
+                0,
+                0,
+                f"the tickets numbered up to {ticket_ref(upto)} are not the "
+                f"{mark['tickets_count']:,} there were when the chain was keyed",
+            )
+    if "agents" in mark:
+        problem = _agents_problem(connection, first, mark["agents"])
+        if problem is not None:
+            return DeepCheck(0, 0, problem)
     audits = connection.execute(
         sa.select(_audit.ticket_id, _audit.detail)
         .where(_audit.id > first, _audit.ticket_id.is_not(None))
@@ -101,6 +116,7 @@ def verify_deep(session: Session) -> DeepCheck:
         _tickets.assignee,
         _tickets.priority,
         _tickets.escalation_level,
+        _tickets.queue_id,
     )
     tickets = connection.execute(sa.select(_tickets.id, *state_columns).order_by(_tickets.id))
     checked = uncovered = 0
@@ -122,6 +138,10 @@ def verify_deep(session: Session) -> DeepCheck:
                 "was edited, added or removed)",
             )
         if set(state) != set(STATE_FIELDS):
+            if number > upto:  # opened since the chain was keyed, yet no row says so
+                return DeepCheck(
+                    checked, uncovered, f"{ref} is in tickets but not in the audit log"
+                )
             uncovered += 1
             continue
         checked += 1
@@ -158,4 +178,33 @@ def _merged(
 def _next(stream: Iterator[tuple[Any, Iterator[Any]]]) -> tuple[int, list[Any]] | None:
     for number, group in stream:
         return number, list(group)
+    return None
+
+
+def _agents_problem(connection: Any, first: int, before: dict[str, Any]) -> str | None:
+    """Each agent's role and teams must be those the last audit row about them gave (or,
+    for one no row mentions, those they had when the chain was keyed): an admin made by
+    editing the agents table is named."""
+    expected = {login: dict(info) for login, info in before.items()}
+    rows = connection.execute(
+        sa.select(_audit.detail)
+        .where(_audit.id > first, _audit.action == "user")
+        .order_by(_audit.id)
+    )
+    for (detail,) in rows:
+        if "role" in detail:
+            expected[detail["login"]] = {"role": detail["role"], "teams": detail["teams"]}
+    actual = agents_snapshot(connection)
+    for login in sorted(set(expected) | set(actual)):
+        want, have = expected.get(login), actual.get(login)
+        if want is None:
+            return f"agent {login!r} is in the agents table but not in the audit log"
+        if have is None:
+            return f"agent {login!r} is in the audit log but not in the agents table"
+        if want["role"] != have["role"] or sorted(want["teams"]) != sorted(have["teams"]):
+            return (
+                f"agent {login!r} is {have['role']} in {', '.join(have['teams']) or 'no team'}"
+                f" in the agents table, but the audit log says {want['role']} in "
+                f"{', '.join(want['teams']) or 'no team'}"
+            )
     return None

@@ -64,7 +64,7 @@ def build_dashboard(
         breaches=list_tickets(
             session, TicketFilter(View.BREACHED, now=now, queues=scope), limit=10
         ),
-        agents=_agent_load(session, viewer),
+        agents=_agent_load(session, viewer, scope),
         metric_alerts=[
             row
             for row in list_tickets(
@@ -109,7 +109,7 @@ def _queue_health(
     return sorted(rows, key=lambda r: r.queue)
 
 
-def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
+def _agent_load(session: Session, viewer: Actor, scope: tuple[str, ...] | None) -> list[AgentLoad]:
     agents = select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.login))
     if not viewer.sees_all_teams:
         agents = agents.where(
@@ -117,7 +117,7 @@ def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
                 select(AgentTeam.agent_login).where(col(AgentTeam.team_id).in_(viewer.teams))
             )
         )
-    loads = open_loads(session)
+    loads = open_loads(session, queues=scope)
     return [
         AgentLoad(a.login, a.display_name, a.away, *loads.get(a.login, (0, 0)))
         for a in session.exec(agents)
@@ -125,15 +125,20 @@ def _agent_load(session: Session, viewer: Actor) -> list[AgentLoad]:
 
 
 def open_loads(
-    session: Session, logins: Collection[str] | None = None
+    session: Session,
+    logins: Collection[str] | None = None,
+    queues: Collection[str] | None = None,
 ) -> dict[str, tuple[int, int]]:
     """Per assignee: open tickets and their load weighted by priority (as least-loaded
     assignment counts it); agents without open tickets are absent. With `logins`, only
-    theirs are counted (a picker of one team's agents need not read every open ticket)."""
+    theirs are counted (a picker of one team's agents need not read every open ticket);
+    with `queues`, only the tickets of those (what the viewer may see)."""
     loads: dict[str, tuple[int, int]] = {}
     query = select(Ticket.assignee, Ticket.priority, func.count()).where(
         Ticket.stage != Stage.CLOSED, col(Ticket.assignee).is_not(None)
     )
+    if queues is not None:
+        query = query.where(col(Ticket.queue_id).in_(sorted(set(queues))))
     if logins is not None:
         if not logins:
             return loads

@@ -341,7 +341,9 @@ class LargeDemo:
         if ticket.assignee is not None:
             entries.append(claim_entry(number, opened + timedelta(minutes=3), ticket.assignee))
         rows["timeline"].extend(entries)
-        state = ticket_state(stage, ticket.assignee, ticket.priority, ticket.escalation_level)
+        state = ticket_state(
+            stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
+        )
         rows["audit"].append((ticket, state, entries))
 
     def _complaint(self, customer: Any) -> Complaint:

@@ -585,7 +585,7 @@ class _Batch:
                     "queue": rule.queue,
                     "priority": alert.priority,
                     "rule": rule.name,
-                    "state": ticket_state(Stage.NEW, None, alert.priority, 0),
+                    "state": ticket_state(Stage.NEW, None, alert.priority, 0, rule.queue),
                 },
                 "entries": [opening],
             }
@@ -617,7 +617,9 @@ class _Batch:
                     "detail": {
                         "to": case.assignee,
                         "mode": queue.assignment,
-                        "state": ticket_state(Stage.NEW, case.assignee, alert.priority, 0),
+                        "state": ticket_state(
+                            Stage.NEW, case.assignee, alert.priority, 0, queue.id
+                        ),
                     },
                     "entries": [assignment],
                 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 # The name automation (ingest, the sweep) acts under, and the enforced deployment's service
 # account: never an agent's login.
 SYSTEM_LOGIN = "cxdesk"
+# What a Unix login may be, portably: so that no login can pass for another on screen.
+_LOGIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 
 
 def sync_org(session: Session, settings: Settings) -> None:
@@ -86,9 +89,12 @@ def add_agent(
     if by is not None and not by.sees_all_teams:
         raise PermissionDenied(f"{by.login} ({by.role}) may not manage agents; only admins may")
     login = login.strip()
-    if not login or any(ch.isspace() or not ch.isprintable() for ch in login):
-        raise WorkflowError(f"login {login!r} must be one word (the agent's Unix login)")
-    if login == SYSTEM_LOGIN:
+    if not _LOGIN.fullmatch(login):
+        raise WorkflowError(
+            f"login {login!r} must be the agent's Unix login: up to 32 ASCII letters, digits "
+            "and . _ -, not starting with - or ."
+        )
+    if login.casefold() == SYSTEM_LOGIN:  # nor a look-alike of it in another case
         raise WorkflowError(f"login {login!r} is reserved for the system")
     try:
         Role(role)

@@ -26,5 +26,5 @@ def mask_email(email: str | None) -> str | None:
     """chen.wei@example.com → c***@example.com."""
     if not email:
         return email
-    local, at, domain = email.partition("@")
-    return f"{local[:1]}***{at}{domain}" if at else f"{email[:1]}***"
+    local, at, domain = email.rpartition("@")  # the domain follows the last @
+    return f"{local[:1]}***@{domain}" if at else f"{email[:1]}***"

@@ -434,7 +434,17 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
             phone=customer.phone if show_pii else mask_phone(customer.phone),
             email=customer.email if show_pii else mask_email(customer.email),
             feedback_count=session.exec(
-                select(func.count()).where(FeedbackEvent.customer_id == customer.id)
+                select(func.count()).where(
+                    FeedbackEvent.customer_id == customer.id,
+                    True  # feedback on tickets the viewer may not see is not theirs to count
+                    if scope is None
+                    else or_(
+                        col(FeedbackEvent.ticket_id).is_(None),
+                        col(FeedbackEvent.ticket_id).in_(
+                            select(Ticket.id).where(col(Ticket.queue_id).in_(scope))
+                        ),
+                    ),
+                )
             ).one(),
             ticket_count=session.exec(
                 select(func.count()).where(

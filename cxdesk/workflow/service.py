@@ -383,7 +383,7 @@ class TicketService:
                 "priority": ticket.priority,
                 "rule": rule,
                 "assignee": ticket.assignee,
-                "state": ticket_state(Stage.NEW, ticket.assignee, ticket.priority, 0),
+                "state": ticket_state(Stage.NEW, ticket.assignee, ticket.priority, 0, queue.id),
                 **command.detail,
             },
         )
@@ -718,6 +718,11 @@ class TicketService:
                 source = cmd.ticket
                 if TicketKind.CASE not in (source.kind, target.kind) or source.kind != target.kind:
                     raise WorkflowError("only two cases can be merged")
+                if cmd.queue.team_id != target_cmd.queue.team_id:
+                    raise WorkflowError(
+                        f"{ticket_ref(source_id)} and {ticket_ref(into_id)} are worked by "
+                        "different teams; only cases of one team merge"
+                    )
                 if source.customer_id != target.customer_id:
                     raise WorkflowError(
                         f"{ticket_ref(source_id)} and {ticket_ref(into_id)} belong to different "
@@ -1056,7 +1061,7 @@ class TicketService:
         ticket.updated_at = cmd.at
         cmd.session.add(ticket)
         cmd.detail["state"] = ticket_state(
-            ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level
+            ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
         )
         _audit(
             cmd.session,
