@@ -422,7 +422,14 @@ def sweep_command(context: Context, fmt: str) -> None:
 
     context.viewer().require_admin("sweep")
     report = sweep(context.database(), context.settings, context.now())
+    _tell_skipped(report.skipped)
     _print_figures(report.as_dict(), fmt)
+
+
+def _tell_skipped(skipped: dict[int, str]) -> None:
+    """One line on stderr for each ticket the sweep passed over, saying why."""
+    for reason in skipped.values():
+        say(f"cxdesk: skipped {reason}", err=True)
 
 
 def _print_figures(figures: dict[str, Any], fmt: str) -> None:
@@ -461,6 +468,7 @@ def watch(context: Context, interval: float) -> None:
     db = context.database()
     while not stop.is_set():
         report = sweep(db, context.settings, context.now())
+        _tell_skipped(report.skipped)
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
