@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -1349,6 +1350,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"database error: {getattr(exc, 'orig', None) or exc}".splitlines()[0])
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except Exception as exc:  # the last line of defence: one line, not a dump
+        if os.environ.get("CXDESK_DEBUG"):
+            say(traceback.format_exc(), err=True, multiline=True)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        _fail(f"internal error: {reason}; run with CXDESK_DEBUG=1 for the traceback")
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
