@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -422,7 +423,14 @@ def sweep_command(context: Context, fmt: str) -> None:
 
     context.viewer().require_admin("sweep")
     report = sweep(context.database(), context.settings, context.now())
+    _tell_skipped(report.skipped)
     _print_figures(report.as_dict(), fmt)
+
+
+def _tell_skipped(skipped: dict[int, str]) -> None:
+    """One line on stderr for each ticket the sweep passed over, saying why."""
+    for reason in skipped.values():
+        say(f"cxdesk: skipped {reason}", err=True)
 
 
 def _print_figures(figures: dict[str, Any], fmt: str) -> None:
@@ -461,6 +469,7 @@ def watch(context: Context, interval: float) -> None:
     db = context.database()
     while not stop.is_set():
         report = sweep(db, context.settings, context.now())
+        _tell_skipped(report.skipped)
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
@@ -1341,6 +1350,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"database error: {getattr(exc, 'orig', None) or exc}".splitlines()[0])
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except Exception as exc:  # the last line of defence: one line, not a dump
+        if os.environ.get("CXDESK_DEBUG"):
+            say(traceback.format_exc(), err=True, multiline=True)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        _fail(f"internal error: {reason}; run with CXDESK_DEBUG=1 for the traceback")
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -31,6 +31,12 @@ class WorkflowError(CxdeskError):
     """A command that the ticket's stage, the role or the input does not allow."""
 
 
+class UnusableTicket(WorkflowError):
+    """A ticket whose stored values (a stage or priority this version does not know, a queue
+    that is gone, a due time out of the calendar's range) no command can work with: written
+    outside cxdesk, or by a newer version. The message names the ticket and the value."""
+
+
 class PermissionDenied(WorkflowError):
     """The acting agent's role or teams do not allow the command."""
 

@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -111,7 +112,17 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = sanitize(_cell(value), multiline=True)
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+    return f"'{text}" if starts_a_formula(text) else text
+
+
+def starts_a_formula(text: str) -> bool:
+    """Whether a spreadsheet may read `text` as a formula: one that trims the cell skips
+    leading blanks (any Unicode space, a newline, a zero-width mark), and a full-width `＝`
+    is an `=` once normalised (NFKC), as some spreadsheets and input methods make it."""
+    if text.startswith(FORMULA_START):
+        return True
+    lead = next((c for c in text if not (c.isspace() or unicodedata.category(c) == "Cf")), "")
+    return unicodedata.normalize("NFKC", lead).startswith(FORMULA_START)
 
 
 def _cell(value: Any) -> str:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,10 +97,11 @@ def hostile(new_db: str, run: Run, tmp_path: Path) -> Iterator[tuple[str, Path]]
     assert run(*db, "user", "add", "ann", "--name", HOSTILE, "--team", "care")[0] == 0
     # Text stored before cleaning existed.
     _execute(new_db, "UPDATE tickets SET title = :t", FORMULA + HOSTILE)
-    _execute(new_db, "UPDATE customers SET name = :t", "@SUM(A1)" + HOSTILE)
-    _execute(new_db, "UPDATE timeline_entries SET body = :t", "+1" + HOSTILE)
-    _execute(new_db, "UPDATE templates SET body = :t", "-1" + HOSTILE)
-    _execute(new_db, "UPDATE agents SET display_name = :t", "-" + HOSTILE)
+    # Formulas behind blanks a spreadsheet trims, or in full-width signs it normalises.
+    _execute(new_db, "UPDATE customers SET name = :t", "\u3000@SUM(A1)" + HOSTILE)
+    _execute(new_db, "UPDATE timeline_entries SET body = :t", "\n+1" + HOSTILE)
+    _execute(new_db, "UPDATE templates SET body = :t", "\u00a0-1" + HOSTILE)
+    _execute(new_db, "UPDATE agents SET display_name = :t", "－" + HOSTILE)
     yield new_db, feed
 
 
@@ -243,13 +245,22 @@ def test_no_output_path_prints_hostile_text_raw(
             elif call.fmt == "csv" and code == 0:
                 for row in csv.reader(io.StringIO(out)):
                     for cell in row:
-                        assert not cell.startswith(FORMULA_START) or _number(cell), (cell, where)
-                        neutralised |= {cell[:2]} & {"'=", "'+", "'-", "'@"}
+                        assert not _lead(cell).startswith(FORMULA_START) or _number(cell), (
+                            cell,
+                            where,
+                        )
+                        neutralised |= {cell[:1] + _lead(cell[1:])} & {"'=", "'+", "'-", "'@"}
             if call.shows_data:
                 assert "PWNED" in out + err or "\\x1b" in out + err or "u001b" in out, where
                 shown.append(command)
     assert neutralised == {"'=", "'+", "'-", "'@"}  # the formulas were there, made text
     assert set(shown) >= {"ticket show", "ingest quarantine show", "rules check", "user list"}
+
+
+def _lead(cell: str) -> str:
+    """The first character a trimming spreadsheet reads in `cell`, normalised (NFKC)."""
+    lead = next((c for c in cell if not (c.isspace() or unicodedata.category(c) == "Cf")), "")
+    return unicodedata.normalize("NFKC", lead)
 
 
 def _watched(*args: str) -> tuple[int, str, str]:

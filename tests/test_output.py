@@ -74,6 +74,30 @@ def test_csv_text_that_starts_a_formula_becomes_text() -> None:
     assert csv_cell("-3") == "'-3"  # text that looks like one does not
     assert csv_cell(["=a", "b"]) == "'=a;b"
     assert csv_cell(None) == ""
+    # a spreadsheet that trims the cell, or reads a full-width sign, still sees a formula
+    for formula in (" =1+1", "\u00a0=1", "\u3000=1", "\n=1", "\u200b=1", "＝1+1", "﹢1", "＠A1"):
+        assert csv_cell(formula).startswith("'"), formula
+    assert csv_cell(" 1") == " 1" and csv_cell("１２") == "１２"  # no sign, no formula
+
+
+BLANKS = st.text(st.sampled_from(" \n\u00a0\u1680\u2000\u2009\u200b\u202f\u205f\u3000\ufeff"))
+SIGNS = st.sampled_from("=+-@＝＋－＠﹦﹢﹣﹫⁼⁺₌₊")
+
+
+@given(BLANKS, SIGNS, ANY_TEXT)
+def test_csv_text_led_by_blanks_and_any_form_of_a_sign_becomes_text(
+    blanks: str, sign: str, rest: str
+) -> None:
+    assert csv_cell(blanks + sign + rest).startswith("'")
+
+
+@given(ANY_TEXT)
+def test_a_csv_cell_never_opens_with_a_formula_sign(text: str) -> None:
+    cell = csv_cell(text)
+    lead = cell.lstrip("".join(c for c in cell if c.isspace() or unicodedata.category(c) == "Cf"))
+    assert cell.startswith("'") or not unicodedata.normalize("NFKC", lead[:1]).startswith(
+        ("=", "+", "-", "@")
+    )
 
 
 def _prints(call: ast.Call) -> bool:

@@ -132,7 +132,7 @@ class DashboardScreen(Screen[None]):
         for row in board.breaches:
             breaches.add(
                 plain(row.id),
-                Text(row.priority, PRIORITY_STYLE[row.priority]),
+                plain(row.priority, PRIORITY_STYLE.get(row.priority, "")),
                 sla_cell(self.desk.reading(row, now), t),
                 plain(row.assignee or "—"),
                 plain(row.title),
@@ -142,7 +142,7 @@ class DashboardScreen(Screen[None]):
         for row in board.metric_alerts:
             problems.add(
                 plain(row.id),
-                Text(row.priority, PRIORITY_STYLE[row.priority]),
+                plain(row.priority, PRIORITY_STYLE.get(row.priority, "")),
                 plain(row.stage),
                 plain(row.title),
             )

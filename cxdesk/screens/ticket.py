@@ -188,9 +188,10 @@ class TicketScreen(Screen[None]):
             return None
         command = self._command_for(str(parameters[0]))
         viewer = self.desk.viewer
-        team = self.desk.clocks.queues[detail.row.queue].team_id
-        if command == "claim" and detail.row.assignee is not None:
+        queue = self.desk.clocks.queues.get(detail.row.queue)  # None: a queue that is gone
+        if queue is None or (command == "claim" and detail.row.assignee is not None):
             return None
+        team = queue.team_id
         allowed = (
             command in allowed_commands(detail.row.stage)
             and viewer.may(command)
@@ -289,7 +290,8 @@ class TicketScreen(Screen[None]):
     def _agent_field(self, row: TicketRow) -> Field:
         """The agents of the ticket's team, lightest load first, away ones last and marked.
         Reads the database: called from a worker, never on the event loop."""
-        team = self.desk.clocks.queues[row.queue].team_id
+        queue = self.desk.clocks.queues.get(row.queue)  # None: a queue that is gone, no agents
+        team = queue.team_id if queue else None
         with self.desk.db.session() as session:
             agents = [
                 a

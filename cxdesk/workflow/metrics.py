@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from cxdesk.config import Settings
 from cxdesk.errors import NotFound
 from cxdesk.models import FeedbackEvent, Queue, Stage, Ticket, TicketKind
-from cxdesk.workflow.sla import SlaPlanner
+from cxdesk.workflow.sla import KNOWN_PRIORITIES, SlaPlanner
 
 AGE_BUCKETS = (
     (timedelta(days=1), "< 1d"),
@@ -108,12 +108,16 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def _hours(
     planner: SlaPlanner,
-    queue: Queue,
+    queue: Queue | None,
     priority: str,
     start: datetime,
     end: datetime,
     paused_seconds: int,
-) -> float:
+) -> float | None:
+    """Working hours from `start` to `end`; None where no calendar applies (a queue that is
+    gone, a priority no policy has targets for): such a ticket counts, untimed."""
+    if queue is None or priority not in KNOWN_PRIORITIES:
+        return None
     worked = planner.calendar_for(queue, priority).measured(start, end).total_seconds()
     return max(worked - paused_seconds, 0) / 3600
 
@@ -136,23 +140,25 @@ def sla_report(
         fr_hours: list[float] = []
         res_hours: list[float] = []
         for t in members:
-            queue = queues[t.queue_id]
+            queue = queues.get(t.queue_id)
             if t.first_response_due is not None:
                 answered = t.first_response_at
                 if answered is not None or t.first_response_due < now:
                     fr_total += 1
                     fr_met += answered is not None and answered <= t.first_response_due
                 if answered is not None:
-                    fr_hours.append(_hours(planner, queue, t.priority, t.opened_at, answered, 0))
+                    hours = _hours(planner, queue, t.priority, t.opened_at, answered, 0)
+                    fr_hours += [] if hours is None else [hours]
             if t.resolution_due is not None:
                 if t.resolved_at is not None or t.resolution_due < now:
                     res_total += 1
                     res_met += t.resolved_at is not None and t.resolved_at <= t.resolution_due
                 if t.resolved_at is not None:
                     start = t.reopened_at or t.opened_at
-                    res_hours.append(
-                        _hours(planner, queue, t.priority, start, t.resolved_at, t.paused_seconds)
+                    hours = _hours(
+                        planner, queue, t.priority, start, t.resolved_at, t.paused_seconds
                     )
+                    res_hours += [] if hours is None else [hours]
         rows.append(
             {
                 "by": by,
@@ -300,8 +306,11 @@ def backlog_report(session: Session, period: Period, now: datetime) -> list[dict
         age = now - opened
         label = next((name for limit, name in AGE_BUCKETS if age < limit), labels[-1])
         table.setdefault(stage, dict.fromkeys(labels, 0))[label] += 1
-    order = [s.value for s in Stage]
+    order = {s.value: i for i, s in enumerate(Stage)}
+    # A stage this version does not know (stored outside cxdesk) is counted as stored, last.
     return [
         {"stage": stage, **counts, "total": sum(counts.values())}
-        for stage, counts in sorted(table.items(), key=lambda item: order.index(item[0]))
+        for stage, counts in sorted(
+            table.items(), key=lambda item: (order.get(item[0], len(order)), item[0])
+        )
     ]

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.errors import NotFound, StaleVersion, WorkflowError
+from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
     Agent,
@@ -50,12 +50,13 @@ from cxdesk.workflow.audit import (
     ticket_state,
     timeline_row_digest,
 )
+from cxdesk.workflow.calendar import Unmeasurable
 from cxdesk.workflow.instants import local_text
 from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
 from cxdesk.workflow.refs import ticket_ref
-from cxdesk.workflow.sla import SlaPlanner
-from cxdesk.workflow.stages import next_stage
+from cxdesk.workflow.sla import KNOWN_PRIORITIES, SlaPlanner
+from cxdesk.workflow.stages import known_stage, next_stage
 from cxdesk.workflow.text import clean_text
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
@@ -256,15 +257,19 @@ class Batch:
 
     def attempt(self, command: Callable[[Session], T]) -> T | None:
         """Run one ticket's command in a savepoint: when the ticket closed or moved on since
-        it was picked (WorkflowError), only its own changes are undone, and None is returned."""
+        it was picked (WorkflowError), only its own changes are undone, and None is returned.
+        A ticket no command can work with (UnusableTicket) is undone the same way, and the
+        error raised for the caller to count it and go on."""
         chain, last = self.chain, self.chain.last if self.chain else ""
         try:
             with self.session.begin_nested():
                 return command(self.session)
-        except WorkflowError:
+        except WorkflowError as exc:
             self.chain = chain  # its audit rows are undone: the chain ends where it did
             if chain is not None:
                 chain.last = last
+            if isinstance(exc, UnusableTicket):
+                raise
             return None
 
     def audit(self, **row: Any) -> None:
@@ -579,7 +584,7 @@ class TicketService:
     def resume(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
         with self._command("resume", ticket_id, version, at) as cmd:
             ticket = cmd.ticket
-            cmd.target = Stage(ticket.paused_from or Stage.COLLECT)
+            cmd.target = known_stage(ticket.paused_from or Stage.COLLECT, ticket_ref(ticket_id))
             paused_at = ticket.paused_at or cmd.at
             ticket.stage = cmd.target  # the clocks below read the stage
             ticket.paused_at = ticket.paused_from = None
@@ -1012,7 +1017,11 @@ class TicketService:
         session: Session | None = None,
     ) -> Iterator[Command]:
         """Run a command in `session` (the caller's batch) or in a write transaction of its own;
-        its notifications reach the hook when whichever transaction it ran in commits."""
+        its notifications reach the hook when whichever transaction it ran in commits.
+
+        A ticket whose stored values no command can work with (a queue that is gone, a
+        priority or stage this version does not know, a due time the calendar cannot count
+        from) is refused with an UnusableTicket naming it and the value."""
         with self._unit(session) as unit:
             ticket = unit.exec(
                 select(Ticket)
@@ -1023,17 +1032,26 @@ class TicketService:
             ref = ticket_ref(ticket_id)
             if ticket is None:
                 raise NotFound(f"no ticket {ref}")
-            queue = self._queue(unit, ticket.queue_id)
+            queue = _row(unit, Queue, ticket.queue_id)
+            if queue is None:
+                raise UnusableTicket(
+                    f"{ref} is in a queue that no longer exists: {ticket.queue_id!r}"
+                )
             who = self.who(unit)
             who.see(queue.team_id, ref)  # before any answer that would tell it exists
             who.authorize(name, queue.team_id, ref)
             if version is not None and ticket.version != version:
                 raise self._stale(unit, ticket)
             target = next_stage(name, ticket.stage, ref)
+            if ticket.priority not in KNOWN_PRIORITIES:
+                raise UnusableTicket(f"{ref} has an unknown priority {ticket.priority!r}")
             command = Command(unit, ticket, queue, at or utcnow(), self.actor, name, target)
-            yield command
-            if not command.unchanged:
-                self._finish(command)
+            try:
+                yield command
+                if not command.unchanged:
+                    self._finish(command)
+            except Unmeasurable as exc:
+                raise UnusableTicket(f"{ref}: {exc}") from None
             _hold_notices(unit, self.settings, command.notices)
 
     @contextmanager

@@ -13,10 +13,12 @@ from enum import StrEnum
 from typing import Protocol
 
 from cxdesk.config import Settings, Target
-from cxdesk.models import Queue, Stage, Ticket
+from cxdesk.models import Priority, Queue, Stage, Ticket
 from cxdesk.workflow.calendar import BusinessCalendar
 
 CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
+# What a policy has targets for; a stored priority outside it has no clock to read.
+KNOWN_PRIORITIES = frozenset(Priority)
 
 
 class Clocked(Protocol):
@@ -170,9 +172,10 @@ class SlaPlanner:
         now: datetime,
     ) -> ClockReading | None:
         """The clock's state at `now`, with the working time left (or overdue, negative)
-        counted on the calendar it runs on."""
+        counted on the calendar it runs on; None too for a priority no policy has targets for
+        (stored outside cxdesk): its clock is unknown, and a listing shows it as none."""
         reading = read_clock(due, risk_at, now)
-        if reading is None or due is None:
+        if reading is None or due is None or priority not in KNOWN_PRIORITIES:
             return None
         calendar = self.calendar_for(queue, priority)
         left = calendar.measured(now, due) if due >= now else -calendar.measured(due, now)
@@ -196,7 +199,8 @@ class SlaPlanner:
 
 
 class ClockReader:
-    """Reads running clocks by queue id, for listings: queues are loaded once."""
+    """Reads running clocks by queue id, for listings: queues are loaded once. A ticket of a
+    queue that no longer exists has no clock to read (None)."""
 
     def __init__(self, planner: SlaPlanner, queues: Mapping[str, Queue]) -> None:
         self.planner = planner
@@ -210,7 +214,10 @@ class ClockReader:
         risk_at: datetime | None,
         now: datetime,
     ) -> ClockReading | None:
-        return self.planner.read(self.queues[queue_id], priority, due, risk_at, now)
+        queue = self.queues.get(queue_id)
+        if queue is None:
+            return None
+        return self.planner.read(queue, priority, due, risk_at, now)
 
 
 def read_clock(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cxdesk.errors import WorkflowError
+from cxdesk.errors import UnusableTicket, WorkflowError
 from cxdesk.models import Stage
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
@@ -41,12 +41,13 @@ COMMANDS: dict[str, Rule] = {
 }
 
 _ORDER = list(Stage)
+_KNOWN = frozenset(Stage)
 
 
 def next_stage(command: str, stage: str, ref: str) -> Stage:
     """The stage after `command`, or a WorkflowError naming the stages that allow it."""
     rule = COMMANDS[command]
-    current = Stage(stage)
+    current = known_stage(stage, ref)
     if current not in rule.allowed_from:
         allowed = ", ".join(s.value for s in _ORDER if s in rule.allowed_from)
         raise WorkflowError(
@@ -57,6 +58,17 @@ def next_stage(command: str, stage: str, ref: str) -> Stage:
     return rule.moves_to or current
 
 
+def known_stage(stage: str, ref: str) -> Stage:
+    """`stage` as a Stage, or an error naming the ticket when it holds one this version does
+    not know (written outside cxdesk, or by a newer version)."""
+    if stage not in _KNOWN:
+        raise UnusableTicket(f"{ref} is at an unknown stage {stage!r}")
+    return Stage(stage)
+
+
 def allowed_commands(stage: str) -> list[str]:
+    """The commands allowed in `stage`; none in a stage this version does not know."""
+    if stage not in _KNOWN:
+        return []
     current = Stage(stage)
     return [name for name, rule in COMMANDS.items() if current in rule.allowed_from]

@@ -20,10 +20,12 @@ from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.errors import UnusableTicket
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
 from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
 from cxdesk.workflow.metric_alerts import detect_metric_alerts, fire_metric_alerts
 from cxdesk.workflow.org import get_meta, set_meta
+from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
@@ -31,11 +33,15 @@ METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the
 BATCH_TICKETS = 200  # tickets handled per write transaction
 
 
-def _act(service: TicketService, jobs: list[tuple[str, int]], now: datetime) -> Counter[str]:
+def _act(
+    service: TicketService, jobs: list[tuple[str, int]], now: datetime, skipped: dict[int, str]
+) -> Counter[str]:
     """Do each job (kind of work, ticket) that is still to do, BATCH_TICKETS to a write
     transaction: a commit per ticket cost more than the work itself, and a pass after long
     downtime still lets other writers in between batches. A ticket that moved on since the
-    query is skipped without spoiling its batch. Returns how many of each kind were done."""
+    query is skipped without spoiling its batch, and so is one whose stored values no command
+    can work with (noted in `skipped`, by id, with why): one odd row never stops the work on
+    every other ticket. Returns how many of each kind were done."""
     actions: dict[str, Callable[[int, Session], object]] = {
         "at_risk": lambda i, s: service.mark_at_risk(i, now, s),
         "breaches": lambda i, s: service.escalate_breach(i, now, s),
@@ -46,8 +52,11 @@ def _act(service: TicketService, jobs: list[tuple[str, int]], now: datetime) -> 
         chunk = jobs[start : start + BATCH_TICKETS]
         with service.batch([ticket_id for _, ticket_id in chunk]) as batch:
             for kind, ticket_id in chunk:
-                # closed, answered or reopened meanwhile: nothing left to do (None)
-                done[kind] += bool(batch.attempt(partial(actions[kind], ticket_id)))
+                try:
+                    # closed, answered or reopened meanwhile: nothing left to do (None)
+                    done[kind] += bool(batch.attempt(partial(actions[kind], ticket_id)))
+                except UnusableTicket as exc:
+                    skipped[ticket_id] = str(exc)
     return done
 
 
@@ -57,6 +66,8 @@ class SweepReport:
     breaches: int = 0
     followups_expired: int = 0
     metric_alerts: list[str] = field(default_factory=list)
+    # Tickets no command could work with (odd stored values), by id, with why.
+    skipped: dict[int, str] = field(default_factory=dict)
     # Where the pass spent its time (find, act, metric_alerts), for benchmarks and logs.
     seconds: dict[str, float] = field(default_factory=dict)
     looked_at_metrics: bool = False  # they are looked at every `metric_alerts.every`
@@ -67,6 +78,8 @@ class SweepReport:
             "breaches": self.breaches,
             "followups_expired": self.followups_expired,
             "metric_alerts": self.metric_alerts,
+            "skipped": len(self.skipped),
+            "skipped_tickets": [ticket_ref(i) for i in sorted(self.skipped)],
         }
 
 
@@ -104,7 +117,7 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     jobs = [("at_risk", i) for i, due in work["at_risk"] if due is not None and due > now]
     jobs += [("breaches", i) for i in work["breaches"]]
     jobs += [("followups_expired", i) for i in sorted(set(work["followups_expired"]))]
-    done = _act(service, jobs, now)
+    done = _act(service, jobs, now, report.skipped)
     report.at_risk = done["at_risk"]
     report.breaches = done["breaches"]
     report.followups_expired = done["followups_expired"]
