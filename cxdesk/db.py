@@ -6,6 +6,7 @@ The schema is created and changed only by the Alembic migrations in
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sqlite3
@@ -221,6 +222,18 @@ def write_stamp(connection: Connection) -> WriteStamp | None:
     token = info.setdefault(_CONNECTION_TOKEN, object())
     version = connection.exec_driver_sql("PRAGMA data_version").scalar_one()
     return WriteStamp(token, info.get(_CHECKOUTS, 0), version)  # 0: never follows
+
+
+def serialise(connection: Connection, name: str) -> None:
+    """Wait until no other transaction holding the lock `name` is open, and hold it until
+    this one ends. SQLite's write transactions are serial already; on PostgreSQL two of them
+    that both read "no such row" and then insert it (ingest's customers, a customer's open
+    case) would otherwise collide, or each open a case, so those take a transaction-level
+    advisory lock, released by the commit or rollback, whatever becomes of the process."""
+    if connection.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": key})
 
 
 def _count_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

@@ -26,7 +26,15 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, WriteStamp, insert_rows, one_of, update_rows, write_stamp
+from cxdesk.db import (
+    Database,
+    WriteStamp,
+    insert_rows,
+    one_of,
+    serialise,
+    update_rows,
+    write_stamp,
+)
 from cxdesk.errors import NotFound
 from cxdesk.i18n import Message
 from cxdesk.models import (
@@ -361,6 +369,10 @@ class _Batch:
         self.audit: list[dict[str, Any]] = []
 
     def run(self, items: list[Checked]) -> list[_Pending]:
+        # One batch at a time across runs, as SQLite's write lock has it: a batch decides
+        # from what it reads which customers and cases are new, and another run's batch
+        # in between would insert the same customer or open a second case.
+        serialise(self.session.connection(), INGEST_LOCK)
         valid = [item[2] for item in items if not isinstance(item[2], str)]  # item: Checked
         known = self._known_event_ids([ev.event_id for ev in valid])
         self.tickets = self._existing_tickets(
@@ -848,6 +860,7 @@ class _Batch:
             )
 
 
+INGEST_LOCK = "cxdesk ingest"  # what ingest batches serialise on (see `serialise`)
 MEMORY_LIMIT = 50_000  # customers remembered between batches: ~60 MB at most
 
 _NO_ORIGIN: Origin = ("jsonl", None)  # an event handed over, not read from a source

@@ -67,6 +67,10 @@ def _undecodable(text: str) -> bool:
 
 
 TOO_LONG = f"record longer than the limit of {MAX_RECORD_CHARS} characters"
+UNCLOSED_QUOTE = (
+    "unclosed quote: the record it starts runs to the end of the source, or over several "
+    "lines with the wrong number of cells; the lines after this one are read again as records"
+)
 _SHOWN = 2000  # of an over-long record, the quarantine keeps its head
 _BOM = "\ufeff"  # a UTF-8 byte order mark, which some exports put first
 
@@ -119,17 +123,23 @@ class _LineTap:
         self.taken: list[str] = []
         self.size = 0
         self.first = 1
+        self.again: list[str] = []  # lines to read once more, the next one last
+        self.ran_out = False  # the source ended inside the current record: an open quote
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
-        line = self.stream.readline(MAX_RECORD_CHARS)
-        if not line:
-            raise StopIteration
+        if self.again:
+            line = self.again.pop()
+        else:
+            line = self.stream.readline(MAX_RECORD_CHARS)
+            if not line:
+                self.ran_out = bool(self.taken)
+                raise StopIteration
+            if self.number == 0:
+                line = line.removeprefix(_BOM)
         self.number += 1
-        if self.number == 1:
-            line = line.removeprefix(_BOM)
         if not self.taken:
             self.first, self.size = self.number, 0
         self.taken.append(line)
@@ -143,10 +153,36 @@ class _LineTap:
         self.taken = []
         return self.first, raw
 
+    def take_first(self) -> tuple[int, str]:
+        """The current record's first line; the lines after it are read again."""
+        first, *rest = self.taken
+        self.again.extend(reversed(rest))
+        self.number = self.first
+        self.taken = []
+        self.ran_out = False
+        return self.first, first.rstrip("\r\n")
+
+
+def _allow_record_sized_fields() -> None:
+    """Let the csv module read a cell as long as a whole record may be: its own limit
+    (131,072 characters) would refuse a long quoted comment that the record limit allows,
+    and leave the reader inside the quote. The limit is the process's, so it is only ever
+    raised, here where a CSV reader is made (the reading process runs this too), not on
+    import; `_LineTap` refuses a record past MAX_RECORD_CHARS before any cell reaches it."""
+    if csv.field_size_limit() < MAX_RECORD_CHARS:
+        csv.field_size_limit(MAX_RECORD_CHARS)
+
 
 def read_csv(stream: TextIO) -> Iterator[Record]:
     """The records of a CSV source. One that cannot be read (too long, bad quoting) is one
-    record refused, and reading goes on with the line after it."""
+    record refused, and reading goes on with the line after it.
+
+    A quote left open runs on to the next quote character, however many lines later, and
+    would swallow the records between. So a record that ends with the source inside a quote,
+    or runs over several lines with cells that do not match the header, is taken for such a
+    quote: its first line alone is refused, and the lines after it are read again as records
+    of their own."""
+    _allow_record_sized_fields()
     tap = _LineTap(stream)
     reader = csv.reader(tap)
     header_problem = None
@@ -177,6 +213,13 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
         except csv.Error as exc:
             line, raw = tap.take()
             yield record(line, decodable(raw), error=f"unreadable CSV: {exc}")
+            continue
+        if (
+            header_problem is None  # then every record is refused whole anyway
+            and (tap.ran_out or (len(tap.taken) > 1 and len(cells) != len(header)))
+        ):
+            line, raw = tap.take_first()
+            yield record(line, decodable(raw), error=UNCLOSED_QUOTE)
             continue
         line, raw = tap.take()
         if not any(cell.strip() for cell in cells):
