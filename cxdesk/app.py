@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -72,6 +74,24 @@ class CxdeskApp(App[None]):
         )
         localize_bindings(self, self.desk.t)
         self.ansi_theme_light = LIGHT_ANSI  # named colours that read on a light theme
+
+    def _fatal_error(self) -> None:
+        """A crash ends with one line, not Textual's traceback with its locals: they hold the
+        settings and the database, and under sudo the person at the desk may not see those.
+        `CXDESK_DEBUG` brings the traceback back. (Textual's own hook, overridden.)"""
+        if os.environ.get("CXDESK_DEBUG"):
+            super()._fatal_error()
+            return
+        error = self._exception
+        what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
+        self.bell()
+        self._exit_renderables.append(
+            Text(
+                f"cxdesk: error: internal error: {sanitize(what)}; run with CXDESK_DEBUG=1 "
+                "for the traceback"
+            )
+        )
+        self._close_messages_no_wait()
 
     def notify(
         self,

@@ -433,3 +433,31 @@ async def test_a_form_offers_stored_values_and_choices_inert() -> None:
         assert cause == "late\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
         assert note == "line 1\n\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
         assert not RAW_SHOWN.search(drawn(app))
+
+
+async def test_a_crash_ends_in_one_line_without_locals(demo_copy: str, monkeypatch) -> None:
+    """Textual's crash report prints the locals of every frame: the settings and the
+    database, which a person at a desk run through sudo may not see."""
+    monkeypatch.delenv("CXDESK_DEBUG", raising=False)
+    app = make_app(demo_copy)
+    secret = "postgresql://cx:s3cret@db/cx"
+    printed: list[object] = []  # what the app prints on its way out
+    monkeypatch.setattr(
+        app, "_print_error_renderables", lambda: printed.extend(app._exit_renderables)
+    )
+
+    def crash() -> None:
+        password = secret  # a local a traceback with locals would show
+        raise RuntimeError(f"boom \x1b[2J {len(password)}")
+
+    with pytest.raises(RuntimeError):
+        async with app.run_test() as pilot:
+            await settle(app, pilot)
+            app.call_later(crash)
+            await pilot.pause()
+    shown = [str(r) for r in printed]
+    assert shown == [
+        "cxdesk: error: internal error: RuntimeError: boom \\x1b[2J 28; run with "
+        "CXDESK_DEBUG=1 for the traceback"
+    ]
+    assert all(secret not in text for text in shown)
