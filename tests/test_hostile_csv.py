@@ -99,3 +99,17 @@ def test_one_open_quote_among_plain_records_refuses_its_line_only(
     read = [(r.line, r.fields.get("comment") or "") for r in records if r.fields is not None]
     expected = [(n + 2 + (n >= at), comment.strip()) for n, comment in enumerate(comments)]
     assert [(line, comment.strip()) for line, comment in read] == expected
+
+
+def test_an_open_quote_before_more_than_a_records_worth_of_lines_loses_only_its_line() -> None:
+    """The quote ran past the record limit: the lines it had swallowed by then were dropped,
+    stored nowhere (20,000 good records of a 50,000-line file)."""
+    lines = [f"m{n},survey,2026-03-01T09:00:00+08:00,C{n},9,ok\n" for n in range(1, 30_001)]
+    text = HEADER + 'm0,survey,2026-03-01T09:00:00+08:00,C0,9,"oops\n' + "".join(lines)
+    assert len(text) > 1_048_576
+    records = list(read_csv(io.StringIO(text)))
+    refused = [(r.line, r.error) for r in records if r.error]
+    assert len(refused) == 1 and refused[0][0] == 2 and UNCLOSED_QUOTE in refused[0][1]
+    assert [r.fields["event_id"] for r in records if not r.error] == [
+        f"m{n}" for n in range(1, 30_001)
+    ]

@@ -179,9 +179,10 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
 
     A quote left open runs on to the next quote character, however many lines later, and
     would swallow the records between. So a record that ends with the source inside a quote,
-    or runs over several lines with cells that do not match the header, is taken for such a
-    quote: its first line alone is refused, and the lines after it are read again as records
-    of their own."""
+    runs over several lines with cells that do not match the header, or runs over several
+    lines past the record limit, is taken for such a quote: its first line alone is refused,
+    and the lines after it are read again as records of their own (a genuine record that long
+    is refused line by line, none of it lost)."""
     _allow_record_sized_fields()
     tap = _LineTap(stream)
     reader = csv.reader(tap)
@@ -206,9 +207,15 @@ def read_csv(stream: TextIO) -> Iterator[Record]:
         except StopIteration:
             return
         except _TooLong:
+            reader = csv.reader(tap)  # a reader stopped inside a quote would stay in it
+            if len(tap.taken) > 1 and header_problem is None:
+                # over several lines: most likely a quote left open, whose lines past the
+                # limit would be lost unread; its first line alone is refused
+                line, raw = tap.take_first()
+                yield record(line, decodable(raw), error=f"{UNCLOSED_QUOTE} ({TOO_LONG})")
+                continue
             line, raw = tap.take()
             yield record(line, _head(raw), error=TOO_LONG)
-            reader = csv.reader(tap)  # a reader stopped inside a quote would stay in it
             continue
         except csv.Error as exc:
             line, raw = tap.take()
