@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,27 @@ def test_rules_check_names_the_pattern(initialised: str, tmp_path: Path, run: Ru
         " rule nested",
         " rule overlapping",
     ]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        '[d for d in drivers if d =~ "(a|aa)+$"].length > 0',  # a comprehension's condition
+        '{"k": comment =~ "(a|aa)+$"}["k"]',  # inside a mapping
+    ],
+)
+def test_patterns_nested_in_other_expressions_are_limited_and_warned_of(condition: str) -> None:
+    """The walk over a condition missed expressions kept in slots or tuples: such a pattern
+    ran without a limit (minutes for one event) and `rules check` said nothing."""
+    from cxdesk.workflow.rules import FACT_TYPES, RuleSet
+
+    rule = AlertRuleConfig(name="deep", condition=condition, priority="P3", queue="billing")
+    rules = RuleSet([rule])
+    assert any("repeats a repetition" in risk for risk in rule_risks([rule]))
+    facts = dict.fromkeys(FACT_TYPES) | {
+        "comment": "a" * 40 + "!",
+        "drivers": ("a" * 40 + "!",) * 3,
+    }
+    started = time.perf_counter()
+    rules.fired(facts)
+    assert time.perf_counter() - started < 5

@@ -24,7 +24,7 @@ import rule_engine.ast as ast
 
 from cxdesk.config import AlertRuleConfig
 from cxdesk.errors import ConfigError
-from cxdesk.workflow.rules import FACT_TYPES, REGEX_TIMEOUT_S, compile_rule
+from cxdesk.workflow.rules import FACT_TYPES, REGEX_TIMEOUT_S, ast_children, compile_rule
 
 NEVER_NULL = frozenset({"event_id", "kind", "customer_id", "drivers"})
 NULLABLE = frozenset(FACT_TYPES) - NEVER_NULL
@@ -109,9 +109,8 @@ def _risks(node: object, guarded: frozenset[str]) -> Iterator[str]:
                 yield f"{name} may be null, which `<`, `+` and the like fail on; " + guard.format(
                     name
                 )
-    for child in vars(node).values():
-        if isinstance(child, ast.ExpressionBase):
-            yield from _risks(child, guarded)
+    for child in ast_children(node):
+        yield from _risks(child, guarded)
 
 
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)

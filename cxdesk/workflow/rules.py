@@ -7,6 +7,7 @@ name or comparing text to a number is reported when the config is checked, not a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from types import SimpleNamespace
@@ -153,9 +154,27 @@ def _time_limited(node: object) -> None:
         getattr(node, "_right", None), re.Pattern
     ):
         node._right = _TimedPattern(node._right)
-    for child in vars(node).values():
-        if isinstance(child, rule_engine.ast.ExpressionBase):
-            _time_limited(child)
+    for child in ast_children(node):
+        _time_limited(child)
+
+
+def ast_children(node: object) -> Iterator[rule_engine.ast.ExpressionBase]:
+    """The expressions directly inside a rule-engine node, wherever it keeps them: in its
+    attributes or slots (a comprehension's condition), alone or in tuples (an array's items)."""
+    names = set(getattr(node, "__dict__", ()))
+    for cls in type(node).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        names.update((slots,) if isinstance(slots, str) else slots)
+    for name in sorted(names):
+        yield from _expressions(getattr(node, name, None))
+
+
+def _expressions(value: object) -> Iterator[rule_engine.ast.ExpressionBase]:
+    if isinstance(value, rule_engine.ast.ExpressionBase):
+        yield value
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _expressions(item)
 
 
 def rule_errors(rules: list[AlertRuleConfig]) -> list[str]:
