@@ -578,8 +578,10 @@ def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
     context.viewer().require_admin("verify the audit log")
     with context.database().session() as session:
         check = verify_chain(session, anchor)
-        deep_check = verify_deep(session) if deep and check.problem is None else None
-    problem = check.problem or (deep_check.problem if deep_check else None)
+        # the rows vouch for what is replayed: deep goes on past timeline problems only,
+        # and names the ticket they are on
+        deep_check = verify_deep(session) if deep and check.first_bad is None else None
+    problem = (deep_check.problem if deep_check else None) or check.problem
     if problem is not None:
         say(problem)
         sys.exit(EXIT_PARTIAL)

@@ -280,7 +280,20 @@ def test_under_sudo_there_is_no_demo(service_home: Path, run: Run) -> None:
 
 
 @pytest.mark.parametrize(
-    "login", ["CXDESK", "Cxdesk", "cxd\u0435sk", "a" * 33, "-rf", ".hidden", "ann\x1b[2J", "王"]
+    "login",
+    [
+        "CXDESK",
+        "Cxdesk",
+        "cxd\u0435sk",
+        "cx-desk",
+        "cxdesk.",
+        "cx_desk",
+        "a" * 33,
+        "-rf",
+        ".hidden",
+        "ann\x1b[2J",
+        "王",
+    ],
 )
 def test_a_login_is_a_portable_unix_name_and_never_the_systems(
     staffed: tuple[str, ...], run: Run, login: str

@@ -141,3 +141,16 @@ def test_an_unreadable_stored_time_is_one_line_not_a_traceback(
     monkeypatch.setenv("CXDESK_DEBUG", "1")
     code, _, err = run("--db", db, *AS_ADMIN, "ticket", "show", "1")
     assert code == 2 and "Traceback" in err
+
+
+@pytest.mark.parametrize("paused_from", ["closed", "verify", "pending"])
+def test_a_pending_ticket_resumes_only_to_a_stage_that_pends(
+    demo_copy: str, run: Run, paused_from: str
+) -> None:
+    """A stored `paused_from = 'closed'` made `resume` close the ticket, skipping resolution
+    and verification."""
+    ticket = _sql(demo_copy, "SELECT min(id) FROM tickets WHERE stage = 'pending'")
+    _sql(demo_copy, f"UPDATE tickets SET paused_from = '{paused_from}' WHERE id = {ticket}")
+    code, _, err = run("--db", demo_copy, *AS_ADMIN, "ticket", "resume", str(ticket))
+    assert code == 2 and f"was paused from {paused_from}, which never pends" in err
+    assert _sql(demo_copy, f"SELECT stage FROM tickets WHERE id = {ticket}") == "pending"

@@ -74,6 +74,11 @@ def _audit_agent(session: Session, by: str, at: datetime, **detail: object) -> N
     append_audit(session, at=at, actor=by, action="user", ticket_id=None, detail=detail)
 
 
+def _skeleton(login: str) -> str:
+    """A login as it reads at a glance: letters and digits, in one case."""
+    return "".join(ch for ch in login.casefold() if ch.isalnum())
+
+
 def add_agent(
     session: Session,
     *,
@@ -94,7 +99,7 @@ def add_agent(
             f"login {login!r} must be the agent's Unix login: up to 32 ASCII letters, digits "
             "and . _ -, not starting with - or ."
         )
-    if login.casefold() == SYSTEM_LOGIN:  # nor a look-alike of it in another case
+    if _skeleton(login) == SYSTEM_LOGIN:  # nor a look-alike: CXDESK, cx-desk, cxdesk.
         raise WorkflowError(f"login {login!r} is reserved for the system")
     try:
         Role(role)

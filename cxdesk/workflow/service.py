@@ -56,7 +56,7 @@ from cxdesk.workflow.notifications import announce
 from cxdesk.workflow.permissions import SYSTEM_LOGIN, Actor, load_actor, visible_queues
 from cxdesk.workflow.refs import ticket_ref
 from cxdesk.workflow.sla import KNOWN_PRIORITIES, SlaPlanner
-from cxdesk.workflow.stages import known_stage, next_stage
+from cxdesk.workflow.stages import next_stage, resume_stage
 from cxdesk.workflow.text import clean_text
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
@@ -584,7 +584,7 @@ class TicketService:
     def resume(self, ticket_id: int, *, version: int | None = None, at: datetime | None = None):
         with self._command("resume", ticket_id, version, at) as cmd:
             ticket = cmd.ticket
-            cmd.target = known_stage(ticket.paused_from or Stage.COLLECT, ticket_ref(ticket_id))
+            cmd.target = resume_stage(ticket.paused_from or Stage.COLLECT, ticket_ref(ticket_id))
             paused_at = ticket.paused_at or cmd.at
             ticket.stage = cmd.target  # the clocks below read the stage
             ticket.paused_at = ticket.paused_from = None

@@ -66,6 +66,15 @@ def known_stage(stage: str, ref: str) -> Stage:
     return Stage(stage)
 
 
+def resume_stage(paused_from: str, ref: str) -> Stage:
+    """Where a pending ticket resumes: the stage it was paused from, which only a stage that
+    may pend can be (a stored `closed` would skip resolution and verification)."""
+    stage = known_stage(paused_from, ref)
+    if stage not in COMMANDS["pend"].allowed_from:
+        raise UnusableTicket(f"{ref} was paused from {stage}, which never pends; it cannot resume")
+    return stage
+
+
 def allowed_commands(stage: str) -> list[str]:
     """The commands allowed in `stage`; none in a stage this version does not know."""
     if stage not in _KNOWN:
