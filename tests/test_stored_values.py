@@ -5,6 +5,7 @@ every other ticket stays usable."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -154,3 +155,22 @@ def test_a_pending_ticket_resumes_only_to_a_stage_that_pends(
     code, _, err = run("--db", demo_copy, *AS_ADMIN, "ticket", "resume", str(ticket))
     assert code == 2 and f"was paused from {paused_from}, which never pends" in err
     assert _sql(demo_copy, f"SELECT stage FROM tickets WHERE id = {ticket}") == "pending"
+
+
+@pytest.mark.parametrize("value", ["'garbage'", "12345", "'2026-13-45 00:00:00'"])
+def test_a_time_that_cannot_be_read_lists_as_absurd(
+    demo_sqlite: Path, run: Run, value: str
+) -> None:
+    """Text or a number written into an SQLite time column by hand (PostgreSQL's types refuse
+    them) made `ticket list` and `ticket show` fail for everyone."""
+    db = str(demo_sqlite)
+    ticket = _running(db)
+    _sql(
+        db,
+        f"UPDATE tickets SET opened_at = {value}, first_response_due = {value} WHERE id = {ticket}",
+    )
+    code, out, err = run("--db", db, *AS_ADMIN, "ticket", "list", "--format", "json")
+    assert code == 0, err
+    assert f"CX-{ticket:06d}" in out
+    code, out, err = run("--db", db, *AS_ADMIN, "ticket", "show", str(ticket))
+    assert code == 0 and "first response due 1-01-01" in out, err

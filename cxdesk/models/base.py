@@ -48,6 +48,12 @@ def remember_sqlite_text(instant: datetime, text: str) -> None:
         _SQLITE_TEXTS[instant] = text
 
 
+# What a time that cannot be read reads as (text or a number written into an SQLite file by
+# hand; PostgreSQL's types refuse them): an instant no real one is, which every screen and
+# listing already shows as absurd rather than failing on. Unchanged, it is never written back.
+UNREADABLE_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Store instants as naive UTC, hand them back timezone-aware.
 
@@ -107,14 +113,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> datetime | None:
             if value is None:
                 return None
-            parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            try:
+                parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+                return (
+                    parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+                )
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                return UNREADABLE_INSTANT
 
         return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQLite text written outside the ORM
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            if isinstance(value, str):  # raw SQLite text written outside the ORM
+                value = datetime.fromisoformat(value)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            return UNREADABLE_INSTANT
