@@ -131,11 +131,13 @@ def test_the_sweep_passes_over_a_ticket_it_cannot_work_and_does_the_rest(
     assert len(err.splitlines()) == 2
 
 
-def test_an_unreadable_stored_time_is_one_line_not_a_traceback(
+def test_an_unexpected_failure_is_one_line_not_a_traceback(
     run: Run, demo_sqlite: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Unreadable JSON written into the SQLite file by hand still fails the command: in one
+    line, with the traceback only when asked for."""
     db = str(demo_sqlite)
-    _sql(db, "UPDATE tickets SET opened_at = 'garbage' WHERE id = 1")
+    _sql(db, "UPDATE timeline_entries SET data = '{bad' WHERE ticket_id = 1")
     code, _, err = run("--db", db, *AS_ADMIN, "ticket", "show", "1")
     assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("cxdesk: error: internal error: ") and "CXDESK_DEBUG=1" in err
