@@ -93,6 +93,16 @@ def test_a_command_on_it_says_what_is_wrong(
     assert code == 0 and ref in out, err
 
 
+def test_a_ticket_of_a_gone_queue_does_not_exist_for_a_team_member(
+    run: Run, demo_copy: str
+) -> None:
+    """Its queue has no team, so only those who see every team may learn it is there."""
+    ticket = _odd(demo_copy, "queue_id", "nosuch")
+    agent = ("--db", demo_copy, "--as", "zhang.wei")
+    code, _, err = run(*agent, "ticket", "claim", str(ticket))
+    assert (code, err) == (2, f"cxdesk: error: no ticket CX-{ticket:06d}\n")
+
+
 def test_the_sweep_passes_over_a_ticket_it_cannot_work_and_does_the_rest(
     run: Run, demo_copy: str
 ) -> None:

@@ -1033,11 +1033,13 @@ class TicketService:
             if ticket is None:
                 raise NotFound(f"no ticket {ref}")
             queue = _row(unit, Queue, ticket.queue_id)
-            if queue is None:
+            who = self.who(unit)
+            if queue is None:  # no team to be in: only those who see every team see it
+                if not who.sees_all_teams:
+                    raise NotFound(f"no ticket {ref}")
                 raise UnusableTicket(
                     f"{ref} is in a queue that no longer exists: {ticket.queue_id!r}"
                 )
-            who = self.who(unit)
             who.see(queue.team_id, ref)  # before any answer that would tell it exists
             who.authorize(name, queue.team_id, ref)
             if version is not None and ticket.version != version:
