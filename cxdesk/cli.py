@@ -51,10 +51,9 @@ class Context:
     @property
     def url(self) -> str:
         """`--db` (or `CXDESK_DB`), else the config's `[database] url`, else ./cxdesk.db."""
-        url = resolve_url(self.db_arg)
-        if not self.db_arg and not os.environ.get("CXDESK_DB") and self.settings.database.url:
+        if not self.db_arg and self.settings.database.url:  # db_arg holds CXDESK_DB too
             return resolve_url(self.settings.database.url)
-        return url
+        return resolve_url(self.db_arg)
 
     @property
     def settings(self) -> Settings:

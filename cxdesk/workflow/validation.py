@@ -126,16 +126,16 @@ def validate_record(record: Record, timezone: str, window: Window | None = None)
 def _settled(event: Any, timezone: str, window: Window | None) -> Validated:
     """The event flat, its instant in UTC, or why its `occurred_at` cannot be taken: a time
     that UTC cannot hold (year 1 east of Greenwich), or one outside the window."""
-    given = event.occurred_at.isoformat()
     try:
         flat: ValidEvent = event.flat(timezone)
     except OverflowError:  # year 1 or 9999: beyond any window
+        given = event.occurred_at.isoformat()
         if window is None:
             return f"occurred_at: {given} is out of range"
         flat_at = _EARLIEST if event.occurred_at.year == 1 else _LATEST
         return f"occurred_at: {given} {window.refusal(flat_at) or 'is out of range'}"
     if window is not None and (why := window.refusal(flat.occurred_at)) is not None:
-        return f"occurred_at: {given} {why}"
+        return f"occurred_at: {event.occurred_at.isoformat()} {why}"
     return flat
 
 
