@@ -80,8 +80,12 @@ async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, TicketScreen)
-        timeline = text_of(screen.query_one("#timeline", Static))
-        assert "We are on it [b]x[/b]" in timeline
+        # the reload that shows it runs after the command's worker: wait for it, not a pause
+        await until(
+            pilot,
+            lambda: "We are on it [b]x[/b]" in text_of(screen.query_one("#timeline", Static)),
+            "the response on the timeline",
+        )
         assert screen.detail.first_response_at is not None
 
 
