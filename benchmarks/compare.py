@@ -36,9 +36,10 @@ from typing import Any
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
-from cxdesk.workflow.org import sync_org
-from cxdesk.workflow.queries import Sort, TicketFilter, View, list_tickets
-from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.access.org import sync_org
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.ops.schema import upgrade_database
+from cxdesk.workflow.reads.queries import Sort, TicketFilter, View, list_tickets
 
 HELPDESK_SIDE = Path(__file__).with_name("helpdesk_side.py")
 QUEUE = "aftersales"
@@ -47,7 +48,7 @@ QUEUE = "aftersales"
 def cxdesk_side(workdir: Path, tickets: int, rounds: int) -> dict[str, Any]:
     settings = Settings()
     db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.write() as session:
         sync_org(session, settings)
     service = TicketService(db, settings, SYSTEM_ACTOR)

@@ -143,13 +143,14 @@ def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
     # cxdesk.db), and the raw rate is that of sqlite3 as it comes.
     from cxdesk.config import Settings
     from cxdesk.db import Database
-    from cxdesk.workflow.feed import FeedSource
-    from cxdesk.workflow.ingest import Ingestor
-    from cxdesk.workflow.org import sync_org
+    from cxdesk.workflow.access.org import sync_org
+    from cxdesk.workflow.intake.feed import FeedSource
+    from cxdesk.workflow.intake.ingest import Ingestor
+    from cxdesk.workflow.ops.schema import upgrade_database
 
     settings = Settings()
     db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.write() as session:
         sync_org(session, settings)
     now = datetime(2026, 3, 1, tzinfo=UTC)

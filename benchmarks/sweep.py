@@ -43,8 +43,7 @@ from sqlmodel import select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import AuditEntry, Stage, Ticket
-from cxdesk.workflow.demo import CHANNELS
-from cxdesk.workflow.demo_large import (
+from cxdesk.workflow.demo.large import (
     TICKET_COLUMNS,
     LargeDemo,
     _sql_time,
@@ -52,7 +51,9 @@ from cxdesk.workflow.demo_large import (
     event_row,
     ticket_row,
 )
-from cxdesk.workflow.metric_alerts import detect_metric_alerts
+from cxdesk.workflow.demo.world import CHANNELS
+from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts
+from cxdesk.workflow.ops.schema import upgrade_database
 from cxdesk.workflow.sweep import SweepReport, explain_finders, sweep
 
 START = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Shanghai: a working day
@@ -160,7 +161,7 @@ class OpenBacklog(LargeDemo):
 def build(path: Path, tickets: int, customers: int, seed: int = 7) -> str:
     """A fresh database at `path` holding `tickets` open tickets (as of START)."""
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     try:
         return OpenBacklog(db, Settings(), seed=seed, now=START).build(tickets, customers)
     finally:
@@ -175,7 +176,7 @@ def measure(path: Path, rounds: int, interval: float) -> dict[str, Any]:
     """Sweep passes `interval` seconds apart from the last pass made in this database."""
     settings = Settings()
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()  # a database kept from an earlier run may predate the newest migrations
+    upgrade_database(db)  # a database kept from an earlier run may predate the newest migrations
     with db.session() as session:
         last = session.exec(select(func.max(AuditEntry.at))).one()
         open_tickets = session.exec(

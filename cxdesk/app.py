@@ -26,12 +26,12 @@ from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.queue import QueueScreen
-from cxdesk.workflow.changes import ChangeWatcher
-from cxdesk.workflow.notifications import Notice, mark_read, unread
-from cxdesk.workflow.org import all_queues
-from cxdesk.workflow.permissions import load_actor, visible_queues
-from cxdesk.workflow.service import TicketService
-from cxdesk.workflow.sla import ClockReader, SlaPlanner
+from cxdesk.workflow.access.org import all_queues
+from cxdesk.workflow.access.permissions import load_actor, visible_queues
+from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
+from cxdesk.workflow.loop.notifications import Notice, mark_read, unread
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.ops.changes import ChangeWatcher
 
 NOTICE_POLL_S = 2.0
 LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
@@ -209,7 +209,7 @@ class CxdeskApp(App[None]):
             self.notify(message.error, severity=message.severity, markup=False)
             return
         from cxdesk.screens.ticket import TicketScreen
-        from cxdesk.workflow.refs import ticket_ref
+        from cxdesk.workflow.basics.refs import ticket_ref
 
         claimed = self.desk.t("{ticket} claimed", ticket=ticket_ref(message.ticket_id))
         self.notify(claimed, markup=False)

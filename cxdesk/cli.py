@@ -21,13 +21,14 @@ from cxdesk.config import Settings, load_settings
 from cxdesk.db import Database, resolve_url, sqlite_path
 from cxdesk.errors import CxdeskError, Interrupted
 from cxdesk.output import FORMATS, print_json, print_json_lines, print_rows, say
-from cxdesk.workflow.readers import BATCH_SIZE
+from cxdesk.workflow.intake.readers import BATCH_SIZE
+from cxdesk.workflow.ops.schema import upgrade_database
 
 if TYPE_CHECKING:
-    from cxdesk.workflow.audit_verify import Head
-    from cxdesk.workflow.identity import ProcessUser
-    from cxdesk.workflow.permissions import Actor
-    from cxdesk.workflow.sla import ClockReader
+    from cxdesk.workflow.access.identity import ProcessUser
+    from cxdesk.workflow.access.permissions import Actor
+    from cxdesk.workflow.audit.chain import Head
+    from cxdesk.workflow.clocks.sla import ClockReader
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FATAL = 0, 1, 2
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
@@ -62,7 +63,7 @@ class Context:
         return self._settings
 
     def process_user(self) -> ProcessUser:
-        from cxdesk.workflow.identity import process_user
+        from cxdesk.workflow.access.identity import process_user
 
         if self.user is None:
             self.user = process_user()
@@ -111,8 +112,8 @@ class Context:
     def clocks(self) -> ClockReader:
         """Reads tickets' running clocks in working time (queues loaded once)."""
         if self._clocks is None:
-            from cxdesk.workflow.org import all_queues
-            from cxdesk.workflow.sla import ClockReader, SlaPlanner
+            from cxdesk.workflow.access.org import all_queues
+            from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
 
             with self.database().session() as session:
                 queues = all_queues(session)
@@ -127,7 +128,7 @@ class Context:
     def local(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
-        from cxdesk.workflow.instants import local_text
+        from cxdesk.workflow.basics.instants import local_text
 
         return local_text(moment, self.settings.timezone)
 
@@ -140,9 +141,9 @@ class Context:
         command that reads or writes data asks for it, so a login that is not an active agent
         gets no further. `--now` backdates what is recorded: admins and demo databases only."""
         if self._viewer is None:
-            from cxdesk.workflow.identity import resolve_actor
-            from cxdesk.workflow.org import get_meta
-            from cxdesk.workflow.permissions import SYSTEM_LOGIN, load_actor
+            from cxdesk.workflow.access.identity import resolve_actor
+            from cxdesk.workflow.access.org import get_meta
+            from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, load_actor
 
             user = self.process_user()
             with self.database().session() as session:
@@ -253,7 +254,7 @@ def _enter_service_home(db_arg: str | None, config_arg: str | None) -> None:
     account open, overwrite or copy whatever it may."""
     import pwd
 
-    from cxdesk.workflow.identity import SERVICE_ACCOUNT
+    from cxdesk.workflow.access.identity import SERVICE_ACCOUNT
 
     named = [n for n in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP") if os.environ.get(n)]
     if db_arg or config_arg or named:
@@ -285,13 +286,14 @@ def run_tui(context: Context) -> None:
 @pass_context
 def init(context: Context) -> None:
     """Create the database (or bring it up to date) and the configured teams and queues."""
-    from cxdesk.workflow.org import bootstrap_admin, sync_org
-    from cxdesk.workflow.permissions import SYSTEM_LOGIN
-    from cxdesk.workflow.templates import seed_templates
+    from cxdesk.workflow.access.org import sync_org
+    from cxdesk.workflow.access.permissions import SYSTEM_LOGIN
+    from cxdesk.workflow.access.staff import bootstrap_admin
+    from cxdesk.workflow.loop.templates import seed_templates
 
     db = context.database(must_exist=False)
     _require_admin_once_staffed(context, db, "change the organisation (init)")
-    keyed = db.upgrade()
+    keyed = upgrade_database(db)
     user = context.process_user()
     with db.write() as session:
         sync_org(session, context.settings)
@@ -320,7 +322,7 @@ def db_group() -> None:
 @pass_context
 def db_copy(context: Context, target_url: str) -> None:
     """Copy this database, every row, into an empty database at TO (same schema)."""
-    from cxdesk.workflow.copy import copy_database
+    from cxdesk.workflow.ops.copy import copy_database
 
     context.refuse_when_enforced("db copy")
     context.viewer().require_admin("copy the database")
@@ -347,7 +349,7 @@ def db_upgrade(context: Context) -> None:
     db = context.database(must_exist=False)
     _require_admin_once_staffed(context, db, "upgrade the database")
     before = current_revision(db.engine)
-    keyed = db.upgrade()
+    keyed = upgrade_database(db)
     after = head_revision()
     say(
         f"schema {before or 'empty'} → {after}" if before != after else f"schema already at {after}"
@@ -378,7 +380,7 @@ def _say_keyed(db: Database, keyed: bool) -> None:
 def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> None:
     """Build a realistic demo database and open it."""
     from cxdesk.db import current_revision
-    from cxdesk.workflow.demo import build_demo_database
+    from cxdesk.workflow.demo.build import build_demo_database
 
     context.refuse_when_enforced("demo")
     path = sqlite_path(context.url)
@@ -458,7 +460,7 @@ def watch(context: Context, interval: float) -> None:
     import signal
     import threading
 
-    from cxdesk.workflow.audit_verify import chain_head, log_head
+    from cxdesk.workflow.audit.verify import chain_head, log_head
     from cxdesk.workflow.sweep import sweep
 
     context.viewer().require_admin("watch")
@@ -496,8 +498,8 @@ def report(
     fmt: str,
 ) -> None:
     """Loop metrics: sla, loop, nps (NPS/CSAT/CES), drivers (Pareto), backlog."""
-    from cxdesk.workflow import metrics
-    from cxdesk.workflow.permissions import visible_queues
+    from cxdesk.workflow.access.permissions import visible_queues
+    from cxdesk.workflow.insight import metrics
 
     tz = context.settings.timezone
     viewer = context.viewer()
@@ -532,7 +534,7 @@ def followups() -> None:
 @pass_context
 def followups_export(context: Context, fmt: str, limit: int) -> None:
     """Print the due follow-ups (contacts masked per your role) and mark them sent."""
-    from cxdesk.workflow.followups import export_due
+    from cxdesk.workflow.loop.followups import export_due
 
     viewer = context.viewer()
     with context.database().write() as session:
@@ -549,7 +551,7 @@ def audit() -> None:
 
 
 def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Head | None:
-    from cxdesk.workflow.audit_verify import parse_anchor
+    from cxdesk.workflow.audit.chain import parse_anchor
 
     try:
         return parse_anchor(value) if value is not None else None
@@ -571,8 +573,8 @@ def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
     """Recompute the keyed hash chain and the timeline digests it records; print OK, or what
     does not match (exit 1)."""
-    from cxdesk.workflow.audit import verify_chain
-    from cxdesk.workflow.audit_verify import verify_deep
+    from cxdesk.workflow.audit.chain import verify_chain
+    from cxdesk.workflow.audit.verify import verify_deep
 
     context.viewer().require_admin("verify the audit log")
     with context.database().session() as session:
@@ -605,7 +607,7 @@ def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
 def audit_head(context: Context, fmt: str) -> None:
     """Print the chain's row count and last digest (COUNT:DIGEST): keep it elsewhere, and
     `audit verify --anchor` it later."""
-    from cxdesk.workflow.audit_verify import chain_head
+    from cxdesk.workflow.audit.verify import chain_head
 
     context.viewer().require_admin("read the audit log's head")
     with context.database().session() as session:
@@ -627,7 +629,7 @@ def template() -> None:
 @pass_context
 def template_list(context: Context, search: str | None, fmt: str) -> None:
     """List (or search) the templates."""
-    from cxdesk.workflow.templates import find_templates
+    from cxdesk.workflow.loop.templates import find_templates
 
     context.viewer()
     with context.database().session() as session:
@@ -642,7 +644,7 @@ def template_list(context: Context, search: str | None, fmt: str) -> None:
 @pass_context
 def template_add(context: Context, name: str, title: str, body: str) -> None:
     """Add or replace a template (supervisors and admins)."""
-    from cxdesk.workflow.templates import save_template
+    from cxdesk.workflow.loop.templates import save_template
 
     by = context.viewer()
     with context.database().write() as session:
@@ -657,7 +659,7 @@ def template_add(context: Context, name: str, title: str, body: str) -> None:
 @pass_context
 def backup(context: Context, target: Path) -> None:
     """Copy the SQLite database to TARGET, consistently, while others keep working."""
-    from cxdesk.workflow.backup import backup_sqlite
+    from cxdesk.workflow.ops.backup import backup_sqlite
 
     context.refuse_when_enforced("backup")
     context.viewer().require_admin("back up the database")
@@ -668,7 +670,7 @@ def backup(context: Context, target: Path) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a feedback event (what `ingest` accepts)."""
-    from cxdesk.workflow.events import FeedbackEventIn
+    from cxdesk.workflow.intake.events import FeedbackEventIn
 
     print_json(FeedbackEventIn.model_json_schema())
 
@@ -723,8 +725,8 @@ def ticket_list(
 ) -> None:
     """List tickets, most urgent SLA first (newest first in the `all` view)."""
     from cxdesk.models import Stage
-    from cxdesk.workflow.permissions import visible_queues
-    from cxdesk.workflow.queries import TicketFilter, View, list_tickets
+    from cxdesk.workflow.access.permissions import visible_queues
+    from cxdesk.workflow.reads.queries import TicketFilter, View, list_tickets
 
     if stage is not None and stage not in {s.value for s in Stage}:
         raise click.BadParameter(
@@ -743,7 +745,7 @@ def ticket_list(
 
 def _ticket_json(context: Context, row: Any, now: datetime) -> dict[str, Any]:
     """A ticket row as the CLI prints it, with the running clock in working time."""
-    from cxdesk.workflow.sla import format_remaining
+    from cxdesk.workflow.clocks.sla import format_remaining
 
     data = row.to_json()
     reading = context.clocks().read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
@@ -759,8 +761,8 @@ def _ticket_json(context: Context, row: Any, now: datetime) -> dict[str, Any]:
 @pass_context
 def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
     """Show one ticket with its customer and timeline."""
-    from cxdesk.workflow.queries import ticket_detail
-    from cxdesk.workflow.refs import parse_ref
+    from cxdesk.workflow.basics.refs import parse_ref
+    from cxdesk.workflow.reads.queries import ticket_detail
 
     number = parse_ref(ticket_id)
     viewer = context.viewer()
@@ -819,9 +821,9 @@ def ticket_command(name: str, verb: str, *arguments: str) -> Callable[[Callable]
         def command(
             context: Context, ticket_id: str, version: int | None, fmt: str, **options: Any
         ) -> None:
-            from cxdesk.workflow.queries import ticket_detail
-            from cxdesk.workflow.refs import parse_ref
-            from cxdesk.workflow.service import TicketService
+            from cxdesk.workflow.basics.refs import parse_ref
+            from cxdesk.workflow.loop.service import TicketService
+            from cxdesk.workflow.reads.queries import ticket_detail
 
             number = parse_ref(ticket_id)
             service = TicketService(context.database(), context.settings, context.actor())
@@ -860,8 +862,8 @@ def ticket_claim(service: Any, number: int, **kw: Any) -> None:
 @pass_context
 def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
-    from cxdesk.workflow.queries import ticket_detail
-    from cxdesk.workflow.service import TicketService
+    from cxdesk.workflow.loop.service import TicketService
+    from cxdesk.workflow.reads.queries import ticket_detail
 
     service = TicketService(context.database(), context.settings, context.actor())
     claimed = service.claim_next(queue=queue, at=context.now())
@@ -893,7 +895,7 @@ def _message(service: Any, number: int, message: str | None, template: str | Non
     if (message is None) == (template is None):
         raise click.UsageError("give either --message or --template")
     if template is not None:
-        from cxdesk.workflow.templates import render_template
+        from cxdesk.workflow.loop.templates import render_template
 
         with service.db.session() as session:
             return render_template(session, template, number, service.actor)
@@ -984,7 +986,7 @@ def ticket_reopen(service: Any, number: int, reason: str, **kw: Any) -> None:
 @ticket_command("link", "linked", "problem")
 def ticket_link(service: Any, number: int, problem: str, **kw: Any) -> None:
     """Link a case to the PROBLEM ticket that explains it."""
-    from cxdesk.workflow.refs import parse_ref
+    from cxdesk.workflow.basics.refs import parse_ref
 
     service.link(number, parse_ref(problem), **kw)
 
@@ -999,7 +1001,7 @@ def ticket_close(service: Any, number: int, evidence: str, **kw: Any) -> None:
 @ticket_command("merge", "merged into", "into")
 def ticket_merge(service: Any, number: int, into: str, at: datetime, version: int | None) -> None:
     """Merge the ticket into INTO, another case of the same customer."""
-    from cxdesk.workflow.refs import parse_ref
+    from cxdesk.workflow.basics.refs import parse_ref
 
     service.merge(number, parse_ref(into), version=version, at=at)
 
@@ -1070,8 +1072,8 @@ def ingest() -> None:
 @pass_context
 def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: int) -> None:
     """Ingest FILE (or - for standard input)."""
-    from cxdesk.workflow.feed import FeedSource
-    from cxdesk.workflow.ingest import Ingestor
+    from cxdesk.workflow.intake.feed import FeedSource
+    from cxdesk.workflow.intake.ingest import Ingestor
 
     input_format, summary_format = _split_formats(formats, source)
     context.own_file(source, "ingest")
@@ -1122,7 +1124,7 @@ def quarantine() -> None:
 @pass_context
 def quarantine_list(context: Context, include_resolved: bool, source: str | None, fmt: str) -> None:
     """List quarantined records, oldest first."""
-    from cxdesk.workflow.quarantine import list_quarantine
+    from cxdesk.workflow.intake.quarantine import list_quarantine
 
     context.viewer().require_ingest("read the quarantine")
     with context.database().session() as session:
@@ -1144,7 +1146,7 @@ def quarantine_list(context: Context, include_resolved: bool, source: str | None
 @pass_context
 def quarantine_show(context: Context, number: int, fmt: str) -> None:
     """Show one quarantined record with its raw text."""
-    from cxdesk.workflow.quarantine import get_quarantined
+    from cxdesk.workflow.intake.quarantine import get_quarantined
 
     context.viewer().require_ingest("read the quarantine")
     with context.database().session() as session:
@@ -1169,8 +1171,8 @@ def quarantine_retry(
     context: Context, numbers: tuple[int, ...], retry_all: bool, from_source: bool, fmt: str
 ) -> None:
     """Ingest quarantined records again; those that pass are marked resolved."""
-    from cxdesk.workflow.ingest import Ingestor, IngestSummary
-    from cxdesk.workflow.quarantine import records_to_retry
+    from cxdesk.workflow.intake.ingest import Ingestor, IngestSummary
+    from cxdesk.workflow.intake.quarantine import records_to_retry
 
     if not numbers and not retry_all:
         raise click.UsageError("name the records to retry, or give --all")
@@ -1202,8 +1204,8 @@ def rules() -> None:
 def rules_check(context: Context) -> None:
     """Compile every configured rule; report each error with the rule's name and position, and
     warn of conditions that can fail on an event (a null fact, a missing list item)."""
-    from cxdesk.workflow.rule_risks import rule_risks
-    from cxdesk.workflow.rules import rule_errors
+    from cxdesk.workflow.intake.rule_risks import rule_risks
+    from cxdesk.workflow.intake.rules import rule_errors
 
     errors = rule_errors(context.settings.rules)
     for error in errors:
@@ -1227,7 +1229,7 @@ def rules_check(context: Context) -> None:
 @pass_context
 def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
     """Dry run: for each record, the rules that fire and the ticket that would result."""
-    from cxdesk.workflow.rules_test import dry_run
+    from cxdesk.workflow.intake.dry_run import dry_run
 
     inputs = [f for f in formats if f in INPUT_FORMATS]
     outputs = [f for f in formats if f not in INPUT_FORMATS]
@@ -1280,7 +1282,7 @@ def user_add(
     skills: tuple[str, ...],
 ) -> None:
     """Add an agent (or update one with the same LOGIN)."""
-    from cxdesk.workflow.org import add_agent
+    from cxdesk.workflow.access.staff import add_agent
 
     db = context.database()
     by = context.viewer()
@@ -1304,7 +1306,7 @@ def user_add(
 @pass_context
 def user_away(context: Context, login: str, back: bool) -> None:
     """Mark an agent away (new tickets skip them) or, with --back, present."""
-    from cxdesk.workflow.org import set_away
+    from cxdesk.workflow.access.staff import set_away
 
     by = context.viewer()
     with context.database().write() as session:
@@ -1317,7 +1319,7 @@ def user_away(context: Context, login: str, back: bool) -> None:
 @pass_context
 def user_list(context: Context, fmt: str) -> None:
     """List agents."""
-    from cxdesk.workflow.org import list_agents
+    from cxdesk.workflow.access.org import list_agents
 
     context.viewer()
     with context.database().session() as session:

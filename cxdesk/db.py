@@ -648,7 +648,7 @@ class Database:
 
     def record_person(self, login: str) -> None:
         """Who is at the keyboard, whoever they act as (`--as`): the audit rows written from
-        now on name them beside the actor (see `cxdesk.workflow.audit`)."""
+        now on name them beside the actor (see `cxdesk.workflow.audit.chain`)."""
         for sessions in (self._sessions, self._write_sessions):
             sessions.configure(info={PERSON_INFO: login})
 
@@ -677,19 +677,13 @@ class Database:
                 "run `cxdesk db upgrade` to bring it up to date"
             )
 
-    def upgrade(self, revision: str = "head", *, key_chain: bool = True) -> bool:
-        """Migrate to `revision`; at head (unless `key_chain` is False, as for a copy's
-        target, which takes the source's key) a database without an audit key is given one
-        and its chain is keyed from then on. True when a key was made."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema to `revision` (keying the audit chain is the audit wing's:
+        `upgrade_database`)."""
         try:
             upgrade(self.engine, revision)
         except OperationalError as exc:
             raise DatabaseError(f"cannot migrate {self.display_url}: {exc.orig}") from exc
-        if not key_chain or revision != "head":
-            return False
-        from cxdesk.workflow.audit import key_the_chain  # the chain's format lives there
-
-        return key_the_chain(self)
 
     @property
     def display_url(self) -> str:

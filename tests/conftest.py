@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from cxdesk.cli import main
 from cxdesk.config import Settings
 from cxdesk.db import Database, default_key_file, resolve_url
-from cxdesk.workflow.demo import DemoBuilder
+from cxdesk.workflow.demo.small import DemoBuilder
+from cxdesk.workflow.ops.schema import upgrade_database
 
 PG_ADMIN_URL = os.environ.get(
     "CXDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -142,9 +143,9 @@ def db(empty_db: Database) -> Database:
     """A database at the head schema with the default teams and queues, on each backend;
     every queue assigns by hand here, so tests claim what they work (auto-assignment has
     tests of its own)."""
-    from cxdesk.workflow.org import sync_org
+    from cxdesk.workflow.access.org import sync_org
 
-    empty_db.upgrade()
+    upgrade_database(empty_db)
     with empty_db.write() as session:
         sync_org(session, Settings())
         session.execute(sa.text("UPDATE queues SET assignment = 'manual'"))
@@ -156,7 +157,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo database, built once; copy it before changing it."""
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
     with db.engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -169,7 +170,7 @@ def pg_demo_template() -> Iterator[str]:
     """The same small demo built on PostgreSQL once, as a template database to copy from."""
     with _pg_database() as url:
         db = Database.open(url, must_exist=False)
-        db.upgrade()
+        upgrade_database(db)
         DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
         db.dispose()  # nobody may be connected to a template while it is copied
         yield sa.engine.make_url(url).database

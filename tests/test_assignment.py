@@ -11,11 +11,11 @@ from sqlmodel import select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Queue, Ticket
-from cxdesk.workflow.assignment import Assigner, language_of
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.readers import Record
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.readers import Record
+from cxdesk.workflow.loop.assignment import Assigner, language_of
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

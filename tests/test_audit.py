@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxdesk.workflow.audit import entry_digest
+from cxdesk.workflow.audit.chain import entry_digest
 
 _details = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.datetimes(),

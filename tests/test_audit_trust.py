@@ -17,8 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cxdesk.db import default_key_file, resolve_url
-from cxdesk.workflow.audit import KEY_ACTION, entry_digest
-from cxdesk.workflow.audit_verify import Head, parse_anchor
+from cxdesk.workflow.audit.chain import KEY_ACTION, Head, entry_digest, parse_anchor
 
 from .conftest import DEMO_ADMIN, Run, engine_for
 
@@ -140,7 +139,7 @@ def test_an_edited_or_deleted_timeline_entry_is_caught(demo_copy: str, run: Run,
 def verify_deep_names(target: str) -> int | None:
     """The ticket `verify_deep` reports, on a chain that may already be known to be bad."""
     from cxdesk.db import Database
-    from cxdesk.workflow.audit_verify import verify_deep
+    from cxdesk.workflow.audit.verify import verify_deep
 
     db = Database.open(target)
     with db.session() as session:

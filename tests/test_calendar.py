@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from cxdesk.config import CalendarConfig, Settings
 from cxdesk.errors import ConfigError
-from cxdesk.workflow.calendar import BusinessCalendar
-from cxdesk.workflow.instants import epoch_micros, from_epoch_micros
-from cxdesk.workflow.sla import SlaState, format_remaining, read_clock
+from cxdesk.workflow.basics.instants import epoch_micros, from_epoch_micros
+from cxdesk.workflow.clocks.calendar import BusinessCalendar
+from cxdesk.workflow.clocks.sla import SlaState, format_remaining, read_clock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NINE_TO_SIX = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}

@@ -18,10 +18,10 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
 from cxdesk.models import AuditEntry, TimelineEntry
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.service import TicketService
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SETTINGS = Settings()

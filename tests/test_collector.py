@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from cxdesk.workflow.collector import COLLECT_EVERY, collections_paused
+from cxdesk.workflow.intake.collector import COLLECT_EVERY, collections_paused
 
 
 class Node:

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import NotFound, PermissionDenied, StaleVersion, WorkflowError
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.service import TicketService
 
 from .conftest import Run, engine_for
 

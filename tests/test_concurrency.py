@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.ops.schema import upgrade_database
 
 PROCESSES, COMMANDS, TICKETS = 20, 100, 8
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 def worker(args: tuple[str, int]) -> list[tuple[str, int, str]]:
     """Run COMMANDS random commands as agent a<n>; report (outcome, ticket, marker)."""
     url, number = args
-    from cxdesk.workflow.service import TicketService
+    from cxdesk.workflow.loop.service import TicketService
 
     db = Database.open(url)
     rng = random.Random(number)
@@ -70,8 +71,8 @@ def test_twenty_processes_hundred_commands(
         else request.getfixturevalue("pg_url")
     )
     db = Database.open(url, must_exist=False)
-    db.upgrade()
-    from cxdesk.workflow.org import sync_org
+    upgrade_database(db)
+    from cxdesk.workflow.access.org import sync_org
 
     with db.write() as session:
         sync_org(session, Settings())

@@ -29,6 +29,7 @@ from cxdesk.db import (
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Customer, Meta
 from cxdesk.models.base import UTCDateTime
+from cxdesk.workflow.ops.schema import upgrade_database
 
 from .conftest import DEMO_ADMIN
 
@@ -37,8 +38,8 @@ T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
 def test_upgrade_is_idempotent_and_matches_the_models(empty_db: Database) -> None:
-    empty_db.upgrade()
-    empty_db.upgrade()
+    upgrade_database(empty_db)
+    upgrade_database(empty_db)
     # The file names name the head too: opening an up-to-date database reads only those.
     assert current_revision(empty_db.engine) == head_revision() == newest_migration()
     with empty_db.engine.connect() as connection:
@@ -168,7 +169,7 @@ def test_upgrade_from_the_first_migration_keeps_every_row(empty_db: Database) ->
         for name, table_rows in rows.items():
             for row in table_rows:
                 connection.execute(metadata.tables[name].insert().values(**row))
-    empty_db.upgrade()
+    upgrade_database(empty_db)
     with empty_db.engine.connect() as connection:
         for name, table_rows in rows.items():
             count = connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
@@ -182,13 +183,13 @@ def test_upgrade_from_the_first_migration_keeps_every_row(empty_db: Database) ->
 
 
 def test_a_database_newer_than_the_code_is_refused(empty_db: Database) -> None:
-    empty_db.upgrade()
+    upgrade_database(empty_db)
     with empty_db.engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(DatabaseError, match="newer than this cxdesk"):
         empty_db.check_schema()
     with pytest.raises(DatabaseError, match="newer than this cxdesk"):
-        empty_db.upgrade()
+        upgrade_database(empty_db)
 
 
 def test_an_older_database_asks_for_an_upgrade(empty_db: Database) -> None:
@@ -211,7 +212,7 @@ def test_a_missing_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     db = Database.open(str(tmp_path / "w.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -307,8 +308,8 @@ def test_an_online_backup_restores_while_writes_go_on(tmp_path: Path, run) -> No
     import threading
 
     from cxdesk.config import Settings
-    from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-    from cxdesk.workflow.ingest import Ingestor
+    from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+    from cxdesk.workflow.intake.ingest import Ingestor
 
     live = tmp_path / "live.db"
     run("--db", str(live), "init")
@@ -387,8 +388,8 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
     listed = run("--db", pg_url, "ticket", "list", "--format", "json", "--limit", "5")
     assert listed[0] == 0
     from cxdesk.config import Settings
-    from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-    from cxdesk.workflow.ingest import Ingestor
+    from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+    from cxdesk.workflow.intake.ingest import Ingestor
 
     db = Database.open(pg_url)
     new = Ingestor(db, Settings(), source="t", clock=lambda: T0).ingest_event(
@@ -417,7 +418,7 @@ def test_a_writer_outwaits_a_lock_held_past_the_busy_timeout(
 ) -> None:
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
     db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     holder = _hold_write_lock(tmp_path / "busy.db")
     release = threading.Timer(0.8, lambda: holder.execute("COMMIT"))
     release.start()
@@ -434,7 +435,7 @@ def test_a_lock_that_is_never_released_is_one_clear_error(
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(db_module, "WRITE_LOCK_ATTEMPTS", 2)
     db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     holder = _hold_write_lock(tmp_path / "busy.db")
     ran = False
     with pytest.raises(DatabaseError, match="another writer has held the database"), db.write():

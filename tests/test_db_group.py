@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cxdesk.db import Database
+from cxdesk.workflow.ops.schema import upgrade_database
 
 from .conftest import Run
 
@@ -55,7 +56,7 @@ def test_files_made_afresh_in_another_group_are_given_back(tmp_path: Path, gid: 
     their own group; the next connection of a cxdesk configured with the group mends that."""
     path = tmp_path / "team.db"
     db = Database.open(str(path), must_exist=False, group="daemon")
-    db.upgrade()
+    upgrade_database(db)
     with db.engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1")
         for name in files(path):

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.workflow.demo import DemoBuilder
-from cxdesk.workflow.demo_large import build_large
+from cxdesk.workflow.demo.large import build_large
+from cxdesk.workflow.demo.small import DemoBuilder
+from cxdesk.workflow.ops.schema import upgrade_database
 
 from .conftest import DEMO_NOW
 
@@ -23,7 +24,7 @@ DUMP = {
 
 def build(path: Path, seed: int) -> dict[str, list]:
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     DemoBuilder(db, Settings(), seed=seed, now=DEMO_NOW).build(events=250, customers=60)
     with db.engine.connect() as connection:
         dump = {name: connection.execute(sa.text(sql)).all() for name, sql in DUMP.items()}
@@ -61,7 +62,7 @@ def test_every_demo_ticket_is_on_the_audit_log_and_versions_match(demo_file: Pat
 
 def test_the_large_builder_writes_consistent_rows(tmp_path: Path) -> None:
     db = Database.open(str(tmp_path / "large.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     summary = build_large(db, Settings(), seed=1, now=DEMO_NOW, tickets=3000, customers=300)
     assert summary.startswith("3,000 tickets")
     with db.engine.connect() as connection:

@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from cxdesk.config import Settings, parse_settings
 from cxdesk.db import Database
 from cxdesk.errors import ConfigError, WorkflowError
-from cxdesk.workflow.events import FeedbackEventIn, ValidEvent
-from cxdesk.workflow.queries import Search, TicketFilter, count_tickets, list_tickets
-from cxdesk.workflow.readers import Record, read_csv, read_jsonl
-from cxdesk.workflow.text import clean_text, original, storable
-from cxdesk.workflow.validation import describe_validation_error, validate_record
+from cxdesk.workflow.basics.text import clean_text, original, storable
+from cxdesk.workflow.intake.events import FeedbackEventIn, ValidEvent
+from cxdesk.workflow.intake.readers import Record, read_csv, read_jsonl
+from cxdesk.workflow.intake.validation import describe_validation_error, validate_record
+from cxdesk.workflow.ops.schema import upgrade_database
+from cxdesk.workflow.reads.queries import Search, TicketFilter, count_tickets, list_tickets
 
 HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 SPICE = st.sampled_from(
@@ -159,7 +160,7 @@ def test_any_config_text_loads_or_names_the_problem(text: str) -> None:
 def filter_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
     path = tmp_path_factory.mktemp("fuzz") / "f.db"
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     return db
 
 
@@ -179,7 +180,7 @@ def test_any_filter_is_data_never_sql(filter_db: Database, text: str) -> None:
 
 
 def test_oversize_records_name_the_limit(tmp_path: Path) -> None:
-    from cxdesk.workflow.readers import MAX_RECORD_CHARS
+    from cxdesk.workflow.intake.readers import MAX_RECORD_CHARS
 
     huge = json.dumps({"event_id": "x", "comment": "长" * (MAX_RECORD_CHARS + 10)})
     (record,) = list(read_jsonl(io.StringIO(huge + "\n" + "\n")))

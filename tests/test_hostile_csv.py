@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxdesk.workflow.readers import UNCLOSED_QUOTE, read_csv
+from cxdesk.workflow.intake.readers import UNCLOSED_QUOTE, read_csv
 
 from .conftest import Run
 from .test_hostile_ingest import balanced, ingest, reasons

@@ -470,7 +470,7 @@ def test_a_window_taken_long_ago_reads_the_clock_before_refusing() -> None:
     from datetime import UTC, datetime, timedelta
 
     from cxdesk.config import IngestConfig
-    from cxdesk.workflow.validation import Window
+    from cxdesk.workflow.intake.validation import Window
 
     now = [datetime(2026, 3, 2, tzinfo=UTC)]
     window = Window(IngestConfig(), lambda: now[0])

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from cxdesk.errors import WorkflowError
-from cxdesk.workflow import identity
-from cxdesk.workflow.identity import SERVICE_ACCOUNT, ProcessUser, process_user
+from cxdesk.workflow.access import identity
+from cxdesk.workflow.access.identity import SERVICE_ACCOUNT, ProcessUser, process_user
 
 from .conftest import Run, engine_for
 

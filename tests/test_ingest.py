@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cxdesk.workflow.feed import FIRST_BATCH, MIN_BATCH_FOR_CHILD
+from cxdesk.workflow.intake.feed import FIRST_BATCH, MIN_BATCH_FOR_CHILD
 
 from .conftest import Run, engine_for
 

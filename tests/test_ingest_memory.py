@@ -13,10 +13,12 @@ import sqlalchemy as sa
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent, sync_org
-from cxdesk.workflow.readers import Record, read_jsonl
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.org import sync_org
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.readers import Record, read_jsonl
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.ops.schema import upgrade_database
 
 from .test_ingest import mixed_feed
 
@@ -121,7 +123,7 @@ def test_a_claim_between_batches_is_kept_and_its_version_moves_on(db: Database) 
 
 def _ingested(path: Path, lines: list[str], batch: int) -> dict[str, list[tuple]]:
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.write() as session:
         sync_org(session, SETTINGS)
     feed = read_jsonl(io.StringIO("\n".join(lines) + "\n"))

@@ -14,11 +14,11 @@ HEADLESS = [
     "cxdesk.models",
     "cxdesk.db",
     "cxdesk.config",
-    "cxdesk.workflow.service",
-    "cxdesk.workflow.demo",
-    "cxdesk.workflow.queries",
-    "cxdesk.workflow.ingest",
-    "cxdesk.workflow.changes",
+    "cxdesk.workflow.loop.service",
+    "cxdesk.workflow.demo.small",
+    "cxdesk.workflow.reads.queries",
+    "cxdesk.workflow.intake.ingest",
+    "cxdesk.workflow.ops.changes",
 ]
 
 
@@ -46,3 +46,13 @@ def test_screens_do_not_touch_sql() -> None:
                 assert not any(name == f or name.startswith(f + ".") for f in forbidden), (
                     f"{path.name} imports {name}"
                 )
+
+
+def test_import_contracts_hold() -> None:
+    """The layers and the wings of workflow/ (pyproject's [tool.importlinter]) hold, and no
+    package's modules import each other in a cycle."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(linter), "--no-cache"], capture_output=True, text=True, cwd=PACKAGE.parent
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

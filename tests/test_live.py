@@ -20,11 +20,11 @@ from cxdesk.models import Ticket
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import TicketTable
-from cxdesk.workflow.changes import ChangeWatcher, FeedUnavailable, PostgresFeed, open_feed
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.ops.changes import ChangeWatcher, FeedUnavailable, PostgresFeed, open_feed
 
 from .conftest import Run
 
@@ -157,7 +157,7 @@ def test_a_failed_listen_closes_its_connection(
         return opened[-1]
 
     monkeypatch.setattr(psycopg, "connect", recording_connect)
-    monkeypatch.setattr("cxdesk.workflow.changes.CHANNEL", "not a channel")
+    monkeypatch.setattr("cxdesk.workflow.ops.changes.CHANNEL", "not a channel")
     with pytest.raises(psycopg.errors.SyntaxError):
         PostgresFeed(pg_feed_db)
     assert len(opened) == 1 and opened[0].closed

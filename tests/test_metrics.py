@@ -9,8 +9,8 @@ import pytest
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Ticket
-from cxdesk.workflow import metrics
-from cxdesk.workflow.org import add_agent
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.insight import metrics
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 NOW = BASE + timedelta(days=3)

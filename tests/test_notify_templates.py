@@ -16,13 +16,13 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import Team
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.notifications import unread
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.permissions import Actor
-from cxdesk.workflow.service import TicketService
-from cxdesk.workflow.templates import (
+from cxdesk.workflow.access.permissions import Actor
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.notifications import unread
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop.templates import (
     check_placeholders,
     find_templates,
     render_template,
@@ -175,7 +175,7 @@ def test_away_agents_get_no_new_tickets(desk: Database) -> None:
         add_agent(
             session, login="bob", display_name="Bob", role="agent", teams=["care"], skills=[], at=T0
         )
-    from cxdesk.workflow.org import set_away
+    from cxdesk.workflow.access.staff import set_away
 
     with desk.write() as session:
         set_away(

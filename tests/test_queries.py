@@ -7,9 +7,15 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-import cxdesk.workflow.queries as queries
+import cxdesk.workflow.reads.queries as queries
 from cxdesk.db import Database
-from cxdesk.workflow.queries import Interrupter, Search, TicketFilter, count_tickets, list_tickets
+from cxdesk.workflow.reads.queries import (
+    Interrupter,
+    Search,
+    TicketFilter,
+    count_tickets,
+    list_tickets,
+)
 
 # A statement that runs for a minute or more unless stopped.
 SLOW = {

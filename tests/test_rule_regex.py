@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cxdesk.config import AlertRuleConfig
-from cxdesk.workflow.rule_risks import rule_risks
+from cxdesk.workflow.intake.rule_risks import rule_risks
 
 from .conftest import Run
 from .test_hostile_ingest import NOW, event, jsonl
@@ -108,7 +108,7 @@ def test_rules_check_names_the_pattern(initialised: str, tmp_path: Path, run: Ru
 def test_patterns_nested_in_other_expressions_are_limited_and_warned_of(condition: str) -> None:
     """The walk over a condition missed expressions kept in slots or tuples: such a pattern
     ran without a limit (minutes for one event) and `rules check` said nothing."""
-    from cxdesk.workflow.rules import FACT_TYPES, RuleSet
+    from cxdesk.workflow.intake.rules import FACT_TYPES, RuleSet
 
     rule = AlertRuleConfig(name="deep", condition=condition, priority="P3", queue="billing")
     rules = RuleSet([rule])

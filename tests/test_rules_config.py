@@ -9,7 +9,7 @@ import pytest
 
 from cxdesk.config import AlertRuleConfig, Settings, load_settings, parse_settings
 from cxdesk.errors import ConfigError
-from cxdesk.workflow.rules import RuleSet, compile_rule, event_facts
+from cxdesk.workflow.intake.rules import RuleSet, compile_rule, event_facts
 
 RULES = RuleSet(Settings().rules)
 

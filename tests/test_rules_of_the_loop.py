@@ -6,8 +6,8 @@ import pytest
 
 from cxdesk.errors import PermissionDenied, WorkflowError
 from cxdesk.models import Stage
-from cxdesk.workflow.permissions import Actor
-from cxdesk.workflow.stages import COMMANDS, next_stage
+from cxdesk.workflow.access.permissions import Actor
+from cxdesk.workflow.loop.stages import COMMANDS, next_stage
 
 S = Stage
 WORKING = {S.COLLECT, S.ANALYZE, S.FIX}

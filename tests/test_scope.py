@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
-from cxdesk.workflow.pii import mask_email, mask_phone
-from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.access.pii import mask_email, mask_phone
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 from .conftest import DEMO_NOW, Run, engine_for
 from .test_commands import detractor, write_events
@@ -168,8 +168,8 @@ def test_cases_of_two_teams_do_not_merge(teams: tuple[str, ...], run: Run) -> No
 
 
 def test_a_supervisor_sees_the_load_of_their_teams_only(teams: tuple[str, ...], run: Run) -> None:
-    from cxdesk.workflow.dashboard import build_dashboard
-    from cxdesk.workflow.permissions import load_actor
+    from cxdesk.workflow.access.permissions import load_actor
+    from cxdesk.workflow.insight.dashboard import build_dashboard
 
     assert run(*teams, "ticket", "claim", "1")[0] == 0  # the admin, in both teams, takes care's
     db = Database.open(teams[1])

@@ -11,11 +11,11 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import NotFound, StaleVersion, WorkflowError
 from cxdesk.models import AuditEntry, FeedbackEvent, FollowUp, Ticket, TimelineEntry
-from cxdesk.workflow.audit import entry_digest
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor, Outcome
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService, raise_priority
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.audit.chain import entry_digest
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor, Outcome
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService, raise_priority
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 SETTINGS = Settings()

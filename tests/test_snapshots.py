@@ -23,11 +23,13 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
 from cxdesk.screens.ticket import TicketScreen
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.notifications import mark_read, unread
-from cxdesk.workflow.org import add_agent, sync_org
-from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.access.org import sync_org
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.notifications import mark_read, unread
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.ops.schema import upgrade_database
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 18:00 in Shanghai
 ME = "li.na"
@@ -52,7 +54,7 @@ ALERTS = (  # hours before NOW, kind, customer id, name, tier, nps, csat, commen
 def build(path: Path) -> None:
     settings = Settings()
     db = Database.open(str(path), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.write() as session:
         sync_org(session, settings)
         session.execute(sa.text("UPDATE queues SET assignment = 'manual'"))

@@ -15,10 +15,10 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Ticket, TimelineEntry
 from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai

@@ -15,11 +15,11 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import Notification, Team, Ticket
-from cxdesk.workflow import service as service_module
 from cxdesk.workflow import sweep as sweep_module
-from cxdesk.workflow.audit import verify_chain
-from cxdesk.workflow.org import add_agent
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.audit.chain import verify_chain
+from cxdesk.workflow.loop import service as service_module
+from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import sweep
 
 from .test_sweep import T0, feed, survey, ticket, timeline

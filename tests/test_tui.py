@@ -21,10 +21,10 @@ from cxdesk.screens.help import HelpScreen
 from cxdesk.screens.queue import PAGE_SIZE, QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
-from cxdesk.workflow.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.refs import parse_ref
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.service import TicketService
 
 from .conftest import DEMO_NOW
 

@@ -19,7 +19,7 @@ from cxdesk.db import Database
 from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
-from cxdesk.workflow.service import TicketService
+from cxdesk.workflow.loop.service import TicketService
 
 from .conftest import DEMO_NOW
 
@@ -211,7 +211,7 @@ async def test_slash_filters_with_words_and_terms(demo_copy: str) -> None:
 
 
 def test_filter_text_is_data_not_sql() -> None:
-    from cxdesk.workflow.queries import Search
+    from cxdesk.workflow.reads.queries import Search
 
     search = Search.parse("100%_off' OR 1=1 -- cx-12 stage:new")
     assert search.terms == (("stage", "new"),)
@@ -219,7 +219,7 @@ def test_filter_text_is_data_not_sql() -> None:
 
 
 def test_chinese_substrings_match_titles_and_names(demo_copy: str) -> None:
-    from cxdesk.workflow.queries import Search, TicketFilter, list_tickets
+    from cxdesk.workflow.reads.queries import Search, TicketFilter, list_tickets
 
     db = Database.open(demo_copy)
     with db.session() as session:
@@ -247,8 +247,8 @@ async def test_d_opens_the_dashboard(demo_copy: str) -> None:
 
 
 def test_dashboard_figures_add_up(demo_copy: str) -> None:
-    from cxdesk.workflow.dashboard import build_dashboard
-    from cxdesk.workflow.permissions import Actor
+    from cxdesk.workflow.access.permissions import Actor
+    from cxdesk.workflow.insight.dashboard import build_dashboard
 
     db = Database.open(demo_copy)
     with db.session() as session:
@@ -405,7 +405,7 @@ async def test_the_agent_picker_reads_the_database_off_the_event_loop(
 
 
 def test_open_loads_of_some_agents_only(demo_copy: str) -> None:
-    from cxdesk.workflow.dashboard import open_loads
+    from cxdesk.workflow.insight.dashboard import open_loads
 
     db = Database.open(demo_copy)
     with db.session() as session:

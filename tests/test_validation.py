@@ -18,8 +18,12 @@ import pytest
 from cxdesk.config import IngestConfig, Settings
 from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
-from cxdesk.workflow.events import ValidEvent
-from cxdesk.workflow.feed import (
+from cxdesk.workflow.access.identity import current_login
+from cxdesk.workflow.access.org import sync_org
+from cxdesk.workflow.access.staff import bootstrap_admin
+from cxdesk.workflow.clocks.sla import SlaPlanner, unplanned
+from cxdesk.workflow.intake.events import ValidEvent
+from cxdesk.workflow.intake.feed import (
     FIRST_BATCH,
     GROWTH,
     MIN_BATCH_FOR_CHILD,
@@ -31,13 +35,11 @@ from cxdesk.workflow.feed import (
     WorkAhead,
     checked_batches,
 )
-from cxdesk.workflow.identity import current_login
-from cxdesk.workflow.ingest import Ingestor
-from cxdesk.workflow.org import bootstrap_admin, sync_org
-from cxdesk.workflow.readers import Record, read_csv, read_jsonl
-from cxdesk.workflow.rules import RuleSet
-from cxdesk.workflow.sla import SlaPlanner, unplanned
-from cxdesk.workflow.validation import Terms, validate_record
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.readers import Record, read_csv, read_jsonl
+from cxdesk.workflow.intake.rules import RuleSet
+from cxdesk.workflow.intake.validation import Terms, validate_record
+from cxdesk.workflow.ops.schema import upgrade_database
 
 TZ = "Asia/Shanghai"
 TERMS = Terms(TZ, IngestConfig(), lambda: datetime.now(UTC))
@@ -313,7 +315,7 @@ def test_an_unreadable_file_is_named_before_any_child_starts(
 
 def _db(tmp_path: Path, settings: Settings | None = None) -> Database:
     db = Database.open(str(tmp_path / "cxdesk.db"), must_exist=False)
-    db.upgrade()
+    upgrade_database(db)
     with db.write() as session:
         sync_org(session, settings or Settings())
         bootstrap_admin(session, current_login(), datetime.now(UTC))  # who runs the CLI here

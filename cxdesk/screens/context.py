@@ -14,9 +14,9 @@ from textual.dom import DOMNode
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.i18n import Translator
-from cxdesk.workflow.permissions import Actor
-from cxdesk.workflow.queries import TicketRow
-from cxdesk.workflow.sla import ClockReader, ClockReading
+from cxdesk.workflow.access.permissions import Actor
+from cxdesk.workflow.clocks.sla import ClockReader, ClockReading
+from cxdesk.workflow.reads.queries import TicketRow
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
 from cxdesk.screens.live import LoadFailed
-from cxdesk.workflow.dashboard import Dashboard, build_dashboard
+from cxdesk.workflow.insight.dashboard import Dashboard, build_dashboard
 
 REFRESH_S = 5.0
 TRENDS = (("nps", N_("NPS")), ("csat", N_("CSAT %")), ("closed_loop", N_("Closed-loop %")))

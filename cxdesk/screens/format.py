@@ -9,8 +9,8 @@ from rich.text import Text
 
 from cxdesk.i18n import N_, Translator
 from cxdesk.output import sanitize
-from cxdesk.workflow.instants import local_text
-from cxdesk.workflow.sla import ClockReading, SlaState, format_remaining
+from cxdesk.workflow.basics.instants import local_text
+from cxdesk.workflow.clocks.sla import ClockReading, SlaState, format_remaining
 
 # Named colours (red, yellow, …) reach the screen through an ANSI palette that Textual picks by
 # the theme's darkness. Its light one (Alabaster) has a yellow (#cb9000), a cyan and a green too

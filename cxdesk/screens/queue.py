@@ -21,7 +21,7 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
-from cxdesk.workflow.queries import (
+from cxdesk.workflow.reads.queries import (
     Interrupter,
     Search,
     Sort,
@@ -424,7 +424,7 @@ class QueueScreen(Screen[None]):
         if key is None:
             return
         from cxdesk.screens.ticket import TicketScreen
-        from cxdesk.workflow.refs import parse_ref
+        from cxdesk.workflow.basics.refs import parse_ref
 
         self.app.push_screen(TicketScreen(self.desk, parse_ref(key)))
 

@@ -19,13 +19,13 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
-from cxdesk.workflow.dashboard import open_loads
-from cxdesk.workflow.org import list_agents
-from cxdesk.workflow.queries import TicketDetail, TicketRow, ticket_detail
-from cxdesk.workflow.refs import parse_ref, ticket_ref
-from cxdesk.workflow.service import TicketService
-from cxdesk.workflow.stages import allowed_commands
-from cxdesk.workflow.templates import find_templates, render_template
+from cxdesk.workflow.access.org import list_agents
+from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
+from cxdesk.workflow.insight.dashboard import open_loads
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop.stages import allowed_commands
+from cxdesk.workflow.loop.templates import find_templates, render_template
+from cxdesk.workflow.reads.queries import TicketDetail, TicketRow, ticket_detail
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("c", "claim", N_("Claim")),

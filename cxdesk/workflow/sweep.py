@@ -23,10 +23,10 @@ from cxdesk.db import Database
 from cxdesk.errors import UnusableTicket
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
 from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
-from cxdesk.workflow.metric_alerts import detect_metric_alerts, fire_metric_alerts
-from cxdesk.workflow.org import get_meta, set_meta
-from cxdesk.workflow.refs import ticket_ref
-from cxdesk.workflow.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.access.org import get_meta, set_meta
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts, fire_metric_alerts
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
 METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics

@@ -1,0 +1,3 @@
+"""Time as the desk counts it: working calendars and SLA planning (due times, risk, breach).
+
+May import basics."""

@@ -1,0 +1,249 @@
+"""Metric alerts (三色预警): conditions over aggregated feedback in rolling windows.
+
+Red: complaints rising day over day for N days running; several gold customers detracting
+within 24 h. Yellow: a queue's CSAT or a touchpoint's NPS falling week over week. Each
+firing opens a problem ticket for its (metric, scope), with the figures on its timeline, and
+stays quiet while that ticket is open. The windows are bounded by instants computed here, so
+the aggregation is plain portable SQL (CASE over indexed times), the same on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import ColumnElement, and_, case, func
+from sqlmodel import Session, col, select
+
+from cxdesk.config import Settings
+from cxdesk.models import (
+    Customer,
+    FeedbackEvent,
+    Stage,
+    Ticket,
+    TicketKind,
+)
+from cxdesk.workflow.insight.metrics import day_starts
+from cxdesk.workflow.loop.service import TicketService
+
+
+@dataclass(frozen=True)
+class MetricAlert:
+    metric: str
+    scope: str  # "all", a queue id, a touchpoint
+    colour: str  # red | yellow
+    evidence: str
+
+    @property
+    def key(self) -> str:
+        """What the problem ticket records as its rule (the column holds 128 characters)."""
+        return f"metric:{self.metric}:{self.scope}"[:128]
+
+
+def complaints_rising(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    config = settings.metric_alerts
+    starts = day_starts(now, settings.timezone, config.complaint_rise_days + 1)
+    counts = session.exec(
+        select(
+            *(
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                col(FeedbackEvent.occurred_at) >= a,
+                                col(FeedbackEvent.occurred_at) < b,
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                )
+                for a, b in pairwise(starts)
+            )
+        ).where(
+            FeedbackEvent.kind == "complaint",
+            col(FeedbackEvent.occurred_at) >= starts[0],
+            col(FeedbackEvent.occurred_at) < starts[-1],
+        )
+    ).one()
+    daily = [int(c or 0) for c in counts]
+    rising = all(
+        before > 0 and after >= before * (1 + config.complaint_rise)
+        for before, after in pairwise(daily)
+    )
+    if not rising:
+        return []
+    days = ", ".join(f"{start:%m-%d} {count}" for start, count in zip(starts, daily, strict=False))
+    return [
+        MetricAlert(
+            "complaints_rising",
+            "all",
+            "red",
+            f"complaints per day rose ≥ {config.complaint_rise:.0%} "
+            f"{config.complaint_rise_days} days running: {days}",
+        )
+    ]
+
+
+def gold_detractors(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    limit = settings.metric_alerts.gold_detractors
+    customers = session.exec(
+        select(FeedbackEvent.customer_id)
+        .join(Customer, col(Customer.id) == FeedbackEvent.customer_id)
+        .where(
+            Customer.tier == "gold",
+            col(FeedbackEvent.nps) <= 6,
+            col(FeedbackEvent.occurred_at) >= now - timedelta(hours=24),
+            col(FeedbackEvent.occurred_at) <= now,
+        )
+        .distinct()
+    ).all()
+    if len(customers) < limit:
+        return []
+    return [
+        MetricAlert(
+            "gold_detractors",
+            "all",
+            "red",
+            f"{len(customers)} gold customers detracted (NPS ≤ 6) in 24 h: "
+            f"{', '.join(sorted(customers)[:10])}",
+        )
+    ]
+
+
+def _week_split(now: datetime) -> tuple[ColumnElement[bool], datetime]:
+    """(is-this-week condition, start of last week) for week-over-week comparisons."""
+    this_week = col(FeedbackEvent.occurred_at) >= now - timedelta(days=7)
+    return this_week, now - timedelta(days=14)
+
+
+def _tally(week: ColumnElement[bool], condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of that week meet the condition."""
+    return func.sum(case((and_(week, condition), 1), else_=0))
+
+
+def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    config = settings.metric_alerts
+    this_week, since = _week_split(now)
+    nps = col(FeedbackEvent.nps)
+    last_week = ~this_week
+    rows = session.exec(
+        select(
+            FeedbackEvent.touchpoint,
+            _tally(last_week, nps.is_not(None)),
+            _tally(last_week, nps >= 9),
+            _tally(last_week, nps <= 6),
+            _tally(this_week, nps.is_not(None)),
+            _tally(this_week, nps >= 9),
+            _tally(this_week, nps <= 6),
+        )
+        .where(
+            col(FeedbackEvent.occurred_at) >= since,
+            col(FeedbackEvent.occurred_at) <= now,
+            nps.is_not(None),
+            col(FeedbackEvent.touchpoint).is_not(None),
+        )
+        .group_by(FeedbackEvent.touchpoint)
+    ).all()
+    alerts = []
+    for touchpoint, n0, p0, d0, n1, p1, d1 in rows:
+        if min(n0 or 0, n1 or 0) < config.min_answers:
+            continue
+        before, after = 100 * (p0 - d0) / n0, 100 * (p1 - d1) / n1
+        if before - after >= config.nps_drop_points:
+            alerts.append(
+                MetricAlert(
+                    "touchpoint_nps_drop",
+                    touchpoint,
+                    "yellow",
+                    f"NPS of {touchpoint} fell {before - after:.1f} points "
+                    f"week over week: {before:.1f} ({n0} answers) → "
+                    f"{after:.1f} ({n1} answers)",
+                )
+            )
+    return alerts
+
+
+def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    """CSAT (% of answers 4–5) of the feedback on each queue's tickets, week over week."""
+    config = settings.metric_alerts
+    this_week, since = _week_split(now)
+    csat = col(FeedbackEvent.csat)
+    last_week = ~this_week
+
+    rows = session.exec(
+        select(
+            Ticket.queue_id,
+            _tally(last_week, csat.is_not(None)),
+            _tally(last_week, csat >= 4),
+            _tally(this_week, csat.is_not(None)),
+            _tally(this_week, csat >= 4),
+        )
+        .join(Ticket, col(Ticket.id) == FeedbackEvent.ticket_id)
+        .where(
+            col(FeedbackEvent.occurred_at) >= since,
+            col(FeedbackEvent.occurred_at) <= now,
+            csat.is_not(None),
+        )
+        .group_by(Ticket.queue_id)
+    ).all()
+    alerts = []
+    for queue_id, n0, s0, n1, s1 in rows:
+        if min(n0 or 0, n1 or 0) < config.min_answers:
+            continue
+        before, after = 100 * s0 / n0, 100 * s1 / n1
+        if before - after >= config.csat_drop_points:
+            alerts.append(
+                MetricAlert(
+                    "queue_csat_drop",
+                    queue_id,
+                    "yellow",
+                    f"CSAT of queue {queue_id} fell {before - after:.1f} "
+                    f"points week over week: {before:.1f}% ({n0} answers) → "
+                    f"{after:.1f}% ({n1} answers)",
+                )
+            )
+    return alerts
+
+
+CHECKS = (complaints_rising, gold_detractors, touchpoint_nps_drop, queue_csat_drop)
+
+
+def detect_metric_alerts(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+    """Every metric alert whose condition holds at `now` (reads only)."""
+    return [alert for check in CHECKS for alert in check(session, settings, now)]
+
+
+def fire_metric_alerts(
+    session: Session, service: TicketService, alerts: list[MetricAlert], now: datetime
+) -> list[MetricAlert]:
+    """Open a problem ticket for each alert that has none open; returns those fired."""
+    settings = service.settings
+    fired = []
+    for alert in alerts:
+        open_problem = session.exec(
+            select(Ticket.id).where(
+                Ticket.kind == TicketKind.PROBLEM,
+                Ticket.rule == alert.key,
+                Ticket.stage != Stage.CLOSED,
+            )
+        ).first()
+        if open_problem is not None:
+            continue
+        service.open_ticket(
+            session,
+            kind=TicketKind.PROBLEM,
+            queue_id=settings.metric_alerts.queue,
+            priority="P1" if alert.colour == "red" else "P2",
+            title=f"[{alert.colour}] {alert.evidence}",
+            at=now,
+            rule=alert.key,
+            tags=["metric", alert.colour],
+            evidence=(
+                alert.evidence,
+                {"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
+            ),
+        )
+        fired.append(alert)
+    return fired

@@ -1,0 +1,123 @@
+"""`cxdesk rules test`: what the rules would do with a file, without changing anything."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import TextIO
+
+from sqlmodel import Session, select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.intake.readers import read_csv, read_jsonl
+from cxdesk.workflow.intake.rules import RuleSet, event_facts
+from cxdesk.workflow.intake.validation import Window, validate_record
+from cxdesk.workflow.loop.service import is_more_urgent
+
+
+@dataclass(frozen=True)
+class DryRunRow:
+    line: int
+    event_id: str | None
+    customer_id: str | None
+    fired: str  # the rules that fired, decisive one first
+    outcome: str
+
+
+@dataclass
+class _Case:
+    label: str
+    priority: str
+
+
+def dry_run(
+    stream: TextIO, fmt: str, settings: Settings, db: Database | None, now: datetime
+) -> list[DryRunRow]:
+    """What ingest would do with each record at `now` (the window of `occurred_at` too)."""
+    rules = RuleSet(settings.rules)
+    window = Window(settings.ingest, lambda: now)
+    records = read_csv(stream) if fmt == "csv" else read_jsonl(stream)
+    cases: dict[str, _Case] = {}
+    tiers: dict[str, str | None] = {}
+    rows = []
+    with db.session() if db is not None else nullcontext() as open_session:
+        for record in records:
+            event = validate_record(record, settings.timezone, window)
+            if isinstance(event, str):
+                rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {event}"))
+                continue
+            customer_id = event.customer_id
+            if open_session is not None and open_session.get(FeedbackEvent, event.event_id):
+                rows.append(
+                    DryRunRow(
+                        record.line, event.event_id, customer_id, "", "duplicate: already ingested"
+                    )
+                )
+                continue
+            if customer_id not in tiers:
+                tiers[customer_id], known = _lookup(open_session, customer_id)
+                if known is not None:
+                    cases[customer_id] = known
+            if event.customer_tier is not None:
+                tiers[customer_id] = event.customer_tier
+            if event.kind == "followup":
+                rows.append(
+                    DryRunRow(
+                        record.line,
+                        event.event_id,
+                        customer_id,
+                        "",
+                        f"follow-up answer for {event.ticket_id}",
+                    )
+                )
+                continue
+            customer = SimpleNamespace(
+                id=customer_id, name=event.customer_name, tier=tiers[customer_id]
+            )
+            facts = event_facts(event, customer)
+            fired_rules = rules.fired(facts)
+            alert = rules.alert_of(fired_rules)
+            failures = "".join(
+                f"; rule {rule.name} failed ({rules.why_failed(rule, facts)}), not fired"
+                for rule in rules.failed(fired_rules)
+            )
+            if alert is None:
+                rows.append(
+                    DryRunRow(record.line, event.event_id, customer_id, "", "no alert" + failures)
+                )
+                continue
+            decisive = alert.decisive
+            fired = ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
+            case = cases.get(customer_id)
+            if case is None:
+                cases[customer_id] = _Case(f"the case opened at line {record.line}", alert.priority)
+                outcome = f"open {alert.priority} case in {decisive.queue}"
+            else:
+                outcome = f"attach to {case.label}"
+                if is_more_urgent(alert.priority, case.priority):
+                    outcome += f", priority {case.priority} → {alert.priority}"
+                    case.priority = alert.priority
+            rows.append(
+                DryRunRow(record.line, event.event_id, customer_id, fired, outcome + failures)
+            )
+    return rows
+
+
+def _lookup(session: Session | None, customer_id: str) -> tuple[str | None, _Case | None]:
+    if session is None:
+        return None, None
+    customer = session.get(Customer, customer_id)
+    ticket = session.exec(
+        select(Ticket.id, Ticket.priority).where(
+            Ticket.customer_id == customer_id,
+            Ticket.kind == TicketKind.CASE,
+            Ticket.stage != Stage.CLOSED,
+        )
+    ).first()
+    case = _Case(ticket_ref(ticket[0]), ticket[1]) if ticket else None
+    return (customer.tier if customer else None), case
