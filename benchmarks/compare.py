@@ -37,6 +37,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
 from cxdesk.workflow.access.org import sync_org
+from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 from cxdesk.workflow.reads.queries import Sort, TicketFilter, View, list_tickets
@@ -55,13 +56,15 @@ def cxdesk_side(workdir: Path, tickets: int, rounds: int) -> dict[str, Any]:
     start = datetime.now(UTC)
 
     def create(session: Any, n: int) -> None:
-        service.open_ticket(
+        service.handle(
+            OpenTicket(
+                kind=TicketKind.CASE,
+                queue_id=QUEUE,
+                priority="P2",
+                title=f"Customer {n}: the parcel came three days late",
+                at=start + timedelta(milliseconds=n),
+            ),
             session,
-            kind=TicketKind.CASE,
-            queue_id=QUEUE,
-            priority="P2",
-            title=f"Customer {n}: the parcel came three days late",
-            at=start + timedelta(milliseconds=n),
         )
 
     started = time.perf_counter()

@@ -29,6 +29,7 @@ from cxdesk.screens.queue import QueueScreen
 from cxdesk.workflow.access.org import all_queues
 from cxdesk.workflow.access.permissions import load_actor, visible_queues
 from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
+from cxdesk.workflow.loop.commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice, mark_read, unread
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher
@@ -193,7 +194,7 @@ class CxdeskApp(App[None]):
         """Take the most urgent unassigned case of my queues, then open it."""
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
         try:
-            ticket = service.claim_next(at=self.desk.clock())
+            ticket = service.handle(ClaimNext(at=self.desk.clock()))
         except CxdeskError as exc:
             self.post_message(self.Claimed(None, str(exc)))
             return

@@ -6,7 +6,6 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from cxdesk.db import Database, resolve_url, sqlite_path
 from cxdesk.errors import CxdeskError, Interrupted
 from cxdesk.output import FORMATS, print_json, print_json_lines, print_rows, say
 from cxdesk.workflow.intake.readers import BATCH_SIZE
+from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
 from cxdesk.workflow.ops.schema import upgrade_database
 
 if TYPE_CHECKING:
@@ -802,58 +802,69 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
         )
 
 
-def ticket_command(name: str, verb: str, *arguments: str) -> Callable[[Callable], Callable]:
-    """Declare `cxdesk ticket NAME TICKET …`: one service command, then the ticket as it now
-    is. The decorated function receives the service, the ticket number and its options."""
+def desk_command(kind: type[TicketCommand]) -> None:
+    """`cxdesk ticket NAME TICKET …` for one of the desk's commands, its arguments and options
+    rendered from the command's declared inputs; then the ticket as it now is."""
 
-    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
-        @ticket.command(name, help=body.__doc__)
-        @click.argument("ticket_id", metavar="TICKET")
-        @click.option(
-            "--version",
-            "version",
-            type=int,
-            help="Fail unless the ticket is still at this version (optimistic lock).",
+    @pass_context
+    def run(context: Context, ticket_id: str, version: int | None, fmt: str, **given: Any) -> None:
+        from cxdesk.workflow.basics.refs import parse_ref
+        from cxdesk.workflow.loop.commands import command_from_values
+        from cxdesk.workflow.loop.service import TicketService
+        from cxdesk.workflow.loop.templates import template_text
+        from cxdesk.workflow.reads.queries import ticket_detail
+
+        number = parse_ref(ticket_id)
+        if any(i.kind == "message" for i in kind.INPUTS):
+            if (given["message"] is None) == (given["template"] is None):
+                raise click.UsageError("give either --message or --template")
+            if given["message"] is not None:
+                given["message"] = _stdin_if_dash(given["message"])
+        db, actor = context.database(), context.actor()
+        fill = functools.partial(template_text, db, ticket_id=number, actor=actor)
+        command = command_from_values(
+            kind, number, given, version=version, at=context.now(), fill_template=fill
         )
-        @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-        @pass_context
-        @functools.wraps(body)
-        def command(
-            context: Context, ticket_id: str, version: int | None, fmt: str, **options: Any
-        ) -> None:
-            from cxdesk.workflow.basics.refs import parse_ref
-            from cxdesk.workflow.loop.service import TicketService
-            from cxdesk.workflow.reads.queries import ticket_detail
+        TicketService(db, context.settings, actor).handle(command)
+        with db.session() as session:
+            row = ticket_detail(session, number, context.viewer()).row
+        if fmt == "json":
+            print_json(_ticket_json(context, row, context.now()))
+        else:
+            say(
+                f"{row.id} {kind.VERB}: {row.stage}, {row.priority}, assignee "
+                f"{row.assignee or '—'}, escalation {row.escalation_level}, "
+                f"version {row.version}"
+            )
 
-            number = parse_ref(ticket_id)
-            service = TicketService(context.database(), context.settings, context.actor())
-            body(service, number, at=context.now(), version=version, **options)
-            with context.database().session() as session:
-                row = ticket_detail(session, number, context.viewer()).row
-            if fmt == "json":
-                print_json(_ticket_json(context, row, context.now()))
-            else:
-                say(
-                    f"{row.id} {verb}: {row.stage}, {row.priority}, assignee "
-                    f"{row.assignee or '—'}, escalation {row.escalation_level}, "
-                    f"version {row.version}"
-                )
+    for spec in reversed(kind.INPUTS):
+        if spec.kind == "message":
+            run = click.option("--template", help="A template to fill in (see `template list`).")(
+                run
+            )
+            run = click.option("--message", help=spec.help)(run)
+        elif spec.argument:
+            run = click.argument(spec.name, metavar=spec.metavar or spec.name.upper())(run)
+        else:
+            choice = click.Choice(spec.choices) if spec.choices else None
+            run = click.option(
+                spec.option, spec.name, type=choice, required=spec.required, help=spec.help
+            )(run)
+    run = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")(
+        run
+    )
+    run = click.option(
+        "--version",
+        "version",
+        type=int,
+        help="Fail unless the ticket is still at this version (optimistic lock).",
+    )(run)
+    run = click.argument("ticket_id", metavar="TICKET")(run)
+    ticket.command(kind.NAME, help=kind.__doc__)(run)
 
-        for argument in reversed(arguments):
-            command = click.argument(argument)(command)
-        return command
 
-    return decorate
-
-
-def text_option(name: str, what: str) -> Callable[[Callable], Callable]:
-    return click.option(f"--{name}", name.replace("-", "_"), required=True, help=what)
-
-
-@ticket_command("claim", "claimed")
-def ticket_claim(service: Any, number: int, **kw: Any) -> None:
-    """Take an unassigned ticket."""
-    service.claim(number, **kw)
+for _kind in DESK_COMMANDS:
+    desk_command(_kind)
 
 
 @ticket.command("claim-next")
@@ -862,11 +873,12 @@ def ticket_claim(service: Any, number: int, **kw: Any) -> None:
 @pass_context
 def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
+    from cxdesk.workflow.loop.commands import ClaimNext
     from cxdesk.workflow.loop.service import TicketService
     from cxdesk.workflow.reads.queries import ticket_detail
 
     service = TicketService(context.database(), context.settings, context.actor())
-    claimed = service.claim_next(queue=queue, at=context.now())
+    claimed = service.handle(ClaimNext(queue=queue, at=context.now()))
     with context.database().session() as session:
         row = ticket_detail(session, claimed.id, context.viewer()).row
     if fmt == "json":
@@ -876,134 +888,6 @@ def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
             f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
             f"{row.assignee}, version {row.version}"
         )
-
-
-@ticket_command("assign", "assigned", "login")
-def ticket_assign(service: Any, number: int, login: str, **kw: Any) -> None:
-    """Assign or reassign a ticket to LOGIN (supervisors)."""
-    service.assign(number, login, **kw)
-
-
-def message_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option("--template", help="A template to fill in (see `template list`).")(
-        command
-    )
-    return click.option("--message", help="The text (- reads it from standard input).")(command)
-
-
-def _message(service: Any, number: int, message: str | None, template: str | None) -> str:
-    if (message is None) == (template is None):
-        raise click.UsageError("give either --message or --template")
-    if template is not None:
-        from cxdesk.workflow.loop.templates import render_template
-
-        with service.db.session() as session:
-            return render_template(session, template, number, service.actor)
-    return _stdin_if_dash(message or "")
-
-
-@message_options
-@ticket_command("respond", "answered")
-def ticket_respond(
-    service: Any, number: int, message: str | None, template: str | None, **kw: Any
-) -> None:
-    """Reply to the customer; the first reply is the first response."""
-    service.respond(number, _message(service, number, message, template), **kw)
-
-
-@message_options
-@ticket_command("note", "noted")
-def ticket_note(
-    service: Any, number: int, message: str | None, template: str | None, **kw: Any
-) -> None:
-    """Add an internal note."""
-    service.note(number, _message(service, number, message, template), **kw)
-
-
-@text_option("reason", "What the ticket waits for.")
-@ticket_command("pend", "pending")
-def ticket_pend(service: Any, number: int, reason: str, **kw: Any) -> None:
-    """Wait on the customer or a third party; the SLA clock stops."""
-    service.pend(number, reason, **kw)
-
-
-@ticket_command("resume", "resumed")
-def ticket_resume(service: Any, number: int, **kw: Any) -> None:
-    """End the wait; the SLA clock runs on with the time it had left."""
-    service.resume(number, **kw)
-
-
-@click.option("--touchpoint", help="The touchpoint at fault.")
-@text_option("driver", "The driver category (e.g. late_delivery).")
-@text_option("root-cause", "What caused it.")
-@ticket_command("analyze", "analysed")
-def ticket_analyze(
-    service: Any, number: int, root_cause: str, driver: str, touchpoint: str | None, **kw: Any
-) -> None:
-    """Code the root cause; the ticket moves on to fix."""
-    service.analyze(number, root_cause=root_cause, driver=driver, touchpoint=touchpoint, **kw)
-
-
-@click.option("--remedy", help="What the customer was given.")
-@text_option("action", "What was done.")
-@text_option("root-cause", "What caused it.")
-@text_option("code", "The resolution code (refund, replacement, fix, …).")
-@ticket_command("resolve", "resolved")
-def ticket_resolve(
-    service: Any,
-    number: int,
-    code: str,
-    root_cause: str,
-    action: str,
-    remedy: str | None,
-    **kw: Any,
-) -> None:
-    """Record the resolution; the follow-up survey is scheduled."""
-    service.resolve(number, code=code, root_cause=root_cause, action=action, remedy=remedy, **kw)
-
-
-@text_option("reason", "Why.")
-@ticket_command("escalate", "escalated")
-def ticket_escalate(service: Any, number: int, reason: str, **kw: Any) -> None:
-    """One level up the ladder (team supervisor, then CX manager)."""
-    service.escalate(number, reason, **kw)
-
-
-@text_option("reason", "Why.")
-@ticket_command("deescalate", "de-escalated")
-def ticket_deescalate(service: Any, number: int, reason: str, **kw: Any) -> None:
-    """One level down the ladder (supervisors)."""
-    service.deescalate(number, reason, **kw)
-
-
-@text_option("reason", "Why.")
-@ticket_command("reopen", "reopened")
-def ticket_reopen(service: Any, number: int, reason: str, **kw: Any) -> None:
-    """Back to analyze (supervisors)."""
-    service.reopen(number, reason, **kw)
-
-
-@ticket_command("link", "linked", "problem")
-def ticket_link(service: Any, number: int, problem: str, **kw: Any) -> None:
-    """Link a case to the PROBLEM ticket that explains it."""
-    from cxdesk.workflow.basics.refs import parse_ref
-
-    service.link(number, parse_ref(problem), **kw)
-
-
-@text_option("evidence", "How the metric shows it is fixed.")
-@ticket_command("close", "closed")
-def ticket_close(service: Any, number: int, evidence: str, **kw: Any) -> None:
-    """Close a problem ticket with the evidence that it is fixed (supervisors)."""
-    service.close_problem(number, evidence, **kw)
-
-
-@ticket_command("merge", "merged into", "into")
-def ticket_merge(service: Any, number: int, into: str, at: datetime, version: int | None) -> None:
-    """Merge the ticket into INTO, another case of the same customer."""
-    from cxdesk.workflow.basics.refs import parse_ref
-
-    service.merge(number, parse_ref(into), version=version, at=at)
 
 
 def _stdin_if_dash(text: str) -> str:

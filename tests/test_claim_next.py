@@ -21,6 +21,8 @@ from cxdesk.models import AuditEntry, TimelineEntry
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop import claiming
+from cxdesk.workflow.loop.commands import Claim, ClaimNext, Note, Resolve
 from cxdesk.workflow.loop.service import TicketService
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -75,16 +77,16 @@ def test_the_nearest_due_then_priority_then_the_oldest(db: Database) -> None:
     set_due(db, tie_p1, T0 + timedelta(hours=3), "P1")
     set_due(db, paused, None)  # a pending clock: last
     ann = TicketService(db, SETTINGS, "ann")
-    order = [ann.claim_next(at=T0).id for _ in range(5)]
+    order = [ann.handle(ClaimNext(at=T0)).id for _ in range(5)]
     assert order == [soon, tie_p1, tie_p2, late, paused]
     with pytest.raises(WorkflowError, match=r"nothing to claim: .*\(aftersales, billing\)"):
-        ann.claim_next(at=T0)
+        ann.handle(ClaimNext(at=T0))
 
 
 def test_claim_next_is_an_ordinary_claim(db: Database) -> None:
     agents(db, "ann")
     (tid,) = open_cases(db, 1)
-    ticket = TicketService(db, SETTINGS, "ann").claim_next(at=T0 + timedelta(minutes=1))
+    ticket = TicketService(db, SETTINGS, "ann").handle(ClaimNext(at=T0 + timedelta(minutes=1)))
     assert (ticket.id, ticket.assignee, ticket.stage, ticket.version) == (tid, "ann", "collect", 2)
     with db.session() as session:
         bodies = session.exec(
@@ -106,24 +108,24 @@ def test_only_unassigned_open_cases_of_my_queues(db: Database) -> None:
     mine, taken, verifying = open_cases(db, 3)
     (vip,) = open_cases(db, 1, prefix="g", tier="gold")
     bob = TicketService(db, SETTINGS, "bob")
-    bob.claim(taken, at=T0)
-    bob.claim(verifying, at=T0)
-    bob.resolve(verifying, code="fix", root_cause="r", action="a", at=T0)
+    bob.handle(Claim(taken, at=T0))
+    bob.handle(Claim(verifying, at=T0))
+    bob.handle(Resolve(verifying, code="fix", root_cause="r", action="a", at=T0))
     with db.write() as session:  # a problem ticket is never handed out by claim-next
         session.execute(sa.text("UPDATE tickets SET kind = 'problem' WHERE id = :i"), {"i": vip})
     (vip_case,) = open_cases(db, 1, prefix="h", tier="gold")
     ann = TicketService(db, SETTINGS, "ann")
-    assert ann.claim_next(at=T0).id == mine
+    assert ann.handle(ClaimNext(at=T0)).id == mine
     with pytest.raises(WorkflowError, match="nothing to claim"):
-        ann.claim_next(at=T0)  # the vip case is outside ann's team
+        ann.handle(ClaimNext(at=T0))  # the vip case is outside ann's team
     with pytest.raises(PermissionDenied, match="queue vip belongs to team vip"):
-        ann.claim_next(queue="vip", at=T0)
+        ann.handle(ClaimNext(queue="vip", at=T0))
     with pytest.raises(NotFound, match="no queue 'nope'"):
-        ann.claim_next(queue="nope", at=T0)
+        ann.handle(ClaimNext(queue="nope", at=T0))
     vic = TicketService(db, SETTINGS, "vic")
-    assert vic.claim_next(queue="vip", at=T0).id == vip_case
+    assert vic.handle(ClaimNext(queue="vip", at=T0)).id == vip_case
     with pytest.raises(WorkflowError, match=r"no unassigned open case in queue vip$"):
-        vic.claim_next(queue="vip", at=T0)
+        vic.handle(ClaimNext(queue="vip", at=T0))
 
 
 def test_a_queue_narrows_the_pick(db: Database) -> None:
@@ -132,8 +134,8 @@ def test_a_queue_narrows_the_pick(db: Database) -> None:
     (vip,) = open_cases(db, 1, prefix="g", tier="gold")
     set_due(db, care, T0)  # more urgent than the vip case
     admin = TicketService(db, SETTINGS, "root")
-    assert admin.claim_next(queue="vip", at=T0).id == vip
-    assert admin.claim_next(at=T0).id == care
+    assert admin.handle(ClaimNext(queue="vip", at=T0)).id == vip
+    assert admin.handle(ClaimNext(at=T0)).id == care
 
 
 def test_a_case_taken_between_the_pick_and_the_claim_is_passed_over(
@@ -148,16 +150,16 @@ def test_a_case_taken_between_the_pick_and_the_claim_is_passed_over(
         set_due(db, tid, T0 + timedelta(hours=n + 1))
     ann = TicketService(db, SETTINGS, "ann")
     bob = TicketService(db, SETTINGS, "bob")
-    claim_first = ann._claim_first
+    claim_first = claiming._claim_first
 
-    def meanwhile(candidates, pick, at):
+    def meanwhile(acting, candidates, pick, command):
         assert [tid for tid, _ in candidates][:3] == [first, second, third]
-        bob.claim(first, at=T0)  # taken
-        bob.note(second, "still free, but no longer as it was read", at=T0)  # changed
-        return claim_first(candidates, pick, at)
+        bob.handle(Claim(first, at=T0))  # taken
+        bob.handle(Note(second, "still free, but no longer as it was read", at=T0))  # changed
+        return claim_first(acting, candidates, pick, command)
 
-    monkeypatch.setattr(ann, "_claim_first", meanwhile)
-    ticket = ann.claim_next(at=T0)
+    monkeypatch.setattr(claiming, "_claim_first", meanwhile)
+    ticket = ann.handle(ClaimNext(at=T0))
     assert (ticket.id, ticket.assignee) == (third, "ann")
     with db.session() as session:
         owners = dict(session.execute(sa.text("SELECT id, assignee FROM tickets")).all())
@@ -173,27 +175,27 @@ def test_when_others_took_every_candidate_it_picks_again_under_the_lock(
     ids = open_cases(db, 12)
     ann = TicketService(db, SETTINGS, "ann")
     bob = TicketService(db, SETTINGS, "bob")
-    claim_first = ann._claim_first
+    claim_first = claiming._claim_first
     picked = []
 
-    def meanwhile(candidates, pick, at):
+    def meanwhile(acting, candidates, pick, command):
         picked.append([tid for tid, _ in candidates])
         for tid, _ in candidates:
-            bob.claim(tid, at=T0)
-        return claim_first(candidates, pick, at)
+            bob.handle(Claim(tid, at=T0))
+        return claim_first(acting, candidates, pick, command)
 
-    monkeypatch.setattr(ann, "_claim_first", meanwhile)
-    assert ann.claim_next(at=T0).id == ids[10]
+    monkeypatch.setattr(claiming, "_claim_first", meanwhile)
+    assert ann.handle(ClaimNext(at=T0)).id == ids[10]
     assert picked == [ids[:10]]  # one read outside the lock, one pick inside it
-    bob.claim(ids[11], at=T0)
+    bob.handle(Claim(ids[11], at=T0))
     with pytest.raises(WorkflowError, match="nothing to claim"):
-        ann.claim_next(at=T0)
+        ann.handle(ClaimNext(at=T0))
 
 
 def test_automation_does_not_claim(db: Database) -> None:
     open_cases(db, 1)
     with pytest.raises(WorkflowError, match="not for automation"):
-        TicketService(db, SETTINGS).claim_next(at=T0)
+        TicketService(db, SETTINGS).handle(ClaimNext(at=T0))
 
 
 def test_the_command_line(db: Database, run) -> None:
@@ -241,7 +243,7 @@ def claimer(args: tuple[str, int, Any]) -> list[int]:
     try:
         while True:
             try:
-                got.append(service.claim_next(at=T0).id)
+                got.append(service.handle(ClaimNext(at=T0)).id)
             except WorkflowError as exc:
                 assert "nothing to claim" in str(exc), exc
                 return got

@@ -272,7 +272,7 @@ def _watched(*args: str) -> tuple[int, str, str]:
         text=True,
         encoding="utf-8",
     )
-    time.sleep(2)
+    time.sleep(5)  # past its start on a busy machine: a SIGTERM before it would just kill it
     watch.send_signal(signal.SIGTERM)
     out, err = watch.communicate(timeout=30)
     assert "watch stopped" in err

@@ -18,6 +18,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import Assign, Claim, Escalate, Note, Respond
 from cxdesk.workflow.ops.schema import upgrade_database
 
 PROCESSES, COMMANDS, TICKETS = 20, 100, 8
@@ -45,15 +46,17 @@ def worker(args: tuple[str, int]) -> list[tuple[str, int, str]]:
         try:
             match kind:
                 case "claim":
-                    service.claim(ticket_id, version=version, at=T0)
+                    service.handle(Claim(ticket_id, version=version, at=T0))
                 case "note":
-                    service.note(ticket_id, marker, version=version, at=T0)
+                    service.handle(Note(ticket_id, marker, version=version, at=T0))
                 case "respond":
-                    service.respond(ticket_id, marker, version=version, at=T0)
+                    service.handle(Respond(ticket_id, marker, version=version, at=T0))
                 case "escalate":
-                    service.escalate(ticket_id, marker, version=version, at=T0)
+                    service.handle(Escalate(ticket_id, marker, version=version, at=T0))
                 case "assign":
-                    sue.assign(ticket_id, f"a{rng.randrange(PROCESSES)}", version=version, at=T0)
+                    sue.handle(
+                        Assign(ticket_id, f"a{rng.randrange(PROCESSES)}", version=version, at=T0)
+                    )
             results.append(("applied:" + kind, ticket_id, marker))
         except CxdeskError as exc:  # stale version, illegal step, already assigned: named
             results.append(("refused:" + type(exc).__name__, ticket_id, marker))

@@ -17,6 +17,7 @@ from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record, read_jsonl
+from cxdesk.workflow.loop.commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 
@@ -113,7 +114,7 @@ def test_a_claim_between_batches_is_kept_and_its_version_moves_on(db: Database) 
 
     def claim_a() -> None:
         ((ticket_id, *_),) = cases_of(db, "A")
-        claimed.append(TicketService(db, SETTINGS, "li.na").claim(ticket_id, at=T0).version)
+        claimed.append(TicketService(db, SETTINGS, "li.na").handle(Claim(ticket_id, at=T0)).version)
 
     ingest(db, two_batches(claim_a))
     ((_, _, version, assignee),) = cases_of(db, "A")

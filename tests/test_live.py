@@ -23,6 +23,7 @@ from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import Note
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher, FeedUnavailable, PostgresFeed, open_feed
 
@@ -64,7 +65,7 @@ def test_the_feed_wakes_on_commits_only(desk: Database, run: Run) -> None:
     feed = open_feed(desk)
     try:
         assert feed.wait(0.3) is False  # nothing happened
-        TicketService(desk, SETTINGS, ME).note(1, "from this process, another connection")
+        TicketService(desk, SETTINGS, ME).handle(Note(1, "from this process, another connection"))
         assert feed.wait(5) is True
         assert feed.wait(0.3) is False  # told once, not again
         assert run("--db", desk.url, "ticket", "claim", "2")[0] == 0  # the CLI

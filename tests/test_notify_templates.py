@@ -20,6 +20,7 @@ from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import Escalate
 from cxdesk.workflow.loop.notifications import unread
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.templates import (
@@ -112,7 +113,7 @@ def test_escalation_notifies_the_supervisor_and_runs_the_hook(
     ticket_id = open_case(desk, settings)
     # U+2028 survives cleaning; the hook gets it escaped, Chinese as is.
     reason = "customer is furious\u2028生气"
-    TicketService(desk, settings, "ann").escalate(ticket_id, reason, at=T0)
+    TicketService(desk, settings, "ann").handle(Escalate(ticket_id, reason, at=T0))
     with desk.session() as session:
         notices = unread(session, "sue")
     assert [(n.kind, n.ticket) for n in notices] == [("escalation", f"CX-{ticket_id:06d}")]
@@ -127,7 +128,7 @@ def test_a_failing_hook_does_not_undo_the_command(
 ) -> None:
     settings = Settings(notify_command=[sys.executable, "-c", "raise SystemExit(3)"])
     ticket_id = open_case(desk, settings)
-    TicketService(desk, settings, "ann").escalate(ticket_id, "angry", at=T0)
+    TicketService(desk, settings, "ann").handle(Escalate(ticket_id, "angry", at=T0))
     assert "notify_command failed" in capsys.readouterr().err
     with desk.session() as session:
         assert len(unread(session, "sue")) == 1
@@ -157,7 +158,9 @@ async def test_notifications_for_me_appear_as_toasts(
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
-        TicketService(db, Settings(), "ann").escalate(ticket_id, "[b]loud[/b] customer", at=T0)
+        TicketService(db, Settings(), "ann").handle(
+            Escalate(ticket_id, "[b]loud[/b] customer", at=T0)
+        )
         for _ in range(50):
             await pilot.pause(0.1)
             if toasts:

@@ -15,6 +15,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import TicketKind
 from cxdesk.workflow.access.pii import mask_email, mask_phone
+from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 from .conftest import DEMO_NOW, Run, engine_for
@@ -42,13 +43,15 @@ def problem(db: str, queue: str = "aftersales") -> int:
     """A problem ticket opened by the system (as a metric alert does)."""
     service = TicketService(Database.open(db), Settings(), SYSTEM_ACTOR)
     with service.db.write() as session:
-        ticket = service.open_ticket(
+        ticket = service.handle(
+            OpenTicket(
+                kind=TicketKind.PROBLEM,
+                queue_id=queue,
+                priority="P2",
+                title="late deliveries",
+                at=DEMO_NOW,
+            ),
             session,
-            kind=TicketKind.PROBLEM,
-            queue_id=queue,
-            priority="P2",
-            title="late deliveries",
-            at=DEMO_NOW,
         )
         number = ticket.id
     service.db.dispose()

@@ -15,7 +15,18 @@ from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import entry_digest
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor, Outcome
-from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService, raise_priority
+from cxdesk.workflow.loop.commands import (
+    Analyze,
+    Claim,
+    Escalate,
+    Note,
+    Pend,
+    Resolve,
+    Respond,
+    Resume,
+)
+from cxdesk.workflow.loop.opening import raise_priority
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 SETTINGS = Settings()
@@ -86,21 +97,23 @@ def test_the_whole_loop_closes_verified(desk: Database) -> None:
     assert opened.outcome is Outcome.CREATED and opened.alert is not None
     tid = opened.ticket_id
     ann = TicketService(desk, SETTINGS, "ann")
-    t = ann.claim(tid, at=T0 + timedelta(minutes=5))
+    t = ann.handle(Claim(tid, at=T0 + timedelta(minutes=5)))
     assert (t.stage, t.assignee) == ("collect", "ann")
-    t = ann.respond(tid, "您好，正在处理", at=T0 + timedelta(hours=1))
+    t = ann.handle(Respond(tid, "您好，正在处理", at=T0 + timedelta(hours=1)))
     assert t.first_response_at == T0 + timedelta(hours=1)
     assert t.sla_due == t.resolution_due  # the resolution clock now runs
-    t = ann.analyze(
-        tid, root_cause="carrier delay", driver="late_delivery", at=T0 + timedelta(hours=2)
+    t = ann.handle(
+        Analyze(tid, root_cause="carrier delay", driver="late_delivery", at=T0 + timedelta(hours=2))
     )
     assert t.stage == "fix"
-    t = ann.resolve(
-        tid,
-        code="refund",
-        root_cause="carrier delay",
-        action="refunded shipping",
-        at=T0 + timedelta(hours=3),
+    t = ann.handle(
+        Resolve(
+            tid,
+            code="refund",
+            root_cause="carrier delay",
+            action="refunded shipping",
+            at=T0 + timedelta(hours=3),
+        )
     )
     assert t.stage == "verify" and t.sla_due is None and t.resolved_at is not None
     answer = ingest(
@@ -118,8 +131,8 @@ def test_the_whole_loop_closes_verified(desk: Database) -> None:
 def test_a_bad_followup_reopens_raised_and_escalated(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=5).ticket_id
     ann = TicketService(desk, SETTINGS, "ann")
-    ann.claim(tid, at=T0)
-    ann.resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1))
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
     ingest(desk, "f1", at=T0 + timedelta(days=2), kind="followup", nps=2, ticket_id=str(tid))
     t = ticket(desk, tid)
     assert (t.stage, t.priority, t.escalation_level, t.reopen_count) == ("analyze", "P1", 1, 1)
@@ -151,9 +164,9 @@ def test_one_open_case_per_customer_and_priority_only_rises(desk: Database) -> N
 def test_a_stale_version_is_refused_with_who_and_when(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id
     seen = ticket(desk, tid).version
-    TicketService(desk, SETTINGS, "ann").note(tid, "first", version=seen, at=T0)
+    TicketService(desk, SETTINGS, "ann").handle(Note(tid, "first", version=seen, at=T0))
     with pytest.raises(StaleVersion, match=r"CX-0+\d+ was changed by Ann Lee at .* — reload"):
-        TicketService(desk, SETTINGS, "bob").note(tid, "second", version=seen, at=T0)
+        TicketService(desk, SETTINGS, "bob").handle(Note(tid, "second", version=seen, at=T0))
     bodies = [body for kind, body in timeline(desk, tid) if kind == "note"]
     assert bodies == ["first"]
 
@@ -163,22 +176,22 @@ def test_an_illegal_transition_names_the_stages_that_allow_it(desk: Database) ->
     with pytest.raises(
         WorkflowError, match=r"cannot resume .* it is new; resume is allowed in: pending"
     ):
-        TicketService(desk, SETTINGS, "ann").resume(tid, at=T0)
-    TicketService(desk, SETTINGS, "ann").claim(tid, at=T0)
+        TicketService(desk, SETTINGS, "ann").handle(Resume(tid, at=T0))
+    TicketService(desk, SETTINGS, "ann").handle(Claim(tid, at=T0))
     with pytest.raises(WorkflowError, match="root cause is required"):
-        TicketService(desk, SETTINGS, "ann").analyze(tid, root_cause=" ", driver="x", at=T0)
+        TicketService(desk, SETTINGS, "ann").handle(Analyze(tid, root_cause=" ", driver="x", at=T0))
     with pytest.raises(NotFound, match="no ticket CX-999999"):
-        TicketService(desk, SETTINGS, "ann").note(999999, "x")
+        TicketService(desk, SETTINGS, "ann").handle(Note(999999, "x"))
 
 
 def test_pending_time_is_not_charged(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id  # P2: 24 business hours to first response
     ann = TicketService(desk, SETTINGS, "ann")
-    ann.claim(tid, at=T0)
+    ann.handle(Claim(tid, at=T0))
     due_before = ticket(desk, tid).first_response_due
-    ann.pend(tid, "waiting for photos", at=T0 + timedelta(hours=2))
+    ann.handle(Pend(tid, "waiting for photos", at=T0 + timedelta(hours=2)))
     assert ticket(desk, tid).sla_due is None
-    t = ann.resume(tid, at=T0 + timedelta(days=1, hours=2))  # a whole business day later
+    t = ann.handle(Resume(tid, at=T0 + timedelta(days=1, hours=2)))  # a whole business day later
     assert t.stage == "collect"
     assert t.first_response_due > due_before
     assert t.sla_due == t.first_response_due
@@ -187,8 +200,8 @@ def test_pending_time_is_not_charged(desk: Database) -> None:
 def test_every_command_leaves_a_chained_audit_row(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id
     ann = TicketService(desk, SETTINGS, "ann")
-    ann.claim(tid, at=T0)
-    ann.escalate(tid, "customer angry", at=T0)
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Escalate(tid, "customer angry", at=T0))
     with desk.session() as session:
         rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
     assert [(r.actor, r.action) for r in rows if r.action != "user"] == [
@@ -214,10 +227,10 @@ def test_escalation_names_the_supervisor_and_stops_at_the_top(desk: Database) ->
         session.get_one(Team, "care").supervisor = "bob"
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id
     ann = TicketService(desk, SETTINGS, "ann")
-    ann.escalate(tid, "angry", at=T0)
-    ann.escalate(tid, "angrier", at=T0)
+    ann.handle(Escalate(tid, "angry", at=T0))
+    ann.handle(Escalate(tid, "angrier", at=T0))
     with pytest.raises(WorkflowError, match="top of the ladder"):
-        ann.escalate(tid, "angriest", at=T0)
+        ann.handle(Escalate(tid, "angriest", at=T0))
     bodies = [body for kind, body in timeline(desk, tid) if kind == "escalation"]
     assert bodies[0].startswith("escalated to level 1 (bob)")
     assert bodies[1].startswith("escalated to level 2 (CX manager)")
@@ -225,16 +238,16 @@ def test_escalation_names_the_supervisor_and_stops_at_the_top(desk: Database) ->
 
 def test_claim_is_refused_when_someone_has_it(desk: Database) -> None:
     tid = ingest(desk, "e1", at=T0, nps=3).ticket_id
-    TicketService(desk, SETTINGS, "ann").claim(tid, at=T0)
+    TicketService(desk, SETTINGS, "ann").handle(Claim(tid, at=T0))
     with pytest.raises(WorkflowError, match="already assigned to ann"):
-        TicketService(desk, SETTINGS, "bob").claim(tid, at=T0)
+        TicketService(desk, SETTINGS, "bob").handle(Claim(tid, at=T0))
 
 
 def test_untrusted_text_is_cleaned_where_it_enters(desk: Database) -> None:
     tid = ingest(
         desk, "e1", at=T0, nps=3, comment="ok\x1b[2J\x1b]52;c;ZXZpbA==\x07\u202eevil"
     ).ticket_id
-    TicketService(desk, SETTINGS, "ann").note(tid, "note\x1b[31m red", at=T0)
+    TicketService(desk, SETTINGS, "ann").handle(Note(tid, "note\x1b[31m red", at=T0))
     with desk.session() as session:
         comment = session.get_one(FeedbackEvent, "e1").comment
     assert "\x1b" not in comment and "\u202e" not in comment and "\x07" not in comment

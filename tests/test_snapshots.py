@@ -27,6 +27,17 @@ from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import (
+    Analyze,
+    Assign,
+    Claim,
+    Link,
+    Note,
+    OpenTicket,
+    Pend,
+    Resolve,
+    Respond,
+)
 from cxdesk.workflow.loop.notifications import mark_read, unread
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
@@ -109,34 +120,40 @@ def build(path: Path) -> None:
     def at(hours: float) -> datetime:
         return NOW - timedelta(hours=hours)
 
-    as_("zhang.wei").claim(late, at=at(74))
-    as_("zhang.wei").respond(late, "您好，非常抱歉，我们正在联系快递公司核实。", at=at(73))
-    as_("zhang.wei").note(
-        late, "Courier confirms the parcel sat in the depot for 2 days.", at=at(50)
+    as_("zhang.wei").handle(Claim(late, at=at(74)))
+    as_("zhang.wei").handle(Respond(late, "您好，非常抱歉，我们正在联系快递公司核实。", at=at(73)))
+    as_("zhang.wei").handle(
+        Note(late, "Courier confirms the parcel sat in the depot for 2 days.", at=at(50))
     )
-    as_("wang.fang").claim(waited, at=at(29))
-    as_("wang.fang").respond(waited, "Sorry for the wait — a callback is booked.", at=at(28))
-    as_("wang.fang").analyze(waited, root_cause="staffing", driver="wait_time", at=at(27))
-    as_("wang.fang").resolve(
-        waited, code="explanation", root_cause="staffing", action="Callback made", at=at(26)
+    as_("wang.fang").handle(Claim(waited, at=at(29)))
+    as_("wang.fang").handle(
+        Respond(waited, "Sorry for the wait — a callback is booked.", at=at(28))
     )
-    as_("li.na").assign(vip, "chen.jing", at=at(19))
-    as_("chen.jing").respond(vip, "您好，权益已补发，请查收。", at=at(18))
-    as_("chen.jing").pend(vip, "waiting for the member system", at=at(17))
-    as_("li.na").assign(charged, "zhang.wei", at=at(5))
+    as_("wang.fang").handle(Analyze(waited, root_cause="staffing", driver="wait_time", at=at(27)))
+    as_("wang.fang").handle(
+        Resolve(
+            waited, code="explanation", root_cause="staffing", action="Callback made", at=at(26)
+        )
+    )
+    as_("li.na").handle(Assign(vip, "chen.jing", at=at(19)))
+    as_("chen.jing").handle(Respond(vip, "您好，权益已补发，请查收。", at=at(18)))
+    as_("chen.jing").handle(Pend(vip, "waiting for the member system", at=at(17)))
+    as_("li.na").handle(Assign(charged, "zhang.wei", at=at(5)))
     with db.write() as session:
-        problem = TicketService(db, settings, SYSTEM_ACTOR).open_ticket(  # a metric alert
+        problem = TicketService(db, settings, SYSTEM_ACTOR).handle(
+            OpenTicket(
+                kind=TicketKind.PROBLEM,
+                queue_id="aftersales",
+                priority="P2",
+                title="快递延误 Delivery delays",
+                at=at(40),
+            ),
             session,
-            kind=TicketKind.PROBLEM,
-            queue_id="aftersales",
-            priority="P2",
-            title="快递延误 Delivery delays",
-            at=at(40),
         )
         session.flush()
         problem_id = problem.id
     assert problem_id is not None
-    as_("li.na").link(late, problem_id, at=at(39))
+    as_("li.na").handle(Link(late, problem_id, at=at(39)))
     with db.write() as session:  # away: shown so in the assign picker
         session.execute(sa.text("UPDATE agents SET away = true WHERE login = 'emily.wu'"))
     with db.write() as session:  # nothing to pop up as a toast while the screenshot is taken

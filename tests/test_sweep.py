@@ -18,6 +18,7 @@ from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import Claim, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
 
@@ -77,7 +78,7 @@ def test_a_resolution_breach_goes_to_level_two(db: Database) -> None:
             session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
         )
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
-    TicketService(db, SETTINGS, "ann").respond(tid, "on it", at=T0 + timedelta(minutes=5))
+    TicketService(db, SETTINGS, "ann").handle(Respond(tid, "on it", at=T0 + timedelta(minutes=5)))
     due = ticket(db, tid).resolution_due
     assert sweep(db, SETTINGS, due + timedelta(minutes=1)).breaches == 1
     assert ticket(db, tid).escalation_level == 2
@@ -98,11 +99,11 @@ def test_a_reopened_ticket_has_a_new_resolution_clock_that_can_breach(db: Databa
             )
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
     ann = TicketService(db, SETTINGS, "ann")
-    ann.respond(tid, "on it", at=T0 + timedelta(minutes=5))
+    ann.handle(Respond(tid, "on it", at=T0 + timedelta(minutes=5)))
     late = ticket(db, tid).resolution_due + timedelta(minutes=1)
     assert sweep(db, SETTINGS, late).breaches == 1
-    ann.resolve(tid, code="fixed", root_cause="courier", action="refund", at=late)
-    TicketService(db, SETTINGS, "sue").reopen(tid, "customer still waiting", at=late)
+    ann.handle(Resolve(tid, code="fix", root_cause="courier", action="refund", at=late))
+    TicketService(db, SETTINGS, "sue").handle(Reopen(tid, "customer still waiting", at=late))
     again = ticket(db, tid)
     assert again.resolution_breached_at is None and again.sla_due == again.resolution_due
     assert sweep(db, SETTINGS, again.resolution_due + timedelta(minutes=1)).breaches == 1
@@ -125,8 +126,8 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
         )
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
     ann = TicketService(db, SETTINGS, "ann")
-    ann.claim(tid, at=T0)
-    ann.resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1))
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
     assert sweep(db, SETTINGS, T0 + timedelta(days=7)).followups_expired == 0
     assert sweep(db, SETTINGS, T0 + timedelta(days=7, hours=2)).followups_expired == 1
     t = ticket(db, tid)
@@ -209,9 +210,9 @@ def test_pending_time_is_kept_when_the_priority_rises(db: Database) -> None:
         )
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))  # P2 on the China business calendar
     ann = TicketService(db, SETTINGS, "ann")
-    ann.claim(tid, at=T0)
-    ann.pend(tid, "photos", at=T0 + timedelta(hours=1))
-    ann.resume(tid, at=T0 + timedelta(days=1, hours=1))  # a whole working day pending
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Pend(tid, "photos", at=T0 + timedelta(hours=1)))
+    ann.handle(Resume(tid, at=T0 + timedelta(days=1, hours=1)))  # a whole working day pending
     paused = ticket(db, tid)
     assert paused.paused_seconds == 9 * 3600
     feed(db, survey("e2", "c1", T0 + timedelta(days=1, hours=2), tier="gold", nps=0))  # to P1

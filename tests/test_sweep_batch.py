@@ -18,8 +18,10 @@ from cxdesk.models import Notification, Team, Ticket
 from cxdesk.workflow import sweep as sweep_module
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import verify_chain
-from cxdesk.workflow.loop import service as service_module
-from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop import unit as unit_module
+from cxdesk.workflow.loop.commands import EscalateBreach
+from cxdesk.workflow.loop.service import HANDLERS, TicketService
+from cxdesk.workflow.loop.unit import Acting
 from cxdesk.workflow.sweep import sweep
 
 from .test_sweep import T0, feed, survey, ticket, timeline
@@ -57,7 +59,7 @@ def told(supervised: Database, monkeypatch: pytest.MonkeyPatch) -> list[Told]:
                 assert session.get(Notification, notice.id) is not None, "told before commit"
             heard.append((notice.login, notice.ticket_id, notice.kind))
 
-    monkeypatch.setattr(service_module, "announce", announce)
+    monkeypatch.setattr(unit_module, "announce", announce)
     return heard
 
 
@@ -80,17 +82,17 @@ def test_a_ticket_that_fails_in_a_batch_undoes_only_itself(
     db = supervised
     ids, late = breaching(db, 3)
     spoiled = ids[1]
-    escalate = TicketService.escalate_breach
+    escalate = HANDLERS[EscalateBreach]
 
     def escalate_then_fail(
-        self: TicketService, ticket_id: int, now: datetime, session: Session | None = None
+        acting: Acting, command: EscalateBreach, session: Session | None = None
     ) -> bool:
-        done = escalate(self, ticket_id, now, session)
-        if ticket_id == spoiled:  # moved on meanwhile, found out after writing
+        done = escalate(acting, command, session)
+        if command.ticket_id == spoiled:  # moved on meanwhile, found out after writing
             raise WorkflowError("gone")
         return done
 
-    monkeypatch.setattr(TicketService, "escalate_breach", escalate_then_fail)
+    monkeypatch.setitem(HANDLERS, EscalateBreach, escalate_then_fail)
     assert sweep(db, SETTINGS, late).breaches == 2
     assert [ticket(db, i).escalation_level for i in ids] == [1, 0, 1]
     assert timeline(db, spoiled, "escalation") == []
@@ -119,7 +121,7 @@ def test_a_closed_ticket_in_a_batch_is_skipped(supervised: Database) -> None:
         session.get_one(Ticket, ids[0]).stage = "closed"
     service = TicketService(db, SETTINGS)
     with service.batch(ids) as batch:
-        results = [batch.attempt(partial(service.escalate_breach, i, late)) for i in ids]
+        results = [batch.attempt(partial(service.handle, EscalateBreach(i, at=late))) for i in ids]
     assert results == [None, True]
     assert [ticket(db, i).escalation_level for i in ids] == [0, 1]
 
@@ -131,8 +133,8 @@ def test_notices_of_a_shared_transaction_are_told_once_after_it_commits(
     ids, late = breaching(db, 2)
     service = TicketService(db, SETTINGS)
     with db.write() as session:
-        assert service.escalate_breach(ids[0], late, session)
-        assert service.escalate_breach(ids[1], late, session)
+        assert service.handle(EscalateBreach(ids[0], at=late), session)
+        assert service.handle(EscalateBreach(ids[1], at=late), session)
         assert told == []  # not committed yet
     assert told == notifications(db) == [("sue", i, "breach") for i in ids]
 
@@ -144,7 +146,7 @@ def test_notices_of_a_rolled_back_transaction_are_never_told(
     ids, late = breaching(db, 1)
     service = TicketService(db, SETTINGS)
     with pytest.raises(RuntimeError), db.write() as session:
-        assert service.escalate_breach(ids[0], late, session)
+        assert service.handle(EscalateBreach(ids[0], at=late), session)
         raise RuntimeError("the caller's own work failed")
     assert told == notifications(db) == []
     assert sweep(db, SETTINGS, late).breaches == 1  # it was never escalated: the sweep does it

@@ -24,6 +24,7 @@ from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.basics.refs import parse_ref
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.loop.commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 
 from .conftest import DEMO_NOW
@@ -156,8 +157,8 @@ async def test_a_view_seen_before_is_drawn_at_once_then_refreshed(demo_copy: str
         first = table_ids(app)[0]
         await pilot.press("7")
         await settle(app, pilot)
-        TicketService(Database.open(demo_copy), Settings(), getpass.getuser()).claim(
-            parse_ref(first)
+        TicketService(Database.open(demo_copy), Settings(), getpass.getuser()).handle(
+            Claim(parse_ref(first))
         )
         screen = app.screen
         assert isinstance(screen, QueueScreen)

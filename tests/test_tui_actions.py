@@ -19,7 +19,8 @@ from cxdesk.db import Database
 from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
-from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop.commands import ClaimNext, Escalate, Note
+from cxdesk.workflow.loop.service import HANDLERS, TicketService
 
 from .conftest import DEMO_NOW
 
@@ -143,7 +144,9 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> N
     db = app.desk.db
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
-        TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
+        TicketService(db, Settings(), ME).handle(
+            Note(screen.detail.row.number, "written elsewhere")
+        )
         timeline = screen.query_one("#timeline", Static)
         await until(
             pilot, lambda: "written elsewhere" in text_of(timeline), "the note did not show up"
@@ -164,7 +167,9 @@ async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place
         await pilot.press("r")
         await settle(app, pilot)
         assert box.scroll_y == 0, "a reload with nothing new moved the reader"
-        TicketService(db, Settings(), ME).note(screen.detail.row.number, "written elsewhere")
+        TicketService(db, Settings(), ME).handle(
+            Note(screen.detail.row.number, "written elsewhere")
+        )
         await until(
             pilot,
             lambda: box.scroll_y == box.max_scroll_y,
@@ -296,13 +301,13 @@ async def test_capital_c_twice_quickly_claims_one_case(
     demo_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = Database.open(str(demo_copy))
-    slow = TicketService.claim_next
+    slow = HANDLERS[ClaimNext]
 
-    def claim_slowly(self, **kw):
+    def claim_slowly(acting, command, session):
         time.sleep(0.3)  # a claim still in flight when the second C arrives
-        return slow(self, **kw)
+        return slow(acting, command, session)
 
-    monkeypatch.setattr(TicketService, "claim_next", claim_slowly)
+    monkeypatch.setitem(HANDLERS, ClaimNext, claim_slowly)
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
@@ -322,10 +327,10 @@ async def test_a_claim_next_that_fails_says_so_and_c_works_again(
 ) -> None:
     db = Database.open(str(demo_copy))
 
-    def broken(self, **kw):
+    def broken(acting, command, session):
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(TicketService, "claim_next", broken)
+    monkeypatch.setitem(HANDLERS, ClaimNext, broken)
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
@@ -343,10 +348,10 @@ async def test_a_claim_next_that_fails_says_so_and_c_works_again(
 async def test_an_action_that_fails_unexpectedly_shows_the_error(
     demo_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self, *args, **kw):
+    def broken(acting, command, session):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(TicketService, "escalate", broken)
+    monkeypatch.setitem(HANDLERS, Escalate, broken)
     app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
@@ -438,7 +443,7 @@ async def test_a_change_made_while_a_form_is_open_shows_after_it_closes(
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
-        TicketService(db, Settings(), ME).note(screen.detail.row.number, "noted meanwhile")
+        TicketService(db, Settings(), ME).handle(Note(screen.detail.row.number, "noted meanwhile"))
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is screen

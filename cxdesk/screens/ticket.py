@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -20,11 +22,12 @@ from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.workflow.access.org import list_agents
-from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
+from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import open_loads
+from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input, command_from_values
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import allowed_commands
-from cxdesk.workflow.loop.templates import find_templates, render_template
+from cxdesk.workflow.loop.templates import find_templates, template_text
 from cxdesk.workflow.reads.queries import TicketDetail, TicketRow, ticket_detail
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
@@ -39,21 +42,10 @@ ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("o", "reopen", N_("Reopen")),
     ("l", "link", N_("Link problem")),
 )
-COMMAND_TITLES = {
-    **{command: label for _key, command, label in ACTIONS},
-    "pend": N_("Pend"),
-    "resume": N_("Resume"),
+COMMAND_TITLES = {c.NAME: c.TITLE for c in DESK_COMMANDS}
+FORMS_FROM_THE_DATABASE = {  # agents and loads; templates
+    c.NAME for c in DESK_COMMANDS if any(i.kind in ("agent", "message") for i in c.INPUTS)
 }
-FORMS_FROM_THE_DATABASE = {"assign", "respond", "note"}  # agents and loads; templates
-RESOLUTION_CODES = (
-    "refund",
-    "replacement",
-    "repair",
-    "explanation",
-    "compensation",
-    "fix",
-    "no_action",
-)
 
 RESOLUTION_LABELS = {  # the resolution panel's rows, by TicketDetail.resolution key
     "code": N_("code"),
@@ -237,13 +229,16 @@ class TicketScreen(Screen[None]):
             self._ask(message.command, message.row, message.fields)
 
     def _form(self, command: str, row: TicketRow) -> list[Field]:
-        """The command's fields; labels in English, the form shows them translated. Those of
-        FORMS_FROM_THE_DATABASE read it: built by a worker, never on the event loop."""
-        reason = [Field("reason", N_("Reason"))]
-        match command:
-            case "assign":
+        """The command's inputs as fields; labels in English, the form shows them translated.
+        Those of FORMS_FROM_THE_DATABASE read it: built by a worker, never on the event loop."""
+        return [f for spec in BY_NAME[command].INPUTS for f in self._fields(spec, row)]
+
+    def _fields(self, spec: Input, row: TicketRow) -> list[Field]:
+        required = spec.required
+        match spec.kind:
+            case "agent":
                 return [self._agent_field(row)]
-            case "respond" | "note":
+            case "message":
                 with self.desk.db.session() as session:
                     templates = find_templates(session)
                 return [  # the text first: typing starts at once
@@ -261,31 +256,12 @@ class TicketScreen(Screen[None]):
                         choices=[(f"{t.name} — {t.title}", t.name) for t in templates],
                     ),
                 ]
-            case "pend" | "escalate" | "reopen":
-                return reason
-            case "analyze":
-                return [
-                    Field("root_cause", N_("Root cause")),
-                    Field("driver", N_("Driver")),
-                    Field("touchpoint", N_("Touchpoint"), required=False),
-                ]
-            case "resolve":
-                detail = self.detail
-                cause = (detail.resolution.get("root_cause") or "") if detail else ""
-                return [
-                    Field(
-                        "code",
-                        N_("Resolution code"),
-                        kind="select",
-                        choices=[(c, c) for c in RESOLUTION_CODES],
-                    ),
-                    Field("root_cause", N_("Root cause"), value=cause),
-                    Field("action", N_("Action taken")),
-                    Field("remedy", N_("Customer remedy"), required=False),
-                ]
-            case "link":
-                return [Field("problem", N_("Problem ticket (CX-…)"))]
-        return []
+            case "code":
+                choices = [(c, c) for c in spec.choices]
+                return [Field(spec.name, spec.label, "select", required, choices)]
+        detail = self.detail
+        current = (detail.resolution.get(spec.current) or "") if detail and spec.current else ""
+        return [Field(spec.name, spec.label, required=required, value=current)]
 
     def _agent_field(self, row: TicketRow) -> Field:
         """The agents of the ticket's team, lightest load first, away ones last and marked.
@@ -318,44 +294,13 @@ class TicketScreen(Screen[None]):
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
         number, version, at = row.number, row.version, self.desk.clock()
         action = self.t(COMMAND_TITLES.get(command, command))
-        kw = {"version": version, "at": at}
+        fill = partial(template_text, self.desk.db, ticket_id=number, actor=self.desk.actor)
         try:
-            match command:
-                case "claim":
-                    service.claim(number, **kw)
-                case "assign":
-                    service.assign(number, values["login"], **kw)
-                case "respond" | "note":
-                    text = values["message"]
-                    if not text and values["template"]:
-                        with self.desk.db.session() as session:
-                            text = render_template(
-                                session, values["template"], number, self.desk.actor
-                            )
-                    getattr(service, command)(number, text, **kw)
-                case "pend" | "escalate" | "reopen":
-                    getattr(service, command)(number, values["reason"], **kw)
-                case "resume":
-                    service.resume(number, **kw)
-                case "analyze":
-                    service.analyze(
-                        number,
-                        root_cause=values["root_cause"],
-                        driver=values["driver"],
-                        touchpoint=values["touchpoint"] or None,
-                        **kw,
-                    )
-                case "resolve":
-                    service.resolve(
-                        number,
-                        code=values["code"],
-                        root_cause=values["root_cause"],
-                        action=values["action"],
-                        remedy=values["remedy"] or None,
-                        **kw,
-                    )
-                case "link":
-                    service.link(number, parse_ref(values["problem"]), **kw)
+            service.handle(
+                command_from_values(
+                    BY_NAME[command], number, values, version=version, at=at, fill_template=fill
+                )
+            )
         except CxdeskError as exc:
             self.post_message(self.Acted(str(exc), ok=False))
             return

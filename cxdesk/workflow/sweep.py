@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -16,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, event, text
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
@@ -26,6 +25,7 @@ from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
 from cxdesk.workflow.access.org import get_meta, set_meta
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts, fire_metric_alerts
+from cxdesk.workflow.loop.commands import EscalateBreach, ExpireFollowup, MarkAtRisk
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
@@ -42,10 +42,10 @@ def _act(
     query is skipped without spoiling its batch, and so is one whose stored values no command
     can work with (noted in `skipped`, by id, with why): one odd row never stops the work on
     every other ticket. Returns how many of each kind were done."""
-    actions: dict[str, Callable[[int, Session], object]] = {
-        "at_risk": lambda i, s: service.mark_at_risk(i, now, s),
-        "breaches": lambda i, s: service.escalate_breach(i, now, s),
-        "followups_expired": lambda i, s: service.expire_followup(i, now, s),
+    commands: dict[str, type[MarkAtRisk | EscalateBreach | ExpireFollowup]] = {
+        "at_risk": MarkAtRisk,
+        "breaches": EscalateBreach,
+        "followups_expired": ExpireFollowup,
     }
     done: Counter[str] = Counter()
     for start in range(0, len(jobs), BATCH_TICKETS):
@@ -54,7 +54,8 @@ def _act(
             for kind, ticket_id in chunk:
                 try:
                     # closed, answered or reopened meanwhile: nothing left to do (None)
-                    done[kind] += bool(batch.attempt(partial(actions[kind], ticket_id)))
+                    command = commands[kind](ticket_id, at=now)
+                    done[kind] += bool(batch.attempt(partial(service.handle, command)))
                 except UnusableTicket as exc:
                     skipped[ticket_id] = str(exc)
     return done

@@ -38,7 +38,7 @@ from cxdesk.workflow.demo.world import (
     TOUCHPOINTS,
 )
 from cxdesk.workflow.intake.rules import RuleSet, event_facts
-from cxdesk.workflow.loop.service import opening_note
+from cxdesk.workflow.loop.opening import opening_note
 
 LARGE_TICKETS = 1_000_000
 LARGE_CUSTOMERS = 200_000

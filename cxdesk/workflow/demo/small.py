@@ -46,6 +46,20 @@ from cxdesk.workflow.demo.world import (
 )
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor, Outcome
+from cxdesk.workflow.loop.commands import (
+    Analyze,
+    Assign,
+    Claim,
+    CloseProblem,
+    Escalate,
+    Link,
+    Note,
+    OpenTicket,
+    Pend,
+    Resolve,
+    Respond,
+    Resume,
+)
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.loop.templates import seed_templates
 from cxdesk.workflow.sweep import sweep
@@ -237,10 +251,10 @@ class DemoBuilder:
         if recent and rng.random() < 0.25:
             return  # nobody gets to it: it breaches
         if assignee is None:
-            yield hours(0.05, 3), lambda at: act.claim(ticket_id, at=at)
+            yield hours(0.05, 3), lambda at: act.handle(Claim(ticket_id, at=at))
         if recent and rng.random() < 0.15:
             return  # taken and forgotten
-        yield hours(0.1, 6), lambda at: act.respond(ticket_id, rng.choice(RESPONSES), at=at)
+        yield hours(0.1, 6), lambda at: act.handle(Respond(ticket_id, rng.choice(RESPONSES), at=at))
         self._owners[ticket_id] = (act, event, recent)
         yield from self._work(ticket_id, act, event, recent)
 
@@ -254,41 +268,56 @@ class DemoBuilder:
         cause = ROOT_CAUSES[driver]
         for _round in range(3):
             if rng.random() < 0.25:
-                yield hours(0.5, 12), lambda at: act.note(ticket_id, rng.choice(NOTES), at=at)
+                yield (
+                    hours(0.5, 12),
+                    lambda at: act.handle(Note(ticket_id, rng.choice(NOTES), at=at)),
+                )
             if rng.random() < 0.12:
                 yield (
                     hours(1, 10),
-                    lambda at: act.pend(
-                        ticket_id, "等待客户提供照片 waiting for photos from the customer", at=at
+                    lambda at: act.handle(
+                        Pend(
+                            ticket_id,
+                            "等待客户提供照片 waiting for photos from the customer",
+                            at=at,
+                        )
                     ),
                 )
                 if recent and rng.random() < 0.6:
                     return  # still waiting
-                yield hours(12, 72), lambda at: act.resume(ticket_id, at=at)
+                yield hours(12, 72), lambda at: act.handle(Resume(ticket_id, at=at))
             if rng.random() < 0.07:
                 yield (
                     hours(1, 8),
-                    lambda at: act.escalate(
-                        ticket_id, "customer threatens to cancel 客户要求升级处理", at=at
+                    lambda at: act.handle(
+                        Escalate(ticket_id, "customer threatens to cancel 客户要求升级处理", at=at)
                     ),
                 )
             yield (
                 hours(2, 30),
-                lambda at: act.analyze(
-                    ticket_id, root_cause=cause, driver=driver, touchpoint=event.touchpoint, at=at
+                lambda at: act.handle(
+                    Analyze(
+                        ticket_id,
+                        root_cause=cause,
+                        driver=driver,
+                        touchpoint=event.touchpoint,
+                        at=at,
+                    )
                 ),
             )
             yield (
                 hours(2, 36),
-                lambda at: act.resolve(
-                    ticket_id,
-                    code=rng.choice(
-                        ["refund", "replacement", "explanation", "fix", "compensation"]
-                    ),
-                    root_cause=cause,
-                    action="已处理并回访客户 handled and confirmed with customer",
-                    remedy=rng.choice([None, "50元优惠券 coupon", "free shipping"]),
-                    at=at,
+                lambda at: act.handle(
+                    Resolve(
+                        ticket_id,
+                        code=rng.choice(
+                            ["refund", "replacement", "explanation", "fix", "compensation"]
+                        ),
+                        root_cause=cause,
+                        action="已处理并回访客户 handled and confirmed with customer",
+                        remedy=rng.choice([None, "50元优惠券 coupon", "free shipping"]),
+                        at=at,
+                    )
                 ),
             )
             outcome = rng.random()
@@ -328,14 +357,16 @@ class DemoBuilder:
         for index, (title, driver, queue_id) in enumerate(PROBLEMS):
             opened = self.now - timedelta(days=25 - 8 * index)
             with self.db.write() as session:
-                problem = self.system.open_ticket(
+                problem = self.system.handle(
+                    OpenTicket(
+                        kind=TicketKind.PROBLEM,
+                        queue_id=queue_id,
+                        priority="P2",
+                        title=title,
+                        at=opened,
+                        tags=["problem"],
+                    ),
                     session,
-                    kind=TicketKind.PROBLEM,
-                    queue_id=queue_id,
-                    priority="P2",
-                    title=title,
-                    at=opened,
-                    tags=["problem"],
                 )
                 problem_id = problem.id or 0
                 cases = session.exec(
@@ -348,19 +379,23 @@ class DemoBuilder:
             supervisor = self.services[self.me if queue_id != "vip" else "li.na"]
             self._take(supervisor, problem_id, opened + timedelta(hours=2))
             for case_id in cases:
-                supervisor.link(case_id, problem_id, at=opened + timedelta(hours=3))
+                supervisor.handle(Link(case_id, problem_id, at=opened + timedelta(hours=3)))
             if index < 2:
-                supervisor.analyze(
-                    problem_id,
-                    root_cause=ROOT_CAUSES[driver],
-                    driver=driver,
-                    at=opened + timedelta(days=2),
+                supervisor.handle(
+                    Analyze(
+                        problem_id,
+                        root_cause=ROOT_CAUSES[driver],
+                        driver=driver,
+                        at=opened + timedelta(days=2),
+                    )
                 )
             if index == 0:
-                supervisor.close_problem(
-                    problem_id,
-                    "complaints about late delivery back to baseline for 7 days",
-                    at=opened + timedelta(days=12),
+                supervisor.handle(
+                    CloseProblem(
+                        problem_id,
+                        "complaints about late delivery back to baseline for 7 days",
+                        at=opened + timedelta(days=12),
+                    )
                 )
 
     def _schedule_problem(self, rule: str, at: datetime) -> None:
@@ -378,17 +413,19 @@ class DemoBuilder:
         yield hours(1, 8), lambda at: self._take(lead, problem_id, at)
         yield (
             hours(24, 72),
-            lambda at: lead.analyze(
-                problem_id,
-                root_cause="共性问题排查 cross-case investigation",
-                driver="multiple",
-                at=at,
+            lambda at: lead.handle(
+                Analyze(
+                    problem_id,
+                    root_cause="共性问题排查 cross-case investigation",
+                    driver="multiple",
+                    at=at,
+                )
             ),
         )
         yield (
             timedelta(days=self.rng.uniform(5, 12)),
-            lambda at: lead.close_problem(
-                problem_id, "the metric is back inside its band for a week", at=at
+            lambda at: lead.handle(
+                CloseProblem(problem_id, "the metric is back inside its band for a week", at=at)
             ),
         )
 
@@ -397,9 +434,9 @@ class DemoBuilder:
         with self.db.session() as session:
             assignee = session.get_one(Ticket, ticket_id).assignee
         if assignee is None:
-            lead.claim(ticket_id, at=at)
+            lead.handle(Claim(ticket_id, at=at))
         elif assignee != lead.actor:
-            lead.assign(ticket_id, lead.actor, at=at)
+            lead.handle(Assign(ticket_id, lead.actor, at=at))
 
     def _stage(self, ticket_id: int) -> str:
         with self.db.session() as session:

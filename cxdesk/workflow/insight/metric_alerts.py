@@ -25,6 +25,7 @@ from cxdesk.models import (
     TicketKind,
 )
 from cxdesk.workflow.insight.metrics import day_starts
+from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import TicketService
 
 
@@ -231,19 +232,21 @@ def fire_metric_alerts(
         ).first()
         if open_problem is not None:
             continue
-        service.open_ticket(
-            session,
-            kind=TicketKind.PROBLEM,
-            queue_id=settings.metric_alerts.queue,
-            priority="P1" if alert.colour == "red" else "P2",
-            title=f"[{alert.colour}] {alert.evidence}",
-            at=now,
-            rule=alert.key,
-            tags=["metric", alert.colour],
-            evidence=(
-                alert.evidence,
-                {"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
+        service.handle(
+            OpenTicket(
+                kind=TicketKind.PROBLEM,
+                queue_id=settings.metric_alerts.queue,
+                priority="P1" if alert.colour == "red" else "P2",
+                title=f"[{alert.colour}] {alert.evidence}",
+                at=now,
+                rule=alert.key,
+                tags=["metric", alert.colour],
+                evidence=(
+                    alert.evidence,
+                    {"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
+                ),
             ),
+            session,
         )
         fired.append(alert)
     return fired

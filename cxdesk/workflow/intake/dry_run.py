@@ -17,7 +17,7 @@ from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.readers import read_csv, read_jsonl
 from cxdesk.workflow.intake.rules import RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Window, validate_record
-from cxdesk.workflow.loop.service import is_more_urgent
+from cxdesk.workflow.loop.opening import is_more_urgent
 
 
 @dataclass(frozen=True)

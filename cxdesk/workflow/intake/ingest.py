@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from types import SimpleNamespace
@@ -36,7 +35,6 @@ from cxdesk.db import (
     write_stamp,
 )
 from cxdesk.errors import NotFound
-from cxdesk.i18n import Message
 from cxdesk.models import (
     Customer,
     FeedbackEvent,
@@ -47,7 +45,7 @@ from cxdesk.models import (
     TimelineEntry,
 )
 from cxdesk.workflow.access.org import all_queues
-from cxdesk.workflow.audit.chain import AuditChain, ticket_state, timeline_row_digest
+from cxdesk.workflow.audit.chain import AuditChain, timeline_row_digest
 from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
 from cxdesk.workflow.basics.text import decodable, storable
 from cxdesk.workflow.clocks.sla import SlaPlanner, planned, unplanned
@@ -68,13 +66,11 @@ from cxdesk.workflow.intake.readers import BATCH_SIZE, Record
 from cxdesk.workflow.intake.rules import Alert, RuleFailure, RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Terms
 from cxdesk.workflow.loop.assignment import Assigner, language_of
+from cxdesk.workflow.loop.commands import AttachAlert, RecordFollowupAnswer
+from cxdesk.workflow.loop.opening import alert_entry, is_more_urgent, opening_record
 from cxdesk.workflow.loop.service import (
     SYSTEM_ACTOR,
     TicketService,
-    alert_note,
-    assignment_note,
-    is_more_urgent,
-    opening_note,
 )
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "tier")
@@ -587,55 +583,42 @@ class _Batch:
             updated_at=at,
         )
         case.rows = {"rule": rule.name, "tags": alert.tags, "title": ticket_title(event)}
-        opening = self._timeline(case, event, _opening_entry(rule.queue, alert.priority, rule.name))
-        self.audit.append(
-            {
-                "case": case,
-                "at": at,
-                "action": "open",
-                "detail": {
-                    "queue": rule.queue,
-                    "priority": alert.priority,
-                    "rule": rule.name,
-                    "state": ticket_state(Stage.NEW, None, alert.priority, 0, rule.queue),
-                },
-                "entries": [opening],
-            }
-        )
         case.assignee = self.assigner.pick(
             queue,
             priority=alert.priority,
             language=language_of(event.comment),
             channel=event.channel,
         )
-        if case.assignee is not None:
-            note = assignment_note(case.assignee, queue.assignment)
-            case.version += 1
-            assignment = {
+        record = opening_record(
+            queue_id=rule.queue,
+            mode=queue.assignment,
+            priority=alert.priority,
+            rule=rule.name,
+            event_id=event.event_id,
+            assignee=case.assignee,
+        )
+        entries = [
+            {
                 "ticket_id": case,  # its id once the batch is written
                 "at": at,
                 "actor": SYSTEM_ACTOR,
-                "kind": "assignment",
-                "body": str(note),
-                "event_id": None,
-                "data": {"assignee": case.assignee, "mode": queue.assignment, "say": note.stored()},
+                "kind": entry.kind,
+                "body": entry.body,
+                "event_id": entry.event_id,
+                "data": entry.data,
             }
-            self.timeline.append(assignment)
-            self.audit.append(
-                {
-                    "case": case,
-                    "at": at,
-                    "action": "assign",
-                    "detail": {
-                        "to": case.assignee,
-                        "mode": queue.assignment,
-                        "state": ticket_state(
-                            Stage.NEW, case.assignee, alert.priority, 0, queue.id
-                        ),
-                    },
-                    "entries": [assignment],
-                }
-            )
+            for entry in record.entries
+        ]
+        self.timeline.extend(entries)
+        self.audit.append(
+            {
+                "case": case,
+                "at": at,
+                "action": "open",
+                "detail": dict(record.detail),
+                "entries": entries,
+            }
+        )
         self.cases[event.customer_id] = self.new_cases[event.customer_id] = case
         return case
 
@@ -656,7 +639,7 @@ class _Batch:
         if case.customer_id not in self.new_cases:
             self.changed_cases[case.customer_id] = case
         detail["state"] = {"priority": case.priority}  # stage and assignee stay as they were
-        alerted = self._timeline(case, event, _alert_entry(rule.name, alert.priority, raised_from))
+        alerted = self._timeline(case, event, alert_entry(rule.name, alert.priority, raised_from))
         self.audit.append(
             {
                 "case": case,
@@ -667,7 +650,9 @@ class _Batch:
             }
         )
 
-    def _timeline(self, case: _Case, event: ValidEvent, entry: _AlertEntry) -> dict[str, Any]:
+    def _timeline(
+        self, case: _Case, event: ValidEvent, entry: tuple[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         """Add an alert entry for `case`; returned for its audit row to record."""
         body, data = entry
         row = {
@@ -686,19 +671,21 @@ class _Batch:
 
     def _followup(self, ticket_id: int, answer: ValidEvent) -> None:
         event = self.session.get_one(FeedbackEvent, answer.event_id)
-        self.ing.service.record_followup_answer(
-            ticket_id, event, at=answer.occurred_at, session=self.session
+        self.ing.service.handle(
+            RecordFollowupAnswer(ticket_id, event, at=answer.occurred_at), self.session
         )
 
     def _attach_via_service(self, case: _Case, alert: Alert, event: ValidEvent) -> None:
         assert case.id is not None
-        self.ing.service.attach_alert(
+        self.ing.service.handle(
+            AttachAlert(
+                case.id,
+                priority=alert.priority,
+                rule=alert.decisive.name,
+                event_id=event.event_id,
+                at=event.occurred_at,
+            ),
             self.session,
-            case.id,
-            priority=alert.priority,
-            rule=alert.decisive.name,
-            event_id=event.event_id,
-            at=event.occurred_at,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -882,25 +869,6 @@ _CASE_COLUMNS = (
     Ticket.paused_seconds,
     Ticket.version,
 )
-
-
-_AlertEntry = tuple[str, dict[str, Any]]  # a timeline entry's body and data
-
-
-def _noted(body: Message, rule: str) -> _AlertEntry:
-    return str(body), {"rule": rule, "say": body.stored()}
-
-
-# An alert's entry is the same for every alert of a rule at a priority: worked out once, and
-# shared by the rows (which nothing changes before they are written).
-@lru_cache(maxsize=1024)
-def _opening_entry(queue_id: str, priority: str, rule: str) -> _AlertEntry:
-    return _noted(opening_note(queue_id, priority, rule), rule)
-
-
-@lru_cache(maxsize=1024)
-def _alert_entry(rule: str, priority: str, raised_from: str | None) -> _AlertEntry:
-    return _noted(alert_note(rule, priority, raised_from), rule)
 
 
 def ticket_title(event: Any) -> str:

@@ -1,0 +1,155 @@
+"""Up and down the escalation ladder (1 team supervisor, 2 CX manager), by hand and by the
+SLA clocks: at-risk notes and breach escalations."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from cxdesk.errors import WorkflowError
+from cxdesk.i18n import say
+from cxdesk.models import Stage, Ticket, TimelineKind
+from cxdesk.workflow.basics.instants import local_text
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.loop.commands import Deescalate, Escalate, EscalateBreach, MarkAtRisk
+from cxdesk.workflow.loop.unit import (
+    MAX_ESCALATION,
+    Acting,
+    escalation_logins,
+    escalation_target,
+    required_text,
+    work_on,
+)
+
+
+def escalate(acting: Acting, command: Escalate, session: Session | None) -> Ticket:
+    """One level up the ladder: 1 team supervisor, 2 CX manager."""
+    with work_on(acting, command, session) as work:
+        ticket = work.ticket
+        if ticket.escalation_level >= MAX_ESCALATION:
+            raise WorkflowError(
+                f"{ticket_ref(command.ticket_id)} is already at the top of the ladder"
+            )
+        ticket.escalation_level += 1
+        target = escalation_target(acting, work.session, work.queue, ticket.escalation_level)
+        body = say(
+            "escalated to level {level} ({target}): {reason}",
+            level=ticket.escalation_level,
+            target=target,
+            reason=required_text(command.reason, "reason"),
+        )
+        work.timeline(TimelineKind.ESCALATION, body, level=ticket.escalation_level, target=target)
+        work.notify(
+            escalation_logins(acting, work.session, work.queue, ticket.escalation_level),
+            "escalation",
+            body,
+        )
+    return work.ticket
+
+
+def deescalate(acting: Acting, command: Deescalate, session: Session | None) -> Ticket:
+    """One level down the ladder, with the reason (supervisors)."""
+    with work_on(acting, command, session) as work:
+        ticket = work.ticket
+        if ticket.escalation_level == 0:
+            raise WorkflowError(f"{ticket_ref(command.ticket_id)} is not escalated")
+        ticket.escalation_level -= 1
+        work.timeline(
+            TimelineKind.ESCALATION,
+            say(
+                "de-escalated to level {level}: {reason}",
+                level=ticket.escalation_level,
+                reason=required_text(command.reason, "reason"),
+            ),
+            level=ticket.escalation_level,
+        )
+    return work.ticket
+
+
+def mark_at_risk(acting: Acting, command: MarkAtRisk, session: Session | None) -> bool:
+    """Note once per running clock that it has passed its at-risk mark."""
+    assert command.at is not None, "the sweep says when it looked"
+    now = command.at
+    with work_on(acting, command, session) as work:
+        t = work.ticket
+        due = t.sla_due
+        risky = due is not None and t.sla_risk_at is not None and t.sla_risk_at <= now < due
+        if not risky or t.risk_notified_for == due:
+            work.unchanged = True
+        else:
+            t.risk_notified_for = due
+            clock = "first response" if t.first_response_at is None else "resolution"
+            local_due = local_text(due, acting.settings.timezone)
+            note = (
+                say("first response SLA at risk: due {due}", due=local_due)
+                if clock == "first response"
+                else say("resolution SLA at risk: due {due}", due=local_due)
+            )
+            work.timeline(TimelineKind.ESCALATION, note, clock=clock, due=due.isoformat())
+            work.notify([t.assignee], "at_risk", note)
+    return not work.unchanged
+
+
+def escalate_breach(acting: Acting, command: EscalateBreach, session: Session | None) -> bool:
+    """Escalate a breached clock once: first response → level 1, resolution → level 2."""
+    assert command.at is not None, "the sweep says when it looked"
+    now = command.at
+    with work_on(acting, command, session) as work:
+        t = work.ticket
+        if (
+            t.first_response_at is None
+            and t.first_response_breached_at is None
+            and t.first_response_due is not None
+            and t.first_response_due < now
+        ):
+            clock, level = "first response", 1
+            t.first_response_breached_at = now
+        elif (
+            t.first_response_at is not None
+            and t.resolution_breached_at is None
+            and t.resolved_at is None
+            and t.resolution_due is not None
+            and t.resolution_due < now
+            and t.stage != Stage.PENDING
+        ):
+            clock, level = "resolution", 2
+            t.resolution_breached_at = now
+        else:
+            work.unchanged = True
+            return False
+        work.detail.update(clock=clock)
+        if t.escalation_level >= level:
+            already = (
+                say(
+                    "first response SLA breached; already at escalation level {level}",
+                    level=t.escalation_level,
+                )
+                if clock == "first response"
+                else say(
+                    "resolution SLA breached; already at escalation level {level}",
+                    level=t.escalation_level,
+                )
+            )
+            work.timeline(TimelineKind.ESCALATION, already, clock=clock)
+            return True
+        t.escalation_level = level
+        target = escalation_target(acting, work.session, work.queue, level)
+        escalated = (
+            say(
+                "first response SLA breached: escalated to level {level} ({target})",
+                level=level,
+                target=target,
+            )
+            if clock == "first response"
+            else say(
+                "resolution SLA breached: escalated to level {level} ({target})",
+                level=level,
+                target=target,
+            )
+        )
+        work.timeline(TimelineKind.ESCALATION, escalated, level=level, target=target, clock=clock)
+        work.notify(
+            [*escalation_logins(acting, work.session, work.queue, level), t.assignee],
+            "breach",
+            escalated,
+        )
+    return True

@@ -1,0 +1,99 @@
+"""The case's way through the loop: waiting (pend, resume), analysing, resolving (which
+schedules the follow-up survey) and reopening."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from cxdesk.errors import WorkflowError
+from cxdesk.i18n import say
+from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.basics.text import clean_text
+from cxdesk.workflow.loop.commands import RESOLUTION_CODES, Analyze, Pend, Reopen, Resolve, Resume
+from cxdesk.workflow.loop.stages import resume_stage
+from cxdesk.workflow.loop.unit import Acting, reopen_work, required_text, work_on
+
+
+def pend(acting: Acting, command: Pend, session: Session | None) -> Ticket:
+    """Wait on the customer or a third party; the SLA clock stops."""
+    with work_on(acting, command, session) as work:
+        work.ticket.paused_at = work.at
+        work.ticket.paused_from = work.ticket.stage
+        reason = required_text(command.reason, "reason")
+        work.timeline(TimelineKind.NOTE, say("pending: {reason}", reason=reason))
+    return work.ticket
+
+
+def resume(acting: Acting, command: Resume, session: Session | None) -> Ticket:
+    with work_on(acting, command, session) as work:
+        ticket = work.ticket
+        ref = ticket_ref(command.ticket_id)
+        work.target = resume_stage(ticket.paused_from or Stage.COLLECT, ref)
+        paused_at = ticket.paused_at or work.at
+        ticket.stage = work.target  # the clocks below read the stage
+        ticket.paused_at = ticket.paused_from = None
+        acting.planner.resume_clocks(ticket, work.queue, paused_at, work.at)
+    return work.ticket
+
+
+def analyze(acting: Acting, command: Analyze, session: Session | None) -> Ticket:
+    """Code the root cause; the ticket moves on to fix."""
+    with work_on(acting, command, session) as work:
+        work.ticket.root_cause = required_text(command.root_cause, "root cause")
+        work.ticket.driver = required_text(command.driver, "driver")
+        if command.touchpoint:
+            work.ticket.touchpoint = clean_text(command.touchpoint)
+        work.timeline(
+            TimelineKind.NOTE,
+            say(
+                "root cause ({driver}): {root_cause}",
+                driver=work.ticket.driver,
+                root_cause=work.ticket.root_cause,
+            ),
+        )
+    return work.ticket
+
+
+def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket:
+    """Record the resolution, stop the resolution clock, schedule the follow-up survey."""
+    with work_on(acting, command, session) as work:
+        ticket = work.ticket
+        code = required_text(command.code, "resolution code")
+        if code not in RESOLUTION_CODES:
+            raise WorkflowError(
+                f"resolution code {code!r} is not one of {', '.join(RESOLUTION_CODES)}"
+            )
+        ticket.resolution_code = code
+        ticket.root_cause = required_text(command.root_cause, "root cause")
+        ticket.action_taken = required_text(command.action, "action taken")
+        ticket.customer_remedy = clean_text(command.remedy) if command.remedy else None
+        ticket.resolved_at = work.at
+        work.timeline(
+            TimelineKind.NOTE,
+            say(
+                "resolved ({code}): {action}",
+                code=ticket.resolution_code,
+                action=ticket.action_taken,
+            ),
+        )
+        if ticket.kind == TicketKind.CASE:
+            work.session.add(
+                FollowUp(
+                    ticket_id=command.ticket_id,
+                    send_at=work.at,
+                    expires_at=work.at + acting.settings.verify.window,
+                )
+            )
+    return work.ticket
+
+
+def reopen(acting: Acting, command: Reopen, session: Session | None) -> Ticket:
+    with work_on(acting, command, session) as work:
+        reopen_work(
+            acting,
+            work,
+            say("reopened: {reason}", reason=required_text(command.reason, "reason")),
+            kind=TimelineKind.NOTE,
+        )
+    return work.ticket

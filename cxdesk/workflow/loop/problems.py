@@ -1,0 +1,123 @@
+"""Cases and the problems that explain them: linking, merging duplicates, closing a problem
+with the evidence that it is fixed."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from cxdesk.errors import NotFound, WorkflowError
+from cxdesk.i18n import say
+from cxdesk.models import (
+    FeedbackEvent,
+    Stage,
+    Ticket,
+    TicketKind,
+    TicketLink,
+    TimelineKind,
+    VerifyOutcome,
+)
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge
+from cxdesk.workflow.loop.opening import is_more_urgent
+from cxdesk.workflow.loop.unit import Acting, queue_of, required_text, ticket_work, work_on
+
+
+def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
+    """Attach a case to the problem ticket that explains it."""
+    case_id, problem_id = command.ticket_id, command.problem_id
+    with work_on(acting, command, session) as work:
+        problem = work.session.get(Ticket, problem_id)
+        visible = problem is not None and acting.who(work.session).in_scope(
+            queue_of(work.session, problem.queue_id).team_id
+        )
+        if problem is None or not visible or problem.kind != TicketKind.PROBLEM:
+            raise NotFound(f"{ticket_ref(problem_id)} is not a problem ticket")
+        if problem.stage == Stage.CLOSED:
+            raise WorkflowError(
+                f"{ticket_ref(problem_id)} is closed; link to a problem that is still open"
+            )
+        if work.ticket.kind != TicketKind.CASE:
+            raise WorkflowError(f"{ticket_ref(case_id)} is not a case; only cases link")
+        if work.session.get(TicketLink, (case_id, problem_id)) is None:
+            work.session.add(
+                TicketLink(
+                    case_id=case_id,
+                    problem_id=problem_id,
+                    linked_at=work.at,
+                    linked_by=acting.actor,
+                )
+            )
+        work.timeline(
+            TimelineKind.LINK,
+            say("linked to problem {ref}", ref=ticket_ref(problem_id)),
+            problem=problem_id,
+        )
+    return work.ticket
+
+
+def close_problem(acting: Acting, command: CloseProblem, session: Session | None) -> Ticket:
+    """Close a problem ticket once the metric has recovered, with the evidence."""
+    with work_on(acting, command, session) as work:
+        if work.ticket.kind != TicketKind.PROBLEM:
+            raise WorkflowError(
+                f"{ticket_ref(command.ticket_id)} is a case; cases close by follow-up verification"
+            )
+        work.ticket.verify_outcome = VerifyOutcome.VERIFIED
+        work.ticket.closed_at = work.at
+        work.timeline(
+            TimelineKind.NOTE,
+            say(
+                "closed, verified: {evidence}",
+                evidence=required_text(command.evidence, "evidence"),
+            ),
+        )
+    return work.ticket
+
+
+def merge(acting: Acting, command: Merge, session: Session | None) -> Ticket:
+    """Fold a duplicate case into another case of the same customer: its events move over,
+    the target keeps the higher priority, the source closes as merged."""
+    source_id, into_id, at = command.ticket_id, command.into_id, command.at
+    if source_id == into_id:
+        raise WorkflowError("a ticket cannot be merged into itself")
+    with ticket_work(acting, "merge", into_id, None, at, session) as into:
+        target = into.ticket
+        with ticket_work(acting, "merge", source_id, command.version, at, into.session) as work:
+            source = work.ticket
+            if TicketKind.CASE not in (source.kind, target.kind) or source.kind != target.kind:
+                raise WorkflowError("only two cases can be merged")
+            if work.queue.team_id != into.queue.team_id:
+                raise WorkflowError(
+                    f"{ticket_ref(source_id)} and {ticket_ref(into_id)} are worked by "
+                    "different teams; only cases of one team merge"
+                )
+            if source.customer_id != target.customer_id:
+                raise WorkflowError(
+                    f"{ticket_ref(source_id)} and {ticket_ref(into_id)} belong to different "
+                    "customers; only cases of one customer merge"
+                )
+            if target.stage == Stage.CLOSED:
+                raise WorkflowError(f"{ticket_ref(into_id)} is closed; merge into an open case")
+            for event in work.session.exec(
+                select(FeedbackEvent).where(FeedbackEvent.ticket_id == source_id)
+            ):
+                event.ticket_id = into_id
+            if is_more_urgent(source.priority, target.priority):
+                target.priority = source.priority
+                acting.planner.start_clocks(
+                    target, into.queue, target.reopened_at or target.opened_at
+                )
+            source.closed_at = work.at
+            source.verify_outcome = VerifyOutcome.MERGED
+            work.target = Stage.CLOSED
+            work.timeline(
+                TimelineKind.LINK,
+                say("merged into {ref}", ref=ticket_ref(into_id)),
+                into=into_id,
+            )
+        into.timeline(
+            TimelineKind.LINK,
+            say("merged {ref} into this case", ref=ticket_ref(source_id)),
+            source=source_id,
+        )
+    return into.ticket

@@ -1,0 +1,414 @@
+"""The unit of work every ticket command runs in: the ticket loaded under a write lock,
+the caller's version checked, scope, role and stage checked, then (after the handler's change)
+the stage moved, the clocks refreshed, the version bumped, the timeline entries written and
+covered by one audit row, and notifications held until the transaction commits.
+
+It runs in a transaction of its own or in its caller's (ingest; the sweep's batches, one
+savepoint a ticket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session, col, select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
+from cxdesk.i18n import Message
+from cxdesk.models import (
+    Agent,
+    AuditEntry,
+    Notification,
+    Queue,
+    Stage,
+    Team,
+    Ticket,
+    TimelineEntry,
+    TimelineKind,
+)
+from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
+from cxdesk.workflow.audit.chain import (
+    AuditChain,
+    append_audit,
+    chain_key,
+    ticket_state,
+    timeline_row_digest,
+)
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.basics.text import clean_text
+from cxdesk.workflow.clocks.calendar import Unmeasurable
+from cxdesk.workflow.clocks.sla import KNOWN_PRIORITIES, SlaPlanner
+from cxdesk.workflow.loop.commands import TicketCommand
+from cxdesk.workflow.loop.notifications import announce
+from cxdesk.workflow.loop.stages import next_stage
+
+SYSTEM_ACTOR = SYSTEM_LOGIN
+MAX_ESCALATION = 2
+
+# session.info keys: notifications made in the session's transaction, told once it commits;
+# the batch the session runs, if any.
+_HELD_NOTICES = "cxdesk_held_notices"
+_BATCH = "cxdesk_batch"
+_Held = tuple[SessionTransaction, Settings, Notification]
+T = TypeVar("T")
+M = TypeVar("M")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _row(session: Session, model: type[M], key: Any) -> M | None:
+    """`session.get`, kept for the rest of a batch when the session runs one."""
+    batch: Batch | None = session.info.get(_BATCH)
+    if batch is None:
+        return session.get(model, key)
+    if (model, key) not in batch.rows:
+        batch.rows[model, key] = session.get(model, key)
+    return batch.rows[model, key]
+
+
+def audit_row(session: Session, **row: Any) -> None:
+    """Append an audit row: to the batch's chain when the session runs a batch."""
+    batch: Batch | None = session.info.get(_BATCH)
+    if batch is None:
+        append_audit(session, **row)
+    else:
+        batch.audit(**row)
+
+
+def _hold_notices(session: Session, settings: Settings, notices: list[Notification]) -> None:
+    """Keep notifications for the hook until the session's transaction commits, whoever
+    commits it (a command of its own, a batch, ingest): the hook must not tell of a change
+    that is not there yet, nor of one a rollback undid, savepoints included."""
+    if not notices:
+        return
+    held: list[_Held] | None = session.info.get(_HELD_NOTICES)
+    if held is None:
+        held = session.info[_HELD_NOTICES] = []
+        event.listen(session, "after_commit", _announce_held)
+        event.listen(session, "after_soft_rollback", _drop_held)
+    made_in = session.get_nested_transaction() or session.get_transaction()
+    assert made_in is not None, "commands run inside a transaction"
+    held.extend((made_in, settings, notice) for notice in notices)
+
+
+def _announce_held(session: Session) -> None:
+    """After the outermost commit (a released savepoint commits too): run the hook."""
+    if session.in_nested_transaction():
+        return
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    told, held[:] = list(held), []
+    for _, settings, notice in told:
+        announce(settings, [notice])
+
+
+def _drop_held(session: Session, rolled_back: SessionTransaction) -> None:
+    """Forget what was made in a transaction or savepoint that rolled back, or inside it."""
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is rolled_back:
+                return True
+            transaction = transaction.parent
+        return False
+
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    held[:] = [entry for entry in held if not inside(entry[0])]
+
+
+class Acting:
+    """Who acts (a login, or `cxdesk` for automation), with which settings, on which
+    database: what every handler is given."""
+
+    def __init__(self, db: Database, settings: Settings, actor: str = SYSTEM_ACTOR) -> None:
+        self.db = db
+        self.settings = settings
+        self.actor = actor
+        self.planner = SlaPlanner(settings)
+        self._who: Actor | None = None
+
+    def who(self, session: Session) -> Actor:
+        """The acting agent's role and teams, read once."""
+        if self._who is None:
+            self._who = load_actor(session, self.actor, self.settings)
+        return self._who
+
+
+class Entry(NamedTuple):
+    """A timeline entry's contents; whose, when and by whom come from the command."""
+
+    kind: str
+    body: str
+    event_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class Work:
+    """What a handler works on, and what it adds to the record."""
+
+    session: Session
+    ticket: Ticket
+    queue: Queue
+    at: datetime
+    actor: str
+    name: str
+    target: Stage
+    detail: dict[str, Any] = field(default_factory=dict)
+    unchanged: bool = False  # set by a body that found nothing to do: no version, no audit
+    notices: list[Notification] = field(default_factory=list)
+
+    def timeline(
+        self,
+        kind: TimelineKind,
+        body: str | Message = "",
+        *,
+        event_id: str | None = None,
+        **data: Any,
+    ) -> None:
+        """Add an entry: system text as a Message (kept in `data["say"]`, shown in the desk's
+        language), customer and agent text as a plain string. Its digest goes into the
+        command's audit row, which thereby covers it."""
+        if isinstance(body, Message):
+            data["say"] = body.stored()
+        self.add_entry(Entry(str(kind), str(body), event_id, data))
+
+    def add_entry(self, entry: Entry) -> None:
+        """Add an entry made ahead (see `opening.opening_record`), covered the same way."""
+        row = {
+            "ticket_id": self.ticket.id,
+            "at": self.at,
+            "actor": self.actor,
+            "kind": entry.kind,
+            "body": entry.body,
+            "event_id": entry.event_id,
+            "data": entry.data,
+        }
+        digest = timeline_row_digest(chain_key(self.session), row)
+        self.detail.setdefault("timeline", []).append(digest)
+        self.session.add(TimelineEntry(**row))
+
+    def notify(self, logins: list[str | None], kind: str, message: Message) -> None:
+        """Tell these agents (unknown or empty logins are skipped), once each."""
+        body = f"{ticket_ref(self.ticket.id or 0)} {message}"
+        for login in dict.fromkeys(filter(None, logins)):
+            if _row(self.session, Agent, login) is None:
+                continue
+            notice = Notification(
+                login=login,
+                at=self.at,
+                kind=kind,
+                ticket_id=self.ticket.id,
+                body=body,
+                said=message.stored(),
+            )
+            self.session.add(notice)
+            self.notices.append(notice)
+
+
+@dataclass
+class Batch:
+    """One write transaction shared by many tickets' commands, each given its `session`.
+
+    It keeps what every command would otherwise read again: the queues, teams and agents
+    looked up (the session's identity map holds rows only weakly, so they would be gone by the
+    next ticket), and the end of the audit chain, which only this transaction can append to
+    while it holds the write lock (SQLite) or the chain's lock (PostgreSQL)."""
+
+    session: Session
+    rows: dict[tuple[type[Any], Any], Any] = field(default_factory=dict)
+    chain: AuditChain | None = None
+
+    def attempt(self, command: Callable[[Session], T]) -> T | None:
+        """Run one ticket's command in a savepoint: when the ticket closed or moved on since
+        it was picked (WorkflowError), only its own changes are undone, and None is returned.
+        A ticket no command can work with (UnusableTicket) is undone the same way, and the
+        error raised for the caller to count it and go on."""
+        chain, last = self.chain, self.chain.last if self.chain else ""
+        try:
+            with self.session.begin_nested():
+                return command(self.session)
+        except WorkflowError as exc:
+            self.chain = chain  # its audit rows are undone: the chain ends where it did
+            if chain is not None:
+                chain.last = last
+            if isinstance(exc, UnusableTicket):
+                raise
+            return None
+
+    def audit(self, **row: Any) -> None:
+        """Append one audit row to the chain, whose end is read once per batch."""
+        if self.chain is None:
+            self.session.flush()  # as append_audit does before it reads the chain's end
+            self.chain = AuditChain(self.session)
+        self.chain.add(**row)
+        self.chain.write()
+
+
+@contextmanager
+def ticket_work(
+    acting: Acting,
+    name: str,
+    ticket_id: int,
+    version: int | None,
+    at: datetime | None,
+    session: Session | None = None,
+) -> Iterator[Work]:
+    """Run a command in `session` (the caller's batch) or in a write transaction of its own;
+    its notifications reach the hook when whichever transaction it ran in commits.
+
+    A ticket whose stored values no command can work with (a queue that is gone, a
+    priority or stage this version does not know, a due time the calendar cannot count
+    from) is refused with an UnusableTicket naming it and the value."""
+    with own_unit(acting, session) as unit:
+        ticket = unit.exec(
+            select(Ticket)
+            .where(Ticket.id == ticket_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # never act on a stale copy
+        ).first()
+        ref = ticket_ref(ticket_id)
+        if ticket is None:
+            raise NotFound(f"no ticket {ref}")
+        queue = _row(unit, Queue, ticket.queue_id)
+        who = acting.who(unit)
+        if queue is None:  # no team to be in: only those who see every team see it
+            if not who.sees_all_teams:
+                raise NotFound(f"no ticket {ref}")
+            raise UnusableTicket(f"{ref} is in a queue that no longer exists: {ticket.queue_id!r}")
+        who.see(queue.team_id, ref)  # before any answer that would tell it exists
+        who.authorize(name, queue.team_id, ref)
+        if version is not None and ticket.version != version:
+            raise _stale(acting, unit, ticket)
+        target = next_stage(name, ticket.stage, ref)
+        if ticket.priority not in KNOWN_PRIORITIES:
+            raise UnusableTicket(f"{ref} has an unknown priority {ticket.priority!r}")
+        work = Work(unit, ticket, queue, at or utcnow(), acting.actor, name, target)
+        try:
+            yield work
+            if not work.unchanged:
+                _finish(acting, work)
+        except Unmeasurable as exc:
+            raise UnusableTicket(f"{ref}: {exc}") from None
+        _hold_notices(unit, acting.settings, work.notices)
+
+
+def work_on(acting: Acting, command: TicketCommand, session: Session | None) -> Any:
+    """`ticket_work` for the command's own ticket, version and time."""
+    return ticket_work(
+        acting, command.NAME, command.ticket_id, command.version, command.at, session
+    )
+
+
+@contextmanager
+def own_unit(acting: Acting, session: Session | None) -> Iterator[Session]:
+    if session is not None:
+        yield session
+    else:
+        with acting.db.write() as own:
+            yield own
+
+
+def _finish(acting: Acting, cmd: Work) -> None:
+    ticket = cmd.ticket
+    if cmd.target != ticket.stage or cmd.name == "resume":
+        before = ticket.paused_from if cmd.name == "resume" else ticket.stage
+        cmd.timeline(
+            TimelineKind.TRANSITION,
+            f"{before} → {cmd.target}",
+            stage_from=before,
+            stage_to=cmd.target.value,
+        )
+        cmd.detail.update(stage_from=before, stage_to=cmd.target.value)
+        ticket.stage = cmd.target
+    acting.planner.refresh_running_clock(ticket, cmd.queue)
+    ticket.version += 1
+    ticket.updated_at = cmd.at
+    cmd.session.add(ticket)
+    cmd.detail["state"] = ticket_state(
+        ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
+    )
+    audit_row(
+        cmd.session,
+        at=cmd.at,
+        actor=cmd.actor,
+        action=cmd.name,
+        ticket_id=ticket.id,
+        detail=cmd.detail,
+    )
+
+
+def reopen_work(
+    acting: Acting,
+    cmd: Work,
+    body: Message,
+    *,
+    kind: TimelineKind,
+    event_id: str | None = None,
+) -> None:
+    """Back to analyze with a new resolution clock."""
+    ticket = cmd.ticket
+    ticket.reopen_count += 1
+    ticket.reopened_at = cmd.at
+    ticket.paused_seconds = 0  # a new resolution clock, not yet breached
+    ticket.resolution_breached_at = None
+    ticket.resolved_at = ticket.closed_at = ticket.verify_outcome = None
+    ticket.stage = Stage.ANALYZE  # the clocks below read the stage
+    acting.planner.start_clocks(ticket, cmd.queue, cmd.at)
+    cmd.target = Stage.ANALYZE
+    cmd.timeline(kind, body, event_id=event_id)
+
+
+def _stale(acting: Acting, session: Session, ticket: Ticket) -> StaleVersion:
+    last = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.ticket_id == ticket.id)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+    ).first()
+    who = last.actor if last else "someone"
+    agent = session.get(Agent, who)
+    name = agent.display_name if agent else who
+    when = (last.at if last else ticket.updated_at).astimezone(ZoneInfo(acting.settings.timezone))
+    return StaleVersion(
+        f"{ticket_ref(ticket.id or 0)} was changed by {name} at {when:%Y-%m-%d %H:%M} — reload"
+    )
+
+
+def escalation_logins(acting: Acting, session: Session, queue: Queue, level: int) -> list[str]:
+    """Who is told of an escalation to `level`: the team supervisor, or the CX managers."""
+    if level == 1:
+        team = _row(session, Team, queue.team_id)
+        return [team.supervisor] if team and team.supervisor else []
+    return list(acting.settings.cx_managers)
+
+
+def escalation_target(acting: Acting, session: Session, queue: Queue, level: int) -> str:
+    if level == 1:
+        team = _row(session, Team, queue.team_id)
+        return team.supervisor if team and team.supervisor else f"{queue.team_id} supervisor"
+    return ", ".join(acting.settings.cx_managers) or "CX manager"
+
+
+def queue_of(session: Session, queue_id: str) -> Queue:
+    queue = _row(session, Queue, queue_id)
+    if queue is None:
+        raise NotFound(f"no queue {queue_id!r}")
+    return queue
+
+
+def required_text(value: str | None, what: str) -> str:
+    text = clean_text(value or "").strip()
+    if not text:
+        raise WorkflowError(f"{what} is required")
+    return text

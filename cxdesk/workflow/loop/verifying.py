@@ -1,0 +1,103 @@
+"""The follow-up survey decides: a good answer closes the case verified, a bad one reopens
+it raised and escalated, no answer in the window closes it unverified."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from cxdesk.errors import NotFound
+from cxdesk.i18n import say
+from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket, TimelineKind, VerifyOutcome
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.loop.commands import ExpireFollowup, RecordFollowupAnswer
+from cxdesk.workflow.loop.opening import raise_priority
+from cxdesk.workflow.loop.unit import (
+    MAX_ESCALATION,
+    Acting,
+    own_unit,
+    reopen_work,
+    ticket_work,
+    work_on,
+)
+
+_OPEN_FOLLOWUPS = (FollowUpStatus.SCHEDULED, FollowUpStatus.SENT)
+
+
+def record_followup_answer(
+    acting: Acting, command: RecordFollowupAnswer, session: Session | None
+) -> Ticket:
+    """In verify, a good answer closes the ticket verified and a bad one reopens it, raised
+    and escalated; in any other stage the answer is put on the timeline and nothing moves."""
+    verify = acting.settings.verify
+    event, ticket_id, at = command.event, command.ticket_id, command.at
+    good = (event.nps is not None and event.nps >= verify.nps_success) or (
+        event.csat is not None and event.csat >= verify.csat_success
+    )
+    score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
+    with own_unit(acting, session) as unit:
+        stage = unit.exec(select(Ticket.stage).where(Ticket.id == ticket_id)).first()
+        if stage is None:
+            raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+        if stage != Stage.VERIFY:
+            with ticket_work(acting, "note", ticket_id, None, at, unit) as work:
+                work.timeline(
+                    TimelineKind.FOLLOWUP,
+                    say("follow-up answered {score} while {stage}", score=score, stage=stage),
+                    event_id=event.event_id,
+                )
+            return work.ticket
+        name = "verify" if good else "reopen"
+        with ticket_work(acting, name, ticket_id, None, at, unit) as work:
+            ticket = work.ticket
+            followup = work.session.exec(
+                select(FollowUp).where(
+                    FollowUp.ticket_id == ticket_id, col(FollowUp.status).in_(_OPEN_FOLLOWUPS)
+                )
+            ).first()
+            if followup is not None:
+                followup.status = FollowUpStatus.ANSWERED
+                followup.answered_at = work.at
+                followup.answer_event_id = event.event_id
+            if good:
+                ticket.verify_outcome = VerifyOutcome.VERIFIED
+                ticket.closed_at = work.at
+                work.timeline(
+                    TimelineKind.FOLLOWUP,
+                    say("follow-up answered {score}: verified", score=score),
+                    event_id=event.event_id,
+                )
+            else:  # failed: reopened one priority step up and one escalation level up
+                ticket.priority = raise_priority(ticket.priority)
+                ticket.escalation_level = min(ticket.escalation_level + 1, MAX_ESCALATION)
+                reopen_work(
+                    acting,
+                    work,
+                    say(
+                        "follow-up answered {score}: reopened; priority {priority}, "
+                        "escalation level {level}",
+                        score=score,
+                        priority=ticket.priority,
+                        level=ticket.escalation_level,
+                    ),
+                    kind=TimelineKind.FOLLOWUP,
+                    event_id=event.event_id,
+                )
+        return work.ticket
+
+
+def expire_followup(acting: Acting, command: ExpireFollowup, session: Session | None) -> Ticket:
+    """No answer within the verify window: closed, counted as unverified."""
+    with work_on(acting, command, session) as work:
+        for followup in work.session.exec(
+            select(FollowUp).where(
+                FollowUp.ticket_id == command.ticket_id, col(FollowUp.status).in_(_OPEN_FOLLOWUPS)
+            )
+        ):
+            followup.status = FollowUpStatus.EXPIRED
+        work.ticket.verify_outcome = VerifyOutcome.UNVERIFIED
+        work.ticket.closed_at = work.at
+        work.timeline(
+            TimelineKind.FOLLOWUP,
+            say("no follow-up answer in the verify window: closed unverified"),
+        )
+    return work.ticket
