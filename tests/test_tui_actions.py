@@ -365,7 +365,7 @@ async def test_a_dashboard_that_fails_to_load_says_so(
     def broken(*args, **kw):
         raise RuntimeError("statement timeout")
 
-    monkeypatch.setattr("cxdesk.screens.dashboard.build_dashboard", broken)
+    monkeypatch.setattr("cxdesk.screens.dashboard.read_dashboard", broken)
     app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()

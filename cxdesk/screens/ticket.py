@@ -25,7 +25,8 @@ from cxdesk.workflow.insight.dashboard import open_loads
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import allowed_commands
 from cxdesk.workflow.loop.templates import find_templates, render_template
-from cxdesk.workflow.reads.queries import TicketDetail, TicketRow, ticket_detail
+from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
+from cxdesk.workflow.reads.tickets import TicketRow
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("c", "claim", N_("Claim")),
@@ -143,8 +144,7 @@ class TicketScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
     def load(self) -> None:
         try:
-            with self.desk.db.session() as session:
-                detail = ticket_detail(session, self.ticket_id, self.desk.viewer)
+            detail = read_ticket_detail(self.desk.db, self.ticket_id, self.desk.viewer)
         except Exception as exc:
             self.post_message(LoadFailed(str(exc)))
             return
