@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -17,7 +18,6 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
 from cxdesk.output import sanitize
 from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
@@ -26,13 +26,16 @@ from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.queue import QueueScreen
-from cxdesk.workflow.access.org import all_queues
-from cxdesk.workflow.access.permissions import load_actor, visible_queues
 from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
 from cxdesk.workflow.loop.commands import ClaimNext
-from cxdesk.workflow.loop.notifications import Notice, mark_read, unread
+from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher
+from cxdesk.workflow.reads.notices import take_notices
+from cxdesk.workflow.reads.viewer import read_viewer
+
+if TYPE_CHECKING:
+    from cxdesk.db import Database
 
 NOTICE_POLL_S = 2.0
 LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
@@ -60,17 +63,14 @@ class CxdeskApp(App[None]):
     ) -> None:
         super().__init__()
         self._claiming = False  # a claim-next is in flight
-        with db.session() as session:
-            viewer = load_actor(session, actor, settings)
-            queues = visible_queues(session, viewer)
-            every_queue = all_queues(session)
+        viewer = read_viewer(db, actor, settings)
         self.desk = Desk(
             db=db,
             settings=settings,
-            viewer=viewer,
-            queues=queues,
+            viewer=viewer.actor,
+            queues=viewer.queues,
             clock=clock,
-            clocks=ClockReader(SlaPlanner(settings), every_queue),
+            clocks=ClockReader(SlaPlanner(settings), viewer.every_queue),
             lang=lang,
         )
         localize_bindings(self, self.desk.t)
@@ -219,11 +219,8 @@ class CxdeskApp(App[None]):
     @work(thread=True, exclusive=True, group="notices", exit_on_error=False)
     def poll_notices(self) -> None:
         """Escalations, breaches and at-risk marks for me arrive as toasts."""
-        with self.desk.db.session() as session:
-            notices = unread(session, self.desk.actor)
+        notices = take_notices(self.desk.db, self.desk.actor, self.desk.clock())
         if notices:
-            with self.desk.db.write() as session:
-                mark_read(session, [n.id for n in notices], self.desk.clock())
             self.post_message(self.Noticed(notices))
 
     def on_load_failed(self, message: LoadFailed) -> None:

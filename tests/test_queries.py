@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-import cxdesk.workflow.reads.queries as queries
+import cxdesk.workflow.reads.tickets as tickets
 from cxdesk.db import Database
 from cxdesk.workflow.reads.queries import (
     Interrupter,
@@ -91,8 +91,8 @@ def test_words_match_the_same_tickets_through_the_join_or_the_customers_first(
     with db.session() as session:
         for text in WORDS:
             f = TicketFilter(search=Search.parse(text))
-            joined = sorted(session.exec(queries._matching(f, customers_joined=True)))
-            assert sorted(session.exec(queries._matching(f, customers_joined=False))) == joined
+            joined = sorted(session.exec(tickets._matching(f, customers_joined=True)))
+            assert sorted(session.exec(tickets._matching(f, customers_joined=False))) == joined
     db.dispose()
 
 
@@ -113,6 +113,6 @@ def test_a_word_scan_out_of_steps_is_done_again_with_the_same_answer(
 
     joined = answers()
     assert any(rows for rows, _ in joined)
-    monkeypatch.setattr(queries, "WORD_SCAN_STEPS", 1)  # every join scan runs out at once
+    monkeypatch.setattr(tickets, "WORD_SCAN_STEPS", 1)  # every join scan runs out at once
     assert answers() == joined
     db.dispose()

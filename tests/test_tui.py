@@ -289,11 +289,11 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
 
     import sqlalchemy as sa
 
-    import cxdesk.screens.queue as queue_module
+    import cxdesk.workflow.reads.tickets as tickets_module
 
     from .test_queries import SLOW
 
-    real = queue_module.list_tickets
+    real = tickets_module.list_tickets
     stopped: list[Exception] = []
 
     def list_tickets(session, flt, **kwargs):  # "slow" stands for a scan of a million rows
@@ -305,7 +305,7 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
                 raise
         return real(session, flt, **kwargs)
 
-    monkeypatch.setattr(queue_module, "list_tickets", list_tickets)
+    monkeypatch.setattr(tickets_module, "list_tickets", list_tickets)
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -334,16 +334,16 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
 async def test_a_filter_that_fits_one_page_is_counted_from_the_page(
     demo_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cxdesk.screens.queue as queue_module
+    import cxdesk.workflow.reads.tickets as tickets_module
 
     counted: list[object] = []
-    real = queue_module.count_tickets
+    real = tickets_module.count_tickets
 
     def count_tickets(session, flt, **kwargs):
         counted.append(flt.search)
         return real(session, flt, **kwargs)
 
-    monkeypatch.setattr(queue_module, "count_tickets", count_tickets)
+    monkeypatch.setattr(tickets_module, "count_tickets", count_tickets)
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(200):  # the count starts once the first page has been drawn

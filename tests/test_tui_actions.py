@@ -370,7 +370,7 @@ async def test_a_dashboard_that_fails_to_load_says_so(
     def broken(*args, **kw):
         raise RuntimeError("statement timeout")
 
-    monkeypatch.setattr("cxdesk.screens.dashboard.build_dashboard", broken)
+    monkeypatch.setattr("cxdesk.screens.dashboard.read_dashboard", broken)
     app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
@@ -386,19 +386,14 @@ async def test_the_agent_picker_reads_the_database_off_the_event_loop(
 
     threads: list[threading.Thread] = []
     asked: list[object] = []
-    list_agents, open_loads = ticket_screen.list_agents, ticket_screen.open_loads
+    read = ticket_screen.read_assignable_agents
 
-    def listing(session):
+    def reading(db, team, **kw):
         threads.append(threading.current_thread())
-        return list_agents(session)
+        asked.append(team)
+        return read(db, team, **kw)
 
-    def loads(session, *args, **kw):
-        threads.append(threading.current_thread())
-        asked.append(args[0] if args else kw.get("logins"))
-        return open_loads(session, *args, **kw)
-
-    monkeypatch.setattr(ticket_screen, "list_agents", listing)
-    monkeypatch.setattr(ticket_screen, "open_loads", loads)
+    monkeypatch.setattr(ticket_screen, "read_assignable_agents", reading)
     app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
@@ -406,7 +401,7 @@ async def test_the_agent_picker_reads_the_database_off_the_event_loop(
         await settle(app, pilot)
         assert isinstance(app.screen, FormScreen)
         assert threads and threading.main_thread() not in threads
-        assert asked and asked[0] is not None  # the loads of the listed agents only
+        assert asked and asked[0] is not None  # the ticket's team's agents only
 
 
 def test_open_loads_of_some_agents_only(demo_copy: str) -> None:

@@ -1,5 +1,9 @@
 """What every screen needs from the app: the database, settings, who is acting, a clock, and the
-language the screens speak."""
+language the screens speak.
+
+The screens never open a session on the database: they hand it to the read functions of
+`cxdesk.workflow.reads` (and of insight, for the dashboard) and to the service, from their
+workers."""
 
 from __future__ import annotations
 
@@ -7,16 +11,19 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
 from cxdesk.i18n import Translator
 from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.clocks.sla import ClockReader, ClockReading
-from cxdesk.workflow.reads.queries import TicketRow
+from cxdesk.workflow.reads.tickets import TicketRow
+
+if TYPE_CHECKING:
+    from cxdesk.db import Database
 
 
 @dataclass(frozen=True)

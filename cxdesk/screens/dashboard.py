@@ -19,7 +19,7 @@ from cxdesk.screens.context import Desk, localize_bindings
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
 from cxdesk.screens.live import LoadFailed
-from cxdesk.workflow.insight.dashboard import Dashboard, build_dashboard
+from cxdesk.workflow.insight.dashboard import Dashboard, read_dashboard
 
 REFRESH_S = 5.0
 TRENDS = (("nps", N_("NPS")), ("csat", N_("CSAT %")), ("closed_loop", N_("Closed-loop %")))
@@ -75,10 +75,9 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def load(self) -> None:
         try:
-            with self.desk.db.session() as session:
-                dashboard = build_dashboard(
-                    session, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
-                )
+            dashboard = read_dashboard(
+                self.desk.db, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
+            )
         except Exception as exc:  # shown to the user; the next refresh tries again
             failed = self.t("could not load the dashboard: {error}", error=exc)
             self.post_message(LoadFailed(failed))

@@ -21,16 +21,16 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
-from cxdesk.workflow.reads.queries import (
-    Interrupter,
-    Search,
+from cxdesk.workflow.reads.interrupt import Interrupter
+from cxdesk.workflow.reads.search import Search
+from cxdesk.workflow.reads.tickets import (
     Sort,
     TicketFilter,
     TicketRow,
     View,
-    count_tickets,
     default_sort,
-    list_tickets,
+    read_ticket_count,
+    read_ticket_page,
 )
 
 PAGE_SIZE = 100
@@ -181,10 +181,9 @@ class QueueScreen(Screen[None]):
     @work(thread=True, group="queue-ahead", exit_on_error=False)
     def _fetch_ahead(self, filters: list[TicketFilter]) -> None:
         """The first page of the other views, for `load` to show at once when one is chosen."""
-        with self.desk.db.session() as session:
-            for flt in filters:
-                rows = list_tickets(session, flt, limit=PAGE_SIZE)
-                self.post_message(self.Loaded(Page(0, replace(flt, now=None), 0, rows)))
+        for flt in filters:
+            rows = read_ticket_page(self.desk.db, flt, limit=PAGE_SIZE)
+            self.post_message(self.Loaded(Page(0, replace(flt, now=None), 0, rows)))
 
     @property
     def fetching(self) -> bool:
@@ -200,8 +199,13 @@ class QueueScreen(Screen[None]):
     def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
         """One page; its count starts once the page is on screen (`_count`)."""
         try:
-            with self.desk.db.session() as session, self.interrupter.running(session):
-                rows = list_tickets(session, flt, limit=PAGE_SIZE, offset=number * PAGE_SIZE)
+            rows = read_ticket_page(
+                self.desk.db,
+                flt,
+                limit=PAGE_SIZE,
+                offset=number * PAGE_SIZE,
+                interrupter=self.interrupter,
+            )
         except Exception as exc:  # shown to the user, the screen stays usable
             self._failed(request, exc)
             return
@@ -221,14 +225,18 @@ class QueueScreen(Screen[None]):
         """The (capped) count, started once the page's frame is out: run beside the drawing,
         a word's count (tens of ms) took the CPU from it."""
         try:
-            with self.desk.db.session() as session, self.interrupter.running(session):
-                if request != self.request:
-                    return  # superseded before it began: the interrupt came too early to stop it
-                total = count_tickets(session, flt, cap=COUNT_CAP)
+            total = read_ticket_count(
+                self.desk.db,
+                flt,
+                cap=COUNT_CAP,
+                interrupter=self.interrupter,
+                still_wanted=lambda: request == self.request,  # else superseded before it began
+            )
         except Exception as exc:
             self._failed(request, exc)
             return
-        self.post_message(self.Counted(request, total))
+        if total is not None:
+            self.post_message(self.Counted(request, total))
 
     def on_queue_screen_counted(self, message: QueueScreen.Counted) -> None:
         page = self.current

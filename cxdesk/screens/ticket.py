@@ -21,14 +21,14 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
-from cxdesk.workflow.access.org import list_agents
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.insight.dashboard import open_loads
+from cxdesk.workflow.insight.dashboard import read_assignable_agents
 from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input, command_from_values
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import allowed_commands
-from cxdesk.workflow.loop.templates import find_templates, template_text
-from cxdesk.workflow.reads.queries import TicketDetail, TicketRow, ticket_detail
+from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
+from cxdesk.workflow.reads.templates import read_template_text, read_templates
+from cxdesk.workflow.reads.tickets import TicketRow
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("c", "claim", N_("Claim")),
@@ -135,8 +135,7 @@ class TicketScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
     def load(self) -> None:
         try:
-            with self.desk.db.session() as session:
-                detail = ticket_detail(session, self.ticket_id, self.desk.viewer)
+            detail = read_ticket_detail(self.desk.db, self.ticket_id, self.desk.viewer)
         except Exception as exc:
             self.post_message(LoadFailed(str(exc)))
             return
@@ -239,8 +238,7 @@ class TicketScreen(Screen[None]):
             case "agent":
                 return [self._agent_field(row)]
             case "message":
-                with self.desk.db.session() as session:
-                    templates = find_templates(session)
+                templates = read_templates(self.desk.db)
                 return [  # the text first: typing starts at once
                     Field(
                         "message",
@@ -268,24 +266,18 @@ class TicketScreen(Screen[None]):
         Reads the database: called from a worker, never on the event loop."""
         queue = self.desk.clocks.queues.get(row.queue)  # None: a queue that is gone, no agents
         team = queue.team_id if queue else None
-        with self.desk.db.session() as session:
-            agents = [
-                a
-                for a in list_agents(session)
-                if team in a.teams and a.active and a.login != row.assignee
-            ]
-            loads = open_loads(session, [a.login for a in agents], self.desk.queues)
-        agents.sort(key=lambda a: (a.away, loads.get(a.login, (0, 0))[1], a.login))
+        agents = read_assignable_agents(
+            self.desk.db, team, besides=row.assignee, queues=self.desk.queues
+        )
         hints = {}
         for a in agents:
-            count, load = loads.get(a.login, (0, 0))
-            hint = self.t("{open} open · load {load}", open=count, load=load)
+            hint = self.t("{open} open · load {load}", open=a.open, load=a.load)
             hints[a.login] = f"{self.t('away')} · {hint}" if a.away else hint
         return Field(
             "login",
             N_("Agent"),
             kind="pick",
-            choices=[(f"{a.display_name} ({a.login})", a.login) for a in agents],
+            choices=[(f"{a.name} ({a.login})", a.login) for a in agents],
             hints=hints,
         )
 
@@ -294,7 +286,7 @@ class TicketScreen(Screen[None]):
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
         number, version, at = row.number, row.version, self.desk.clock()
         action = self.t(COMMAND_TITLES.get(command, command))
-        fill = partial(template_text, self.desk.db, ticket_id=number, actor=self.desk.actor)
+        fill = partial(read_template_text, self.desk.db, ticket_id=number, actor=self.desk.actor)
         try:
             service.handle(
                 command_from_values(

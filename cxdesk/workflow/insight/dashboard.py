@@ -1,4 +1,5 @@
-"""The supervisor's dashboard: SLA health per queue, breaches, agent load, metric alerts, trends."""
+"""The supervisor's dashboard: SLA health per queue, breaches, agent load, metric alerts, trends;
+and the agents' loads that order the assign picker's choices."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
+from cxdesk.db import Database
 from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Stage, Ticket, TicketKind
+from cxdesk.workflow.access.org import list_agents
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.insight.metrics import day_starts, rate
 from cxdesk.workflow.loop.assignment import LOAD_WEIGHT
@@ -74,6 +77,12 @@ def build_dashboard(
         ][:10],
         trend=_trend(session, scope, now, timezone, days),
     )
+
+
+def read_dashboard(db: Database, viewer: Actor, now: datetime, timezone: str) -> Dashboard:
+    """`build_dashboard` in a session of its own."""
+    with db.session() as session:
+        return build_dashboard(session, viewer, now, timezone)
 
 
 def _queue_health(
@@ -147,6 +156,27 @@ def open_loads(
         count, weight = loads.get(login, (0, 0))
         loads[login] = (count + n, weight + n * LOAD_WEIGHT.get(priority, 1))
     return loads
+
+
+def read_assignable_agents(
+    db: Database,
+    team: str | None,
+    *,
+    besides: str | None = None,
+    queues: Collection[str] | None = None,
+) -> list[AgentLoad]:
+    """The active agents of `team` but `besides` (the assignee already), lightest load first
+    and away ones last: the assign picker's choices. Loads count the tickets of `queues`
+    (what the viewer may see; None: all)."""
+    with db.session() as session:
+        agents = [
+            a for a in list_agents(session) if team in a.teams and a.active and a.login != besides
+        ]
+        loads = open_loads(session, [a.login for a in agents], queues)
+    choices = [
+        AgentLoad(a.login, a.display_name, a.away, *loads.get(a.login, (0, 0))) for a in agents
+    ]
+    return sorted(choices, key=lambda a: (a.away, a.load, a.login))
 
 
 def _trend(

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from cxdesk.db import Database
 from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
 from cxdesk.models import Agent, Customer, ReplyTemplate, Ticket
 from cxdesk.workflow.access.permissions import Actor
@@ -126,9 +125,3 @@ def render_template(session: Session, name: str, ticket_id: int, actor: str) -> 
     return PLACEHOLDER.sub(
         lambda m: values.get((m.group(1), m.group(2)), m.group(0)), template.body
     )
-
-
-def template_text(db: Database, name: str, ticket_id: int, actor: str) -> str:
-    """`render_template` in a read transaction of its own, for a form or a CLI option."""
-    with db.session() as session:
-        return render_template(session, name, ticket_id, actor)

@@ -1,3 +1,10 @@
-"""What screens and commands read: ticket lists, views and filters, scoped to the reader.
+"""What screens and commands read, scoped to the reader: ticket lists, views and filters
+(`tickets`, `search`), one ticket (`detail`), who is at the desk (`viewer`), their new
+notifications (`notices`), reply templates (`templates`).
 
-May import loop, access, clocks, audit and basics; writes nothing."""
+The `read_*` functions (and `take_notices`) open a short session of their own: the screens
+call them, from their workers, and never open one themselves. The others take a session, for
+callers that read several things in one transaction.
+
+May import loop, access, clocks, audit and basics. Writes nothing but the read marks of the
+notifications it hands over."""
