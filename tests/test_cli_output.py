@@ -210,7 +210,11 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
 
 
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[str]:
-    for name, command in group.commands.items():
+    """Every command's path; asking a group for each of its commands loads those it imports
+    lazily."""
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             yield from command_paths(command, (*prefix, name))
         else:

@@ -1,0 +1,50 @@
+"""`cxdesk report`: the loop's metrics over a period, for the queues one may see."""
+
+from __future__ import annotations
+
+import click
+
+from cxdesk.cli.context import Context, parse_instant, pass_context
+from cxdesk.cli.shared import format_option
+from cxdesk.output import print_rows
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(["sla", "loop", "nps", "drivers", "backlog"]))
+@click.option("--since", help="From this time (ISO 8601; tickets by opening, feedback by time).")
+@click.option("--until", help="Up to this time, exclusive.")
+@click.option("--queue", "queue_id", help="Only this queue's tickets.")
+@click.option("--team", help="Only this team's queues.")
+@format_option
+@pass_context
+def report(
+    context: Context,
+    kind: str,
+    since: str | None,
+    until: str | None,
+    queue_id: str | None,
+    team: str | None,
+    fmt: str,
+) -> None:
+    """Loop metrics: sla, loop, nps (NPS/CSAT/CES), drivers (Pareto), backlog."""
+    from cxdesk.workflow.access.permissions import visible_queues
+    from cxdesk.workflow.insight import metrics
+
+    tz = context.settings.timezone
+    viewer = context.viewer()
+    now = context.now()
+    with context.database().session() as session:
+        queues = metrics.report_queues(session, visible_queues(session, viewer), queue_id, team)
+        period = metrics.Period(
+            since=parse_instant(since, tz, "--since") if since else None,
+            until=parse_instant(until, tz, "--until") if until else None,
+            queues=queues,
+        )
+        rows = {
+            "sla": lambda: metrics.sla_report(session, context.settings, period, now),
+            "loop": lambda: metrics.loop_report(session, period),
+            "nps": lambda: metrics.nps_report(session, period),
+            "drivers": lambda: metrics.drivers_report(session, period),
+            "backlog": lambda: metrics.backlog_report(session, period, now),
+        }[kind]()
+    print_rows(rows, fmt, list(rows[0]) if rows else ["figure"])  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""`cxdesk sweep` once, and `cxdesk watch` to sweep on a timer, unattended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from cxdesk.cli.context import Context, pass_context
+from cxdesk.cli.shared import print_figures
+from cxdesk.output import say
+
+
+@click.command("sweep")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def sweep_command(context: Context, fmt: str) -> None:
+    """One pass: at-risk marks, breach escalations, follow-up timeouts, metric alerts."""
+    from cxdesk.workflow.sweep import sweep
+
+    context.viewer().require_admin("sweep")
+    report = sweep(context.database(), context.settings, context.now())
+    _tell_skipped(report.skipped)
+    print_figures(report.as_dict(), fmt)
+
+
+def _tell_skipped(skipped: dict[int, str]) -> None:
+    """One line on stderr for each ticket the sweep passed over, saying why."""
+    for reason in skipped.values():
+        say(f"cxdesk: skipped {reason}", err=True)
+
+
+@click.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds between sweeps.",
+)
+@pass_context
+def watch(context: Context, interval: float) -> None:
+    """Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly)."""
+    import signal
+    import threading
+
+    from cxdesk.workflow.audit.verify import chain_head, log_head
+    from cxdesk.workflow.sweep import sweep
+
+    context.viewer().require_admin("watch")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    db = context.database()
+    while not stop.is_set():
+        report = sweep(db, context.settings, context.now())
+        _tell_skipped(report.skipped)
+        acted = {k: v for k, v in report.as_dict().items() if v}
+        if acted:
+            say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
+        with db.session() as session:
+            log_head(chain_head(session))  # an anchor kept outside the database
+        stop.wait(interval)
+    say("watch stopped", err=True)

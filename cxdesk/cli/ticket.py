@@ -1,0 +1,237 @@
+"""`cxdesk ticket`: list and show tickets, and work them one command at a time."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cxdesk.cli.context import Context, pass_context
+from cxdesk.cli.shared import format_option, stdin_if_dash
+from cxdesk.output import print_json, print_rows, say
+from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
+
+if TYPE_CHECKING:
+    from cxdesk.workflow.reads.queries import TicketDetail, TicketRow
+
+
+TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
+
+
+@click.group()
+def ticket() -> None:
+    """List, show and work tickets."""
+
+
+@ticket.command("list")
+@click.option("--stage", help="Only this stage.")
+@click.option("--queue", help="Only this queue.")
+@click.option("--assignee", help="Only tickets assigned to this login.")
+@click.option(
+    "--view",
+    type=click.Choice(
+        ["mine", "unassigned", "at_risk", "breached", "escalated", "verifying", "all"]
+    ),
+    default="all",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@format_option
+@pass_context
+def ticket_list(
+    context: Context,
+    stage: str | None,
+    queue: str | None,
+    assignee: str | None,
+    view: str,
+    limit: int,
+    fmt: str,
+) -> None:
+    """List tickets, most urgent SLA first (newest first in the `all` view)."""
+    from cxdesk.models import Stage
+    from cxdesk.workflow.access.permissions import visible_queues
+    from cxdesk.workflow.reads.queries import TicketFilter, View, list_tickets
+
+    if stage is not None and stage not in {s.value for s in Stage}:
+        raise click.BadParameter(
+            f"{stage!r} is not one of {', '.join(Stage)}", param_hint="--stage"
+        )
+    db = context.database()
+    now = context.now()
+    viewer = context.viewer()
+    with db.session() as session:
+        scope = visible_queues(session, viewer)
+        flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
+        rows = list_tickets(session, flt, limit=limit)
+    out = [_ticket_json(context, row, now) for row in rows]
+    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+
+
+def _ticket_json(context: Context, row: TicketRow, now: datetime) -> dict[str, Any]:
+    """A ticket row as the CLI prints it, with the running clock in working time."""
+    from cxdesk.workflow.clocks.sla import format_remaining
+
+    data = row.to_json()
+    reading = context.clocks().read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
+    data["sla_state"] = reading.state.value if reading else None
+    data["sla"] = format_remaining(reading)
+    data["customer"] = row.customer_name or row.customer_id
+    return data
+
+
+@ticket.command("show")
+@click.argument("ticket_id")
+@format_option
+@pass_context
+def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
+    """Show one ticket with its customer and timeline."""
+    from cxdesk.workflow.basics.refs import parse_ref
+    from cxdesk.workflow.reads.queries import ticket_detail
+
+    number = parse_ref(ticket_id)
+    viewer = context.viewer()
+    with context.database().session() as session:
+        detail = ticket_detail(session, number, viewer)
+    if fmt == "table":
+        _print_ticket(context, detail)
+        return
+    data: dict[str, Any] = detail.row.to_json()
+    data.update(
+        customer=None if detail.customer is None else detail.customer.__dict__,
+        links=detail.links,
+        resolution=detail.resolution,
+        verify_outcome=detail.verify_outcome,
+        reopen_count=detail.reopen_count,
+        timeline=[
+            {
+                "at": t.at.isoformat(),
+                "actor": t.actor,
+                "kind": t.kind,
+                "body": t.body,
+                "event_id": t.event_id,
+            }
+            for t in detail.timeline
+        ],
+    )
+    if fmt == "json":
+        print_json(data)
+    else:
+        print_rows(
+            [
+                dict(data, at=t["at"], actor=t["actor"], entry=t["kind"], body=t["body"])
+                for t in data["timeline"]
+            ],
+            "csv",
+            ("id", "stage", "priority", "at", "actor", "entry", "body"),
+        )
+
+
+def desk_command(kind: type[TicketCommand]) -> None:
+    """`cxdesk ticket NAME TICKET …` for one of the desk's commands, its arguments and options
+    rendered from the command's declared inputs; then the ticket as it now is."""
+
+    @pass_context
+    def run(context: Context, ticket_id: str, version: int | None, fmt: str, **given: Any) -> None:
+        from cxdesk.workflow.basics.refs import parse_ref
+        from cxdesk.workflow.loop.commands import command_from_values
+        from cxdesk.workflow.loop.service import TicketService
+        from cxdesk.workflow.reads.queries import ticket_detail
+        from cxdesk.workflow.reads.templates import read_template_text
+
+        number = parse_ref(ticket_id)
+        if any(i.kind == "message" for i in kind.INPUTS):
+            if (given["message"] is None) == (given["template"] is None):
+                raise click.UsageError("give either --message or --template")
+            if given["message"] is not None:
+                given["message"] = stdin_if_dash(given["message"])
+        db, actor = context.database(), context.actor()
+        fill = functools.partial(read_template_text, db, ticket_id=number, actor=actor)
+        command = command_from_values(
+            kind, number, given, version=version, at=context.now(), fill_template=fill
+        )
+        TicketService(db, context.settings, actor).handle(command)
+        with db.session() as session:
+            row = ticket_detail(session, number, context.viewer()).row
+        if fmt == "json":
+            print_json(_ticket_json(context, row, context.now()))
+        else:
+            say(
+                f"{row.id} {kind.VERB}: {row.stage}, {row.priority}, assignee "
+                f"{row.assignee or '—'}, escalation {row.escalation_level}, "
+                f"version {row.version}"
+            )
+
+    for spec in reversed(kind.INPUTS):
+        if spec.kind == "message":
+            run = click.option("--template", help="A template to fill in (see `template list`).")(
+                run
+            )
+            run = click.option("--message", help=spec.help)(run)
+        elif spec.argument:
+            run = click.argument(spec.name, metavar=spec.metavar or spec.name.upper())(run)
+        else:
+            choice = click.Choice(spec.choices) if spec.choices else None
+            run = click.option(
+                spec.option, spec.name, type=choice, required=spec.required, help=spec.help
+            )(run)
+    run = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")(
+        run
+    )
+    run = click.option(
+        "--version",
+        "version",
+        type=int,
+        help="Fail unless the ticket is still at this version (optimistic lock).",
+    )(run)
+    run = click.argument("ticket_id", metavar="TICKET")(run)
+    ticket.command(kind.NAME, help=kind.__doc__)(run)
+
+
+for _kind in DESK_COMMANDS:
+    desk_command(_kind)
+
+
+@ticket.command("claim-next")
+@click.option("--queue", help="Only from this queue (default: every queue you work).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
+    """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
+    from cxdesk.workflow.loop.commands import ClaimNext
+    from cxdesk.workflow.loop.service import TicketService
+    from cxdesk.workflow.reads.queries import ticket_detail
+
+    service = TicketService(context.database(), context.settings, context.actor())
+    claimed = service.handle(ClaimNext(queue=queue, at=context.now()))
+    with context.database().session() as session:
+        row = ticket_detail(session, claimed.id, context.viewer()).row
+    if fmt == "json":
+        print_json(_ticket_json(context, row, context.now()))
+    else:
+        say(
+            f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
+            f"{row.assignee}, version {row.version}"
+        )
+
+
+def _print_ticket(context: Context, detail: TicketDetail) -> None:
+    row = detail.row
+    say(f"{row.id}  {row.priority}  {row.stage}  {row.queue}  {row.title}", bold=True)
+    customer = detail.customer
+    if customer is not None:
+        say(
+            f"customer {customer.id} {customer.name or ''} tier "
+            f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
+        )
+    say(
+        f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
+        f"first response due {context.local(row.first_response_due)}  "
+        f"resolution due {context.local(row.resolution_due)}"
+    )
+    for item in detail.timeline:
+        say(
+            f"{context.local(item.at)}  {item.actor:<12} {item.kind:<10} {item.body}",
+            multiline=True,
+        )
