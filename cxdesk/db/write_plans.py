@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Compiled, Connection, Dialect, Table, bindparam
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 COPY_MIN_ROWS = 10  # PostgreSQL: fewer rows than this are inserted, not copied
 _KEY_BIND = "primary_key"
@@ -99,6 +100,7 @@ def update_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> Wri
 def _plan(
     table: Table, dialect: Dialect, compiled: Compiled, renamed: dict[str, str] | None = None
 ) -> WritePlan:
+    assert isinstance(compiled, SQLCompiler)  # an INSERT's or UPDATE's
     names = _bound_names(compiled)
     columns = [(renamed or {}).get(name, name) for name in names]
     processors = [
@@ -113,7 +115,7 @@ def _plan(
     )
 
 
-def _bound_names(compiled: Compiled) -> tuple[str, ...]:
+def _bound_names(compiled: SQLCompiler) -> tuple[str, ...]:
     """The statement's bound values' names, in the order the driver takes them."""
     names = getattr(compiled, "positiontup" if compiled.positional else "binds", None)
     if not names:
