@@ -139,8 +139,7 @@ def raw_rate_in_fresh_process(feed: Path, workdir: Path) -> float:
 
 def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
     """Events per second of one ingest into a fresh database in `workdir`, and its summary."""
-    # Imported here, not by the raw runs' process: cxdesk registers an sqlite3 adapter (see
-    # cxdesk.db), and the raw rate is that of sqlite3 as it comes.
+    # Imported here, not by the raw runs' process, which measures sqlite3 alone.
     from cxdesk.config import Settings
     from cxdesk.db import Database
     from cxdesk.workflow.access.org import sync_org

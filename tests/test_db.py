@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel, col, func, select
 
-import cxdesk.db as db_module
+import cxdesk.db.database as database_module
+import cxdesk.db.engine as engine_module
 from cxdesk.db import (
     COPY_MIN_ROWS,
     Database,
@@ -416,7 +417,7 @@ def _hold_write_lock(path: Path) -> sqlite3.Connection:
 def test_a_writer_outwaits_a_lock_held_past_the_busy_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
     db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
     upgrade_database(db)
     holder = _hold_write_lock(tmp_path / "busy.db")
@@ -432,8 +433,8 @@ def test_a_writer_outwaits_a_lock_held_past_the_busy_timeout(
 def test_a_lock_that_is_never_released_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    monkeypatch.setattr(db_module, "WRITE_LOCK_ATTEMPTS", 2)
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(database_module, "WRITE_LOCK_ATTEMPTS", 2)
     db = Database.open(str(tmp_path / "busy.db"), must_exist=False)
     upgrade_database(db)
     holder = _hold_write_lock(tmp_path / "busy.db")

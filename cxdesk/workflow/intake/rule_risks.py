@@ -10,21 +10,22 @@ condition makes it safe, as do the safe operators `&.` and `&[`.
 A pattern that repeats something itself repeated (`(a+)+`) or alternatives that can match
 the same text (`(a|aa)*`) can take exponential time on a text that almost matches; ingest
 gives up on it after `REGEX_TIMEOUT_S` for that event, and the warning says so beforehand.
-The check reads the pattern as Python's own parser does (common prefixes of alternatives
-factored out, so `(a|ab)*` is `(a(|b))*`).
+The check (`regex_internals`) reads the pattern as Python's own parser does (common prefixes of
+alternatives factored out, so `(a|ab)*` is `(a(|b))*`).
 """
 
 from __future__ import annotations
 
-import re._constants as sre
-import re._parser as sre_parse
 from collections.abc import Iterator
 
 import rule_engine.ast as ast
 
 from cxdesk.config import AlertRuleConfig
 from cxdesk.errors import ConfigError
-from cxdesk.workflow.intake.rules import FACT_TYPES, REGEX_TIMEOUT_S, ast_children, compile_rule
+from cxdesk.workflow.intake.regex_internals import backtracks
+from cxdesk.workflow.intake.rule_ast import ast_children
+from cxdesk.workflow.intake.rules import FACT_TYPES, compile_rule
+from cxdesk.workflow.intake.timed_patterns import REGEX_TIMEOUT_S
 
 NEVER_NULL = frozenset({"event_id", "kind", "customer_id", "drivers"})
 NULLABLE = frozenset(FACT_TYPES) - NEVER_NULL
@@ -94,7 +95,7 @@ def _risks(node: object, guarded: frozenset[str]) -> Iterator[str]:
     elif isinstance(node, ast.FuzzyComparisonExpression) and isinstance(
         node.right, ast.StringExpression
     ):
-        if _backtracks(sre_parse.parse(node.right.value).data):
+        if backtracks(node.right.value):
             yield (
                 f"pattern {node.right.value!r} repeats a repetition or overlapping alternatives, "
                 f"which can take exponential time; on an event where it takes over "
@@ -111,45 +112,3 @@ def _risks(node: object, guarded: frozenset[str]) -> Iterator[str]:
                 )
     for child in ast_children(node):
         yield from _risks(child, guarded)
-
-
-_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
-
-
-def _subpatterns(op: object, av: object) -> list[list[tuple[object, object]]]:
-    """The parts of one parsed item that are patterns themselves."""
-    if op in _REPEATS:
-        return [av[2]]  # type: ignore[index]
-    if op is sre.SUBPATTERN:
-        return [av[3]]  # type: ignore[index]
-    if op is sre.BRANCH:
-        return list(av[1])  # type: ignore[index]
-    if op in (sre.ASSERT, sre.ASSERT_NOT):
-        return [av[1]]  # type: ignore[index]
-    return []
-
-
-def _ambiguous(items: list[tuple[object, object]]) -> bool:
-    """Whether a repeated body can match the same text in more than one way: a repetition
-    inside it, or alternatives of which one is empty or two begin alike."""
-    for op, av in items:
-        if op in _REPEATS and av[1] > 1:  # type: ignore[index]
-            return True
-        if op is sre.BRANCH:
-            alternatives = av[1]  # type: ignore[index]
-            firsts = [alt[0] if alt else None for alt in alternatives]
-            if None in firsts or len(set(map(repr, firsts))) < len(firsts):
-                return True
-        if any(_ambiguous(part) for part in _subpatterns(op, av)):
-            return True
-    return False
-
-
-def _backtracks(items: list[tuple[object, object]]) -> bool:
-    """Whether a parsed pattern repeats (more than once) a body that is `_ambiguous`."""
-    for op, av in items:
-        if op in _REPEATS and av[1] > 1 and _ambiguous(av[2]):  # type: ignore[index]
-            return True
-        if any(_backtracks(part) for part in _subpatterns(op, av)):
-            return True
-    return False

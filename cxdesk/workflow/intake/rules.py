@@ -6,21 +6,18 @@ name or comparing text to a number is reported when the config is checked, not a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-import regex
 import rule_engine
-import rule_engine.ast
 
 from cxdesk.config import AlertRuleConfig
 from cxdesk.errors import ConfigError
 from cxdesk.models import Priority
 from cxdesk.workflow.intake.events import Fired
+from cxdesk.workflow.intake.timed_patterns import time_limit_patterns
 
 _T = rule_engine.DataType
 FACT_TYPES: dict[str, Any] = {
@@ -52,10 +49,6 @@ EVENT_FIELDS = (
     "comment",
 )
 CACHE_SIZE = 4096
-# How long one pattern may search one event's text. Python's `re` backtracks without end on
-# patterns such as `(a|aa)+$`; `regex` (which also gets through many of them, `(a+)+$`, at
-# once) stops at a time limit, and the rule counts as failed on that event.
-REGEX_TIMEOUT_S = 0.25
 CUSTOMER_FACTS = ("customer_name", "customer_tier")  # what a customer row can fill in
 
 
@@ -129,52 +122,8 @@ def compile_rule(rule: AlertRuleConfig) -> CompiledRule:
         ) from exc
     except rule_engine.errors.EngineError as exc:
         raise ConfigError(f"rule {rule.name}: {exc.message}") from exc
-    _time_limited(compiled.statement.expression)
+    time_limit_patterns(compiled.statement.expression)
     return CompiledRule(rule, compiled, tuple(symbols))
-
-
-class _TimedPattern:
-    """A pattern as rule-engine calls it (`match`, `search`), searched by `regex` within
-    REGEX_TIMEOUT_S; past it, TimeoutError fails the rule for the event."""
-
-    def __init__(self, pattern: re.Pattern[str]) -> None:
-        self.pattern = regex.compile(pattern.pattern, pattern.flags & ~re.UNICODE)
-
-    def match(self, text: str) -> Any:
-        return self.pattern.match(text, timeout=REGEX_TIMEOUT_S)
-
-    def search(self, text: str) -> Any:
-        return self.pattern.search(text, timeout=REGEX_TIMEOUT_S)
-
-
-def _time_limited(node: object) -> None:
-    """Give every literal pattern of a condition (`comment =~ "…"`) a time limit; rule-engine
-    keeps the pattern it compiled in `_right`."""
-    if isinstance(node, rule_engine.ast.FuzzyComparisonExpression) and isinstance(
-        getattr(node, "_right", None), re.Pattern
-    ):
-        node._right = _TimedPattern(node._right)
-    for child in ast_children(node):
-        _time_limited(child)
-
-
-def ast_children(node: object) -> Iterator[rule_engine.ast.ExpressionBase]:
-    """The expressions directly inside a rule-engine node, wherever it keeps them: in its
-    attributes or slots (a comprehension's condition), alone or in tuples (an array's items)."""
-    names = set(getattr(node, "__dict__", ()))
-    for cls in type(node).__mro__:
-        slots = cls.__dict__.get("__slots__", ())
-        names.update((slots,) if isinstance(slots, str) else slots)
-    for name in sorted(names):
-        yield from _expressions(getattr(node, name, None))
-
-
-def _expressions(value: object) -> Iterator[rule_engine.ast.ExpressionBase]:
-    if isinstance(value, rule_engine.ast.ExpressionBase):
-        yield value
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from _expressions(item)
 
 
 def rule_errors(rules: list[AlertRuleConfig]) -> list[str]:

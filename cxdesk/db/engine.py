@@ -1,0 +1,98 @@
+"""Engines with cxdesk's connection settings: what a URL names, SQLite's pragmas and
+transaction modes, the JSON codec, and the listeners the rest of the package relies on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from cxdesk.db.sharing import group_id, share_with_group
+from cxdesk.db.write_order import count_checkout
+from cxdesk.errors import DatabaseError
+
+DEFAULT_DB = "cxdesk.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BEGIN = "cxdesk_sqlite_begin"  # execution option: how `BEGIN` starts a transaction
+NO_AUTOCHECKPOINT = "cxdesk_no_autocheckpoint"  # pool info: autocheckpointing is off
+
+
+def resolve_url(db: str | None = None) -> str:
+    """Turn `--db`, `CXDESK_DB` or the default into an SQLAlchemy URL.
+
+    A value containing `://` is taken as a URL; anything else is a file path.
+    """
+    value = db or os.environ.get("CXDESK_DB") or DEFAULT_DB
+    if "://" in value:
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise DatabaseError(f"--db: not a valid database URL: {value}") from exc
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL, or None for other backends and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as the database stores it."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (timeline data, audit detail, tags, drivers) through orjson: ingest writes
+# hundreds of thousands of them.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MB of page cache: a batch of thousands of rows touches many index pages at once.
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def _restore_autocheckpoint(dbapi_connection: Any, record: Any) -> None:
+    if record.info.pop(NO_AUTOCHECKPOINT, False):
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """BEGIN IMMEDIATE for write units, so a command's read-check-write cannot interleave."""
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, group: str | None = None) -> Engine:
+    """An engine with cxdesk's connection settings for the URL's backend; an SQLite file (and
+    its -wal/-shm) is made read-write for its group, and given to `group` if one is named."""
+    if make_url(url).get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        gid = group_id(group) if group and path is not None else None
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_JSON_CODEC
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if path is not None:
+            event.listen(engine, "connect", lambda *_: share_with_group(path, gid, group))
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _restore_autocheckpoint)
+        event.listen(engine, "checkout", count_checkout)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
