@@ -16,7 +16,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import (  # type: ignore[attr-defined]  # typeshed omits c_make_encoder
+    c_make_encoder,
+    encode_basestring,
+)
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +28,7 @@ from sqlmodel import Session
 from cxdesk.db import PERSON_INFO, Database, audit_key_file, insert_rows
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Agent, AgentTeam, AuditEntry, Ticket, TimelineEntry
+from cxdesk.models.base import table_of
 
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
 KEY_ACTION = "audit-key"  # the row from which the chain is keyed
@@ -47,11 +51,11 @@ def _digest_encoder() -> Callable[[Any], str]:
 
 
 _encode_for_digest = _digest_encoder()
-_audit_log = AuditEntry.__table__
-_timeline = TimelineEntry.__table__
-_tickets = Ticket.__table__
-_agents = Agent.__table__
-_agent_teams = AgentTeam.__table__
+_audit_log = table_of(AuditEntry)
+_timeline = table_of(TimelineEntry)
+_tickets = table_of(Ticket)
+_agents = table_of(Agent)
+_agent_teams = table_of(AgentTeam)
 CHUNK = 5000  # rows read at a time by the verifiers
 MASK = (1 << (8 * TIMELINE_DIGEST_BYTES)) - 1  # sums of timeline digests are taken modulo this
 TIMELINE_COLUMNS = tuple(
@@ -174,7 +178,7 @@ class AuditChain:
 
     def write(self) -> None:
         if self.pending:
-            insert_rows(self.session.connection(), AuditEntry.__table__, self.pending)
+            insert_rows(self.session.connection(), _audit_log, self.pending)
             self.pending = []
 
 
