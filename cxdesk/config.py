@@ -125,7 +125,8 @@ class PolicyConfig(StrictModel):
     at_risk: float = Field(default=0.75, gt=0, lt=1)
 
     def target(self, priority: str) -> Target:
-        return getattr(self, priority)
+        target: Target = getattr(self, priority)
+        return target
 
 
 class VerifyConfig(StrictModel):
@@ -167,6 +168,19 @@ class AlertRuleConfig(StrictModel):
 
 
 OUTAGE_WORDS = r"(?i)(故障|无法使用|outage|\\bdown\\b)"
+
+
+StaffRole = Literal["agent", "supervisor", "admin"]
+# An ingest account feeds events in; it works no tickets.
+AccountRole = Literal["agent", "supervisor", "admin", "ingest"]
+
+
+def _supervisors_and_admins() -> list[StaffRole]:
+    return ["supervisor", "admin"]
+
+
+def _admins_and_ingest() -> list[AccountRole]:
+    return ["admin", "ingest"]
 
 
 def _default_rules() -> list[AlertRuleConfig]:
@@ -303,12 +317,12 @@ class Settings(StrictModel):
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )
-    pii_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
-        default_factory=lambda: ["supervisor", "admin"],
+    pii_roles: list[StaffRole] = Field(
+        default_factory=_supervisors_and_admins,
         description="roles that see customers' phone and email unmasked",
     )
-    ingest_roles: list[Literal["agent", "supervisor", "admin", "ingest"]] = Field(
-        default_factory=lambda: ["admin", "ingest"],
+    ingest_roles: list[AccountRole] = Field(
+        default_factory=_admins_and_ingest,
         description="roles that may ingest events and read the quarantine's raw records",
     )
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 class _IngestGroup(click.Group):
     """`cxdesk ingest FILE` runs an ingest; `cxdesk ingest quarantine …` manages the rest."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and args[0] not in self.commands:
             return "run", self.commands["run"], args
         return super().resolve_command(ctx, args)

@@ -133,7 +133,9 @@ def desk_command(kind: type[TicketCommand]) -> None:
     rendered from the command's declared inputs; then the ticket as it now is."""
 
     @pass_context
-    def run(context: Context, ticket_id: str, version: int | None, fmt: str, **given: Any) -> None:
+    def run(
+        context: Context, /, ticket_id: str, version: int | None, fmt: str, **given: Any
+    ) -> None:
         from cxdesk.workflow.basics.refs import parse_ref
         from cxdesk.workflow.loop.commands import command_from_values
         from cxdesk.workflow.loop.service import TicketService
@@ -206,6 +208,7 @@ def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     service = TicketService(context.database(), context.settings, context.actor())
     claimed = service.handle(ClaimNext(queue=queue, at=context.now()))
     with context.database().session() as session:
+        assert claimed.id is not None  # a claimed ticket is stored
         row = ticket_detail(session, claimed.id, context.viewer()).row
     if fmt == "json":
         print_json(_ticket_json(context, row, context.now()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -20,13 +20,19 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-def empty_list() -> list:
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table a table model maps, for Core statements and bulk inserts."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it, undeclared
+    return table
+
+
+def empty_list() -> list[Any]:
     """Default for JSON list columns. A named function, not `list`: pydantic inspects the
     factory's signature on every construction, which costs ~250 µs for a builtin."""
     return []
 
 
-def empty_dict() -> dict:
+def empty_dict() -> dict[str, Any]:
     """Default for JSON object columns (see `empty_list`)."""
     return {}
 
@@ -69,9 +75,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     # On SQLite, one step each way between an aware datetime and the text SQLAlchemy stores
     # (`YYYY-MM-DD HH:MM:SS.ffffff`) in place of its regex-based parsing: ingest binds millions
@@ -127,8 +133,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         try:
-            if isinstance(value, str):  # raw SQLite text written outside the ORM
-                value = datetime.fromisoformat(value)
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            # raw SQLite text written outside the ORM
+            at: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         except (ValueError, TypeError, AttributeError, OverflowError):
             return UNREADABLE_INSTANT

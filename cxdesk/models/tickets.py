@@ -96,13 +96,13 @@ BREACH_PENDING = (col(Ticket.sla_due).is_not(None), BREACH_UNMARKED)
 RISK_PENDING = (col(Ticket.sla_risk_at).is_not(None), RISK_UNMARKED, BREACH_UNMARKED)
 Index(
     "ix_tickets_breach_pending",
-    Ticket.sla_due,
+    col(Ticket.sla_due),
     sqlite_where=and_(*BREACH_PENDING),
     postgresql_where=and_(*BREACH_PENDING),
 )
 Index(
     "ix_tickets_risk_pending",
-    Ticket.sla_risk_at,
+    col(Ticket.sla_risk_at),
     sqlite_where=and_(*RISK_PENDING),
     postgresql_where=and_(*RISK_PENDING),
 )

@@ -93,6 +93,7 @@ class Picker(Vertical):
         for order, (choice, value) in enumerate(self.spec.choices):
             shown = sanitize(choice)
             label = Content(shown)  # untrusted text: plain Content, never parsed as markup
+            score: float
             if not query:
                 score = -order
             else:

@@ -13,9 +13,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Select, event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
@@ -84,7 +85,7 @@ class SweepReport:
         }
 
 
-def finders(now: datetime) -> dict[str, Select]:
+def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
     """The queries that find a pass's work: tickets to mark at risk, breaches to escalate,
     follow-ups to expire. Each is a range scan of an index holding only what is still to do
     (RISK_PENDING and BREACH_PENDING are the partial indexes' own conditions, repeated term
@@ -155,7 +156,7 @@ def explain_finders(db: Database, now: datetime, *, no_seqscan: bool = False) ->
     """The query plan of each finder at `now` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
     PostgreSQL), for benchmarks and tests; `no_seqscan` makes PostgreSQL show whether an
     index can serve the query even where a table is too small for the planner to choose it."""
-    sent: list[tuple[str, object]] = []
+    sent: list[tuple[str, Any]] = []
 
     def capture(
         _conn: Connection,

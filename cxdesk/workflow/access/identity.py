@@ -18,8 +18,7 @@ from sqlmodel import Session
 
 from cxdesk.errors import PermissionDenied, WorkflowError
 from cxdesk.models import Role
-from cxdesk.workflow.access.org import get_agent, get_meta
-from cxdesk.workflow.access.permissions import SYSTEM_LOGIN
+from cxdesk.workflow.access.org import SYSTEM_LOGIN, get_agent, get_meta
 
 # The Unix account that owns the data in the enforced deployment. A fixed name, not a setting:
 # whoever could name the service account could name themselves and be believed about SUDO_UID.

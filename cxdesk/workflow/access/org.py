@@ -26,12 +26,13 @@ def sync_org(session: Session, settings: Settings) -> None:
         session.add(row)
     session.flush()
     for queue_id, queue in settings.queues.items():
-        row = session.get(Queue, queue_id) or Queue(
+        queue_row = session.get(Queue, queue_id) or Queue(
             id=queue_id, name=queue.name, team_id=queue.team
         )
-        row.name, row.team_id = queue.name, queue.team
-        row.calendar, row.policy, row.assignment = queue.calendar, queue.policy, queue.assignment
-        session.add(row)
+        queue_row.name, queue_row.team_id = queue.name, queue.team
+        queue_row.calendar, queue_row.policy = queue.calendar, queue.policy
+        queue_row.assignment = queue.assignment
+        session.add(queue_row)
 
 
 @dataclass(frozen=True)

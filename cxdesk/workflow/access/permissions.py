@@ -9,14 +9,18 @@ from sqlmodel import Session, col, select
 from cxdesk.config import Settings
 from cxdesk.errors import NotFound, PermissionDenied
 from cxdesk.models import AgentTeam, Queue, Role
-from cxdesk.workflow.access.org import SYSTEM_LOGIN, get_agent
+from cxdesk.workflow.access.org import SYSTEM_LOGIN as SYSTEM_LOGIN  # who the system acts as
+from cxdesk.workflow.access.org import get_agent
 
 AGENT_COMMANDS = frozenset(
     {"claim", "respond", "note", "pend", "resume", "analyze", "resolve", "escalate"}
 )
 SUPERVISOR_COMMANDS = AGENT_COMMANDS | {"assign", "deescalate", "reopen", "close", "link", "merge"}
 # An ingest account feeds events in; it works no tickets.
-_ROLE_COMMANDS = {Role.AGENT: AGENT_COMMANDS, Role.SUPERVISOR: SUPERVISOR_COMMANDS}
+_ROLE_COMMANDS: dict[str, frozenset[str]] = {
+    Role.AGENT: AGENT_COMMANDS,
+    Role.SUPERVISOR: SUPERVISOR_COMMANDS,
+}
 # Done by automation (ingest, the sweep) on behalf of the system, never by a person.
 SYSTEM_COMMANDS = frozenset({"open", "attach", "verify", "expire", "sla"})
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from cxdesk.db import PERSON_INFO, Database, audit_key_file, insert_rows
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Agent, AgentTeam, AuditEntry, Ticket, TimelineEntry
+from cxdesk.models.base import table_of
 
 _PG_AUDIT_LOCK = 0x63786473  # any constant; serialises appends to the chain on PostgreSQL
 KEY_ACTION = "audit-key"  # the row from which the chain is keyed
@@ -35,11 +36,11 @@ STATE_FIELDS = ("stage", "assignee", "priority", "level", "queue")
 
 # The text every digest is taken over (the chain's format, so it never changes).
 _encode_for_digest = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
-_audit_log = AuditEntry.__table__
-_timeline = TimelineEntry.__table__
-_tickets = Ticket.__table__
-_agents = Agent.__table__
-_agent_teams = AgentTeam.__table__
+_audit_log = table_of(AuditEntry)
+_timeline = table_of(TimelineEntry)
+_tickets = table_of(Ticket)
+_agents = table_of(Agent)
+_agent_teams = table_of(AgentTeam)
 CHUNK = 5000  # rows read at a time by the verifiers
 MASK = (1 << (8 * TIMELINE_DIGEST_BYTES)) - 1  # sums of timeline digests are taken modulo this
 TIMELINE_COLUMNS = tuple(
@@ -161,7 +162,7 @@ class AuditChain:
 
     def write(self) -> None:
         if self.pending:
-            insert_rows(self.session.connection(), AuditEntry.__table__, self.pending)
+            insert_rows(self.session.connection(), _audit_log, self.pending)
             self.pending = []
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from cxdesk.db import audit_key_file
 from cxdesk.models import AuditEntry, Ticket, TimelineEntry
+from cxdesk.models.base import table_of
 from cxdesk.workflow.audit.chain import (
     CHUNK,
     KEY_ACTION,
@@ -26,9 +27,9 @@ from cxdesk.workflow.audit.chain import (
 )
 from cxdesk.workflow.basics.refs import ticket_ref
 
-_audit = AuditEntry.__table__.c
-_timeline = TimelineEntry.__table__.c
-_tickets = Ticket.__table__.c
+_audit = table_of(AuditEntry).c
+_timeline = table_of(TimelineEntry).c
+_tickets = table_of(Ticket).c
 
 
 def log_head(head: Head) -> None:
@@ -42,7 +43,7 @@ def log_head(head: Head) -> None:
 
 def chain_head(session: Session) -> Head:
     last = sa.select(_audit.digest).order_by(_audit.id.desc()).limit(1).scalar_subquery()
-    statement = sa.select(sa.func.count(), last).select_from(AuditEntry.__table__)
+    statement = sa.select(sa.func.count(), last).select_from(table_of(AuditEntry))
     count, digest = session.connection().execute(statement).one()
     return Head(count, digest or "")
 

@@ -1,3 +1,3 @@
-"""The vocabulary every wing shares: ticket references, clean text, instants.
+"""The vocabulary every wing shares: ticket references, clean text, instants, wide selects.
 
 Imports nothing of cxdesk but `errors`; every other wing may import it."""

@@ -11,11 +11,15 @@ from bisect import bisect_left, bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import accumulate
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cxdesk.config import WEEKDAYS, CalendarConfig
 from cxdesk.errors import ConfigError
 from cxdesk.workflow.basics.instants import MICROSECOND, epoch_micros, from_epoch_micros
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase  # imported when a calendar first needs a country's days
 
 Span = tuple[time, time]
 SEARCH_LIMIT_DAYS = 3 * 366
@@ -53,7 +57,7 @@ class BusinessCalendar:
         self.country = config.holidays
         if not self.always_open and not self.workday_spans:
             raise ConfigError("a calendar that is not always_open needs opening hours")
-        self._country_days = None
+        self._country_days: HolidayBase | None = None
         self._spans_cache: dict[date, list[tuple[datetime, datetime]]] = {}
         self._table = _SpanTable(date.max, date.min, [], (0, 0))  # built on first use
 
@@ -63,12 +67,12 @@ class BusinessCalendar:
         if day in self.extra_holidays:
             return False
         if self.country is not None:
-            return self._country_calendar().is_working_day(day)
+            return self._country_calendar(self.country).is_working_day(day)
         return bool(self.weekly[day.weekday()])
 
-    def _country_calendar(self):
+    def _country_calendar(self, country: str) -> HolidayBase:
         if self._country_days is None:
-            self._country_days = _country_holidays(self.country)
+            self._country_days = _country_holidays(country)
         return self._country_days
 
     def spans(self, day: date) -> list[tuple[datetime, datetime]]:
@@ -245,7 +249,7 @@ _SLACK = timedelta(days=31)  # built around what is asked, so a run of nearby da
 
 
 @cache
-def _country_holidays(country: str):
+def _country_holidays(country: str) -> HolidayBase:
     import holidays
 
     return holidays.country_holidays(country)

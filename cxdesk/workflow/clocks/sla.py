@@ -153,7 +153,9 @@ class SlaPlanner:
             ticket.sla_risk_at,
         )
 
-    def resume_clocks(self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime):
+    def resume_clocks(
+        self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime
+    ) -> None:
         """Give back the working time that was left when the ticket was paused."""
         calendar = self.calendar_for(queue, ticket.priority)
         ticket.paused_seconds += int(calendar.between(paused_at, now).total_seconds())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -279,7 +279,7 @@ class LargeDemo:
         with self.db.session() as session:
             self.queues = {q.id: q for q in session.exec(select(Queue))}
         people = [self.builder.customer(i) for i in range(customers)]
-        self._write("customers", CUSTOMER_COLUMNS, (customer_row(c, self.start) for c in people))
+        self._write("customers", CUSTOMER_COLUMNS, [customer_row(c, self.start) for c in people])
         rows: dict[str, list[Any]] = {key: [] for key in (*self.tables, "audit")}
         minutes = sorted(self.rng.randrange(self.days * 1440) for _ in range(tickets))
         for number, minute in enumerate(minutes, start=1):
@@ -295,7 +295,9 @@ class LargeDemo:
 
     # -- one ticket ------------------------------------------------------------------------
 
-    def _ticket(self, number: int, opened: datetime, customer: Any, rows: dict[str, list]) -> None:
+    def _ticket(
+        self, number: int, opened: datetime, customer: Any, rows: dict[str, list[Any]]
+    ) -> None:
         rng = self.rng
         complaint = self._complaint(customer)
         age = self.now - opened
@@ -436,7 +438,7 @@ class LargeDemo:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _flush(self, rows: dict[str, list]) -> None:
+    def _flush(self, rows: dict[str, list[Any]]) -> None:
         """Write the rows gathered so far, table by table, then the tickets' audit rows, and
         forget them."""
         rows["timeline"][:] = map(timeline_row, rows["timeline"])
@@ -462,7 +464,7 @@ class LargeDemo:
             chain.write()
         rows["audit"].clear()
 
-    def _write(self, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    def _write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """One transaction of executemany on the raw driver connection."""
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         connection = self.db.engine.raw_connection()

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from pydantic import BaseModel
+from sqlmodel import col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
@@ -72,7 +73,7 @@ class DemoReport:
     by_stage: dict[str, int] = field(default_factory=dict)
 
 
-Story = Iterator[tuple[timedelta, Callable[[datetime], None]]]
+Story = Iterator[tuple[timedelta, Callable[[datetime], object]]]
 
 
 class DemoBuilder:
@@ -143,7 +144,7 @@ class DemoBuilder:
             session.get_one(Team, "care").supervisor = self.me
             session.get_one(Team, "vip").supervisor = "li.na"
 
-    def customer(self, index: int) -> CustomerIn:
+    def customer(self, index: int) -> BaseModel:
         rng = self.rng
         if rng.random() < 0.8:
             name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice([1, 2])))
@@ -162,7 +163,7 @@ class DemoBuilder:
 
     # -- feedback ------------------------------------------------------------------------
 
-    def _feedback(self, customer: CustomerIn, at: datetime) -> None:
+    def _feedback(self, customer: BaseModel, at: datetime) -> None:
         rng = self.rng
         kind = rng.choices(["survey", "complaint", "review"], weights=[76, 12, 12])[0]
         touchpoint = rng.choice(TOUCHPOINTS)
@@ -238,6 +239,10 @@ class DemoBuilder:
                 continue
             self._schedule(step.ticket_id, at, step.story)
 
+    def _hours(self, low: float, high: float) -> timedelta:
+        """A delay between two steps of a story, drawn at random."""
+        return timedelta(hours=self.rng.uniform(low, high))
+
     def _story(self, ticket_id: int, queue_id: str, event: FeedbackEventIn) -> Story:
         """What the team does with one ticket, as (delay, action) steps."""
         rng = self.rng
@@ -245,16 +250,18 @@ class DemoBuilder:
             assignee = session.get_one(Ticket, ticket_id).assignee  # the queue may assign it
         team = self.settings.queues[queue_id].team
         act = self.services[assignee or rng.choice(self.team_agents[team])]
-        hours = lambda low, high: timedelta(hours=rng.uniform(low, high))  # noqa: E731
         # Only recent tickets may be neglected; older ones were worked off long ago.
         recent = event.occurred_at.astimezone(self.now.tzinfo) > self.now - timedelta(days=8)
         if recent and rng.random() < 0.25:
             return  # nobody gets to it: it breaches
         if assignee is None:
-            yield hours(0.05, 3), lambda at: act.handle(Claim(ticket_id, at=at))
+            yield self._hours(0.05, 3), lambda at: act.handle(Claim(ticket_id, at=at))
         if recent and rng.random() < 0.15:
             return  # taken and forgotten
-        yield hours(0.1, 6), lambda at: act.handle(Respond(ticket_id, rng.choice(RESPONSES), at=at))
+        yield (
+            self._hours(0.1, 6),
+            lambda at: act.handle(Respond(ticket_id, rng.choice(RESPONSES), at=at)),
+        )
         self._owners[ticket_id] = (act, event, recent)
         yield from self._work(ticket_id, act, event, recent)
 
@@ -263,18 +270,17 @@ class DemoBuilder:
     ) -> Story:
         """Analyse, fix and verify; a failed verification goes round again."""
         rng = self.rng
-        hours = lambda low, high: timedelta(hours=rng.uniform(low, high))  # noqa: E731
         driver = (event.drivers or [rng.choice(DRIVERS[event.touchpoint or "delivery"])])[0]
         cause = ROOT_CAUSES[driver]
         for _round in range(3):
             if rng.random() < 0.25:
                 yield (
-                    hours(0.5, 12),
+                    self._hours(0.5, 12),
                     lambda at: act.handle(Note(ticket_id, rng.choice(NOTES), at=at)),
                 )
             if rng.random() < 0.12:
                 yield (
-                    hours(1, 10),
+                    self._hours(1, 10),
                     lambda at: act.handle(
                         Pend(
                             ticket_id,
@@ -285,16 +291,16 @@ class DemoBuilder:
                 )
                 if recent and rng.random() < 0.6:
                     return  # still waiting
-                yield hours(12, 72), lambda at: act.handle(Resume(ticket_id, at=at))
+                yield self._hours(12, 72), lambda at: act.handle(Resume(ticket_id, at=at))
             if rng.random() < 0.07:
                 yield (
-                    hours(1, 8),
+                    self._hours(1, 8),
                     lambda at: act.handle(
                         Escalate(ticket_id, "customer threatens to cancel 客户要求升级处理", at=at)
                     ),
                 )
             yield (
-                hours(2, 30),
+                self._hours(2, 30),
                 lambda at: act.handle(
                     Analyze(
                         ticket_id,
@@ -306,7 +312,7 @@ class DemoBuilder:
                 ),
             )
             yield (
-                hours(2, 36),
+                self._hours(2, 36),
                 lambda at: act.handle(
                     Resolve(
                         ticket_id,
@@ -322,14 +328,16 @@ class DemoBuilder:
             )
             outcome = rng.random()
             if outcome < 0.6:
-                yield hours(6, 96), self._answer(ticket_id, event, good=True)
+                yield self._hours(6, 96), self._answer(ticket_id, event, good=True)
                 return
             if outcome < 0.75:
-                yield hours(6, 96), self._answer(ticket_id, event, good=False)
+                yield self._hours(6, 96), self._answer(ticket_id, event, good=False)
                 continue  # reopened: analyse and fix again
             return  # no answer: the sweep closes it unverified after the verify window
 
-    def _answer(self, ticket_id: int, event: FeedbackEventIn, *, good: bool):
+    def _answer(
+        self, ticket_id: int, event: FeedbackEventIn, *, good: bool
+    ) -> Callable[[datetime], None]:
         def answer(at: datetime) -> None:
             if self._stage(ticket_id) != Stage.VERIFY:
                 raise WorkflowError("reopened by a new alert before the follow-up was answered")
@@ -373,12 +381,13 @@ class DemoBuilder:
                     select(Ticket.id)
                     .where(Ticket.driver == driver, Ticket.kind == "case")
                     .where(Ticket.opened_at >= opened - timedelta(days=10))
-                    .order_by(Ticket.id)  # the same seed, the same cases, on either backend
+                    .order_by(col(Ticket.id))  # the same seed, the same cases, on either backend
                     .limit(12)
                 ).all()
             supervisor = self.services[self.me if queue_id != "vip" else "li.na"]
             self._take(supervisor, problem_id, opened + timedelta(hours=2))
             for case_id in cases:
+                assert case_id is not None  # a stored ticket has its number
                 supervisor.handle(Link(case_id, problem_id, at=opened + timedelta(hours=3)))
             if index < 2:
                 supervisor.handle(
@@ -408,11 +417,10 @@ class DemoBuilder:
             self._schedule(problem_id, at, self._problem_story(problem_id))
 
     def _problem_story(self, problem_id: int) -> Story:
-        hours = lambda low, high: timedelta(hours=self.rng.uniform(low, high))  # noqa: E731
         lead = self.services[self.me]
-        yield hours(1, 8), lambda at: self._take(lead, problem_id, at)
+        yield self._hours(1, 8), lambda at: self._take(lead, problem_id, at)
         yield (
-            hours(24, 72),
+            self._hours(24, 72),
             lambda at: lead.handle(
                 Analyze(
                     problem_id,
@@ -460,7 +468,7 @@ class DemoBuilder:
 @dataclass
 class _Step:
     ticket_id: int
-    action: Callable[[datetime], None]
+    action: Callable[[datetime], object]
     story: Story
 
     def __lt__(self, other: _Step) -> bool:  # heap ties are broken by sequence first

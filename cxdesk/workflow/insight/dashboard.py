@@ -7,13 +7,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
 from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Stage, Ticket, TicketKind
 from cxdesk.workflow.access.org import list_agents
 from cxdesk.workflow.access.permissions import Actor, visible_queues
+from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.insight.metrics import day_starts, rate
 from cxdesk.workflow.loop.assignment import LOAD_WEIGHT
 from cxdesk.workflow.reads.queries import Search, TicketFilter, TicketRow, View, list_tickets
@@ -90,11 +91,11 @@ def _queue_health(
 ) -> list[QueueHealth]:
     due, risk = col(Ticket.sla_due), col(Ticket.sla_risk_at)
 
-    def count(condition: object) -> object:
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.sum(case((condition, 1), else_=0))
 
     statement = (
-        select(
+        select_columns(
             Ticket.queue_id,
             func.count(),
             count(due < now),
@@ -153,6 +154,7 @@ def open_loads(
             return loads
         query = query.where(col(Ticket.assignee).in_(sorted(set(logins))))
     for login, priority, n in session.exec(query.group_by(Ticket.assignee, Ticket.priority)):
+        assert login is not None  # the query leaves the unassigned out
         count, weight = loads.get(login, (0, 0))
         loads[login] = (count + n, weight + n * LOAD_WEIGHT.get(priority, 1))
     return loads
@@ -189,7 +191,7 @@ def _trend(
         end = start + timedelta(days=1)
         nps, csat = col(FeedbackEvent.nps), col(FeedbackEvent.csat)
         n_nps, promoters, detractors, n_csat, satisfied = session.exec(
-            select(
+            select_columns(
                 func.sum(case((nps.is_not(None), 1), else_=0)),
                 func.sum(case((nps >= 9, 1), else_=0)),
                 func.sum(case((nps <= 6, 1), else_=0)),
@@ -207,7 +209,7 @@ def _trend(
                 case(
                     (
                         and_(
-                            Ticket.verify_outcome == "verified",
+                            col(Ticket.verify_outcome) == "verified",
                             col(Ticket.resolved_at) <= Ticket.resolution_due,
                         ),
                         1,

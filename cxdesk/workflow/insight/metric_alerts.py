@@ -24,6 +24,7 @@ from cxdesk.models import (
     Ticket,
     TicketKind,
 )
+from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.insight.metrics import day_starts
 from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import TicketService
@@ -130,7 +131,7 @@ def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> 
     nps = col(FeedbackEvent.nps)
     last_week = ~this_week
     rows = session.exec(
-        select(
+        select_columns(
             FeedbackEvent.touchpoint,
             _tally(last_week, nps.is_not(None)),
             _tally(last_week, nps >= 9),
@@ -174,7 +175,7 @@ def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list
     last_week = ~this_week
 
     rows = session.exec(
-        select(
+        select_columns(
             Ticket.queue_id,
             _tally(last_week, csat.is_not(None)),
             _tally(last_week, csat >= 4),

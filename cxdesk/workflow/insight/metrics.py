@@ -23,12 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.errors import NotFound
 from cxdesk.models import FeedbackEvent, Queue, Stage, Ticket, TicketKind
+from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.clocks.sla import KNOWN_PRIORITIES, SlaPlanner
 
 AGE_BUCKETS = (
@@ -46,7 +47,7 @@ class Period:
     queues: tuple[str, ...] | None = None  # the report's queue/team choice and the viewer's scope
 
     def tickets(self) -> Any:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if self.since is not None:
             conditions.append(col(Ticket.opened_at) >= self.since)
         if self.until is not None:
@@ -58,7 +59,7 @@ class Period:
     def events(self) -> Any:
         """Feedback in the period; with a queue scope, only the feedback on its tickets (the
         voice of the customers those queues served), never the whole company's."""
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if self.queues is not None:
             scoped = select(Ticket.id).where(col(Ticket.queue_id).in_(self.queues))
             conditions.append(col(FeedbackEvent.ticket_id).in_(scoped))
@@ -237,7 +238,7 @@ def loop_report(session: Session, period: Period) -> list[dict[str, Any]]:
 def nps_report(session: Session, period: Period) -> list[dict[str, Any]]:
     """NPS, CSAT and CES with their counts, overall and by channel, touchpoint and journey."""
     rows = session.exec(
-        select(
+        select_columns(
             FeedbackEvent.channel,
             FeedbackEvent.touchpoint,
             FeedbackEvent.journey,
@@ -278,7 +279,7 @@ def drivers_report(session: Session, period: Period) -> list[dict[str, Any]]:
     drivers = session.exec(
         select(Ticket.driver).where(period.tickets(), col(Ticket.driver).is_not(None))
     ).all()
-    counts: dict[str, int] = defaultdict(int)
+    counts: dict[str | None, int] = defaultdict(int)
     for driver in drivers:
         counts[driver] += 1
     total, running, rows = len(drivers), 0, []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -45,14 +45,20 @@ def dry_run(
     cases: dict[str, _Case] = {}
     tiers: dict[str, str | None] = {}
     rows = []
-    with db.session() if db is not None else nullcontext() as open_session:
+    sessions: AbstractContextManager[Session | None] = (
+        db.session() if db is not None else nullcontext()
+    )
+    with sessions as open_session:
         for record in records:
             event = validate_record(record, settings.timezone, window)
             if isinstance(event, str):
                 rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {event}"))
                 continue
             customer_id = event.customer_id
-            if open_session is not None and open_session.get(FeedbackEvent, event.event_id):
+            if (
+                open_session is not None
+                and open_session.get(FeedbackEvent, event.event_id) is not None
+            ):
                 rows.append(
                     DryRunRow(
                         record.line, event.event_id, customer_id, "", "duplicate: already ingested"
@@ -119,5 +125,9 @@ def _lookup(session: Session | None, customer_id: str) -> tuple[str | None, _Cas
             Ticket.stage != Stage.CLOSED,
         )
     ).first()
-    case = _Case(ticket_ref(ticket[0]), ticket[1]) if ticket else None
-    return (customer.tier if customer else None), case
+    tier = customer.tier if customer else None
+    if ticket is None:
+        return tier, None
+    ticket_id, priority = ticket
+    assert ticket_id is not None  # a stored ticket has its number
+    return tier, _Case(ticket_ref(ticket_id), priority)

@@ -17,11 +17,11 @@ from sqlalchemy import Connection, Dialect
 
 from cxdesk.db import insert_plan
 from cxdesk.models import FeedbackEvent
-from cxdesk.models.base import remember_sqlite_text
+from cxdesk.models.base import remember_sqlite_text, table_of
 from cxdesk.workflow.basics.text import storable
 from cxdesk.workflow.intake.events import ValidEvent
 
-COLUMNS = tuple(FeedbackEvent.__table__.columns.keys())  # type: ignore[attr-defined]
+COLUMNS = tuple(table_of(FeedbackEvent).columns.keys())
 
 
 def _as_is(value: Any) -> Any:
@@ -30,7 +30,7 @@ def _as_is(value: Any) -> Any:
 
 class EventRows:
     def __init__(self, dialect: Dialect) -> None:
-        self.plan = insert_plan(FeedbackEvent.__table__, dialect, COLUMNS)  # type: ignore[arg-type]
+        self.plan = insert_plan(table_of(FeedbackEvent), dialect, COLUMNS)
         names = self.plan.names
         self.ticket = names.index("ticket_id")  # where the writer puts the ticket's id
         self._occurred = names.index("occurred_at")
@@ -83,7 +83,7 @@ class EventRows:
         """Instants bound ahead by `bind_times`, bound without formatting them here."""
         if texts is not None:
             for at, text in zip(instants, texts, strict=True):
-                if at is not None:  # bound as None where it is None
+                if at is not None and text is not None:  # bound as None where it is None
                     remember_sqlite_text(at, text)
 
     def write(self, connection: Connection, rows: list[list[Any]], received_at: datetime) -> None:

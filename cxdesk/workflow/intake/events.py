@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -44,7 +44,7 @@ def _score(low: int, high: int) -> Any:
     return Annotated[int, Field(ge=low, le=high), BeforeValidator(_not_a_boolean)]
 
 
-def _schema(text: Any) -> tuple[type[Any], type[Any]]:
+def _schema(text: Any) -> tuple[type[BaseModel], type[_Flattening]]:
     """The customer and event fields, their text of type `text`: cleaned (the schema), or
     taken as given, for a record that holds nothing to clean (see `validate_record`; cleaning
     is a call into Python for each text, half of a record's validation)."""
@@ -89,10 +89,14 @@ class _Flattening(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    if TYPE_CHECKING:  # fields of each schema's event model, declared here for the checker
+        kind: str
+        occurred_at: datetime
+
     def occurred_at_utc(self, timezone: str) -> datetime:
         """The instant, a naive time read in `timezone`. In UTC's own tzinfo, not the parser's:
         ingest hashes, converts and stores it several times over."""
-        at = self.occurred_at  # type: ignore[attr-defined]
+        at = self.occurred_at
         if at.tzinfo is None:
             at = at.replace(tzinfo=ZoneInfo(timezone))
         return at.astimezone(UTC)
@@ -127,7 +131,7 @@ CustomerIn, _EventFields = _schema(CleanStr)
 _, UncleanedEventIn = _schema(str)
 
 
-class FeedbackEventIn(_EventFields):  # type: ignore[misc, valid-type]
+class FeedbackEventIn(_EventFields):  # type: ignore[misc]  # a base built at runtime
     """One piece of customer voice, as JSON Lines or CSV put it."""
 
     model_config = ConfigDict(extra="forbid", title="cxdesk feedback event")

@@ -304,7 +304,7 @@ def _widen(pipe: IO[bytes]) -> None:
     try:
         import fcntl
 
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[arg-type, attr-defined]
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except (ImportError, AttributeError, OSError):
         pass
 

@@ -14,7 +14,7 @@ try:
     import re._constants as sre
     import re._parser as sre_parse
 except ImportError:  # a Python whose `re` is built otherwise
-    sre_parse = None  # type: ignore[assignment]
+    sre_parse = None
 else:
     _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
 

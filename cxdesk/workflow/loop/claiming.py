@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, nulls_last
+from sqlalchemy import nulls_last
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
@@ -66,7 +67,7 @@ def claim_next(acting: Acting, command: ClaimNext, session: Session | None) -> T
     if scope is not None:
         pick = pick.where(col(Ticket.queue_id).in_(scope))
     with acting.db.session() as reading:
-        candidates = [(row[0], row[1]) for row in reading.exec(pick).all()]
+        candidates = [(i, v) for i, v in reading.exec(pick).all() if i is not None]
     ticket = _claim_first(acting, candidates, pick, command) if candidates else None
     if ticket is None:
         where = f"queue {queue}" if queue else "the queues you work"
@@ -77,7 +78,10 @@ def claim_next(acting: Acting, command: ClaimNext, session: Session | None) -> T
 
 
 def _claim_first(
-    acting: Acting, candidates: list[tuple[int, int]], pick: Select, command: ClaimNext
+    acting: Acting,
+    candidates: list[tuple[int, int]],
+    pick: Select[int | None, int],
+    command: ClaimNext,
 ) -> Ticket | None:
     """Claim the first of `candidates` (id, version as read) that nobody changed or holds
     since. When others took them all meanwhile, pick again inside the transaction (under
@@ -87,9 +91,9 @@ def _claim_first(
         chosen = next((c for c in candidates if _still_free(session, *c)), None)
         if chosen is None:
             row = session.exec(pick.limit(1).with_for_update(skip_locked=True)).first()
-            if row is None:
+            if row is None or row[0] is None:
                 return None
-            chosen = (row[0], row[1])
+            chosen = row[0], row[1]
         with ticket_work(acting, "claim", chosen[0], chosen[1], command.at, session) as work:
             _take(acting, work)
         return work.ticket

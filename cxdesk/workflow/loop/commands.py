@@ -8,7 +8,7 @@ the ticket screen as form fields, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -316,7 +316,7 @@ class OpenTicket:
     customer_id: str | None = None
     rule: str | None = None
     event_id: str | None = None
-    tags: tuple[str, ...] = ()
+    tags: Sequence[str] = ()
     evidence: tuple[str, dict[str, Any]] | None = None
     language: str | None = None
     channel: str | None = None
@@ -378,7 +378,7 @@ def command_from_values(
     handler, which says what is missing."""
     given: dict[str, Any] = {}
     for spec in kind.INPUTS:
-        value = values.get(spec.name)
+        value: Any = values.get(spec.name)
         if spec.kind == "message":
             text, template = values.get("message") or "", values.get("template")
             value = fill_template(template) if not text and template else text

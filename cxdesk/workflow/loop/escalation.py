@@ -73,7 +73,7 @@ def mark_at_risk(acting: Acting, command: MarkAtRisk, session: Session | None) -
         t = work.ticket
         due = t.sla_due
         risky = due is not None and t.sla_risk_at is not None and t.sla_risk_at <= now < due
-        if not risky or t.risk_notified_for == due:
+        if due is None or not risky or t.risk_notified_for == due:
             work.unchanged = True
         else:
             t.risk_notified_for = due

@@ -110,7 +110,9 @@ def _opening_entry(queue_id: str, priority: str, rule: str | None, event_id: str
 # The same for every opening by a rule at a priority (ingest opens thousands): made once and
 # shared by the rows, which nothing changes before they are written.
 @lru_cache(maxsize=1024)
-def _opening_text(queue_id: str, priority: str, rule: str | None) -> tuple[str, str, dict]:
+def _opening_text(
+    queue_id: str, priority: str, rule: str | None
+) -> tuple[str, str, dict[str, Any]]:
     note = opening_note(queue_id, priority, rule)
     kind = TimelineKind.ALERT if rule else TimelineKind.TRANSITION
     return kind.value, str(note), {"rule": rule, "say": note.stored()}
@@ -124,7 +126,7 @@ def _assignment_entry(assignee: str, mode: str) -> Entry:
 
 
 @lru_cache(maxsize=1024)
-def alert_entry(rule: str, priority: str, raised_from: str | None) -> tuple[str, dict]:
+def alert_entry(rule: str, priority: str, raised_from: str | None) -> tuple[str, dict[str, Any]]:
     """An alert put on an open case: the entry's body and data."""
     note = alert_note(rule, priority, raised_from)
     return str(note), {"rule": rule, "say": note.stored()}

@@ -80,7 +80,7 @@ class TicketService(Acting):
     """Ticket commands on behalf of one actor (a login, or `cxdesk` for automation)."""
 
     @overload
-    def handle(
+    def handle(  # type: ignore[overload-overlap]  # the clocks' commands say if they acted
         self, command: MarkAtRisk | EscalateBreach, session: Session | None = None
     ) -> bool: ...
     @overload
@@ -92,7 +92,7 @@ class TicketService(Acting):
         handler = HANDLERS[type(command)]
         name, ticket = type(command).__name__, getattr(command, "ticket_id", None)
         try:
-            result = handler(self, command, session)
+            result: Ticket | bool = handler(self, command, session)
         except CxdeskError as exc:  # refused: said to the person; logged for the unattended
             log.info("%s %s by %s refused: %s", name, ticket, self.actor, sanitize(str(exc)))
             raise

@@ -9,8 +9,8 @@ savepoint a ticket).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -74,7 +74,8 @@ def _row(session: Session, model: type[M], key: Any) -> M | None:
         return session.get(model, key)
     if (model, key) not in batch.rows:
         batch.rows[model, key] = session.get(model, key)
-    return batch.rows[model, key]
+    row: M | None = batch.rows[model, key]
+    return row
 
 
 def audit_row(session: Session, **row: Any) -> None:
@@ -185,8 +186,10 @@ class Work:
 
     def add_entry(self, entry: Entry) -> None:
         """Add an entry made ahead (see `opening.opening_record`), covered the same way."""
-        row = {
-            "ticket_id": self.ticket.id,
+        ticket_id = self.ticket.id
+        assert ticket_id is not None, "a ticket has its number before its timeline"
+        row: dict[str, Any] = {
+            "ticket_id": ticket_id,
             "at": self.at,
             "actor": self.actor,
             "kind": entry.kind,
@@ -196,9 +199,19 @@ class Work:
         }
         digest = timeline_row_digest(chain_key(self.session), row)
         self.detail.setdefault("timeline", []).append(digest)
-        self.session.add(TimelineEntry(**row))
+        self.session.add(
+            TimelineEntry(
+                ticket_id=ticket_id,
+                at=self.at,
+                actor=self.actor,
+                kind=entry.kind,
+                body=entry.body,
+                event_id=entry.event_id,
+                data=entry.data,
+            )
+        )
 
-    def notify(self, logins: list[str | None], kind: str, message: Message) -> None:
+    def notify(self, logins: Sequence[str | None], kind: str, message: Message) -> None:
         """Tell these agents (unknown or empty logins are skipped), once each."""
         body = f"{ticket_ref(self.ticket.id or 0)} {message}"
         for login in dict.fromkeys(filter(None, logins)):
@@ -303,7 +316,9 @@ def ticket_work(
         _hold_notices(unit, acting.settings, work.notices)
 
 
-def work_on(acting: Acting, command: TicketCommand, session: Session | None) -> Any:
+def work_on(
+    acting: Acting, command: TicketCommand, session: Session | None
+) -> AbstractContextManager[Work]:
     """`ticket_work` for the command's own ticket, version and time."""
     return ticket_work(
         acting, command.NAME, command.ticket_id, command.version, command.at, session

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, Protocol
+from typing import Protocol
 
 from cxdesk.db import Database, make_engine
 
@@ -110,11 +110,12 @@ class SqliteFeed:
         self._connection = self._engine.raw_connection()
         self._version = self._read()
 
-    def _read(self) -> Any:
+    def _read(self) -> int:
         cursor = self._connection.cursor()
         try:
             cursor.execute("PRAGMA data_version")
-            return cursor.fetchone()[0]
+            (version,) = cursor.fetchall()[0]  # the pragma is always one row
+            return int(version)
         finally:
             cursor.close()
 
