@@ -299,10 +299,29 @@ class AuditConfig(StrictModel):
         return value.expanduser() if value is not None else None
 
 
+class LogConfig(StrictModel):
+    """Where cxdesk's log lines go (what commands did and what failed): none by default."""
+
+    file: Path | None = Field(
+        default=None, description="append log lines to this file; default: standard error"
+    )
+    level: Literal["debug", "info", "warning", "error"] | None = Field(
+        default=None,
+        description="the least severe line written (default warning); --log-level or "
+        "CXDESK_LOG choose it for standard error",
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
 class Settings(StrictModel):
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     calendars: dict[str, CalendarConfig] = Field(default_factory=_default_calendars)
     policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)

@@ -6,6 +6,7 @@ pays for its own imports alone, and `cxdesk --help` for none of them.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -16,7 +17,9 @@ import click
 from cxdesk.cli.context import EXIT_FATAL, EXIT_OK, Context
 from cxdesk.cli.lazy import LazyCommand, LazyGroup
 from cxdesk.errors import CxdeskError
+from cxdesk.logs import LEVELS
 
+logger = logging.getLogger(__name__)
 COMMANDS = {
     "audit": LazyCommand("cxdesk.cli.audit:audit", "The append-only audit log."),
     "backup": LazyCommand(
@@ -95,6 +98,13 @@ COMMANDS = {
     type=click.Choice(["en", "zh"]),
     help="Language of the TUI: en or zh (简体中文) [default: from LC_ALL, LC_MESSAGES, LANG].",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    envvar="CXDESK_LOG",
+    help="Write log lines from this level up on standard error [env CXDESK_LOG; default: "
+    "none, or as the config's [log] says].",
+)
 @click.version_option(package_name="cxdesk")
 @click.pass_context
 def cli(
@@ -104,11 +114,15 @@ def cli(
     as_user: str | None,
     now_arg: str | None,
     lang: str | None,
+    log_level: str | None,
 ) -> None:
     """cxdesk: closed-loop customer-experience tickets in the terminal.
 
     Run without a command to open the queue as your Unix user.
     """
+    from cxdesk import logs
+
+    logs.start(log_level)
     ctx.obj = Context(db_arg, config_arg, as_user, now_arg, lang)
     ctx.call_on_close(ctx.obj.close)
     if ctx.obj.process_user().enforced:
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: one line, not a dump
         if _is_database_error(exc):
             _fail(f"database error: {getattr(exc, 'orig', None) or exc}".splitlines()[0])
+        logger.exception("internal error")  # the traceback, for whoever reads the log
         if os.environ.get("CXDESK_DEBUG"):
             from cxdesk.output import say
 
@@ -177,4 +192,5 @@ def _fail(message: str, code: int = EXIT_FATAL) -> NoReturn:
     from cxdesk.output import say
 
     say(f"cxdesk: error: {message}", err=True)
+    logger.error("exit %d: %s", code, message)
     sys.exit(code)

@@ -7,10 +7,13 @@ pydantic) are imported inside the methods that need them, not here.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from cxdesk.workflow.clocks.sla import ClockReader
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FATAL = 0, 1, 2
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,11 +57,13 @@ class Context:
 
     @property
     def settings(self) -> Settings:
-        from cxdesk.config import load_settings
-        from cxdesk.db import resolve_url, sqlite_path
-
         if self._settings is None:
+            from cxdesk import logs
+            from cxdesk.config import load_settings
+            from cxdesk.db import resolve_url, sqlite_path
+
             self._settings = load_settings(self.config_arg, sqlite_path(resolve_url(self.db_arg)))
+            logs.follow_config(self._settings.log)
         return self._settings
 
     def process_user(self) -> ProcessUser:
@@ -85,9 +91,9 @@ class Context:
             )
 
     def database(self, *, must_exist: bool = True) -> Database:
-        from cxdesk.db import Database
-
         if self._db is None:
+            from cxdesk.db import Database
+
             self._db = Database.open(
                 self.url,
                 must_exist=must_exist,
@@ -194,4 +200,14 @@ def parse_instant(text: str, timezone: str, what: str) -> datetime:
     return moment
 
 
-pass_context = click.make_pass_decorator(Context)
+def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Hand a command this run's Context, and log which command runs: by its name only, as
+    its arguments may hold a customer's words."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        logger.info("%s", ctx.command_path)
+        return ctx.invoke(command, ctx.find_object(Context), *args, **kwargs)
+
+    return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import click
@@ -9,6 +10,8 @@ import click
 from cxdesk.cli.context import Context, pass_context
 from cxdesk.cli.shared import print_figures
 from cxdesk.output import say
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("sweep")
@@ -59,6 +62,8 @@ def watch(context: Context, interval: float) -> None:
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
         with db.session() as session:
-            log_head(chain_head(session))  # an anchor kept outside the database
+            log_head(head := chain_head(session))  # an anchor kept outside the database
+        logger.info("audit head %s", head)
         stop.wait(interval)
+    logger.info("watch stopped")
     say("watch stopped", err=True)

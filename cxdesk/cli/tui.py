@@ -8,6 +8,9 @@ from cxdesk.cli.context import Context
 def run_tui(context: Context) -> None:
     db = context.database()
     actor = context.actor()
+    from cxdesk import logs
+
+    logs.off_screen()
     from cxdesk.app import CxdeskApp, wall_clock
     from cxdesk.i18n import detect_language
 

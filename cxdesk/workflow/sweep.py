@@ -6,6 +6,7 @@ so a sweep run twice, or two sweeps at once, act once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 _PG_METRIC_LOCK = 0x63786D61
 METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics
 BATCH_TICKETS = 200  # tickets handled per write transaction
+logger = logging.getLogger(__name__)
 
 
 def _act(
@@ -128,6 +130,19 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     fired = _metric_alerts(db, service, now)
     report.metric_alerts, report.looked_at_metrics = fired or [], fired is not None
     report.seconds["metric_alerts"] = time.perf_counter() - started
+    for reason in report.skipped.values():
+        logger.warning("skipped %s", reason)
+    logger.info(
+        "sweep at %s: %d at risk, %d breaches escalated, %d follow-ups expired, "
+        "metric alerts %s, %d skipped (%.2f s)",
+        now.isoformat(),
+        report.at_risk,
+        report.breaches,
+        report.followups_expired,
+        report.metric_alerts if report.looked_at_metrics else "not due",
+        len(report.skipped),
+        sum(report.seconds.values()),
+    )
     return report
 
 

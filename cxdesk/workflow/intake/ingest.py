@@ -12,6 +12,7 @@ go through the service's commands inside the same transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -130,6 +131,7 @@ class IngestSummary:
         return asdict(self)
 
 
+logger = logging.getLogger(__name__)
 _STORED = _Pending(Outcome.STORED)
 _DUPLICATE = _Pending(Outcome.DUPLICATE)
 
@@ -270,6 +272,12 @@ class Ingestor:
                 self.summary.read += len(batch)  # once stored: a stopped run says what it kept
                 collector.after(len(batch))
                 growth.grew(len(batch))
+                logger.debug("%s: %d records stored", self.source, self.summary.read)
+        logger.info("ingested %s: %s", self.source, self.summary.as_dict())
+        if self.summary.quarantined:
+            logger.warning("%s: %d records quarantined", self.source, self.summary.quarantined)
+        for failure in self.rule_failures.values():
+            logger.warning("%s: %s", self.source, failure)
         return self.summary
 
     def ingest_event(

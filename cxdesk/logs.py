@@ -1,0 +1,89 @@
+"""Where cxdesk's log lines go: nowhere unless asked for, so what commands print stays as it is.
+
+Modules log to `cxdesk.<module>` loggers; only this module gives them a destination. Standard
+error when `--log-level` (or `CXDESK_LOG`) asks, or the config's `[log] level` without a file;
+the config's `[log] file` otherwise (only the config names a file: under sudo the service
+account writes it). Never standard error while the TUI owns the terminal. Each line is
+escaped as everything cxdesk prints: it may carry an event id or a file name from input.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from cxdesk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cxdesk.config import LogConfig
+
+LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_LEVEL = "warning"
+LOGGER = logging.getLogger("cxdesk")
+_FORMAT = "%(asctime)s cxdesk[%(process)d] %(levelname)s %(name)s: %(message)s"
+_STDERR, _FILE = "cxdesk.stderr", "cxdesk.file"  # the handlers' names
+
+
+class _SafeFormatter(logging.Formatter):
+    """Formats a record, then escapes control and bidi characters (tracebacks keep lines)."""
+
+    def __init__(self) -> None:
+        from cxdesk.output import sanitize
+
+        super().__init__(_FORMAT)
+        self._sanitize = sanitize
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._sanitize(super().format(record), multiline=True)
+
+
+def start(stderr_level: str | None) -> None:
+    """A run's log, before the config is read: on standard error at `stderr_level` if given
+    (`--log-level`), else nowhere (and never Python's last-resort handler on stderr)."""
+    for handler in list(LOGGER.handlers):  # a previous run's, in the same process
+        LOGGER.removeHandler(handler)
+        handler.close()
+    LOGGER.addHandler(logging.NullHandler())
+    if stderr_level is not None:
+        _add(logging.StreamHandler(sys.stderr), _STDERR, stderr_level)
+    _set_logger_level()
+
+
+def follow_config(config: LogConfig) -> None:
+    """The config's `[log]`, once read: its file at its level; without a file, its level on
+    standard error unless `--log-level` chose one."""
+    if config.file is not None:
+        try:
+            handler = logging.FileHandler(config.file, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"log.file: cannot open {config.file}: {exc.strerror}") from None
+        _add(handler, _FILE, config.level or DEFAULT_LEVEL)
+    elif config.level is not None and _handler(_STDERR) is None:
+        _add(logging.StreamHandler(sys.stderr), _STDERR, config.level)
+
+
+def off_screen() -> None:
+    """The TUI draws on the terminal: no log line goes to standard error while it runs."""
+    handler = _handler(_STDERR)
+    if handler is not None:
+        LOGGER.removeHandler(handler)
+        _set_logger_level()
+
+
+def _add(handler: logging.Handler, name: str, level: str) -> None:
+    handler.set_name(name)
+    handler.setLevel(level.upper())
+    handler.setFormatter(_SafeFormatter())
+    LOGGER.addHandler(handler)
+    _set_logger_level()
+
+
+def _handler(name: str) -> logging.Handler | None:
+    return next((h for h in LOGGER.handlers if h.get_name() == name), None)
+
+
+def _set_logger_level() -> None:
+    """The logger passes on what its least choosy handler writes: nothing below is built."""
+    levels = [h.level for h in LOGGER.handlers if h.get_name() in (_STDERR, _FILE)]
+    LOGGER.setLevel(min(levels, default=logging.getLevelName(DEFAULT_LEVEL.upper())))
