@@ -18,7 +18,7 @@ from cxdesk.models import Notification, Team, Ticket
 from cxdesk.workflow import sweep as sweep_module
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import verify_chain
-from cxdesk.workflow.loop import unit as unit_module
+from cxdesk.workflow.loop import notifications as notifications_module
 from cxdesk.workflow.loop.commands import EscalateBreach
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
 from cxdesk.workflow.loop.unit import Acting
@@ -59,7 +59,7 @@ def told(supervised: Database, monkeypatch: pytest.MonkeyPatch) -> list[Told]:
                 assert session.get(Notification, notice.id) is not None, "told before commit"
             heard.append((notice.login, notice.ticket_id, notice.kind))
 
-    monkeypatch.setattr(unit_module, "announce", announce)
+    monkeypatch.setattr(notifications_module, "announce", announce)
     return heard
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -83,3 +84,48 @@ def mark_read(session: Session, notice_ids: list[int], now: datetime) -> None:
     session.execute(
         update(Notification).where(col(Notification.id).in_(notice_ids)).values(read_at=now)
     )
+
+
+# session.info key: notifications made in the session's transaction, told once it commits
+_HELD_NOTICES = "cxdesk_held_notices"
+_Held = tuple[SessionTransaction, Settings, Notification]
+
+
+def hold_notices(session: Session, settings: Settings, notices: list[Notification]) -> None:
+    """Keep notifications for the hook until the session's transaction commits, whoever
+    commits it (a command of its own, a batch, ingest): the hook must not tell of a change
+    that is not there yet, nor of one a rollback undid, savepoints included."""
+    if not notices:
+        return
+    held: list[_Held] | None = session.info.get(_HELD_NOTICES)
+    if held is None:
+        held = session.info[_HELD_NOTICES] = []
+        event.listen(session, "after_commit", _announce_held)
+        event.listen(session, "after_soft_rollback", _drop_held)
+    made_in = session.get_nested_transaction() or session.get_transaction()
+    assert made_in is not None, "commands run inside a transaction"
+    held.extend((made_in, settings, notice) for notice in notices)
+
+
+def _announce_held(session: Session) -> None:
+    """After the outermost commit (a released savepoint commits too): run the hook."""
+    if session.in_nested_transaction():
+        return
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    told, held[:] = list(held), []
+    for _, settings, notice in told:
+        announce(settings, [notice])
+
+
+def _drop_held(session: Session, rolled_back: SessionTransaction) -> None:
+    """Forget what was made in a transaction or savepoint that rolled back, or inside it."""
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is rolled_back:
+                return True
+            transaction = transaction.parent
+        return False
+
+    held: list[_Held] = session.info[_HELD_NOTICES]
+    held[:] = [entry for entry in held if not inside(entry[0])]

@@ -15,12 +15,12 @@ from cxdesk.models import FeedbackEvent, Priority, Stage, Ticket, TimelineKind
 from cxdesk.workflow.audit.chain import ticket_state
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.loop.assignment import Assigner
+from cxdesk.workflow.loop.batch import audit_row
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
 from cxdesk.workflow.loop.unit import (
     Acting,
     Entry,
     Work,
-    audit_row,
     queue_of,
     reopen_work,
     work_on,

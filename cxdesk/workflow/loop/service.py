@@ -19,6 +19,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.models import Ticket
 from cxdesk.output import sanitize
 from cxdesk.workflow.loop import claiming, escalation, moves, opening, problems, replies, verifying
+from cxdesk.workflow.loop.batch import BATCH, Batch
 from cxdesk.workflow.loop.commands import (
     Analyze,
     Assign,
@@ -43,7 +44,7 @@ from cxdesk.workflow.loop.commands import (
     Resume,
     TicketCommand,
 )
-from cxdesk.workflow.loop.unit import _BATCH, SYSTEM_ACTOR, Acting, Batch
+from cxdesk.workflow.loop.unit import SYSTEM_ACTOR, Acting
 
 __all__ = ["HANDLERS", "SYSTEM_ACTOR", "TicketService"]
 
@@ -117,8 +118,8 @@ class TicketService(Acting):
                     .order_by(col(Ticket.id))
                     .with_for_update()
                 ).all()
-            batch = session.info[_BATCH] = Batch(session)
+            batch = session.info[BATCH] = Batch(session)
             try:
                 yield batch
             finally:
-                del session.info[_BATCH]
+                del session.info[BATCH]

@@ -9,15 +9,13 @@ savepoint a ticket).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -37,8 +35,6 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.audit.chain import (
-    AuditChain,
-    append_audit,
     chain_key,
     ticket_state,
     timeline_row_digest,
@@ -47,84 +43,17 @@ from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.clocks.calendar import Unmeasurable
 from cxdesk.workflow.clocks.sla import KNOWN_PRIORITIES, SlaPlanner
+from cxdesk.workflow.loop.batch import audit_row, cached_row
 from cxdesk.workflow.loop.commands import TicketCommand
-from cxdesk.workflow.loop.notifications import announce
+from cxdesk.workflow.loop.notifications import hold_notices
 from cxdesk.workflow.loop.stages import next_stage
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
 
-# session.info keys: notifications made in the session's transaction, told once it commits;
-# the batch the session runs, if any.
-_HELD_NOTICES = "cxdesk_held_notices"
-_BATCH = "cxdesk_batch"
-_Held = tuple[SessionTransaction, Settings, Notification]
-T = TypeVar("T")
-M = TypeVar("M")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _row(session: Session, model: type[M], key: Any) -> M | None:
-    """`session.get`, kept for the rest of a batch when the session runs one."""
-    batch: Batch | None = session.info.get(_BATCH)
-    if batch is None:
-        return session.get(model, key)
-    if (model, key) not in batch.rows:
-        batch.rows[model, key] = session.get(model, key)
-    row: M | None = batch.rows[model, key]
-    return row
-
-
-def audit_row(session: Session, **row: Any) -> None:
-    """Append an audit row: to the batch's chain when the session runs a batch."""
-    batch: Batch | None = session.info.get(_BATCH)
-    if batch is None:
-        append_audit(session, **row)
-    else:
-        batch.audit(**row)
-
-
-def _hold_notices(session: Session, settings: Settings, notices: list[Notification]) -> None:
-    """Keep notifications for the hook until the session's transaction commits, whoever
-    commits it (a command of its own, a batch, ingest): the hook must not tell of a change
-    that is not there yet, nor of one a rollback undid, savepoints included."""
-    if not notices:
-        return
-    held: list[_Held] | None = session.info.get(_HELD_NOTICES)
-    if held is None:
-        held = session.info[_HELD_NOTICES] = []
-        event.listen(session, "after_commit", _announce_held)
-        event.listen(session, "after_soft_rollback", _drop_held)
-    made_in = session.get_nested_transaction() or session.get_transaction()
-    assert made_in is not None, "commands run inside a transaction"
-    held.extend((made_in, settings, notice) for notice in notices)
-
-
-def _announce_held(session: Session) -> None:
-    """After the outermost commit (a released savepoint commits too): run the hook."""
-    if session.in_nested_transaction():
-        return
-    held: list[_Held] = session.info[_HELD_NOTICES]
-    told, held[:] = list(held), []
-    for _, settings, notice in told:
-        announce(settings, [notice])
-
-
-def _drop_held(session: Session, rolled_back: SessionTransaction) -> None:
-    """Forget what was made in a transaction or savepoint that rolled back, or inside it."""
-
-    def inside(transaction: SessionTransaction | None) -> bool:
-        while transaction is not None:
-            if transaction is rolled_back:
-                return True
-            transaction = transaction.parent
-        return False
-
-    held: list[_Held] = session.info[_HELD_NOTICES]
-    held[:] = [entry for entry in held if not inside(entry[0])]
 
 
 class Acting:
@@ -215,7 +144,7 @@ class Work:
         """Tell these agents (unknown or empty logins are skipped), once each."""
         body = f"{ticket_ref(self.ticket.id or 0)} {message}"
         for login in dict.fromkeys(filter(None, logins)):
-            if _row(self.session, Agent, login) is None:
+            if cached_row(self.session, Agent, login) is None:
                 continue
             notice = Notification(
                 login=login,
@@ -227,45 +156,6 @@ class Work:
             )
             self.session.add(notice)
             self.notices.append(notice)
-
-
-@dataclass
-class Batch:
-    """One write transaction shared by many tickets' commands, each given its `session`.
-
-    It keeps what every command would otherwise read again: the queues, teams and agents
-    looked up (the session's identity map holds rows only weakly, so they would be gone by the
-    next ticket), and the end of the audit chain, which only this transaction can append to
-    while it holds the write lock (SQLite) or the chain's lock (PostgreSQL)."""
-
-    session: Session
-    rows: dict[tuple[type[Any], Any], Any] = field(default_factory=dict)
-    chain: AuditChain | None = None
-
-    def attempt(self, command: Callable[[Session], T]) -> T | None:
-        """Run one ticket's command in a savepoint: when the ticket closed or moved on since
-        it was picked (WorkflowError), only its own changes are undone, and None is returned.
-        A ticket no command can work with (UnusableTicket) is undone the same way, and the
-        error raised for the caller to count it and go on."""
-        chain, last = self.chain, self.chain.last if self.chain else ""
-        try:
-            with self.session.begin_nested():
-                return command(self.session)
-        except WorkflowError as exc:
-            self.chain = chain  # its audit rows are undone: the chain ends where it did
-            if chain is not None:
-                chain.last = last
-            if isinstance(exc, UnusableTicket):
-                raise
-            return None
-
-    def audit(self, **row: Any) -> None:
-        """Append one audit row to the chain, whose end is read once per batch."""
-        if self.chain is None:
-            self.session.flush()  # as append_audit does before it reads the chain's end
-            self.chain = AuditChain(self.session)
-        self.chain.add(**row)
-        self.chain.write()
 
 
 @contextmanager
@@ -293,7 +183,7 @@ def ticket_work(
         ref = ticket_ref(ticket_id)
         if ticket is None:
             raise NotFound(f"no ticket {ref}")
-        queue = _row(unit, Queue, ticket.queue_id)
+        queue = cached_row(unit, Queue, ticket.queue_id)
         who = acting.who(unit)
         if queue is None:  # no team to be in: only those who see every team see it
             if not who.sees_all_teams:
@@ -313,7 +203,7 @@ def ticket_work(
                 _finish(acting, work)
         except Unmeasurable as exc:
             raise UnusableTicket(f"{ref}: {exc}") from None
-        _hold_notices(unit, acting.settings, work.notices)
+        hold_notices(unit, acting.settings, work.notices)
 
 
 def work_on(
@@ -403,20 +293,20 @@ def _stale(acting: Acting, session: Session, ticket: Ticket) -> StaleVersion:
 def escalation_logins(acting: Acting, session: Session, queue: Queue, level: int) -> list[str]:
     """Who is told of an escalation to `level`: the team supervisor, or the CX managers."""
     if level == 1:
-        team = _row(session, Team, queue.team_id)
+        team = cached_row(session, Team, queue.team_id)
         return [team.supervisor] if team and team.supervisor else []
     return list(acting.settings.cx_managers)
 
 
 def escalation_target(acting: Acting, session: Session, queue: Queue, level: int) -> str:
     if level == 1:
-        team = _row(session, Team, queue.team_id)
+        team = cached_row(session, Team, queue.team_id)
         return team.supervisor if team and team.supervisor else f"{queue.team_id} supervisor"
     return ", ".join(acting.settings.cx_managers) or "CX manager"
 
 
 def queue_of(session: Session, queue_id: str) -> Queue:
-    queue = _row(session, Queue, queue_id)
+    queue = cached_row(session, Queue, queue_id)
     if queue is None:
         raise NotFound(f"no queue {queue_id!r}")
     return queue
