@@ -82,6 +82,19 @@ class Entry(NamedTuple):
     event_id: str | None
     data: dict[str, Any]
 
+    def row(self, ticket_id: Any, at: datetime, actor: str) -> dict[str, Any]:
+        """The entry as a timeline row (for ingest, `ticket_id` may be a case whose number
+        the batch has yet to allocate)."""
+        return {
+            "ticket_id": ticket_id,
+            "at": at,
+            "actor": actor,
+            "kind": self.kind,
+            "body": self.body,
+            "event_id": self.event_id,
+            "data": self.data,
+        }
+
 
 @dataclass
 class Work:
@@ -117,15 +130,7 @@ class Work:
         """Add an entry made ahead (see `opening.opening_record`), covered the same way."""
         ticket_id = self.ticket.id
         assert ticket_id is not None, "a ticket has its number before its timeline"
-        row: dict[str, Any] = {
-            "ticket_id": ticket_id,
-            "at": self.at,
-            "actor": self.actor,
-            "kind": entry.kind,
-            "body": entry.body,
-            "event_id": entry.event_id,
-            "data": entry.data,
-        }
+        row = entry.row(ticket_id, self.at, self.actor)
         digest = timeline_row_digest(chain_key(self.session), row)
         self.detail.setdefault("timeline", []).append(digest)
         self.session.add(
