@@ -2,6 +2,10 @@
 
 Looked for at `--config`, then `CXDESK_CONFIG`, then `cxdesk.toml` beside the SQLite
 database; with none of them the defaults apply.
+
+One module on purpose: the sections are small pydantic models that refer to each other
+(rules to queues, queues to calendars and teams), and the checks across them read best
+beside the models they check.
 """
 
 from __future__ import annotations

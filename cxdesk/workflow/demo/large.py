@@ -6,6 +6,9 @@ still comes from the workflow: the configured alert rules pick each ticket's rul
 priority and queue, and the SLA planner computes every due time on the queues' calendars.
 Each ticket gets one audit row (`demo`), chained and keyed as any, recording its state and
 its timeline entries' digests, so that `audit verify --deep` covers these tickets too.
+
+Its length is the table-by-table row making of one bulk build; split, each part would
+only be called from here.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Feedback events arrive in time order and go through the same ingest path, alert 
 and ticket commands as real work, each at its simulated time; every ticket follows a
 story (claimed, answered, analysed, resolved, verified or not) that stops wherever "now"
 falls, so the database ends with tickets in every stage, some at risk, some breached.
+
+Its length is the stories (one generator per kind of ticket), which read as one script.
 """
 
 from __future__ import annotations
