@@ -229,7 +229,7 @@ class CxdeskApp(App[None]):
 
     def on_cxdesk_app_noticed(self, message: CxdeskApp.Noticed) -> None:
         for notice in message.notices:
-            severity = "warning" if notice.kind == "at_risk" else "error"
+            severity: SeverityLevel = "warning" if notice.kind == "at_risk" else "error"
             said = self.desk.t.said(notice.said)  # in the desk's language, ticket first
             self.notify(
                 f"{notice.ticket} {said}" if said and notice.ticket else notice.body,
