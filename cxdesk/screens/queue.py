@@ -16,10 +16,11 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from cxdesk.errors import CxdeskError
-from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.reads.interrupt import Interrupter
 from cxdesk.workflow.reads.search import Search
