@@ -224,7 +224,7 @@ class QueueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, request: int, flt: TicketFilter) -> None:
         """The (capped) count, started once the page's frame is out: run beside the drawing,
-        a word's count (tens of ms) took the CPU from it."""
+        a word's count would take the CPU from it."""
         try:
             total = read_ticket_count(
                 self.desk.db,

@@ -217,8 +217,9 @@ def _matching(f: TicketFilter, customers_joined: bool) -> SelectOfScalar[int | N
 
 T = TypeVar("T")
 
-# About a tenth of a scan of a million tickets joined to their customers (~17M steps, 1.4 s);
-# pages and capped counts of words that are not rare take 30,000 to 1,300,000.
+# Steps of SQLite's virtual machine a scan joined to the customers gets (see `_word_scan`):
+# many more than a page or a capped count of a word that is not rare needs, far fewer than a
+# scan of a million tickets.
 WORD_SCAN_STEPS = 2_000_000
 
 
@@ -226,13 +227,12 @@ def _word_scan(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T
     """`run(customers_joined)`, choosing how free-text words are matched on SQLite.
 
     Tickets are scanned in the list's order until the page (or the capped count) is full.
-    Joined to their customers, a word found in many tickets stops the scan within
-    milliseconds; but a rare word scans them all, one customer lookup each (1.4 s on a
-    million). Matching the customers' names first (one pass over the customers, ~20 ms) and
-    then the tickets without the join scans the million in ~0.3 s, and would cost those 20 ms
-    on every common word. So the join is tried within WORD_SCAN_STEPS of SQLite's virtual
-    machine, and a scan that runs out of them is done again the other way. PostgreSQL scans
-    the join quickly either way.
+    Joined to their customers, a word found in many tickets stops the scan early; but a rare
+    word scans them all, with a customer lookup each. Matching the customers' names first
+    (one pass over the customers) and then the tickets without the join is much quicker for a
+    rare word, and adds that pass to every common one. So the join is tried within
+    WORD_SCAN_STEPS of SQLite's virtual machine, and a scan that runs out of them is done
+    again the other way. PostgreSQL scans the join quickly either way.
     """
     if f.search is None or not f.search.words:
         return run(True)
