@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -21,10 +19,12 @@ from cxdesk.config import Settings
 from cxdesk.errors import CxdeskError
 from cxdesk.output import sanitize
 from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
-from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.context import Desk
+from cxdesk.screens.crash_line import OneLineCrashApp
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
 from cxdesk.workflow.loop.commands import ClaimNext
@@ -45,7 +45,7 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class CxdeskApp(App[None]):
+class CxdeskApp(OneLineCrashApp[None]):
     TITLE = "cxdesk"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -75,24 +75,6 @@ class CxdeskApp(App[None]):
         )
         localize_bindings(self, self.desk.t)
         self.ansi_theme_light = LIGHT_ANSI  # named colours that read on a light theme
-
-    def _fatal_error(self) -> None:
-        """A crash ends with one line, not Textual's traceback with its locals: they hold the
-        settings and the database, and under sudo the person at the desk may not see those.
-        `CXDESK_DEBUG` brings the traceback back. (Textual's own hook, overridden.)"""
-        if os.environ.get("CXDESK_DEBUG"):
-            super()._fatal_error()
-            return
-        error = self._exception
-        what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
-        self.bell()
-        self._exit_renderables.append(
-            Text(
-                f"cxdesk: error: internal error: {sanitize(what)}; run with CXDESK_DEBUG=1 "
-                "for the traceback"
-            )
-        )
-        self._close_messages_no_wait()
 
     def notify(
         self,
@@ -229,7 +211,7 @@ class CxdeskApp(App[None]):
 
     def on_cxdesk_app_noticed(self, message: CxdeskApp.Noticed) -> None:
         for notice in message.notices:
-            severity = "warning" if notice.kind == "at_risk" else "error"
+            severity: SeverityLevel = "warning" if notice.kind == "at_risk" else "error"
             said = self.desk.t.said(notice.said)  # in the desk's language, ticket first
             self.notify(
                 f"{notice.ticket} {said}" if said and notice.ticket else notice.body,

@@ -28,7 +28,7 @@ def table_of(model: type[SQLModel]) -> Table:
 
 def empty_list() -> list[Any]:
     """Default for JSON list columns. A named function, not `list`: pydantic inspects the
-    factory's signature on every construction, which costs ~250 µs for a builtin."""
+    factory's signature on every construction, and a builtin's is slow to inspect."""
     return []
 
 
@@ -38,10 +38,9 @@ def empty_dict() -> dict[str, Any]:
 
 
 # The same instants recur (a batch's receipt time; an event's time on its ticket, its
-# timeline entry and its audit row), and a datetime keeps its hash: their text is remembered,
-# once for every column and table (a table's own memory formatted an alert's time thrice, ~5 %
-# of ingest's writer). Equal aware instants are one UTC text whatever their zones, so
-# equality is enough.
+# timeline entry and its audit row), and a datetime keeps its hash: their text is remembered
+# once for every column and table, so an alert's time is formatted once, not once per table.
+# Equal aware instants are one UTC text whatever their zones, so equality is enough.
 _SQLITE_TEXTS: dict[datetime, str] = {}
 _SQLITE_TEXTS_HELD = 65536
 

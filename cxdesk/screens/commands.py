@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
@@ -31,7 +32,7 @@ class Command:
     english: str  # searched too, so `claim` finds 认领
 
 
-def _translator(app: App[object]) -> Translator:
+def _translator(app: App[Any]) -> Translator:
     desk = getattr(app, "desk", None)
     return desk.t if desk is not None else Translator()
 
@@ -79,7 +80,7 @@ class DeskCommands(Provider):
 
 
 def system_commands(
-    app: App[object], screen: Screen[object], base: Iterable[SystemCommand]
+    app: App[Any], screen: Screen[object], base: Iterable[SystemCommand]
 ) -> Iterator[SystemCommand]:
     """Textual's own commands in the desk's language, less the two the desk has its own keys
     for (quit, and `?` for the keys), plus a light/dark switch."""
@@ -95,11 +96,11 @@ def system_commands(
     )
 
 
-def toggle_theme(app: App[object]) -> None:
+def toggle_theme(app: App[Any]) -> None:
     app.theme = LIGHT if app.current_theme.dark else DARK
 
 
-def open_palette(app: App[object]) -> None:
+def open_palette(app: App[Any]) -> None:
     if app.use_command_palette and not CommandPalette.is_open(app):
         t = _translator(app)
         app.push_screen(

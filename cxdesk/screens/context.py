@@ -7,14 +7,10 @@ workers."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
-
-from textual.binding import BindingsMap
-from textual.dom import DOMNode
 
 from cxdesk.config import Settings
 from cxdesk.i18n import Translator
@@ -47,27 +43,3 @@ class Desk:
     def reading(self, row: TicketRow, now: datetime) -> ClockReading | None:
         """The row's running clock, in working time on its queue's calendar."""
         return self.clocks.read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
-
-
-def localize_bindings(node: DOMNode, t: Translator) -> None:
-    """Give `node`'s key bindings descriptions in the desk's language (the footer, the help
-    overlay and the command palette read them). BINDINGS are class-level English; each instance
-    gets its own translated copy, so two apps in two languages never share one."""
-    localized = BindingsMap()
-    localized.key_to_bindings = {
-        key: [
-            dataclasses.replace(
-                binding,
-                description=t(binding.description),
-                tooltip=t(binding.tooltip) if binding.tooltip else binding.tooltip,
-                group=(
-                    dataclasses.replace(binding.group, description=t(binding.group.description))
-                    if binding.group
-                    else None
-                ),
-            )
-            for binding in bindings
-        ]
-        for key, bindings in node._bindings.key_to_bindings.items()
-    }
-    node._bindings = localized

@@ -15,10 +15,11 @@ from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
 from cxdesk.i18n import N_, Translator
-from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
 from cxdesk.screens.live import LoadFailed
+from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.insight.dashboard import Dashboard, read_dashboard
 
 REFRESH_S = 5.0

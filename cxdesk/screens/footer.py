@@ -5,6 +5,11 @@ terminal (most screens at 80 columns, and sooner in Chinese) the compositor cuts
 key's text at the edges of the keys underneath, which splits a double-width character into
 blanks (`^p 命令面板` came out as `^p   令面板`). Here the other keys sit in a row of their own
 that ends where the palette key begins, so nothing lies underneath it.
+
+Two of Textual's private details are relied on: the palette key is the footer key with the
+`-command-palette` class, and `Footer._bindings_ready` (false until the screen first reports its
+keys, when `Footer.compose` yields none) tells that first report, which must build the row,
+from later ones, which may be skipped. `tests/test_textual_internals.py` pins both.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from cxdesk.i18n import Translator
 from cxdesk.output import sanitize
-from cxdesk.screens.context import localize_bindings
+from cxdesk.screens.localized_bindings import localize_bindings
 
 MATCHED = Style(reverse=True)  # the letters of a choice the typed text matched
 

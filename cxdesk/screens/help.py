@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cxdesk.i18n import N_, Translator
-from cxdesk.screens.context import localize_bindings
+from cxdesk.screens.localized_bindings import localize_bindings
 
 
 class HelpScreen(ModalScreen[None]):

@@ -16,10 +16,11 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from cxdesk.errors import CxdeskError
-from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.reads.interrupt import Interrupter
 from cxdesk.workflow.reads.search import Search
@@ -223,7 +224,7 @@ class QueueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, request: int, flt: TicketFilter) -> None:
         """The (capped) count, started once the page's frame is out: run beside the drawing,
-        a word's count (tens of ms) took the CPU from it."""
+        a word's count would take the CPU from it."""
         try:
             total = read_ticket_count(
                 self.desk.db,

@@ -16,11 +16,12 @@ from textual.widgets import Static
 
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import N_
-from cxdesk.screens.context import Desk, localize_bindings
+from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import read_assignable_agents
 from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input, command_from_values

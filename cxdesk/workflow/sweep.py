@@ -40,7 +40,7 @@ def _act(
     service: TicketService, jobs: list[tuple[str, int]], now: datetime, skipped: dict[int, str]
 ) -> Counter[str]:
     """Do each job (kind of work, ticket) that is still to do, BATCH_TICKETS to a write
-    transaction: a commit per ticket cost more than the work itself, and a pass after long
+    transaction: a commit per ticket costs more than the work itself, and a pass after long
     downtime still lets other writers in between batches. A ticket that moved on since the
     query is skipped without spoiling its batch, and so is one whose stored values no command
     can work with (noted in `skipped`, by id, with why): one odd row never stops the work on

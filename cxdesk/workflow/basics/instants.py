@@ -16,7 +16,7 @@ def epoch_micros(moment: datetime) -> int:
 
 def from_epoch_micros(micros: int) -> datetime:
     """The instant, in UTC's own tzinfo."""
-    return _EPOCH + timedelta(0, 0, micros)  # by position: a keyword costs a quarter more
+    return _EPOCH + timedelta(0, 0, micros)  # by position: quicker than by keyword
 
 
 def local_text(moment: datetime, timezone: str) -> str:

@@ -96,8 +96,8 @@ class BusinessCalendar:
 
     # Adding, subtracting and measuring search a table of the working spans (microseconds
     # since the epoch) with the working time done by each, instead of walking day by day:
-    # ingest plans thousands of clocks a second, and a P2's two working days walked a week
-    # and a half of calendar each time.
+    # ingest plans thousands of clocks a second, and a walk would step through every day of
+    # calendar (nights, weekends, holidays) between a clock's start and its due time.
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when `duration` of working time has passed since `start`."""

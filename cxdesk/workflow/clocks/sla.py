@@ -40,7 +40,7 @@ class Clocked(Protocol):
 Clocks = tuple[datetime | None, datetime | None, datetime | None, datetime | None]
 # The same, planned ahead by ingest's reading process for every alert, as ISO 8601 text: the
 # form they cross the pipe in (see feed). The writer turns them back into instants only for
-# the alerts that open a case (half of them on the benchmark feed).
+# the alerts that open a case.
 PlannedClocks = tuple[str | None, str | None, str | None, str | None]
 
 

@@ -2,11 +2,10 @@
 
 A batch holds a few hundred thousand objects at once, nearly all freed by reference
 counting, and leaves a few hundred in reference cycles (a session's and a transaction's, a
-validation error's traceback). On its own schedule the collector traversed the live batch
-again and again: ~7 % of the writer's time even with a young generation of 50,000, and ~5 %
-of the reading process's. A full collection traverses the live batch too (0.1-0.2 s in the
-writer), so it runs once every `COLLECT_EVERY` records: the cycles left meanwhile are a few
-megabytes, and memory stays flat on a feed of any length.
+validation error's traceback). On its own schedule the collector would traverse the live
+batch again and again, even with a large young generation. A full collection traverses the
+live batch too, so it runs once every `COLLECT_EVERY` records: the cycles left meanwhile are
+a few megabytes, and memory stays flat on a feed of any length.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def collections_paused() -> Iterator[Collector]:
         yield Collector()
     finally:
         # What the run left alive joins the oldest generation, untraversed: left young, it
-        # was all traversed by the next collection (0.1 s after 200,000 events, ~1 % of them).
+        # would all be traversed by the next collection.
         gc.freeze()
         gc.unfreeze()
         if enabled:

@@ -148,8 +148,8 @@ class FeedbackEventIn(_EventFields):  # type: ignore[misc]  # a base built at ru
 
 class ValidEvent(NamedTuple):
     """A validated event, flat, its time zone settled: what ingest works with. A tuple, so a
-    batch of them crosses from the validating process in a few microseconds each (see
-    feed's `_to_wire`; a pydantic model took ten times as long to pickle and unpickle)."""
+    batch of them crosses from the validating process cheaply, as a pydantic model would not
+    (see feed's `_to_wire`)."""
 
     event_id: str
     kind: str

@@ -2,16 +2,16 @@
 process that works a batch ahead.
 
 Reading a record (lines, decoding, CSV) and validating it (JSON, the schema, cleaning text)
-needs nothing from the database, and cost ingest's writer as much as its SQL did; nor does
+needs nothing from the database, yet is as much work as ingest's SQL; nor does
 the rest of what ingest's `WorkAhead` does with an event: judging which alert rules it
 fires, binding its row for the driver, planning the clocks of the case its alert would open.
 So with batches of `MIN_BATCH_FOR_CHILD` records or more, ingest forks a child that reads the
 source (the file, or the standard input they share) and sends each batch back as builtins
 (see `_to_wire`) while ingest writes the batch before; the pipe keeps it one batch ahead.
 Forked, not started afresh, the child has every module, the rules' parsers and the SLA
-calendars from the start (a new interpreter spent ~0.7 s importing and building them, while
-ingest read the file's head itself), so its first batch, `FIRST_BATCH` records, comes within
-tens of milliseconds, and each next one is `GROWTH` times as big up to the batch size.
+calendars from the start (a new interpreter would import and build them all again), so its
+first batch, `FIRST_BATCH` records, comes at once, and each next one is `GROWTH` times as big
+up to the batch size.
 
 The child ignores ctrl+c (ingest handles it, then ends the child) and exits when ingest stops
 reading (a broken pipe) or dies (the child is handed to another parent while the feed is
@@ -49,10 +49,9 @@ if TYPE_CHECKING:
 
 # Smaller batches are read here: the copies to and from the child cost more than it saves.
 MIN_BATCH_FOR_CHILD = 1000
-# The child's first batch: the writer waits while it is made (~25 ms), and then little while
+# The child's first batch, small: the writer waits while it is made, and then little while
 # the batches grow to the batch size, as the writer takes longer for a batch than the child
-# for one this much bigger. Grown by half, the writer waited 0.2-0.25 s in all on 200,000
-# events; by 30 %, 0.12-0.14 s.
+# for one `GROWTH` times bigger (grown faster, the writer would wait for the child).
 FIRST_BATCH = 1000
 GROWTH = 1.3
 QUIET_SECONDS = 1.0  # a live feed's records are committed once it has been quiet this long
@@ -310,11 +309,10 @@ def _widen(pipe: IO[bytes]) -> None:
 
 
 # A batch crosses the pipe as marshal's bytes, its length first. Marshal writes and reads
-# builtins in a third of pickle's time (a named tuple and a datetime each cost pickle a call
-# into Python, ~9 us an event of the reading process's ~60), so events go as lists (the
-# writer sets the instant in place, then makes the named tuple in one step) and instants as
-# ISO 8601 text in UTC, which `datetime.fromisoformat` reads back in a fifth of the time an
-# instant takes to make from microseconds since the epoch (69 against 366 ns).
+# builtins well ahead of pickle, which calls into Python for each named tuple and datetime; so
+# events go as lists (the writer sets the instant in place, then makes the named tuple in one
+# step) and instants as ISO 8601 text in UTC, which `datetime.fromisoformat` reads back
+# quicker than an instant is made from microseconds since the epoch.
 _LENGTH = struct.Struct("<Q")
 _AT = ValidEvent._fields.index("occurred_at")
 
@@ -345,7 +343,7 @@ def _from_wire(wire: list[tuple[Any, ...]]) -> list[Checked]:
 
 def _send(out: IO[bytes], batch: list[Checked]) -> None:
     # Encoded whole before it is written: ingest, reading, then waits only for the copy, not
-    # for the encoding (~25 ms a batch when the two were interleaved).
+    # for the encoding.
     data = marshal.dumps(_to_wire(batch))
     out.write(_LENGTH.pack(len(data)))
     out.write(data)

@@ -17,9 +17,9 @@ from cxdesk.workflow.basics.text import decodable
 # Records per ingest transaction: big enough that a batch's fixed costs (look-ups, commit)
 # are spread thin, small enough that a killed run redoes little and other writers wait
 # under a second for the lock. A commit writes every page the batch touched to the log, and
-# random index pages are touched again by each batch: at 5,000 the log took a fifth of
-# ingest's time, at 10,000 under a tenth; 20,000 saved another ~5 %, 40,000 nothing more
-# that could be told from noise. `cxdesk ingest --batch`.
+# random index pages are touched again by each batch, so smaller batches write the same pages
+# over and over; bigger ones than this gain nothing that can be told from noise.
+# `cxdesk ingest --batch`.
 BATCH_SIZE = 20_000
 
 MAX_RECORD_CHARS = 1 << 20  # one record may be up to 1 MiB of text; longer ones are refused
@@ -45,8 +45,8 @@ CSV_COLUMNS = (
 
 
 class Record(NamedTuple):
-    """One record of a source, as read (a tuple, built in a third of a frozen dataclass's
-    time)."""
+    """One record of a source, as read (a tuple: quicker to build than a frozen dataclass,
+    and there is one for every line of a feed)."""
 
     line: int  # where the record starts in its source
     raw: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Select, literal, or_
+from sqlalchemy import Boolean, ColumnElement, Select, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -25,6 +25,9 @@ FILTER_KEYS = {
     "kind": Ticket.kind,
     "rule": Ticket.rule,
 }
+
+# Any select of tickets: `apply` narrows it and hands back the same kind of statement.
+_Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Search:
                 words.append(token)
         return cls(tuple(terms), tuple(words))
 
-    def apply(self, statement: Select, *, customers_joined: bool = True) -> Select:
+    def apply(self, statement: _Statement, *, customers_joined: bool = True) -> _Statement:
         """Narrow `statement` to matching tickets. With `customers_joined` the statement joins
         each ticket's customer and a word is looked for in the joined name; without, in the
         names of all customers first (see `_word_scan`). Both select the same tickets."""
@@ -63,7 +66,7 @@ class Search:
         for word in self.words:
             number = _ticket_number(word)
             name = ContainsText(Customer.name, word)
-            matches = [
+            matches: list[ColumnElement[bool]] = [
                 ContainsText(Ticket.title, word),
                 ContainsText(Ticket.customer_id, word),
                 name
@@ -71,7 +74,7 @@ class Search:
                 else col(Ticket.customer_id).in_(select(Customer.id).where(name)),
             ]
             if number is not None:
-                matches.append(Ticket.id == number)
+                matches.append(col(Ticket.id) == number)
             statement = statement.where(or_(*matches))
         return statement
 

@@ -10,13 +10,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, nulls_last
+from sqlalchemy import func, nulls_last
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import QueryableAttribute
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from cxdesk.db import Database
 from cxdesk.models import Customer, Stage, Ticket
 from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.reads.interrupt import Interrupter
 from cxdesk.workflow.reads.search import Search
 
@@ -79,24 +82,35 @@ class TicketRow:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
+def _attribute(column: object) -> QueryableAttribute[Any]:
+    """`column` as the mapped attribute it is: sqlmodel types a model's class attributes as
+    the values of its instances, so a checker sees no `key` or `class_` on them."""
+    if not isinstance(column, QueryableAttribute):
+        raise TypeError(f"not a mapped column: {column!r}")
+    return column
+
+
 # A listing reads only the columns a row shows, as tuples: no ORM objects to build.
-_ROW_COLUMNS = (
-    Ticket.id,
-    Ticket.kind,
-    Ticket.stage,
-    Ticket.priority,
-    Ticket.queue_id,
-    Ticket.assignee,
-    Ticket.customer_id,
-    Customer.name,
-    Ticket.title,
-    Ticket.opened_at,
-    Ticket.first_response_due,
-    Ticket.resolution_due,
-    Ticket.sla_due,
-    Ticket.sla_risk_at,
-    Ticket.escalation_level,
-    Ticket.version,
+_ROW_COLUMNS = tuple(
+    _attribute(column)
+    for column in (
+        Ticket.id,
+        Ticket.kind,
+        Ticket.stage,
+        Ticket.priority,
+        Ticket.queue_id,
+        Ticket.assignee,
+        Ticket.customer_id,
+        Customer.name,
+        Ticket.title,
+        Ticket.opened_at,
+        Ticket.first_response_due,
+        Ticket.resolution_due,
+        Ticket.sla_due,
+        Ticket.sla_risk_at,
+        Ticket.escalation_level,
+        Ticket.version,
+    )
 )
 
 
@@ -112,11 +126,13 @@ def ticket_row(ticket: Ticket, customer_name: str | None) -> TicketRow:
     )
 
 
-def _filtered(statement: Select, f: TicketFilter, *, customers_joined: bool = True) -> Select:
+def _filtered(
+    statement: SelectOfScalar[int | None], f: TicketFilter, *, customers_joined: bool = True
+) -> SelectOfScalar[int | None]:
     open_only = col(Ticket.stage) != Stage.CLOSED
     match f.view:
         case View.MINE:
-            statement = statement.where(Ticket.assignee == f.me, open_only)
+            statement = statement.where(col(Ticket.assignee) == f.me, open_only)
         case View.UNASSIGNED:
             statement = statement.where(col(Ticket.assignee).is_(None), open_only)
         case View.AT_RISK:
@@ -128,17 +144,17 @@ def _filtered(statement: Select, f: TicketFilter, *, customers_joined: bool = Tr
         case View.ESCALATED:
             statement = statement.where(col(Ticket.escalation_level) > 0, open_only)
         case View.VERIFYING:
-            statement = statement.where(Ticket.stage == Stage.VERIFY)
+            statement = statement.where(col(Ticket.stage) == Stage.VERIFY)
     if f.queues is not None:
         statement = statement.where(col(Ticket.queue_id).in_(f.queues))
     if f.search is not None:
         statement = f.search.apply(statement, customers_joined=customers_joined)
     if f.stage:
-        statement = statement.where(Ticket.stage == f.stage)
+        statement = statement.where(col(Ticket.stage) == f.stage)
     if f.queue:
-        statement = statement.where(Ticket.queue_id == f.queue)
+        statement = statement.where(col(Ticket.queue_id) == f.queue)
     if f.assignee:
-        statement = statement.where(Ticket.assignee == f.assignee)
+        statement = statement.where(col(Ticket.assignee) == f.assignee)
     return statement
 
 
@@ -161,7 +177,7 @@ def list_tickets(
     def page(customers_joined: bool) -> list[TicketRow]:
         chosen = _matching(f, customers_joined).order_by(*order).limit(limit).offset(offset)
         statement = (
-            select(*_ROW_COLUMNS)
+            select_columns(*_ROW_COLUMNS)
             .join(Customer, isouter=True)
             .where(col(Ticket.id).in_(chosen.scalar_subquery()))
             .order_by(*order)
@@ -190,9 +206,9 @@ def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) 
     return _word_scan(session, f, count)
 
 
-def _matching(f: TicketFilter, customers_joined: bool) -> Select:
+def _matching(f: TicketFilter, customers_joined: bool) -> SelectOfScalar[int | None]:
     """The ids of the tickets `f` lets through."""
-    statement = select(Ticket.id)
+    statement = select(col(Ticket.id))
     words = f.search is not None and f.search.words
     if words and customers_joined:  # words also match the customer's name
         statement = statement.join(Customer, isouter=True)
@@ -201,8 +217,9 @@ def _matching(f: TicketFilter, customers_joined: bool) -> Select:
 
 T = TypeVar("T")
 
-# About a tenth of a scan of a million tickets joined to their customers (~17M steps, 1.4 s);
-# pages and capped counts of words that are not rare take 30,000 to 1,300,000.
+# Steps of SQLite's virtual machine a scan joined to the customers gets (see `_word_scan`):
+# many more than a page or a capped count of a word that is not rare needs, far fewer than a
+# scan of a million tickets.
 WORD_SCAN_STEPS = 2_000_000
 
 
@@ -210,13 +227,12 @@ def _word_scan(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T
     """`run(customers_joined)`, choosing how free-text words are matched on SQLite.
 
     Tickets are scanned in the list's order until the page (or the capped count) is full.
-    Joined to their customers, a word found in many tickets stops the scan within
-    milliseconds; but a rare word scans them all, one customer lookup each (1.4 s on a
-    million). Matching the customers' names first (one pass over the customers, ~20 ms) and
-    then the tickets without the join scans the million in ~0.3 s, and would cost those 20 ms
-    on every common word. So the join is tried within WORD_SCAN_STEPS of SQLite's virtual
-    machine, and a scan that runs out of them is done again the other way. PostgreSQL scans
-    the join quickly either way.
+    Joined to their customers, a word found in many tickets stops the scan early; but a rare
+    word scans them all, with a customer lookup each. Matching the customers' names first
+    (one pass over the customers) and then the tickets without the join is much quicker for a
+    rare word, and adds that pass to every common one. So the join is tried within
+    WORD_SCAN_STEPS of SQLite's virtual machine, and a scan that runs out of them is done
+    again the other way. PostgreSQL scans the join quickly either way.
     """
     if f.search is None or not f.search.words:
         return run(True)
