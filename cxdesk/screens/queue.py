@@ -1,4 +1,8 @@
-"""The queue: one page of tickets at a time, fetched from the database in a worker."""
+"""The queue: one page of tickets at a time, fetched from the database in a worker.
+
+Long because the screen's workers (page, count, the pages ahead) and the bindings that start
+them share one state — the view, the filter, the cursor — that splitting would only pass
+around; the table itself is `ticket_table`."""
 
 from __future__ import annotations
 

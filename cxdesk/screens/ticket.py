@@ -1,4 +1,7 @@
-"""One ticket: header with SLA clocks, the customer, links, resolution, and the timeline."""
+"""One ticket: header with SLA clocks, the customer, links, resolution, and the timeline.
+
+The screen also asks for and runs the desk's commands, their forms rendered from the commands'
+declared inputs (`loop.commands`)."""
 
 from __future__ import annotations
 
