@@ -37,7 +37,7 @@ def marked_texts() -> dict[str, str]:
     text the workflow writes with `say(...)`, with its file."""
     found: dict[str, str] = {}
     screens = [*sorted((PACKAGE / "screens").glob("*.py")), PACKAGE / "app.py"]
-    for path in [*screens, *sorted((PACKAGE / "workflow").glob("*.py"))]:
+    for path in [*screens, *sorted((PACKAGE / "workflow").rglob("*.py"))]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
