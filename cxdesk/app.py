@@ -178,10 +178,12 @@ class CxdeskApp(OneLineCrashApp[None]):
         try:
             ticket = service.handle(ClaimNext(at=self.desk.clock()))
         except CxdeskError as exc:
-            self.post_message(self.Claimed(None, str(exc)))
+            self.post_message(self.Claimed(None, self.desk.t.error(exc)))
             return
         except Exception as exc:  # shown to the user; C works again
-            failed = self.desk.t("could not claim the next case: {error}", error=exc)
+            failed = self.desk.t(
+                "could not claim the next case: {error}", error=self.desk.t.error(exc)
+            )
             self.post_message(self.Claimed(None, failed, severity="error"))
             return
         self.post_message(self.Claimed(ticket.id))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from cxdesk.i18n import Message
+
 
 class CxdeskError(Exception):
-    """Base of every error whose message is meant for the person at the terminal."""
+    """Base of every error whose message is meant for the person at the terminal. Raised with
+    `say(...)`, its text (`str(exc)`, what the CLI, logs and JSON show) is the English, and the
+    message is kept as `said` so that a desk can show it in its own language."""
 
     exit_code = 2
+
+    def __init__(self, message: str | Message = "") -> None:
+        super().__init__(str(message))
+        self.said = message if isinstance(message, Message) else None
 
 
 class DatabaseError(CxdeskError):

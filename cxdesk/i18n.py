@@ -1,9 +1,10 @@
-"""The words of the screens in English and 简体中文.
+"""The words of the screens, and of the refusals they show, in English and 简体中文.
 
 A Python dict keyed by the English text, not gettext's .po/.mo files: an editable install has
 no build step to compile .mo files, the catalogue is small, and a test checks that every text
-the screens mark has a translation with the same placeholders. No Textual import here, so the
-command line can pick the language without loading the UI.
+the screens mark has a translation with the same placeholders. Most of this module is that
+catalogue, one entry a text, kept in one place so that a translator reads it whole. No Textual
+import here, so the command line can pick the language without loading the UI.
 
 Domain values (stage names, priorities, queue ids, timeline kinds, resolution codes, logins)
 are data, shown as stored in either language: they are what the filter (`stage:fix`), the
@@ -26,9 +27,10 @@ def N_(text: str) -> str:
 
 @dataclass(frozen=True)
 class Message:
-    """Text the system writes (a timeline entry): an English template and its values. It is
-    stored as English, the record the command line, JSON output and exports show, and with
-    the template and values beside it, so that a desk can show it in its own language."""
+    """Text the system writes (a timeline entry, an error's message): an English template and
+    its values. It is stored as English, the record the command line, JSON output and exports
+    show, and with the template and values beside it, so that a desk can show it in its own
+    language."""
 
     template: str
     values: dict[str, str | int]
@@ -83,6 +85,13 @@ class Translator:
             return ZH[template].format(**values)
         except (KeyError, IndexError, ValueError):
             return None
+
+    def error(self, exc: BaseException) -> str:
+        """An error's message in this language: the catalogue's text for what it was raised
+        with (`say`), its values as they are; else its English, `str(exc)`."""
+        said = getattr(exc, "said", None)
+        translated = self.said(said.stored()) if isinstance(said, Message) else None
+        return translated or str(exc)
 
 
 ZH: dict[str, str] = {
@@ -160,6 +169,9 @@ ZH: dict[str, str] = {
     "Escalate": "升级",
     "Reopen": "重开",
     "Link problem": "关联问题单",
+    "De-escalate": "降级",
+    "Close problem": "关闭问题单",
+    "Merge": "合并",
     "{ticket} · loading…": "{ticket} · 加载中…",
     "Timeline": "时间线",
     "Resolution": "处理结果",
@@ -210,6 +222,9 @@ ZH: dict[str, str] = {
     "Action taken": "采取措施",
     "Customer remedy": "客户补偿",
     "Problem ticket (CX-…)": "问题单（CX-…）",
+    "Into case (CX-…)": "合并到工单（CX-…）",
+    "Evidence": "验证依据",
+    "Text": "内容",
     "Next": "下一个",
     "Previous": "上一个",
     "Page down": "下一屏",
@@ -316,6 +331,97 @@ ZH: dict[str, str] = {
     ),
     "linked to problem {ref}": "已关联到问题单 {ref}",
     "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
+    # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
+    "no ticket {ref}": "没有工单 {ref}",
+    "no queue {queue}": "没有队列 {queue}",
+    "no active agent with login {login}": "没有登录名为 {login} 的在职客服",
+    "no template {name} (see `cxdesk template list`)": (
+        "没有模板 {name}（见 `cxdesk template list`）"
+    ),
+    "not a ticket id: {text} (expected something like CX-000123)": (
+        "不是工单编号：{text}（应形如 CX-000123）"
+    ),
+    "unknown filter {key}; use {known}, or plain words": (
+        "未知筛选项 {key}；请用 {known}，或直接输入关键词"
+    ),
+    "cannot {command} {ref}: it is {stage}; {command} is allowed in: {allowed}": (
+        "无法对 {ref} 执行 {command}：它处于 {stage}；{command} 仅适用于：{allowed}"
+    ),
+    "{ref} is at an unknown stage {stage}": "{ref} 处于无法识别的阶段 {stage}",
+    "{ref} was paused from {stage}, which never pends; it cannot resume": (
+        "{ref} 挂起前处于 {stage}，该阶段不能挂起；无法恢复"
+    ),
+    "{ref} is in a queue that no longer exists: {queue}": "{ref} 所在的队列已不存在：{queue}",
+    "{ref} has an unknown priority {priority}": "{ref} 的优先级 {priority} 无法识别",
+    "{ref} was changed by {name} at {when} — reload": (
+        "{ref} 已于 {when} 被 {name} 修改 —— 请重新加载"
+    ),
+    "{what} is required": "{what} 为必填项",
+    "{login} ({role}) may not {command}; only automation may": (
+        "{login}（{role}）无权执行 {command}；仅限自动化"
+    ),
+    "{login} ({role}) may not {command}; only supervisors and admins may": (
+        "{login}（{role}）无权执行 {command}；仅限主管和管理员"
+    ),
+    "{ref} belongs to team {team}, outside {login}'s teams ({teams})": (
+        "{ref} 属于团队 {team}，不在 {login} 的团队（{teams}）之内"
+    ),
+    "{login} ({role}) may not {what}; only admins may": (
+        "{login}（{role}）无权执行 {what}；仅限管理员"
+    ),
+    "{login} ({role}) may not {what}; only the ingest roles may (`ingest_roles` in the config)": (
+        "{login}（{role}）无权执行 {what}；仅限导入角色（配置中的 `ingest_roles`）"
+    ),
+    "claim-next takes a ticket for an agent, not for automation": (
+        "claim-next 为客服领取工单，不适用于自动化"
+    ),
+    "nothing to claim: no unassigned open case in queue {queue}": (
+        "无可认领：队列 {queue} 中没有未分配的未结个案"
+    ),
+    "nothing to claim: no unassigned open case in the queues you work": (
+        "无可认领：你负责的队列中没有未分配的未结个案"
+    ),
+    "nothing to claim: no unassigned open case in the queues you work ({queues})": (
+        "无可认领：你负责的队列（{queues}）中没有未分配的未结个案"
+    ),
+    "{ref} is already yours": "{ref} 已由你处理",
+    "{ref} is already assigned to {login}": "{ref} 已分配给 {login}",
+    "{login} is not in team {team}, which owns {queue}": (
+        "{login} 不在负责队列 {queue} 的团队 {team} 中"
+    ),
+    "resolution code {code} is not one of {codes}": "解决代码 {code} 无效，可选：{codes}",
+    "{ref} is already at the top of the ladder": "{ref} 已处于最高升级级别",
+    "{ref} is not escalated": "{ref} 未升级",
+    "{ref} is not a problem ticket": "{ref} 不是问题单",
+    "{ref} is closed; link to a problem that is still open": (
+        "{ref} 已关闭；请关联仍未关闭的问题单"
+    ),
+    "{ref} is not a case; only cases link": "{ref} 不是个案；只有个案可以关联问题单",
+    "{ref} is a case; cases close by follow-up verification": (
+        "{ref} 是个案；个案经回访验证后关闭"
+    ),
+    "a ticket cannot be merged into itself": "工单不能合并到自身",
+    "only two cases can be merged": "只有两个个案之间可以合并",
+    "{ref} and {into} are worked by different teams; only cases of one team merge": (
+        "{ref} 和 {into} 由不同团队处理；只有同一团队的个案可以合并"
+    ),
+    "{ref} and {into} belong to different customers; only cases of one customer merge": (
+        "{ref} 和 {into} 属于不同客户；只有同一客户的个案可以合并"
+    ),
+    "{ref} is closed; merge into an open case": "{ref} 已关闭；请合并到未结个案",
+    "unknown placeholder {placeholder}; known: {known}": (
+        "未知占位符 {placeholder}；可用：{known}"
+    ),
+    "template name {name}: use up to 64 letters, digits, . _ -": (
+        "模板名 {name}：最多 64 个字母、数字或 . _ -"
+    ),
+    "template body is required": "模板内容为必填项",
+    "{login} ({role}) may not edit templates; supervisors and admins may": (
+        "{login}（{role}）无权编辑模板；主管和管理员可以"
+    ),
+    "{login} ({role}) may not export follow-ups; supervisors and admins may": (
+        "{login}（{role}）无权导出回访；主管和管理员可以"
+    ),
 }
 
 

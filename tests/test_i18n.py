@@ -13,18 +13,25 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
+from sqlmodel import col, select
 from textual.widgets import Label, Static
 
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.errors import CxdeskError, NotFound, WorkflowError
 from cxdesk.i18n import ZH, Translator, detect_language, english, say
+from cxdesk.models import Agent, AgentTeam, Queue
 from cxdesk.screens.dashboard import DashboardScreen
 from cxdesk.screens.forms import FormScreen, Picker
 from cxdesk.screens.help import HelpScreen
 from cxdesk.screens.queue import COLUMNS, VIEW_TITLES, QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
+from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.loop.commands import Claim
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop.stages import next_stage
 
 from .conftest import DEMO_NOW
 
@@ -37,7 +44,7 @@ def marked_texts() -> dict[str, str]:
     text the workflow writes with `say(...)`, with its file."""
     found: dict[str, str] = {}
     screens = [*sorted((PACKAGE / "screens").glob("*.py")), PACKAGE / "app.py"]
-    for path in [*screens, *sorted((PACKAGE / "workflow").glob("*.py"))]:
+    for path in [*screens, *sorted((PACKAGE / "workflow").rglob("*.py"))]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
@@ -103,6 +110,60 @@ def test_the_translator() -> None:
     assert english("认领") == "Claim"
     with pytest.raises(ValueError, match="unknown language"):
         Translator("fr")
+
+
+def test_an_error_is_english_text_and_shown_in_the_desks_language() -> None:
+    zh, en = Translator("zh"), Translator("en")
+    with pytest.raises(WorkflowError) as refused:
+        next_stage("resume", "new", "CX-000007")
+    english_text = "cannot resume CX-000007: it is new; resume is allowed in: pending"
+    assert str(refused.value) == english_text  # the CLI, logs and JSON: as before
+    assert en.error(refused.value) == english_text
+    # The catalogue's words; the values (a command, a ref, stages) are data, as stored.
+    assert (
+        zh.error(refused.value)
+        == "无法对 CX-000007 执行 resume：它处于 new；resume 仅适用于：pending"
+    )
+    with pytest.raises(NotFound) as not_a_ref:
+        parse_ref("{x} [b]")
+    assert str(not_a_ref.value) == "not a ticket id: '{x} [b]' (expected something like CX-000123)"
+    assert zh.error(not_a_ref.value) == "不是工单编号：'{x} [b]'（应形如 CX-000123）"
+
+
+def test_an_error_the_catalogue_does_not_know_is_shown_in_english() -> None:
+    zh = Translator("zh")
+    assert zh.error(WorkflowError("the queue is on fire")) == "the queue is on fire"
+    unknown = WorkflowError(say("{ref} is on fire", ref="CX-000001"))
+    assert str(unknown) == "CX-000001 is on fire"
+    assert zh.error(unknown) == "CX-000001 is on fire"
+    assert zh.error(RuntimeError("disk full")) == "disk full"  # not one of ours: as raised
+    assert zh.error(CxdeskError()) == ""
+
+
+ERRORS = ("Error", "NotFound", "Denied", "Version", "Ticket")
+WINGS_THE_DESK_REACHES = [
+    *sorted((PACKAGE / "workflow" / "loop").glob("*.py")),
+    *sorted((PACKAGE / "workflow" / "reads").glob("*.py")),
+    PACKAGE / "workflow" / "access" / "permissions.py",
+    PACKAGE / "workflow" / "basics" / "refs.py",
+]
+
+
+def test_the_refusals_a_desk_can_meet_go_through_the_catalogue() -> None:
+    """An error raised with words of its own as a plain or f-string would stay English on a
+    Chinese desk: it is raised with `say(...)`, which the catalogue test then covers."""
+    plain = []
+    for path in WINGS_THE_DESK_REACHES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            raised = node.exc if isinstance(node, ast.Raise) else None
+            if isinstance(raised, ast.Call) and getattr(raised.func, "id", "").endswith(ERRORS):
+                for arg in raised.args[:1]:
+                    words = [arg] if isinstance(arg, ast.Constant) else []
+                    if isinstance(arg, ast.JoinedStr):
+                        words = [v for v in arg.values if isinstance(v, ast.Constant)]
+                    if any(any(c.isalpha() for c in str(w.value)) for w in words):
+                        plain.append(f"{path.name}:{node.lineno}")
+    assert not plain, plain
 
 
 @pytest.mark.parametrize(
@@ -248,3 +309,45 @@ async def test_two_desks_in_two_languages_do_not_share_their_words(demo_copy: Pa
     async with en.run_test(size=(100, 30)) as pilot:
         await settle(en, pilot)
         assert en.screen.active_bindings["d"].binding.description == "Dashboard"
+
+
+async def test_a_chinese_desk_shows_a_refusal_in_chinese(
+    demo_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Deaf:  # no change feed and no poll: the ticket on screen stays as it was read
+        def __init__(self, *args, **kw) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def stop(self, join: float = 0) -> None:
+            pass
+
+    monkeypatch.setattr("cxdesk.app.ChangeWatcher", Deaf)
+    monkeypatch.setattr("cxdesk.app.LIVE_POLL_S", 3600.0)
+    db = Database.open(str(demo_copy))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW, lang="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "enter")  # an unassigned ticket
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TicketScreen) and screen.detail is not None
+        row = screen.detail.row
+        with db.session() as session:
+            other = session.exec(
+                select(Agent.login)
+                .join(AgentTeam, col(AgentTeam.agent_login) == Agent.login)
+                .join(Queue, col(Queue.team_id) == AgentTeam.team_id)
+                .where(Queue.id == row.queue, col(Agent.active), Agent.login != ME)
+                .order_by(Agent.login)
+            ).first()
+        assert other is not None
+        TicketService(db, Settings(), other).handle(Claim(row.number, at=DEMO_NOW))
+        await pilot.press("c")  # claims the ticket as read: someone took it meanwhile
+        await settle(app, pilot)
+        shown = [str(n.message) for n in app._notifications]
+        refused = [text for text in shown if text.startswith(f"{row.id} 已于 ")]
+        assert refused and refused[0].endswith(" 修改 —— 请重新加载"), shown
+        assert not any("was changed by" in text for text in shown), shown

@@ -80,7 +80,7 @@ class DashboardScreen(Screen[None]):
                 self.desk.db, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
             )
         except Exception as exc:  # shown to the user; the next refresh tries again
-            failed = self.t("could not load the dashboard: {error}", error=exc)
+            failed = self.t("could not load the dashboard: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
         self.post_message(self.Loaded(dashboard))

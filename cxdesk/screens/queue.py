@@ -219,7 +219,9 @@ class QueueScreen(Screen[None]):
     def _failed(self, request: int, error: Exception) -> None:
         """Report a worker's error, unless a newer load superseded (and so stopped) it."""
         if request == self.request:
-            self.post_message(LoadFailed(self.t("could not load tickets: {error}", error=error)))
+            self.post_message(
+                LoadFailed(self.t("could not load tickets: {error}", error=self.t.error(error)))
+            )
 
     def _count_if_current(self, request: int, flt: TicketFilter) -> None:
         if request == self.request:  # else a newer load is under way: its count is the one
@@ -417,7 +419,7 @@ class QueueScreen(Screen[None]):
         try:
             self.search = Search.parse(event.value) if event.value.strip() else None
         except CxdeskError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(self.t.error(exc), severity="error", markup=False)
             return
         self._load_from_top()
         # The table takes the focus back once the filtered page is on screen: moving focus

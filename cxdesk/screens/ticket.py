@@ -141,7 +141,7 @@ class TicketScreen(Screen[None]):
         try:
             detail = read_ticket_detail(self.desk.db, self.ticket_id, self.desk.viewer)
         except Exception as exc:
-            self.post_message(LoadFailed(str(exc)))
+            self.post_message(LoadFailed(self.t.error(exc)))
             return
         self.post_message(self.Loaded(detail))
 
@@ -222,7 +222,7 @@ class TicketScreen(Screen[None]):
         try:
             fields = self._form(command, row)
         except Exception as exc:  # shown to the user, the screen stays usable
-            failed = self.t("could not open the form: {error}", error=exc)
+            failed = self.t("could not open the form: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
         self.post_message(self.FormReady(command, row, fields))
@@ -298,11 +298,14 @@ class TicketScreen(Screen[None]):
                 )
             )
         except CxdeskError as exc:
-            self.post_message(self.Acted(str(exc), ok=False))
+            self.post_message(self.Acted(self.t.error(exc), ok=False))
             return
         except Exception as exc:  # never silent: what was typed did not reach the ticket
             failed = self.t(
-                "{ticket}: {action} failed: {error}", ticket=row.id, action=action, error=exc
+                "{ticket}: {action} failed: {error}",
+                ticket=row.id,
+                action=action,
+                error=self.t.error(exc),
             )
             self.post_message(self.Acted(failed, ok=False))
             return

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.errors import NotFound, PermissionDenied
+from cxdesk.i18n import N_, say
 from cxdesk.models import AgentTeam, Queue, Role
 from cxdesk.workflow.access.org import SYSTEM_LOGIN as SYSTEM_LOGIN  # who the system acts as
 from cxdesk.workflow.access.org import get_agent
@@ -61,30 +62,51 @@ class Actor:
         """A ticket outside the actor's teams does not exist for them: the same answer as for
         a ticket that does not exist, asked before anything else can tell the two apart."""
         if not self.in_scope(team_id):
-            raise NotFound(f"no ticket {ref}")
+            raise NotFound(say("no ticket {ref}", ref=ref))
 
     def authorize(self, command: str, team_id: str, ref: str) -> None:
         """Refuse, with a reason, a command the role or the queue's team does not allow."""
         if not self.may(command):
-            who = "automation" if command in SYSTEM_COMMANDS else "supervisors and admins"
-            raise PermissionDenied(f"{self.login} ({self.role}) may not {command}; only {who} may")
+            refusal = (
+                N_("{login} ({role}) may not {command}; only automation may")
+                if command in SYSTEM_COMMANDS
+                else N_("{login} ({role}) may not {command}; only supervisors and admins may")
+            )
+            raise PermissionDenied(say(refusal, login=self.login, role=self.role, command=command))
         if not self.in_scope(team_id):
             raise PermissionDenied(
-                f"{ref} belongs to team {team_id}, outside {self.login}'s teams "
-                f"({', '.join(sorted(self.teams)) or 'none'})"
+                say(
+                    "{ref} belongs to team {team}, outside {login}'s teams ({teams})",
+                    ref=ref,
+                    team=team_id,
+                    login=self.login,
+                    teams=", ".join(sorted(self.teams)) or "none",
+                )
             )
 
     def require_admin(self, what: str) -> None:
         """Work on the whole database (setup, copies, the sweep) is for admins and the system."""
         if not self.sees_all_teams:
-            raise PermissionDenied(f"{self.login} ({self.role}) may not {what}; only admins may")
+            raise PermissionDenied(
+                say(
+                    "{login} ({role}) may not {what}; only admins may",
+                    login=self.login,
+                    role=self.role,
+                    what=what,
+                )
+            )
 
     def require_ingest(self, what: str) -> None:
         """Feeding events in and reading raw input (unmasked) is for the `ingest_roles`."""
         if not self.ingest:
             raise PermissionDenied(
-                f"{self.login} ({self.role}) may not {what}; only the ingest roles may "
-                "(`ingest_roles` in the config)"
+                say(
+                    "{login} ({role}) may not {what}; only the ingest roles may "
+                    "(`ingest_roles` in the config)",
+                    login=self.login,
+                    role=self.role,
+                    what=what,
+                )
             )
 
 

@@ -47,7 +47,7 @@ def claim_next(acting: Acting, command: ClaimNext, session: Session | None) -> T
     with acting.db.session() as reading:
         who = acting.who(reading)
         if who.is_system:
-            raise WorkflowError("claim-next takes a ticket for an agent, not for automation")
+            raise WorkflowError(say("claim-next takes a ticket for an agent, not for automation"))
         if queue is not None:
             team = queue_of(reading, queue).team_id
             who.authorize("claim", team, f"queue {queue}")
@@ -70,10 +70,16 @@ def claim_next(acting: Acting, command: ClaimNext, session: Session | None) -> T
         candidates = [(i, v) for i, v in reading.exec(pick).all() if i is not None]
     ticket = _claim_first(acting, candidates, pick, command) if candidates else None
     if ticket is None:
-        where = f"queue {queue}" if queue else "the queues you work"
-        if queue is None and scope is not None:
-            where += f" ({', '.join(scope) or 'none'})"
-        raise WorkflowError(f"nothing to claim: no unassigned open case in {where}")
+        if queue:
+            nothing = say("nothing to claim: no unassigned open case in queue {queue}", queue=queue)
+        elif scope is None:
+            nothing = say("nothing to claim: no unassigned open case in the queues you work")
+        else:
+            nothing = say(
+                "nothing to claim: no unassigned open case in the queues you work ({queues})",
+                queues=", ".join(scope) or "none",
+            )
+        raise WorkflowError(nothing)
     return ticket
 
 
@@ -117,9 +123,11 @@ def _take(acting: Acting, work: Work) -> None:
     """The claim itself: the ticket becomes the actor's, on its timeline."""
     ref = ticket_ref(work.ticket.id or 0)
     if work.ticket.assignee == acting.actor:
-        raise WorkflowError(f"{ref} is already yours")
+        raise WorkflowError(say("{ref} is already yours", ref=ref))
     if work.ticket.assignee is not None:
-        raise WorkflowError(f"{ref} is already assigned to {work.ticket.assignee}")
+        raise WorkflowError(
+            say("{ref} is already assigned to {login}", ref=ref, login=work.ticket.assignee)
+        )
     work.ticket.assignee = acting.actor
     work.timeline(
         TimelineKind.ASSIGNMENT,
@@ -133,13 +141,24 @@ def assign(acting: Acting, command: Assign, session: Session | None) -> Ticket:
     with work_on(acting, command, session) as work:
         agent = work.session.get(Agent, login)
         if agent is None or not agent.active:
-            raise NotFound(f"no active agent with login {login!r}")
+            raise NotFound(say("no active agent with login {login}", login=repr(login)))
         if work.session.get(AgentTeam, (login, work.queue.team_id)) is None:
             raise WorkflowError(
-                f"{login} is not in team {work.queue.team_id}, which owns {work.queue.id}"
+                say(
+                    "{login} is not in team {team}, which owns {queue}",
+                    login=login,
+                    team=work.queue.team_id,
+                    queue=work.queue.id,
+                )
             )
         if login == work.ticket.assignee:
-            raise WorkflowError(f"{ticket_ref(command.ticket_id)} is already assigned to {login}")
+            raise WorkflowError(
+                say(
+                    "{ref} is already assigned to {login}",
+                    ref=ticket_ref(command.ticket_id),
+                    login=login,
+                )
+            )
         previous = work.ticket.assignee
         work.ticket.assignee = login
         work.detail["from"] = previous

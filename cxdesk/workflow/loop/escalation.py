@@ -27,7 +27,10 @@ def escalate(acting: Acting, command: Escalate, session: Session | None) -> Tick
         ticket = work.ticket
         if ticket.escalation_level >= MAX_ESCALATION:
             raise WorkflowError(
-                f"{ticket_ref(command.ticket_id)} is already at the top of the ladder"
+                say(
+                    "{ref} is already at the top of the ladder",
+                    ref=ticket_ref(command.ticket_id),
+                )
             )
         ticket.escalation_level += 1
         target = escalation_target(acting, work.session, work.queue, ticket.escalation_level)
@@ -51,7 +54,7 @@ def deescalate(acting: Acting, command: Deescalate, session: Session | None) -> 
     with work_on(acting, command, session) as work:
         ticket = work.ticket
         if ticket.escalation_level == 0:
-            raise WorkflowError(f"{ticket_ref(command.ticket_id)} is not escalated")
+            raise WorkflowError(say("{ref} is not escalated", ref=ticket_ref(command.ticket_id)))
         ticket.escalation_level -= 1
         work.timeline(
             TimelineKind.ESCALATION,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from cxdesk.errors import PermissionDenied
+from cxdesk.i18n import say
 from cxdesk.models import Customer, FeedbackEvent, FollowUp, FollowUpStatus, Stage, Ticket
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.access.pii import mask_email, mask_phone
@@ -37,7 +38,11 @@ def export_due(session: Session, viewer: Actor, now: datetime, limit: int) -> li
     """The follow-ups due by `now` in the viewer's scope, marked sent as they are exported."""
     if not viewer.may("assign"):  # supervisors and admins: it is a list of customer contacts
         raise PermissionDenied(
-            f"{viewer.login} ({viewer.role}) may not export follow-ups; supervisors and admins may"
+            say(
+                "{login} ({role}) may not export follow-ups; supervisors and admins may",
+                login=viewer.login,
+                role=viewer.role,
+            )
         )
     statement = (
         select(FollowUp, Ticket, Customer)

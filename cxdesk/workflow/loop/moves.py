@@ -62,7 +62,11 @@ def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket
         code = required_text(command.code, "resolution code")
         if code not in RESOLUTION_CODES:
             raise WorkflowError(
-                f"resolution code {code!r} is not one of {', '.join(RESOLUTION_CODES)}"
+                say(
+                    "resolution code {code} is not one of {codes}",
+                    code=repr(code),
+                    codes=", ".join(RESOLUTION_CODES),
+                )
             )
         ticket.resolution_code = code
         ticket.root_cause = required_text(command.root_cause, "root cause")

@@ -31,13 +31,18 @@ def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
             queue_of(work.session, problem.queue_id).team_id
         )
         if problem is None or not visible or problem.kind != TicketKind.PROBLEM:
-            raise NotFound(f"{ticket_ref(problem_id)} is not a problem ticket")
+            raise NotFound(say("{ref} is not a problem ticket", ref=ticket_ref(problem_id)))
         if problem.stage == Stage.CLOSED:
             raise WorkflowError(
-                f"{ticket_ref(problem_id)} is closed; link to a problem that is still open"
+                say(
+                    "{ref} is closed; link to a problem that is still open",
+                    ref=ticket_ref(problem_id),
+                )
             )
         if work.ticket.kind != TicketKind.CASE:
-            raise WorkflowError(f"{ticket_ref(case_id)} is not a case; only cases link")
+            raise WorkflowError(
+                say("{ref} is not a case; only cases link", ref=ticket_ref(case_id))
+            )
         if work.session.get(TicketLink, (case_id, problem_id)) is None:
             work.session.add(
                 TicketLink(
@@ -60,7 +65,10 @@ def close_problem(acting: Acting, command: CloseProblem, session: Session | None
     with work_on(acting, command, session) as work:
         if work.ticket.kind != TicketKind.PROBLEM:
             raise WorkflowError(
-                f"{ticket_ref(command.ticket_id)} is a case; cases close by follow-up verification"
+                say(
+                    "{ref} is a case; cases close by follow-up verification",
+                    ref=ticket_ref(command.ticket_id),
+                )
             )
         work.ticket.verify_outcome = VerifyOutcome.VERIFIED
         work.ticket.closed_at = work.at
@@ -79,25 +87,35 @@ def merge(acting: Acting, command: Merge, session: Session | None) -> Ticket:
     the target keeps the higher priority, the source closes as merged."""
     source_id, into_id, at = command.ticket_id, command.into_id, command.at
     if source_id == into_id:
-        raise WorkflowError("a ticket cannot be merged into itself")
+        raise WorkflowError(say("a ticket cannot be merged into itself"))
     with ticket_work(acting, "merge", into_id, None, at, session) as into:
         target = into.ticket
         with ticket_work(acting, "merge", source_id, command.version, at, into.session) as work:
             source = work.ticket
             if TicketKind.CASE not in (source.kind, target.kind) or source.kind != target.kind:
-                raise WorkflowError("only two cases can be merged")
+                raise WorkflowError(say("only two cases can be merged"))
             if work.queue.team_id != into.queue.team_id:
                 raise WorkflowError(
-                    f"{ticket_ref(source_id)} and {ticket_ref(into_id)} are worked by "
-                    "different teams; only cases of one team merge"
+                    say(
+                        "{ref} and {into} are worked by different teams; "
+                        "only cases of one team merge",
+                        ref=ticket_ref(source_id),
+                        into=ticket_ref(into_id),
+                    )
                 )
             if source.customer_id != target.customer_id:
                 raise WorkflowError(
-                    f"{ticket_ref(source_id)} and {ticket_ref(into_id)} belong to different "
-                    "customers; only cases of one customer merge"
+                    say(
+                        "{ref} and {into} belong to different customers; "
+                        "only cases of one customer merge",
+                        ref=ticket_ref(source_id),
+                        into=ticket_ref(into_id),
+                    )
                 )
             if target.stage == Stage.CLOSED:
-                raise WorkflowError(f"{ticket_ref(into_id)} is closed; merge into an open case")
+                raise WorkflowError(
+                    say("{ref} is closed; merge into an open case", ref=ticket_ref(into_id))
+                )
             for event in work.session.exec(
                 select(FeedbackEvent).where(FeedbackEvent.ticket_id == source_id)
             ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxdesk.errors import UnusableTicket, WorkflowError
+from cxdesk.i18n import say
 from cxdesk.models import Stage
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
@@ -51,7 +52,13 @@ def next_stage(command: str, stage: str, ref: str) -> Stage:
     if current not in rule.allowed_from:
         allowed = ", ".join(s.value for s in _ORDER if s in rule.allowed_from)
         raise WorkflowError(
-            f"cannot {command} {ref}: it is {current.value}; {command} is allowed in: {allowed}"
+            say(
+                "cannot {command} {ref}: it is {stage}; {command} is allowed in: {allowed}",
+                command=command,
+                ref=ref,
+                stage=current.value,
+                allowed=allowed,
+            )
         )
     if current is Stage.NEW and rule.from_new_to is not None:
         return rule.from_new_to
@@ -62,7 +69,9 @@ def known_stage(stage: str, ref: str) -> Stage:
     """`stage` as a Stage, or an error naming the ticket when it holds one this version does
     not know (written outside cxdesk, or by a newer version)."""
     if stage not in _KNOWN:
-        raise UnusableTicket(f"{ref} is at an unknown stage {stage!r}")
+        raise UnusableTicket(
+            say("{ref} is at an unknown stage {stage}", ref=ref, stage=repr(stage))
+        )
     return Stage(stage)
 
 
@@ -71,7 +80,13 @@ def resume_stage(paused_from: str, ref: str) -> Stage:
     may pend can be (a stored `closed` would skip resolution and verification)."""
     stage = known_stage(paused_from, ref)
     if stage not in COMMANDS["pend"].allowed_from:
-        raise UnusableTicket(f"{ref} was paused from {stage}, which never pends; it cannot resume")
+        raise UnusableTicket(
+            say(
+                "{ref} was paused from {stage}, which never pends; it cannot resume",
+                ref=ref,
+                stage=stage.value,
+            )
+        )
     return stage
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
+from cxdesk.i18n import say
 from cxdesk.models import Agent, Customer, ReplyTemplate, Ticket
 from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.basics.refs import ticket_ref
@@ -54,7 +55,13 @@ def check_placeholders(body: str) -> None:
     for kind, name in PLACEHOLDER.findall(body):
         if name not in FIELDS.get(kind, ()):
             known = ", ".join(f"{{{k}.{f}}}" for k, fs in FIELDS.items() for f in fs)
-            raise WorkflowError(f"unknown placeholder {{{kind}.{name}}}; known: {known}")
+            raise WorkflowError(
+                say(
+                    "unknown placeholder {placeholder}; known: {known}",
+                    placeholder=f"{{{kind}.{name}}}",
+                    known=known,
+                )
+            )
 
 
 def save_template(
@@ -62,13 +69,19 @@ def save_template(
 ) -> None:
     if not by.may("assign"):
         raise PermissionDenied(
-            f"{by.login} ({by.role}) may not edit templates; supervisors and admins may"
+            say(
+                "{login} ({role}) may not edit templates; supervisors and admins may",
+                login=by.login,
+                role=by.role,
+            )
         )
     name, body = name.strip(), clean_text(body)
     if not re.fullmatch(r"[\w.-]{1,64}", name):
-        raise WorkflowError(f"template name {name!r}: use up to 64 letters, digits, . _ -")
+        raise WorkflowError(
+            say("template name {name}: use up to 64 letters, digits, . _ -", name=repr(name))
+        )
     if not body.strip():
-        raise WorkflowError("template body is required")
+        raise WorkflowError(say("template body is required"))
     check_placeholders(body)
     row = session.get(ReplyTemplate, name) or ReplyTemplate(
         name=name, body=body, updated_at=at, updated_by=by.login
@@ -104,10 +117,10 @@ def render_template(session: Session, name: str, ticket_id: int, actor: str) -> 
     """The template's text for this ticket, its customer and the acting agent."""
     template = session.get(ReplyTemplate, name)
     if template is None:
-        raise NotFound(f"no template {name!r} (see `cxdesk template list`)")
+        raise NotFound(say("no template {name} (see `cxdesk template list`)", name=repr(name)))
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+        raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     agent = session.get(Agent, actor)
     values = {

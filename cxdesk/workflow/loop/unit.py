@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
-from cxdesk.i18n import Message
+from cxdesk.i18n import Message, say
 from cxdesk.models import (
     Agent,
     AuditEntry,
@@ -187,20 +187,32 @@ def ticket_work(
         ).first()
         ref = ticket_ref(ticket_id)
         if ticket is None:
-            raise NotFound(f"no ticket {ref}")
+            raise NotFound(say("no ticket {ref}", ref=ref))
         queue = cached_row(unit, Queue, ticket.queue_id)
         who = acting.who(unit)
         if queue is None:  # no team to be in: only those who see every team see it
             if not who.sees_all_teams:
-                raise NotFound(f"no ticket {ref}")
-            raise UnusableTicket(f"{ref} is in a queue that no longer exists: {ticket.queue_id!r}")
+                raise NotFound(say("no ticket {ref}", ref=ref))
+            raise UnusableTicket(
+                say(
+                    "{ref} is in a queue that no longer exists: {queue}",
+                    ref=ref,
+                    queue=repr(ticket.queue_id),
+                )
+            )
         who.see(queue.team_id, ref)  # before any answer that would tell it exists
         who.authorize(name, queue.team_id, ref)
         if version is not None and ticket.version != version:
             raise _stale(acting, unit, ticket)
         target = next_stage(name, ticket.stage, ref)
         if ticket.priority not in KNOWN_PRIORITIES:
-            raise UnusableTicket(f"{ref} has an unknown priority {ticket.priority!r}")
+            raise UnusableTicket(
+                say(
+                    "{ref} has an unknown priority {priority}",
+                    ref=ref,
+                    priority=repr(ticket.priority),
+                )
+            )
         work = Work(unit, ticket, queue, at or utcnow(), acting.actor, name, target)
         try:
             yield work
@@ -291,7 +303,12 @@ def _stale(acting: Acting, session: Session, ticket: Ticket) -> StaleVersion:
     name = agent.display_name if agent else who
     when = (last.at if last else ticket.updated_at).astimezone(ZoneInfo(acting.settings.timezone))
     return StaleVersion(
-        f"{ticket_ref(ticket.id or 0)} was changed by {name} at {when:%Y-%m-%d %H:%M} — reload"
+        say(
+            "{ref} was changed by {name} at {when} — reload",
+            ref=ticket_ref(ticket.id or 0),
+            name=name,
+            when=f"{when:%Y-%m-%d %H:%M}",
+        )
     )
 
 
@@ -313,12 +330,12 @@ def escalation_target(acting: Acting, session: Session, queue: Queue, level: int
 def queue_of(session: Session, queue_id: str) -> Queue:
     queue = cached_row(session, Queue, queue_id)
     if queue is None:
-        raise NotFound(f"no queue {queue_id!r}")
+        raise NotFound(say("no queue {queue}", queue=repr(queue_id)))
     return queue
 
 
 def required_text(value: str | None, what: str) -> str:
     text = clean_text(value or "").strip()
     if not text:
-        raise WorkflowError(f"{what} is required")
+        raise WorkflowError(say("{what} is required", what=what))
     return text

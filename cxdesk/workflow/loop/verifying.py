@@ -37,7 +37,7 @@ def record_followup_answer(
     with own_unit(acting, session) as unit:
         stage = unit.exec(select(Ticket.stage).where(Ticket.id == ticket_id)).first()
         if stage is None:
-            raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+            raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
         if stage != Stage.VERIFY:
             with ticket_work(acting, "note", ticket_id, None, at, unit) as work:
                 work.timeline(

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
 from cxdesk.errors import NotFound
+from cxdesk.i18n import say
 from cxdesk.models import Customer, FeedbackEvent, Ticket, TicketLink, TimelineEntry
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.access.pii import mask_email, mask_phone
@@ -59,7 +60,7 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
     ticket = session.get(Ticket, ticket_id)
     scope = visible_queues(session, viewer)
     if ticket is None or (scope is not None and ticket.queue_id not in scope):
-        raise NotFound(f"no ticket {ticket_ref(ticket_id)}")
+        raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
     show_pii = viewer.pii
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     card = None

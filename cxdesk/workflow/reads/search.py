@@ -14,6 +14,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from cxdesk.errors import NotFound, WorkflowError
+from cxdesk.i18n import say
 from cxdesk.models import Customer, Ticket
 from cxdesk.workflow.basics.refs import parse_ref
 
@@ -50,7 +51,13 @@ class Search:
                 terms.append((key.lower(), value))
             elif sep and key.isascii() and key.isalpha() and value:
                 known = ", ".join(FILTER_KEYS)
-                raise WorkflowError(f"unknown filter {key!r}; use {known}, or plain words")
+                raise WorkflowError(
+                    say(
+                        "unknown filter {key}; use {known}, or plain words",
+                        key=repr(key),
+                        known=known,
+                    )
+                )
             else:
                 words.append(token)
         return cls(tuple(terms), tuple(words))
