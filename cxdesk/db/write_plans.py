@@ -5,7 +5,7 @@ deal faster than through `Connection.execute`.
 
 This reads SQLAlchemy's compiler internals: the order of a statement's bound values
 (`SQLCompiler.positiontup` for SQLite's positional paramstyle, `binds` for psycopg's named
-one), and applies each column type's bind processor itself. `tests/test_write_plans.py`
+one), and applies each column type's bind processor itself. `tests/integration/test_write_plans.py`
 pins that the rows written are those SQLAlchemy writes; should the compiler stop listing the
 bound values there, making a plan fails with a clear error.
 """

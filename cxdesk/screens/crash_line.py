@@ -7,7 +7,7 @@ see. Textual has no public hook for that report, so this overrides its private
 itself, and in it uses more of Textual's private state: `App._exception` (the first unhandled
 exception), `App._exit_renderables` (what the app prints to stderr once it has stopped) and
 `App._close_messages_no_wait` (start shutting the app down), as Textual's own `_fatal_error`
-does. `tests/test_textual_internals.py` pins all of them, so a Textual that changes them fails
+does. `tests/tui/test_textual_internals.py` pins all of them, so a Textual that changes them fails
 there instead of showing the traceback again.
 """
 

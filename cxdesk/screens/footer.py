@@ -9,7 +9,7 @@ that ends where the palette key begins, so nothing lies underneath it.
 Two of Textual's private details are relied on: the palette key is the footer key with the
 `-command-palette` class, and `Footer._bindings_ready` (false until the screen first reports its
 keys, when `Footer.compose` yields none) tells that first report, which must build the row,
-from later ones, which may be skipped. `tests/test_textual_internals.py` pins both.
+from later ones, which may be skipped. `tests/tui/test_textual_internals.py` pins both.
 """
 
 from __future__ import annotations

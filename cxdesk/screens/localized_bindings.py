@@ -5,7 +5,7 @@ describe one instance's keys otherwise: so this replaces the instance's private
 `DOMNode._bindings`, the BindingsMap that `DOMNode.__init__` copies from the class's merged
 BINDINGS and that `Screen.active_bindings` (hence the footer, the `?` overlay and the command
 palette) reads. Each instance gets its own translated copy, so two apps in two languages never
-share one. `tests/test_textual_internals.py` pins that the attribute is there and that what it
+share one. `tests/tui/test_textual_internals.py` pins that the attribute is there and that what it
 holds is what the footer shows.
 """
 

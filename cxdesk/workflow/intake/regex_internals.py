@@ -3,7 +3,7 @@
 The standard library has no public parser for patterns, so this uses the private
 `re._parser` and `re._constants`: the tree `re` itself compiles from (common prefixes of
 alternatives factored out, so `(a|ab)*` is `(a(|b))*`), which is what decides how it
-backtracks. `tests/test_regex_internals.py` pins the shapes read here; should a Python come
+backtracks. `tests/unit/test_regex_internals.py` pins the shapes read here; should a Python come
 without the module, `backtracks` says no rather than fail (the time limit on each search
 still holds, see `timed_patterns`).
 """

@@ -5,7 +5,7 @@ patterns such as `(a|aa)+$`: one event could hang ingest. So this reaches into r
 private state: it compiles a literal pattern (`comment =~ "…"`) with `re` along with the rule,
 keeps it in `FuzzyComparisonExpression._right`, and calls its `match` or `search` on the text.
 A `regex` pattern put there instead stops at `REGEX_TIMEOUT_S`, and the rule counts as failed
-on that event. `tests/test_timed_patterns.py` pins what this relies on; should rule-engine
+on that event. `tests/unit/test_timed_patterns.py` pins what this relies on; should rule-engine
 keep the pattern elsewhere, compiling the rule is refused with a clear error rather than run
 without a limit.
 """

@@ -1,0 +1,149 @@
+"""The read functions the screens call: each answers what the session-level reads answer, in a
+short session of its own, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.errors import NotFound
+from cxdesk.models import Agent, Notification, Ticket
+from cxdesk.workflow.access.org import all_queues
+from cxdesk.workflow.access.permissions import load_actor, visible_queues
+from cxdesk.workflow.insight.dashboard import (
+    build_dashboard,
+    open_loads,
+    read_assignable_agents,
+    read_dashboard,
+)
+from cxdesk.workflow.loop.notifications import unread
+from cxdesk.workflow.loop.templates import find_templates, render_template
+from cxdesk.workflow.reads.detail import read_ticket_detail, ticket_detail
+from cxdesk.workflow.reads.notices import take_notices
+from cxdesk.workflow.reads.search import Search
+from cxdesk.workflow.reads.templates import read_template_text, read_templates
+from cxdesk.workflow.reads.tickets import (
+    TicketFilter,
+    View,
+    count_tickets,
+    list_tickets,
+    read_ticket_count,
+    read_ticket_page,
+)
+from cxdesk.workflow.reads.viewer import read_viewer
+from tests.conftest import DEMO_NOW
+
+AGENT = "zhang.wei"  # of the care team only
+SUPERVISOR = "li.na"  # of vip only
+
+
+def test_the_viewer_is_read_with_their_scope_and_every_queue(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    viewer = read_viewer(db, AGENT, Settings())
+    with db.session() as session:
+        actor = load_actor(session, AGENT, Settings())
+        assert viewer.actor == actor
+        assert viewer.queues == visible_queues(session, actor)
+        assert viewer.every_queue.keys() == all_queues(session).keys()
+    assert viewer.queues is not None and set(viewer.queues) < set(viewer.every_queue)
+    with pytest.raises(NotFound):
+        read_viewer(db, "nobody.here", Settings())
+
+
+def test_new_notices_are_handed_over_once(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        waiting = unread(session, SUPERVISOR)
+    assert waiting, "the demo leaves the supervisor notifications to read"
+    at = DEMO_NOW + timedelta(minutes=1)
+    assert take_notices(db, SUPERVISOR, at) == waiting
+    assert take_notices(db, SUPERVISOR, at) == []
+    with db.session() as session:
+        marked = session.exec(
+            select(Notification.read_at).where(col(Notification.id).in_([n.id for n in waiting]))
+        ).all()
+    assert marked == [at] * len(waiting)
+
+
+def test_no_new_notices_take_no_write_lock(demo_copy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI asks every two seconds; an empty answer must not queue behind writers."""
+    db = Database.open(demo_copy)
+    take_notices(db, AGENT, DEMO_NOW)
+
+    def no_write() -> None:
+        raise AssertionError("took the write lock with nothing to mark")
+
+    monkeypatch.setattr(db, "write", no_write)
+    assert take_notices(db, AGENT, DEMO_NOW) == []
+
+
+def test_a_page_and_its_count_are_those_of_the_listing(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    viewer = read_viewer(db, AGENT, Settings())
+    flt = TicketFilter(View.ALL, me=AGENT, now=DEMO_NOW, queues=viewer.queues)
+    wordy = TicketFilter(View.ALL, now=DEMO_NOW, search=Search.parse("priority:P2 a"))
+    with db.session() as session:
+        for f in (flt, wordy):
+            assert read_ticket_page(db, f, limit=7, offset=3) == list_tickets(
+                session, f, limit=7, offset=3
+            )
+            assert read_ticket_count(db, f, cap=20) == count_tickets(session, f, cap=20)
+
+
+def test_a_count_no_longer_wanted_is_not_made(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    assert read_ticket_count(db, TicketFilter(), cap=10, still_wanted=lambda: False) is None
+
+
+def test_a_ticket_reads_as_its_detail_and_not_out_of_scope(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    agent = read_viewer(db, AGENT, Settings())
+    with db.session() as session:
+        mine = session.exec(select(Ticket.id).where(Ticket.queue_id == "billing")).first()
+        theirs = session.exec(select(Ticket.id).where(Ticket.queue_id == "vip")).first()
+        assert mine is not None and theirs is not None
+        assert read_ticket_detail(db, mine, agent.actor) == ticket_detail(
+            session, mine, agent.actor
+        )
+    with pytest.raises(NotFound):
+        read_ticket_detail(db, theirs, agent.actor)
+
+
+def test_the_dashboard_reads_as_built(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    supervisor = read_viewer(db, SUPERVISOR, Settings()).actor
+    with db.session() as session:
+        built = build_dashboard(session, supervisor, DEMO_NOW, "Asia/Shanghai")
+    assert read_dashboard(db, supervisor, DEMO_NOW, "Asia/Shanghai") == built
+
+
+def test_templates_read_and_render_as_in_a_session(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        templates = find_templates(session)
+        ticket = session.exec(select(Ticket.id)).first()
+        assert templates and ticket is not None
+        rendered = render_template(session, templates[0].name, ticket, AGENT)
+    assert read_templates(db) == templates
+    assert read_template_text(db, templates[0].name, ticket, AGENT) == rendered
+
+
+def test_the_assign_picker_offers_the_team_lightest_first_away_last(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
+    with db.write() as session:
+        session.get_one(Agent, "chen.jing").away = True
+    scope = ("aftersales",)
+    choices = read_assignable_agents(db, "care", besides="liu.yang", queues=scope)
+    logins = [c.login for c in choices]
+    with db.session() as session:
+        loads = open_loads(session, logins, scope)
+    assert "liu.yang" not in logins and "zhao.li" not in logins  # the assignee; another team
+    assert {"zhang.wei", "chen.jing", "xu.qing"} <= set(logins)
+    assert logins[-1] == "chen.jing" and choices[-1].away
+    here = [c for c in choices if not c.away]
+    assert [c.load for c in here] == sorted(c.load for c in here)
+    assert all((c.open, c.load) == loads.get(c.login, (0, 0)) for c in choices)
