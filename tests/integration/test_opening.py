@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from cxdesk.db import Database
 from cxdesk.models import AuditEntry, Queue, Ticket, TicketKind, TimelineEntry
 from cxdesk.workflow.access.staff import add_agent
-from cxdesk.workflow.intake.ingest import ticket_title
+from cxdesk.workflow.intake.event_fields import ticket_title
 from cxdesk.workflow.loop.assignment import language_of
 from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import TicketService

@@ -14,7 +14,8 @@ from cxdesk.models import AuditEntry, FeedbackEvent, FollowUp, Ticket, TimelineE
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import entry_digest
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.intake.ingest import Ingestor, Outcome
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.outcomes import Outcome
 from cxdesk.workflow.loop.commands import (
     Analyze,
     Claim,

@@ -48,7 +48,8 @@ from cxdesk.workflow.demo.world import (
     TOUCHPOINTS,
 )
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
-from cxdesk.workflow.intake.ingest import Ingestor, Outcome
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.outcomes import Outcome
 from cxdesk.workflow.loop.commands import (
     Analyze,
     Assign,

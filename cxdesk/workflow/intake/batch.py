@@ -1,0 +1,291 @@
+"""One batch of ingest in one transaction: its set-based reads, then each record accepted,
+refused or found a duplicate, then every row written with one statement per table.
+
+The loop over records is the hot path of ingest: what it calls per event is bound on the
+batch once, not looked up through the objects that own it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+from sqlmodel import Session
+
+from cxdesk.db import insert_rows, serialise, update_rows
+from cxdesk.errors import NotFound
+from cxdesk.models import Customer, FeedbackEvent, Queue, Stage
+from cxdesk.models.base import table_of
+from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
+from cxdesk.workflow.basics.text import storable
+from cxdesk.workflow.clocks.sla import SlaPlanner
+from cxdesk.workflow.intake.batch_reads import (
+    existing_tickets,
+    known_event_ids,
+    open_cases,
+    stored_customers,
+)
+from cxdesk.workflow.intake.case_alerts import CaseAlerts
+from cxdesk.workflow.intake.cases import Case, Memory
+from cxdesk.workflow.intake.event_fields import (
+    CUSTOMER_FIELDS,
+    given_customer_fields,
+    stored_customer_fields,
+)
+from cxdesk.workflow.intake.event_rows import EventRows
+from cxdesk.workflow.intake.events import Fired, ValidEvent
+from cxdesk.workflow.intake.feed import Checked, ClocksAhead, Origin
+from cxdesk.workflow.intake.outcomes import DUPLICATE, STORED, Outcome, Pending
+from cxdesk.workflow.intake.quarantine_rows import write_quarantine
+from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
+from cxdesk.workflow.loop.commands import AttachAlert, RecordFollowupAnswer
+from cxdesk.workflow.loop.service import TicketService
+
+INGEST_LOCK = "cxdesk ingest"  # what ingest batches serialise on (see `serialise`)
+
+_customer_table = table_of(Customer)
+
+
+class Run(Protocol):
+    """What a batch takes from the run it belongs to (the `Ingestor`)."""
+
+    source: str
+    rules: RuleSet
+    planner: SlaPlanner
+    queues: dict[str, Queue]
+    event_rows: EventRows
+    service: TicketService
+
+    def note_failed_rules(
+        self, fired: Fired, line: int, event: ValidEvent, customer: dict[str, Any]
+    ) -> None: ...
+
+
+class Batch:
+    """One transaction's worth of records."""
+
+    def __init__(
+        self, ingestor: Run, session: Session, received_at: datetime, memory: Memory
+    ) -> None:
+        self.ing = ingestor
+        self.session = session
+        self.received_at = received_at
+        self.memory = memory
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.tickets: set[int] = set()  # existing tickets that the batch's follow-ups name
+        # Read from the database, not remembered: customers, and open cases (None: none open).
+        self.read_customers: dict[str, dict[str, Any]] = {}
+        self.read_cases: dict[str, Case | None] = {}
+        self.events: list[list[Any]] = []  # rows bound for the driver, as EventRows makes them
+        self.quarantine: list[dict[str, Any]] = []
+        self.accepted_lines: list[int] = []
+        # What the batch writes of its customers, by id: new ones and changed ones.
+        self.new_customers: dict[str, dict[str, Any]] = {}
+        self.changed_customers: dict[str, dict[str, Any]] = {}
+        self.service_work: list[Callable[[], None]] = []
+        self.alerts = CaseAlerts(session, ingestor.queues, ingestor.planner, ingestor.event_rows)
+        self.cases = self.alerts.cases
+        self._open_case = self.alerts.open_case
+        self._attach = self.alerts.attach
+
+    def run(self, items: list[Checked]) -> list[Pending]:
+        # One batch at a time across runs, as SQLite's write lock has it: a batch decides
+        # from what it reads which customers and cases are new, and another run's batch
+        # in between would insert the same customer or open a second case.
+        connection = self.session.connection()
+        serialise(connection, INGEST_LOCK)
+        valid = [item[2] for item in items if not isinstance(item[2], str)]  # item: Checked
+        known = known_event_ids(connection, [ev.event_id for ev in valid])
+        self.tickets = existing_tickets(
+            connection, [ev.ticket_id for ev in valid if ev.kind == "followup" and ev.ticket_id]
+        )
+        self.customers = self._customers([ev for ev in valid if ev.event_id not in known])
+        self._load_open_cases([ev.customer_id for ev in valid])
+        pending: list[Pending] = []
+        for line, raw, event, origin, fired, row, clocks in items:
+            if isinstance(event, str):
+                pending.append(self._quarantine(line, raw, origin, event))
+            elif event.event_id in known:
+                pending.append(DUPLICATE)
+                self._resolved(line)
+            else:
+                outcome = self._accept(line, raw, origin, event, fired, row, clocks)
+                if outcome.outcome is not Outcome.QUARANTINED:
+                    known.add(event.event_id)
+                pending.append(outcome)
+        self._write()
+        return pending
+
+    def remember(self) -> None:
+        """Leave in the memory what the next batch may trust: all it read or made, unless
+        the service's commands wrote too, whose changes the memory does not follow."""
+        if self.service_work:
+            self.memory.forget()
+            return
+        self.memory.remember(
+            customers=(self.read_customers, self.new_customers),
+            cases=(self.read_cases, self.alerts.new_cases),
+        )
+
+    # -- lookups: what the memory holds, else one read --------------------------------------
+
+    def _customers(self, events: list[ValidEvent]) -> dict[str, dict[str, Any]]:
+        """The batch's customers as rows, known ones loaded, then updated event by event."""
+        ids = {ev.customer_id for ev in events}
+        remembered = self.memory.customers
+        rows = {i: remembered[i] for i in ids if i in remembered}
+        unknown = [i for i in ids if i not in rows]
+        if unknown:
+            read = self.read_customers
+            for row in stored_customers(self.session.connection(), unknown):
+                rows[row["id"]] = read[row["id"]] = row
+        return rows
+
+    def _load_open_cases(self, customer_ids: list[str]) -> None:
+        remembered = self.memory.cases
+        unknown = []
+        for customer_id in set(customer_ids):
+            if customer_id not in remembered:
+                unknown.append(customer_id)
+            elif (case := remembered[customer_id]) is not None:
+                self.cases[customer_id] = case
+        if unknown:
+            self.read_cases = dict.fromkeys(unknown)
+            for case in open_cases(self.session.connection(), unknown):
+                self.cases[case.customer_id] = self.read_cases[case.customer_id] = case
+
+    # -- one record ------------------------------------------------------------------------
+
+    def _quarantine(self, line: int, raw: str, origin: Origin, reason: str) -> Pending:
+        self.quarantine.append(
+            {
+                "source": self.ing.source,
+                "line": line,
+                "raw": storable(raw),
+                "format": origin[0],
+                "csv_header": None if origin[1] is None else storable(origin[1]),
+                "reason": storable(f"line {line}: {reason}"),
+                "received_at": self.received_at,
+                "resolved": False,
+            }
+        )
+        return Pending(Outcome.QUARANTINED, reason=reason)
+
+    def _resolved(self, line: int) -> None:
+        """A line of the source was accepted: any earlier quarantine of it is resolved."""
+        if line:
+            self.accepted_lines.append(line)
+
+    def _accept(
+        self,
+        line: int,
+        raw: str,
+        origin: Origin,
+        event: ValidEvent,
+        fired: Fired | None,
+        row: list[Any] | None,
+        clocks: ClocksAhead | None,
+    ) -> Pending:
+        """An event not seen before, with what was worked out for it ahead."""
+        if event.kind == "followup":
+            try:
+                number = parse_ref(event.ticket_id or "")
+            except NotFound as exc:
+                return self._quarantine(line, raw, origin, f"ticket_id: {exc}")
+            if number not in self.tickets:
+                return self._quarantine(
+                    line, raw, origin, f"ticket_id: no ticket {ticket_ref(number)}"
+                )
+        self._resolved(line)
+        customer = self._upsert_customer(event)
+        if row is None:
+            row = self.ing.event_rows.bind(event, raw)
+        self.events.append(row)
+        ticket = self.ing.event_rows.ticket  # where the row's ticket goes
+        if event.kind == "followup":
+            row[ticket] = number
+            self.service_work.append(lambda: self._followup(number, event))
+            return Pending(Outcome.UPDATED, number)
+        rules = self.ing.rules
+        if fired is None:  # not judged ahead: the stored customer has a say
+            fired = rules.fired(event_facts(event, SimpleNamespace(**customer)))
+        if not fired:  # most events: no rule fired
+            return STORED
+        if min(fired) < 0:
+            self.ing.note_failed_rules(fired, line, event, customer)
+        alert = rules.alert_of(fired)
+        if alert is None:  # the rules that did not hold failed
+            return STORED
+        self.ing.event_rows.remember_time(event, row)
+        case = self.cases.get(event.customer_id)
+        if case is None:
+            case = row[ticket] = self._open_case(event, alert, clocks)
+            return Pending(Outcome.CREATED, case, alert)
+        row[ticket] = case  # its id once the batch is written
+        if case.via_service or case.stage == Stage.VERIFY:
+            case.via_service = True
+            self.service_work.append(lambda: self._attach_via_service(case, alert, event))
+        else:
+            self._attach(case, alert, event)
+        return Pending(Outcome.UPDATED, case, alert)
+
+    def _upsert_customer(self, event: ValidEvent) -> dict[str, Any]:
+        key = event.customer_id
+        row = self.customers.get(key)
+        given = given_customer_fields(event)
+        if row is None:  # new: as the event gives it
+            name, phone, email, tier = given  # in CUSTOMER_FIELDS' order
+            row = {"id": key, "name": name, "phone": phone, "email": email, "tier": tier}
+            self.customers[key] = self.new_customers[key] = row
+            return row
+        if given == stored_customer_fields(row):
+            return row  # most events: the customer as stored
+        changed = False
+        for name, value in zip(CUSTOMER_FIELDS, given, strict=True):
+            if value is not None and value != row[name]:
+                row[name] = value
+                changed = True
+        if changed and key not in self.new_customers:
+            self.changed_customers[key] = row
+        return row
+
+    # -- work done by the service inside this transaction ----------------------------------
+
+    def _followup(self, ticket_id: int, answer: ValidEvent) -> None:
+        event = self.session.get_one(FeedbackEvent, answer.event_id)
+        self.ing.service.handle(
+            RecordFollowupAnswer(ticket_id, event, at=answer.occurred_at), self.session
+        )
+
+    def _attach_via_service(self, case: Case, alert: Alert, event: ValidEvent) -> None:
+        assert case.id is not None
+        self.ing.service.handle(
+            AttachAlert(
+                case.id,
+                priority=alert.priority,
+                rule=alert.decisive.name,
+                event_id=event.event_id,
+                at=event.occurred_at,
+            ),
+            self.session,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        """Write the batch, in the order the rows refer to each other."""
+        session, at = self.session, self.received_at
+        new_customers = [
+            {**c, "attributes": {}, "created_at": at, "updated_at": at}
+            for c in self.new_customers.values()
+        ]
+        insert_rows(session.connection(), _customer_table, new_customers)
+        changed_customers = [{**c, "updated_at": at} for c in self.changed_customers.values()]
+        update_rows(session.connection(), _customer_table, changed_customers)
+        self.alerts.write_new_cases(session.connection())
+        self.ing.event_rows.write(session.connection(), self.events, at)
+        self.alerts.write_changes(session)
+        for work in self.service_work:
+            work()
+        write_quarantine(session, self.ing.source, self.quarantine, self.accepted_lines, at)

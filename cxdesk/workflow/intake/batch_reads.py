@@ -1,0 +1,92 @@
+"""The set-based reads of a batch: one query each for its known event ids, the tickets its
+follow-ups name, its customers and their open cases, however many records it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection
+from sqlmodel import select
+
+from cxdesk.db import one_of
+from cxdesk.errors import NotFound
+from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
+from cxdesk.models.base import table_of
+from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.basics.statements import select_columns
+from cxdesk.workflow.intake.cases import Case
+from cxdesk.workflow.intake.event_fields import CUSTOMER_FIELDS
+
+_tickets = table_of(Ticket).c
+_CASE_COLUMNS = (
+    _tickets.id,
+    _tickets.customer_id,
+    _tickets.queue_id,
+    _tickets.stage,
+    _tickets.priority,
+    _tickets.opened_at,
+    _tickets.reopened_at,
+    _tickets.first_response_at,
+    _tickets.first_response_due,
+    _tickets.resolution_due,
+    _tickets.sla_due,
+    _tickets.sla_risk_at,
+    _tickets.resolved_at,
+    _tickets.paused_seconds,
+    _tickets.version,
+)
+_CUSTOMER_COLUMNS = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
+
+
+def key_in(connection: Connection, column: Any, keys: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN keys`, the keys bound as one value however many there are."""
+    return one_of(column, list(set(keys)), connection.dialect)
+
+
+def known_event_ids(connection: Connection, ids: list[str]) -> set[str]:
+    """Those of `ids` already stored."""
+    if not ids:
+        return set()
+    event_id = FeedbackEvent.event_id
+    statement = select(event_id).where(key_in(connection, event_id, ids))
+    return set(connection.execute(statement).scalars())
+
+
+def existing_tickets(connection: Connection, refs: list[str]) -> set[int]:
+    """The numbers of the tickets `refs` name that exist; a malformed ref names none."""
+    numbers = set()
+    for ref in refs:
+        try:
+            numbers.add(parse_ref(ref))
+        except NotFound:
+            continue
+    if not numbers:
+        return set()
+    statement = select(_tickets.id).where(key_in(connection, _tickets.id, numbers))
+    return set(connection.execute(statement).scalars())
+
+
+def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:
+    """The customers of `ids` that are stored, each as a row of `CUSTOMER_FIELDS` and its id."""
+    statement = select_columns(*_CUSTOMER_COLUMNS).where(key_in(connection, Customer.id, ids))
+    for values in connection.execute(statement):
+        yield dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
+
+
+def open_cases(connection: Connection, customer_ids: list[str]) -> Iterator[Case]:
+    """The open cases of these customers, locked for the batch. Plain columns, not ORM
+    objects: the session's identity map must not hold copies that the batch's bulk UPDATE
+    would leave stale for the service's commands."""
+    statement = (
+        select_columns(*_CASE_COLUMNS)
+        .where(
+            key_in(connection, _tickets.customer_id, customer_ids),
+            _tickets.kind == TicketKind.CASE,
+            _tickets.stage != Stage.CLOSED,
+        )
+        .order_by(_tickets.id)
+        .with_for_update()
+    )
+    for values in connection.execute(statement):
+        yield Case(**{c.key: v for c, v in zip(_CASE_COLUMNS, values, strict=True)})
