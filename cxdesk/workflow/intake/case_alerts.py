@@ -24,6 +24,7 @@ from cxdesk.workflow.intake.rules import Alert
 from cxdesk.workflow.loop.assignment import Assigner, language_of
 from cxdesk.workflow.loop.opening import alert_entry, is_more_urgent, opening_record
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR
+from cxdesk.workflow.loop.unit import Entry
 
 _timeline_table = table_of(TimelineEntry)
 
@@ -93,18 +94,7 @@ class CaseAlerts:
             event_id=event.event_id,
             assignee=case.assignee,
         )
-        entries = [
-            {
-                "ticket_id": case,  # its id once the batch is written
-                "at": at,
-                "actor": SYSTEM_ACTOR,
-                "kind": entry.kind,
-                "body": entry.body,
-                "event_id": entry.event_id,
-                "data": entry.data,
-            }
-            for entry in record.entries
-        ]
+        entries = [entry.row(case, at, SYSTEM_ACTOR) for entry in record.entries]
         self.timeline.extend(entries)
         self.audit.append(
             {
@@ -152,15 +142,7 @@ class CaseAlerts:
     ) -> dict[str, Any]:
         """Add an alert entry for `case`; returned for its audit row to record."""
         body, data = entry
-        row = {
-            "ticket_id": case,  # its id once the batch is written
-            "at": event.occurred_at,
-            "actor": SYSTEM_ACTOR,
-            "kind": "alert",
-            "body": body,
-            "event_id": event.event_id,
-            "data": data,
-        }
+        row = Entry("alert", body, event.event_id, data).row(case, event.occurred_at, SYSTEM_ACTOR)
         self.timeline.append(row)
         return row
 
