@@ -7,8 +7,9 @@ benchmarks/helpdesk_side.py with that venv's Python (a minimal Django project on
 cxdesk does the same work through its service layer and queries, in this process:
 
 - create N tickets one transaction each, then N more in one transaction: django-helpdesk's
-  `Ticket` and its opening `FollowUp` through the ORM; cxdesk's `OpenTicket` command through `TicketService.handle`
-  (the ticket with its SLA clocks, its opening timeline entry and its audit row);
+  `Ticket` and its opening `FollowUp` through the ORM; cxdesk's `OpenTicket` command through
+  `TicketService.handle` (the ticket with its SLA clocks, its opening timeline entry and its
+  audit row);
 - list the open queue's first page R times: open and unassigned tickets of one queue, newest
   first, 100 rows (`list_tickets` in the unassigned view sorted by age; the ORM query with
   the queue joined).
