@@ -85,6 +85,7 @@ class Batch:
         self.changed_customers: dict[str, dict[str, Any]] = {}
         self.service_work: list[Callable[[], None]] = []
         self.alerts = CaseAlerts(session, ingestor.queues, ingestor.planner, ingestor.event_rows)
+        # Bound here once: `_accept` reaches them per event as if the batch owned them.
         self.cases = self.alerts.cases
         self._open_case = self.alerts.open_case
         self._attach = self.alerts.attach
