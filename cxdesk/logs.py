@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cxdesk.errors import ConfigError
 
@@ -23,10 +23,15 @@ DEFAULT_LEVEL = "warning"
 LOGGER = logging.getLogger("cxdesk")
 _FORMAT = "%(asctime)s cxdesk[%(process)d] %(levelname)s %(name)s: %(message)s"
 _STDERR, _FILE = "cxdesk.stderr", "cxdesk.file"  # the handlers' names
+# Until a run says where its log goes, nowhere: not Python's last-resort handler on stderr,
+# which would add a raw line under an early usage error.
+LOGGER.addHandler(logging.NullHandler())
 
 
 class _SafeFormatter(logging.Formatter):
-    """Formats a record, then escapes control and bidi characters (tracebacks keep lines)."""
+    """Escapes control and bidi characters: a record is one line whatever it quotes (a newline
+    in a file name or an argument cannot forge a line of its own); a traceback keeps its
+    lines."""
 
     def __init__(self) -> None:
         from cxdesk.output import sanitize
@@ -34,8 +39,14 @@ class _SafeFormatter(logging.Formatter):
         super().__init__(_FORMAT)
         self._sanitize = sanitize
 
-    def format(self, record: logging.LogRecord) -> str:
-        return self._sanitize(super().format(record), multiline=True)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return self._sanitize(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return self._sanitize(super().formatException(ei), multiline=True)
+
+    def formatStack(self, stack_info: str) -> str:
+        return self._sanitize(super().formatStack(stack_info), multiline=True)
 
 
 def start(stderr_level: str | None) -> None:
@@ -54,6 +65,8 @@ def follow_config(config: LogConfig) -> None:
     """The config's `[log]`, once read: its file at its level; without a file, its level on
     standard error unless `--log-level` chose one."""
     if config.file is not None:
+        if config.file.is_fifo():  # opening it would block every run until a reader came
+            raise ConfigError(f"log.file: {config.file} is a named pipe; name a file")
         try:
             handler = logging.FileHandler(config.file, encoding="utf-8")
         except OSError as exc:

@@ -37,6 +37,19 @@ class LazyGroup(click.Group):
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, but a name it does not know is compared with every command, loaded or
+        not, for its "Did you mean" hint."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as exc:
+            possibilities = self.list_commands(ctx)
+            raise click.NoSuchCommand(
+                exc.command_name, possibilities=possibilities, ctx=ctx
+            ) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The list of commands from stand-ins that carry only their help: laid out by click,
         as the real ones would be, without importing them."""

@@ -4,6 +4,9 @@ the config's `[log] file` otherwise; escaped like everything cxdesk prints."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -139,3 +142,33 @@ def test_no_line_reaches_the_screen_while_the_tui_runs(
     logs.start(None)  # as a new run leaves it: the file closed, nothing written anywhere
     logs.LOGGER.warning("nowhere")
     assert capsys.readouterr().err == "" and "nowhere" not in log.read_text(encoding="utf-8")
+
+
+def test_a_named_pipe_as_the_log_file_is_refused_not_waited_on(run: Run, tmp_path: Path) -> None:
+    pipe = tmp_path / "log.fifo"
+    os.mkfifo(pipe)
+    config = tmp_path / "log.toml"
+    config.write_text(f'[log]\nfile = "{pipe}"\n', encoding="utf-8")
+    code, _, err = run("--config", str(config), "rules", "check")
+    assert code == 2 and "log.file:" in err and "named pipe" in err
+
+
+def test_a_log_line_is_one_line_whatever_it_quotes(
+    run: Run, db: tuple[str, ...], tmp_path: Path
+) -> None:
+    """A newline in a file name (or anything logged) cannot forge a line of its own."""
+    feed = tmp_path / "a\n2026-01-01 00:00:00,000 cxdesk[1] ERROR cxdesk.audit: FORGED.jsonl"
+    feed.write_text('{"event_id": "q1"}\n', encoding="utf-8")
+    _, _, err = run(*db, "--log-level", "info", "ingest", str(feed))
+    assert not any(line.startswith("2026-01-01") for line in err.splitlines()), err
+    assert "\\n2026-01-01" in err
+
+
+def test_an_early_usage_error_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cxdesk", "tikcet"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "cxdesk: error: No such command 'tikcet'. Did you mean 'ticket'? (see `cxdesk --help`)"
+    ]

@@ -8,6 +8,9 @@ from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 
 _REF = re.compile(r"^\s*(?:CX-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
+# The largest ticket number: ids are 32-bit integers on PostgreSQL, where a larger one in a
+# query is an error rather than no row.
+MAX_TICKET_ID = 2**31 - 1
 
 
 def ticket_ref(ticket_id: int) -> str:
@@ -21,4 +24,7 @@ def parse_ref(text: str) -> int:
         raise NotFound(
             say("not a ticket id: {text} (expected something like CX-000123)", text=repr(text))
         )
-    return int(match.group(1))
+    number = int(match.group(1))
+    if number > MAX_TICKET_ID:
+        raise NotFound(say("no ticket {ref}", ref=ticket_ref(number)))
+    return number
