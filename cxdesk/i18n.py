@@ -357,6 +357,9 @@ ZH: dict[str, str] = {
         "{ref} 已于 {when} 被 {name} 修改 —— 请重新加载"
     ),
     "{what} is required": "{what} 为必填项",
+    "{what} is {length} characters long; at most {limit}": (
+        "{what}长 {length} 个字符，最多 {limit} 个"
+    ),
     "{login} ({role}) may not {command}; only automation may": (
         "{login}（{role}）无权执行 {command}；仅限自动化"
     ),

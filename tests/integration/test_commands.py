@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -327,3 +329,39 @@ def test_stale_version_and_illegal_steps_from_the_cli(
     assert code == 2 and "CX-000001 was changed by ann at" in err and "— reload" in err
     code, _, err = run(*ann, "ticket", "resume", "1")
     assert code == 2 and "resume is allowed in: pending" in err
+
+
+def test_agent_text_is_capped_and_bytes_that_are_not_utf8_are_dropped(
+    desk: tuple[str, ...], tmp_path: Path, run: Run
+) -> None:
+    """A 30 MB note would leave the ticket unopenable in the TUI; bytes that are not UTF-8
+    (read from a pipe) could not be written to the audit chain."""
+    run(*desk, "ingest", str(write_events(tmp_path / "a.jsonl", detractor("d1"))))
+    ann = (*desk, "--as", "ann")
+    code, _, err = run(*ann, "ticket", "note", "1", "--message", "x" * 20_001)
+    assert code == 2 and "note is 20001 characters long; at most 20000" in err
+    assert run(*ann, "ticket", "respond", "1", "--message", "on it")[0] == 0
+    code, _, err = run(
+        *ann,
+        "ticket",
+        "analyze",
+        "1",
+        "--root-cause",
+        "r",
+        "--driver",
+        "d",
+        "--touchpoint",
+        "y" * 20_001,
+    )
+    assert code == 2 and "touchpoint is 20001 characters long" in err
+    piped = subprocess.run(
+        [sys.executable, "-m", "cxdesk", *ann, "ticket", "note", "1", "--message", "-"],
+        input=b"called \xff\xfeback",
+        capture_output=True,
+    )
+    assert piped.returncode == 0, piped.stderr
+    code, out, _ = run(*desk, "ticket", "show", "1", "--format", "json")
+    assert [t["body"] for t in json.loads(out)["timeline"] if t["kind"] == "note"] == [
+        "called back"
+    ]
+    assert run(*desk, "audit", "verify")[0] == 0

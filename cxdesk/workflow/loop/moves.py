@@ -9,10 +9,9 @@ from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.loop.commands import RESOLUTION_CODES, Analyze, Pend, Reopen, Resolve, Resume
 from cxdesk.workflow.loop.stages import resume_stage
-from cxdesk.workflow.loop.unit import Acting, reopen_work, required_text, work_on
+from cxdesk.workflow.loop.unit import Acting, optional_text, reopen_work, required_text, work_on
 
 
 def pend(acting: Acting, command: Pend, session: Session | None) -> Ticket:
@@ -43,7 +42,7 @@ def analyze(acting: Acting, command: Analyze, session: Session | None) -> Ticket
         work.ticket.root_cause = required_text(command.root_cause, "root cause")
         work.ticket.driver = required_text(command.driver, "driver")
         if command.touchpoint:
-            work.ticket.touchpoint = clean_text(command.touchpoint)
+            work.ticket.touchpoint = optional_text(command.touchpoint, "touchpoint")
         work.timeline(
             TimelineKind.NOTE,
             say(
@@ -71,7 +70,7 @@ def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket
         ticket.resolution_code = code
         ticket.root_cause = required_text(command.root_cause, "root cause")
         ticket.action_taken = required_text(command.action, "action taken")
-        ticket.customer_remedy = clean_text(command.remedy) if command.remedy else None
+        ticket.customer_remedy = optional_text(command.remedy, "customer remedy") or None
         ticket.resolved_at = work.at
         work.timeline(
             TimelineKind.NOTE,

@@ -50,6 +50,7 @@ from cxdesk.workflow.loop.stages import next_stage
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
+MAX_TEXT = 20_000  # characters of one note, reply or reason
 
 
 def utcnow() -> datetime:
@@ -335,7 +336,22 @@ def queue_of(session: Session, queue_id: str) -> Queue:
 
 
 def required_text(value: str | None, what: str) -> str:
-    text = clean_text(value or "").strip()
+    text = optional_text(value, what)
     if not text:
         raise WorkflowError(say("{what} is required", what=what))
+    return text
+
+
+def optional_text(value: str | None, what: str) -> str:
+    """Agent text as stored: cleaned, and no longer than a ticket screen can show at once."""
+    text = clean_text(value or "").strip()
+    if len(text) > MAX_TEXT:
+        raise WorkflowError(
+            say(
+                "{what} is {length} characters long; at most {limit}",
+                what=what,
+                length=len(text),
+                limit=MAX_TEXT,
+            )
+        )
     return text
