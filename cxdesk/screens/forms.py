@@ -149,7 +149,7 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
                         [(Text(sanitize(shown)), value) for shown, value in spec.choices],
                         id=f"field-{spec.name}",
                         prompt=t("Select"),
-                        allow_blank=not spec.required,
+                        allow_blank=True,  # required or not, nothing is chosen for the agent
                     )
                 elif spec.kind == "pick":
                     yield Picker(spec, t, id=f"field-{spec.name}")

@@ -105,6 +105,27 @@ async def test_a_form_refuses_missing_fields_and_escape_cancels(demo_copy: str) 
         assert isinstance(app.screen, TicketScreen) and screen.detail.row.version == version
 
 
+async def test_the_resolution_code_is_chosen_by_the_agent_not_by_the_form(
+    demo_copy: str,
+) -> None:
+    """A code left as the form opened it would be reported as chosen: it starts blank and is
+    required."""
+    app = demo_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")  # mine: being worked
+        version = screen.detail.row.version
+        screen.action_act("resolve")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.values()["code"] == ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Resolution code" in text_of(app.screen.query_one("#form-error", Static))
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert screen.detail.row.version == version
+
+
 async def test_a_response_needs_text_or_a_template_and_the_form_stays_open(
     demo_copy: str,
 ) -> None:
