@@ -159,6 +159,11 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="cxdesk", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: what it offers
+        from cxdesk.output import say
+
+        say(exc.ctx.get_help(), multiline=True)
+        code = EXIT_OK
     except click.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         _fail(f"{exc.format_message()}{hint}")

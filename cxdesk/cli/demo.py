@@ -36,7 +36,8 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
     if path is not None and path.exists():
         if not force:
             raise CxdeskError(
-                f"{path} already exists; use --force to replace it, or --db to choose another file"
+                f"{path} already exists: open it with `cxdesk --db {path}`; use --force to "
+                "replace it, or --db to choose another file"
             )
         if path.stat().st_size and not _is_demo_file(path):
             raise CxdeskError(f"{path} is not a demo database: --force replaces only a demo")

@@ -106,7 +106,8 @@ def test_demo_lists_500_tickets_in_every_stage(full_demo: Path, run: Run) -> Non
 
 def test_demo_refuses_to_overwrite_without_force(full_demo: Path, run: Run) -> None:
     code, _, err = run("--db", str(full_demo), "demo", "--no-tui")
-    assert code == 2 and "already exists; use --force" in err
+    assert code == 2 and f"already exists: open it with `cxdesk --db {full_demo}`" in err
+    assert "use --force to replace it" in err
 
 
 def test_list_filters_and_formats(demo_copy: str, run: Run) -> None:
@@ -303,3 +304,10 @@ def test_schema_is_the_event_json_schema(run: Run) -> None:
     assert code == 0
     assert set(schema["required"]) == {"event_id", "kind", "occurred_at", "customer"}
     assert schema["properties"]["nps"]["anyOf"][0]["maximum"] == 10
+
+
+@pytest.mark.parametrize("group", ["ticket", "ingest", "audit", "db"])
+def test_a_bare_group_shows_what_it_offers(run: Run, group: str) -> None:
+    code, out, err = run(group)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Usage: cxdesk {group} ") and "Commands:" in out
