@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class _IngestGroup(click.Group):
-    """`cxdesk ingest FILE` runs an ingest; `cxdesk ingest quarantine …` manages the rest."""
+    """`cxdesk ingest FILE` runs an ingest; `cxdesk ingest quarantine …` manages the rest.
+    The run's options may come before FILE, and `--help` shows them with the commands."""
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -28,12 +29,24 @@ class _IngestGroup(click.Group):
             return "run", self.commands["run"], args
         return super().resolve_command(ctx, args)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] FILE|-")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.commands["run"].format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
 
 INPUT_FORMATS = ("jsonl", "csv")
 SUMMARY_FORMATS = ("table", "json")
 
 
-@click.group(cls=_IngestGroup, invoke_without_command=False)
+@click.group(
+    cls=_IngestGroup,
+    invoke_without_command=False,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
 def ingest() -> None:
     """Feed feedback events in: `cxdesk ingest FILE|- [--format jsonl|csv] [--format json]`."""
 

@@ -311,3 +311,32 @@ def test_a_bare_group_shows_what_it_offers(run: Run, group: str) -> None:
     code, out, err = run(group)
     assert (code, err) == (0, "")
     assert out.startswith(f"Usage: cxdesk {group} ") and "Commands:" in out
+
+
+def test_ingest_help_shows_how_to_ingest_and_its_options_may_come_first(
+    run: Run, new_db: str, tmp_path: Path
+) -> None:
+    code, out, _ = run("ingest", "--help")
+    assert code == 0 and "cxdesk ingest [OPTIONS] FILE|-" in out
+    assert "--batch" in out and "--format" in out and "quarantine" in out
+    assert run("--db", new_db, "init")[0] == 0
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        '{"event_id": "b1", "kind": "survey", "occurred_at": "2026-03-02T08:00:00+08:00", '
+        '"customer": {"id": "Z1"}, "nps": 9}\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(
+        "--db",
+        new_db,
+        "--now",
+        "2026-03-02T10:00:00+08:00",
+        "ingest",
+        "--batch",
+        "10",
+        "--format",
+        "json",
+        str(feed),
+    )
+    assert code == 0, err
+    assert json.loads(out)["accepted"] == 1
