@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 from sqlmodel import Session, col, select
 
@@ -50,7 +50,6 @@ __all__ = ["HANDLERS", "SYSTEM_ACTOR", "TicketService"]
 
 log = logging.getLogger(__name__)
 Command = TicketCommand | ClaimNext | OpenTicket
-R = TypeVar("R")
 
 HANDLERS: dict[type[Any], Callable[[Acting, Any, Session | None], Any]] = {
     OpenTicket: opening.open_ticket,
