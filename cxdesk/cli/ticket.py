@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +140,6 @@ def desk_command(kind: type[TicketCommand]) -> None:
         from cxdesk.workflow.basics.refs import parse_ref
         from cxdesk.workflow.loop.commands import command_from_values
         from cxdesk.workflow.loop.service import TicketService
-        from cxdesk.workflow.reads.queries import ticket_detail
         from cxdesk.workflow.reads.templates import read_template_text
 
         number = parse_ref(ticket_id)
@@ -154,16 +154,15 @@ def desk_command(kind: type[TicketCommand]) -> None:
             kind, number, given, version=version, at=context.now(), fill_template=fill
         )
         TicketService(db, context.settings, actor).handle(command)
-        with db.session() as session:
-            row = ticket_detail(session, number, context.viewer()).row
-        if fmt == "json":
-            print_json(_ticket_json(context, row, context.now()))
-        else:
-            say(
+        _show_acted(
+            context,
+            number,
+            fmt,
+            lambda row: (
                 f"{row.id} {kind.VERB}: {row.stage}, {row.priority}, assignee "
-                f"{row.assignee or '—'}, escalation {row.escalation_level}, "
-                f"version {row.version}"
-            )
+                f"{row.assignee or '—'}, escalation {row.escalation_level}, version {row.version}"
+            ),
+        )
 
     for spec in reversed(kind.INPUTS):
         if spec.kind == "message":
@@ -203,20 +202,30 @@ def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
     from cxdesk.workflow.loop.commands import ClaimNext
     from cxdesk.workflow.loop.service import TicketService
-    from cxdesk.workflow.reads.queries import ticket_detail
 
     service = TicketService(context.database(), context.settings, context.actor())
     claimed = service.handle(ClaimNext(queue=queue, at=context.now()))
-    with context.database().session() as session:
-        assert claimed.id is not None  # a claimed ticket is stored
-        row = ticket_detail(session, claimed.id, context.viewer()).row
+    assert claimed.id is not None  # a claimed ticket is stored
+    _show_acted(
+        context,
+        claimed.id,
+        fmt,
+        lambda row: (
+            f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
+            f"{row.assignee}, version {row.version}"
+        ),
+    )
+
+
+def _show_acted(context: Context, number: int, fmt: str, line: Callable[[TicketRow], str]) -> None:
+    """The ticket as a command left it: as JSON, or the command's one line."""
+    from cxdesk.workflow.reads.detail import read_ticket_detail
+
+    row = read_ticket_detail(context.database(), number, context.viewer()).row
     if fmt == "json":
         print_json(_ticket_json(context, row, context.now()))
     else:
-        say(
-            f"{row.id} claimed: {row.stage}, {row.priority}, {row.queue}, assignee "
-            f"{row.assignee}, version {row.version}"
-        )
+        say(line(row))
 
 
 def _print_ticket(context: Context, detail: TicketDetail) -> None:
