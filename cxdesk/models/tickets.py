@@ -78,7 +78,19 @@ class Ticket(SQLModel, table=True):
 # What the sweep has yet to do, as partial indexes: a pass reads only the tickets whose
 # clock passed a mark it has not acted on, however many tickets are open. The sweep's
 # queries repeat these conditions term for term (SQLite uses a partial index only then).
-BREACH_UNMARKED = or_(
+# A clock runs while `sla_due` is set (not pending, resolved or closed). Each clock
+# breaches on its own: the resolution clock escalates whether or not the first response
+# came, so a case nobody answered still reaches the top of the ladder.
+RUNNING = col(Ticket.sla_due).is_not(None)
+FIRST_RESPONSE_BREACH_PENDING = (
+    RUNNING,
+    col(Ticket.first_response_at).is_(None),
+    col(Ticket.first_response_breached_at).is_(None),
+)
+RESOLUTION_BREACH_PENDING = (RUNNING, col(Ticket.resolution_breached_at).is_(None))
+# The running clock (the one `sla_due` mirrors) not yet escalated: an at-risk note for a
+# clock that has already breached would come too late to help.
+RUNNING_CLOCK_UNMARKED = or_(
     and_(
         col(Ticket.first_response_at).is_(None),
         col(Ticket.first_response_breached_at).is_(None),
@@ -92,13 +104,18 @@ RISK_UNMARKED = or_(
     col(Ticket.risk_notified_for).is_(None),
     col(Ticket.risk_notified_for) != col(Ticket.sla_due),
 )
-BREACH_PENDING = (col(Ticket.sla_due).is_not(None), BREACH_UNMARKED)
-RISK_PENDING = (col(Ticket.sla_risk_at).is_not(None), RISK_UNMARKED, BREACH_UNMARKED)
+RISK_PENDING = (col(Ticket.sla_risk_at).is_not(None), RISK_UNMARKED, RUNNING_CLOCK_UNMARKED)
 Index(
-    "ix_tickets_breach_pending",
-    col(Ticket.sla_due),
-    sqlite_where=and_(*BREACH_PENDING),
-    postgresql_where=and_(*BREACH_PENDING),
+    "ix_tickets_first_response_breach_pending",
+    col(Ticket.first_response_due),
+    sqlite_where=and_(*FIRST_RESPONSE_BREACH_PENDING),
+    postgresql_where=and_(*FIRST_RESPONSE_BREACH_PENDING),
+)
+Index(
+    "ix_tickets_resolution_breach_pending",
+    col(Ticket.resolution_due),
+    sqlite_where=and_(*RESOLUTION_BREACH_PENDING),
+    postgresql_where=and_(*RESOLUTION_BREACH_PENDING),
 )
 Index(
     "ix_tickets_risk_pending",

@@ -23,7 +23,11 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import UnusableTicket
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
-from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
+from cxdesk.models.tickets import (
+    FIRST_RESPONSE_BREACH_PENDING,
+    RESOLUTION_BREACH_PENDING,
+    RISK_PENDING,
+)
 from cxdesk.workflow.access.org import get_meta, set_meta
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts, fire_metric_alerts
@@ -90,8 +94,9 @@ class SweepReport:
 def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
     """The queries that find a pass's work: tickets to mark at risk, breaches to escalate,
     follow-ups to expire. Each is a range scan of an index holding only what is still to do
-    (RISK_PENDING and BREACH_PENDING are the partial indexes' own conditions, repeated term
-    for term so that SQLite may use them), so it reads the work, not the open tickets.
+    (the `*_PENDING` conditions are the partial indexes' own, repeated term for term so that
+    SQLite may use them), so it reads the work, not the open tickets. Each clock has its own
+    breach finder: a case may breach its resolution clock without ever being answered.
     Clocks at risk come with their due time: one already past it is a breach, not at risk,
     and is left out in Python, since a bound on `sla_due` here would lead PostgreSQL's
     planner to the breach index, whose `sla_due > now` side holds every running clock."""
@@ -99,7 +104,12 @@ def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScala
         "at_risk": select(Ticket.id, Ticket.sla_due).where(
             col(Ticket.sla_risk_at) <= now, *RISK_PENDING
         ),
-        "breaches": select(Ticket.id).where(col(Ticket.sla_due) < now, *BREACH_PENDING),
+        "first_response_breaches": select(Ticket.id).where(
+            col(Ticket.first_response_due) < now, *FIRST_RESPONSE_BREACH_PENDING
+        ),
+        "resolution_breaches": select(Ticket.id).where(
+            col(Ticket.resolution_due) < now, *RESOLUTION_BREACH_PENDING
+        ),
         "followups_expired": select(FollowUp.ticket_id)
         .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
         .where(
@@ -119,7 +129,8 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
         work = {name: session.exec(query).all() for name, query in finders(now).items()}
     report.seconds["find"] = time.perf_counter() - started
     jobs = [("at_risk", i) for i, due in work["at_risk"] if due is not None and due > now]
-    jobs += [("breaches", i) for i in work["breaches"]]
+    breached = {*work["first_response_breaches"], *work["resolution_breaches"]}
+    jobs += [("breaches", i) for i in sorted(breached)]
     jobs += [("followups_expired", i) for i in sorted(set(work["followups_expired"]))]
     done = _act(service, jobs, now, report.skipped)
     report.at_risk = done["at_risk"]

@@ -14,7 +14,11 @@ from sqlmodel import col, select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Ticket, TimelineEntry
-from cxdesk.models.tickets import BREACH_PENDING, RISK_PENDING
+from cxdesk.models.tickets import (
+    FIRST_RESPONSE_BREACH_PENDING,
+    RESOLUTION_BREACH_PENDING,
+    RISK_PENDING,
+)
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
@@ -138,25 +142,33 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
 def test_the_sweep_finds_its_work_through_its_own_indexes(db: Database) -> None:
     plans = explain_finders(db, T0, no_seqscan=True)
     assert "ix_tickets_risk_pending" in plans["at_risk"]
-    assert "ix_tickets_breach_pending" in plans["breaches"]
+    assert "ix_tickets_first_response_breach_pending" in plans["first_response_breaches"]
+    assert "ix_tickets_resolution_breach_pending" in plans["resolution_breaches"]
     if db.is_sqlite:  # PostgreSQL weighs the join by its statistics: checked at size
         assert "ix_followups_status_expires" in plans["followups_expired"]
 
 
 def test_a_handled_clock_leaves_the_sweeps_indexes(db: Database) -> None:
     """A breach the sweep escalates without an at-risk mark (it was not running then) is
-    out of both indexes: later passes do not read it again."""
+    out of the at-risk and first-response indexes: later passes do not read it again. The
+    resolution clock stays in its own index until it breaches too."""
     (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
     due = ticket(db, tid).first_response_due
+    conditions = (RISK_PENDING, FIRST_RESPONSE_BREACH_PENDING, RESOLUTION_BREACH_PENDING)
+    pending = [select(Ticket.id).where(*condition) for condition in conditions]
     with db.session() as session:
-        pending = select(Ticket.id).where(*RISK_PENDING), select(Ticket.id).where(*BREACH_PENDING)
-        assert [session.exec(q).all() for q in pending] == [[tid], [tid]]
+        assert [session.exec(q).all() for q in pending] == [[tid], [tid], [tid]]
     report = sweep(db, SETTINGS, due + timedelta(hours=1))
     assert (report.at_risk, report.breaches) == (0, 1)
+    names = ("at_risk", "first_response_breaches", "resolution_breaches")
     with db.session() as session:
-        assert [session.exec(q).all() for q in pending] == [[], []]
-        later = finders(due + timedelta(days=1))
-        assert [session.exec(later[name]).all() for name in ("at_risk", "breaches")] == [[], []]
+        assert [session.exec(q).all() for q in pending] == [[], [], [tid]]
+        later = finders(due + timedelta(hours=2))
+        assert [session.exec(later[name]).all() for name in names] == [[], [], []]
+    resolution_due = ticket(db, tid).resolution_due
+    assert sweep(db, SETTINGS, resolution_due + timedelta(minutes=1)).breaches == 1
+    with db.session() as session:
+        assert [session.exec(q).all() for q in pending] == [[], [], []]
 
 
 def test_metric_alerts_are_looked_at_every_five_minutes(db: Database) -> None:
@@ -198,8 +210,11 @@ def test_sweeps_running_at_once_escalate_once(
     assert all(s.returncode == 0 for s in sweeps)
     assert sum(json.loads(out)["breaches"] for out in outputs) == len(ids)
     db = Database.open(target)
-    for tid in ids:
-        assert len(timeline(db, tid, "escalation")) == 1
+    for tid in ids:  # ten days on, both clocks breached: each escalated once
+        assert [body.split(":")[0] for body in timeline(db, tid, "escalation")] == [
+            "first response SLA breached",
+            "resolution SLA breached",
+        ]
     db.dispose()
 
 

@@ -10,13 +10,16 @@ from cxdesk.i18n import say
 from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import RESOLUTION_CODES, Analyze, Pend, Reopen, Resolve, Resume
+from cxdesk.workflow.loop.escalation import escalate_due_breaches
 from cxdesk.workflow.loop.stages import resume_stage
 from cxdesk.workflow.loop.unit import Acting, optional_text, reopen_work, required_text, work_on
 
 
 def pend(acting: Acting, command: Pend, session: Session | None) -> Ticket:
-    """Wait on the customer or a third party; the SLA clock stops."""
+    """Wait on the customer or a third party; the SLA clock stops (a clock already overdue
+    is escalated first, as the sweep would have)."""
     with work_on(acting, command, session) as work:
+        escalate_due_breaches(acting, work, work.at)
         work.ticket.paused_at = work.at
         work.ticket.paused_from = work.ticket.stage
         reason = required_text(command.reason, "reason")
