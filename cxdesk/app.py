@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from cxdesk.config import Settings
@@ -23,6 +24,7 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.crash_line import OneLineCrashApp
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
+from cxdesk.screens.inbox import InboxChanged, InboxScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
@@ -31,13 +33,14 @@ from cxdesk.workflow.loop.commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher
-from cxdesk.workflow.reads.notices import take_notices
+from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices
 from cxdesk.workflow.reads.viewer import read_viewer
 
 if TYPE_CHECKING:
     from cxdesk.db import Database
 
 NOTICE_POLL_S = 2.0
+NOTICE_BURST = 3  # more new notifications than this at once toast as one summary
 LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
 
 
@@ -50,8 +53,11 @@ class CxdeskApp(OneLineCrashApp[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("i", "inbox", "Inbox", id="app.inbox"),
     ]
     COMMANDS = App.COMMANDS | {DeskCommands}
+
+    unread: reactive[int] = reactive(0, init=False)  # my unread notifications: the badge
 
     def __init__(
         self,
@@ -63,6 +69,7 @@ class CxdeskApp(OneLineCrashApp[None]):
     ) -> None:
         super().__init__()
         self._claiming = False  # a claim-next is in flight
+        self._seen_notice: int | None = None  # the newest notification already accounted for
         viewer = read_viewer(db, actor, settings)
         self.desk = Desk(
             db=db,
@@ -96,9 +103,14 @@ class CxdeskApp(OneLineCrashApp[None]):
         )
 
     class Noticed(Message):
-        def __init__(self, notices: list[Notice]) -> None:
+        """What the inbox holds now: the unread count, and the notifications new since the
+        last look (`first`: the desk's first look, whose backlog is summed up, not shown)."""
+
+        def __init__(self, notices: list[Notice], unread: int, *, first: bool = False) -> None:
             super().__init__()
             self.notices = notices
+            self.unread = unread
+            self.first = first
 
     class FeedState(Message):
         """The change feed came up (live) or went down (poll until it is back)."""
@@ -125,6 +137,7 @@ class CxdeskApp(OneLineCrashApp[None]):
         # kept out of the collector's scans, a full collection no longer stalls a keystroke.
         gc.freeze()
         self.push_screen(QueueScreen(self.desk))
+        self.poll_notices()
         self.set_interval(NOTICE_POLL_S, self.poll_notices)
         # Screens reload when the database changes: told by the change feed (LISTEN/NOTIFY on
         # PostgreSQL, PRAGMA data_version on SQLite) on a thread of its own, not a worker, so
@@ -202,26 +215,55 @@ class CxdeskApp(OneLineCrashApp[None]):
 
     @work(thread=True, exclusive=True, group="notices", exit_on_error=False)
     def poll_notices(self) -> None:
-        """Escalations, breaches and at-risk marks for me arrive as toasts."""
-        notices = take_notices(self.desk.db, self.desk.actor, self.desk.clock())
-        if notices:
-            self.post_message(self.Noticed(notices))
+        """Count my unread notifications, and fetch those new since the last look (to toast).
+        Cheap when nothing changed: one count over an index, no write."""
+        state = read_inbox_state(self.desk.db, self.desk.actor)
+        seen = self._seen_notice
+        self._seen_notice = state.newest_id
+        if seen is None:
+            self.post_message(self.Noticed([], state.unread, first=True))
+        elif state.newest_id > seen:
+            notices = read_new_notices(self.desk.db, self.desk.actor, seen)
+            self.post_message(self.Noticed(notices, state.unread))
+        elif state.unread != self.unread:
+            self.post_message(self.Noticed([], state.unread))
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """Any screen's failed load, as one error toast."""
         self.notify(message.error, severity="error", markup=False)
 
     def on_cxdesk_app_noticed(self, message: CxdeskApp.Noticed) -> None:
+        """Escalations, breaches and at-risk marks for me arrive as toasts; a backlog or a
+        burst arrives as one summary that points at the inbox."""
+        self.unread = message.unread
+        t = self.desk.t
+        if message.first or len(message.notices) > NOTICE_BURST:
+            count = message.unread if message.first else len(message.notices)
+            if count:
+                summary = (
+                    t("{count} unread notifications — i opens the inbox", count=count)
+                    if message.first
+                    else t("{count} new notifications — i opens the inbox", count=count)
+                )
+                self.notify(summary, severity="warning", markup=False, timeout=10)
+            return
         for notice in message.notices:
             severity: SeverityLevel = "warning" if notice.kind == "at_risk" else "error"
-            said = self.desk.t.said(notice.said)  # in the desk's language, ticket first
+            said = t.said(notice.said)  # in the desk's language, ticket first
             self.notify(
                 f"{notice.ticket} {said}" if said and notice.ticket else notice.body,
-                title=self.desk.t(NOTICE_TITLES.get(notice.kind, notice.kind)),
+                title=t(NOTICE_TITLES.get(notice.kind, notice.kind)),
                 severity=severity,
                 markup=False,
                 timeout=10,
             )
+
+    def on_inbox_changed(self, _message: InboxChanged) -> None:
+        self.poll_notices()
+
+    def action_inbox(self) -> None:
+        if not isinstance(self.screen, InboxScreen):
+            self.push_screen(InboxScreen(self.desk))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -98,4 +98,5 @@ SCREEN_TITLES = {  # the help overlay names the screen underneath
     "queue": N_("queue"),
     "ticket": N_("ticket"),
     "dashboard": N_("dashboard"),
+    "inbox": N_("inbox"),
 }

@@ -154,6 +154,7 @@ class QueueScreen(Screen[None]):
         self._show_status(self.t("loading…"))
         self.load()
         self.set_interval(1.0, self._tick)
+        self.watch(self.app, "unread", lambda _unread: self._show_status(), init=False)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -366,6 +367,9 @@ class QueueScreen(Screen[None]):
                 parts.append(t("{first}–{last} of {total}", **span))
         if note:
             parts.append(note)
+        unread = getattr(self.app, "unread", 0)
+        if unread:
+            parts.append(t("{count} unread — i", count=unread))
         self.query_one("#status", StatusLine).text = " · ".join(parts)
 
     # -- actions ---------------------------------------------------------------------------

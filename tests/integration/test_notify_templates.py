@@ -21,7 +21,6 @@ from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.loop.commands import Escalate
-from cxdesk.workflow.loop.notifications import unread
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.templates import (
     check_placeholders,
@@ -30,6 +29,7 @@ from cxdesk.workflow.loop.templates import (
     save_template,
     seed_templates,
 )
+from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices
 from tests.conftest import Run
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -113,8 +113,7 @@ def test_escalation_notifies_the_supervisor_and_runs_the_hook(
     # U+2028 survives cleaning; the hook gets it escaped, Chinese as is.
     reason = "customer is furious\u2028生气"
     TicketService(desk, settings, "ann").handle(Escalate(ticket_id, reason, at=T0))
-    with desk.session() as session:
-        notices = unread(session, "sue")
+    notices = read_new_notices(desk, "sue", 0)
     assert [(n.kind, n.ticket) for n in notices] == [("escalation", f"CX-{ticket_id:06d}")]
     received = log.read_text(encoding="utf-8")
     assert "\u2028" not in received and "\\u2028生气" in received
@@ -129,8 +128,7 @@ def test_a_failing_hook_does_not_undo_the_command(
     ticket_id = open_case(desk, settings)
     TicketService(desk, settings, "ann").handle(Escalate(ticket_id, "angry", at=T0))
     assert "notify_command failed" in capsys.readouterr().err
-    with desk.session() as session:
-        assert len(unread(session, "sue")) == 1
+    assert len(read_new_notices(desk, "sue", 0)) == 1
 
 
 @pytest.mark.parametrize(
@@ -167,8 +165,7 @@ async def test_notifications_for_me_appear_as_toasts(
     ref = f"CX-{ticket_id:06d}"
     expected = f"{ref} {said.format(me=me)}[b]loud[/b] customer"
     assert toasts == [(expected, False)]  # once, in the desk's language, and as plain text
-    with db.session() as session:
-        assert unread(session, me) == []
+    assert read_inbox_state(db, me).unread == 1  # shown, not read: it waits in the inbox
 
 
 def test_away_agents_get_no_new_tickets(desk: Database) -> None:

@@ -20,10 +20,14 @@ from cxdesk.workflow.insight.dashboard import (
     read_assignable_agents,
     read_dashboard,
 )
-from cxdesk.workflow.loop.notifications import unread
 from cxdesk.workflow.loop.templates import find_templates, render_template
 from cxdesk.workflow.reads.detail import read_ticket_detail, ticket_detail
-from cxdesk.workflow.reads.notices import take_notices
+from cxdesk.workflow.reads.notices import (
+    mark_notices_read,
+    read_inbox,
+    read_inbox_state,
+    read_new_notices,
+)
 from cxdesk.workflow.reads.search import Search
 from cxdesk.workflow.reads.templates import read_template_text, read_templates
 from cxdesk.workflow.reads.tickets import (
@@ -54,14 +58,25 @@ def test_the_viewer_is_read_with_their_scope_and_every_queue(demo_copy: str) -> 
         read_viewer(db, "nobody.here", Settings())
 
 
-def test_new_notices_are_handed_over_once(demo_copy: str) -> None:
+def test_notices_wait_in_the_inbox_until_marked_read(demo_copy: str) -> None:
     db = Database.open(demo_copy)
-    with db.session() as session:
-        waiting = unread(session, SUPERVISOR)
-    assert waiting, "the demo leaves the supervisor notifications to read"
+    state = read_inbox_state(db, SUPERVISOR)
+    assert state.unread > 0, "the demo leaves the supervisor notifications to read"
+    waiting = read_new_notices(db, SUPERVISOR, 0)
+    assert len(waiting) == state.unread and max(n.id for n in waiting) <= state.newest_id
+    assert read_new_notices(db, SUPERVISOR, state.newest_id) == []  # nothing newer
+    inbox = read_inbox(db, SUPERVISOR)
+    # grouped by ticket: once a ticket's notifications end, it does not come back
+    tickets = [n.ticket_id for n in inbox]
+    groups = [t for i, t in enumerate(tickets) if i == 0 or tickets[i - 1] != t]
+    assert len(groups) == len(set(groups))
+    assert {n.id for n in waiting} <= {n.id for n in inbox}
+    one = waiting[0]
     at = DEMO_NOW + timedelta(minutes=1)
-    assert take_notices(db, SUPERVISOR, at) == waiting
-    assert take_notices(db, SUPERVISOR, at) == []
+    assert mark_notices_read(db, SUPERVISOR, at, [one.id]) == 1
+    assert read_inbox_state(db, SUPERVISOR).unread == state.unread - 1
+    assert mark_notices_read(db, SUPERVISOR, at) == state.unread - 1
+    assert read_inbox_state(db, SUPERVISOR) == type(state)(0, state.newest_id)
     with db.session() as session:
         marked = session.exec(
             select(Notification.read_at).where(col(Notification.id).in_([n.id for n in waiting]))
@@ -69,16 +84,27 @@ def test_new_notices_are_handed_over_once(demo_copy: str) -> None:
     assert marked == [at] * len(waiting)
 
 
-def test_no_new_notices_take_no_write_lock(demo_copy: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The TUI asks every two seconds; an empty answer must not queue behind writers."""
+def test_marking_read_never_touches_another_agents_notices(demo_copy: str) -> None:
     db = Database.open(demo_copy)
-    take_notices(db, AGENT, DEMO_NOW)
+    theirs = read_new_notices(db, SUPERVISOR, 0)
+    assert theirs
+    assert mark_notices_read(db, AGENT, DEMO_NOW, [n.id for n in theirs]) == 0
+    assert read_new_notices(db, SUPERVISOR, 0) == theirs
+
+
+def test_an_idle_look_at_the_inbox_takes_no_write_lock(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TUI asks every two seconds; the look must not queue behind writers."""
+    db = Database.open(demo_copy)
 
     def no_write() -> None:
-        raise AssertionError("took the write lock with nothing to mark")
+        raise AssertionError("took the write lock to look")
 
     monkeypatch.setattr(db, "write", no_write)
-    assert take_notices(db, AGENT, DEMO_NOW) == []
+    state = read_inbox_state(db, AGENT)
+    read_new_notices(db, AGENT, state.newest_id)
+    read_inbox(db, AGENT)
 
 
 def test_a_page_and_its_count_are_those_of_the_listing(demo_copy: str) -> None:

@@ -38,9 +38,9 @@ from cxdesk.workflow.loop.commands import (
     Resolve,
     Respond,
 )
-from cxdesk.workflow.loop.notifications import mark_read, unread
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
+from cxdesk.workflow.reads.notices import mark_notices_read
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 18:00 in Shanghai
 ME = "li.na"
@@ -156,9 +156,8 @@ def build(path: Path) -> None:
     as_("li.na").handle(Link(late, problem_id, at=at(39)))
     with db.write() as session:  # away: shown so in the assign picker
         session.execute(sa.text("UPDATE agents SET away = true WHERE login = 'emily.wu'"))
-    with db.write() as session:  # nothing to pop up as a toast while the screenshot is taken
-        for login, *_ in AGENTS:
-            mark_read(session, [n.id for n in unread(session, login)], NOW)
+    for login, *_ in AGENTS:  # nothing to pop up as a toast while the screenshot is taken
+        mark_notices_read(db, login, NOW)
     with db.engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()

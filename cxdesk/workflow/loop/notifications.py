@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import event
 from sqlalchemy.orm import SessionTransaction
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from cxdesk.config import Settings
 from cxdesk.models import Notification
@@ -31,6 +31,21 @@ class Notice:
     ticket: str | None
     body: str  # as stored: English
     said: Any = None  # its template and values (cxdesk.i18n.Message.stored), if any
+    read_at: datetime | None = None
+    ticket_id: int | None = None
+
+
+def notice_of(row: Notification) -> Notice:
+    return Notice(
+        row.id or 0,
+        row.at,
+        row.kind,
+        ticket_ref(row.ticket_id) if row.ticket_id else None,
+        row.body,
+        row.said,
+        row.read_at,
+        row.ticket_id,
+    )
 
 
 def announce(settings: Settings, notices: list[Notification]) -> None:
@@ -57,33 +72,6 @@ def announce(settings: Settings, notices: list[Notification]) -> None:
             )
         except (OSError, subprocess.SubprocessError) as exc:
             say(f"cxdesk: warning: notify_command failed: {exc}", err=True)
-
-
-def unread(session: Session, login: str) -> list[Notice]:
-    """The agent's unread notifications, oldest first (a read: cheap to poll)."""
-    rows = session.exec(
-        select(Notification)
-        .where(Notification.login == login, col(Notification.read_at).is_(None))
-        .order_by(col(Notification.id))
-        .limit(50)
-    )
-    return [
-        Notice(
-            row.id or 0,
-            row.at,
-            row.kind,
-            ticket_ref(row.ticket_id) if row.ticket_id else None,
-            row.body,
-            row.said,
-        )
-        for row in rows
-    ]
-
-
-def mark_read(session: Session, notice_ids: list[int], now: datetime) -> None:
-    session.execute(
-        update(Notification).where(col(Notification.id).in_(notice_ids)).values(read_at=now)
-    )
 
 
 # session.info key: notifications made in the session's transaction, told once it commits
