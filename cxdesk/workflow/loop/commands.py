@@ -290,6 +290,8 @@ DESK_COMMANDS: tuple[type[TicketCommand], ...] = (
     Merge,
 )
 BY_NAME: dict[str, type[TicketCommand]] = {c.NAME: c for c in DESK_COMMANDS}
+# What a supervisor does to many marked tickets at once in the queue.
+BULK_COMMANDS: tuple[type[TicketCommand], ...] = (Assign, Escalate, Note, Pend, Link, CloseProblem)
 
 
 @dataclass(frozen=True)

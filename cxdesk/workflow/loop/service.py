@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, overload
 
 from sqlmodel import Session, col, select
@@ -76,6 +77,14 @@ HANDLERS: dict[type[Any], Callable[[Acting, Any, Session | None], Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one ticket's command in `handle_each`: done, or refused and why."""
+
+    ticket_id: int
+    refused: CxdeskError | None = None
+
+
 class TicketService(Acting):
     """Ticket commands on behalf of one actor (a login, or `cxdesk` for automation)."""
 
@@ -98,6 +107,20 @@ class TicketService(Acting):
             raise
         log.debug("%s %s by %s", name, ticket, self.actor)
         return result
+
+    def handle_each(self, commands: Iterable[TicketCommand]) -> list[Outcome]:
+        """Each command on its own ticket, in a transaction of its own and with its own
+        checks: a refusal (a ticket moved on, another team's, a stage that does not allow
+        it) is told beside its ticket and neither stops nor undoes the others."""
+        outcomes = []
+        for command in commands:
+            try:
+                self.handle(command)
+            except CxdeskError as exc:
+                outcomes.append(Outcome(command.ticket_id, exc))
+            else:
+                outcomes.append(Outcome(command.ticket_id))
+        return outcomes
 
     @contextmanager
     def batch(self, tickets: Iterable[int]) -> Iterator[Batch]:
