@@ -170,6 +170,10 @@ class _Walk:
             return
         for kind, start, stop, counted, note in lay_out(calendar, self.cursor, end):
             self.total += counted
+            last = self.intervals[-1] if self.intervals else None
+            if last and (last.kind, last.note, last.ahead, last.end) == (kind, note, ahead, start):
+                counted += last.counted  # a stretch that a step without effect here cut
+                start = self.intervals.pop().start
             self.intervals.append(
                 Interval(kind, start, stop, counted, self.total, note, ahead=ahead)
             )

@@ -96,3 +96,12 @@ def _idle(calendar: BusinessCalendar, start: datetime, end: datetime) -> list[Pi
         pieces.append((_IDLE_KIND[kind], moment, until, timedelta(0), name or ""))
         moment = until
     return pieces
+
+
+def working_time(length: timedelta) -> str:
+    """Working time as hours and minutes (`171h 00m`, `-2h 05m`): days of a calendar with
+    opening hours are not 24 hours long."""
+    minutes = int(length.total_seconds()) // 60
+    sign = "-" if minutes < 0 else ""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours}h {rest:02d}m"
