@@ -112,6 +112,38 @@ ZH: dict[str, str] = {
     "SLA at risk": "SLA 即将超时",
     "SLA breached": "SLA 已超时",
     "Escalated to you": "已升级给你",
+    # the SLA panel
+    "SLA clocks": "SLA 时钟",
+    "SLA clocks — {ticket}": "SLA 时钟 — {ticket}",
+    "First response clock": "首次响应时钟",
+    "Resolution clock": "解决时钟",
+    "counted": "计时",
+    "outside hours": "非工作时间",
+    "weekend": "周末",
+    "public holiday": "法定节假日",
+    "make-up workday": "调休工作日",
+    "paused": "已暂停",
+    "restarted": "重新计时",
+    "not itemised": "未逐段列出",
+    "running": "计时中",
+    "met": "达标",
+    "missed": "未达标",
+    "stopped": "已停止",
+    "due": "到期",
+    "risk noted": "已提示临期",
+    "escalated": "已升级处理",
+    "from": "起",
+    "to": "止",
+    "kind": "类别",
+    "total": "累计",
+    "note": "说明",
+    "{priority} · policy {policy} · calendar {calendar} · target {target}": (
+        "{priority} · 策略 {policy} · 日历 {calendar} · 目标 {target}"
+    ),
+    "{state} · counted {counted} · given back {given} · at risk {risk} · due {due}": (
+        "{state} · 已计 {counted} · 暂停返还 {given} · 临期 {risk} · 到期 {due}"
+    ),
+    "its history replayed gives due {due}": "按历史重放得出的到期时间为 {due}",
     # the queue
     "Mine": "我的",
     "Unassigned": "未分配",
