@@ -298,11 +298,16 @@ class _Replay:
         for walk in self.walks.values():
             if self.state(walk) == "stopped":
                 continue
-            counted_until = walk.pause[0] if walk.pause is not None else h.at
+            pause = walk.pause
+            counted_until = h.at if pause is None else pause[0]
             total = calendar.measured(stand.start, counted_until) - timedelta(
                 seconds=stand.paused_seconds
             )
+            if pause is not None:  # the pause goes on past the raise, cut by it
+                walk.end_pause(h.at, timedelta(0))
             walk.rebase(h.at, note, total)
+            if pause is not None:
+                walk.pause = (h.at, pause[1])
 
     def _reopen(self, h: Happening) -> None:
         stand = self.stand
