@@ -68,7 +68,9 @@ def ticket_sla(
     audit = session.exec(
         select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(col(AuditEntry.id))
     )
-    history = happenings(((a.at, a.detail) for a in audit), pending_reasons(entries))
+    history = happenings(
+        ((a.at, a.detail or {}) for a in audit), pending_reasons(entries), ticket.priority
+    )
     if not history:
         history = _guessed(ticket)
     try:
@@ -88,18 +90,22 @@ def read_ticket_sla(
 
 
 def happenings(
-    audit: Iterable[tuple[datetime, dict[str, Any]]], reasons: dict[datetime, str]
+    audit: Iterable[tuple[datetime, dict[str, Any]]],
+    reasons: dict[datetime, str],
+    priority_now: str,
 ) -> list[Happening]:
     """What the clocks answer to, read off the audit's state after each command (oldest
-    first): the opening, pauses and resumes, priority raises, reopens and stops."""
+    first): the opening, pauses and resumes, priority raises, reopens and stops. A row
+    without a state (none is known to exist) changes nothing; a priority never recorded is
+    the ticket's own."""
     found: list[Happening] = []
     state: dict[str, Any] = {}
     for at, detail in audit:
         after = {**state, **(detail.get("state") or {})}
         before_stage, stage = state.get("stage"), after.get("stage")
-        priority = str(after.get("priority", ""))
+        priority = str(after.get("priority") or priority_now)
         step = None
-        if not state:
+        if not found:
             step = Step.OPEN
         elif stage == Stage.PENDING and before_stage != Stage.PENDING:
             step = Step.PEND
