@@ -276,6 +276,28 @@ def test_a_raise_while_pending_counts_up_to_the_pause_and_gives_the_pause_back()
     assert first.total_at(first.due) == 24 * HOURS
 
 
+def test_a_resolution_without_a_reply_stops_the_first_response_clock_unmet() -> None:
+    d = Driven.open(
+        SlaPlanner(office_settings()), queue("office", "office"), utc(2026, 3, 2, 9), "P3"
+    )
+    d.resolve(HOURS)
+    first, resolution = d.explain(utc(2026, 3, 2, 12)).clocks
+    assert (first.state, first.stopped_at, first.counted) == ("stopped", utc(2026, 3, 2, 10), HOURS)
+    assert (resolution.state, resolution.counted) == ("met", HOURS)
+
+
+def test_years_of_a_clock_are_itemised_for_the_first_of_them_and_summed_after() -> None:
+    settings_ = office_settings()
+    d = Driven.open(SlaPlanner(settings_), queue("office", "office"), utc(2026, 3, 2, 9), "P3")
+    now = utc(2029, 3, 2, 9)
+    first, _ = d.explain(now).clocks
+    last = first.intervals[-1]
+    assert last.kind is IntervalKind.NOT_ITEMISED and last.end == now
+    calendar = SlaPlanner(settings_).calendar("office")
+    assert first.counted == calendar.between(utc(2026, 3, 2, 9), now)
+    assert first.state == "breached"
+
+
 def test_breach_marks_and_the_sweeps_notes_are_marked() -> None:
     d = Driven.open(
         SlaPlanner(office_settings()), queue("office", "office"), utc(2026, 3, 2, 9), "P3"

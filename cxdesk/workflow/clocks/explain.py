@@ -49,12 +49,9 @@ class StoredClocks(Protocol):
 
     opened_at: datetime
     priority: str
-    stage: str
     first_response_at: datetime | None
     first_response_due: datetime | None
     resolution_due: datetime | None
-    paused_at: datetime | None
-    paused_seconds: int
     first_response_breached_at: datetime | None
     resolution_breached_at: datetime | None
 
@@ -90,7 +87,8 @@ class ClockExplanation:
         return self.due == self.replayed_due
 
     def total_at(self, moment: datetime) -> timedelta:
-        """Counted working time by `moment`, read off the intervals."""
+        """Counted working time by `moment`, read off the intervals (within a stretch not
+        itemised, what was counted by its start)."""
         total = timedelta(0)
         for interval in self.intervals:
             if interval.start > moment:
@@ -209,7 +207,8 @@ def explain_clocks(
     opening is assumed from the ticket where the history has none)."""
     steps = list(history)
     if not steps or steps[0].step is not Step.OPEN:
-        steps.insert(0, Happening(ticket.opened_at, Step.OPEN, _first_priority(steps, ticket)))
+        priority = steps[0].priority if steps else ticket.priority
+        steps.insert(0, Happening(ticket.opened_at, Step.OPEN, priority))
     if ticket.first_response_at is not None:
         steps.append(Happening(ticket.first_response_at, Step.RESPOND, ""))
     steps.sort(key=lambda h: h.at)  # stable: the record's order within an instant
@@ -226,10 +225,6 @@ def explain_clocks(
             for walk in (replay.walks[FIRST_RESPONSE], replay.walks[RESOLUTION])
         ),
     )
-
-
-def _first_priority(steps: Sequence[Happening], ticket: StoredClocks) -> str:
-    return steps[0].priority if steps else ticket.priority
 
 
 class _Replay:
@@ -390,7 +385,11 @@ class _Replay:
         self, walk: _Walk, due: datetime | None, risk: datetime | None, now: datetime
     ) -> str:
         state = self.state(walk)
-        if walk.stopped_at is not None and due is not None:
+        if walk.stopped_at is not None:
+            # A first-response clock stopped by a resolution without a reply was not met.
+            answered = walk.clock == RESOLUTION or self.stand.first_response_at == walk.stopped_at
+            if not answered or due is None:
+                return "stopped"
             return "met" if walk.stopped_at <= due else "missed"
         if state != "running" or due is None:
             return state

@@ -24,7 +24,7 @@ class IntervalKind(StrEnum):
     NOT_ITEMISED = "not_itemised"
 
 
-COUNTING = frozenset({IntervalKind.COUNTED, IntervalKind.MAKEUP, IntervalKind.NOT_ITEMISED})
+COUNTING = frozenset({IntervalKind.COUNTED, IntervalKind.MAKEUP})  # working time, by the minute
 
 
 @dataclass(frozen=True)
