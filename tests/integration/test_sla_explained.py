@@ -18,7 +18,7 @@ from cxdesk.workflow.access.permissions import Actor, load_actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.clocks.explain import SlaExplanation
 from cxdesk.workflow.clocks.stretches import IntervalKind
-from cxdesk.workflow.loop.commands import Claim, Pend, Reopen, Resolve, Respond, Resume
+from cxdesk.workflow.loop.commands import Claim, Merge, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.sla import read_ticket_sla
 from tests.conftest import Run, engine_for
@@ -89,6 +89,17 @@ def test_the_explanation_follows_the_stored_clocks_through_the_loop(desk: Databa
     raised = [i for i in first.intervals if i.kind is IntervalKind.RESTARTED]
     assert [(r.start, r.note) for r in raised] == [(T0 + 5 * H, "priority P2 → P1")]
     assert first.state == "breached"  # five hours since the opening, two given back
+    with desk.session() as session:
+        raised_by = session.exec(
+            select(TimelineEntry).where(
+                TimelineEntry.ticket_id == tid, TimelineEntry.at == T0 + 5 * H
+            )
+        ).one()
+    assert (raised_by.kind, raised_by.data["priority_from"], raised_by.data["priority_to"]) == (
+        "alert",
+        "P2",
+        "P1",
+    )
 
     ann.handle(Respond(tid, "在处理", at=T0 + 6 * H))
     ann.handle(Resolve(tid, code="refund", root_cause="late", action="refunded", at=T0 + 7 * H))
@@ -168,3 +179,32 @@ def test_ticket_sla_on_the_command_line(new_db: str, run: Run) -> None:
     assert "\x1b" not in out  # escaped as \u001b inside the JSON string
     code, out, err = run(*db, "--as", "vic", "ticket", "sla", "1")
     assert code != 0 and "no ticket CX-000001" in err and out == ""
+
+
+def test_a_merge_that_raises_the_priority_records_it_and_the_clocks_follow(
+    desk: Database,
+) -> None:
+    kept = ingest(desk, "e1", at=T0, nps=3).ticket_id  # P2
+    assert kept is not None
+    with desk.write() as session:  # a second open case of the customer, made by hand
+        session.execute(sa.text("UPDATE tickets SET stage = 'closed' WHERE id = :id"), {"id": kept})
+    duplicate = ingest(desk, "e2", at=T0 + H, nps=2, comment="outage").ticket_id  # P1
+    assert duplicate is not None and duplicate != kept
+    with desk.write() as session:
+        session.execute(
+            sa.text("UPDATE tickets SET stage = 'collect' WHERE id = :id"), {"id": kept}
+        )
+    TicketService(desk, SETTINGS, "sue").handle(Merge(duplicate, kept, at=T0 + 2 * H))
+    with desk.session() as session:
+        link = session.exec(
+            select(TimelineEntry).where(
+                TimelineEntry.ticket_id == kept, TimelineEntry.kind == "link"
+            )
+        ).one()
+    assert (link.data["priority_from"], link.data["priority_to"]) == ("P2", "P1")
+    explanation, ticket = explained(desk, kept, T0 + 3 * H)
+    first, _ = explanation.clocks
+    assert ticket.priority == first.priority == "P1"
+    assert [(i.start, i.note) for i in first.intervals if i.kind is IntervalKind.RESTARTED] == [
+        (T0 + 2 * H, "priority P2 → P1")
+    ]

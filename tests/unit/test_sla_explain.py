@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxdesk.config import WEEKDAYS, CalendarConfig, PolicyConfig, Settings, Target
-from cxdesk.models import Queue, Ticket
+from cxdesk.models import Queue, Ticket, TimelineEntry
 from cxdesk.workflow.clocks.explain import (
     ClockExplanation,
     ClockNote,
@@ -23,6 +23,7 @@ from cxdesk.workflow.clocks.explain import (
 from cxdesk.workflow.clocks.sla import SlaPlanner
 from cxdesk.workflow.clocks.stretches import IntervalKind
 from cxdesk.workflow.loop.opening import raise_priority
+from cxdesk.workflow.reads.sla import clock_notes, happenings, pending_reasons
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICE = CalendarConfig(
@@ -436,3 +437,58 @@ def test_the_explanation_arrives_at_what_the_planner_stored(
     running = first if t.first_response_at is None else resolution
     if running.state in ("running", "at_risk", "breached"):
         assert (running.due, running.at_risk_at) == (t.sla_due, t.sla_risk_at)
+
+
+# -- the history read back from the record ------------------------------------------------
+
+
+def test_the_history_is_read_off_the_audits_states_and_the_timeline() -> None:
+    def state(stage: str, priority: str) -> dict[str, object]:
+        return {"state": {"stage": stage, "priority": priority, "assignee": None}}
+
+    audit = [
+        (utc(2026, 3, 2, 9), state("new", "P3")),
+        (utc(2026, 3, 2, 9, 5), state("collect", "P3")),  # claimed: nothing for the clocks
+        (utc(2026, 3, 2, 10), state("pending", "P3")),
+        (utc(2026, 3, 2, 11), {"state": {"priority": "P2"}}),  # ingest's attach: priority only
+        (utc(2026, 3, 2, 12), state("collect", "P2")),
+        (utc(2026, 3, 2, 13), state("verify", "P2")),
+        (utc(2026, 3, 2, 14), state("analyze", "P1")),  # a bad follow-up: reopened, raised
+        (utc(2026, 3, 2, 15), state("closed", "P1")),
+    ]
+    old_note = TimelineEntry(  # a pend's note from before the pause was marked
+        ticket_id=1,
+        at=utc(2026, 3, 2, 10),
+        actor="ann",
+        kind="note",
+        body="pending: photos",
+        data={"say": ["pending: {reason}", {"reason": "photos"}]},
+    )
+    steps = happenings(audit, pending_reasons([old_note]), "P1")
+    assert [(h.at.hour, h.step, h.priority, h.note) for h in steps] == [
+        (9, Step.OPEN, "P3", ""),
+        (10, Step.PEND, "P3", "photos"),
+        (11, Step.PRIORITY, "P2", ""),
+        (12, Step.RESUME, "P2", ""),
+        (13, Step.STOP, "P2", ""),
+        (14, Step.REOPEN, "P1", ""),
+        (15, Step.STOP, "P1", ""),
+    ]
+
+
+def test_the_sweeps_notes_are_read_by_clock() -> None:
+    def entry(data: dict[str, object], kind: str = "escalation") -> TimelineEntry:
+        return TimelineEntry(ticket_id=1, at=utc(2026, 3, 2), actor="cxdesk", kind=kind, data=data)
+
+    notes = clock_notes(
+        [
+            entry({"clock": "first response", "due": "2026-03-02T12:00:00+00:00"}),
+            entry({"clock": "resolution", "level": 2}),
+            entry({"level": 1}),  # escalated by hand: not a clock's
+            entry({"clock": "paused", "reason": "x"}, kind="note"),
+        ]
+    )
+    assert [(n.clock, n.kind) for n in notes] == [
+        ("first_response", "risk_noted"),
+        ("resolution", "escalated"),
+    ]
