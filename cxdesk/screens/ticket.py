@@ -1,4 +1,5 @@
-"""One ticket: header with SLA clocks, the customer, links, resolution, and the timeline.
+"""One ticket: header with SLA clocks (`t` explains them, `sla_panel`), the customer, links,
+resolution, and the timeline.
 
 The screen also asks for and runs the desk's commands, their forms rendered from the commands'
 declared inputs (`loop.commands`)."""
