@@ -96,8 +96,10 @@ class SlaPanel(ModalScreen[None]):
             explanation = read_ticket_sla(
                 desk.db, desk.settings, self.ticket_id, desk.viewer, desk.clock()
             )
-        except Exception as exc:
-            self.post_message(LoadFailed(self.t.error(exc)))
+        except Exception as exc:  # told, and shown in the panel in place of the clocks
+            error = self.t.error(exc)
+            self.app.call_from_thread(self.query_one("#sla-body", Static).update, plain(error))
+            self.post_message(LoadFailed(error))
             return
         self.post_message(self.Loaded(explanation))
 
@@ -154,6 +156,7 @@ class SlaPanel(ModalScreen[None]):
         parts.append(table)
         for mark in clock.marks:
             label = t(MARK_LABELS.get(mark.kind, mark.kind))
-            parts.append(plain(f"{local_time(mark.at, tz)}  {label}  {mark.note}", "bold"))
+            note = t.said(mark.said) or mark.note  # the sweep's text in the desk's language
+            parts.append(plain(f"{local_time(mark.at, tz)}  {label}  {note}", "bold"))
         parts.append(Text(""))
         return Group(*parts)

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxdesk.config import WEEKDAYS, CalendarConfig, PolicyConfig, Settings, Target
+from cxdesk.i18n import Translator
 from cxdesk.models import Queue, Ticket, TimelineEntry
 from cxdesk.workflow.clocks.explain import (
     ClockExplanation,
@@ -482,7 +483,13 @@ def test_the_sweeps_notes_are_read_by_clock() -> None:
 
     notes = clock_notes(
         [
-            entry({"clock": "first response", "due": "2026-03-02T12:00:00+00:00"}),
+            entry(
+                {
+                    "clock": "first response",
+                    "due": "2026-03-02T12:00:00+00:00",
+                    "say": ["first response SLA at risk: due {due}", {"due": "2026-03-02 20:00"}],
+                }
+            ),
             entry({"clock": "resolution", "level": 2}),
             entry({"level": 1}),  # escalated by hand: not a clock's
             entry({"clock": "paused", "reason": "x"}, kind="note"),
@@ -492,3 +499,5 @@ def test_the_sweeps_notes_are_read_by_clock() -> None:
         ("first_response", "risk_noted"),
         ("resolution", "escalated"),
     ]
+    zh = Translator("zh").said(notes[0].said)
+    assert zh is not None and "2026-03-02 20:00" in zh and "SLA" in zh

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cxdesk.models import Queue, Stage
 from cxdesk.workflow.clocks.calendar import BusinessCalendar, Unmeasurable
@@ -61,6 +61,7 @@ class Mark:
     at: datetime
     kind: str  # at_risk, due, breached (the sweep's mark), risk_noted, escalated
     note: str = ""
+    said: Any = None  # the note's template and values (`Message.stored`), for a desk's language
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class ClockNote:
     clock: str  # FIRST_RESPONSE or RESOLUTION
     kind: str  # risk_noted or escalated
     text: str
+    said: Any = None
 
 
 @dataclass
@@ -355,7 +357,9 @@ class _Replay:
             if at is not None
         ]
         marks += [
-            Mark(n.at, n.kind, n.text) for n in notes if n.clock == walk.clock and n.at >= start
+            Mark(n.at, n.kind, n.text, n.said)
+            for n in notes
+            if n.clock == walk.clock and n.at >= start
         ]
         marks.sort(key=lambda m: m.at)
         counted = walk.total

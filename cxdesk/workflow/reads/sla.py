@@ -151,7 +151,7 @@ def clock_notes(entries: Iterable[TimelineEntry]) -> list[ClockNote]:
         clock = _CLOCK_NAMES.get(str(data.get("clock")))
         if entry.kind == TimelineKind.ESCALATION and clock is not None:
             kind = "risk_noted" if "due" in data else "escalated"
-            notes.append(ClockNote(entry.at, clock, kind, entry.body))
+            notes.append(ClockNote(entry.at, clock, kind, entry.body, data.get("say")))
     return notes
 
 
