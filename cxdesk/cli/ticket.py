@@ -132,6 +132,57 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
         )
 
 
+SLA_COLUMNS = ("from", "to", "kind", "counted", "total", "note")
+
+
+@ticket.command("sla")
+@click.argument("ticket_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def ticket_sla(context: Context, ticket_id: str, fmt: str) -> None:
+    """Explain a ticket's SLA clocks: each stretch from the clock's start, counted or not
+    and why, with the running total of working time, the at-risk point and the due time."""
+    from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
+    from cxdesk.workflow.clocks.stretches import working_time
+    from cxdesk.workflow.reads.sla import read_ticket_sla, sla_json
+
+    explanation = read_ticket_sla(
+        context.database(), context.settings, parse_ref(ticket_id), context.viewer(), context.now()
+    )
+    if fmt == "json":
+        print_json(sla_json(explanation))
+        return
+    for clock in explanation.clocks:
+        say(
+            f"{ticket_ref(explanation.ticket_id)} {clock.clock.replace('_', ' ')}: "
+            f"{clock.priority}, policy {clock.policy}, calendar {clock.calendar}, "
+            f"target {working_time(clock.target)}",
+            bold=True,
+        )
+        say(
+            f"state {clock.state}  counted {working_time(clock.counted)}  given back "
+            f"{working_time(clock.given_back)}  at risk {context.local(clock.at_risk_at) or '-'}"
+            f"  due {context.local(clock.due) or '-'}"
+        )
+        if not clock.agrees:
+            say(f"the history replayed gives due {context.local(clock.replayed_due) or '-'}")
+        rows = [
+            {
+                "from": context.local(i.start),
+                "to": context.local(i.end),
+                "kind": i.kind.value.replace("_", " ") + (" (ahead)" if i.ahead else ""),
+                "counted": working_time(i.counted),
+                "total": working_time(i.total),
+                "note": i.note,
+            }
+            for i in clock.intervals
+        ]
+        print_rows(rows, "table", SLA_COLUMNS)
+        for mark in clock.marks:
+            say(f"  {context.local(mark.at)}  {mark.kind.replace('_', ' ')}  {mark.note}")
+        say("")
+
+
 def desk_command(kind: type[TicketCommand]) -> None:
     """`cxdesk ticket NAME TICKET… …` for one of the desk's commands, its arguments and options
     rendered from the command's declared inputs; then each ticket as it now is. Several

@@ -1,4 +1,5 @@
-"""One ticket: header with SLA clocks, the customer, links, resolution, and the timeline.
+"""One ticket: header with SLA clocks (`t` explains them, `sla_panel`), the customer, links,
+resolution, and the timeline.
 
 The screen also asks for and runs the desk's commands, their forms rendered from the commands'
 declared inputs (`loop.commands`)."""
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -25,6 +25,8 @@ from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
+from cxdesk.screens.sla_panel import SlaPanel
+from cxdesk.screens.ticket_panels import customer_panel, resolution_panel
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import read_assignable_agents
 from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input, command_from_values
@@ -51,16 +53,6 @@ FORMS_FROM_THE_DATABASE = {  # agents and loads; templates
     c.NAME for c in DESK_COMMANDS if any(i.kind in ("agent", "message") for i in c.INPUTS)
 }
 
-RESOLUTION_LABELS = {  # the resolution panel's rows, by TicketDetail.resolution key
-    "code": N_("code"),
-    "root_cause": N_("root cause"),
-    "driver": N_("driver"),
-    "action_taken": N_("action taken"),
-    "customer_remedy": N_("customer remedy"),
-    "verify": N_("verify"),
-    "reopened": N_("reopened"),
-}
-
 TIMELINE_STYLE = {
     "alert": "bold magenta",
     "response": "green",
@@ -78,6 +70,7 @@ class TicketScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="ticket.back"),
         Binding("r", "reload", N_("Refresh"), id="ticket.refresh"),
+        Binding("t", "sla", N_("SLA clocks"), id="ticket.sla"),
         *(
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
@@ -149,12 +142,15 @@ class TicketScreen(Screen[None]):
         self.detail = message.detail
         self.refresh_bindings()
         self._show_header()
-        self._show_customer()
-        self._show_resolution()
+        self.query_one("#customer", Static).update(customer_panel(message.detail, self.t))
+        self.query_one("#resolution", Static).update(resolution_panel(message.detail, self.t))
         self._show_timeline()
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_sla(self) -> None:
+        self.app.push_screen(SlaPanel(self.desk, self.ticket_id))
 
     def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""
@@ -359,44 +355,6 @@ class TicketScreen(Screen[None]):
         line.append("\n" + times, style="dim")
         self.query_one("#ticket-header", Static).update(line)
 
-    def _show_customer(self) -> None:
-        assert self.detail is not None
-        customer = self.detail.customer
-        widget = self.query_one("#customer", Static)
-        if customer is None:
-            widget.update(Text(self.t("no customer (problem ticket)"), style="dim"))
-            return
-        table = _field_table()
-        for label, value in (
-            (N_("id"), customer.id),
-            (N_("name"), customer.name),
-            (N_("tier"), customer.tier),
-            (N_("phone"), customer.phone),
-            (N_("email"), customer.email),
-            (N_("feedback"), customer.feedback_count),
-            (N_("tickets"), customer.ticket_count),
-        ):
-            table.add_row(Text(self.t(label), style="dim"), plain(value or "—"))
-        if self.detail.links:
-            label = N_("cases") if self.detail.row.kind == "problem" else N_("problem")
-            table.add_row(Text(self.t(label), style="dim"), plain(", ".join(self.detail.links)))
-        widget.update(table)
-
-    def _show_resolution(self) -> None:
-        assert self.detail is not None
-        detail = self.detail
-        table = _field_table()
-        for label, value in (
-            *detail.resolution.items(),
-            ("verify", detail.verify_outcome),
-            ("reopened", detail.reopen_count or None),
-        ):
-            shown = self.t(RESOLUTION_LABELS.get(label, label.replace("_", " ")))
-            table.add_row(Text(shown, style="dim"), plain(value or "—"))
-        if detail.row.kind == "problem" and detail.links:
-            table.add_row(Text(self.t("cases"), style="dim"), plain(", ".join(detail.links)))
-        self.query_one("#resolution", Static).update(table)
-
     def _show_timeline(self) -> None:
         assert self.detail is not None
         tz = self.desk.settings.timezone
@@ -415,10 +373,3 @@ class TicketScreen(Screen[None]):
             # is anchored again).
             self._entries_shown = len(self.detail.timeline)
             self.call_after_refresh(self.query_one("#timeline-box").scroll_end, animate=False)
-
-
-def _field_table() -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column(no_wrap=True, width=12)
-    table.add_column(ratio=1)
-    return table

@@ -163,6 +163,9 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
             Call(("ticket", "note", "1", "--message", HOSTILE, "--format", "json"), "json", True)
         ],
         "ticket pend": [Call(("ticket", "pend", "1", "--reason", HOSTILE))],
+        "ticket sla": [  # the pause's reason shows, escaped
+            Call(("ticket", "sla", "1", "--format", f), f, True) for f in ("table", "json")
+        ],
         "ticket resume": [Call(("ticket", "resume", "1"))],
         "ticket analyze": [
             Call(("ticket", "analyze", "1", "--root-cause", HOSTILE, "--driver", HOSTILE))

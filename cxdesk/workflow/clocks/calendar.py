@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import cache
 from itertools import accumulate
 from typing import TYPE_CHECKING
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 Span = tuple[time, time]
 SEARCH_LIMIT_DAYS = 3 * 366
 MOST_DAYS_MEASURED = 40 * 366  # a table of spans this long takes a few MB
+
+
+class DayKind(StrEnum):
+    WORKDAY = "workday"
+    MAKEUP = "makeup"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
 
 
 class Unmeasurable(ConfigError):
@@ -69,6 +77,22 @@ class BusinessCalendar:
         if self.country is not None:
             return self._country_calendar(self.country).is_working_day(day)
         return bool(self.weekly[day.weekday()])
+
+    def day_kind(self, day: date) -> tuple[DayKind, str | None]:
+        """Why a local date works or not, for explaining a clock: a workday, a make-up
+        workday (a day without hours of its own that works, such as a 调休 Saturday), a
+        public holiday with its name (None for the calendar's own extra holidays), or a
+        weekend."""
+        if self.always_open:
+            return DayKind.WORKDAY, None
+        if self.is_workday(day):
+            return (DayKind.WORKDAY if self.weekly[day.weekday()] else DayKind.MAKEUP), None
+        if day in self.extra_holidays:
+            return DayKind.HOLIDAY, None
+        name = None if self.country is None else self._country_calendar(self.country).get(day)
+        if name is not None:
+            return DayKind.HOLIDAY, str(name)
+        return DayKind.WEEKEND, None
 
     def _country_calendar(self, country: str) -> HolidayBase:
         if self._country_days is None:
@@ -150,6 +174,27 @@ class BusinessCalendar:
         first, last = epoch_micros(start), epoch_micros(end)
         table = self._covering(first, last)
         return timedelta(microseconds=table.done_by(last) - table.done_by(first))
+
+    def working_spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The working periods within [start, end), cut to it, exactly as `between` counts
+        them (overlapping spans once): their lengths add up to `between(start, end)`."""
+        if end <= start:
+            return []
+        if self.always_open:
+            return [(start, end)]
+        first, last = epoch_micros(start), epoch_micros(end)
+        table = self._covering(first, last)
+        spans = []
+        i = bisect_right(table.closes, first)
+        while i < len(table.opens) and table.opens[i] < last:
+            spans.append(
+                (
+                    from_epoch_micros(max(table.opens[i], first)),
+                    from_epoch_micros(min(table.closes[i], last)),
+                )
+            )
+            i += 1
+        return spans
 
     def measured(self, start: datetime, end: datetime) -> timedelta:
         """`between`, or the elapsed time where the calendar cannot count working time (dates

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from cxdesk.config import Settings, Target
-from cxdesk.models import Priority, Queue, Stage, Ticket
+from cxdesk.models import Priority, Queue, Stage
 from cxdesk.workflow.clocks.calendar import BusinessCalendar
 
 CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
@@ -154,7 +154,7 @@ class SlaPlanner:
         )
 
     def resume_clocks(
-        self, ticket: Ticket, queue: Queue, paused_at: datetime, now: datetime
+        self, ticket: Clocked, queue: Queue, paused_at: datetime, now: datetime
     ) -> None:
         """Give back the working time that was left when the ticket was paused."""
         calendar = self.calendar_for(queue, ticket.priority)

@@ -23,7 +23,13 @@ def pend(acting: Acting, command: Pend, session: Session | None) -> Ticket:
         work.ticket.paused_at = work.at
         work.ticket.paused_from = work.ticket.stage
         reason = required_text(command.reason, "reason")
-        work.timeline(TimelineKind.NOTE, say("pending: {reason}", reason=reason))
+        # Marked as the pause's reason, for the SLA explanation to put beside the pause.
+        work.timeline(
+            TimelineKind.NOTE,
+            say("pending: {reason}", reason=reason),
+            clock="paused",
+            reason=reason,
+        )
     return work.ticket
 
 

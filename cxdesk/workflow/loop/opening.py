@@ -129,7 +129,10 @@ def _assignment_entry(assignee: str, mode: str) -> Entry:
 def alert_entry(rule: str, priority: str, raised_from: str | None) -> tuple[str, dict[str, Any]]:
     """An alert put on an open case: the entry's body and data."""
     note = alert_note(rule, priority, raised_from)
-    return str(note), {"rule": rule, "say": note.stored()}
+    data: dict[str, Any] = {"rule": rule, "say": note.stored()}
+    if raised_from:  # the instant the clocks were planned again, for the SLA explanation
+        data.update(priority_from=raised_from, priority_to=priority)
+    return str(note), data
 
 
 def open_ticket(acting: Acting, command: OpenTicket, session: Session | None) -> Ticket:

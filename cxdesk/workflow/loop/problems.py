@@ -120,7 +120,9 @@ def merge(acting: Acting, command: Merge, session: Session | None) -> Ticket:
                 select(FeedbackEvent).where(FeedbackEvent.ticket_id == source_id)
             ):
                 event.ticket_id = into_id
+            raised: dict[str, str] = {}
             if is_more_urgent(source.priority, target.priority):
+                raised = {"priority_from": target.priority, "priority_to": source.priority}
                 target.priority = source.priority
                 acting.planner.start_clocks(
                     target, into.queue, target.reopened_at or target.opened_at
@@ -137,5 +139,6 @@ def merge(acting: Acting, command: Merge, session: Session | None) -> Ticket:
             TimelineKind.LINK,
             say("merged {ref} into this case", ref=ticket_ref(source_id)),
             source=source_id,
+            **raised,
         )
     return into.ticket

@@ -245,7 +245,8 @@ def own_unit(acting: Acting, session: Session | None) -> Iterator[Session]:
 def _finish(acting: Acting, cmd: Work) -> None:
     ticket = cmd.ticket
     if cmd.target != ticket.stage or cmd.name == "resume":
-        before = ticket.paused_from if cmd.name == "resume" else ticket.stage
+        # A resume has already moved the stage on, from pending.
+        before = Stage.PENDING.value if cmd.name == "resume" else ticket.stage
         cmd.timeline(
             TimelineKind.TRANSITION,
             f"{before} → {cmd.target}",
