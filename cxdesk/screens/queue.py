@@ -16,10 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Input
 
 from cxdesk.errors import CxdeskError
+from cxdesk.screens.bulk import BulkActions
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
@@ -79,7 +79,7 @@ class Page:
     remembered: bool = False  # shown from an earlier fetch while this request's is under way
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(BulkActions):
     CSS_PATH = "queue.tcss"
     BINDINGS = [
         *(
@@ -100,6 +100,9 @@ class QueueScreen(Screen[None]):
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
         Binding("s", "sort", "Sort", id="queue.sort"),
         Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
+        Binding("space", "mark", "Mark", id="queue.mark"),
+        Binding("asterisk", "mark_page", "Mark page", id="queue.mark_page"),
+        Binding("b", "bulk", "Bulk action", id="queue.bulk"),
     ]
 
     # They choose what to load; the table and status line repaint themselves when it arrives.
@@ -342,6 +345,13 @@ class QueueScreen(Screen[None]):
         else:
             self.load()
 
+    def page_rows(self) -> list[TicketRow]:
+        return self.current.rows if self.current is not None else []
+
+    def marks_changed(self) -> None:
+        self.query_one("#tickets", TicketTable).set_marked(frozenset(self.marks))
+        self._show_status()
+
     def _cursor_key(self) -> str | None:
         return self.query_one("#tickets", TicketTable).cursor_key
 
@@ -365,6 +375,8 @@ class QueueScreen(Screen[None]):
                     total += "+"
                 span = {"first": f"{first:,}", "last": f"{last:,}", "total": total}
                 parts.append(t("{first}–{last} of {total}", **span))
+        if self.marks:
+            parts.append(t("{count} marked — b acts on them", count=len(self.marks)))
         if note:
             parts.append(note)
         unread = getattr(self.app, "unread", 0)

@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import N_
+from cxdesk.screens.command_forms import FORMS_FROM_THE_DATABASE, command_fields
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
@@ -28,12 +29,11 @@ from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.sla_panel import SlaPanel
 from cxdesk.screens.ticket_panels import customer_panel, resolution_panel
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.insight.dashboard import read_assignable_agents
-from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input, command_from_values
+from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, command_from_values
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import allowed_commands
 from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
-from cxdesk.workflow.reads.templates import read_template_text, read_templates
+from cxdesk.workflow.reads.templates import read_template_text
 from cxdesk.workflow.reads.tickets import TicketRow
 
 ACTIONS = (  # key, command, label: also in the command palette and the footer
@@ -49,9 +49,6 @@ ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("l", "link", N_("Link problem")),
 )
 COMMAND_TITLES = {c.NAME: c.TITLE for c in DESK_COMMANDS}
-FORMS_FROM_THE_DATABASE = {  # agents and loads; templates
-    c.NAME for c in DESK_COMMANDS if any(i.kind in ("agent", "message") for i in c.INPUTS)
-}
 
 TIMELINE_STYLE = {
     "alert": "bold magenta",
@@ -228,58 +225,9 @@ class TicketScreen(Screen[None]):
             self._ask(message.command, message.row, message.fields)
 
     def _form(self, command: str, row: TicketRow) -> list[Field]:
-        """The command's inputs as fields; labels in English, the form shows them translated.
-        Those of FORMS_FROM_THE_DATABASE read it: built by a worker, never on the event loop."""
-        return [f for spec in BY_NAME[command].INPUTS for f in self._fields(spec, row)]
-
-    def _fields(self, spec: Input, row: TicketRow) -> list[Field]:
-        required = spec.required
-        match spec.kind:
-            case "agent":
-                return [self._agent_field(row)]
-            case "message":
-                templates = read_templates(self.desk.db)
-                return [  # the text first: typing starts at once
-                    Field(
-                        "message",
-                        N_("Text (or leave it empty and pick a template)"),
-                        kind="multiline",
-                        either="template",  # checked in the form: it stays open, text kept
-                    ),
-                    Field(
-                        "template",
-                        N_("Template"),
-                        kind="select",
-                        required=False,
-                        choices=[(f"{t.name} — {t.title}", t.name) for t in templates],
-                    ),
-                ]
-            case "code":
-                choices = [(c, c) for c in spec.choices]
-                return [Field(spec.name, spec.label, "select", required, choices)]
-        detail = self.detail
-        current = (detail.resolution.get(spec.current) or "") if detail and spec.current else ""
-        return [Field(spec.name, spec.label, required=required, value=current)]
-
-    def _agent_field(self, row: TicketRow) -> Field:
-        """The agents of the ticket's team, lightest load first, away ones last and marked.
-        Reads the database: called from a worker, never on the event loop."""
-        queue = self.desk.clocks.queues.get(row.queue)  # None: a queue that is gone, no agents
-        team = queue.team_id if queue else None
-        agents = read_assignable_agents(
-            self.desk.db, team, besides=row.assignee, queues=self.desk.queues
-        )
-        hints = {}
-        for a in agents:
-            hint = self.t("{open} open · load {load}", open=a.open, load=a.load)
-            hints[a.login] = f"{self.t('away')} · {hint}" if a.away else hint
-        return Field(
-            "login",
-            N_("Agent"),
-            kind="pick",
-            choices=[(f"{a.name} ({a.login})", a.login) for a in agents],
-            hints=hints,
-        )
+        """Those of FORMS_FROM_THE_DATABASE read it: built by a worker, never on the loop."""
+        current = self.detail.resolution if self.detail else None
+        return command_fields(self.desk, command, [row], current)
 
     @work(thread=True, exclusive=True, group="ticket-action", exit_on_error=False)
     def run_command(self, command: str, row: TicketRow, values: dict[str, str]) -> None:

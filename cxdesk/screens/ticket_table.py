@@ -30,7 +30,7 @@ from cxdesk.screens.format import plain
 
 GAP = 2  # blank cells between columns
 DRAWN_CELLS_KEPT = 5000
-LINE_CLASSES = {"header": "header", "cursor": "cursor", "even": "even-row"}
+LINE_CLASSES = {"header": "header", "cursor": "cursor", "even": "even-row", "marked": "marked"}
 NARROW_GAP = 1  # when the columns do not fit at their natural widths
 
 
@@ -51,6 +51,7 @@ class TicketTable(ScrollView, can_focus=True):
         "ticket-table--header",
         "ticket-table--cursor",
         "ticket-table--even-row",
+        "ticket-table--marked",
     }
     DEFAULT_CSS = """
     TicketTable {
@@ -72,6 +73,10 @@ class TicketTable(ScrollView, can_focus=True):
     }
     TicketTable > .ticket-table--even-row {
         background: $surface-lighten-1 20%;
+    }
+    TicketTable > .ticket-table--marked {
+        color: $text-accent;
+        text-style: bold underline;
     }
     """
     BINDINGS = [
@@ -99,6 +104,7 @@ class TicketTable(ScrollView, can_focus=True):
         self.columns = columns
         self.keys: list[str] = []
         self.cells: list[list[Text]] = []
+        self.marked: frozenset[str] = frozenset()  # rows marked for a bulk action
         self._index: dict[str, int] = {}
         self._widths: list[int] = [len(column.label) for column in columns]
         self._layout: tuple[int, list[int], int] | None = None  # (for width, widths, gap)
@@ -159,6 +165,16 @@ class TicketTable(ScrollView, can_focus=True):
             return
         self._lines.pop(row, None)
         self.refresh_line(row + 1)  # the header is line 0
+
+    def set_marked(self, keys: frozenset[str]) -> None:
+        """Draw these rows as marked (keys not shown are kept for when they are)."""
+        changed = self.marked ^ keys
+        self.marked = keys
+        for key in changed:
+            row = self._index.get(key)
+            if row is not None:
+                self._lines.pop(row, None)
+                self.refresh_line(row + 1)
 
     def get_row(self, key: str) -> list[Text]:
         return self.cells[self._index[key]]
@@ -243,11 +259,15 @@ class TicketTable(ScrollView, can_focus=True):
         row = int(self.scroll_offset.y) + y - 1
         if row >= len(self.keys):
             return Strip.blank(width, self._style("row"))
+        marked = self.keys[row] in self.marked
         if row == self.cursor_row:
-            return self._strip(self.cells[row], self._style("cursor"), width)
+            cursor = self._style("cursor")
+            return self._strip(
+                self.cells[row], cursor + self._style("marked") if marked else cursor, width
+            )
         line = self._lines.get(row)
         if line is None or line.cell_length != width:
-            style = self._style("even" if row % 2 else "row")
+            style = self._style("marked" if marked else "even" if row % 2 else "row")
             line = self._lines[row] = self._strip(self.cells[row], style, width)
         return line
 

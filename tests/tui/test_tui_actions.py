@@ -402,18 +402,18 @@ async def test_a_dashboard_that_fails_to_load_says_so(
 async def test_the_agent_picker_reads_the_database_off_the_event_loop(
     demo_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cxdesk.screens import ticket as ticket_screen
+    from cxdesk.screens import command_forms
 
     threads: list[threading.Thread] = []
     asked: list[object] = []
-    read = ticket_screen.read_assignable_agents
+    read = command_forms.read_assignable_agents
 
     def reading(db, team, **kw):
         threads.append(threading.current_thread())
         asked.append(team)
         return read(db, team, **kw)
 
-    monkeypatch.setattr(ticket_screen, "read_assignable_agents", reading)
+    monkeypatch.setattr(command_forms, "read_assignable_agents", reading)
     app = demo_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
