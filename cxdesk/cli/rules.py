@@ -107,12 +107,13 @@ def rules_backtest(
     )
     if window.since is not None and window.until is not None and window.until <= window.since:
         raise click.BadParameter(f"{until!r} is not after --since {since!r}", param_hint="--until")
+    db = context.database()
+    context.viewer().require_ingest("test rules against the stored feedback")
     rule_set = context.settings.rules
     if rules_file is not None:
         context.own_file(rules_file, "rules backtest --rules")
-        rule_set = proposed_rules(_read_text(rules_file), rules_file, context.settings)
-    db = context.database()
-    context.viewer().require_ingest("test rules against the stored feedback")
+        source = f"--rules {rules_file}"
+        rule_set = proposed_rules(_read_text(rules_file, source), source, context.settings)
     report = backtest(db, context.settings, rule_set, window).as_dict()
     if fmt == "json":
         print_json(report)
@@ -120,14 +121,14 @@ def rules_backtest(
     _print_report(report)
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, source: str) -> str:
     if path == "-":
         return sys.stdin.read()
     try:
         with open(path, encoding="utf-8") as stream:
             return stream.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--rules {path}: cannot read it: {exc}") from exc
+        raise ConfigError(f"{source}: cannot read it: {exc}") from exc
 
 
 def _print_report(report: dict[str, Any]) -> None:
