@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_
+from sqlmodel.sql.expression import Select
 
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind, TimelineEntry
 from cxdesk.models.base import table_of
@@ -52,9 +53,7 @@ class Window:
         return conditions
 
 
-def replay_rows(
-    connection: Connection, symbols: tuple[str, ...], window: Window
-) -> Iterator[tuple[Any, ...]]:
+def replay_statement(symbols: tuple[str, ...], window: Window) -> Select[Any]:
     """Each event the rules judge (not follow-up answers, which ingest never judges), oldest
     first: its id, time, customer and when the ticket it went to was closed (None if it went
     to none, or that ticket is not closed), then the facts `symbols` name, in their order."""
@@ -62,7 +61,7 @@ def replay_rows(
     source = table_of(FeedbackEvent).outerjoin(table_of(Ticket), _tickets.id == _events.ticket_id)
     if any(name in _FROM_CUSTOMER for name in symbols):
         source = source.join(table_of(Customer), _customers.id == _events.customer_id)
-    statement = (
+    return (
         select_columns(
             _events.event_id, _events.occurred_at, _events.customer_id, _tickets.closed_at, *facts
         )
@@ -70,6 +69,13 @@ def replay_rows(
         .where(_events.kind != "followup", *window.bounds(_events.occurred_at))
         .order_by(_events.occurred_at, _events.event_id)
     )
+
+
+def replay_rows(
+    connection: Connection, symbols: tuple[str, ...], window: Window
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `replay_statement`, read in chunks."""
+    statement = replay_statement(symbols, window)
     result = connection.execution_options(yield_per=CHUNK).execute(statement)
     drivers = symbols.index("drivers") + LEADING if "drivers" in symbols else None
     for rows in result.partitions():
