@@ -5,6 +5,7 @@ errors of bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,12 @@ def test_the_text_report_escapes_what_a_file_names(history: str, run: Run, tmp_p
             '[[rules]]\nname = "x"\ncondition = "nps < 3"\npriority = "P1"\nqueue = "nope"\n',
             "proposed.toml: rules[0] x: unknown queue 'nope'",
         ),
+        (
+            (),
+            PROPOSED + '[[rules]]\nname = "outage"\ncondition = "nps < 3"\npriority = "P1"\n'
+            'queue = "vip"\n',
+            "proposed.toml: rules[5]: duplicate rule name 'outage'",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(
@@ -286,3 +293,11 @@ def test_only_the_ingest_roles_may_backtest(history: str, run: Run) -> None:
     assert run("--db", history, "user", "add", "ann", "--role", "agent", "--team", "care")[0] == 0
     code, _, err = run("--db", history, "--as", "ann", "rules", "backtest")
     assert code == 2 and "ann (agent) may not test rules against the stored feedback" in err
+
+
+def test_the_proposed_rules_may_come_on_standard_input(
+    history: str, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PROPOSED))
+    report = backtest(run, history, "--rules", "-")
+    assert by_rule(report, "changes")["high_effort"]["newly_examples"] == ["e3"]
