@@ -177,6 +177,7 @@ class _Replay:
 
     def run(self, rows: Iterator[tuple[Any, ...]]) -> None:
         fired_by, alert_of, recorded = self.rule_set.fired_by, self.rule_set.alert_of, self.recorded
+        unchanged: dict[str, int] = {}  # by rule: alerts recorded under it and decided by it now
         replayed = 0
         for row in rows:
             replayed += 1
@@ -189,8 +190,15 @@ class _Replay:
             alert = alert_of(fired)
             decisive = None if alert is None else alert.decisive.name
             self._count(row, fired, decisive)
-            if before is not None or decisive is not None:
+            if before == decisive:
+                if before is not None:
+                    unchanged[before] = unchanged.get(before, 0) + 1
+            else:
                 self._changed(row[0], before, decisive)
+        for name, count in unchanged.items():
+            change = self._change(name)
+            change.recorded += count
+            change.now += count
         names = [rule.name for rule in self.rule_set.configs]
         self.result.replayed = replayed
         self.result.days = {(names[n], day): f for (n, day), f in self.day_figures.items()}
@@ -211,7 +219,8 @@ class _Replay:
             return
         rule = self.rule_set.configs[self.index[decisive]]
         mine = figures[(self.index[decisive], day)]
-        by_queue = self.result.queues.setdefault((rule.priority, rule.queue), Figures())
+        queue = (rule.priority, rule.queue)
+        by_queue = self.result.queues.get(queue) or self.result.queues.setdefault(queue, Figures())
         mine.decided += 1
         by_queue.decided += 1
         case_closes = self.cases.get(customer, at)
@@ -224,21 +233,25 @@ class _Replay:
         self.cases[customer] = closes if closes is not None and closes > at else None
 
     def _changed(self, event_id: str, before: str | None, now: str | None) -> None:
-        changes = self.result.changes
+        """An event whose alert is now under another rule than recorded, or under none."""
         if before is not None:
-            was = changes.setdefault(before, Change())
+            was = self._change(before)
             was.recorded += 1
-            if before != now:
-                was.no_longer += 1
-                if len(was.no_longer_examples) < EXAMPLES:
-                    was.no_longer_examples.append(event_id)
+            was.no_longer += 1
+            if len(was.no_longer_examples) < EXAMPLES:
+                was.no_longer_examples.append(event_id)
         if now is not None:
-            will = changes.setdefault(now, Change())
+            will = self._change(now)
             will.now += 1
-            if before != now:
-                will.newly += 1
-                if len(will.newly_examples) < EXAMPLES:
-                    will.newly_examples.append(event_id)
+            will.newly += 1
+            if len(will.newly_examples) < EXAMPLES:
+                will.newly_examples.append(event_id)
+
+    def _change(self, name: str) -> Change:
+        changes = self.result.changes
+        if name not in changes:
+            changes[name] = Change()
+        return changes[name]
 
     def _local_day(self, at: datetime) -> date:
         """The day of `at` in the configured timezone; events come in time order, so the last
