@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from cxdesk.models.base import table_of
 from tests.conftest import Run, engine_for
 
 NOW = "2026-03-05T10:00:00+08:00"
@@ -193,8 +193,6 @@ def test_an_alert_for_a_customer_with_a_case_open_at_the_start_attaches(
 
 
 def every_table(db: str) -> dict[str, list[tuple[Any, ...]]]:
-    from sqlmodel import SQLModel
-
     engine = engine_for(db)
     try:
         with engine.connect() as connection:
@@ -214,13 +212,7 @@ def test_nothing_is_written(history: str, run: Run, tmp_path: Path) -> None:
     backtest(run, history, "--rules", str(proposed), "--since", DAY2)
     assert run("--db", history, "rules", "backtest")[0] == 0
     assert every_table(history) == before
-    assert len(before[table_of_audit()]) > 0
-
-
-def table_of_audit() -> str:
-    from cxdesk.models import AuditEntry
-
-    return table_of(AuditEntry).name
+    assert before["audit_log"] and before["timeline_entries"]  # the history was there
 
 
 def test_the_text_report_escapes_what_a_file_names(history: str, run: Run, tmp_path: Path) -> None:
