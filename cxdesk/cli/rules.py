@@ -17,7 +17,7 @@ from cxdesk.output import print_json, print_rows, say
 
 @click.group()
 def rules() -> None:
-    """Alert rules: check them, and try them on a file without changing anything."""
+    """Alert rules: check them, try them on a file, replay the stored feedback through them."""
 
 
 @rules.command("check")
