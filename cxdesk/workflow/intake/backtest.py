@@ -169,7 +169,7 @@ class _Replay:
         self.rule_set = rule_set
         self.result = result
         self.recorded = recorded
-        self.cases = cases  # by customer: when their open case closes (None: not in the replay)
+        self.cases = cases  # by customer: when their open case closes (None: after the replay)
         self.zone = zone
         self.index = {rule.name: n for n, rule in enumerate(rule_set.configs)}
         self.day_figures: dict[tuple[int, date], Figures] = {}
