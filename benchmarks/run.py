@@ -2,7 +2,8 @@
 stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
-                             [--compare-tickets 5000] [--only ingest,tui,sweep,compare,audit]
+                             [--compare-tickets 5000]
+                             [--only ingest,tui,sweep,compare,audit,backtest]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -12,7 +13,9 @@ stderr.
 - compare: benchmarks/compare.py, cxdesk against django-helpdesk (installed in a throwaway
   venv);
 - audit: benchmarks/audit.py, `cxdesk audit verify` on the --large-db database against a
-  bare loop computing the same HMACs over the same rows.
+  bare loop computing the same HMACs over the same rows;
+- backtest: benchmarks/backtest.py, `cxdesk rules backtest`'s replay of the --large-db
+  database's 1,000,000 events against streaming the same rows with no rule evaluated.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit")
+BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest")
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if only & {"tui", "audit"}:
+    if only & {"tui", "audit", "backtest"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -110,6 +113,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(out, dict):  # the verifying process's own, not the driver's
             rss = out["verify_peak_rss_mb"]
         results["audit"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "backtest" in only:
+        out, rss, _ = child(HERE / "backtest.py", "--db", args.large_db)
+        results["backtest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -158,6 +164,8 @@ def table(results: dict[str, Any]) -> str:
     add("audit verify (1M tickets), median", "audit", "verify_s", unit=" s")
     add("  rows and timeline entries", "audit", "rows_per_s", unit="/s")
     add("  verify / bare HMAC loop", "audit", "ratio")
+    add("rules backtest (1M events), median", "backtest", "events_per_s", unit=" events/s")
+    add("  backtest / streaming the rows", "backtest", "ratio_to_stream")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))

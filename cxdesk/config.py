@@ -383,13 +383,9 @@ class Settings(StrictModel):
                     )
         if self.metric_alerts.queue not in self.queues:
             raise ValueError(f"metric_alerts.queue: unknown queue {self.metric_alerts.queue!r}")
-        seen: set[str] = set()
-        for index, rule in enumerate(self.rules):
-            if rule.queue not in self.queues:
-                raise ValueError(f"rules[{index}] {rule.name}: unknown queue {rule.queue!r}")
-            if rule.name in seen:
-                raise ValueError(f"rules[{index}]: duplicate rule name {rule.name!r}")
-            seen.add(rule.name)
+        problem = rule_reference_problem(self.rules, self.queues)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     _tz = field_validator("timezone")(_check_timezone)
@@ -407,6 +403,47 @@ class Settings(StrictModel):
         except KeyError:
             known = sorted(self.policies)
             raise ConfigError(f"unknown SLA policy {name!r}; defined: {known}") from None
+
+
+def rule_reference_problem(
+    rules: list[AlertRuleConfig], queues: dict[str, QueueConfig]
+) -> str | None:
+    """The first rule naming a queue that is not configured, or a name already taken."""
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        if rule.queue not in queues:
+            return f"rules[{index}] {rule.name}: unknown queue {rule.queue!r}"
+        if rule.name in seen:
+            return f"rules[{index}]: duplicate rule name {rule.name!r}"
+        seen.add(rule.name)
+    return None
+
+
+class RulesFile(BaseModel):
+    """A proposed rule set: the `[[rules]]` of a file written as the config writes them (the
+    file may be a whole config; its other tables are not read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rules: list[AlertRuleConfig]
+
+
+def parse_rules_file(text: str, source: str, queues: dict[str, QueueConfig]) -> RulesFile:
+    """The rules of a proposed rules file, checked against the configured queues."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
+    if "rules" not in data:
+        raise ConfigError(f"{source}: no [[rules]] in it")
+    try:
+        proposed = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from exc
+    problem = rule_reference_problem(proposed.rules, queues)
+    if problem is not None:
+        raise ConfigError(f"{source}: {problem}")
+    return proposed
 
 
 def _format_validation_error(source: str, exc: ValidationError) -> str:

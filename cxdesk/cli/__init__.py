@@ -45,7 +45,7 @@ COMMANDS = {
     ),
     "rules": LazyCommand(
         "cxdesk.cli.rules:rules",
-        "Alert rules: check them, and try them on a file without changing anything.",
+        "Alert rules: check them, try them on a file, replay the stored feedback through them.",
     ),
     "schema": LazyCommand(
         "cxdesk.cli.ingest:schema",

@@ -1,20 +1,23 @@
-"""`cxdesk rules`: check the alert rules, and try them on a file without changing anything."""
+"""`cxdesk rules`: check the alert rules, try them on a file or replay the stored feedback
+through them, without changing anything."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from cxdesk.cli.context import EXIT_FATAL, Context, pass_context
+from cxdesk.cli.context import EXIT_FATAL, Context, parse_instant, pass_context
 from cxdesk.cli.ingest import INPUT_FORMATS
 from cxdesk.db import sqlite_path
-from cxdesk.output import print_rows, say
+from cxdesk.errors import ConfigError
+from cxdesk.output import print_json, print_rows, say
 
 
 @click.group()
 def rules() -> None:
-    """Alert rules: check them, and try them on a file without changing anything."""
+    """Alert rules: check them, try them on a file, replay the stored feedback through them."""
 
 
 @rules.command("check")
@@ -69,3 +72,89 @@ def rules_test(context: Context, source: str, formats: tuple[str, ...]) -> None:
         outputs[0] if outputs else "table",  # type: ignore[arg-type]
         ("line", "event_id", "customer_id", "fired", "outcome"),
     )
+
+
+@rules.command("backtest")
+@click.option("--since", metavar="ISO", help="Replay events from this time on (inclusive).")
+@click.option("--until", metavar="ISO", help="Replay events before this time (exclusive).")
+@click.option(
+    "--rules",
+    "rules_file",
+    metavar="FILE|-",
+    help="A proposed rule set: [[rules]] as the config writes them [default: the config's].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@pass_context
+def rules_backtest(
+    context: Context, since: str | None, until: str | None, rules_file: str | None, fmt: str
+) -> None:
+    """Replay the stored feedback through the rules, writing nothing: per rule and day, the
+    events that fire and the cases they open or join, against the alerts recorded."""
+    from cxdesk.workflow.intake.backtest import backtest, proposed_rules
+    from cxdesk.workflow.intake.backtest_reads import Window
+
+    zone = context.settings.timezone
+    window = Window(
+        None if since is None else parse_instant(since, zone, "--since"),
+        None if until is None else parse_instant(until, zone, "--until"),
+    )
+    if window.since is not None and window.until is not None and window.until <= window.since:
+        raise click.BadParameter(f"{until!r} is not after --since {since!r}", param_hint="--until")
+    db = context.database()
+    context.viewer().require_ingest("test rules against the stored feedback")
+    rule_set = context.settings.rules
+    if rules_file is not None:
+        context.own_file(rules_file, "rules backtest --rules")
+        source = f"--rules {rules_file}"
+        rule_set = proposed_rules(_read_text(rules_file, source), source, context.settings)
+    report = backtest(db, context.settings, rule_set, window).as_dict()
+    if fmt == "json":
+        print_json(report)
+        return
+    _print_report(report)
+
+
+def _read_text(path: str, source: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read it: {exc}") from exc
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    since, until = report["since"] or "the first event", report["until"] or "the last"
+    say(
+        f"replayed {report['replayed']:,} events from {since} to {until}; days in "
+        f"{report['timezone']}; {report['cases_open_at_since']:,} cases open at the start"
+    )
+    say(f"alerts recorded: {report['alerts_recorded']:,}; alerts now: {report['alerts_now']:,}")
+    figures = ("fired", "decided", "opened", "attached", "failed")
+    for title, rows, columns in (
+        ("per rule", report["rules"], ("rule", "priority", "queue", *figures)),
+        ("per rule and day", report["days"], ("rule", "day", "priority", "queue", *figures)),
+        ("by priority and queue", report["queues"], ("priority", "queue", "opened", "attached")),
+        (
+            "against the alerts recorded",
+            [_examples(row) for row in report["changes"]],
+            ("rule", "recorded", "now", "newly", "no_longer", "examples"),
+        ),
+    ):
+        say("")
+        say(title, bold=True)
+        print_rows(rows, "table", columns)
+
+
+def _examples(change: dict[str, Any]) -> dict[str, Any]:
+    shown = [f"+{e}" for e in change["newly_examples"]]
+    shown += [f"-{e}" for e in change["no_longer_examples"]]
+    return change | {"examples": " ".join(shown)}

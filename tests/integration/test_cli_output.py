@@ -120,6 +120,12 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         'priority = "P1"\nqueue = "vip"\n',
         encoding="utf-8",
     )
+    proposed = tmp_path / "proposed\x1b[2J.toml"
+    proposed.write_text(
+        '[[rules]]\nname = "evil\\u001b]2;PWNED\\u0007"\ncondition = "nps != null"\n'
+        'priority = "P3"\nqueue = "aftersales"\n',
+        encoding="utf-8",
+    )
     records = tmp_path / "test\x1b[2J.jsonl"
     records.write_text(_record("t-1") + "\n" + HOSTILE + "\n", encoding="utf-8")
     escaped = str(tmp_path / "copy\x1b[2J.db")
@@ -203,6 +209,13 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         + [Call(("ingest", "quarantine", "retry", "--all", "--from-source"))],
         "rules check": [Call(("--config", str(config), "rules", "check"), shows_data=True)],
         "rules test": [Call(("rules", "test", str(records), "--format", f), f) for f in tables],
+        "rules backtest": [
+            *(
+                Call(("rules", "backtest", "--rules", str(proposed), "--format", f), f, True)
+                for f in ("text", "json")
+            ),
+            Call(("rules", "backtest", "--rules", str(config)), shows_data=True),  # the error
+        ],
         "user add": [
             Call(("user", "add", "bob", "--name", HOSTILE, "--team", "\x1b[2J"), "", True)
         ],

@@ -100,6 +100,7 @@ def test_a_login_that_is_not_an_agent_reads_and_writes_nothing(
         ("ingest", "quarantine", "show", "1"),
         ("ingest", "quarantine", "retry", "1"),
         ("rules", "test", str(feed)),
+        ("rules", "backtest"),
         ("ticket", "list"),
         ("report", "nps"),
         ("user", "list"),
@@ -125,6 +126,7 @@ def test_ingest_and_the_quarantine_are_for_the_ingest_roles(
         ("ingest", str(feed)),
         ("ingest", "quarantine", "show", "1"),
         ("ingest", "quarantine", "retry", "1"),
+        ("rules", "backtest"),
     ):
         code, out, err = run(*ann, *command)
         assert code == 2 and "13812340000" not in out + err
@@ -132,6 +134,7 @@ def test_ingest_and_the_quarantine_are_for_the_ingest_roles(
     run(*staffed, "user", "add", "feed", "--role", "ingest")
     feeder = (*staffed, "--as", "feed")
     assert run(*feeder, "ingest", "quarantine", "show", "1")[0] == 0
+    assert run(*feeder, "rules", "backtest")[0] == 0
     code, _, err = run(*feeder, "ticket", "list")
     assert code == 0  # an ingest account with no team sees no ticket …
     code, _, err = run(*feeder, "ticket", "note", "1", "--message", "x")
@@ -238,6 +241,7 @@ def test_under_sudo_no_file_is_opened_for_the_person(
     for args in (
         ("ingest", str(secret)),
         ("rules", "test", str(secret)),
+        ("rules", "backtest", "--rules", str(secret)),
         ("backup", str(secret)),
         ("db", "copy", "--to", f"sqlite:///{secret}"),
         ("ingest", "quarantine", "retry", "--all", "--from-source"),

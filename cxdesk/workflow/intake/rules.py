@@ -179,6 +179,11 @@ class RuleSet:
     def fired(self, facts: dict[str, Any]) -> Fired:
         return self._outcome(tuple(facts[name] for name in self.symbols))
 
+    def fired_by(self, values: tuple[Any, ...]) -> Fired:
+        """As `fired`, given the facts' values in the order of `symbols` (as a stored row's
+        columns hold them, with no dictionary made for each event)."""
+        return self._outcome(values)
+
     def judge_alone(self, event: Any) -> Fired | None:
         """The rules a validated event fires, judged by what it carries; None when a condition
         reads a customer field the event leaves out, which the stored customer then decides.
