@@ -100,8 +100,9 @@ class QueueScreen(BulkActions):
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
         Binding("s", "sort", "Sort", id="queue.sort"),
         Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
-        Binding("space", "mark", "Mark", id="queue.mark"),
-        Binding("asterisk", "mark_page", "Mark page", id="queue.mark_page"),
+        # In the help, not the footer: `b` there says where marking leads.
+        Binding("space", "mark", "Mark", id="queue.mark", show=False),
+        Binding("asterisk", "mark_page", "Mark page", id="queue.mark_page", show=False),
         Binding("b", "bulk", "Bulk action", id="queue.bulk"),
     ]
 
