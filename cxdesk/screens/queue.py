@@ -7,10 +7,8 @@ around; the table itself is `ticket_table`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import partial
 
-from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,9 +20,17 @@ from cxdesk.errors import CxdeskError
 from cxdesk.screens.bulk import BulkActions
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
-from cxdesk.screens.format import PRIORITY_STYLE, SORT_TITLES, STATE_STYLE, age, plain, sla_cell
+from cxdesk.screens.format import SORT_TITLES, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
+from cxdesk.screens.queue_rows import (
+    COLUMN_WIDTHS,
+    COLUMNS,
+    COUNT_CAP,
+    VIEW_TITLES,
+    page_span,
+    row_cells,
+)
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.reads.interrupt import Interrupter
 from cxdesk.workflow.reads.search import Search
@@ -39,34 +45,10 @@ from cxdesk.workflow.reads.tickets import (
 )
 
 PAGE_SIZE = 100
-COUNT_CAP = 1_000  # beyond this the status line says "1,000+": ten pages, counted in ms
 PAGES_KEPT = 64  # pages remembered to show at once on coming back to them
 FETCH_AHEAD_AFTER_S = 0.3  # the first frame goes out before the other views are fetched
 SLOW_LOAD_NOTE_S = 0.25  # a load still under way after this says so on the status line
-VIEW_TITLES = {
-    View.MINE: "Mine",
-    View.UNASSIGNED: "Unassigned",
-    View.AT_RISK: "At risk",
-    View.BREACHED: "Breached",
-    View.ESCALATED: "Escalated",
-    View.VERIFYING: "Verifying",
-    View.ALL: "All",
-}
 VIEWS_GROUP = Binding.Group("Views", compact=True)
-# Column keys; the headers show them in the desk's language (the catalogue test checks these).
-COLUMNS = ("ID", "Pri", "Stage", "Queue", "Assignee", "Customer", "SLA", "Age", "Title")
-# (widest, narrowest) in cells: a narrow terminal shrinks the widest columns first.
-COLUMN_WIDTHS = {
-    "ID": (9, 9),
-    "Pri": (3, 3),
-    "Stage": (8, 5),
-    "Queue": (12, 5),
-    "Assignee": (14, 6),
-    "Customer": (16, 6),
-    "SLA": (18, 18),
-    "Age": (7, 7),
-    "Title": (None, 6),
-}
 
 
 @dataclass(frozen=True)
@@ -295,27 +277,12 @@ class QueueScreen(BulkActions):
         now = self.desk.clock()
         table = self.query_one("#tickets", TicketTable)
         table.set_rows(
-            [(row.id, self._cells(row, now)) for row in page.rows],
+            [(row.id, row_cells(self.desk, row, now)) for row in page.rows],
             keep_cursor=same_page,  # a refresh; another view, filter, order or page starts on top
         )
         self.current = page
         self._show_status()
         table.call_after_drawn(self._refocus_table)
-
-    def _cells(self, row: TicketRow, now: datetime) -> list[Text]:
-        reading = self.desk.reading(row, now)
-        style = STATE_STYLE[reading.state] if reading else ""
-        return [
-            Text(row.id, style=style),
-            Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
-            plain(row.stage),
-            plain(row.queue),
-            plain(row.assignee or "—"),
-            plain(row.customer_name or row.customer_id or "—"),
-            sla_cell(reading, self.t),
-            plain(age(row.opened_at, now)),
-            plain(row.title),
-        ]
 
     def _refocus_table(self) -> None:
         if self.focus_table_when_shown:
@@ -366,16 +333,7 @@ class QueueScreen(BulkActions):
             words = " ".join([f"{k}:{v}" for k, v in self.search.terms] + list(self.search.words))
             parts.append(t("filter: {words}", words=words))
         if page is not None and not note:
-            first = page.number * PAGE_SIZE + 1 if page.rows else 0
-            last = page.number * PAGE_SIZE + len(page.rows)
-            if not page.rows and page.number == 0:
-                parts.append(t("no tickets in this view"))
-            else:
-                total = "…" if page.total is None else f"{min(page.total, COUNT_CAP):,}"
-                if page.total is not None and page.total > COUNT_CAP:
-                    total += "+"
-                span = {"first": f"{first:,}", "last": f"{last:,}", "total": total}
-                parts.append(t("{first}–{last} of {total}", **span))
+            parts.append(page_span(t, page.number * PAGE_SIZE, len(page.rows), page.total))
         if self.marks:
             parts.append(t("{count} marked — b acts on them", count=len(self.marks)))
         if note:

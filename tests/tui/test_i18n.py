@@ -26,7 +26,8 @@ from cxdesk.models import Agent, AgentTeam, Queue
 from cxdesk.screens.dashboard import DashboardScreen
 from cxdesk.screens.forms import FormScreen, Picker
 from cxdesk.screens.help import HelpScreen
-from cxdesk.screens.queue import COLUMNS, VIEW_TITLES, QueueScreen
+from cxdesk.screens.queue import QueueScreen
+from cxdesk.screens.queue_rows import COLUMNS, VIEW_TITLES
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.basics.refs import parse_ref
