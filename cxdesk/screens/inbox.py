@@ -93,6 +93,8 @@ class InboxScreen(Screen[None]):
         for notice in message.notices:
             unread = notice.read_at is None
             said = t.said(notice.said) or notice.body
+            if notice.ticket and said.startswith(f"{notice.ticket} "):
+                said = said.removeprefix(f"{notice.ticket} ")  # the ticket has its column
             table.add_row(
                 Text("●", style="bold") if unread else "",
                 plain(notice.ticket if notice.ticket != previous else "", "bold"),
