@@ -255,6 +255,20 @@ class QueueConfig(StrictModel):
     assignment: Literal["manual", "round_robin", "least_loaded", "skills"] = "manual"
 
 
+ViewColumn = Literal[
+    "id", "priority", "stage", "queue", "assignee", "customer", "sla", "age", "title"
+]
+
+
+class ViewConfig(StrictModel):
+    """A team's saved queue view: a filter in the queue's `/` words, an order, the columns."""
+
+    filter: str = Field(min_length=1, description="as typed after / in the queue")
+    title: str | None = Field(default=None, max_length=40)
+    sort: Literal["sla", "priority", "age"] | None = None
+    columns: list[ViewColumn] | None = Field(default=None, min_length=1)
+
+
 def _default_teams() -> dict[str, TeamConfig]:
     return {
         "care": TeamConfig(name="Customer care 客户关怀"),
@@ -334,6 +348,9 @@ class Settings(StrictModel):
     )
     teams: dict[str, TeamConfig] = Field(default_factory=_default_teams)
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
+    views: dict[str, ViewConfig] = Field(
+        default_factory=dict, description="saved queue views, after the built-in ones"
+    )
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)

@@ -137,6 +137,18 @@ ZH: dict[str, str] = {
     "{action} {count} marked tickets": "{action} {count} 张已标记工单",
     "bulk action failed: {error}": "批量操作失败：{error}",
     "{count} marked — b acts on them": "已标记 {count} — 按 b 批量操作",
+    # saved views
+    "Saved view": "已存视图",
+    "saved view": "已存视图",
+    "View: {name}": "视图：{name}",
+    "View name": "视图名称",
+    "Save the filter as a view: {words}": "将筛选存为视图：{words}",
+    "type a filter first, then ctrl+s saves it": "先输入筛选条件，再按 ctrl+s 保存",
+    "could not load the saved views: {error}": "无法加载已存视图：{error}",
+    "could not save the view: {error}": "无法保存视图：{error}",
+    "a view's name is 1 to {most} characters of plain text": "视图名称须为 1 到 {most} 个普通字符",
+    "a view's filter is 1 to {most} characters": "视图的筛选条件须为 1 到 {most} 个字符",
+    "views.{name}.filter: {error}": "views.{name}.filter：{error}",
     # the SLA panel
     "SLA clocks": "SLA 时钟",
     "SLA clocks — {ticket}": "SLA 时钟 — {ticket}",

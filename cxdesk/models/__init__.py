@@ -13,7 +13,16 @@ from cxdesk.models.enums import (
     VerifyOutcome,
 )
 from cxdesk.models.feedback import Customer, FeedbackEvent
-from cxdesk.models.org import Agent, AgentTeam, Meta, Notification, Queue, ReplyTemplate, Team
+from cxdesk.models.org import (
+    Agent,
+    AgentTeam,
+    Meta,
+    Notification,
+    Queue,
+    ReplyTemplate,
+    SavedView,
+    Team,
+)
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -33,6 +42,7 @@ __all__ = [
     "Queue",
     "ReplyTemplate",
     "Role",
+    "SavedView",
     "Stage",
     "Team",
     "Ticket",
