@@ -14,6 +14,7 @@ from cxdesk.models.enums import (
 )
 from cxdesk.models.feedback import Customer, FeedbackEvent
 from cxdesk.models.org import Agent, AgentTeam, Meta, Notification, Queue, ReplyTemplate, Team
+from cxdesk.models.problems import ProblemScope
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Meta",
     "Notification",
     "Priority",
+    "ProblemScope",
     "QuarantinedRecord",
     "Queue",
     "ReplyTemplate",
