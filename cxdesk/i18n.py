@@ -169,6 +169,8 @@ ZH: dict[str, str] = {
     "Escalate": "升级",
     "Reopen": "重开",
     "Link problem": "关联问题单",
+    "Unlink problem": "取消关联问题单",
+    "Apply to cases": "应用到个案",
     "De-escalate": "降级",
     "Close problem": "关闭问题单",
     "Merge": "合并",
@@ -331,6 +333,31 @@ ZH: dict[str, str] = {
     ),
     "linked to problem {ref}": "已关联到问题单 {ref}",
     "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
+    "linked {count} cases of its scope: {cases}": "已关联其范围内的 {count} 个个案：{cases}",
+    "unlinked from problem {ref}": "已取消与问题单 {ref} 的关联",
+    "unlinked {case}": "已取消关联 {case}",
+    "opened by {login} for {dimension} {value}: {metric} {figure} ({answers} answers)": (
+        "由 {login} 针对 {dimension} {value} 创建：{metric} {figure}（{answers} 份答复）"
+    ),
+    "verifying by {metric} until {until}": "按 {metric} 验证，直至 {until}",
+    "problem {ref} resolved ({code}): {action}": "问题单 {ref} 已解决（{code}）：{action}",
+    "verified by {metric}: {before} → {after} ({answers} answers; threshold {threshold}); closed": (
+        "经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；已关闭"
+    ),
+    "not verified by {metric}: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); closed unverified": (
+        "未能经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "未验证即关闭"
+    ),
+    "{metric} did not recover: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); reopened, escalation level {level}": (
+        "{metric} 未恢复：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "已重新打开，升级级别 {level}"
+    ),
+    "resolution applied to its cases: {resolved} resolved, {skipped} skipped, {refused} refused": (
+        "解决方案已应用到其个案：{resolved} 个已解决，{skipped} 个跳过，{refused} 个被拒绝"
+    ),
+    "already {stage}": "已处于 {stage}",
     # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
     "no ticket {ref}": "没有工单 {ref}",
     "no queue {queue}": "没有队列 {queue}",
@@ -396,6 +423,13 @@ ZH: dict[str, str] = {
     "{ref} is already at the top of the ladder": "{ref} 已处于最高升级级别",
     "{ref} is not escalated": "{ref} 未升级",
     "{ref} is not a problem ticket": "{ref} 不是问题单",
+    "{case} is not linked to {ref}": "{case} 未关联到 {ref}",
+    "a problem is opened by hand for a driver or a touchpoint, not {dimension}": (
+        "手动创建问题单只能针对驱动因素或触点，不能针对 {dimension}"
+    ),
+    "unknown priority {priority}": "未知优先级 {priority}",
+    "{ref} has no verification due": "{ref} 没有到期的验证",
+    "{ref} has no resolution to apply; resolve it first": "{ref} 没有可应用的解决方案；请先解决它",
     "{ref} is closed; link to a problem that is still open": (
         "{ref} 已关闭；请关联仍未关闭的问题单"
     ),

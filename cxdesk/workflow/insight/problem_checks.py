@@ -1,0 +1,61 @@
+"""The problem side of the loop: the verifications the sweep concludes (each problem's metric
+measured over its verify window, handed to the `VerifyProblem` command), and the problems'
+figures in `report loop`."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cxdesk.models import ProblemScope, Ticket, TicketKind, VerifyOutcome
+from cxdesk.workflow.loop.commands import VerifyProblem
+from cxdesk.workflow.loop.problem_figures import measure
+
+
+def verification_commands(
+    session: Session, problem_ids: Sequence[int], now: datetime
+) -> list[VerifyProblem]:
+    """A `VerifyProblem` for each of these problems (due, as the sweep's finder found them),
+    its metric measured over its verify window. Measured before the command takes its lock:
+    the window is over, so the figure no longer changes (late-arriving feedback aside)."""
+    commands = []
+    for problem_id in sorted(set(problem_ids)):
+        scope = session.get(ProblemScope, problem_id)
+        if scope is None or scope.verify_since is None or scope.verify_until is None:
+            continue
+        figure = measure(session, scope.metric, scope.value, scope.verify_since, scope.verify_until)
+        commands.append(
+            VerifyProblem(problem_id, at=now, after=figure.value, answers=figure.answers)
+        )
+    return commands
+
+
+def problem_figures(session: Session, opened: Any) -> list[dict[str, Any]]:
+    """Problems opened in the period (`opened`: the period's condition on tickets): how many,
+    how many verified by their metric, reopened by it, closed unverified, and the median
+    hours from opening to verified."""
+    rows = session.exec(
+        select(Ticket.opened_at, Ticket.closed_at, Ticket.verify_outcome, Ticket.reopen_count)
+        .where(opened, Ticket.kind == TicketKind.PROBLEM)
+        .order_by(col(Ticket.id))
+    ).all()
+    verified_hours = [
+        (closed - opened_at).total_seconds() / 3600
+        for opened_at, closed, outcome, _ in rows
+        if outcome == VerifyOutcome.VERIFIED and closed is not None
+    ]
+    median = round(statistics.median(verified_hours), 1) if verified_hours else None
+    return [
+        {"figure": "problems_opened", "value": len(rows)},
+        {"figure": "problems_verified", "value": sum(r[2] == VerifyOutcome.VERIFIED for r in rows)},
+        {"figure": "problems_reopened", "value": sum(r[3] > 0 for r in rows)},
+        {
+            "figure": "problems_unverified",
+            "value": sum(r[2] == VerifyOutcome.UNVERIFIED for r in rows),
+        },
+        {"figure": "problems_median_hours_to_verified", "value": median},
+    ]
