@@ -112,6 +112,7 @@ ZH: dict[str, str] = {
     "SLA at risk": "SLA 即将超时",
     "SLA breached": "SLA 已超时",
     "Escalated to you": "已升级给你",
+    "Its problem is resolved": "其问题单已解决",
     # the queue
     "Mine": "我的",
     "Unassigned": "未分配",
@@ -428,6 +429,7 @@ ZH: dict[str, str] = {
         "手动创建问题单只能针对驱动因素或触点，不能针对 {dimension}"
     ),
     "unknown priority {priority}": "未知优先级 {priority}",
+    "{ref} already watches {dimension} {value}": "{ref} 已在跟踪 {dimension} {value}",
     "{ref} has no verification due": "{ref} 没有到期的验证",
     "{ref} has no resolution to apply; resolve it first": "{ref} 没有可应用的解决方案；请先解决它",
     "{ref} is closed; link to a problem that is still open": (

@@ -160,6 +160,8 @@ def test_a_supervisor_opens_a_problem_for_a_driver_with_its_open_cases(db: Datab
     )
     assert (problem.kind, problem.queue_id) == ("problem", "aftersales")
     assert links(db, problem.id) == sorted([ids[0], ids[1], ids[3], from_event])
+    with pytest.raises(WorkflowError, match="already watches driver late_delivery"):
+        TicketService(db, SETTINGS, "sue").handle(OpenProblem("driver", "late_delivery"))
     # the VIP team's supervisor cannot open one in the care team's queue
     with pytest.raises(PermissionDenied):
         TicketService(db, SETTINGS, "vic").handle(OpenProblem("driver", "late_delivery"))

@@ -5,11 +5,12 @@ linked, whenever they opened."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
-from cxdesk.models import Priority, Ticket, TicketKind
+from cxdesk.models import Priority, Stage, Ticket, TicketKind
+from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import OpenProblem, OpenTicket, ScopeSpec
 from cxdesk.workflow.loop.opening import open_in_queue
 from cxdesk.workflow.loop.problem_figures import BY_HAND, measure
@@ -35,6 +36,21 @@ def open_problem(acting: Acting, command: OpenProblem, session: Session | None) 
     with own_unit(acting, session) as unit:
         queue = queue_of(unit, command.queue or acting.settings.metric_alerts.queue)
         acting.who(unit).authorize("open_problem", queue.team_id, "a new problem")
+        rule = f"problem:{command.dimension}:{value}"[:128]
+        already = unit.exec(
+            select(Ticket.id).where(
+                Ticket.kind == TicketKind.PROBLEM, Ticket.rule == rule, Ticket.stage != Stage.CLOSED
+            )
+        ).first()
+        if already is not None:
+            raise WorkflowError(
+                say(
+                    "{ref} already watches {dimension} {value}",
+                    ref=ticket_ref(already),
+                    dimension=command.dimension,
+                    value=value,
+                )
+            )
         before = measure(unit, metric, value, at - acting.settings.metric_alerts.verify_window, at)
         figure = "—" if before.value is None else f"{before.value:.1f}"
         evidence = say(
@@ -54,7 +70,7 @@ def open_problem(acting: Acting, command: OpenProblem, session: Session | None) 
                 priority=command.priority,
                 title=f"[{command.dimension}] {value}",
                 at=at,
-                rule=f"problem:{command.dimension}:{value}"[:128],
+                rule=rule,
                 tags=["problem", command.dimension],
                 evidence=(str(evidence), {"say": evidence.stored(), "metric": metric}),
                 scope=ScopeSpec(
