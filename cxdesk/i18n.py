@@ -113,6 +113,18 @@ ZH: dict[str, str] = {
     "SLA breached": "SLA 已超时",
     "Escalated to you": "已升级给你",
     "Its problem is resolved": "其问题单已解决",
+    "Open a problem": "创建问题单",
+    "Open a problem for a driver; its open cases are linked": (
+        "针对驱动要素创建问题单；其未结个案将被关联"
+    ),
+    "type to narrow the drivers": "输入以筛选驱动要素",
+    "{count} open cases": "{count} 个未结个案",
+    "no open case has a driver yet": "尚无未结个案标注驱动要素",
+    "{ticket} opened for driver {driver}: {count} cases linked": (
+        "已针对驱动要素 {driver} 创建 {ticket}：关联了 {count} 个个案"
+    ),
+    "{ticket}: {case} {outcome}": "{ticket}：个案 {case} {outcome}",
+    "no linked cases": "没有关联的个案",
     # the queue
     "Mine": "我的",
     "Unassigned": "未分配",

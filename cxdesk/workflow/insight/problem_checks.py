@@ -1,6 +1,6 @@
 """The problem side of the loop: the verifications the sweep concludes (each problem's metric
-measured over its verify window, handed to the `VerifyProblem` command), and the problems'
-figures in `report loop`."""
+measured over its verify window, handed to the `VerifyProblem` command), the problems'
+figures in `report loop`, and the drivers a supervisor may open a problem for."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cxdesk.models import ProblemScope, Ticket, TicketKind, VerifyOutcome
+from cxdesk.db import Database
+from cxdesk.models import ProblemScope, Stage, Ticket, TicketKind, VerifyOutcome
+from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.loop.commands import VerifyProblem
 from cxdesk.workflow.loop.problem_figures import measure
 
@@ -59,3 +62,25 @@ def problem_figures(session: Session, opened: Any) -> list[dict[str, Any]]:
         },
         {"figure": "problems_median_hours_to_verified", "value": median},
     ]
+
+
+def read_open_drivers(db: Database, viewer: Actor, limit: int = 50) -> list[tuple[str, int]]:
+    """The drivers of the open cases the viewer may see, most cases first, with how many:
+    what a supervisor picks from to open a problem (the open cases of the driver it links)."""
+    count = func.count()
+    statement = (
+        select(Ticket.driver, count)
+        .where(
+            Ticket.kind == TicketKind.CASE,
+            Ticket.stage != Stage.CLOSED,
+            col(Ticket.driver).is_not(None),
+        )
+        .group_by(col(Ticket.driver))
+        .order_by(count.desc(), col(Ticket.driver))
+        .limit(limit)
+    )
+    with db.session() as session:
+        scope = visible_queues(session, viewer)
+        if scope is not None:
+            statement = statement.where(col(Ticket.queue_id).in_(scope))
+        return [(driver, int(n)) for driver, n in session.exec(statement) if driver]
