@@ -12,7 +12,7 @@ from cxdesk.output import Format, print_json, print_rows, say
 
 @click.group()
 def problem() -> None:
-    """Problems: the systemic causes behind many cases."""
+    """Problems: open one for a driver or touchpoint, apply its resolution to its cases."""
 
 
 @problem.command("open")

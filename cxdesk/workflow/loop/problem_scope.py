@@ -36,7 +36,6 @@ from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.loop.commands import LinkCases, ScopeSpec
 from cxdesk.workflow.loop.unit import Acting, own_unit, ticket_work
 
-DIMENSIONS = ("all", "touchpoint", "queue", "driver", "tier")
 COMPLAINTS = "complaints_rising"  # its cases are those opened from complaints
 _SHOWN = 20  # case numbers a problem's summary entry names
 
@@ -85,11 +84,6 @@ def matches(scope: OpenScope, facts: CaseFacts) -> bool:
         "driver": value in facts.drivers,
         "tier": facts.tier is not None and facts.tier == value,
     }.get(scope.dimension, False)
-
-
-def scope_text(dimension: str, value: str | None) -> str:
-    """`touchpoint delivery`, or `all` — as the timeline names a scope."""
-    return dimension if value is None else f"{dimension} {value}"
 
 
 def open_scopes(session: Session) -> list[OpenScope]:
@@ -200,8 +194,11 @@ def link_new_case(acting: Acting, case: Ticket, team_id: str, session: Session) 
     scopes = open_scopes(session)
     if not scopes:
         return
-    events = session.exec(select(FeedbackEvent).where(FeedbackEvent.ticket_id == case.id)).all()
-    event = events[0] if events else None
+    event = session.exec(  # the event that opened it
+        select(FeedbackEvent)
+        .where(FeedbackEvent.ticket_id == case.id)
+        .order_by(col(FeedbackEvent.occurred_at))
+    ).first()
     customer = session.get(Customer, case.customer_id) if case.customer_id else None
     facts = CaseFacts(
         team_id=team_id,

@@ -66,6 +66,7 @@ def start_verification(acting: Acting, work: Work) -> None:
 
 
 def linked_open_cases(session: Session, problem_id: int) -> list[int]:
+    """The problem's linked cases not yet closed, in number order (the order rows are locked)."""
     return list(
         session.exec(
             select(TicketLink.case_id)
