@@ -17,7 +17,13 @@ from cxdesk.workflow.insight.metrics import Period, loop_report
 from cxdesk.workflow.loop.commands import Claim, OpenProblem, Reopen, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
-from tests.integration.test_problem_scope import staff
+from tests.integration.test_problem_scope import (
+    DELIVERY_ALERT,
+    NOW,
+    delivery_drop,
+    problem_of,
+    staff,
+)
 from tests.integration.test_sweep import T0, feed, survey, ticket, timeline
 
 SETTINGS = Settings()
@@ -143,3 +149,29 @@ def test_report_loop_counts_problems_opened_verified_and_reopened(db: Database) 
     assert ticket(db, problem_id).verify_outcome == "verified"
     with db.session() as session:
         assert session.exec(select(ProblemScope)).one().after == 100.0
+
+
+def test_a_metric_alerts_problem_is_verified_against_the_alerts_threshold(db: Database) -> None:
+    """The touchpoint's NPS fell from 40 to 20 (the alert fires at 40 − 5 = 35); over the
+    verify window it is 100: back past 35, verified."""
+    staff(db)
+    feed(db, *delivery_drop())
+    assert DELIVERY_ALERT in sweep(db, SETTINGS, NOW).metric_alerts
+    problem_id = problem_of(db, DELIVERY_ALERT).id
+    sue = TicketService(db, SETTINGS, "sue")
+    sue.handle(Claim(problem_id, at=NOW))
+    resolved = NOW + timedelta(hours=1)
+    sue.handle(Resolve(problem_id, code="fix", root_cause="depot", action="new depot", at=resolved))
+    feed(
+        db,
+        *(
+            survey(f"v{n}", f"v{n}", resolved + timedelta(days=1), nps=10, touchpoint="delivery")
+            for n in range(20)
+        ),
+    )
+    until = resolved + SETTINGS.metric_alerts.verify_window
+    assert sweep(db, SETTINGS, until + timedelta(minutes=1)).problems_verified == 1
+    assert ticket(db, problem_id).verify_outcome == "verified"
+    assert timeline(db, problem_id, "note")[-1] == (
+        "verified by touchpoint_nps_drop: 20.0 → 100.0 (20 answers; threshold 35.0); closed"
+    )
