@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 NOTICE_POLL_S = 2.0
 NOTICE_BURST = 3  # more new notifications than this at once toast as one summary
 LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
+# A notice is an error toast unless it is a warning ahead of time or news of a fix.
+NOTICE_SEVERITY: dict[str, SeverityLevel] = {"at_risk": "warning", "problem": "information"}
 
 
 def wall_clock() -> datetime:
@@ -248,7 +250,7 @@ class CxdeskApp(OneLineCrashApp[None]):
                 self.notify(summary, severity="warning", markup=False, timeout=10)
             return
         for notice in message.notices:
-            severity: SeverityLevel = "warning" if notice.kind == "at_risk" else "error"
+            severity: SeverityLevel = NOTICE_SEVERITY.get(notice.kind, "error")
             said = t.said(notice.said)  # in the desk's language, ticket first
             self.notify(
                 f"{notice.ticket} {said}" if said and notice.ticket else notice.body,

@@ -230,6 +230,10 @@ class MetricAlertsConfig(StrictModel):
     # The windows are days and weeks wide: the sweep (every 30 s under `watch`) looks again
     # only this long after its last look, so its passes stay cheap at any volume.
     every: Duration = Field(default=timedelta(minutes=5), description="evaluated at most so often")
+    # A resolved problem is verified by its metric over this window, from its resolution;
+    # fewer answers than this in the window leave it closed unverified.
+    verify_window: Duration = Field(default=timedelta(days=14), description="problems' verify")
+    verify_min_answers: int = Field(default=20, ge=1, description="answers a verification needs")
 
 
 class IngestConfig(StrictModel):

@@ -181,6 +181,19 @@ ZH: dict[str, str] = {
         "{state} · 已计 {counted} · 暂停返还 {given} · 临期 {risk} · 到期 {due}"
     ),
     "its history replayed gives due {due}": "按历史重放得出的到期时间为 {due}",
+    "Its problem is resolved": "其问题单已解决",
+    "Open a problem": "创建问题单",
+    "Open a problem for a driver; its open cases are linked": (
+        "针对驱动要素创建问题单；其未结个案将被关联"
+    ),
+    "type to narrow the drivers": "输入以筛选驱动要素",
+    "{count} open cases": "{count} 个未结个案",
+    "no open case has a driver yet": "尚无未结个案标注驱动要素",
+    "{ticket} opened for driver {driver}: {count} cases linked": (
+        "已针对驱动要素 {driver} 创建 {ticket}：关联了 {count} 个个案"
+    ),
+    "{ticket}: {case} {outcome}": "{ticket}：个案 {case} {outcome}",
+    "no linked cases": "没有关联的个案",
     # the queue
     "Mine": "我的",
     "Unassigned": "未分配",
@@ -238,6 +251,8 @@ ZH: dict[str, str] = {
     "Escalate": "升级",
     "Reopen": "重开",
     "Link problem": "关联问题单",
+    "Unlink problem": "取消关联问题单",
+    "Apply to cases": "应用到个案",
     "De-escalate": "降级",
     "Close problem": "关闭问题单",
     "Merge": "合并",
@@ -400,6 +415,31 @@ ZH: dict[str, str] = {
     ),
     "linked to problem {ref}": "已关联到问题单 {ref}",
     "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
+    "linked {count} cases of its scope: {cases}": "已关联其范围内的 {count} 个个案：{cases}",
+    "unlinked from problem {ref}": "已取消与问题单 {ref} 的关联",
+    "unlinked {case}": "已取消关联 {case}",
+    "opened by {login} for {dimension} {value}: {metric} {figure} ({answers} answers)": (
+        "由 {login} 针对 {dimension} {value} 创建：{metric} {figure}（{answers} 份答复）"
+    ),
+    "verifying by {metric} until {until}": "按 {metric} 验证，直至 {until}",
+    "problem {ref} resolved ({code}): {action}": "问题单 {ref} 已解决（{code}）：{action}",
+    "verified by {metric}: {before} → {after} ({answers} answers; threshold {threshold}); closed": (
+        "经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；已关闭"
+    ),
+    "not verified by {metric}: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); closed unverified": (
+        "未能经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "未验证即关闭"
+    ),
+    "{metric} did not recover: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); reopened, escalation level {level}": (
+        "{metric} 未恢复：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "已重新打开，升级级别 {level}"
+    ),
+    "resolution applied to its cases: {resolved} resolved, {skipped} skipped, {refused} refused": (
+        "解决方案已应用到其个案：{resolved} 个已解决，{skipped} 个跳过，{refused} 个被拒绝"
+    ),
+    "already {stage}": "已处于 {stage}",
     # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
     "no ticket {ref}": "没有工单 {ref}",
     "no queue {queue}": "没有队列 {queue}",
@@ -465,6 +505,14 @@ ZH: dict[str, str] = {
     "{ref} is already at the top of the ladder": "{ref} 已处于最高升级级别",
     "{ref} is not escalated": "{ref} 未升级",
     "{ref} is not a problem ticket": "{ref} 不是问题单",
+    "{case} is not linked to {ref}": "{case} 未关联到 {ref}",
+    "a problem is opened by hand for a driver or a touchpoint, not {dimension}": (
+        "手动创建问题单只能针对驱动因素或触点，不能针对 {dimension}"
+    ),
+    "unknown priority {priority}": "未知优先级 {priority}",
+    "{ref} already watches {dimension} {value}": "{ref} 已在跟踪 {dimension} {value}",
+    "{ref} has no verification due": "{ref} 没有到期的验证",
+    "{ref} has no resolution to apply; resolve it first": "{ref} 没有可应用的解决方案；请先解决它",
     "{ref} is closed; link to a problem that is still open": (
         "{ref} 已关闭；请关联仍未关闭的问题单"
     ),

@@ -39,6 +39,10 @@ COMMANDS = {
         "cxdesk.cli.db:init",
         "Create the database (or bring it up to date) and the configured teams and queues.",
     ),
+    "problem": LazyCommand(
+        "cxdesk.cli.problem:problem",
+        "Problems: open one for a driver or touchpoint, apply its resolution to its cases.",
+    ),
     "report": LazyCommand(
         "cxdesk.cli.report:report",
         "Loop metrics: sla, loop, nps (NPS/CSAT/CES), drivers (Pareto), backlog.",

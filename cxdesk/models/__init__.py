@@ -23,6 +23,7 @@ from cxdesk.models.org import (
     SavedView,
     Team,
 )
+from cxdesk.models.problems import ProblemScope
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Meta",
     "Notification",
     "Priority",
+    "ProblemScope",
     "QuarantinedRecord",
     "Queue",
     "ReplyTemplate",

@@ -189,6 +189,16 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         "ticket link": [Call(("ticket", "link", "1", "\x1b[2J"), shows_data=True)],
         "ticket close": [Call(("ticket", "close", "1", "--evidence", HOSTILE))],
         "ticket merge": [Call(("ticket", "merge", "1", "\x1b]2;PWNED\x07"), shows_data=True)],
+        "ticket unlink": [Call(("ticket", "unlink", "1", "\x1b[2J"), shows_data=True)],
+        "problem open": [
+            Call(("problem", "open", "--driver", HOSTILE), shows_data=True),
+            Call(("problem", "open", "--touchpoint", HOSTILE, "--format", "json"), "json"),
+            Call(("problem", "open", "--driver", HOSTILE), shows_data=True),  # refused: open
+        ],
+        "problem apply": [
+            *(Call(("problem", "apply", "2", "--format", f), f) for f in tables),
+            Call(("problem", "apply", "\x1b[2J"), shows_data=True),
+        ],
         "ingest run": [
             Call(("ingest", str(feed)), shows_data=False),
             Call(("ingest", str(feed), "--format", "json"), "json"),

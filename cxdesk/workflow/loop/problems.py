@@ -17,8 +17,9 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge
+from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge, Unlink
 from cxdesk.workflow.loop.opening import is_more_urgent
+from cxdesk.workflow.loop.problem_verify import stop_verification
 from cxdesk.workflow.loop.unit import Acting, queue_of, required_text, ticket_work, work_on
 
 
@@ -60,6 +61,26 @@ def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
     return work.ticket
 
 
+def unlink(acting: Acting, command: Unlink, session: Session | None) -> Ticket:
+    """Take a case off a problem (linked by hand or by the problem's scope): an entry on
+    each; the problem must be one the supervisor's teams work."""
+    case_id, problem_id = command.ticket_id, command.problem_id
+    ref = ticket_ref(problem_id)
+    with work_on(acting, command, session) as work:
+        link_row = work.session.get(TicketLink, (case_id, problem_id))
+        if link_row is None:
+            raise WorkflowError(
+                say("{case} is not linked to {ref}", case=ticket_ref(case_id), ref=ref)
+            )
+        with ticket_work(acting, "unlink", problem_id, None, work.at, work.session) as problem:
+            work.session.delete(link_row)
+            work.timeline(TimelineKind.LINK, say("unlinked from problem {ref}", ref=ref))
+            problem.timeline(
+                TimelineKind.LINK, say("unlinked {case}", case=ticket_ref(case_id)), case=case_id
+            )
+    return work.ticket
+
+
 def close_problem(acting: Acting, command: CloseProblem, session: Session | None) -> Ticket:
     """Close a problem ticket once the metric has recovered, with the evidence."""
     with work_on(acting, command, session) as work:
@@ -70,6 +91,7 @@ def close_problem(acting: Acting, command: CloseProblem, session: Session | None
                     ref=ticket_ref(command.ticket_id),
                 )
             )
+        stop_verification(work.session, work.ticket.id)
         work.ticket.verify_outcome = VerifyOutcome.VERIFIED
         work.ticket.closed_at = work.at
         work.timeline(
