@@ -346,6 +346,7 @@ ZH: dict[str, str] = {
     "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
     # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
     "no ticket {ref}": "没有工单 {ref}",
+    "no customer {id}": "没有客户 {id}",
     "no queue {queue}": "没有队列 {queue}",
     "no active agent with login {login}": "没有登录名为 {login} 的在职客服",
     "no template {name} (see `cxdesk template list`)": (
