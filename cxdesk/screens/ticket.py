@@ -78,6 +78,7 @@ class TicketScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="ticket.back"),
         Binding("r", "reload", N_("Refresh"), id="ticket.refresh"),
+        Binding("u", "customer", N_("Customer"), id="ticket.customer"),
         *(
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
@@ -155,6 +156,16 @@ class TicketScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_customer(self) -> None:
+        """The customer's whole story: every ticket, every answer."""
+        customer = self.detail.customer if self.detail else None
+        if customer is None:
+            self.notify(self.t("no customer (problem ticket)"), markup=False)
+            return
+        from cxdesk.screens.customer import CustomerScreen
+
+        self.app.push_screen(CustomerScreen(self.desk, customer.id))
 
     def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""

@@ -61,6 +61,14 @@ ALERTS = (  # hours before NOW, kind, customer id, name, tier, nps, csat, commen
     (1.6, "survey", "C1007", "Grace Tan", "gold", 1, None, "Card blocked abroad, no help"),
 )
 
+HISTORY = (  # days before NOW, kind, channel, nps, csat, comment (markup in it stays text)
+    (62, "survey", "app", 9, 5, "Fast and friendly."),
+    (48, "survey", "phone", 8, 4, None),
+    (35, "review", "web", 7, 3, "Good, but the [b]wait[/b] is long."),
+    (24, "survey", "app", 8, None, None),
+    (17, "survey", "phone", 7, 3, "等待时间变长了。"),
+)
+
 
 def build(path: Path) -> None:
     settings = Settings()
@@ -90,6 +98,23 @@ def build(path: Path) -> None:
                 customer=CustomerIn(id=f"Q{day:03d}", name=f"客户{day}"),
                 nps=7 + day % 4,
                 csat=3 + day % 3,
+            ),
+            "{}",
+        )
+    # A customer's answers over two months, before the dashboard's fortnight: their history.
+    for n, (days, kind, channel, nps, csat, comment) in enumerate(HISTORY):
+        at = NOW - timedelta(days=days)
+        Ingestor(db, settings, source="snap", clock=lambda at=at: at).ingest_event(
+            FeedbackEventIn(
+                event_id=f"history-{n}",
+                kind=kind,
+                occurred_at=at,
+                customer=CustomerIn(id="C1003", name="赵磊", tier="silver", phone="13800138000"),
+                channel=channel,
+                touchpoint="service",
+                nps=nps,
+                csat=csat,
+                comment=comment,
             ),
             "{}",
         )
