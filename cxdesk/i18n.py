@@ -151,9 +151,11 @@ ZH: dict[str, str] = {
     "Age": "时长",
     "Title": "标题",
     "loading…": "加载中…",
-    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login — enter "
-    "applies, esc clears": "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new "
-    "assignee:登录名 —— 回车应用，esc 清除",
+    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
+    "customer:ID (opens the customer too) — enter applies, esc clears": (
+        "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new assignee:登录名 "
+        "customer:客户ID（同时打开该客户）—— 回车应用，esc 清除"
+    ),
     "could not load tickets: {error}": "无法加载工单：{error}",
     "could not claim the next case: {error}": "无法领取下一个工单：{error}",
     "{ticket} claimed": "已领取 {ticket}",

@@ -51,11 +51,16 @@ def nice_ticks(low: float, high: float, scale: Scale, most: int) -> list[float]:
     if high > scale.high:
         low, high = max(scale.low, scale.high - span), scale.high
     step = next(
-        step
-        for power in range(-3, 12)
-        for step in (s * 10.0**power for s in STEPS)
-        if math.ceil(high / step) - math.floor(low / step) + 1 <= most
+        (
+            step
+            for power in range(-3, 12)
+            for step in (s * 10.0**power for s in STEPS)
+            if math.ceil(high / step) - math.floor(low / step) + 1 <= most
+        ),
+        None,
     )
+    if step is None:  # two ticks across zero: the scale's ends
+        return [scale.low, scale.high]
     first, last = math.floor(low / step), math.ceil(high / step)
     ticks = [min(max(i * step, scale.low), scale.high) for i in range(first, last + 1)]
     return sorted(set(ticks))

@@ -78,11 +78,11 @@ class TicketScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="ticket.back"),
         Binding("r", "reload", N_("Refresh"), id="ticket.refresh"),
-        Binding("u", "customer", N_("Customer"), id="ticket.customer"),
         *(
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
         ),
+        Binding("u", "customer", N_("Customer"), id="ticket.customer"),
     ]
 
     class Loaded(Message):

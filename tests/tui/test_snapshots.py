@@ -1,6 +1,6 @@
 """Screenshots of the main screens compared with accepted ones (pytest-textual-snapshot).
 
-Queue, ticket, dashboard, help and the assign form, at 80×24 and 120×40, in English and
+Queue, ticket, dashboard, help, the assign form and a customer, at 80×24 and 120×40, in English and
 简体中文. Deterministic: a small database built here the same way every time (not the random
 demo), a fixed clock, a fixed acting agent (not the Unix login), no notices waiting to pop up,
 cursors that do not blink. `pytest tests/test_snapshots.py --snapshot-update` accepts a change
@@ -237,6 +237,7 @@ SCREENS = {
     "dashboard": on_queue("d"),
     "help": on_queue("question_mark"),
     "assign_form": on_ticket(2, "a"),  # unassigned: the fuzzy agent picker with load and away
+    "customer": on_ticket(3, "u"),  # the long wait: two months of answers, a case in verify
 }
 
 
