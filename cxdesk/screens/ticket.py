@@ -159,7 +159,9 @@ class TicketScreen(Screen[None]):
 
     def action_customer(self) -> None:
         """The customer's whole story: every ticket, every answer."""
-        customer = self.detail.customer if self.detail else None
+        if self.detail is None:  # still loading
+            return
+        customer = self.detail.customer
         if customer is None:
             self.notify(self.t("no customer (problem ticket)"), markup=False)
             return

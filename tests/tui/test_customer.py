@@ -131,3 +131,24 @@ async def test_the_dashboards_trends_are_dated_charts_with_data(demo_copy: str) 
             assert [y for _, y in chart.lines[0].points] == known and known
             assert chart.x_label(0) == board.trend[0].day  # the x axis is dated
             assert chart.x_label(len(board.trend) - 1) == board.trend[-1].day
+
+
+async def test_u_on_a_problem_ticket_says_it_has_no_customer(demo_copy: str) -> None:
+    engine = engine_for(demo_copy)
+    with engine.connect() as connection:
+        number = connection.execute(
+            sa.text("SELECT min(id) FROM tickets WHERE kind = 'problem'")
+        ).scalar()
+    engine.dispose()
+    assert number is not None
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(app, pilot)
+        app.push_screen(TicketScreen(app.desk, number))
+        await settle(app, pilot)
+        detail = app.screen.detail  # type: ignore[attr-defined]
+        assert detail is not None and detail.customer is None
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        assert any("no customer" in n.message for n in app._notifications)
