@@ -19,7 +19,6 @@ from textual.color import Color
 from textual_plotext import PlotextPlot
 
 STEPS = (1, 2, 5)  # tick steps are these times a power of ten
-TICK_GAP = 4  # cells at least between two labels of the x axis
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,7 @@ class LineChart(PlotextPlot):
         self.scales = {"left": left, "right": right}
         self.empty = empty
         self.lines: tuple[Line, ...] = ()
+        self.shown = False  # until the figures come, nothing: not "no data"
         self.x_label: Callable[[float], str] = tick_label
         self.x_span: tuple[float, float] | None = None
 
@@ -109,6 +109,7 @@ class LineChart(PlotextPlot):
         """Draw `lines`, the x ticks labelled by `x_label` (a day's date, say), the x axis over
         `x_span` (charts side by side share their days), else over the points."""
         self.lines = tuple(line for line in lines if line.points)
+        self.shown = True
         self.x_label = x_label
         self.x_span = x_span
         self.refresh()
@@ -119,7 +120,7 @@ class LineChart(PlotextPlot):
 
     def render(self) -> RenderResult:
         if not self.lines or self.size.width < 12 or self.size.height < 4:
-            return Text(self.empty, style="dim")
+            return Text(self.empty if self.shown else "", style="dim")
         self._draw()
         return super().render()
 
@@ -151,7 +152,9 @@ class LineChart(PlotextPlot):
             plt.xticks([low], [self.x_label(low)])
             return
         plt.xlim(low, high)
-        room = cell_len(self.x_label(low)) + TICK_GAP  # a label and the gap to the next
+        # Labels two widths apart: plotext moves a label off its neighbours when they are
+        # closer, and places them in an order that changes from run to run (a set's).
+        room = 2 * cell_len(self.x_label(low))
         count = max(2, min(self.size.width // room, int(high - low) + 1))
         positions = [low + (high - low) * i / (count - 1) for i in range(count)]
         plt.xticks(positions, [self.x_label(p) for p in positions])
