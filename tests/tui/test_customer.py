@@ -5,6 +5,8 @@ dashboard's trends are charts with data."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from rich.text import Text
+from textual.color import Color
 from textual.widgets import Input, Static
 
 from cxdesk.db import Database
@@ -152,3 +154,26 @@ async def test_u_on_a_problem_ticket_says_it_has_no_customer(demo_copy: str) -> 
         await settle(app, pilot)
         assert isinstance(app.screen, TicketScreen)
         assert any("no customer" in n.message for n in app._notifications)
+
+
+async def test_the_charts_take_the_new_themes_colours(demo_copy: str) -> None:
+    """Lines are coloured from the theme's text colours: on a light theme, its own, which
+    read on its background."""
+    app = make_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        chart = app.screen.query_one("#nps-chart", LineChart)
+
+        def colours() -> set[str]:
+            drawn = chart.render()
+            assert isinstance(drawn, Text)
+            return {str(span.style) for span in drawn.spans}
+
+        dark = colours()
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = colours()
+        assert dark and light and dark != light
+        assert Color.parse(app.theme_variables["text-primary"]).hex.lower() in light
