@@ -114,10 +114,6 @@ class LineChart(PlotextPlot):
         self.x_span = x_span
         self.refresh()
 
-    @property
-    def has_data(self) -> bool:
-        return bool(self.lines)
-
     def render(self) -> RenderResult:
         if not self.lines or self.size.width < 12 or self.size.height < 4:
             return Text(self.empty if self.shown else "", style="dim")
