@@ -220,9 +220,11 @@ ZH: dict[str, str] = {
     "Age": "时长",
     "Title": "标题",
     "loading…": "加载中…",
-    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login — enter "
-    "applies, esc clears": "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new "
-    "assignee:登录名 —— 回车应用，esc 清除",
+    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
+    "customer:ID (opens the customer too) — enter applies, esc clears": (
+        "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new assignee:登录名 "
+        "customer:客户ID（同时打开该客户）—— 回车应用，esc 清除"
+    ),
     "could not load tickets: {error}": "无法加载工单：{error}",
     "could not claim the next case: {error}": "无法领取下一个工单：{error}",
     "{ticket} claimed": "已领取 {ticket}",
@@ -333,7 +335,23 @@ ZH: dict[str, str] = {
     "NPS": "NPS",
     "CSAT %": "CSAT %",
     "Closed-loop %": "闭环率 %",
-    "Daily, {first} → {last}": "每日，{first} → {last}",
+    "no figures yet": "暂无数据",
+    # a customer's story
+    "customer": "客户",
+    "{customer} · loading…": "{customer} · 加载中…",
+    "tier {tier}": "等级 {tier}",
+    "phone {phone}": "电话 {phone}",
+    "email {email}": "邮箱 {email}",
+    "NPS and CSAT": "NPS 与 CSAT",
+    "NPS (0–10, left)": "NPS（0–10，左轴）",
+    "CSAT (1–5, right)": "CSAT（1–5，右轴）",
+    "no scores yet": "暂无评分",
+    "Tickets ({count})": "工单（{count}）",
+    "Feedback ({count})": "反馈（{count}）",
+    "outcome": "结果",
+    "opened": "创建时间",
+    "reopened {count}×": "重开 {count} 次",
+    "none in your queues": "你的队列中没有",
     "{label}  latest {latest}": "{label}  最新 {latest}",
     # Textual's own keys and commands, as the help overlay and the palette show them
     "Up": "上移",
@@ -442,6 +460,7 @@ ZH: dict[str, str] = {
     "already {stage}": "已处于 {stage}",
     # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
     "no ticket {ref}": "没有工单 {ref}",
+    "no customer {id}": "没有客户 {id}",
     "no queue {queue}": "没有队列 {queue}",
     "no active agent with login {login}": "没有登录名为 {login} 的在职客服",
     "no template {name} (see `cxdesk template list`)": (

@@ -26,6 +26,9 @@ COMMANDS = {
         "cxdesk.cli.db:backup",
         "Copy the SQLite database to TARGET, consistently, while others keep working.",
     ),
+    "customer": LazyCommand(
+        "cxdesk.cli.customer:customer", "A customer's tickets and feedback, as you may see them."
+    ),
     "db": LazyCommand("cxdesk.cli.db:db_group", "Schema migrations."),
     "demo": LazyCommand("cxdesk.cli.demo:demo", "Build a realistic demo database and open it."),
     "followups": LazyCommand(

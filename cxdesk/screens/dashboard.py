@@ -13,10 +13,11 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import N_, Translator
+from cxdesk.screens.charts import Line, LineChart, Scale
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
@@ -31,7 +32,12 @@ from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.detail import read_ticket_detail
 
 REFRESH_S = 5.0
-TRENDS = (("nps", N_("NPS")), ("csat", N_("CSAT %")), ("closed_loop", N_("Closed-loop %")))
+PERCENT = Scale(0, 100, min_span=10)
+TRENDS = (  # figure, title, its scale, the theme colour of its line
+    ("nps", N_("NPS"), Scale(-100, 100, min_span=20), "text-primary"),
+    ("csat", N_("CSAT %"), PERCENT, "text-success"),
+    ("closed_loop", N_("Closed-loop %"), PERCENT, "text-secondary"),
+)
 
 
 class DashboardScreen(Screen[None]):
@@ -73,12 +79,10 @@ class DashboardScreen(Screen[None]):
             yield Static(id="agents", classes="panel")
             yield Static(id="breaches", classes="panel")
             yield Static(id="problems", classes="panel")
-        with Vertical(id="trends"):
-            yield Static(id="trend-days")
-            for key, _ in TRENDS:  # one row each: the figure, then its days as a sparkline
-                with Horizontal(classes="trend"):
-                    yield Static(id=f"{key}-label", classes="trend-label")
-                    yield Sparkline([], id=f"{key}-spark")
+        with Horizontal(id="trends"):
+            for key, _, scale, _ in TRENDS:  # drawn once the figures are read
+                with Vertical(id=f"{key}-trend", classes="trend"):
+                    yield LineChart(scale, empty=self.t("no figures yet"), id=f"{key}-chart")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -237,22 +241,26 @@ class DashboardScreen(Screen[None]):
         self.query_one("#problems", Static).update(problems.table)
 
     def _show_trends(self) -> None:
+        """Each figure by day, its latest value in the title; a day without answers is a gap
+        the line steps over, not a zero."""
         board, t = self.board, self.t
         assert board is not None
-        first, last = board.trend[0].day, board.trend[-1].day
-        days = t("Daily, {first} → {last}", first=first, last=last)
-        self.query_one("#trend-days", Static).update(Text(days, style="dim"))
-        for key, label in TRENDS:
-            values = [getattr(day, key) for day in board.trend]
-            known = [v for v in values if v is not None]
-            latest = f"{known[-1]:.1f}" if known else "—"
-            shown = t("{label}  latest {latest}", label=t(label), latest=latest)
-            self.query_one(f"#{key}-label", Static).update(Text(shown, style="bold"))
-            self.query_one(f"#{key}-spark", Sparkline).data = [v or 0.0 for v in values]
+        days = [day.day for day in board.trend]
+        for key, label, _, color in TRENDS:
+            points = tuple(
+                (float(i), value)
+                for i, day in enumerate(board.trend)
+                if (value := getattr(day, key)) is not None
+            )
+            latest = f"{points[-1][1]:.1f}" if points else "—"
+            box = self.query_one(f"#{key}-trend")
+            box.border_title = t("{label}  latest {latest}", label=t(label), latest=latest)
+            chart = self.query_one(f"#{key}-chart", LineChart)
+            chart.show([Line(points, color)], lambda x: days[round(x)], (0, len(days) - 1))
 
 
 NARROW_BELOW = 100  # screen columns
-SHORT_BELOW = 30  # screen rows: one-line sparklines
+SHORT_BELOW = 30  # screen rows: shorter trend charts
 WIDE_ONLY = True
 MIN_WIDTH = {"ticket": 9, "pri": 3, "overdue": 17, "stage": 7, "assignee": 8}
 # Column names in English (each marked for the catalogue), headed in the desk's language.

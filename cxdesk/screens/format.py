@@ -100,4 +100,5 @@ SCREEN_TITLES = {  # the help overlay names the screen underneath
     "ticket": N_("ticket"),
     "dashboard": N_("dashboard"),
     "inbox": N_("inbox"),
+    "customer": N_("customer"),
 }

@@ -132,8 +132,8 @@ class QueueScreen(SavedViews, BulkActions):
         yield StatusLine(id="status")
         search = Input(
             placeholder=self.t(
-                "filter: words (any language), priority:P1 queue:vip "
-                "stage:new assignee:login — enter applies, esc clears"
+                "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
+                "customer:ID (opens the customer too) — enter applies, esc clears"
             ),
             id="search",
         )
@@ -421,6 +421,11 @@ class QueueScreen(SavedViews, BulkActions):
         # The table takes the focus back once the filtered page is on screen: moving focus
         # restyles the screen and its footer, tens of milliseconds better spent after.
         self.focus_table_when_shown = True
+        customers = [v for k, v in self.search.terms if k == "customer"] if self.search else []
+        if len(customers) == 1:  # their story on top; escape shows their tickets in the queue
+            from cxdesk.screens.customer import CustomerScreen
+
+            self.app.push_screen(CustomerScreen(self.desk, customers[0]))
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#search", Input)

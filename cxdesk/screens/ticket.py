@@ -78,6 +78,7 @@ class TicketScreen(Screen[None]):
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
         ),
+        Binding("u", "customer", N_("Customer"), id="ticket.customer"),
     ]
 
     class Loaded(Message):
@@ -154,6 +155,18 @@ class TicketScreen(Screen[None]):
 
     def action_sla(self) -> None:
         self.app.push_screen(SlaPanel(self.desk, self.ticket_id))
+
+    def action_customer(self) -> None:
+        """The customer's whole story: every ticket, every answer."""
+        if self.detail is None:  # still loading
+            return
+        customer = self.detail.customer
+        if customer is None:
+            self.notify(self.t("no customer (problem ticket)"), markup=False)
+            return
+        from cxdesk.screens.customer import CustomerScreen
+
+        self.app.push_screen(CustomerScreen(self.desk, customer.id))
 
     def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""
