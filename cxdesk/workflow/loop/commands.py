@@ -53,6 +53,14 @@ class Input:
 
 
 REASON = Input("reason", N_("Reason"), "Why.")
+PROBLEM = Input(
+    "problem_id",
+    N_("Problem ticket (CX-…)"),
+    "The problem ticket.",
+    "ticket",
+    argument=True,
+    metavar="PROBLEM",
+)
 MESSAGE = Input("body", N_("Text"), "The text (- reads it from standard input).", "message")
 
 
@@ -225,16 +233,7 @@ class Link(TicketCommand):
     NAME = "link"
     TITLE = N_("Link problem")
     VERB = "linked"
-    INPUTS = (
-        Input(
-            "problem_id",
-            N_("Problem ticket (CX-…)"),
-            "The problem ticket.",
-            "ticket",
-            argument=True,
-            metavar="PROBLEM",
-        ),
-    )
+    INPUTS = (PROBLEM,)
 
     problem_id: int
 
@@ -246,16 +245,7 @@ class Unlink(TicketCommand):
     NAME = "unlink"
     TITLE = N_("Unlink problem")
     VERB = "unlinked"
-    INPUTS = (
-        Input(
-            "problem_id",
-            N_("Problem ticket (CX-…)"),
-            "The problem ticket.",
-            "ticket",
-            argument=True,
-            metavar="PROBLEM",
-        ),
-    )
+    INPUTS = (PROBLEM,)
 
     problem_id: int
 

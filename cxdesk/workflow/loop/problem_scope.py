@@ -34,7 +34,7 @@ from cxdesk.models import (
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.loop.commands import LinkCases, ScopeSpec
-from cxdesk.workflow.loop.unit import Acting, own_unit, ticket_work
+from cxdesk.workflow.loop.unit import Acting, Work, own_unit, ticket_work
 
 COMPLAINTS = "complaints_rising"  # its cases are those opened from complaints
 _SHOWN = 20  # case numbers a problem's summary entry names
@@ -216,6 +216,22 @@ def link_new_case(acting: Acting, case: Ticket, team_id: str, session: Session) 
             )
 
 
+def add_link(acting: Acting, work: Work, problem_id: int) -> bool:
+    """Link the work's case to the problem; False if it already was. Only cases link."""
+    case_id = work.ticket.id
+    assert case_id is not None, "a case being worked is stored"
+    if work.ticket.kind != TicketKind.CASE:
+        raise WorkflowError(say("{ref} is not a case; only cases link", ref=ticket_ref(case_id)))
+    if work.session.get(TicketLink, (case_id, problem_id)) is not None:
+        return False
+    work.session.add(
+        TicketLink(
+            case_id=case_id, problem_id=problem_id, linked_at=work.at, linked_by=acting.actor
+        )
+    )
+    return True
+
+
 def link_cases(acting: Acting, command: LinkCases, session: Session | None) -> Ticket:
     """Link each case not yet linked, with an entry on its timeline, then put one summary
     entry on the problem's. The cases are taken before the problem, in number order, as
@@ -226,21 +242,9 @@ def link_cases(acting: Acting, command: LinkCases, session: Session | None) -> T
     with own_unit(acting, session) as unit:
         for case_id in sorted(set(command.case_ids)):
             with ticket_work(acting, "link", case_id, None, at, unit) as work:
-                if work.ticket.kind != TicketKind.CASE:
-                    raise WorkflowError(
-                        say("{ref} is not a case; only cases link", ref=ticket_ref(case_id))
-                    )
-                if work.session.get(TicketLink, (case_id, problem_id)) is not None:
+                if not add_link(acting, work, problem_id):
                     work.unchanged = True
                     continue
-                work.session.add(
-                    TicketLink(
-                        case_id=case_id,
-                        problem_id=problem_id,
-                        linked_at=work.at,
-                        linked_by=acting.actor,
-                    )
-                )
                 work.timeline(
                     TimelineKind.LINK, say("linked to problem {ref}", ref=ref), problem=problem_id
                 )

@@ -19,13 +19,14 @@ from cxdesk.models import (
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge, Unlink
 from cxdesk.workflow.loop.opening import is_more_urgent
+from cxdesk.workflow.loop.problem_scope import add_link
 from cxdesk.workflow.loop.problem_verify import stop_verification
 from cxdesk.workflow.loop.unit import Acting, queue_of, required_text, ticket_work, work_on
 
 
 def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
     """Attach a case to the problem ticket that explains it."""
-    case_id, problem_id = command.ticket_id, command.problem_id
+    problem_id = command.problem_id
     with work_on(acting, command, session) as work:
         problem = work.session.get(Ticket, problem_id)
         visible = problem is not None and acting.who(work.session).in_scope(
@@ -40,19 +41,7 @@ def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
                     ref=ticket_ref(problem_id),
                 )
             )
-        if work.ticket.kind != TicketKind.CASE:
-            raise WorkflowError(
-                say("{ref} is not a case; only cases link", ref=ticket_ref(case_id))
-            )
-        if work.session.get(TicketLink, (case_id, problem_id)) is None:
-            work.session.add(
-                TicketLink(
-                    case_id=case_id,
-                    problem_id=problem_id,
-                    linked_at=work.at,
-                    linked_by=acting.actor,
-                )
-            )
+        add_link(acting, work, problem_id)  # linked again by hand: said again, kept once
         work.timeline(
             TimelineKind.LINK,
             say("linked to problem {ref}", ref=ticket_ref(problem_id)),
