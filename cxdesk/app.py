@@ -95,7 +95,10 @@ class CxdeskApp(OneLineCrashApp[None]):
         markup: bool = True,
     ) -> None:
         """Every toast (screens' too) passes here: errors and notices may quote stored text,
-        which Textual would hand to the terminal with its control sequences."""
+        which Textual would hand to the terminal with its control sequences. None once the
+        last screen is gone (a notice that arrives as the desk closes)."""
+        if not self.screen_stack:
+            return
         super().notify(
             sanitize(message, multiline=True),
             title=sanitize(title),
