@@ -31,6 +31,11 @@ COMMANDS = {
     ),
     "db": LazyCommand("cxdesk.cli.db:db_group", "Schema migrations."),
     "demo": LazyCommand("cxdesk.cli.demo:demo", "Build a realistic demo database and open it."),
+    "wall": LazyCommand(
+        "cxdesk.cli.tui:wall",
+        "The dashboard full screen, refreshing itself, for a wall or a spare pane; nothing on "
+        "it acts (q quits).",
+    ),
     "followups": LazyCommand(
         "cxdesk.cli.followups:followups", "Follow-up surveys sent after each resolution."
     ),
