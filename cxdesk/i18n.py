@@ -137,6 +137,18 @@ ZH: dict[str, str] = {
     "{action} {count} marked tickets": "{action} {count} 张已标记工单",
     "bulk action failed: {error}": "批量操作失败：{error}",
     "{count} marked — b acts on them": "已标记 {count} — 按 b 批量操作",
+    # the report screen
+    "Reports": "报表",
+    "reports": "报表",
+    "Closed loop": "闭环",
+    "NPS / CSAT": "NPS / CSAT",
+    "Drivers": "驱动要素",
+    "Backlog": "积压",
+    "Period": "时段",
+    "period": "时段",
+    "could not load the report: {error}": "无法加载报表：{error}",
+    "last {days} days": "最近 {days} 天",
+    "all time": "全部时间",
     # saved views
     "Saved view": "已存视图",
     "saved view": "已存视图",

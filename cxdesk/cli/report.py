@@ -27,24 +27,19 @@ def report(
     fmt: str,
 ) -> None:
     """Loop metrics: sla, loop, nps (NPS/CSAT/CES), drivers (Pareto), backlog."""
-    from cxdesk.workflow.access.permissions import visible_queues
-    from cxdesk.workflow.insight import metrics
+    from cxdesk.workflow.insight.reports import report_rows
 
     tz = context.settings.timezone
-    viewer = context.viewer()
-    now = context.now()
     with context.database().session() as session:
-        queues = metrics.report_queues(session, visible_queues(session, viewer), queue_id, team)
-        period = metrics.Period(
+        rows = report_rows(
+            session,
+            context.settings,
+            context.viewer(),
+            kind,
+            context.now(),
             since=parse_instant(since, tz, "--since") if since else None,
             until=parse_instant(until, tz, "--until") if until else None,
-            queues=queues,
+            queue=queue_id,
+            team=team,
         )
-        rows = {
-            "sla": lambda: metrics.sla_report(session, context.settings, period, now),
-            "loop": lambda: metrics.loop_report(session, period),
-            "nps": lambda: metrics.nps_report(session, period),
-            "drivers": lambda: metrics.drivers_report(session, period),
-            "backlog": lambda: metrics.backlog_report(session, period, now),
-        }[kind]()
     print_rows(rows, fmt, list(rows[0]) if rows else ["figure"])  # type: ignore[arg-type]

@@ -154,3 +154,41 @@ class LineChart(PlotextPlot):
         count = max(2, min(self.size.width // room, int(high - low) + 1))
         positions = [low + (high - low) * i / (count - 1) for i in range(count)]
         plt.xticks(positions, [self.x_label(p) for p in positions])
+
+
+class BarChart(PlotextPlot):
+    """One figure per label, as horizontal bars (labels read whole, however many)."""
+
+    DEFAULT_CSS = """
+    BarChart {
+        height: 1fr;
+        min-height: 4;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.theme = "textual-clear"
+        self.bars: tuple[tuple[str, float], ...] = ()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def show(self, bars: Sequence[tuple[str, float]]) -> None:
+        self.bars = tuple(bars)
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        if not self.bars or self.size.width < 20 or self.size.height < 4:
+            return Text("")
+        plt = self.plt
+        plt.clear_figure()
+        bars = self.bars[::-1]  # plotext stacks from the bottom: the first bar on top
+        plt.bar(
+            [label for label, _ in bars],
+            [value for _, value in bars],
+            orientation="horizontal",
+            width=0.3,
+            color=Color.parse(self.app.theme_variables["text-primary"]).rgb,
+        )
+        return super().render()

@@ -90,6 +90,7 @@ class QueueScreen(SavedViews, BulkActions):
         Binding("r", "reload", "Refresh", id="queue.refresh"),
         Binding("slash", "search", "Filter", id="queue.filter"),
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
+        Binding("R", "reports", "Reports", id="queue.reports"),
         Binding("s", "sort", "Sort", id="queue.sort"),
         Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
         # In the help, not the footer: `b` there says where marking leads.
@@ -402,6 +403,11 @@ class QueueScreen(SavedViews, BulkActions):
         from cxdesk.screens.dashboard import DashboardScreen
 
         self.app.push_screen(DashboardScreen(self.desk))
+
+    def action_reports(self) -> None:
+        from cxdesk.screens.reports import ReportScreen
+
+        self.app.push_screen(ReportScreen(self.desk))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
