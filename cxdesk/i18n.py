@@ -160,7 +160,7 @@ ZH: dict[str, str] = {
     "could not save the view: {error}": "无法保存视图：{error}",
     "a view's name is 1 to {most} characters of plain text": "视图名称须为 1 到 {most} 个普通字符",
     "a view's filter is 1 to {most} characters": "视图的筛选条件须为 1 到 {most} 个字符",
-    "views.{name}.filter: {error}": "views.{name}.filter：{error}",
+    "views.{name}.filter: {error}": "视图 views.{name}.filter：{error}",
     # the SLA panel
     "SLA clocks": "SLA 时钟",
     "SLA clocks — {ticket}": "SLA 时钟 — {ticket}",

@@ -48,6 +48,7 @@ SEND_AGAIN = "UPDATE followups SET status = 'scheduled'"
 # Commands that print no stored or input text (and are costly or endless to run here).
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
+    "wall": "a full-screen dashboard, tested on screen (tests/tui/test_wall.py)",
 }
 
 
@@ -173,6 +174,9 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
             Call(("ticket", "sla", "1", "--format", f), f, True) for f in ("table", "json")
         ],
         "ticket resume": [Call(("ticket", "resume", "1"))],
+        "customer show": [  # the customer's name and comments show, escaped
+            Call(("customer", "show", "C1", "--format", f), f, True) for f in ("table", "json")
+        ],
         "ticket analyze": [
             Call(("ticket", "analyze", "1", "--root-cause", HOSTILE, "--driver", HOSTILE))
         ],
