@@ -4,6 +4,7 @@ ticket and shows what was done and what was refused."""
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from sqlmodel import col, select
 from textual.containers import Vertical
@@ -40,8 +41,8 @@ def assignees(db: Database, refs: list[str]) -> list[str | None]:
     return [by_id[i] for i in ids]
 
 
-async def test_mark_three_and_assign_them_at_once(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_mark_three_and_assign_them_at_once(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -79,9 +80,9 @@ async def test_mark_three_and_assign_them_at_once(demo_copy: str) -> None:
 
 
 async def test_a_ticket_changed_since_it_was_marked_is_refused_and_stays_marked(
-    demo_copy: str,
+    demo_sqlite: Path,
 ) -> None:
-    db = Database.open(demo_copy)
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -113,8 +114,8 @@ async def test_a_ticket_changed_since_it_was_marked_is_refused_and_stays_marked(
         assert table.marked == frozenset()
 
 
-async def test_b_with_nothing_marked_says_how_to_mark(demo_copy: str) -> None:
-    app = CxdeskApp(Database.open(demo_copy), Settings(), ME, lambda: DEMO_NOW)
+async def test_b_with_nothing_marked_says_how_to_mark(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("b")

@@ -4,6 +4,8 @@ dashboard's trends are charts with data."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from rich.text import Text
 from textual.color import Color
@@ -35,9 +37,11 @@ def scored_case(url: str) -> tuple[int, str]:
     return number, customer
 
 
-async def test_u_on_a_ticket_opens_its_customer_with_their_scores_charted(demo_copy: str) -> None:
-    number, customer = scored_case(demo_copy)
-    app = make_app(demo_copy)
+async def test_u_on_a_ticket_opens_its_customer_with_their_scores_charted(
+    demo_sqlite: Path,
+) -> None:
+    number, customer = scored_case(str(demo_sqlite))
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.push_screen(TicketScreen(app.desk, number))
@@ -60,9 +64,9 @@ async def test_u_on_a_ticket_opens_its_customer_with_their_scores_charted(demo_c
         assert isinstance(app.screen, TicketScreen)
 
 
-async def test_a_customer_filter_opens_the_customer_over_their_tickets(demo_copy: str) -> None:
-    number, customer = scored_case(demo_copy)
-    app = make_app(demo_copy)
+async def test_a_customer_filter_opens_the_customer_over_their_tickets(demo_sqlite: Path) -> None:
+    number, customer = scored_case(str(demo_sqlite))
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
@@ -75,7 +79,7 @@ async def test_a_customer_filter_opens_the_customer_over_their_tickets(demo_copy
         await settle(app, pilot)
         assert isinstance(app.screen, QueueScreen)
         assert f"CX-{number:06d}" in table_ids(app)
-        engine = engine_for(demo_copy)
+        engine = engine_for(str(demo_sqlite))
         with engine.connect() as connection:
             theirs = connection.execute(
                 sa.text("SELECT count(*) FROM tickets WHERE customer_id = :c"), {"c": customer}
@@ -85,17 +89,17 @@ async def test_a_customer_filter_opens_the_customer_over_their_tickets(demo_copy
 
 
 async def test_a_comment_stored_raw_is_shown_inert_on_the_customer_screen(
-    demo_copy: str,
+    demo_sqlite: Path,
 ) -> None:
-    _, customer = scored_case(demo_copy)
-    db = Database.open(str(demo_copy))
+    _, customer = scored_case(str(demo_sqlite))
+    db = Database.open(str(demo_sqlite))
     with db.write() as session:  # past ingest, which would have cleaned it
         session.execute(
             sa.text("UPDATE feedback_events SET comment = :c WHERE customer_id = :id"),
             {"c": HOSTILE, "id": customer},
         )
     db.dispose()
-    app = make_app(demo_copy)
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.push_screen(CustomerScreen(app.desk, customer))
@@ -108,8 +112,8 @@ async def test_a_comment_stored_raw_is_shown_inert_on_the_customer_screen(
         assert app.is_running
 
 
-async def test_an_unknown_customer_is_said_so_and_the_screen_stays(demo_copy: str) -> None:
-    app = make_app(demo_copy)
+async def test_an_unknown_customer_is_said_so_and_the_screen_stays(demo_sqlite: Path) -> None:
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
         app.push_screen(CustomerScreen(app.desk, "nobody"))
@@ -118,8 +122,8 @@ async def test_an_unknown_customer_is_said_so_and_the_screen_stays(demo_copy: st
         assert any("no customer nobody" in n.message for n in app._notifications)
 
 
-async def test_the_dashboards_trends_are_dated_charts_with_data(demo_copy: str) -> None:
-    app = make_app(demo_copy)
+async def test_the_dashboards_trends_are_dated_charts_with_data(demo_sqlite: Path) -> None:
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("d")
@@ -135,15 +139,15 @@ async def test_the_dashboards_trends_are_dated_charts_with_data(demo_copy: str) 
             assert chart.x_label(len(board.trend) - 1) == board.trend[-1].day
 
 
-async def test_u_on_a_problem_ticket_says_it_has_no_customer(demo_copy: str) -> None:
-    engine = engine_for(demo_copy)
+async def test_u_on_a_problem_ticket_says_it_has_no_customer(demo_sqlite: Path) -> None:
+    engine = engine_for(str(demo_sqlite))
     with engine.connect() as connection:
         number = connection.execute(
             sa.text("SELECT min(id) FROM tickets WHERE kind = 'problem'")
         ).scalar()
     engine.dispose()
     assert number is not None
-    app = make_app(demo_copy)
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
         app.push_screen(TicketScreen(app.desk, number))
@@ -156,10 +160,10 @@ async def test_u_on_a_problem_ticket_says_it_has_no_customer(demo_copy: str) -> 
         assert any("no customer" in n.message for n in app._notifications)
 
 
-async def test_the_charts_take_the_new_themes_colours(demo_copy: str) -> None:
+async def test_the_charts_take_the_new_themes_colours(demo_sqlite: Path) -> None:
     """Lines are coloured from the theme's text colours: on a light theme, its own, which
     read on its background."""
-    app = make_app(demo_copy)
+    app = make_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("d")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 from textual.widgets import DataTable
@@ -43,8 +44,8 @@ def toasts(app: CxdeskApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
-async def test_the_backlog_is_one_summary_and_the_inbox_reads_it(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_the_backlog_is_one_summary_and_the_inbox_reads_it(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     waiting = read_inbox_state(db, SUPERVISOR).unread
     assert waiting > 3, "the demo leaves the supervisor a backlog"
     app = CxdeskApp(db, Settings(), SUPERVISOR, lambda: DEMO_NOW)
@@ -80,8 +81,8 @@ async def test_the_backlog_is_one_summary_and_the_inbox_reads_it(demo_copy: str)
         assert "unread" not in app.screen.query_one("#status", StatusLine).text
 
 
-async def test_a_burst_while_open_toasts_once_and_a_few_toast_each(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_a_burst_while_open_toasts_once_and_a_few_toast_each(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     rows = read_ticket_page(db, TicketFilter(View.ALL, now=DEMO_NOW), limit=1000)
     # escalated to level 1, each tells the supervisor of its team

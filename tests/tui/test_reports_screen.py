@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
@@ -24,8 +25,8 @@ async def settle(app: CxdeskApp, pilot) -> None:
     await pilot.pause()
 
 
-async def test_r_shows_each_report_as_the_cli_has_it(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_r_shows_each_report_as_the_cli_has_it(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

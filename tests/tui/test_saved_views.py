@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -39,9 +40,9 @@ def status(app: CxdeskApp) -> str:
     return app.screen.query_one("#status", StatusLine).text
 
 
-async def test_team_views_on_8_and_9_and_in_the_palette(demo_copy: str) -> None:
+async def test_team_views_on_8_and_9_and_in_the_palette(demo_sqlite: Path) -> None:
     settings = Settings.model_validate({"views": VIEWS})
-    app = CxdeskApp(Database.open(demo_copy), settings, ME, lambda: DEMO_NOW)
+    app = CxdeskApp(Database.open(str(demo_sqlite)), settings, ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         queue = app.screen
@@ -65,8 +66,8 @@ async def test_team_views_on_8_and_9_and_in_the_palette(demo_copy: str) -> None:
         assert " · Mine · " in status(app)
 
 
-async def test_slash_then_ctrl_s_saves_my_own_view(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_slash_then_ctrl_s_saves_my_own_view(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

@@ -5,6 +5,7 @@ screen; an agent is offered neither."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -32,10 +33,10 @@ def drivers(path: str) -> list[tuple[str, int]]:
 
 
 async def test_a_supervisor_opens_a_problem_for_a_driver_from_the_dashboard(
-    demo_copy: str,
+    demo_sqlite: Path,
 ) -> None:
-    (driver, count), *_ = drivers(demo_copy)
-    app = demo_app(demo_copy)
+    (driver, count), *_ = drivers(str(demo_sqlite))
+    app = demo_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("d")
@@ -49,7 +50,7 @@ async def test_a_supervisor_opens_a_problem_for_a_driver_from_the_dashboard(
         await settle(app, pilot)
         assert isinstance(app.screen, DashboardScreen)
         told = [n.message for n in app._notifications]
-    db = Database.open(demo_copy)
+    db = Database.open(str(demo_sqlite))
     with db.session() as session:
         problem = session.exec(
             select(Ticket).where(Ticket.rule == f"problem:driver:{driver}")
@@ -60,8 +61,8 @@ async def test_a_supervisor_opens_a_problem_for_a_driver_from_the_dashboard(
     assert any(f"opened for driver {driver}: {count} cases linked" in text for text in told)
 
 
-async def test_an_agent_is_not_offered_to_open_a_problem(demo_copy: str) -> None:
-    app = demo_app(demo_copy, login="zhang.wei")
+async def test_an_agent_is_not_offered_to_open_a_problem(demo_sqlite: Path) -> None:
+    app = demo_app(str(demo_sqlite), login="zhang.wei")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("d")
@@ -73,9 +74,9 @@ async def test_an_agent_is_not_offered_to_open_a_problem(demo_copy: str) -> None
         assert isinstance(app.screen, DashboardScreen)
 
 
-async def test_apply_to_cases_from_a_resolved_problems_screen(demo_copy: str) -> None:
-    (driver, count), *_ = drivers(demo_copy)
-    db = Database.open(demo_copy)
+async def test_apply_to_cases_from_a_resolved_problems_screen(demo_sqlite: Path) -> None:
+    (driver, count), *_ = drivers(str(demo_sqlite))
+    db = Database.open(str(demo_sqlite))
     me = TicketService(db, Settings(), ME)
     problem = me.handle(OpenProblem("driver", driver, at=DEMO_NOW))
     assert problem.id is not None
@@ -90,7 +91,7 @@ async def test_apply_to_cases_from_a_resolved_problems_screen(demo_copy: str) ->
         )
     )
     db.dispose()
-    app = demo_app(demo_copy)
+    app = demo_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.push_screen(TicketScreen(app.desk, problem.id))
@@ -106,8 +107,8 @@ async def test_apply_to_cases_from_a_resolved_problems_screen(demo_copy: str) ->
     assert all(line.split()[2] in ("resolved", "skipped", "refused") for line in lines)
 
 
-async def test_a_case_does_not_offer_apply_to_cases(demo_copy: str) -> None:
-    app = demo_app(demo_copy)
+async def test_a_case_does_not_offer_apply_to_cases(demo_sqlite: Path) -> None:
+    app = demo_app(str(demo_sqlite))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.push_screen(TicketScreen(app.desk, 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from textual.widgets import Static
 
@@ -15,8 +16,8 @@ from tests.conftest import DEMO_NOW
 ME = getpass.getuser()
 
 
-async def test_the_wall_shows_the_dashboard_and_takes_no_action(demo_copy: str) -> None:
-    db = Database.open(demo_copy)
+async def test_the_wall_shows_the_dashboard_and_takes_no_action(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = WallApp(open_desk(db, Settings(), ME, lambda: DEMO_NOW, "en"))
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
