@@ -3,6 +3,8 @@ through them, without changing anything."""
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from typing import Any
 
@@ -121,14 +123,28 @@ def rules_backtest(
     _print_report(report)
 
 
+MAX_RULES_FILE = 1 << 20  # a rules file is a page of TOML; more is not one
+
+
 def _read_text(path: str, source: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """A proposed rules file, read whole: a regular file (or standard input) of at most
+    MAX_RULES_FILE bytes; a device, a pipe or a directory is refused before it is read."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read()
+        if path == "-":
+            text = sys.stdin.read(MAX_RULES_FILE + 1)
+        else:
+            # Without blocking: opening a pipe would wait for a writer that may never come.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise ConfigError(f"{source}: not a regular file")
+            with os.fdopen(fd, "rb") as stream:
+                text = stream.read(MAX_RULES_FILE + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read it: {exc}") from exc
+    if len(text) > MAX_RULES_FILE:
+        raise ConfigError(f"{source}: larger than {MAX_RULES_FILE:,} bytes")
+    return text
 
 
 def _print_report(report: dict[str, Any]) -> None:

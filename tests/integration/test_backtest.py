@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,23 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("cxdesk: error: ")
     assert said in err
+
+
+def test_a_rules_file_that_is_no_file_is_refused_unread(
+    history: str, run: Run, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "rules.fifo"
+    os.mkfifo(fifo)  # opened blocking, it would wait for a writer forever
+    big = tmp_path / "big.toml"
+    big.write_text("#" * (2 << 20), encoding="utf-8")
+    for path, said in (
+        ("/dev/zero", "not a regular file"),
+        (str(fifo), "not a regular file"),
+        (str(tmp_path), "not a regular file"),
+        (str(big), "larger than 1,048,576 bytes"),
+    ):
+        code, out, err = run("--db", history, "rules", "backtest", "--rules", path)
+        assert (code, out) == (2, "") and f"--rules {path}: {said}" in err
 
 
 def test_only_the_ingest_roles_may_backtest(history: str, run: Run) -> None:
