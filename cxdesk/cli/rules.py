@@ -153,6 +153,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f"replayed {report['replayed']:,} events from {since} to {until}; days in "
         f"{report['timezone']}; {report['cases_open_at_since']:,} cases open at the start"
     )
+    if report["unplaced"]:
+        examples = ", ".join(report["unplaced_examples"])
+        say(f"left out {report['unplaced']:,} events whose time is out of range (e.g. {examples})")
     say(f"alerts recorded: {report['alerts_recorded']:,}; alerts now: {report['alerts_now']:,}")
     figures = ("fired", "decided", "opened", "attached", "failed")
     for title, rows, columns in (

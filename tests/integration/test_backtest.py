@@ -8,13 +8,16 @@ from __future__ import annotations
 import io
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
+from cxdesk.db import Database
+from cxdesk.models import FeedbackEvent
 from tests.conftest import Run, engine_for
 
 NOW = "2026-03-05T10:00:00+08:00"
@@ -311,3 +314,22 @@ def test_the_proposed_rules_may_come_on_standard_input(
     monkeypatch.setattr("sys.stdin", io.StringIO(PROPOSED))
     report = backtest(run, history, "--rules", "-")
     assert by_rule(report, "changes")["high_effort"]["newly_examples"] == ["e3"]
+
+
+def test_an_event_whose_time_is_out_of_range_is_left_out_and_named(history: str, run: Run) -> None:
+    """A time written outside cxdesk (the year 9999) cannot be put on a local day."""
+    whole = backtest(run, history)
+    db = Database.open(history)
+    with db.write() as session:
+        event_id = session.exec(
+            select(FeedbackEvent.event_id).where(col(FeedbackEvent.nps) <= 6).limit(1)
+        ).one()
+        session.get_one(FeedbackEvent, event_id).occurred_at = datetime(
+            9999, 12, 31, 23, 0, tzinfo=UTC
+        )
+    db.dispose()
+    report = backtest(run, history)
+    assert (report["unplaced"], report["unplaced_examples"]) == (1, [event_id])
+    assert report["replayed"] == whole["replayed"]
+    code, out, _ = run("--db", history, "rules", "backtest")
+    assert code == 0 and f"left out 1 events whose time is out of range (e.g. {event_id})" in out

@@ -81,6 +81,8 @@ class Backtest:
     timezone: str
     rules: list[AlertRuleConfig]
     replayed: int = 0  # events judged
+    # Events whose stored time cannot be put on a day (written outside cxdesk): left out.
+    unplaced: list[str] = field(default_factory=list)
     open_at_start: int = 0  # customers with a case open at `since`
     days: dict[tuple[str, date], Figures] = field(default_factory=dict)  # (rule, local day)
     queues: dict[tuple[str, str], Figures] = field(default_factory=dict)  # (priority, queue)
@@ -104,6 +106,8 @@ class Backtest:
             "until": _instant(self.window.until),
             "timezone": self.timezone,
             "replayed": self.replayed,
+            "unplaced": len(self.unplaced),
+            "unplaced_examples": self.unplaced[:EXAMPLES],
             "alerts_recorded": sum(c.recorded for c in self.changes.values()),
             "alerts_now": sum(c.now for c in self.changes.values()),
             "cases_open_at_since": self.open_at_start,
@@ -187,9 +191,14 @@ class _Replay:
                 if before is not None:
                     self._changed(row[0], before, None)
                 continue
+            try:
+                day = self._local_day(row[1])
+            except (OverflowError, ValueError, TypeError, AttributeError):
+                self.result.unplaced.append(row[0])
+                continue
             alert = alert_of(fired)
             decisive = None if alert is None else alert.decisive.name
-            self._count(row, fired, decisive)
+            self._count(row, day, fired, decisive)
             if before == decisive:
                 if before is not None:
                     unchanged[before] = unchanged.get(before, 0) + 1
@@ -203,9 +212,10 @@ class _Replay:
         self.result.replayed = replayed
         self.result.days = {(names[n], day): f for (n, day), f in self.day_figures.items()}
 
-    def _count(self, row: tuple[Any, ...], fired: tuple[int, ...], decisive: str | None) -> None:
+    def _count(
+        self, row: tuple[Any, ...], day: date, fired: tuple[int, ...], decisive: str | None
+    ) -> None:
         _, at, customer, closes = row[:LEADING]
-        day = self._local_day(at)
         figures = self.day_figures
         for n in fired:
             key = (n if n >= 0 else ~n, day)
