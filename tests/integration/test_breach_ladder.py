@@ -11,7 +11,15 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Notification
 from cxdesk.workflow.access.staff import add_agent
-from cxdesk.workflow.loop.commands import Claim, Deescalate, Pend, Reopen, Resolve, Resume
+from cxdesk.workflow.loop.commands import (
+    Claim,
+    Deescalate,
+    MarkAtRisk,
+    Pend,
+    Reopen,
+    Resolve,
+    Resume,
+)
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.tickets import TicketFilter, View, read_ticket_page
 from cxdesk.workflow.sweep import sweep
@@ -162,3 +170,19 @@ def test_a_resolved_case_breaches_nothing(db: Database) -> None:
     assert sweep(db, SETTINGS, T0 + timedelta(days=6)).breaches == 0
     with db.session() as session:
         assert session.exec(select(col(Notification.id))).all() == []
+
+
+def test_no_at_risk_note_after_the_breach_was_escalated(db: Database) -> None:
+    """Sweeps at once with different instants: one escalates the breach, one that looked
+    earlier, inside the at-risk window, comes second and finds it too late to warn."""
+    staff(db)
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    opened = ticket(db, tid)
+    assert sweep(db, SETTINGS, opened.first_response_due + timedelta(minutes=1)).breaches == 1
+    # found before the breach was escalated, marked after it:
+    marked = TicketService(db, SETTINGS, "cxdesk").handle(
+        MarkAtRisk(tid, at=opened.sla_risk_at + timedelta(minutes=1))
+    )
+    assert marked is False
+    assert breaches(db, tid) == [FIRST]
+    assert not any("at risk" in body for body in timeline(db, tid, "escalation"))

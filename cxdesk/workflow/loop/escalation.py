@@ -81,7 +81,13 @@ def mark_at_risk(acting: Acting, command: MarkAtRisk, session: Session | None) -
         t = work.ticket
         due = t.sla_due
         risky = due is not None and t.sla_risk_at is not None and t.sla_risk_at <= now < due
-        if due is None or not risky or t.risk_notified_for == due:
+        breached = (
+            t.first_response_breached_at
+            if t.first_response_at is None
+            else t.resolution_breached_at
+        )
+        # A sweep that looked earlier than one that escalated: too late to warn.
+        if due is None or not risky or t.risk_notified_for == due or breached is not None:
             work.unchanged = True
         else:
             t.risk_notified_for = due
