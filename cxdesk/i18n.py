@@ -137,6 +137,7 @@ ZH: dict[str, str] = {
     "{action} {count} marked tickets": "{action} {count} 张已标记工单",
     "bulk action failed: {error}": "批量操作失败：{error}",
     "{count} marked — b acts on them": "已标记 {count} — 按 b 批量操作",
+    "the newest {shown} of {total}": "最近 {shown} 条（共 {total} 条）",
     # the report screen
     "Reports": "报表",
     "reports": "报表",

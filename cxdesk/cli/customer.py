@@ -57,7 +57,7 @@ def _customer_json(view: CustomerView) -> dict[str, Any]:
 def _print_customer(context: Context, view: CustomerView) -> None:
     say(f"{view.id}  {view.name or ''}", bold=True)
     say(f"tier {view.tier or '-'}  phone {view.phone or '-'}  email {view.email or '-'}")
-    say(f"\ntickets ({len(view.tickets)})", bold=True, multiline=True)
+    say(f"\ntickets ({_count(len(view.tickets), view.tickets_total)})", bold=True, multiline=True)
     tickets = [
         {
             "id": t.id,
@@ -72,7 +72,11 @@ def _print_customer(context: Context, view: CustomerView) -> None:
         for t in view.tickets
     ]
     print_rows(tickets, "table", TICKET_COLUMNS)
-    say(f"\nfeedback ({len(view.feedback)})", bold=True, multiline=True)
+    say(
+        f"\nfeedback ({_count(len(view.feedback), view.feedback_total)})",
+        bold=True,
+        multiline=True,
+    )
     feedback = [
         {
             "at": context.local(f.occurred_at),
@@ -87,3 +91,8 @@ def _print_customer(context: Context, view: CustomerView) -> None:
         for f in view.feedback
     ]
     print_rows(feedback, "table", FEEDBACK_COLUMNS)
+
+
+def _count(shown: int, total: int) -> str:
+    """`12`, or `the newest 500 of 20,000` when there are more than are shown."""
+    return f"the newest {shown:,} of {total:,}" if total > shown else f"{shown:,}"

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cxdesk.i18n import N_
+from cxdesk.i18n import N_, Translator
 from cxdesk.screens.charts import Line, LineChart, Scale
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
@@ -151,7 +151,9 @@ class CustomerScreen(Screen[None]):
         view, t = self.view, self.t
         assert view is not None
         box = self.query_one("#customer-tickets", Static)
-        box.border_title = t("Tickets ({count})", count=len(view.tickets))
+        box.border_title = t(
+            "Tickets ({count})", count=_count(t, len(view.tickets), view.tickets_total)
+        )
         table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
         for name in TICKET_COLUMNS:
             grows = name == "title"
@@ -179,7 +181,9 @@ class CustomerScreen(Screen[None]):
         view, t = self.view, self.t
         assert view is not None
         box = self.query_one("#customer-feedback", Static)
-        box.border_title = t("Feedback ({count})", count=len(view.feedback))
+        box.border_title = t(
+            "Feedback ({count})", count=_count(t, len(view.feedback), view.feedback_total)
+        )
         tz = self.desk.settings.timezone
         text = Text()
         for item in view.feedback:
@@ -207,3 +211,10 @@ def _scores(item: FeedbackItem) -> Text:
         if value is not None:
             scores.append(f"  {name} {value}", style="bold")
     return scores
+
+
+def _count(t: Translator, shown: int, total: int) -> str:
+    """`12`, or `the newest 500 of 20,000` when there are more than are shown."""
+    if total > shown:
+        return t("the newest {shown} of {total}", shown=f"{shown:,}", total=f"{total:,}")
+    return str(shown)

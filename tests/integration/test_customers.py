@@ -56,6 +56,25 @@ def test_another_teams_ticket_and_its_feedback_are_not_listed(
     assert [f.event_id for f in admin.feedback][-1] == "p1"  # newest first: p1 is the oldest
     assert admin.phone == "13812340000"  # admins hold `pii`
     assert {t.outcome for t in admin.tickets} == {"new"}  # open: the stage
+    assert (admin.feedback_total, admin.tickets_total) == (len(admin.feedback), 2)
+
+
+def test_a_long_history_shows_its_newest_and_counts_the_rest(
+    teams: tuple[str, ...],  # noqa: F811
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = teams[1]
+    answers = [detractor(f"h{n}", nps=n % 11, occurred_at=EARLIER) for n in range(5)]
+    assert run(*teams, "ingest", str(write_events(tmp_path / "h.jsonl", *answers)))[0] == 0
+    whole = view_as(url, ME, "C1")
+    monkeypatch.setattr("cxdesk.workflow.reads.customers.HISTORY_LIMIT", 3)
+    some = view_as(url, ME, "C1")
+    assert [f.event_id for f in some.feedback] == [f.event_id for f in whole.feedback][:3]
+    assert some.feedback_total == len(whole.feedback) > 3
+    code, out, _ = run(*teams, "customer", "show", "C1")
+    assert code == 0 and f"feedback (the newest 3 of {len(whole.feedback)})" in out
 
 
 def test_a_customer_with_nothing_in_scope_reads_as_an_unknown_one(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, func, or_, true
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
@@ -59,8 +59,13 @@ class CustomerView:
     tier: str | None
     phone: str | None  # masked unless the viewer holds the `pii` permission
     email: str | None
-    feedback: list[FeedbackItem]  # newest first
-    tickets: list[CustomerTicket]  # newest first
+    feedback: list[FeedbackItem]  # newest first, at most HISTORY_LIMIT
+    tickets: list[CustomerTicket]  # newest first, at most HISTORY_LIMIT
+    feedback_total: int = 0  # how many there are in all
+    tickets_total: int = 0
+
+
+HISTORY_LIMIT = 500  # the newest of each shown: a customer may have answered for years
 
 
 def feedback_in_scope(scope: tuple[str, ...] | None) -> ColumnElement[bool]:
@@ -95,7 +100,9 @@ def customer_view(session: Session, customer_id: str, viewer: Actor) -> Customer
     tickets = select(Ticket).where(Ticket.customer_id == customer_id)
     if scope is not None:
         tickets = tickets.where(col(Ticket.queue_id).in_(scope))
-    rows = session.exec(tickets.order_by(col(Ticket.opened_at).desc(), col(Ticket.id).desc()))
+    rows = session.exec(
+        tickets.order_by(col(Ticket.opened_at).desc(), col(Ticket.id).desc()).limit(HISTORY_LIMIT)
+    )
     shown = [
         CustomerTicket(
             id=ticket_ref(t.id),
@@ -113,10 +120,12 @@ def customer_view(session: Session, customer_id: str, viewer: Actor) -> Customer
         for t in rows
         if t.id is not None
     ]
+    in_scope = (FeedbackEvent.customer_id == customer_id, feedback_in_scope(scope))
     events = session.exec(
         select(FeedbackEvent)
-        .where(FeedbackEvent.customer_id == customer_id, feedback_in_scope(scope))
+        .where(*in_scope)
         .order_by(col(FeedbackEvent.occurred_at).desc(), col(FeedbackEvent.event_id).desc())
+        .limit(HISTORY_LIMIT)
     )
     feedback = [
         FeedbackItem(
@@ -136,7 +145,25 @@ def customer_view(session: Session, customer_id: str, viewer: Actor) -> Customer
     if scope is not None and not shown and not feedback:
         raise NotFound(say("no customer {id}", id=customer_id))  # as if unknown: see above
     phone, email = contact(customer, viewer)
-    return CustomerView(customer.id, customer.name, customer.tier, phone, email, feedback, shown)
+    ticket_total, feedback_total = len(shown), len(feedback)
+    if ticket_total == HISTORY_LIMIT:  # more than are shown: count them
+        counted = tickets.with_only_columns(func.count()).order_by(None)
+        ticket_total = session.exec(counted).one()  # type: ignore[call-overload]
+    if feedback_total == HISTORY_LIMIT:
+        feedback_total = session.exec(
+            select(func.count()).select_from(FeedbackEvent).where(*in_scope)
+        ).one()
+    return CustomerView(
+        customer.id,
+        customer.name,
+        customer.tier,
+        phone,
+        email,
+        feedback,
+        shown,
+        feedback_total,
+        ticket_total,
+    )
 
 
 def read_customer(db: Database, customer_id: str, viewer: Actor) -> CustomerView:
