@@ -69,18 +69,25 @@ def ticket_list(
         scope = visible_queues(session, viewer)
         flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
         rows = list_tickets(session, flt, limit=limit)
-    out = [_ticket_json(context, row, now) for row in rows]
+    out = [_ticket_json(context, row, now, text=fmt != "json") for row in rows]
     print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
 
 
-def _ticket_json(context: Context, row: TicketRow, now: datetime) -> dict[str, Any]:
-    """A ticket row as the CLI prints it, with the running clock in working time."""
-    from cxdesk.workflow.clocks.sla import format_remaining
+def _ticket_json(
+    context: Context, row: TicketRow, now: datetime, *, text: bool = False
+) -> dict[str, Any]:
+    """A ticket row as the CLI prints it, with the running clock in working time: in JSON
+    its state, the time left and the due time (ISO 8601) apart; as `text` (a table or CSV)
+    one cell with the state's marker and the local due time, `~1h 20m · 14:00`."""
+    from cxdesk.workflow.clocks.sla import format_remaining, sla_text
 
     data = row.to_json()
     reading = context.clocks().read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
     data["sla_state"] = reading.state.value if reading else None
-    data["sla"] = format_remaining(reading)
+    if text:
+        data["sla"] = sla_text(reading, row.sla_due, now, context.settings.timezone)
+    else:
+        data["sla"] = format_remaining(reading)
     data["customer"] = row.customer_name or row.customer_id
     return data
 
