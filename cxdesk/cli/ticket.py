@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cxdesk.cli.context import Context, pass_context
-from cxdesk.cli.shared import format_option, stdin_if_dash
+from cxdesk.cli.shared import format_option, stdin_if_dash, wide_option
 from cxdesk.errors import CxdeskError
 from cxdesk.output import print_json, print_rows, say
 from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
+# What a narrow terminal hides first, in this order; the title is cut before any of them.
+NARROW_DROPS = ("customer", "queue", "priority", "stage")
 
 
 @click.group()
@@ -43,6 +45,7 @@ def ticket() -> None:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @format_option
+@wide_option
 @pass_context
 def ticket_list(
     context: Context,
@@ -52,8 +55,12 @@ def ticket_list(
     view: str,
     limit: int,
     fmt: str,
+    wide: bool,
 ) -> None:
-    """List tickets, most urgent SLA first (newest first in the `all` view)."""
+    """List tickets, most urgent SLA first (newest first in the `all` view).
+
+    A terminal too narrow for the table cuts titles first, then hides the customer, the
+    queue, the priority and the stage, in that order; --wide shows them all."""
     from cxdesk.models import Stage
     from cxdesk.workflow.access.permissions import visible_queues
     from cxdesk.workflow.reads.queries import TicketFilter, View, list_tickets
@@ -70,7 +77,7 @@ def ticket_list(
         flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
         rows = list_tickets(session, flt, limit=limit)
     out = [_ticket_json(context, row, now, text=fmt != "json") for row in rows]
-    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+    print_rows(out, fmt, TICKET_COLUMNS, drop=NARROW_DROPS, wide=wide)  # type: ignore[arg-type]
 
 
 def _ticket_json(
