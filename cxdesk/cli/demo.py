@@ -12,6 +12,7 @@ from cxdesk.cli.tui import run_tui
 from cxdesk.db import sqlite_path
 from cxdesk.errors import CxdeskError
 from cxdesk.output import say
+from cxdesk.progress import progress_bar
 
 
 @click.command()
@@ -47,7 +48,10 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
     if current_revision(db.engine) is not None:
         raise CxdeskError(f"{db.display_url} already holds a database; a demo needs an empty one")
     say(f"building the {size} demo in {db.display_url} …", err=True)
-    summary = build_demo_database(db, context.settings, seed=seed, size=size, now=context.now())
+    with progress_bar() as progress:
+        summary = build_demo_database(
+            db, context.settings, seed=seed, size=size, now=context.now(), progress=progress
+        )
     say(summary, err=True)
     if not no_tui:
         run_tui(context)
