@@ -532,3 +532,24 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
     assert kills >= 3
     run("--db", str(crashed), "--now", NOW, "ingest", str(feed), "--batch", str(CRASH_BATCH))
     assert _counts(crashed) == _counts(clean)
+
+
+def test_a_line_refused_again_keeps_one_quarantine_entry(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    good = json.dumps(event("a", "C1", 1, nps=9))
+    feed = write_lines(tmp_path / "f.jsonl", [good, json.dumps(event("b", "C2", 2, nps=11))])
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
+    retry = ("--db", str(fresh), "ingest", "quarantine", "retry", "--all")
+    assert run(*retry)[0] == 1  # the stored text, failing as before
+    write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=12))])  # fixed, but wrongly
+    assert run(*retry, "--from-source")[0] == 1
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1  # the file, again
+    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    (entry,) = json.loads(out)
+    assert entry["line"] == 2 and not entry["resolved"] and entry["retried_at"]
+    assert '"nps": 12' in entry["raw"] and "got 12" in entry["reason"]
+    write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=1))])
+    assert run(*retry, "--from-source")[0] == 0
+    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    assert [e["resolved"] for e in json.loads(out)] == [True]
