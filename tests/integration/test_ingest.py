@@ -393,6 +393,24 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
     assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
+def test_rules_test_on_stored_events_says_which_rules_fire(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    feed = write_lines(
+        tmp_path / "f.jsonl",
+        [
+            json.dumps(event("a", "G", 1, nps=3) | {"customer": {"id": "G", "tier": "gold"}}),
+            json.dumps(event("c", "H", 3, nps=10)),
+        ],
+    )
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 0
+    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [r["fired"] for r in rows] == ["gold_detractor, detractor", ""]
+    assert all(r["outcome"].startswith("duplicate: already ingested") for r in rows)
+
+
 def unkeyed(detail: str) -> dict:
     """An audit row's detail without the digests made with its database's key."""
     values = json.loads(detail)
