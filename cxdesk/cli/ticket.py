@@ -115,7 +115,7 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
     if fmt == "table":
         _print_ticket(context, detail)
         return
-    data: dict[str, Any] = detail.row.to_json()
+    data: dict[str, Any] = _ticket_json(context, detail.row, context.now())
     data.update(
         customer=None if detail.customer is None else detail.customer.__dict__,
         links=detail.links,
@@ -377,9 +377,10 @@ def _print_ticket(context: Context, detail: TicketDetail) -> None:
             f"customer {customer.id} {customer.name or ''} tier "
             f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
         )
+    sla = _ticket_json(context, row, context.now(), text=True)["sla"]
     say(
         f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
-        f"first response due {context.local(row.first_response_due)}  "
+        f"sla {sla or '-'}  first response due {context.local(row.first_response_due)}  "
         f"resolution due {context.local(row.resolution_due)}"
     )
     for item in detail.timeline:

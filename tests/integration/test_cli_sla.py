@@ -38,3 +38,15 @@ def test_ticket_list_shows_the_marker_and_the_local_due_time(demo_copy: str, run
     assert {"breached", "ok"} <= states
     _, out, _ = run(*db, "ticket", "list", "--limit", "300")
     assert "!BREACHED " in out and " · " in out
+
+
+def test_ticket_show_tells_the_clock_as_the_list_does(demo_copy: str, run: Run) -> None:
+    db = ("--db", demo_copy, "--now", DEMO_NOW.isoformat())
+    _, out, _ = run(*db, "ticket", "list", "--view", "breached", "--format", "csv", "--limit", "1")
+    (listed,) = csv.DictReader(io.StringIO(out))
+    assert listed["sla"].startswith("!BREACHED ")
+    _, out, _ = run(*db, "ticket", "show", listed["id"])
+    assert f"sla {listed['sla']}  " in out
+    _, out, _ = run(*db, "ticket", "show", listed["id"], "--format", "json")
+    shown = json.loads(out)
+    assert shown["sla_state"] == "breached" and shown["sla"].startswith("BREACHED ")
