@@ -71,6 +71,16 @@ def say(text: object, *, err: bool = False, multiline: bool = False, bold: bool 
     click.echo(click.style(shown, bold=True) if bold else shown, err=err)
 
 
+def watched() -> bool:
+    """Whether standard error is a terminal, where a person may watch progress."""
+    return sys.stderr.isatty()
+
+
+def progress_console() -> Console:
+    """The console progress bars draw on: standard error (their text is sanitised)."""
+    return Console(stderr=True, highlight=False)
+
+
 def json_text(data: Any, indent: int | None = None) -> str:
     """`data` as JSON whose strings escape everything a terminal could act on."""
     text = json.dumps(data, ensure_ascii=False, indent=indent, default=str)

@@ -8,12 +8,10 @@ so logs and scripts see the same output as before.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,7 +22,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-from cxdesk.output import sanitize
+from cxdesk.output import progress_console, sanitize, watched
 from cxdesk.workflow.basics.progress import Progress
 
 # Ingest draws a bar only for files this long: a shorter one is done before a bar would help.
@@ -35,7 +33,7 @@ LONG_FILE_LINES = 5_000
 def progress_bar(*, wanted: bool = True) -> Iterator[Progress | None]:
     """A `Progress` drawing one bar a task on standard error while the block runs, if
     `wanted` and standard error is a terminal; otherwise None (nobody watches)."""
-    if not (wanted and watching()):
+    if not (wanted and watched()):
         yield None
         return
     bars = RichProgress(
@@ -44,7 +42,7 @@ def progress_bar(*, wanted: bool = True) -> Iterator[Progress | None]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True, highlight=False),
+        console=progress_console(),
         redirect_stdout=False,  # what the command prints stays on standard output
         transient=True,  # the result the command prints says what was done
     )
@@ -57,11 +55,6 @@ def progress_bar(*, wanted: bool = True) -> Iterator[Progress | None]:
 
     with bars:
         yield step
-
-
-def watching() -> bool:
-    """Whether a person may be watching standard error, so that a bar is worth working out."""
-    return sys.stderr.isatty()
 
 
 def file_lines(source: str) -> int | None:

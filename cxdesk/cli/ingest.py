@@ -11,8 +11,8 @@ import click
 from cxdesk.cli.context import EXIT_OK, EXIT_PARTIAL, Context, pass_context
 from cxdesk.cli.shared import format_option, print_figures
 from cxdesk.errors import Interrupted
-from cxdesk.output import print_json, print_rows, say
-from cxdesk.progress import LONG_FILE_LINES, file_lines, progress_bar, watching
+from cxdesk.output import print_json, print_rows, say, watched
+from cxdesk.progress import LONG_FILE_LINES, file_lines, progress_bar
 from cxdesk.workflow.intake.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
     db = context.database()
     name = "stdin" if source == "-" else str(Path(source).resolve())
     feed = FeedSource(None if source == "-" else source, input_format)
-    lines = file_lines(source) if watching() else None
+    lines = file_lines(source) if watched() else None
     with progress_bar(wanted=lines is not None and lines > LONG_FILE_LINES) as progress:
         ingestor = Ingestor(
             db,
