@@ -217,7 +217,8 @@ def desk_command(kind: type[TicketCommand]) -> None:
         from cxdesk.workflow.loop.service import TicketService
         from cxdesk.workflow.reads.templates import read_template_text
 
-        numbers = _ticket_numbers(ticket_ids, from_list)
+        after = " ".join(i.metavar or i.name.upper() for i in kind.INPUTS if i.argument)
+        numbers = _ticket_numbers(ticket_ids, from_list, after)
         if version is not None and len(numbers) > 1:
             raise click.UsageError("--version is for one ticket; give one TICKET with it")
         if any(i.kind == "message" for i in kind.INPUTS):
@@ -279,9 +280,11 @@ def desk_command(kind: type[TicketCommand]) -> None:
     ticket.command(kind.NAME, help=kind.__doc__)(run)
 
 
-def _ticket_numbers(given: tuple[str, ...], from_list: bool) -> list[int]:
+def _ticket_numbers(given: tuple[str, ...], from_list: bool, after: str = "") -> list[int]:
     """The tickets named, in order and each once: those given, then those on standard
-    input; a bad reference is an error naming it (and its line) before anything is done."""
+    input; a bad reference is an error naming it (and its line) before anything is done.
+    None named is told with the arguments that come `after` them (`TICKET... LOGIN`): a
+    lone argument is taken for the last of those."""
     from cxdesk.workflow.basics.refs import parse_ref
 
     named = [(ref, "") for ref in given]
@@ -289,7 +292,8 @@ def _ticket_numbers(given: tuple[str, ...], from_list: bool) -> list[int]:
         for line_number, line in enumerate(sys.stdin, start=1):
             named += [(ref, f" (standard input, line {line_number})") for ref in line.split()]
     if not named:
-        raise click.UsageError("give one or more TICKETs, or --from-list with ids on stdin")
+        then = f" then {after}" if after else ""
+        raise click.UsageError(f"give one or more TICKETs{then}, or --from-list with ids on stdin")
     numbers: dict[int, None] = {}
     for ref, where in named:
         try:

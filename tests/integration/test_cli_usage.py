@@ -26,6 +26,12 @@ def test_a_bad_option_is_one_line_and_a_hint(run: Run, group: str) -> None:
         (("db", "copy"), "Missing option '--to'", "cxdesk db copy"),
         (("ticket", "pend", "CX-1"), "Missing option '--reason'", "cxdesk ticket pend"),
         (("rules", "test"), "Missing argument 'FILE|-'", "cxdesk rules test"),
+        (
+            ("ticket", "assign", "CX-1"),
+            "give one or more TICKETs then LOGIN",
+            "cxdesk ticket assign",
+        ),
+        (("ticket", "note"), "give one or more TICKETs, or --from-list", "cxdesk ticket note"),
     ],
 )
 def test_a_missing_or_bad_value_is_one_line_and_a_hint(
