@@ -8,8 +8,11 @@ import re
 import shutil
 from pathlib import Path
 
+from pytest import MonkeyPatch
+
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.workflow.demo.large import build_large
 from cxdesk.workflow.demo.small import DemoBuilder
 from cxdesk.workflow.intake.backtest import backtest
 from cxdesk.workflow.intake.backtest_reads import Window
@@ -97,6 +100,17 @@ def test_the_demo_tells_its_progress(tmp_path: Path) -> None:
     db.dispose()
     _counts_up_to_its_total(told, "demo")
     assert told.calls[-1][1:] == (60, 60) and len(told.calls) > 2
+
+
+def test_the_large_demo_tells_its_progress(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    monkeypatch.setattr("cxdesk.workflow.demo.large.CHUNK", 1_000)  # a few chunks, not one
+    db = Database.open(str(tmp_path / "large.db"), must_exist=False)
+    upgrade_database(db)
+    told = Told()
+    build_large(db, Settings(), seed=1, now=DEMO_NOW, tickets=3000, customers=300, progress=told)
+    db.dispose()
+    _counts_up_to_its_total(told, "demo")
+    assert told.calls == [("demo", n, 3000) for n in (1000, 2000, 3000)]
 
 
 def test_a_copy_tells_the_rows_copied_of_all(demo_file: Path, tmp_path: Path) -> None:
