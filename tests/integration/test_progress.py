@@ -128,8 +128,8 @@ def test_a_copy_tells_the_rows_copied_of_all(demo_file: Path, tmp_path: Path) ->
     assert told.calls[-1][1] == sum(copied.values()) and tables == copied
 
 
-def test_a_backtest_tells_the_events_replayed(demo_file: Path) -> None:
-    db = Database.open(str(demo_file))
+def test_a_backtest_tells_the_events_replayed(demo_copy: str) -> None:
+    db = Database.open(demo_copy)
     settings = Settings()
     told = Told()
     result = backtest(db, settings, settings.rules, Window(), told)
