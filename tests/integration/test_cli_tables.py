@@ -42,6 +42,17 @@ def test_report_sla_fits_and_cuts_no_header_or_login(demo_sqlite: str, columns: 
         assert "resolution_p90_h" in _lines(out)[0]
 
 
+@pytest.mark.parametrize("kind", ["loop", "nps", "drivers", "backlog"])
+def test_every_report_fits_80_columns_uncut(demo_sqlite: str, kind: str) -> None:
+    db = ("--db", str(demo_sqlite), "--now", DEMO_NOW.isoformat())
+    code, out, err = run_cli([*db, "report", kind], tty_out=True)
+    assert code == 0, err
+    lines = _lines(out)
+    assert "…" not in out and max(cell_len(line.rstrip()) for line in lines) <= 80
+    _, piped, _ = run_cli([*db, "report", kind, "--format", "json"])
+    assert len(lines) == len(json.loads(piped)) + 1
+
+
 def test_ticket_list_at_80_columns_keeps_ids_logins_and_the_clock(demo_sqlite: str) -> None:
     db = ("--db", str(demo_sqlite), "--now", DEMO_NOW.isoformat())
     code, out, err = run_cli([*db, "ticket", "list", "--limit", "40"], tty_out=True)
