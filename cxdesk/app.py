@@ -20,7 +20,7 @@ from cxdesk.config import Settings
 from cxdesk.errors import CxdeskError
 from cxdesk.output import sanitize
 from cxdesk.screens.commands import DeskCommands, open_palette, system_commands
-from cxdesk.screens.context import Desk
+from cxdesk.screens.context import open_desk
 from cxdesk.screens.crash_line import OneLineCrashApp
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
@@ -28,13 +28,11 @@ from cxdesk.screens.inbox import InboxChanged, InboxScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
-from cxdesk.workflow.clocks.sla import ClockReader, SlaPlanner
 from cxdesk.workflow.loop.commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher
 from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices
-from cxdesk.workflow.reads.viewer import read_viewer
 
 if TYPE_CHECKING:
     from cxdesk.db import Database
@@ -42,6 +40,8 @@ if TYPE_CHECKING:
 NOTICE_POLL_S = 2.0
 NOTICE_BURST = 3  # more new notifications than this at once toast as one summary
 LIVE_POLL_S = 2.0  # how often screens reload while no change feed is up
+# A notice is an error toast unless it is a warning ahead of time or news of a fix.
+NOTICE_SEVERITY: dict[str, SeverityLevel] = {"at_risk": "warning", "problem": "information"}
 
 
 def wall_clock() -> datetime:
@@ -70,16 +70,7 @@ class CxdeskApp(OneLineCrashApp[None]):
         super().__init__()
         self._claiming = False  # a claim-next is in flight
         self._seen_notice: int | None = None  # the newest notification already accounted for
-        viewer = read_viewer(db, actor, settings)
-        self.desk = Desk(
-            db=db,
-            settings=settings,
-            viewer=viewer.actor,
-            queues=viewer.queues,
-            clock=clock,
-            clocks=ClockReader(SlaPlanner(settings), viewer.every_queue),
-            lang=lang,
-        )
+        self.desk = open_desk(db, settings, actor, clock, lang)
         localize_bindings(self, self.desk.t)
         self.ansi_theme_light = LIGHT_ANSI  # named colours that read on a light theme
 
@@ -93,7 +84,10 @@ class CxdeskApp(OneLineCrashApp[None]):
         markup: bool = True,
     ) -> None:
         """Every toast (screens' too) passes here: errors and notices may quote stored text,
-        which Textual would hand to the terminal with its control sequences."""
+        which Textual would hand to the terminal with its control sequences. None once the
+        last screen is gone (a notice that arrives as the desk closes)."""
+        if not self.screen_stack:
+            return
         super().notify(
             sanitize(message, multiline=True),
             title=sanitize(title),
@@ -248,7 +242,7 @@ class CxdeskApp(OneLineCrashApp[None]):
                 self.notify(summary, severity="warning", markup=False, timeout=10)
             return
         for notice in message.notices:
-            severity: SeverityLevel = "warning" if notice.kind == "at_risk" else "error"
+            severity: SeverityLevel = NOTICE_SEVERITY.get(notice.kind, "error")
             said = t.said(notice.said)  # in the desk's language, ticket first
             self.notify(
                 f"{notice.ticket} {said}" if said and notice.ticket else notice.body,

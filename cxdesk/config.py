@@ -230,6 +230,10 @@ class MetricAlertsConfig(StrictModel):
     # The windows are days and weeks wide: the sweep (every 30 s under `watch`) looks again
     # only this long after its last look, so its passes stay cheap at any volume.
     every: Duration = Field(default=timedelta(minutes=5), description="evaluated at most so often")
+    # A resolved problem is verified by its metric over this window, from its resolution;
+    # fewer answers than this in the window leave it closed unverified.
+    verify_window: Duration = Field(default=timedelta(days=14), description="problems' verify")
+    verify_min_answers: int = Field(default=20, ge=1, description="answers a verification needs")
 
 
 class IngestConfig(StrictModel):
@@ -253,6 +257,20 @@ class QueueConfig(StrictModel):
     calendar: str = "24x7"
     policy: str = "default"
     assignment: Literal["manual", "round_robin", "least_loaded", "skills"] = "manual"
+
+
+ViewColumn = Literal[
+    "id", "priority", "stage", "queue", "assignee", "customer", "sla", "age", "title"
+]
+
+
+class ViewConfig(StrictModel):
+    """A team's saved queue view: a filter in the queue's `/` words, an order, the columns."""
+
+    filter: str = Field(min_length=1, description="as typed after / in the queue")
+    title: str | None = Field(default=None, max_length=40)
+    sort: Literal["sla", "priority", "age"] | None = None
+    columns: list[ViewColumn] | None = Field(default=None, min_length=1)
 
 
 def _default_teams() -> dict[str, TeamConfig]:
@@ -334,6 +352,9 @@ class Settings(StrictModel):
     )
     teams: dict[str, TeamConfig] = Field(default_factory=_default_teams)
     queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
+    views: dict[str, ViewConfig] = Field(
+        default_factory=dict, description="saved queue views, after the built-in ones"
+    )
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)

@@ -137,6 +137,30 @@ ZH: dict[str, str] = {
     "{action} {count} marked tickets": "{action} {count} 张已标记工单",
     "bulk action failed: {error}": "批量操作失败：{error}",
     "{count} marked — b acts on them": "已标记 {count} — 按 b 批量操作",
+    # the report screen
+    "Reports": "报表",
+    "reports": "报表",
+    "Closed loop": "闭环",
+    "NPS / CSAT": "NPS / CSAT",
+    "Drivers": "驱动要素",
+    "Backlog": "积压",
+    "Period": "时段",
+    "period": "时段",
+    "could not load the report: {error}": "无法加载报表：{error}",
+    "last {days} days": "最近 {days} 天",
+    "all time": "全部时间",
+    # saved views
+    "Saved view": "已存视图",
+    "saved view": "已存视图",
+    "View: {name}": "视图：{name}",
+    "View name": "视图名称",
+    "Save the filter as a view: {words}": "将筛选存为视图：{words}",
+    "type a filter first, then ctrl+s saves it": "先输入筛选条件，再按 ctrl+s 保存",
+    "could not load the saved views: {error}": "无法加载已存视图：{error}",
+    "could not save the view: {error}": "无法保存视图：{error}",
+    "a view's name is 1 to {most} characters of plain text": "视图名称须为 1 到 {most} 个普通字符",
+    "a view's filter is 1 to {most} characters": "视图的筛选条件须为 1 到 {most} 个字符",
+    "views.{name}.filter: {error}": "视图 views.{name}.filter：{error}",
     # the SLA panel
     "SLA clocks": "SLA 时钟",
     "SLA clocks — {ticket}": "SLA 时钟 — {ticket}",
@@ -169,6 +193,19 @@ ZH: dict[str, str] = {
         "{state} · 已计 {counted} · 暂停返还 {given} · 临期 {risk} · 到期 {due}"
     ),
     "its history replayed gives due {due}": "按历史重放得出的到期时间为 {due}",
+    "Its problem is resolved": "其问题单已解决",
+    "Open a problem": "创建问题单",
+    "Open a problem for a driver; its open cases are linked": (
+        "针对驱动要素创建问题单；其未结个案将被关联"
+    ),
+    "type to narrow the drivers": "输入以筛选驱动要素",
+    "{count} open cases": "{count} 个未结个案",
+    "no open case has a driver yet": "尚无未结个案标注驱动要素",
+    "{ticket} opened for driver {driver}: {count} cases linked": (
+        "已针对驱动要素 {driver} 创建 {ticket}：关联了 {count} 个个案"
+    ),
+    "{ticket}: {case} {outcome}": "{ticket}：个案 {case} {outcome}",
+    "no linked cases": "没有关联的个案",
     # the queue
     "Mine": "我的",
     "Unassigned": "未分配",
@@ -195,9 +232,11 @@ ZH: dict[str, str] = {
     "Age": "时长",
     "Title": "标题",
     "loading…": "加载中…",
-    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login — enter "
-    "applies, esc clears": "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new "
-    "assignee:登录名 —— 回车应用，esc 清除",
+    "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
+    "customer:ID (opens the customer too) — enter applies, esc clears": (
+        "筛选：关键词（任意语言）、priority:P1 queue:vip stage:new assignee:登录名 "
+        "customer:客户ID（同时打开该客户）—— 回车应用，esc 清除"
+    ),
     "could not load tickets: {error}": "无法加载工单：{error}",
     "could not claim the next case: {error}": "无法领取下一个工单：{error}",
     "{ticket} claimed": "已领取 {ticket}",
@@ -226,6 +265,8 @@ ZH: dict[str, str] = {
     "Escalate": "升级",
     "Reopen": "重开",
     "Link problem": "关联问题单",
+    "Unlink problem": "取消关联问题单",
+    "Apply to cases": "应用到个案",
     "De-escalate": "降级",
     "Close problem": "关闭问题单",
     "Merge": "合并",
@@ -306,7 +347,23 @@ ZH: dict[str, str] = {
     "NPS": "NPS",
     "CSAT %": "CSAT %",
     "Closed-loop %": "闭环率 %",
-    "Daily, {first} → {last}": "每日，{first} → {last}",
+    "no figures yet": "暂无数据",
+    # a customer's story
+    "customer": "客户",
+    "{customer} · loading…": "{customer} · 加载中…",
+    "tier {tier}": "等级 {tier}",
+    "phone {phone}": "电话 {phone}",
+    "email {email}": "邮箱 {email}",
+    "NPS and CSAT": "NPS 与 CSAT",
+    "NPS (0–10, left)": "NPS（0–10，左轴）",
+    "CSAT (1–5, right)": "CSAT（1–5，右轴）",
+    "no scores yet": "暂无评分",
+    "Tickets ({count})": "工单（{count}）",
+    "Feedback ({count})": "反馈（{count}）",
+    "outcome": "结果",
+    "opened": "创建时间",
+    "reopened {count}×": "重开 {count} 次",
+    "none in your queues": "你的队列中没有",
     "{label}  latest {latest}": "{label}  最新 {latest}",
     # Textual's own keys and commands, as the help overlay and the palette show them
     "Up": "上移",
@@ -388,8 +445,34 @@ ZH: dict[str, str] = {
     ),
     "linked to problem {ref}": "已关联到问题单 {ref}",
     "closed, verified: {evidence}": "已关闭，已验证：{evidence}",
+    "linked {count} cases of its scope: {cases}": "已关联其范围内的 {count} 个个案：{cases}",
+    "unlinked from problem {ref}": "已取消与问题单 {ref} 的关联",
+    "unlinked {case}": "已取消关联 {case}",
+    "opened by {login} for {dimension} {value}: {metric} {figure} ({answers} answers)": (
+        "由 {login} 针对 {dimension} {value} 创建：{metric} {figure}（{answers} 份答复）"
+    ),
+    "verifying by {metric} until {until}": "按 {metric} 验证，直至 {until}",
+    "problem {ref} resolved ({code}): {action}": "问题单 {ref} 已解决（{code}）：{action}",
+    "verified by {metric}: {before} → {after} ({answers} answers; threshold {threshold}); closed": (
+        "经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；已关闭"
+    ),
+    "not verified by {metric}: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); closed unverified": (
+        "未能经 {metric} 验证：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "未验证即关闭"
+    ),
+    "{metric} did not recover: {before} → {after} ({answers} answers; threshold "
+    "{threshold}); reopened, escalation level {level}": (
+        "{metric} 未恢复：{before} → {after}（{answers} 份答复；阈值 {threshold}）；"
+        "已重新打开，升级级别 {level}"
+    ),
+    "resolution applied to its cases: {resolved} resolved, {skipped} skipped, {refused} refused": (
+        "解决方案已应用到其个案：{resolved} 个已解决，{skipped} 个跳过，{refused} 个被拒绝"
+    ),
+    "already {stage}": "已处于 {stage}",
     # refusals (`say` where cxdesk/workflow raises), shown by a desk; the CLI prints the English
     "no ticket {ref}": "没有工单 {ref}",
+    "no customer {id}": "没有客户 {id}",
     "no queue {queue}": "没有队列 {queue}",
     "no active agent with login {login}": "没有登录名为 {login} 的在职客服",
     "no template {name} (see `cxdesk template list`)": (
@@ -453,6 +536,14 @@ ZH: dict[str, str] = {
     "{ref} is already at the top of the ladder": "{ref} 已处于最高升级级别",
     "{ref} is not escalated": "{ref} 未升级",
     "{ref} is not a problem ticket": "{ref} 不是问题单",
+    "{case} is not linked to {ref}": "{case} 未关联到 {ref}",
+    "a problem is opened by hand for a driver or a touchpoint, not {dimension}": (
+        "手动创建问题单只能针对驱动因素或触点，不能针对 {dimension}"
+    ),
+    "unknown priority {priority}": "未知优先级 {priority}",
+    "{ref} already watches {dimension} {value}": "{ref} 已在跟踪 {dimension} {value}",
+    "{ref} has no verification due": "{ref} 没有到期的验证",
+    "{ref} has no resolution to apply; resolve it first": "{ref} 没有可应用的解决方案；请先解决它",
     "{ref} is closed; link to a problem that is still open": (
         "{ref} 已关闭；请关联仍未关闭的问题单"
     ),

@@ -26,8 +26,16 @@ COMMANDS = {
         "cxdesk.cli.db:backup",
         "Copy the SQLite database to TARGET, consistently, while others keep working.",
     ),
+    "customer": LazyCommand(
+        "cxdesk.cli.customer:customer", "A customer's tickets and feedback, as you may see them."
+    ),
     "db": LazyCommand("cxdesk.cli.db:db_group", "Schema migrations."),
     "demo": LazyCommand("cxdesk.cli.demo:demo", "Build a realistic demo database and open it."),
+    "wall": LazyCommand(
+        "cxdesk.cli.tui:wall",
+        "The dashboard full screen, refreshing itself, for a wall or a spare pane; nothing on "
+        "it acts (q quits).",
+    ),
     "followups": LazyCommand(
         "cxdesk.cli.followups:followups", "Follow-up surveys sent after each resolution."
     ),
@@ -38,6 +46,10 @@ COMMANDS = {
     "init": LazyCommand(
         "cxdesk.cli.db:init",
         "Create the database (or bring it up to date) and the configured teams and queues.",
+    ),
+    "problem": LazyCommand(
+        "cxdesk.cli.problem:problem",
+        "Problems: open one for a driver or touchpoint, apply its resolution to its cases.",
     ),
     "report": LazyCommand(
         "cxdesk.cli.report:report",

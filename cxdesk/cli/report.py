@@ -48,25 +48,20 @@ def report(
 
     A table too wide for the terminal hides the counts behind each percentage first, then
     (sla) the 90th percentiles and the medians; --wide shows them all."""
-    from cxdesk.workflow.access.permissions import visible_queues
-    from cxdesk.workflow.insight import metrics
+    from cxdesk.workflow.insight.reports import report_rows
 
     tz = context.settings.timezone
-    viewer = context.viewer()
-    now = context.now()
     with context.database().session() as session:
-        queues = metrics.report_queues(session, visible_queues(session, viewer), queue_id, team)
-        period = metrics.Period(
+        rows = report_rows(
+            session,
+            context.settings,
+            context.viewer(),
+            kind,
+            context.now(),
             since=parse_instant(since, tz, "--since") if since else None,
             until=parse_instant(until, tz, "--until") if until else None,
-            queues=queues,
+            queue=queue_id,
+            team=team,
         )
-        rows = {
-            "sla": lambda: metrics.sla_report(session, context.settings, period, now),
-            "loop": lambda: metrics.loop_report(session, period),
-            "nps": lambda: metrics.nps_report(session, period),
-            "drivers": lambda: metrics.drivers_report(session, period),
-            "backlog": lambda: metrics.backlog_report(session, period, now),
-        }[kind]()
     columns = list(rows[0]) if rows else ["figure"]
     print_rows(rows, fmt, columns, drop=NARROW_DROPS.get(kind, ()), wide=wide)  # type: ignore[arg-type]

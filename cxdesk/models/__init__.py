@@ -13,7 +13,17 @@ from cxdesk.models.enums import (
     VerifyOutcome,
 )
 from cxdesk.models.feedback import Customer, FeedbackEvent
-from cxdesk.models.org import Agent, AgentTeam, Meta, Notification, Queue, ReplyTemplate, Team
+from cxdesk.models.org import (
+    Agent,
+    AgentTeam,
+    Meta,
+    Notification,
+    Queue,
+    ReplyTemplate,
+    SavedView,
+    Team,
+)
+from cxdesk.models.problems import ProblemScope
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
 
 __all__ = [
@@ -29,10 +39,12 @@ __all__ = [
     "Meta",
     "Notification",
     "Priority",
+    "ProblemScope",
     "QuarantinedRecord",
     "Queue",
     "ReplyTemplate",
     "Role",
+    "SavedView",
     "Stage",
     "Team",
     "Ticket",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
 
 from cxdesk.models.base import UTCDateTime, empty_list
@@ -84,3 +85,18 @@ class Notification(SQLModel, table=True):
     # The body's system text as template and values (cxdesk.i18n.Message), for other languages
     said: list[Any] | None = Field(default=None, sa_type=JSON)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SavedView(SQLModel, table=True):
+    """A queue filter an agent saved under a name of their own (team views live in the
+    config)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("login", "name", name="uq_saved_views_login_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(foreign_key="agents.login", max_length=64)
+    name: str = Field(max_length=64)
+    filter: str = Field(sa_column=Column(Text, nullable=False))
+    sort: str | None = Field(default=None, sa_type=String(16))
+    created_at: datetime = Field(sa_type=UTCDateTime)

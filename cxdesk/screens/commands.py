@@ -59,6 +59,9 @@ def screen_commands(screen: Screen[object]) -> list[Command]:
                 english=english(binding.description),
             )
         )
+    extra = getattr(screen, "palette_commands", None)  # what has no key of its own
+    if callable(extra):
+        commands.extend(cmd for cmd in extra() if cmd.title not in {c.title for c in commands})
     return commands
 
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from cxdesk.config import Settings
 from cxdesk.i18n import Translator
 from cxdesk.workflow.access.permissions import Actor
-from cxdesk.workflow.clocks.sla import ClockReader, ClockReading
+from cxdesk.workflow.clocks.sla import ClockReader, ClockReading, SlaPlanner
 from cxdesk.workflow.reads.tickets import TicketRow
+from cxdesk.workflow.reads.viewer import read_viewer
 
 if TYPE_CHECKING:
     from cxdesk.db import Database
@@ -43,3 +44,19 @@ class Desk:
     def reading(self, row: TicketRow, now: datetime) -> ClockReading | None:
         """The row's running clock, in working time on its queue's calendar."""
         return self.clocks.read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
+
+
+def open_desk(
+    db: Database, settings: Settings, actor: str, clock: Callable[[], datetime], lang: str
+) -> Desk:
+    """What every screen works from: who is looking, what they may see, the clocks."""
+    viewer = read_viewer(db, actor, settings)
+    return Desk(
+        db=db,
+        settings=settings,
+        viewer=viewer.actor,
+        queues=viewer.queues,
+        clock=clock,
+        clocks=ClockReader(SlaPlanner(settings), viewer.every_queue),
+        lang=lang,
+    )

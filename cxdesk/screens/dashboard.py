@@ -1,4 +1,5 @@
-"""The supervisor dashboard on `d`: SLA health per queue, breaches, load, metric alerts, trends."""
+"""The supervisor dashboard on `d`: SLA health per queue, breaches, load, metric alerts, trends;
+and, on `o`, a problem opened for a driver of the open cases, its cases linked."""
 
 from __future__ import annotations
 
@@ -12,18 +13,31 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
+from cxdesk.errors import CxdeskError
 from cxdesk.i18n import N_, Translator
+from cxdesk.screens.charts import Line, LineChart, Scale
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
+from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
+from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import Dashboard, read_dashboard
+from cxdesk.workflow.insight.problem_checks import read_open_drivers
+from cxdesk.workflow.loop.commands import OpenProblem
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.reads.detail import read_ticket_detail
 
 REFRESH_S = 5.0
-TRENDS = (("nps", N_("NPS")), ("csat", N_("CSAT %")), ("closed_loop", N_("Closed-loop %")))
+PERCENT = Scale(0, 100, min_span=10)
+TRENDS = (  # figure, title, its scale, the theme colour of its line
+    ("nps", N_("NPS"), Scale(-100, 100, min_span=20), "text-primary"),
+    ("csat", N_("CSAT %"), PERCENT, "text-success"),
+    ("closed_loop", N_("Closed-loop %"), PERCENT, "text-secondary"),
+)
 
 
 class DashboardScreen(Screen[None]):
@@ -31,12 +45,26 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,d", "app.pop_screen", N_("Back"), id="dashboard.back"),
         Binding("r", "reload", N_("Refresh"), id="dashboard.refresh"),
+        Binding("o", "open_problem", N_("Open a problem"), id="dashboard.open_problem"),
     ]
 
     class Loaded(Message):
         def __init__(self, dashboard: Dashboard) -> None:
             super().__init__()
             self.dashboard = dashboard
+
+    class DriversReady(Message):
+        """The drivers of the open cases, read off the event loop, to pick one from."""
+
+        def __init__(self, drivers: list[tuple[str, int]]) -> None:
+            super().__init__()
+            self.drivers = drivers
+
+    class Opened(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.ok = ok
 
     def __init__(self, desk: Desk) -> None:
         super().__init__()
@@ -51,12 +79,10 @@ class DashboardScreen(Screen[None]):
             yield Static(id="agents", classes="panel")
             yield Static(id="breaches", classes="panel")
             yield Static(id="problems", classes="panel")
-        with Vertical(id="trends"):
-            yield Static(id="trend-days")
-            for key, _ in TRENDS:  # one row each: the figure, then its days as a sparkline
-                with Horizontal(classes="trend"):
-                    yield Static(id=f"{key}-label", classes="trend-label")
-                    yield Sparkline([], id=f"{key}-spark")
+        with Horizontal(id="trends"):
+            for key, _, scale, _ in TRENDS:  # drawn once the figures are read
+                with Vertical(id=f"{key}-trend", classes="trend"):
+                    yield LineChart(scale, empty=self.t("no figures yet"), id=f"{key}-chart")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -84,6 +110,72 @@ class DashboardScreen(Screen[None]):
             self.post_message(LoadFailed(failed))
             return
         self.post_message(self.Loaded(dashboard))
+
+    # -- a problem for a driver: pick it (the form's save is the confirmation), then open ---
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Opening a problem is for supervisors and admins: shown disabled to others."""
+        if action == "open_problem" and not self.desk.viewer.may("open_problem"):
+            return None
+        return True
+
+    def action_open_problem(self) -> None:
+        if self.desk.viewer.may("open_problem"):
+            self.read_drivers()
+
+    @work(thread=True, exclusive=True, group="dashboard-drivers", exit_on_error=False)
+    def read_drivers(self) -> None:
+        try:
+            drivers = read_open_drivers(self.desk.db, self.desk.viewer)
+        except Exception as exc:  # shown to the user, the screen stays usable
+            failed = self.t("could not open the form: {error}", error=self.t.error(exc))
+            self.post_message(LoadFailed(failed))
+            return
+        self.post_message(self.DriversReady(drivers))
+
+    def on_dashboard_screen_drivers_ready(self, message: DashboardScreen.DriversReady) -> None:
+        if self.app.screen is not self:  # the supervisor moved on meanwhile
+            return
+        if not message.drivers:
+            self.notify(self.t("no open case has a driver yet"), markup=False)
+            return
+        field = Field(
+            "driver",
+            N_("Driver"),
+            kind="pick",
+            choices=[(driver, driver) for driver, _ in message.drivers],
+            hints={d: self.t("{count} open cases", count=n) for d, n in message.drivers},
+            placeholder=N_("type to narrow the drivers"),
+        )
+        title = self.t("Open a problem for a driver; its open cases are linked")
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values is not None and values["driver"]:
+                self.open_problem(values["driver"])
+
+        self.app.push_screen(FormScreen(title, [field], self.t), chosen)
+
+    @work(thread=True, group="dashboard-open-problem", exit_on_error=False)
+    def open_problem(self, driver: str) -> None:
+        service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
+        try:
+            problem = service.handle(OpenProblem("driver", driver, at=self.desk.clock()))
+            assert problem.id is not None
+            linked = read_ticket_detail(self.desk.db, problem.id, self.desk.viewer).links
+        except CxdeskError as exc:
+            self.post_message(self.Opened(self.t.error(exc), ok=False))
+            return
+        opened = self.t(
+            "{ticket} opened for driver {driver}: {count} cases linked",
+            ticket=ticket_ref(problem.id),
+            driver=driver,
+            count=len(linked),
+        )
+        self.post_message(self.Opened(opened, ok=True))
+
+    def on_dashboard_screen_opened(self, message: DashboardScreen.Opened) -> None:
+        self.notify(message.text, severity="information" if message.ok else "error", markup=False)
+        self.load()
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
         self.board = message.dashboard
@@ -149,22 +241,26 @@ class DashboardScreen(Screen[None]):
         self.query_one("#problems", Static).update(problems.table)
 
     def _show_trends(self) -> None:
+        """Each figure by day, its latest value in the title; a day without answers is a gap
+        the line steps over, not a zero."""
         board, t = self.board, self.t
         assert board is not None
-        first, last = board.trend[0].day, board.trend[-1].day
-        days = t("Daily, {first} → {last}", first=first, last=last)
-        self.query_one("#trend-days", Static).update(Text(days, style="dim"))
-        for key, label in TRENDS:
-            values = [getattr(day, key) for day in board.trend]
-            known = [v for v in values if v is not None]
-            latest = f"{known[-1]:.1f}" if known else "—"
-            shown = t("{label}  latest {latest}", label=t(label), latest=latest)
-            self.query_one(f"#{key}-label", Static).update(Text(shown, style="bold"))
-            self.query_one(f"#{key}-spark", Sparkline).data = [v or 0.0 for v in values]
+        days = [day.day for day in board.trend]
+        for key, label, _, color in TRENDS:
+            points = tuple(
+                (float(i), value)
+                for i, day in enumerate(board.trend)
+                if (value := getattr(day, key)) is not None
+            )
+            latest = f"{points[-1][1]:.1f}" if points else "—"
+            box = self.query_one(f"#{key}-trend")
+            box.border_title = t("{label}  latest {latest}", label=t(label), latest=latest)
+            chart = self.query_one(f"#{key}-chart", LineChart)
+            chart.show([Line(points, color)], lambda x: days[round(x)], (0, len(days) - 1))
 
 
 NARROW_BELOW = 100  # screen columns
-SHORT_BELOW = 30  # screen rows: one-line sparklines
+SHORT_BELOW = 30  # screen rows: shorter trend charts
 WIDE_ONLY = True
 MIN_WIDTH = {"ticket": 9, "pri": 3, "overdue": 17, "stage": 7, "assignee": 8}
 # Column names in English (each marked for the catalogue), headed in the desk's language.

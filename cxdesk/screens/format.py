@@ -91,10 +91,12 @@ NOTICE_TITLES = {  # toasts' titles, by notice kind
     "at_risk": N_("SLA at risk"),
     "breach": N_("SLA breached"),
     "escalation": N_("Escalated to you"),
+    "problem": N_("Its problem is resolved"),
 }
 SCREEN_TITLES = {  # the help overlay names the screen underneath
     "queue": N_("queue"),
     "ticket": N_("ticket"),
     "dashboard": N_("dashboard"),
     "inbox": N_("inbox"),
+    "customer": N_("customer"),
 }

@@ -15,7 +15,7 @@ from textual.style import Style
 from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from cxdesk.i18n import Translator
+from cxdesk.i18n import N_, Translator
 from cxdesk.output import sanitize
 from cxdesk.screens.localized_bindings import localize_bindings
 
@@ -32,6 +32,7 @@ class Field:
     value: str = ""
     hints: dict[str, str] = field(default_factory=dict)  # value: a note shown beside, not searched
     either: str = ""  # a required field may be left empty when this other field is given
+    placeholder: str = ""  # a picker's, in English (translated where shown); default: agents'
 
 
 class Picker(Vertical):
@@ -56,7 +57,8 @@ class Picker(Vertical):
         self._search = FuzzySearch()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self.t("type a name or login to narrow the list"))
+        placeholder = self.spec.placeholder or N_("type a name or login to narrow the list")
+        yield Input(placeholder=self.t(placeholder))
         options = OptionList()
         options.can_focus = False
         yield options

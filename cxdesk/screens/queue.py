@@ -25,12 +25,12 @@ from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue_rows import (
     COLUMN_WIDTHS,
-    COLUMNS,
     COUNT_CAP,
     VIEW_TITLES,
     page_span,
     row_cells,
 )
+from cxdesk.screens.queue_views import VIEW_KEYS, SavedViews
 from cxdesk.screens.ticket_table import Column, StatusLine, TicketTable
 from cxdesk.workflow.reads.interrupt import Interrupter
 from cxdesk.workflow.reads.search import Search
@@ -61,7 +61,7 @@ class Page:
     remembered: bool = False  # shown from an earlier fetch while this request's is under way
 
 
-class QueueScreen(BulkActions):
+class QueueScreen(SavedViews, BulkActions):
     CSS_PATH = "queue.tcss"
     BINDINGS = [
         *(
@@ -74,12 +74,23 @@ class QueueScreen(BulkActions):
             )
             for index, (view, title) in enumerate(VIEW_TITLES.items(), start=1)
         ),
+        *(
+            Binding(
+                key,
+                f"saved_view({index})",
+                "Saved view",
+                id=f"queue.saved_view.{key}",
+                group=VIEWS_GROUP,
+            )
+            for index, key in enumerate(VIEW_KEYS)
+        ),
         Binding("enter", "open", "Open", id="queue.open"),
         Binding("right_square_bracket", "page(1)", "Next page", id="queue.next_page"),
         Binding("left_square_bracket", "page(-1)", "Previous page", id="queue.previous_page"),
         Binding("r", "reload", "Refresh", id="queue.refresh"),
         Binding("slash", "search", "Filter", id="queue.filter"),
         Binding("d", "dashboard", "Dashboard", id="queue.dashboard"),
+        Binding("R", "reports", "Reports", id="queue.reports"),
         Binding("s", "sort", "Sort", id="queue.sort"),
         Binding("C", "app.claim_next", "Claim next", id="queue.claim_next"),
         # In the help, not the footer: `b` there says where marking leads.
@@ -122,15 +133,16 @@ class QueueScreen(BulkActions):
         yield StatusLine(id="status")
         search = Input(
             placeholder=self.t(
-                "filter: words (any language), priority:P1 queue:vip "
-                "stage:new assignee:login — enter applies, esc clears"
+                "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
+                "customer:ID (opens the customer too) — enter applies, esc clears"
             ),
             id="search",
         )
         search.display = False
         yield search
         columns = [
-            Column(key, self.t(key), *COLUMN_WIDTHS[key], grow=key == "Title") for key in COLUMNS
+            Column(key, self.t(key), *COLUMN_WIDTHS[key], grow=key == "Title")
+            for key in self.columns
         ]
         yield TicketTable(columns, id="tickets")
         yield DeskFooter()
@@ -141,6 +153,7 @@ class QueueScreen(BulkActions):
         self.load()
         self.set_interval(1.0, self._tick)
         self.watch(self.app, "unread", lambda _unread: self._show_status(), init=False)
+        self.load_views()
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -277,7 +290,7 @@ class QueueScreen(BulkActions):
         now = self.desk.clock()
         table = self.query_one("#tickets", TicketTable)
         table.set_rows(
-            [(row.id, row_cells(self.desk, row, now)) for row in page.rows],
+            [(row.id, row_cells(self.desk, row, now, self.columns)) for row in page.rows],
             keep_cursor=same_page,  # a refresh; another view, filter, order or page starts on top
         )
         self.current = page
@@ -326,7 +339,8 @@ class QueueScreen(BulkActions):
     def _show_status(self, note: str = "") -> None:
         page = self.current
         t = self.t
-        parts = [f"cxdesk · {self.desk.actor} · {t(VIEW_TITLES[self.view])}"]
+        title = self.saved.title if self.saved else t(VIEW_TITLES[self.view])
+        parts = [f"cxdesk · {self.desk.actor} · {title}"]
         if self.sort is not None:
             parts.append(t("by {order}", order=t(SORT_TITLES[self.sort.value])))
         if self.search is not None:
@@ -348,6 +362,9 @@ class QueueScreen(BulkActions):
     def watch_view(self) -> None:
         self._load_from_top()
 
+    def reload_from_top(self) -> None:
+        self._load_from_top()
+
     def _load_from_top(self) -> None:
         """Another view, filter or order: its first page, loaded once."""
         if self.page_number:
@@ -359,6 +376,10 @@ class QueueScreen(BulkActions):
         self.load()
 
     def action_view(self, view: str) -> None:
+        leaving = self.saved is not None
+        self.leave_saved_view()
+        if self.view == View(view) and leaving:
+            self._load_from_top()
         self.view = View(view)
 
     def action_page(self, step: int) -> None:
@@ -383,6 +404,11 @@ class QueueScreen(BulkActions):
 
         self.app.push_screen(DashboardScreen(self.desk))
 
+    def action_reports(self) -> None:
+        from cxdesk.screens.reports import ReportScreen
+
+        self.app.push_screen(ReportScreen(self.desk))
+
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
@@ -391,6 +417,7 @@ class QueueScreen(BulkActions):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.leave_saved_view()
         try:
             self.search = Search.parse(event.value) if event.value.strip() else None
         except CxdeskError as exc:
@@ -400,11 +427,20 @@ class QueueScreen(BulkActions):
         # The table takes the focus back once the filtered page is on screen: moving focus
         # restyles the screen and its footer, tens of milliseconds better spent after.
         self.focus_table_when_shown = True
+        customers = [v for k, v in self.search.terms if k == "customer"] if self.search else []
+        if len(customers) == 1:  # their story on top; escape shows their tickets in the queue
+            from cxdesk.screens.customer import CustomerScreen
+
+            self.app.push_screen(CustomerScreen(self.desk, customers[0]))
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#search", Input)
+        if event.key == "ctrl+s" and box.has_focus:
+            event.stop()
+            self.ask_view_name(box.value)
         if event.key == "escape" and box.has_focus:
             event.stop()
+            self.leave_saved_view()
             box.value, box.display, self.search = "", False, None
             self.query_one("#tickets", TicketTable).focus()
             self._load_from_top()

@@ -3,6 +3,7 @@ span the status line gives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
@@ -38,21 +39,35 @@ COLUMN_WIDTHS = {
 }
 
 
-def row_cells(desk: Desk, row: TicketRow, now: datetime) -> list[Text]:
-    """A ticket's cells in COLUMNS order, its id coloured by the state of its clock."""
+# The config's names for the columns (`[views.NAME] columns = [...]`), by column key.
+CONFIG_COLUMNS = dict(
+    zip(
+        ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "age", "title"),
+        COLUMNS,
+        strict=True,
+    )
+)
+
+
+def row_cells(
+    desk: Desk, row: TicketRow, now: datetime, columns: Sequence[str] = COLUMNS
+) -> list[Text]:
+    """A ticket's cells for `columns` (keys, in COLUMNS order), its id coloured by the state
+    of its clock."""
     reading = desk.reading(row, now)
     style = STATE_STYLE[reading.state] if reading else ""
-    return [
-        Text(row.id, style=style),
-        Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
-        plain(row.stage),
-        plain(row.queue),
-        plain(row.assignee or "—"),
-        plain(row.customer_name or row.customer_id or "—"),
-        sla_cell(reading, desk.t),
-        plain(age(row.opened_at, now)),
-        plain(row.title),
-    ]
+    cells = {
+        "ID": Text(row.id, style=style),
+        "Pri": Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
+        "Stage": plain(row.stage),
+        "Queue": plain(row.queue),
+        "Assignee": plain(row.assignee or "—"),
+        "Customer": plain(row.customer_name or row.customer_id or "—"),
+        "SLA": sla_cell(reading, desk.t),
+        "Age": plain(age(row.opened_at, now)),
+        "Title": plain(row.title),
+    }
+    return [cells[key] for key in columns]
 
 
 def page_span(t: Translator, before: int, shown: int, total: int | None) -> str:

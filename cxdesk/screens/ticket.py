@@ -29,7 +29,12 @@ from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.sla_panel import SlaPanel
 from cxdesk.screens.ticket_panels import customer_panel, resolution_panel
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, command_from_values
+from cxdesk.workflow.loop.commands import (
+    BY_NAME,
+    DESK_COMMANDS,
+    ApplyProblemResolution,
+    command_from_values,
+)
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import allowed_commands
 from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
@@ -47,6 +52,7 @@ ACTIONS = (  # key, command, label: also in the command palette and the footer
     ("e", "escalate", N_("Escalate")),
     ("o", "reopen", N_("Reopen")),
     ("l", "link", N_("Link problem")),
+    ("y", "apply", N_("Apply to cases")),  # a resolved problem's resolution, to its cases
 )
 COMMAND_TITLES = {c.NAME: c.TITLE for c in DESK_COMMANDS}
 
@@ -72,6 +78,7 @@ class TicketScreen(Screen[None]):
             Binding(key, f"act('{command}')", label, id=f"ticket.{command}")
             for key, command, label in ACTIONS
         ),
+        Binding("u", "customer", N_("Customer"), id="ticket.customer"),
     ]
 
     class Loaded(Message):
@@ -149,6 +156,18 @@ class TicketScreen(Screen[None]):
     def action_sla(self) -> None:
         self.app.push_screen(SlaPanel(self.desk, self.ticket_id))
 
+    def action_customer(self) -> None:
+        """The customer's whole story: every ticket, every answer."""
+        if self.detail is None:  # still loading
+            return
+        customer = self.detail.customer
+        if customer is None:
+            self.notify(self.t("no customer (problem ticket)"), markup=False)
+            return
+        from cxdesk.screens.customer import CustomerScreen
+
+        self.app.push_screen(CustomerScreen(self.desk, customer.id))
+
     def on_data_changed(self, _message: DataChanged) -> None:
         """Changes made elsewhere (another agent, the CLI, the sweep) show up by themselves."""
         if self.app.screen is self:
@@ -175,6 +194,8 @@ class TicketScreen(Screen[None]):
         if detail is None:
             return None
         command = self._command_for(str(parameters[0]))
+        if command == "apply" and detail.row.kind != "problem":
+            return False  # a case has no cases: not even shown
         viewer = self.desk.viewer
         queue = self.desk.clocks.queues.get(detail.row.queue)  # None: a queue that is gone
         if queue is None or (command == "claim" and detail.row.assignee is not None):
@@ -192,6 +213,9 @@ class TicketScreen(Screen[None]):
         if self.detail is None or not self.check_action("act", (command,)):
             return
         row = self.detail.row  # the version the agent acts on: as shown when the key was hit
+        if command == "apply":
+            self.apply_to_cases(row)
+            return
         if command in FORMS_FROM_THE_DATABASE:  # their choices are read by a worker
             self.prepare_form(command, row)
             return
@@ -255,6 +279,23 @@ class TicketScreen(Screen[None]):
             return
         done = self.t("{ticket}: {action} done", ticket=row.id, action=action)
         self.post_message(self.Acted(done, ok=True))
+
+    @work(thread=True, exclusive=True, group="ticket-action", exit_on_error=False)
+    def apply_to_cases(self, row: TicketRow) -> None:
+        """The problem's resolution to each linked open case; what happened to each, said."""
+        service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
+        command = ApplyProblemResolution(row.number, version=row.version, at=self.desk.clock())
+        try:
+            applied = service.handle(command)
+        except CxdeskError as exc:
+            self.post_message(self.Acted(self.t.error(exc), ok=False))
+            return
+        lines = [
+            self.t("{ticket}: {case} {outcome}", ticket=row.id, case=c.case, outcome=c.outcome)
+            + (f" — {c.reason}" if c.reason else "")
+            for c in applied.cases
+        ]
+        self.post_message(self.Acted("\n".join(lines) or self.t("no linked cases"), ok=True))
 
     def on_ticket_screen_acted(self, message: TicketScreen.Acted) -> None:
         self.notify(message.text, severity="information" if message.ok else "error", markup=False)

@@ -141,6 +141,13 @@ class TicketTable(ScrollView, can_focus=True):
         self._rows_drawn = False
         self.refresh()
 
+    def set_columns(self, columns: list[Column], rows: list[tuple[str, list[Text]]]) -> None:
+        """Show other columns (a saved view's), with the rows' cells for them."""
+        self.columns = columns
+        self._widths = [len(column.label) for column in columns]
+        self._cells_drawn.clear()
+        self.set_rows(rows)
+
     def call_after_drawn(self, callback: Callable[[], object]) -> None:
         """Call `callback` once the frame showing the rows set last has gone out (now, if it
         has already). Work that would compete with drawing them, such as a count or a focus
@@ -153,9 +160,9 @@ class TicketTable(ScrollView, can_focus=True):
     def update_cell(self, key: str, column: str, value: Text) -> None:
         """Change one cell; only its line is drawn again, and only if the text changed."""
         row = self._index.get(key)
-        if row is None:
+        at = next((i for i, c in enumerate(self.columns) if c.key == column), None)
+        if row is None or at is None:  # not listed, or a column the view does not show
             return
-        at = next(i for i, c in enumerate(self.columns) if c.key == column)
         if self.cells[row][at] == value:
             return
         self.cells[row][at] = value

@@ -1,4 +1,5 @@
-"""The sweep: one pass of timers, escalations, follow-up timeouts and metric alerts.
+"""The sweep: one pass of timers, escalations, follow-up timeouts, problems' verifications
+and metric alerts.
 
 Every action re-checks its condition under the ticket's lock and records that it was done,
 so a sweep run twice, or two sweeps at once, act once.
@@ -12,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
@@ -22,7 +23,8 @@ from sqlmodel.sql.expression import Select, SelectOfScalar
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import UnusableTicket
-from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket
+from cxdesk.models import FollowUp, FollowUpStatus, ProblemScope, Stage, Ticket
+from cxdesk.models.problems import VERIFY_PENDING
 from cxdesk.models.tickets import (
     FIRST_RESPONSE_BREACH_PENDING,
     RESOLUTION_BREACH_PENDING,
@@ -31,7 +33,8 @@ from cxdesk.models.tickets import (
 from cxdesk.workflow.access.org import get_meta, set_meta
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts, fire_metric_alerts
-from cxdesk.workflow.loop.commands import EscalateBreach, ExpireFollowup, MarkAtRisk
+from cxdesk.workflow.insight.problem_checks import verification_commands
+from cxdesk.workflow.loop.commands import EscalateBreach, ExpireFollowup, MarkAtRisk, VerifyProblem
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 _PG_METRIC_LOCK = 0x63786D61
@@ -68,11 +71,24 @@ def _act(
     return done
 
 
+def _verify_problems(service: TicketService, commands: list[VerifyProblem]) -> int:
+    """Conclude the due verifications, in one write transaction; one the problem moved on
+    from meanwhile (reopened or closed by hand) is left. Returns how many concluded."""
+    if not commands:
+        return 0
+    done = 0
+    with service.batch([command.ticket_id for command in commands]) as batch:
+        for command in commands:
+            done += batch.attempt(partial(service.handle, command)) is not None
+    return done
+
+
 @dataclass
 class SweepReport:
     at_risk: int = 0
     breaches: int = 0
     followups_expired: int = 0
+    problems_verified: int = 0  # verifications concluded: verified, reopened or unverified
     metric_alerts: list[str] = field(default_factory=list)
     # Tickets no command could work with (odd stored values), by id, with why.
     skipped: dict[int, str] = field(default_factory=dict)
@@ -85,6 +101,7 @@ class SweepReport:
             "at_risk": self.at_risk,
             "breaches": self.breaches,
             "followups_expired": self.followups_expired,
+            "problems_verified": self.problems_verified,
             "metric_alerts": self.metric_alerts,
             "skipped": len(self.skipped),
             "skipped_tickets": [ticket_ref(i) for i in sorted(self.skipped)],
@@ -93,13 +110,14 @@ class SweepReport:
 
 def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
     """The queries that find a pass's work: tickets to mark at risk, breaches to escalate,
-    follow-ups to expire. Each is a range scan of an index holding only what is still to do
-    (the `*_PENDING` conditions are the partial indexes' own, repeated term for term so that
-    SQLite may use them), so it reads the work, not the open tickets. Each clock has its own
-    breach finder: a case may breach its resolution clock without ever being answered.
-    Clocks at risk come with their due time: one already past it is a breach, not at risk,
-    and is left out in Python, since a bound on `sla_due` here would lead PostgreSQL's
-    planner to the breach index, whose `sla_due > now` side holds every running clock."""
+    follow-ups to expire, problems whose verify window is over. Each is a range scan of an
+    index holding only what is still to do (the `*_PENDING` conditions are the partial
+    indexes' own, repeated term for term so that SQLite may use them), so it reads the work,
+    not the open tickets. Each clock has its own breach finder: a case may breach its
+    resolution clock without ever being answered. Clocks at risk come with their due time:
+    one already past it is a breach, not at risk, and is left out in Python, since a bound
+    on `sla_due` here would lead PostgreSQL's planner to the breach index, whose
+    `sla_due > now` side holds every running clock."""
     return {
         "at_risk": select(Ticket.id, Ticket.sla_due).where(
             col(Ticket.sla_risk_at) <= now, *RISK_PENDING
@@ -109,6 +127,9 @@ def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScala
         ),
         "resolution_breaches": select(Ticket.id).where(
             col(Ticket.resolution_due) < now, *RESOLUTION_BREACH_PENDING
+        ),
+        "problems_due": select(ProblemScope.problem_id).where(
+            col(ProblemScope.verify_until) <= now, *VERIFY_PENDING
         ),
         "followups_expired": select(FollowUp.ticket_id)
         .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
@@ -127,6 +148,8 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     started = time.perf_counter()
     with db.session() as session:
         work = {name: session.exec(query).all() for name, query in finders(now).items()}
+        due_problems = cast("list[int]", work["problems_due"])  # a finder of one column
+        verifications = verification_commands(session, due_problems, now)
     report.seconds["find"] = time.perf_counter() - started
     jobs = [("at_risk", i) for i, due in work["at_risk"] if due is not None and due > now]
     breached = {*work["first_response_breaches"], *work["resolution_breaches"]}
@@ -136,6 +159,7 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     report.at_risk = done["at_risk"]
     report.breaches = done["breaches"]
     report.followups_expired = done["followups_expired"]
+    report.problems_verified = _verify_problems(service, verifications)
     report.seconds["act"] = time.perf_counter() - started - report.seconds["find"]
     started = time.perf_counter()
     fired = _metric_alerts(db, service, now)
@@ -145,11 +169,12 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
         logger.warning("skipped %s", reason)
     logger.info(
         "sweep at %s: %d at risk, %d breaches escalated, %d follow-ups expired, "
-        "metric alerts %s, %d skipped (%.2f s)",
+        "%d problems verified, metric alerts %s, %d skipped (%.2f s)",
         now.isoformat(),
         report.at_risk,
         report.breaches,
         report.followups_expired,
+        report.problems_verified,
         report.metric_alerts if report.looked_at_metrics else "not due",
         len(report.skipped),
         sum(report.seconds.values()),

@@ -70,3 +70,33 @@ def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     wait_for(tmux, "cxdesk · ")
     tmux("send-keys", "-t", "e2e", "q")
     wait_for(tmux, "EXITED 0")
+
+
+def test_a_supervisor_reads_the_inbox_and_bulk_assigns_the_new_cases(terminal) -> None:
+    tmux = terminal
+    wait_for(tmux, "unread — i")  # the backlog: one summary and a count, not a flood
+    tmux("send-keys", "-t", "e2e", "i")
+    wait_for(tmux, "Inbox · ")
+    tmux("send-keys", "-t", "e2e", "m")
+    wait_for(tmux, "Inbox · 0 unread")
+    tmux("send-keys", "-t", "e2e", "Escape")
+    wait_for(tmux, "cxdesk · ")
+    tmux("send-keys", "-t", "e2e", "/")
+    tmux("send-keys", "-t", "e2e", "-l", "stage:new queue:aftersales")
+    tmux("send-keys", "-t", "e2e", "Enter")
+    wait_for(tmux, "filter: stage:new queue:aftersales")
+    tmux("send-keys", "-t", "e2e", "*")
+    wait_for(tmux, "marked — b acts on them")
+    tmux("send-keys", "-t", "e2e", "b")
+    wait_for(tmux, "Apply to ")
+    tmux("send-keys", "-t", "e2e", "Enter")  # assign
+    wait_for(tmux, "ctrl+s save")
+    tmux("send-keys", "-t", "e2e", "-l", "zhang.wei")
+    tmux("send-keys", "-t", "e2e", "C-s")
+    screen = wait_for(tmux, "Assign: ")
+    assert " 0 refused" in screen
+    tmux("send-keys", "-t", "e2e", "Escape")
+    screen = wait_for(tmux, "no tickets in this view")  # assigned, they moved on to collect
+    assert "unread — i" not in screen and "marked" not in screen
+    tmux("send-keys", "-t", "e2e", "q")
+    wait_for(tmux, "EXITED 0")

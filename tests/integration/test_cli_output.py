@@ -48,6 +48,7 @@ SEND_AGAIN = "UPDATE followups SET status = 'scheduled'"
 # Commands that print no stored or input text (and are costly or endless to run here).
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
+    "wall": "a full-screen dashboard, tested on screen (tests/tui/test_wall.py)",
 }
 
 
@@ -173,6 +174,9 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
             Call(("ticket", "sla", "1", "--format", f), f, True) for f in ("table", "json")
         ],
         "ticket resume": [Call(("ticket", "resume", "1"))],
+        "customer show": [  # the customer's name and comments show, escaped
+            Call(("customer", "show", "C1", "--format", f), f, True) for f in ("table", "json")
+        ],
         "ticket analyze": [
             Call(("ticket", "analyze", "1", "--root-cause", HOSTILE, "--driver", HOSTILE))
         ],
@@ -189,6 +193,16 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         "ticket link": [Call(("ticket", "link", "1", "\x1b[2J"), shows_data=True)],
         "ticket close": [Call(("ticket", "close", "1", "--evidence", HOSTILE))],
         "ticket merge": [Call(("ticket", "merge", "1", "\x1b]2;PWNED\x07"), shows_data=True)],
+        "ticket unlink": [Call(("ticket", "unlink", "1", "\x1b[2J"), shows_data=True)],
+        "problem open": [
+            Call(("problem", "open", "--driver", HOSTILE), shows_data=True),
+            Call(("problem", "open", "--touchpoint", HOSTILE, "--format", "json"), "json"),
+            Call(("problem", "open", "--driver", HOSTILE), shows_data=True),  # refused: open
+        ],
+        "problem apply": [
+            *(Call(("problem", "apply", "2", "--format", f), f) for f in tables),
+            Call(("problem", "apply", "\x1b[2J"), shows_data=True),
+        ],
         "ingest run": [
             Call(("ingest", str(feed)), shows_data=False),
             Call(("ingest", str(feed), "--format", "json"), "json"),

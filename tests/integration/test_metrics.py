@@ -199,6 +199,11 @@ def test_loop_and_recovery(fixture: Database) -> None:
         "detractors_answered": 2,
         "recovered": 1,
         "recovery_pct": 50.0,
+        "problems_opened": 0,  # the problems' side: see test_problem_verify
+        "problems_verified": 0,
+        "problems_reopened": 0,
+        "problems_unverified": 0,
+        "problems_median_hours_to_verified": None,
     }
 
 

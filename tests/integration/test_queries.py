@@ -77,6 +77,9 @@ def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) ->
         down = [r.number for r in every if "down" in r.title.lower()]
         assert down and found("DOWN") == found("Down") == found("down") == down  # any case
         assert found("_") == [r.number for r in every if "_" in r.title + (r.customer_id or "")]
+        theirs = [r.number for r in every if r.customer_id == sample.customer_id]
+        assert found(f"customer:{sample.customer_id}") == theirs  # exact, not a substring
+        assert found(f"customer:{sample.customer_id[:-1]}") == []
     db.dispose()
 
 

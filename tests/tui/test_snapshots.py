@@ -1,10 +1,10 @@
 """Screenshots of the main screens compared with accepted ones (pytest-textual-snapshot).
 
-Queue, ticket, dashboard, help, the assign form and the SLA panel, at 80×24 and 120×40, in
-English and 简体中文. Deterministic: a small database built here the same way every time (not
-the random demo), a fixed clock, a fixed acting agent (not the Unix login), no notices waiting
-to pop up, cursors that do not blink. `pytest tests/test_snapshots.py --snapshot-update` accepts
-a change after looking at it (the SVGs are in tests/__snapshots__/).
+Queue, ticket, dashboard, help, the assign form, the SLA panel and a customer, at 80×24 and
+120×40, in English and 简体中文. Deterministic: a small database built here the same way every
+time (not the random demo), a fixed clock, a fixed acting agent (not the Unix login), no notices
+waiting to pop up, cursors that do not blink. `pytest tests/test_snapshots.py --snapshot-update`
+accepts a change after looking at it (the SVGs are in tests/__snapshots__/).
 """
 
 from __future__ import annotations
@@ -61,6 +61,14 @@ ALERTS = (  # hours before NOW, kind, customer id, name, tier, nps, csat, commen
     (1.6, "survey", "C1007", "Grace Tan", "gold", 1, None, "Card blocked abroad, no help"),
 )
 
+HISTORY = (  # days before NOW, kind, channel, nps, csat, comment (markup in it stays text)
+    (62, "survey", "app", 9, 5, "Fast and friendly."),
+    (48, "survey", "phone", 8, 4, None),
+    (35, "review", "web", 7, 3, "Good, but the [b]wait[/b] is long."),
+    (24, "survey", "app", 8, None, None),
+    (17, "survey", "phone", 7, 3, "等待时间变长了。"),
+)
+
 
 def build(path: Path) -> None:
     settings = Settings()
@@ -90,6 +98,23 @@ def build(path: Path) -> None:
                 customer=CustomerIn(id=f"Q{day:03d}", name=f"客户{day}"),
                 nps=7 + day % 4,
                 csat=3 + day % 3,
+            ),
+            "{}",
+        )
+    # A customer's answers over two months, before the dashboard's fortnight: their history.
+    for n, (days, kind, channel, nps, csat, comment) in enumerate(HISTORY):
+        at = NOW - timedelta(days=days)
+        Ingestor(db, settings, source="snap", clock=lambda at=at: at).ingest_event(
+            FeedbackEventIn(
+                event_id=f"history-{n}",
+                kind=kind,
+                occurred_at=at,
+                customer=CustomerIn(id="C1003", name="赵磊", tier="silver", phone="13800138000"),
+                channel=channel,
+                touchpoint="service",
+                nps=nps,
+                csat=csat,
+                comment=comment,
             ),
             "{}",
         )
@@ -213,6 +238,7 @@ SCREENS = {
     "help": on_queue("question_mark"),
     "assign_form": on_ticket(2, "a"),  # unassigned: the fuzzy agent picker with load and away
     "sla_panel": on_ticket(1, "t"),  # both clocks: answered, then resolved
+    "customer": on_ticket(3, "u"),  # the long wait: two months of answers, a case in verify
 }
 
 

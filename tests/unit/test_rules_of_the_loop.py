@@ -25,6 +25,8 @@ EXPECTED = {
     "escalate": {s: s for s in OPEN},
     "deescalate": {s: s for s in OPEN},
     "link": {s: s for s in S},
+    "unlink": {s: s for s in S},
+    "apply": {S.VERIFY: S.VERIFY, S.CLOSED: S.CLOSED},  # a problem that has its resolution
     "verify": {S.VERIFY: S.CLOSED},
     "expire": {S.VERIFY: S.CLOSED},
     "reopen": {S.VERIFY: S.ANALYZE, S.CLOSED: S.ANALYZE},
@@ -55,7 +57,17 @@ def test_every_transition(command: str, stage: Stage) -> None:
 
 
 AGENT_MAY = {"claim", "respond", "note", "pend", "resume", "analyze", "resolve", "escalate"}
-SUPERVISOR_MAY = AGENT_MAY | {"assign", "deescalate", "reopen", "close", "link", "merge"}
+SUPERVISOR_MAY = AGENT_MAY | {
+    "assign",
+    "deescalate",
+    "reopen",
+    "close",
+    "link",
+    "unlink",
+    "merge",
+    "open_problem",
+    "apply",
+}
 PEOPLE_COMMANDS = sorted(SUPERVISOR_MAY)
 ACTORS = {
     "agent": Actor("ann", "agent", frozenset({"care"}), pii=False),

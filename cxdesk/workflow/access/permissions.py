@@ -16,7 +16,17 @@ from cxdesk.workflow.access.org import get_agent
 AGENT_COMMANDS = frozenset(
     {"claim", "respond", "note", "pend", "resume", "analyze", "resolve", "escalate"}
 )
-SUPERVISOR_COMMANDS = AGENT_COMMANDS | {"assign", "deescalate", "reopen", "close", "link", "merge"}
+SUPERVISOR_COMMANDS = AGENT_COMMANDS | {
+    "assign",
+    "deescalate",
+    "reopen",
+    "close",
+    "link",
+    "unlink",
+    "merge",
+    "open_problem",
+    "apply",
+}
 # An ingest account feeds events in; it works no tickets.
 _ROLE_COMMANDS: dict[str, frozenset[str]] = {
     Role.AGENT: AGENT_COMMANDS,

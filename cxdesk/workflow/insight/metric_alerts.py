@@ -26,16 +26,26 @@ from cxdesk.models import (
 )
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.insight.metrics import day_starts
-from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
+from cxdesk.workflow.loop.problem_figures import csat_of, nps_of
 from cxdesk.workflow.loop.service import TicketService
 
 
 @dataclass(frozen=True)
 class MetricAlert:
+    """What fired, with what its problem records: the scope (`dimension` all | touchpoint |
+    queue | tier and its `value`), the start of the window whose open cases it gathers, the
+    threshold (where the alert fires: see `loop.problem_figures`) and the figure it fired on."""
+
     metric: str
     scope: str  # "all", a queue id, a touchpoint
     colour: str  # red | yellow
     evidence: str
+    dimension: str = "all"
+    value: str | None = None
+    since: datetime | None = None
+    threshold: float | None = None
+    figure: float | None = None
 
     @property
     def key(self) -> str:
@@ -84,6 +94,9 @@ def complaints_rising(session: Session, settings: Settings, now: datetime) -> li
             "red",
             f"complaints per day rose ≥ {config.complaint_rise:.0%} "
             f"{config.complaint_rise_days} days running: {days}",
+            since=starts[0],
+            threshold=daily[0] * (1 + config.complaint_rise),
+            figure=float(daily[-1]),
         )
     ]
 
@@ -110,6 +123,11 @@ def gold_detractors(session: Session, settings: Settings, now: datetime) -> list
             "red",
             f"{len(customers)} gold customers detracted (NPS ≤ 6) in 24 h: "
             f"{', '.join(sorted(customers)[:10])}",
+            dimension="tier",
+            value="gold",
+            since=now - timedelta(hours=24),
+            threshold=float(limit),
+            figure=float(len(customers)),
         )
     ]
 
@@ -152,7 +170,8 @@ def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> 
     for touchpoint, n0, p0, d0, n1, p1, d1 in rows:
         if min(n0 or 0, n1 or 0) < config.min_answers:
             continue
-        before, after = 100 * (p0 - d0) / n0, 100 * (p1 - d1) / n1
+        before, after = nps_of(p0, d0, n0), nps_of(p1, d1, n1)
+        assert before is not None and after is not None  # both weeks have answers
         if before - after >= config.nps_drop_points:
             alerts.append(
                 MetricAlert(
@@ -162,6 +181,11 @@ def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> 
                     f"NPS of {touchpoint} fell {before - after:.1f} points "
                     f"week over week: {before:.1f} ({n0} answers) → "
                     f"{after:.1f} ({n1} answers)",
+                    dimension="touchpoint",
+                    value=touchpoint,
+                    since=now - timedelta(days=7),
+                    threshold=before - config.nps_drop_points,
+                    figure=after,
                 )
             )
     return alerts
@@ -194,7 +218,8 @@ def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list
     for queue_id, n0, s0, n1, s1 in rows:
         if min(n0 or 0, n1 or 0) < config.min_answers:
             continue
-        before, after = 100 * s0 / n0, 100 * s1 / n1
+        before, after = csat_of(s0, n0), csat_of(s1, n1)
+        assert before is not None and after is not None  # both weeks have answers
         if before - after >= config.csat_drop_points:
             alerts.append(
                 MetricAlert(
@@ -204,6 +229,11 @@ def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list
                     f"CSAT of queue {queue_id} fell {before - after:.1f} "
                     f"points week over week: {before:.1f}% ({n0} answers) → "
                     f"{after:.1f}% ({n1} answers)",
+                    dimension="queue",
+                    value=queue_id,
+                    since=now - timedelta(days=7),
+                    threshold=before - config.csat_drop_points,
+                    figure=after,
                 )
             )
     return alerts
@@ -220,7 +250,8 @@ def detect_metric_alerts(session: Session, settings: Settings, now: datetime) ->
 def fire_metric_alerts(
     session: Session, service: TicketService, alerts: list[MetricAlert], now: datetime
 ) -> list[MetricAlert]:
-    """Open a problem ticket for each alert that has none open; returns those fired."""
+    """Open a problem ticket for each alert that has none open, its scope recorded and the
+    open cases of the scope linked; returns those fired."""
     settings = service.settings
     fired = []
     for alert in alerts:
@@ -245,6 +276,14 @@ def fire_metric_alerts(
                 evidence=(
                     alert.evidence,
                     {"metric": alert.metric, "scope": alert.scope, "colour": alert.colour},
+                ),
+                scope=ScopeSpec(
+                    metric=alert.metric,
+                    dimension=alert.dimension,
+                    value=alert.value,
+                    gather_since=alert.since,
+                    threshold=alert.threshold,
+                    before=alert.figure,
                 ),
             ),
             session,

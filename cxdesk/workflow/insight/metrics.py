@@ -31,6 +31,7 @@ from cxdesk.errors import NotFound
 from cxdesk.models import FeedbackEvent, Queue, Stage, Ticket, TicketKind
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.clocks.sla import KNOWN_PRIORITIES, SlaPlanner
+from cxdesk.workflow.insight.problem_checks import problem_figures
 
 AGE_BUCKETS = (
     (timedelta(days=1), "< 1d"),
@@ -181,7 +182,8 @@ def sla_report(
 
 
 def loop_report(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Closed-loop and recovery rates over alert cases opened in the period."""
+    """Closed-loop and recovery rates over alert cases opened in the period; the problems
+    opened in it, verified and reopened by their metric."""
     cases = session.exec(
         select(Ticket).where(
             period.tickets(), Ticket.kind == TicketKind.CASE, col(Ticket.rule).is_not(None)
@@ -232,6 +234,7 @@ def loop_report(session: Session, period: Period) -> list[dict[str, Any]]:
         {"figure": "detractors_answered", "value": answered},
         {"figure": "recovered", "value": recovered},
         {"figure": "recovery_pct", "value": rate(recovered, answered)},
+        *problem_figures(session, period.tickets()),
     ]
 
 

@@ -6,6 +6,7 @@ batch once, not looked up through the objects that own it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
@@ -39,7 +40,8 @@ from cxdesk.workflow.intake.feed import Checked, ClocksAhead, Origin
 from cxdesk.workflow.intake.outcomes import DUPLICATE, STORED, Outcome, Pending
 from cxdesk.workflow.intake.quarantine_rows import write_quarantine
 from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
-from cxdesk.workflow.loop.commands import AttachAlert, RecordFollowupAnswer
+from cxdesk.workflow.loop.commands import AttachAlert, LinkCases, RecordFollowupAnswer
+from cxdesk.workflow.loop.problem_scope import CaseFacts, OpenScope, matches, open_scopes
 from cxdesk.workflow.loop.service import TicketService
 
 INGEST_LOCK = "cxdesk ingest"  # what ingest batches serialise on (see `serialise`)
@@ -84,6 +86,8 @@ class Batch:
         self.new_customers: dict[str, dict[str, Any]] = {}
         self.changed_customers: dict[str, dict[str, Any]] = {}
         self.service_work: list[Callable[[], None]] = []
+        self.scopes: list[OpenScope] = []
+        self.links: dict[int, list[Case]] = {}  # by open problem: the new cases of its scope
         self.alerts = CaseAlerts(session, ingestor.queues, ingestor.planner, ingestor.event_rows)
         # Bound here once: `_accept` reaches them per event as if the batch owned them.
         self.cases = self.alerts.cases
@@ -103,6 +107,7 @@ class Batch:
         )
         self.customers = self._customers([ev for ev in valid if ev.event_id not in known])
         self._load_open_cases([ev.customer_id for ev in valid])
+        self.scopes = open_scopes(self.session)  # the open problems, matched in memory
         pending: list[Pending] = []
         for line, raw, event, origin, fired, row, clocks in items:
             if isinstance(event, str):
@@ -222,6 +227,8 @@ class Batch:
         case = self.cases.get(event.customer_id)
         if case is None:
             case = row[ticket] = self._open_case(event, alert, clocks)
+            if self.scopes:
+                self._match_scopes(case, event, customer)
             return Pending(Outcome.CREATED, case, alert)
         row[ticket] = case  # its id once the batch is written
         if case.via_service or case.stage == Stage.VERIFY:
@@ -251,7 +258,27 @@ class Batch:
             self.changed_customers[key] = row
         return row
 
+    def _match_scopes(self, case: Case, event: ValidEvent, customer: dict[str, Any]) -> None:
+        """Note the open problems whose scope the new case is of, to link it once written."""
+        facts = CaseFacts(
+            team_id=self.ing.queues[case.queue_id].team_id,
+            queue_id=case.queue_id,
+            opened_at=case.opened_at,
+            touchpoints=frozenset((event.touchpoint,) if event.touchpoint else ()),
+            drivers=frozenset(event.drivers),
+            tier=customer["tier"],
+            complaint=event.kind == "complaint",
+        )
+        for scope in self.scopes:
+            if matches(scope, facts):
+                self.links.setdefault(scope.problem_id, []).append(case)
+
     # -- work done by the service inside this transaction ----------------------------------
+
+    def _link(self, problem_id: int, cases: list[Case]) -> None:
+        numbers = tuple(case.id for case in cases if case.id is not None)
+        at = max(case.opened_at for case in cases)
+        self.ing.service.handle(LinkCases(problem_id, case_ids=numbers, at=at), self.session)
 
     def _followup(self, ticket_id: int, answer: ValidEvent) -> None:
         event = self.session.get_one(FeedbackEvent, answer.event_id)
@@ -287,6 +314,8 @@ class Batch:
         self.alerts.write_new_cases(session.connection())
         self.ing.event_rows.write(session.connection(), self.events, at)
         self.alerts.write_changes(session)
+        for problem_id, cases in self.links.items():  # the cases have their numbers now
+            self.service_work.append(functools.partial(self._link, problem_id, cases))
         for work in self.service_work:
             work()
         write_quarantine(session, self.ing.source, self.quarantine, self.accepted_lines, at)

@@ -53,6 +53,14 @@ class Input:
 
 
 REASON = Input("reason", N_("Reason"), "Why.")
+PROBLEM = Input(
+    "problem_id",
+    N_("Problem ticket (CX-…)"),
+    "The problem ticket.",
+    "ticket",
+    argument=True,
+    metavar="PROBLEM",
+)
 MESSAGE = Input("body", N_("Text"), "The text (- reads it from standard input).", "message")
 
 
@@ -225,16 +233,19 @@ class Link(TicketCommand):
     NAME = "link"
     TITLE = N_("Link problem")
     VERB = "linked"
-    INPUTS = (
-        Input(
-            "problem_id",
-            N_("Problem ticket (CX-…)"),
-            "The problem ticket.",
-            "ticket",
-            argument=True,
-            metavar="PROBLEM",
-        ),
-    )
+    INPUTS = (PROBLEM,)
+
+    problem_id: int
+
+
+@dataclass(frozen=True)
+class Unlink(TicketCommand):
+    """Take a case off a problem ticket it was linked to (supervisors)."""
+
+    NAME = "unlink"
+    TITLE = N_("Unlink problem")
+    VERB = "unlinked"
+    INPUTS = (PROBLEM,)
 
     problem_id: int
 
@@ -286,6 +297,7 @@ DESK_COMMANDS: tuple[type[TicketCommand], ...] = (
     Deescalate,
     Reopen,
     Link,
+    Unlink,
     CloseProblem,
     Merge,
 )
@@ -302,7 +314,43 @@ class ClaimNext:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class OpenProblem:
+    """Open a problem ticket for a driver or a touchpoint, in `queue` (default: the metric
+    alerts' queue), and link the open cases of that driver or touchpoint (supervisors)."""
+
+    dimension: str  # driver | touchpoint
+    value: str
+    queue: str | None = None
+    priority: str = "P2"
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ApplyProblemResolution(TicketCommand):
+    """Resolve every linked open case with the problem's resolution, each through the
+    ordinary resolve (its own follow-up survey); says per case what was done (supervisors)."""
+
+    NAME = "apply"
+    TITLE = N_("Apply to cases")
+    VERB = "applied"
+
+
 # -- commands automation gives (ingest, the sweep, metric alerts) ---------------------------
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """What a problem watches and gathers: the metric, its scope (`dimension` all |
+    touchpoint | queue | driver | tier, and its `value`), the start of the window whose open
+    cases it gathers, and the threshold and figure it was opened with."""
+
+    metric: str
+    dimension: str
+    value: str | None = None
+    gather_since: datetime | None = None
+    threshold: float | None = None
+    before: float | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +370,7 @@ class OpenTicket:
     evidence: tuple[str, dict[str, Any]] | None = None
     language: str | None = None
     channel: str | None = None
+    scope: ScopeSpec | None = None  # a problem's: recorded, and its open cases linked
 
 
 @dataclass(frozen=True)
@@ -349,6 +398,26 @@ class ExpireFollowup(TicketCommand):
     """No answer within the verify window."""
 
     NAME = "expire"
+
+
+@dataclass(frozen=True)
+class LinkCases(TicketCommand):
+    """Link cases of the problem's scope to it: each case gets an entry, the problem one."""
+
+    NAME = "link"
+
+    case_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifyProblem(TicketCommand):
+    """The problem's verify window is over: `after` is its metric over the window (None: no
+    figure), from `answers` answers; the handler concludes verified, reopened or unverified."""
+
+    NAME = "verify"
+
+    after: float | None = None
+    answers: int = 0
 
 
 @dataclass(frozen=True)

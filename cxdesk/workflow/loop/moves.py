@@ -11,6 +11,7 @@ from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import RESOLUTION_CODES, Analyze, Pend, Reopen, Resolve, Resume
 from cxdesk.workflow.loop.escalation import escalate_due_breaches
+from cxdesk.workflow.loop.problem_verify import start_verification, stop_verification
 from cxdesk.workflow.loop.stages import resume_stage
 from cxdesk.workflow.loop.unit import Acting, optional_text, reopen_work, required_text, work_on
 
@@ -97,11 +98,15 @@ def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket
                     expires_at=work.at + acting.settings.verify.window,
                 )
             )
+        else:  # a problem is verified by its metric, and its cases hear of the fix
+            start_verification(acting, work)
     return work.ticket
 
 
 def reopen(acting: Acting, command: Reopen, session: Session | None) -> Ticket:
     with work_on(acting, command, session) as work:
+        if work.ticket.kind == TicketKind.PROBLEM:
+            stop_verification(work.session, work.ticket.id)
         reopen_work(
             acting,
             work,

@@ -11,12 +11,13 @@ from typing import Any
 from sqlmodel import Session
 
 from cxdesk.i18n import Message, say
-from cxdesk.models import FeedbackEvent, Priority, Stage, Ticket, TimelineKind
+from cxdesk.models import FeedbackEvent, Priority, Queue, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.audit.chain import ticket_state
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.loop.assignment import Assigner
 from cxdesk.workflow.loop.batch import audit_row
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
+from cxdesk.workflow.loop.problem_scope import link_new_case, record_scope
 from cxdesk.workflow.loop.unit import (
     Acting,
     Entry,
@@ -140,6 +141,12 @@ def open_ticket(acting: Acting, command: OpenTicket, session: Session | None) ->
     assert session is not None, "a ticket is opened inside its caller's transaction"
     queue = queue_of(session, command.queue_id)
     acting.who(session).authorize("open", queue.team_id, "a new ticket")
+    return open_in_queue(acting, command, queue, session)
+
+
+def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Session) -> Ticket:
+    """Open the ticket, its opening authorized by the caller: a case is linked to the open
+    problems of its scope; a problem records its scope and links the open cases of it."""
     at = command.at
     ticket = Ticket(
         kind=command.kind,
@@ -181,6 +188,10 @@ def open_ticket(acting: Acting, command: OpenTicket, session: Session | None) ->
         ticket_id=ticket.id,
         detail={**record.detail, **work.detail},
     )
+    if command.scope is not None:
+        record_scope(acting, ticket, command.scope, queue.team_id, session)
+    elif ticket.kind == TicketKind.CASE:
+        link_new_case(acting, ticket, queue.team_id, session)
     return ticket
 
 

@@ -17,14 +17,16 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge
+from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge, Unlink
 from cxdesk.workflow.loop.opening import is_more_urgent
+from cxdesk.workflow.loop.problem_scope import add_link
+from cxdesk.workflow.loop.problem_verify import stop_verification
 from cxdesk.workflow.loop.unit import Acting, queue_of, required_text, ticket_work, work_on
 
 
 def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
     """Attach a case to the problem ticket that explains it."""
-    case_id, problem_id = command.ticket_id, command.problem_id
+    problem_id = command.problem_id
     with work_on(acting, command, session) as work:
         problem = work.session.get(Ticket, problem_id)
         visible = problem is not None and acting.who(work.session).in_scope(
@@ -39,24 +41,32 @@ def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
                     ref=ticket_ref(problem_id),
                 )
             )
-        if work.ticket.kind != TicketKind.CASE:
-            raise WorkflowError(
-                say("{ref} is not a case; only cases link", ref=ticket_ref(case_id))
-            )
-        if work.session.get(TicketLink, (case_id, problem_id)) is None:
-            work.session.add(
-                TicketLink(
-                    case_id=case_id,
-                    problem_id=problem_id,
-                    linked_at=work.at,
-                    linked_by=acting.actor,
-                )
-            )
+        add_link(acting, work, problem_id)  # linked again by hand: said again, kept once
         work.timeline(
             TimelineKind.LINK,
             say("linked to problem {ref}", ref=ticket_ref(problem_id)),
             problem=problem_id,
         )
+    return work.ticket
+
+
+def unlink(acting: Acting, command: Unlink, session: Session | None) -> Ticket:
+    """Take a case off a problem (linked by hand or by the problem's scope): an entry on
+    each; the problem must be one the supervisor's teams work."""
+    case_id, problem_id = command.ticket_id, command.problem_id
+    ref = ticket_ref(problem_id)
+    with work_on(acting, command, session) as work:
+        link_row = work.session.get(TicketLink, (case_id, problem_id))
+        if link_row is None:
+            raise WorkflowError(
+                say("{case} is not linked to {ref}", case=ticket_ref(case_id), ref=ref)
+            )
+        with ticket_work(acting, "unlink", problem_id, None, work.at, work.session) as problem:
+            work.session.delete(link_row)
+            work.timeline(TimelineKind.LINK, say("unlinked from problem {ref}", ref=ref))
+            problem.timeline(
+                TimelineKind.LINK, say("unlinked {case}", case=ticket_ref(case_id)), case=case_id
+            )
     return work.ticket
 
 
@@ -70,6 +80,7 @@ def close_problem(acting: Acting, command: CloseProblem, session: Session | None
                     ref=ticket_ref(command.ticket_id),
                 )
             )
+        stop_verification(work.session, work.ticket.id)
         work.ticket.verify_outcome = VerifyOutcome.VERIFIED
         work.ticket.closed_at = work.at
         work.timeline(

@@ -19,10 +19,23 @@ from sqlmodel import Session, col, select
 from cxdesk.errors import CxdeskError
 from cxdesk.models import Ticket
 from cxdesk.output import sanitize
-from cxdesk.workflow.loop import claiming, escalation, moves, opening, problems, replies, verifying
+from cxdesk.workflow.loop import (
+    claiming,
+    escalation,
+    moves,
+    opening,
+    problem_apply,
+    problem_opening,
+    problem_scope,
+    problem_verify,
+    problems,
+    replies,
+    verifying,
+)
 from cxdesk.workflow.loop.batch import BATCH, Batch
 from cxdesk.workflow.loop.commands import (
     Analyze,
+    ApplyProblemResolution,
     Assign,
     AttachAlert,
     Claim,
@@ -33,9 +46,11 @@ from cxdesk.workflow.loop.commands import (
     EscalateBreach,
     ExpireFollowup,
     Link,
+    LinkCases,
     MarkAtRisk,
     Merge,
     Note,
+    OpenProblem,
     OpenTicket,
     Pend,
     RecordFollowupAnswer,
@@ -44,13 +59,16 @@ from cxdesk.workflow.loop.commands import (
     Respond,
     Resume,
     TicketCommand,
+    Unlink,
+    VerifyProblem,
 )
+from cxdesk.workflow.loop.problem_apply import Applied
 from cxdesk.workflow.loop.unit import SYSTEM_ACTOR, Acting
 
 __all__ = ["HANDLERS", "SYSTEM_ACTOR", "TicketService"]
 
 log = logging.getLogger(__name__)
-Command = TicketCommand | ClaimNext | OpenTicket
+Command = TicketCommand | ClaimNext | OpenTicket | OpenProblem
 
 HANDLERS: dict[type[Any], Callable[[Acting, Any, Session | None], Any]] = {
     OpenTicket: opening.open_ticket,
@@ -72,6 +90,11 @@ HANDLERS: dict[type[Any], Callable[[Acting, Any, Session | None], Any]] = {
     RecordFollowupAnswer: verifying.record_followup_answer,
     ExpireFollowup: verifying.expire_followup,
     Link: problems.link,
+    Unlink: problems.unlink,
+    LinkCases: problem_scope.link_cases,
+    OpenProblem: problem_opening.open_problem,
+    VerifyProblem: problem_verify.verify_problem,
+    ApplyProblemResolution: problem_apply.apply_problem_resolution,
     CloseProblem: problems.close_problem,
     Merge: problems.merge,
 }
@@ -93,15 +116,19 @@ class TicketService(Acting):
         self, command: MarkAtRisk | EscalateBreach, session: Session | None = None
     ) -> bool: ...
     @overload
+    def handle(  # type: ignore[overload-overlap]  # it says what it did to each case
+        self, command: ApplyProblemResolution, session: Session | None = None
+    ) -> Applied: ...
+    @overload
     def handle(self, command: Command, session: Session | None = None) -> Ticket: ...
-    def handle(self, command: Command, session: Session | None = None) -> Ticket | bool:
+    def handle(self, command: Command, session: Session | None = None) -> Ticket | bool | Applied:
         """Run `command` in `session` (the caller's transaction: ingest, a batch) or in a
         write transaction of its own; its notifications reach the hook once whichever
         transaction it ran in commits."""
         handler = HANDLERS[type(command)]
         name, ticket = type(command).__name__, getattr(command, "ticket_id", None)
         try:
-            result: Ticket | bool = handler(self, command, session)
+            result: Ticket | bool | Applied = handler(self, command, session)
         except CxdeskError as exc:  # refused: said to the person; logged for the unattended
             log.info("%s %s by %s refused: %s", name, ticket, self.actor, sanitize(str(exc)))
             raise

@@ -31,6 +31,8 @@ COMMANDS: dict[str, Rule] = {
     "escalate": Rule(OPEN_STAGES),
     "deescalate": Rule(OPEN_STAGES),
     "link": Rule(frozenset(Stage)),  # closed cases still explain a problem
+    "unlink": Rule(frozenset(Stage)),
+    "apply": Rule(frozenset({Stage.VERIFY, Stage.CLOSED})),  # a problem with its resolution
     "verify": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
     "expire": Rule(frozenset({Stage.VERIFY}), Stage.CLOSED),
     "reopen": Rule(frozenset({Stage.VERIFY, Stage.CLOSED}), Stage.ANALYZE),

@@ -1,5 +1,6 @@
 """What screens and commands read, scoped to the reader: ticket lists, views and filters
-(`tickets`, `search`), one ticket (`detail`), who is at the desk (`viewer`), their new
+(`tickets`, `search`), one ticket (`detail`), one customer's tickets and feedback
+(`customers`), who is at the desk (`viewer`), their new
 notifications (`notices`), reply templates (`templates`).
 
 The `read_*` functions (and `take_notices`) open a short session of their own: the screens

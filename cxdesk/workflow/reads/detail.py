@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
@@ -14,8 +14,8 @@ from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 from cxdesk.models import Customer, FeedbackEvent, Ticket, TicketLink, TimelineEntry
 from cxdesk.workflow.access.permissions import Actor, visible_queues
-from cxdesk.workflow.access.pii import mask_email, mask_phone
 from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.reads.customers import contact, feedback_in_scope
 from cxdesk.workflow.reads.tickets import TicketRow, ticket_row
 
 
@@ -61,27 +61,19 @@ def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDeta
     scope = visible_queues(session, viewer)
     if ticket is None or (scope is not None and ticket.queue_id not in scope):
         raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
-    show_pii = viewer.pii
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     card = None
     if customer is not None:
+        phone, email = contact(customer, viewer)
         card = CustomerCard(
             id=customer.id,
             name=customer.name,
             tier=customer.tier,
-            phone=customer.phone if show_pii else mask_phone(customer.phone),
-            email=customer.email if show_pii else mask_email(customer.email),
+            phone=phone,
+            email=email,
             feedback_count=session.exec(
-                select(func.count()).where(
-                    FeedbackEvent.customer_id == customer.id,
-                    True  # feedback on tickets the viewer may not see is not theirs to count
-                    if scope is None
-                    else or_(
-                        col(FeedbackEvent.ticket_id).is_(None),
-                        col(FeedbackEvent.ticket_id).in_(
-                            select(Ticket.id).where(col(Ticket.queue_id).in_(scope))
-                        ),
-                    ),
+                select(func.count()).where(  # feedback on tickets out of scope is not theirs
+                    FeedbackEvent.customer_id == customer.id, feedback_in_scope(scope)
                 )
             ).one(),
             ticket_count=session.exec(

@@ -25,6 +25,7 @@ FILTER_KEYS = {
     "assignee": Ticket.assignee,
     "kind": Ticket.kind,
     "rule": Ticket.rule,
+    "customer": Ticket.customer_id,
 }
 
 # Any select of tickets: `apply` narrows it and hands back the same kind of statement.

@@ -1,0 +1,116 @@
+"""Problems on the desk: a supervisor opens one for a driver from the dashboard (a key, the
+driver picked, saved to confirm), and applies a resolved problem to its cases from its ticket
+screen; an agent is offered neither."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import Ticket, TicketLink
+from cxdesk.screens.dashboard import DashboardScreen
+from cxdesk.screens.forms import FormScreen
+from cxdesk.screens.ticket import TicketScreen
+from cxdesk.workflow.access.permissions import load_actor
+from cxdesk.workflow.insight.problem_checks import read_open_drivers
+from cxdesk.workflow.loop.commands import Claim, OpenProblem, Resolve
+from cxdesk.workflow.loop.service import TicketService
+from tests.conftest import DEMO_NOW
+from tests.tui.test_tui_actions import ME, demo_app, settle
+
+
+def drivers(path: str) -> list[tuple[str, int]]:
+    db = Database.open(path)
+    with db.session() as session:
+        viewer = load_actor(session, ME, Settings())
+    found = read_open_drivers(db, viewer)
+    db.dispose()
+    return found
+
+
+async def test_a_supervisor_opens_a_problem_for_a_driver_from_the_dashboard(
+    demo_copy: str,
+) -> None:
+    (driver, count), *_ = drivers(demo_copy)
+    app = demo_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FormScreen)  # the driver is picked, then saved
+        await pilot.press(*driver)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        told = [n.message for n in app._notifications]
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        problem = session.exec(
+            select(Ticket).where(Ticket.rule == f"problem:driver:{driver}")
+        ).one()
+        linked = session.exec(select(TicketLink).where(TicketLink.problem_id == problem.id)).all()
+    db.dispose()
+    assert len(linked) == count  # the demo's open cases of that driver are all the care team's
+    assert any(f"opened for driver {driver}: {count} cases linked" in text for text in told)
+
+
+async def test_an_agent_is_not_offered_to_open_a_problem(demo_copy: str) -> None:
+    app = demo_app(demo_copy, login="zhang.wei")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert app.screen.check_action("open_problem", ()) is None
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_apply_to_cases_from_a_resolved_problems_screen(demo_copy: str) -> None:
+    (driver, count), *_ = drivers(demo_copy)
+    db = Database.open(demo_copy)
+    me = TicketService(db, Settings(), ME)
+    problem = me.handle(OpenProblem("driver", driver, at=DEMO_NOW))
+    assert problem.id is not None
+    me.handle(Claim(problem.id, at=DEMO_NOW))
+    me.handle(
+        Resolve(
+            problem.id,
+            code="fix",
+            root_cause="cause",
+            action="fixed",
+            at=DEMO_NOW + timedelta(minutes=5),
+        )
+    )
+    db.dispose()
+    app = demo_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(TicketScreen(app.desk, problem.id))
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TicketScreen)
+        assert screen.check_action("act", ("apply",)) is True
+        await pilot.press("y")
+        await settle(app, pilot)
+        told = "\n".join(str(n.message) for n in app._notifications)
+    lines = [line for line in told.splitlines() if line.startswith(f"CX-{problem.id:06d}: CX-")]
+    assert len(lines) == count  # one line a linked case, with what was done to it
+    assert all(line.split()[2] in ("resolved", "skipped", "refused") for line in lines)
+
+
+async def test_a_case_does_not_offer_apply_to_cases(demo_copy: str) -> None:
+    app = demo_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(TicketScreen(app.desk, 1))
+        await settle(app, pilot)
+        assert isinstance(app.screen, TicketScreen)
+        assert app.screen.check_action("act", ("apply",)) is False
