@@ -28,7 +28,7 @@ Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 # Free text: the only columns a table on a terminal may cut (with an ellipsis), down to
 # SHRUNK cells; ids, logins and figures are shown whole or not at all.
-WIDE_COLUMNS = frozenset({"title", "body", "display_name", "reason", "raw", "note"})
+WIDE_COLUMNS = frozenset({"title", "body", "display_name", "reason", "raw", "note", "comment"})
 SHRUNK = 16
 GAP = 2  # between two columns
 
