@@ -12,19 +12,25 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
-WIDE_COLUMNS = frozenset({"title", "body", "display_name"})
+# Free text: the only columns a table on a terminal may cut (with an ellipsis), down to
+# SHRUNK cells; ids, logins and figures are shown whole or not at all.
+WIDE_COLUMNS = frozenset({"title", "body", "display_name", "reason", "raw", "note", "comment"})
+SHRUNK = 16
+GAP = 2  # between two columns
 
 # What a terminal may act on or that makes text display unlike itself: C0 controls, DEL, C1
 # controls, the bidi marks, embeddings, overrides and isolates, the Unicode line and paragraph
@@ -65,6 +71,16 @@ def say(text: object, *, err: bool = False, multiline: bool = False, bold: bool 
     click.echo(click.style(shown, bold=True) if bold else shown, err=err)
 
 
+def watched() -> bool:
+    """Whether standard error is a terminal, where a person may watch progress."""
+    return sys.stderr.isatty()
+
+
+def progress_console() -> Console:
+    """The console progress bars draw on: standard error (their text is sanitised)."""
+    return Console(stderr=True, highlight=False)
+
+
 def json_text(data: Any, indent: int | None = None) -> str:
     """`data` as JSON whose strings escape everything a terminal could act on."""
     text = json.dumps(data, ensure_ascii=False, indent=indent, default=str)
@@ -82,8 +98,21 @@ def print_json_lines(rows: Iterable[Any]) -> None:
         sys.stdout.write(json_text(row) + "\n")
 
 
-def print_rows(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[str]) -> None:
-    """Print `rows`; the table and CSV show `columns`, JSON every key of each row."""
+def print_rows(
+    rows: Sequence[dict[str, Any]],
+    fmt: Format,
+    columns: Sequence[str],
+    *,
+    drop: Sequence[str] = (),
+    wide: bool = False,
+) -> None:
+    """Print `rows`; the table and CSV show `columns`, JSON every key of each row.
+
+    A table on a terminal fits its width (`fit_columns`): the columns in `drop` go first, in
+    that order, and only free text (`WIDE_COLUMNS`) is ever cut; standard error names what
+    was hidden. `wide` shows every column whatever the width. Piped, a table is as wide as
+    its widest row: one row stays one line, no value cut, for grep and friends.
+    """
     if fmt == "json":
         print_json(list(rows))
     elif fmt == "csv":
@@ -92,17 +121,71 @@ def print_rows(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[st
         for row in rows:
             writer.writerow([csv_cell(row.get(name)) for name in columns])
     else:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for name in columns:
-            wide = name in WIDE_COLUMNS
-            table.add_column(
-                sanitize(name), no_wrap=True, overflow="ellipsis", max_width=60 if wide else None
+        _print_table(rows, columns, drop, wide)
+
+
+def _print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], drop: Sequence[str], wide: bool
+) -> None:
+    cells = {name: [sanitize(_cell(row.get(name))) for row in rows] for name in columns}
+    natural = {
+        name: max([cell_len(sanitize(name)), *(cell_len(v) for v in cells[name])])
+        for name in columns
+    }
+    terminal = sys.stdout.isatty()
+    shown = list(columns)
+    available = sum(natural.values()) + GAP * (len(columns) - 1)
+    if terminal and not wide:
+        available = shutil.get_terminal_size().columns
+        shown = fit_columns(natural, columns, drop, available)
+        hidden = [name for name in columns if name not in shown]
+        if hidden:
+            say(
+                f"hidden to fit {available} columns: {', '.join(hidden)} (--wide shows them)",
+                err=True,
             )
-        for row in rows:
-            table.add_row(*(Text(sanitize(_cell(row.get(name)))) for name in columns))
-        # Piped output is not cut to 80 columns: one row stays one line for grep and friends.
-        width = None if sys.stdout.isatty() else 250
-        Console(width=width, highlight=False).print(table)
+    widths = _widths(natural, shown, available)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in shown:
+        table.add_column(sanitize(name), width=widths[name], no_wrap=True, overflow="ellipsis")
+    for i in range(len(rows)):
+        table.add_row(*(Text(cells[name][i], overflow="ellipsis", no_wrap=True) for name in shown))
+    width = sum(widths.values()) + GAP * (len(shown) - 1)
+    Console(width=max(width, 1), highlight=False).print(table)
+
+
+def fit_columns(
+    natural: Mapping[str, int], columns: Sequence[str], drop: Sequence[str], width: int
+) -> list[str]:
+    """The columns that fit `width` (each at its widest value, free text at `SHRUNK`): the
+    whole set if it fits; else those in `drop` are left out, in that order, then the
+    rightmost, until it fits. The first column always stays: it names the row."""
+    shown = list(columns)
+    for name in [*drop, *reversed(columns[1:])]:
+        if _least_width(natural, shown) <= width:
+            break
+        if name in shown and len(shown) > 1:
+            shown.remove(name)
+    return shown
+
+
+def _least_width(natural: Mapping[str, int], shown: Sequence[str]) -> int:
+    least = sum(min(natural[n], SHRUNK) if n in WIDE_COLUMNS else natural[n] for n in shown)
+    return least + GAP * (len(shown) - 1)
+
+
+def _widths(natural: Mapping[str, int], shown: Sequence[str], width: int) -> dict[str, int]:
+    """Each shown column's width: its widest value, but free text shares what is left of
+    `width` (never under `SHRUNK`, nor what its header needs)."""
+    widths = {name: natural[name] for name in shown}
+    free = [name for name in shown if name in WIDE_COLUMNS]
+    room = width - _least_width(natural, shown)
+    for name in sorted(free, key=lambda n: natural[n]):
+        least = min(natural[name], SHRUNK)
+        widths[name] = least + min(natural[name] - least, max(room, 0) // len(free))
+        room -= widths[name] - least
+        free.remove(name)
+    return widths
 
 
 def csv_cell(value: Any) -> str:

@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         say(exc.ctx.get_help(), multiline=True)
         code = EXIT_OK
     except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        _fail(f"{exc.format_message()}{hint}")
+        _fail(_usage_line(exc))
     except click.Abort:
         _fail("aborted", 130)
     except CxdeskError as exc:
@@ -196,6 +195,17 @@ def main(argv: list[str] | None = None) -> None:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         _fail(f"internal error: {reason}; run with CXDESK_DEBUG=1 for the traceback")
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """A usage error on one line (click spreads some over several, such as the choices of a
+    missing argument) and the help to see: the command's, or for a hidden default command
+    (`ingest FILE` runs `ingest run`) its group's, which is where it is described."""
+    message = " ".join(exc.format_message().split())
+    ctx = exc.ctx
+    while ctx is not None and ctx.command.hidden and ctx.parent is not None:
+        ctx = ctx.parent
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx else message
 
 
 def _is_database_error(exc: Exception) -> bool:

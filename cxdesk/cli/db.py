@@ -9,6 +9,7 @@ import click
 from cxdesk.cli.context import Context, pass_context
 from cxdesk.db import Database
 from cxdesk.output import say
+from cxdesk.progress import progress_bar
 from cxdesk.workflow.ops.schema import upgrade_database
 
 
@@ -58,11 +59,13 @@ def db_copy(context: Context, target_url: str) -> None:
     context.viewer().require_admin("copy the database")
     target = Database.open(target_url, must_exist=False)
     try:
-        copied = copy_database(
-            context.database(),
-            target,
-            lambda table, rows: say(f"{table}: {rows:,} rows", err=True),
-        )
+        with progress_bar() as progress:
+            copied = copy_database(
+                context.database(),
+                target,
+                lambda table, rows: say(f"{table}: {rows:,} rows", err=True),
+                progress,
+            )
     finally:
         target.dispose()
     say(f"copied {sum(copied.values()):,} rows into {target.display_url}")
@@ -104,7 +107,8 @@ def backup(context: Context, target: Path) -> None:
 
     context.refuse_when_enforced("backup")
     context.viewer().require_admin("back up the database")
-    size = backup_sqlite(context.database(), target)
+    with progress_bar() as progress:
+        size = backup_sqlite(context.database(), target, progress)
     say(f"backup written: {target} ({size:,} bytes, integrity ok)")
 
 

@@ -12,6 +12,7 @@ from cxdesk.cli.tui import run_tui
 from cxdesk.db import sqlite_path
 from cxdesk.errors import CxdeskError
 from cxdesk.output import say
+from cxdesk.progress import progress_bar
 
 
 @click.command()
@@ -36,8 +37,8 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
     if path is not None and path.exists():
         if not force:
             raise CxdeskError(
-                f"{path} already exists: open it with `cxdesk --db {path}`; use --force to "
-                "replace it, or --db to choose another file"
+                f"{path} already exists: open it with `{_opening_command(context, path)}`; use "
+                "--force to replace it, or --db to choose another file"
             )
         if path.stat().st_size and not _is_demo_file(path):
             raise CxdeskError(f"{path} is not a demo database: --force replaces only a demo")
@@ -47,10 +48,25 @@ def demo(context: Context, seed: int, size: str, no_tui: bool, force: bool) -> N
     if current_revision(db.engine) is not None:
         raise CxdeskError(f"{db.display_url} already holds a database; a demo needs an empty one")
     say(f"building the {size} demo in {db.display_url} …", err=True)
-    summary = build_demo_database(db, context.settings, seed=seed, size=size, now=context.now())
+    with progress_bar() as progress:
+        summary = build_demo_database(
+            db, context.settings, seed=seed, size=size, now=context.now(), progress=progress
+        )
     say(summary, err=True)
     if not no_tui:
         run_tui(context)
+
+
+def _opening_command(context: Context, path: Path) -> str:
+    """The shortest command that opens the database at `path`: plain `cxdesk` where that is
+    the one it opens (the default file, `CXDESK_DB`, or the config's), else with `--db`."""
+    import shlex
+
+    from cxdesk.db import resolve_url
+
+    if sqlite_path(resolve_url(context.settings.database.url or None)) == path:
+        return "cxdesk"
+    return f"cxdesk --db {shlex.quote(str(path))}"
 
 
 def _is_demo_file(path: Path) -> bool:

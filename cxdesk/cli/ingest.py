@@ -11,11 +11,13 @@ import click
 from cxdesk.cli.context import EXIT_OK, EXIT_PARTIAL, Context, pass_context
 from cxdesk.cli.shared import format_option, print_figures
 from cxdesk.errors import Interrupted
-from cxdesk.output import print_json, print_rows, say
+from cxdesk.output import print_json, print_rows, say, watched
+from cxdesk.progress import LONG_FILE_LINES, file_lines, progress_bar
 from cxdesk.workflow.intake.readers import BATCH_SIZE
 
 if TYPE_CHECKING:
-    from cxdesk.workflow.intake.ingest import Ingestor
+    from cxdesk.workflow.intake.feed import FeedSource
+    from cxdesk.workflow.intake.ingest import Ingestor, IngestSummary
 
 
 class _IngestGroup(click.Group):
@@ -80,18 +82,33 @@ def ingest_run(context: Context, source: str, formats: tuple[str, ...], batch: i
     db = context.database()
     name = "stdin" if source == "-" else str(Path(source).resolve())
     feed = FeedSource(None if source == "-" else source, input_format)
-    ingestor = Ingestor(db, context.settings, source=name, clock=context.now, batch_size=batch)
+    lines = file_lines(source) if watched() else None
+    with progress_bar(wanted=lines is not None and lines > LONG_FILE_LINES) as progress:
+        ingestor = Ingestor(
+            db,
+            context.settings,
+            source=name,
+            clock=context.now,
+            batch_size=batch,
+            progress=progress,
+            lines=lines,
+        )
+        summary = _run_feed(ingestor, feed, summary_format)
+    print_figures(summary.as_dict(), summary_format)
+    _warn_rule_failures(ingestor)
+    sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
+
+
+def _run_feed(ingestor: Ingestor, feed: FeedSource, summary_format: str) -> IngestSummary:
+    """Run the ingest; on ctrl-c, the figures of what was stored and why nothing else was."""
     try:
-        summary = ingestor.run_feed(feed)
+        return ingestor.run_feed(feed)
     except KeyboardInterrupt:
         print_figures(ingestor.summary.as_dict(), summary_format)
         raise Interrupted(
             "interrupted: the figures are the batches stored before ctrl+c; the records "
             "after them were not stored (ingesting them again is safe)"
         ) from None
-    print_figures(summary.as_dict(), summary_format)
-    _warn_rule_failures(ingestor)
-    sys.exit(EXIT_PARTIAL if summary.quarantined else EXIT_OK)
 
 
 def _warn_rule_failures(ingestor: Ingestor) -> None:

@@ -15,6 +15,7 @@ from cxdesk.cli.ingest import INPUT_FORMATS
 from cxdesk.db import sqlite_path
 from cxdesk.errors import ConfigError
 from cxdesk.output import print_json, print_rows, say
+from cxdesk.progress import progress_bar
 
 
 @click.group()
@@ -116,7 +117,8 @@ def rules_backtest(
         context.own_file(rules_file, "rules backtest --rules")
         source = f"--rules {rules_file}"
         rule_set = proposed_rules(_read_text(rules_file, source), source, context.settings)
-    report = backtest(db, context.settings, rule_set, window).as_dict()
+    with progress_bar() as progress:
+        report = backtest(db, context.settings, rule_set, window, progress).as_dict()
     if fmt == "json":
         print_json(report)
         return

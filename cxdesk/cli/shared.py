@@ -18,6 +18,13 @@ format_option = click.option(
     help="Output format.",
 )
 
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="Show every column of the table, however narrow the terminal (otherwise the least "
+    "useful go first: see the command's help).",
+)
+
 
 def print_figures(figures: dict[str, Any], fmt: str) -> None:
     """A summary (ingest, retry, sweep) as one JSON object or a two-column table."""

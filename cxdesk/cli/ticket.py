@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cxdesk.cli.context import Context, pass_context
-from cxdesk.cli.shared import format_option, stdin_if_dash
+from cxdesk.cli.shared import format_option, stdin_if_dash, wide_option
 from cxdesk.errors import CxdeskError
 from cxdesk.output import print_json, print_rows, say
 from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
+# What a narrow terminal hides first, in this order; the title is cut before any of them.
+NARROW_DROPS = ("customer", "queue", "priority", "stage")
 
 
 @click.group()
@@ -43,6 +45,7 @@ def ticket() -> None:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @format_option
+@wide_option
 @pass_context
 def ticket_list(
     context: Context,
@@ -52,8 +55,12 @@ def ticket_list(
     view: str,
     limit: int,
     fmt: str,
+    wide: bool,
 ) -> None:
-    """List tickets, most urgent SLA first (newest first in the `all` view)."""
+    """List tickets, most urgent SLA first (newest first in the `all` view).
+
+    A terminal too narrow for the table cuts titles first, then hides the customer, the
+    queue, the priority and the stage, in that order; --wide shows them all."""
     from cxdesk.models import Stage
     from cxdesk.workflow.access.permissions import visible_queues
     from cxdesk.workflow.reads.queries import TicketFilter, View, list_tickets
@@ -69,18 +76,25 @@ def ticket_list(
         scope = visible_queues(session, viewer)
         flt = TicketFilter(View(view), stage, queue, assignee, viewer.login, now, scope)
         rows = list_tickets(session, flt, limit=limit)
-    out = [_ticket_json(context, row, now) for row in rows]
-    print_rows(out, fmt, TICKET_COLUMNS)  # type: ignore[arg-type]
+    out = [_ticket_json(context, row, now, text=fmt != "json") for row in rows]
+    print_rows(out, fmt, TICKET_COLUMNS, drop=NARROW_DROPS, wide=wide)  # type: ignore[arg-type]
 
 
-def _ticket_json(context: Context, row: TicketRow, now: datetime) -> dict[str, Any]:
-    """A ticket row as the CLI prints it, with the running clock in working time."""
-    from cxdesk.workflow.clocks.sla import format_remaining
+def _ticket_json(
+    context: Context, row: TicketRow, now: datetime, *, text: bool = False
+) -> dict[str, Any]:
+    """A ticket row as the CLI prints it, with the running clock in working time: in JSON
+    its state, the time left and the due time (ISO 8601) apart; as `text` (a table or CSV)
+    one cell with the state's marker and the local due time, `~1h 20m · 14:00`."""
+    from cxdesk.workflow.clocks.sla import format_remaining, sla_text
 
     data = row.to_json()
     reading = context.clocks().read(row.queue, row.priority, row.sla_due, row.sla_risk_at, now)
     data["sla_state"] = reading.state.value if reading else None
-    data["sla"] = format_remaining(reading)
+    if text:
+        data["sla"] = sla_text(reading, row.sla_due, now, context.settings.timezone)
+    else:
+        data["sla"] = format_remaining(reading)
     data["customer"] = row.customer_name or row.customer_id
     return data
 
@@ -101,7 +115,7 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
     if fmt == "table":
         _print_ticket(context, detail)
         return
-    data: dict[str, Any] = detail.row.to_json()
+    data: dict[str, Any] = _ticket_json(context, detail.row, context.now())
     data.update(
         customer=None if detail.customer is None else detail.customer.__dict__,
         links=detail.links,
@@ -203,7 +217,8 @@ def desk_command(kind: type[TicketCommand]) -> None:
         from cxdesk.workflow.loop.service import TicketService
         from cxdesk.workflow.reads.templates import read_template_text
 
-        numbers = _ticket_numbers(ticket_ids, from_list)
+        after = " ".join(i.metavar or i.name.upper() for i in kind.INPUTS if i.argument)
+        numbers = _ticket_numbers(ticket_ids, from_list, after)
         if version is not None and len(numbers) > 1:
             raise click.UsageError("--version is for one ticket; give one TICKET with it")
         if any(i.kind == "message" for i in kind.INPUTS):
@@ -265,9 +280,11 @@ def desk_command(kind: type[TicketCommand]) -> None:
     ticket.command(kind.NAME, help=kind.__doc__)(run)
 
 
-def _ticket_numbers(given: tuple[str, ...], from_list: bool) -> list[int]:
+def _ticket_numbers(given: tuple[str, ...], from_list: bool, after: str = "") -> list[int]:
     """The tickets named, in order and each once: those given, then those on standard
-    input; a bad reference is an error naming it (and its line) before anything is done."""
+    input; a bad reference is an error naming it (and its line) before anything is done.
+    None named is told with the arguments that come `after` them (`TICKET... LOGIN`): a
+    lone argument is taken for the last of those."""
     from cxdesk.workflow.basics.refs import parse_ref
 
     named = [(ref, "") for ref in given]
@@ -275,7 +292,8 @@ def _ticket_numbers(given: tuple[str, ...], from_list: bool) -> list[int]:
         for line_number, line in enumerate(sys.stdin, start=1):
             named += [(ref, f" (standard input, line {line_number})") for ref in line.split()]
     if not named:
-        raise click.UsageError("give one or more TICKETs, or --from-list with ids on stdin")
+        then = f" then {after}" if after else ""
+        raise click.UsageError(f"give one or more TICKETs{then}, or --from-list with ids on stdin")
     numbers: dict[int, None] = {}
     for ref, where in named:
         try:
@@ -363,9 +381,10 @@ def _print_ticket(context: Context, detail: TicketDetail) -> None:
             f"customer {customer.id} {customer.name or ''} tier "
             f"{customer.tier or '-'} {customer.phone or ''} {customer.email or ''}"
         )
+    sla = _ticket_json(context, row, context.now(), text=True)["sla"]
     say(
         f"assignee {row.assignee or '-'}  escalation {row.escalation_level}  "
-        f"first response due {context.local(row.first_response_due)}  "
+        f"sla {sla or '-'}  first response due {context.local(row.first_response_due)}  "
         f"resolution due {context.local(row.resolution_due)}"
     )
     for item in detail.timeline:

@@ -1,9 +1,11 @@
-"""Copying an SQLite file's write-ahead log into it off the writer's thread, for bulk runs."""
+"""Copying an SQLite file's write-ahead log into it: off the writer's thread for bulk runs,
+and once more, truncating it, when a desk or a command lets go of the database."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -60,3 +62,19 @@ class Checkpointer:
                     continue  # skipped this time: the next commit's nudge tries again
         finally:
             connection.close()
+
+
+def truncate_log(path: Path) -> bool:
+    """Copy the write-ahead log of the SQLite file at `path` into it and truncate the log to
+    nothing, if no other connection is reading or writing (never waited for: it is tried
+    once, without a busy timeout); True if done, or if there is no log. SQLite does this
+    itself when the last connection closes, but not when a connection is left open to the
+    end (a thread's, at the TUI's quit), so a log of any size would stay behind."""
+    if not Path(f"{path}-wal").exists():
+        return True  # nothing to copy; and connecting would create the log
+    try:
+        with closing(sqlite3.connect(path, timeout=0)) as connection:
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error:
+        return False  # locked by a writer, or not ours to write: the next one will
+    return int(busy) == 0

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from cxdesk.db.audit_key import AuditKeyFile, default_key_file, remember_key_file
 from cxdesk.db.bulk import Growth
-from cxdesk.db.checkpoint import Checkpointer
+from cxdesk.db.checkpoint import Checkpointer, truncate_log
 from cxdesk.db.engine import (
     SQLITE_BEGIN,
     SQLITE_BUSY_TIMEOUT_MS,
@@ -182,4 +182,9 @@ class Database:
         )
 
     def dispose(self) -> None:
+        """Close the pooled connections; on SQLite, then copy the write-ahead log into the
+        file and cut it to nothing, unless someone else is reading or writing right now."""
         self.engine.dispose()
+        path = sqlite_path(self.url)
+        if path is not None:
+            truncate_log(path)

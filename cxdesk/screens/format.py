@@ -10,7 +10,7 @@ from rich.text import Text
 from cxdesk.i18n import N_, Translator
 from cxdesk.output import sanitize
 from cxdesk.workflow.basics.instants import local_text
-from cxdesk.workflow.clocks.sla import ClockReading, SlaState, format_remaining
+from cxdesk.workflow.clocks.sla import STATE_MARK, ClockReading, SlaState, format_remaining
 
 # Named colours (red, yellow, …) reach the screen through an ANSI palette that Textual picks by
 # the theme's darkness. Its light one (Alabaster) has a yellow (#cb9000), a cyan and a green too
@@ -42,8 +42,6 @@ LIGHT_ANSI = TerminalTheme(
 )
 
 STATE_STYLE = {SlaState.BREACHED: "bold red", SlaState.AT_RISK: "yellow", SlaState.OK: ""}
-# A marker beside the colour, so the state reads without colour too.
-STATE_MARK = {SlaState.BREACHED: "!", SlaState.AT_RISK: "~", SlaState.OK: " "}
 PRIORITY_STYLE = {"P1": "bold red", "P2": "yellow", "P3": ""}
 
 

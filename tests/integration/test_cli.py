@@ -7,6 +7,7 @@ import getpass
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,31 @@ def test_demo_lists_500_tickets_in_every_stage(full_demo: Path, run: Run) -> Non
             "json",
         )
         assert code == 0 and len(json.loads(out)) > 0, view
+
+
+def test_the_readme_counts_the_demo_as_it_is(full_demo: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    said = " ".join(readme[readme.index("`cxdesk demo` replays") :].split("\n\n")[0].split())
+
+    def number(pattern: str) -> int:
+        match = re.search(pattern, said)
+        assert match is not None, pattern
+        return int(match.group(1).replace(",", ""))
+
+    engine = engine_for(str(full_demo))
+
+    def count(where: str) -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text(f"SELECT count(*) FROM {where}")).scalar_one())
+
+    events, tickets = count("feedback_events"), count("tickets")
+    problems = count("tickets WHERE kind = 'problem'")
+    agents, teams = count("agents"), count("teams")
+    engine.dispose()
+    assert abs(number(r"about ([\d,]+) feedback events") - events) <= events * 0.05
+    assert abs(number(r"([\d,]+) tickets in every stage") - tickets) <= tickets * 0.05
+    assert abs(number(r"some (\d+) of them problem tickets") - problems) <= problems * 0.2
+    assert (number(r"(\d+) agents in two teams"), teams) == (agents, 2)
 
 
 def test_demo_refuses_to_overwrite_without_force(full_demo: Path, run: Run) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from cxdesk.db import Database
 from cxdesk.workflow.demo.large import build_large
 from cxdesk.workflow.demo.small import DemoBuilder
 from cxdesk.workflow.ops.schema import upgrade_database
-from tests.conftest import DEMO_NOW
+from tests.conftest import DEMO_NOW, Run
 
 DUMP = {
     "tickets": "SELECT id, stage, priority, queue_id, assignee, customer_id, opened_at, "
@@ -84,3 +85,13 @@ def test_the_large_builder_writes_consistent_rows(tmp_path: Path) -> None:
     db.dispose()
     assert set(stages) == {"new", "collect", "analyze", "fix", "pending", "verify", "closed"}
     assert bad_clock == 0 and orphans == 0 and fk_problems == []
+
+
+def test_demo_on_the_default_database_says_that_cxdesk_opens_it(
+    demo_sqlite: Path, tmp_path: Path, run: Run
+) -> None:
+    shutil.copy(demo_sqlite, tmp_path / "cxdesk.db")  # the file `cxdesk` opens from here
+    code, _, err = run("demo", "--no-tui")
+    assert code == 2 and "already exists: open it with `cxdesk`;" in err
+    code, _, err = run("--db", str(demo_sqlite), "demo", "--no-tui")
+    assert code == 2 and f"open it with `cxdesk --db {demo_sqlite}`;" in err

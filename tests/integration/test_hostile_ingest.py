@@ -118,7 +118,7 @@ def test_extreme_times_in_csv_on_stdin_and_in_rules_test(
     assert code == 0 and "Traceback" not in err
     outcomes = [row["outcome"] for row in json.loads(out)]
     assert outcomes[0].startswith("quarantine: occurred_at: 0001-01-01T00:00:00 is more than")
-    assert outcomes[-1] == "duplicate: already ingested"
+    assert outcomes[-1].startswith("duplicate: already ingested")
 
     feed = "\n".join(
         json.dumps(event(f"in{n}", occurred_at=at)) for n, at in enumerate(EXTREME_TIMES)

@@ -393,6 +393,24 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
     assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
+def test_rules_test_on_stored_events_says_which_rules_fire(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    feed = write_lines(
+        tmp_path / "f.jsonl",
+        [
+            json.dumps(event("a", "G", 1, nps=3) | {"customer": {"id": "G", "tier": "gold"}}),
+            json.dumps(event("c", "H", 3, nps=10)),
+        ],
+    )
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 0
+    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [r["fired"] for r in rows] == ["gold_detractor, detractor", ""]
+    assert all(r["outcome"].startswith("duplicate: already ingested") for r in rows)
+
+
 def unkeyed(detail: str) -> dict:
     """An audit row's detail without the digests made with its database's key."""
     values = json.loads(detail)
@@ -532,3 +550,24 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
     assert kills >= 3
     run("--db", str(crashed), "--now", NOW, "ingest", str(feed), "--batch", str(CRASH_BATCH))
     assert _counts(crashed) == _counts(clean)
+
+
+def test_a_line_refused_again_keeps_one_quarantine_entry(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    good = json.dumps(event("a", "C1", 1, nps=9))
+    feed = write_lines(tmp_path / "f.jsonl", [good, json.dumps(event("b", "C2", 2, nps=11))])
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
+    retry = ("--db", str(fresh), "ingest", "quarantine", "retry", "--all")
+    assert run(*retry)[0] == 1  # the stored text, failing as before
+    write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=12))])  # fixed, but wrongly
+    assert run(*retry, "--from-source")[0] == 1
+    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1  # the file, again
+    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    (entry,) = json.loads(out)
+    assert entry["line"] == 2 and not entry["resolved"] and entry["retried_at"]
+    assert '"nps": 12' in entry["raw"] and "got 12" in entry["reason"]
+    write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=1))])
+    assert run(*retry, "--from-source")[0] == 0
+    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    assert [e["resolved"] for e in json.loads(out)] == [True]

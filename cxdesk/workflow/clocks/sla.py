@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from cxdesk.config import Settings, Target
 from cxdesk.models import Priority, Queue, Stage
+from cxdesk.workflow.basics.instants import local_text
 from cxdesk.workflow.clocks.calendar import BusinessCalendar
 
 CLOCK_STOPPED_STAGES = frozenset({Stage.PENDING, Stage.VERIFY, Stage.CLOSED})
@@ -73,6 +75,13 @@ class SlaState(StrEnum):
     OK = "ok"
     AT_RISK = "at_risk"
     BREACHED = "breached"
+
+
+# A marker beside the colour, so the state reads without colour too (and in plain text): the
+# desk's SLA column and the command line's show the same one.
+STATE_MARK = {SlaState.BREACHED: "!", SlaState.AT_RISK: "~", SlaState.OK: " "}
+# English day names whatever the locale: the command line's output does not change with it.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @dataclass(frozen=True)
@@ -251,3 +260,29 @@ def format_remaining(reading: ClockReading | None) -> str:
     else:
         text = f"{minutes}m"
     return f"BREACHED {text}" if reading.state is SlaState.BREACHED else text
+
+
+def due_text(due: datetime, now: datetime, timezone: str) -> str:
+    """When a clock is due, as short as still unambiguous next to `now` in `timezone`:
+    `14:00` today, `Wed 14:00` within a week either side, `03-18 14:00` otherwise."""
+    zone = ZoneInfo(timezone)
+    try:
+        local, today = due.astimezone(zone), now.astimezone(zone)
+    except OverflowError:  # absurd stored data at the end of time
+        return local_text(due, timezone)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if abs((local.date() - today.date()).days) < 7:
+        return f"{_WEEKDAYS[local.weekday()]} {local.strftime('%H:%M')}"
+    return local.strftime("%m-%d %H:%M")
+
+
+def sla_text(
+    reading: ClockReading | None, due: datetime | None, now: datetime, timezone: str
+) -> str:
+    """A running clock in plain text: its marker, the working time left and when it is due,
+    `!BREACHED 3d 21h · Wed 14:00` or `~1h 20m · 14:00`; empty when no clock runs."""
+    if reading is None or due is None:
+        return ""
+    mark = STATE_MARK[reading.state].strip()
+    return f"{mark}{format_remaining(reading)} · {due_text(due, now, timezone)}"

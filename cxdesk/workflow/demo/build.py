@@ -7,6 +7,7 @@ from datetime import datetime
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Stage
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.demo.small import DemoBuilder, DemoReport
 from cxdesk.workflow.ops.schema import upgrade_database
 
@@ -17,12 +18,19 @@ def demo_summary(report: DemoReport) -> str:
 
 
 def build_demo_database(
-    db: Database, settings: Settings, *, seed: int, size: str, now: datetime
+    db: Database,
+    settings: Settings,
+    *,
+    seed: int,
+    size: str,
+    now: datetime,
+    progress: Progress | None = None,
 ) -> str:
-    """Create the schema and fill it; returns a one-line summary."""
+    """Create the schema and fill it, telling `progress` how far; returns a one-line summary."""
     upgrade_database(db)
     if size == "large":
         from cxdesk.workflow.demo.large import build_large
 
-        return build_large(db, settings, seed=seed, now=now)
-    return demo_summary(DemoBuilder(db, settings, seed=seed, now=now).build())
+        return build_large(db, settings, seed=seed, now=now, progress=progress)
+    builder = DemoBuilder(db, settings, seed=seed, now=now, progress=progress)
+    return demo_summary(builder.build())

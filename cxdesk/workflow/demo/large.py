@@ -30,6 +30,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.i18n import say
 from cxdesk.models import Queue, Stage
 from cxdesk.workflow.audit.chain import AuditChain, ticket_state, timeline_row_digest
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.clocks.sla import SlaPlanner
 from cxdesk.workflow.demo.small import DemoBuilder
 from cxdesk.workflow.demo.world import (
@@ -263,10 +264,19 @@ class LargeDemo:
         "timeline": ("timeline_entries", TIMELINE_COLUMNS),
     }
 
-    def __init__(self, db: Database, settings: Settings, *, seed: int, now: datetime) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        seed: int,
+        now: datetime,
+        progress: Progress | None = None,
+    ) -> None:
         if not db.is_sqlite:
             raise CxdeskError("--size large writes an SQLite file; give --db a file path")
         self.db = db
+        self.progress = progress  # told the tickets written, chunk by chunk
         self.settings = settings
         self.rng = random.Random(seed)
         self.now = now
@@ -294,6 +304,8 @@ class LargeDemo:
             )
             if len(rows["tickets"]) >= CHUNK or number == tickets:
                 self._flush(rows)
+                if self.progress is not None:
+                    self.progress("demo", number, tickets)
         return f"{tickets:,} tickets, {tickets:,} feedback events, {customers:,} customers"
 
     # -- one ticket ------------------------------------------------------------------------
@@ -488,5 +500,7 @@ def build_large(
     now: datetime,
     tickets: int = LARGE_TICKETS,
     customers: int = LARGE_CUSTOMERS,
+    progress: Progress | None = None,
 ) -> str:
-    return LargeDemo(db, settings, seed=seed, now=now).build(tickets, customers)
+    """Build the large demo, telling `progress` the tickets written."""
+    return LargeDemo(db, settings, seed=seed, now=now, progress=progress).build(tickets, customers)

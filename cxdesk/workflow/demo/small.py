@@ -26,6 +26,7 @@ from cxdesk.models import FeedbackEvent, Stage, Team, Ticket, TicketKind
 from cxdesk.workflow.access.identity import current_login
 from cxdesk.workflow.access.org import set_meta, sync_org
 from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.demo.world import (
     AGENTS,
@@ -77,13 +78,23 @@ class DemoReport:
 
 
 Story = Iterator[tuple[timedelta, Callable[[datetime], object]]]
+PROGRESS_EVERY = 25  # events replayed between two words to the progress bar
 
 
 class DemoBuilder:
     """Replays the demo history into an initialised, empty database."""
 
-    def __init__(self, db: Database, settings: Settings, *, seed: int, now: datetime) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        seed: int,
+        now: datetime,
+        progress: Progress | None = None,
+    ) -> None:
         self.db = db
+        self.progress = progress  # told the events replayed
         self.settings = settings
         self.rng = random.Random(seed)
         self.now = now
@@ -108,7 +119,9 @@ class DemoBuilder:
             self.start + timedelta(seconds=self.rng.uniform(0, DAYS * 86400)) for _ in range(events)
         )
         next_sweep = self.start + SWEEP_EVERY
-        for at in [*times, self.now]:
+        for done, at in enumerate([*times, self.now]):
+            if self.progress is not None and done % PROGRESS_EVERY == 0:
+                self.progress("demo", done, events)
             while next_sweep <= at:  # `cxdesk watch` ran all along
                 self._run_agenda_until(next_sweep)
                 report = sweep(self.db, self.settings, next_sweep)
@@ -120,6 +133,8 @@ class DemoBuilder:
                 self._feedback(self.rng.choice(people), at)
         self._problems()
         sweep(self.db, self.settings, self.now)
+        if self.progress is not None:
+            self.progress("demo", events, events)
         return self._report()
 
     def create_organisation(self) -> None:

@@ -22,16 +22,19 @@ from zoneinfo import ZoneInfo
 from cxdesk.config import AlertRuleConfig, Settings, parse_rules_file
 from cxdesk.db import Database
 from cxdesk.errors import ConfigError
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.intake.backtest_reads import (
     LEADING,
     Window,
     open_cases_at,
     recorded_alerts,
+    replay_count,
     replay_rows,
 )
 from cxdesk.workflow.intake.rules import RuleSet, rule_errors
 
 EXAMPLES = 3  # event ids shown for each change
+PROGRESS_EVERY = 1_000  # events
 
 
 def proposed_rules(text: str, source: str, settings: Settings) -> list[AlertRuleConfig]:
@@ -144,9 +147,14 @@ def _instant(at: datetime | None) -> str | None:
 
 
 def backtest(
-    db: Database, settings: Settings, rules: list[AlertRuleConfig], window: Window
+    db: Database,
+    settings: Settings,
+    rules: list[AlertRuleConfig],
+    window: Window,
+    progress: Progress | None = None,
 ) -> Backtest:
-    """Replay the stored events of `window` through `rules` (see the module's model)."""
+    """Replay the stored events of `window` through `rules` (see the module's model);
+    `progress` is told the events replayed, every `PROGRESS_EVERY`."""
     rule_set = RuleSet(rules)
     result = Backtest(window, settings.timezone, list(rules))
     with db.session() as session:
@@ -155,8 +163,22 @@ def backtest(
         cases = {} if window.since is None else open_cases_at(connection, window.since)
         result.open_at_start = len(cases)
         rows = replay_rows(connection, rule_set.symbols, window)
+        if progress is not None:
+            rows = _told(rows, progress, replay_count(connection, window))
         _Replay(rule_set, result, recorded, cases, ZoneInfo(settings.timezone)).run(rows)
     return result
+
+
+def _told(
+    rows: Iterator[tuple[Any, ...]], progress: Progress, total: int
+) -> Iterator[tuple[Any, ...]]:
+    """`rows`, telling `progress` how many have passed every `PROGRESS_EVERY` and at the end."""
+    done = 0
+    for done, row in enumerate(rows, start=1):
+        if done % PROGRESS_EVERY == 0:
+            progress("backtest", done, total)
+        yield row
+    progress("backtest", done, total)
 
 
 class _Replay:

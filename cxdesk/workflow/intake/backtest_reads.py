@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_
+from sqlalchemy import ColumnElement, Connection, and_, func, or_
 from sqlmodel.sql.expression import Select
 
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind, TimelineEntry
@@ -70,6 +70,16 @@ def replay_statement(symbols: tuple[str, ...], window: Window) -> Select[Any]:
         .where(_events.kind != "followup", *window.bounds(_events.occurred_at))
         .order_by(_events.occurred_at, _events.event_id)
     )
+
+
+def replay_count(connection: Connection, window: Window) -> int:
+    """How many events `replay_statement` gives: the total a progress bar counts to."""
+    statement = (
+        select_columns(func.count())
+        .select_from(table_of(FeedbackEvent))
+        .where(_events.kind != "followup", *window.bounds(_events.occurred_at))
+    )
+    return int(connection.execute(statement).scalar_one())
 
 
 def replay_rows(

@@ -15,9 +15,11 @@ from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.readers import read_csv, read_jsonl
-from cxdesk.workflow.intake.rules import RuleSet, event_facts
+from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Window, validate_record
 from cxdesk.workflow.loop.opening import is_more_urgent
+
+DUPLICATE = "duplicate: already ingested, so ingest would skip it"
 
 
 @dataclass(frozen=True)
@@ -55,36 +57,22 @@ def dry_run(
                 rows.append(DryRunRow(record.line, None, None, "", f"quarantine: {event}"))
                 continue
             customer_id = event.customer_id
-            if (
+            stored = (
                 open_session is not None
                 and open_session.get(FeedbackEvent, event.event_id) is not None
-            ):
-                rows.append(
-                    DryRunRow(
-                        record.line, event.event_id, customer_id, "", "duplicate: already ingested"
-                    )
-                )
-                continue
+            )
             if customer_id not in tiers:
                 tiers[customer_id], known = _lookup(open_session, customer_id)
                 if known is not None:
                     cases[customer_id] = known
-            if event.customer_tier is not None:
-                tiers[customer_id] = event.customer_tier
+            tier = event.customer_tier or tiers[customer_id]
+            if not stored:  # ingest would store what the event says of its customer
+                tiers[customer_id] = tier
             if event.kind == "followup":
-                rows.append(
-                    DryRunRow(
-                        record.line,
-                        event.event_id,
-                        customer_id,
-                        "",
-                        f"follow-up answer for {event.ticket_id}",
-                    )
-                )
+                said = DUPLICATE if stored else f"follow-up answer for {event.ticket_id}"
+                rows.append(DryRunRow(record.line, event.event_id, customer_id, "", said))
                 continue
-            customer = SimpleNamespace(
-                id=customer_id, name=event.customer_name, tier=tiers[customer_id]
-            )
+            customer = SimpleNamespace(id=customer_id, name=event.customer_name, tier=tier)
             facts = event_facts(event, customer)
             fired_rules = rules.fired(facts)
             alert = rules.alert_of(fired_rules)
@@ -92,13 +80,19 @@ def dry_run(
                 f"; rule {rule.name} failed ({rules.why_failed(rule, facts)}), not fired"
                 for rule in rules.failed(fired_rules)
             )
+            if stored:  # what the rules say of it, though ingest would skip it
+                fired = "" if alert is None else _fired_names(alert)
+                rows.append(
+                    DryRunRow(record.line, event.event_id, customer_id, fired, DUPLICATE + failures)
+                )
+                continue
             if alert is None:
                 rows.append(
                     DryRunRow(record.line, event.event_id, customer_id, "", "no alert" + failures)
                 )
                 continue
             decisive = alert.decisive
-            fired = ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
+            fired = _fired_names(alert)
             case = cases.get(customer_id)
             if case is None:
                 cases[customer_id] = _Case(f"the case opened at line {record.line}", alert.priority)
@@ -112,6 +106,12 @@ def dry_run(
                 DryRunRow(record.line, event.event_id, customer_id, fired, outcome + failures)
             )
     return rows
+
+
+def _fired_names(alert: Alert) -> str:
+    """The rules that fired, the decisive one first."""
+    decisive = alert.decisive
+    return ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
 
 
 def _lookup(session: Session | None, customer_id: str) -> tuple[str | None, _Case | None]:

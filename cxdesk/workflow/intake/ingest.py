@@ -24,6 +24,7 @@ from cxdesk.db import Database, write_stamp
 from cxdesk.models import Customer, FeedbackEvent, Ticket
 from cxdesk.models.base import table_of
 from cxdesk.workflow.access.org import all_queues
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.basics.text import decodable
 from cxdesk.workflow.clocks.sla import SlaPlanner, planned
 from cxdesk.workflow.intake.batch import Batch
@@ -76,8 +77,13 @@ class Ingestor:
         source: str,
         clock: Callable[[], datetime],
         batch_size: int = BATCH_SIZE,
+        progress: Progress | None = None,
+        lines: int | None = None,
     ) -> None:
+        """`progress` is told the line each stored batch ends at, of `lines` if known."""
         self.db = db
+        self.progress = progress
+        self.lines = lines
         self.settings = settings
         # As the quarantine stores it: a path's bytes that are not UTF-8 cannot be stored.
         self.source = decodable(source)
@@ -136,6 +142,8 @@ class Ingestor:
                 self.summary.read += len(batch)  # once stored: a stopped run says what it kept
                 collector.after(len(batch))
                 growth.grew(len(batch))
+                if self.progress is not None:
+                    self.progress("ingest", batch[-1][0], self.lines)
                 logger.debug("%s: %d records stored", self.source, self.summary.read)
         logger.info("ingested %s: %s", self.source, self.summary.as_dict())
         if self.summary.quarantined:

@@ -1,5 +1,6 @@
-"""Writing a batch's quarantine: the records it refused are stored, and earlier quarantines
-of the same source's lines are resolved when those lines were accepted or refused again."""
+"""Writing a batch's quarantine: the records it refused are stored (one entry a line of a
+source), and earlier quarantines of the same source's lines are resolved when those lines
+were accepted, or brought up to date when they were refused again."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def write_quarantine(
     accepted_lines: list[int],
     at: datetime,
 ) -> None:
-    """Store the `refused` rows not already quarantined as they are, and resolve at `at` the
-    unresolved quarantines of `source` whose lines are in `accepted_lines`."""
+    """Store the `refused` rows, and resolve at `at` the unresolved quarantines of `source`
+    whose lines are in `accepted_lines`. A line keeps one entry: refused again (a failed
+    retry, the file ingested again, still wrong or wrong otherwise), its unresolved entry is
+    brought up to date, with what was read and why it failed this time, not doubled."""
     unresolved = select(QuarantinedRecord.id).where(
         QuarantinedRecord.source == source,
         col(QuarantinedRecord.resolved).is_(False),
@@ -31,20 +34,35 @@ def write_quarantine(
         return  # the everyday case: nothing to store, nothing of this source to resolve
     connection = session.connection()
     lines = sorted({q["line"] for q in refused} | set(accepted_lines))
-    already: dict[int, list[tuple[str, int]]] = {}
-    for line, raw, number in session.exec(
-        select(QuarantinedRecord.line, QuarantinedRecord.raw, QuarantinedRecord.id).where(
+    already: dict[int, list[int]] = {}
+    for line, number in session.exec(
+        select(QuarantinedRecord.line, QuarantinedRecord.id)
+        .where(
             QuarantinedRecord.source == source,
             key_in(connection, QuarantinedRecord.line, lines),
             col(QuarantinedRecord.resolved).is_(False),
         )
+        .order_by(col(QuarantinedRecord.id))
     ):
         assert number is not None  # a stored row's
-        already.setdefault(line, []).append((raw, number))
-    fresh = [q for q in refused if q["raw"] not in {raw for raw, _ in already.get(q["line"], [])}]
+        already.setdefault(line, []).append(number)
+    fresh = [q for q in refused if q["line"] not in already]
     if fresh:
         session.execute(insert(table_of(QuarantinedRecord)), fresh)
-    fixed = [number for line in accepted_lines for _, number in already.get(line, [])]
+    for q in refused:
+        if q["line"] in already:  # its newest entry; older doubles, if any, stay as they were
+            session.execute(
+                update(QuarantinedRecord)
+                .where(col(QuarantinedRecord.id) == already[q["line"]][-1])
+                .values(
+                    raw=q["raw"],
+                    reason=q["reason"],
+                    format=q["format"],
+                    csv_header=q["csv_header"],
+                    retried_at=at,
+                )
+            )
+    fixed = [number for line in accepted_lines for number in already.get(line, [])]
     if fixed:
         session.execute(
             update(QuarantinedRecord)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from cxdesk.db import Database, sqlite_path
 from cxdesk.errors import CxdeskError
+from cxdesk.workflow.basics.progress import Progress
 
 
-def backup_sqlite(db: Database, target: Path) -> int:
+def backup_sqlite(db: Database, target: Path, progress: Progress | None = None) -> int:
     """Copy the live database to `target` with SQLite's backup API; returns its size in bytes.
+    `progress` is told the pages copied, step by step.
 
     The backup API copies a consistent snapshot page by page, so writers are never blocked
     for long and the copy is a database as of one instant. PostgreSQL is backed up with
@@ -27,7 +30,7 @@ def backup_sqlite(db: Database, target: Path) -> int:
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
     copy = sqlite3.connect(target)
     try:
-        source.backup(copy, pages=1024)
+        source.backup(copy, pages=1024, progress=_pages(progress))
     finally:
         copy.close()
         source.close()
@@ -38,3 +41,10 @@ def backup_sqlite(db: Database, target: Path) -> int:
     finally:
         checked.close()
     return target.stat().st_size
+
+
+def _pages(progress: Progress | None) -> Callable[[int, int, int], object] | None:
+    """SQLite's backup callback (status, pages remaining, pages in all) as `progress`."""
+    if progress is None:
+        return None
+    return lambda _status, remaining, total: progress("backup", total - remaining, total)

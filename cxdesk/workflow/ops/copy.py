@@ -9,15 +9,21 @@ from sqlmodel import SQLModel
 
 from cxdesk.db import Database, current_revision, head_revision, insert_rows
 from cxdesk.errors import CxdeskError
+from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.ops.schema import upgrade_database
 
 CHUNK = 5000
 
 
 def copy_database(
-    source: Database, target: Database, progress: Callable[[str, int], None] | None = None
+    source: Database,
+    target: Database,
+    on_table: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Copy every table into an empty target at the same schema; returns rows per table.
+    `on_table` is told each table's rows once copied, `progress` the rows copied so far of
+    all (counted first), chunk by chunk.
 
     The target is migrated to head first; the source must be at head too, so the two
     schemas are the same. Integer keys are copied as they are and the target's sequences
@@ -27,7 +33,7 @@ def copy_database(
     source.check_schema()
     carried = _carry_audit_key(source, target)
     try:
-        return _copy_rows(source, target, progress)
+        return _copy_rows(source, target, on_table, progress)
     except BaseException:
         if carried and target.audit_key is not None:
             target.audit_key.remove()  # a refused copy leaves the target as it found it
@@ -35,7 +41,10 @@ def copy_database(
 
 
 def _copy_rows(
-    source: Database, target: Database, progress: Callable[[str, int], None] | None
+    source: Database,
+    target: Database,
+    on_table: Callable[[str, int], None] | None,
+    progress: Progress | None,
 ) -> dict[str, int]:
     upgrade_database(target, key_chain=False)  # the copied chain is keyed with the source's key
     if current_revision(target.engine) != head_revision():
@@ -47,21 +56,31 @@ def _copy_rows(
                 raise CxdeskError(
                     f"the target already holds {table.name}; copy into an empty database"
                 )
+        total = 0 if progress is None else _source_rows(reader)
         for table in SQLModel.metadata.sorted_tables:
             count = 0
             result = reader.execution_options(yield_per=CHUNK).execute(select(table))
             for rows in result.partitions(CHUNK):
                 insert_rows(writer, table, [dict(row._mapping) for row in rows])
                 count += len(rows)
+                if progress is not None:
+                    progress("copy", sum(copied.values()) + count, total)
             copied[table.name] = count
-            if progress is not None:
-                progress(table.name, count)
+            if on_table is not None:
+                on_table(table.name, count)
         if writer.dialect.name == "postgresql":
             _advance_sequences(writer)
             # Statistics now, not when autovacuum comes by: until then PostgreSQL plans
             # look-ups in the copied tables as scans of them whole.
             writer.exec_driver_sql("ANALYZE")
     return copied
+
+
+def _source_rows(reader: Connection) -> int:
+    return sum(
+        int(reader.execute(select(func.count()).select_from(table)).scalar_one())
+        for table in SQLModel.metadata.sorted_tables
+    )
 
 
 def _carry_audit_key(source: Database, target: Database) -> bool:
