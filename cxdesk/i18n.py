@@ -121,7 +121,8 @@ ZH: dict[str, str] = {
     "{count} unread — i": "{count} 条未读 — i",
     "{count} unread notifications — i opens the inbox": "{count} 条未读通知 — 按 i 打开收件箱",
     "{count} new notifications — i opens the inbox": "{count} 条新通知 — 按 i 打开收件箱",
-    "Inbox · {unread} unread of {count}": "收件箱 · {count} 条中 {unread} 条未读",
+    "Inbox · {unread} unread": "收件箱 · {unread} 条未读",
+    "the newest {count} shown": "显示最近 {count} 条",
     "could not load the inbox: {error}": "无法加载收件箱：{error}",
     "could not mark read: {error}": "无法标为已读：{error}",
     # bulk work in the queue

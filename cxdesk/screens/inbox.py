@@ -21,7 +21,12 @@ from cxdesk.screens.format import NOTICE_TITLES, local_time, plain
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.loop.notifications import Notice
-from cxdesk.workflow.reads.notices import mark_notices_read, read_inbox
+from cxdesk.workflow.reads.notices import (
+    INBOX_LIMIT,
+    mark_notices_read,
+    read_inbox,
+    read_inbox_state,
+)
 
 
 class InboxScreen(Screen[None]):
@@ -37,9 +42,10 @@ class InboxScreen(Screen[None]):
     ]
 
     class Loaded(Message):
-        def __init__(self, notices: list[Notice]) -> None:
+        def __init__(self, notices: list[Notice], unread: int) -> None:
             super().__init__()
             self.notices = notices
+            self.unread = unread  # all of them, shown or not
 
     def __init__(self, desk: Desk) -> None:
         super().__init__()
@@ -77,11 +83,12 @@ class InboxScreen(Screen[None]):
     def load(self) -> None:
         try:
             notices = read_inbox(self.desk.db, self.desk.actor)
+            unread = read_inbox_state(self.desk.db, self.desk.actor).unread
         except Exception as exc:  # shown to the user; the screen stays as it was
             failed = self.t("could not load the inbox: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(self.Loaded(notices))
+        self.post_message(self.Loaded(notices, unread))
 
     def on_inbox_screen_loaded(self, message: InboxScreen.Loaded) -> None:
         table = self.query_one(DataTable)
@@ -106,8 +113,9 @@ class InboxScreen(Screen[None]):
             previous = notice.ticket
         if message.notices:
             table.move_cursor(row=min(cursor, len(message.notices) - 1))
-        waiting = sum(n.read_at is None for n in message.notices)
-        title = t("Inbox · {unread} unread of {count}", unread=waiting, count=len(message.notices))
+        title = t("Inbox · {unread} unread", unread=f"{message.unread:,}")
+        if len(message.notices) == INBOX_LIMIT:
+            title += " · " + t("the newest {count} shown", count=f"{INBOX_LIMIT:,}")
         self.query_one("#inbox-title", Static).update(plain(title))
 
     def _current(self) -> Notice | None:

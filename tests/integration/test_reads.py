@@ -4,6 +4,7 @@ short session of its own, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -173,3 +174,19 @@ def test_the_assign_picker_offers_the_team_lightest_first_away_last(demo_copy: s
     here = [c for c in choices if not c.away]
     assert [c.load for c in here] == sorted(c.load for c in here)
     assert all((c.open, c.load) == loads.get(c.login, (0, 0)) for c in choices)
+
+
+def test_one_odd_stored_notification_does_not_empty_the_inbox(demo_sqlite: Path) -> None:
+    """Written outside cxdesk: its stored template is not JSON. It shows by its body."""
+    db = Database.open(str(demo_sqlite))
+    before = read_inbox(db, SUPERVISOR)
+    odd = before[0].id
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE notifications SET said = 'not json' WHERE id = ?", (odd,)
+        )
+    after = read_inbox(db, SUPERVISOR)
+    assert [n.id for n in after] == [n.id for n in before]
+    shown = next(n for n in after if n.id == odd)
+    assert shown.said is None and shown.body == before[0].body
+    assert read_new_notices(db, SUPERVISOR, 0)

@@ -35,19 +35,6 @@ class Notice:
     ticket_id: int | None = None
 
 
-def notice_of(row: Notification) -> Notice:
-    return Notice(
-        row.id or 0,
-        row.at,
-        row.kind,
-        ticket_ref(row.ticket_id) if row.ticket_id else None,
-        row.body,
-        row.said,
-        row.read_at,
-        row.ticket_id,
-    )
-
-
 def announce(settings: Settings, notices: list[Notification]) -> None:
     """Run the configured hook once per notification; a failing hook is reported, not fatal."""
     if not settings.notify_command:

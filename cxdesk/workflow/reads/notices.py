@@ -6,17 +6,42 @@ was away is lost in a burst of toasts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Text, func, type_coerce, update
 from sqlmodel import col, select
 
 from cxdesk.db import Database
 from cxdesk.models import Notification
-from cxdesk.workflow.loop.notifications import Notice, notice_of
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.basics.statements import select_columns
+from cxdesk.workflow.loop.notifications import Notice
 
 INBOX_LIMIT = 500  # the newest this many; older ones are still counted unread
+# The stored template and values are read as text and parsed here: one row written outside
+# cxdesk with something else in it must not keep every other notification from showing.
+_COLUMNS = (
+    Notification.id,
+    Notification.at,
+    Notification.kind,
+    Notification.ticket_id,
+    Notification.body,
+    type_coerce(col(Notification.said), Text),
+    Notification.read_at,
+)
+
+
+def _notice(values: Any) -> Notice:
+    number, at, kind, ticket_id, body, said, read_at = values
+    try:
+        stored = json.loads(said) if isinstance(said, str) else said
+    except ValueError:
+        stored = None  # shown as its stored English body
+    ref = ticket_ref(ticket_id) if ticket_id is not None and ticket_id > 0 else None
+    return Notice(number or 0, at, kind, ref, body, stored, read_at, ticket_id)
 
 
 @dataclass(frozen=True)
@@ -41,7 +66,7 @@ def read_new_notices(db: Database, login: str, after_id: int) -> list[Notice]:
     """`login`'s unread notifications made after `after_id`, oldest first: what to toast."""
     with db.session() as session:
         rows = session.exec(
-            select(Notification)
+            select_columns(*_COLUMNS)
             .where(
                 Notification.login == login,
                 col(Notification.id) > after_id,
@@ -50,24 +75,27 @@ def read_new_notices(db: Database, login: str, after_id: int) -> list[Notice]:
             .order_by(col(Notification.id))
             .limit(INBOX_LIMIT)
         )
-        return [notice_of(row) for row in rows]
+        return [_notice(values) for values in rows]
 
 
 def read_inbox(db: Database, login: str) -> list[Notice]:
     """`login`'s newest notifications, read or not, grouped by ticket: the ticket that heard
     last comes first, and within a ticket the newest first."""
     with db.session() as session:
-        rows = session.exec(
-            select(Notification)
-            .where(Notification.login == login)
-            .order_by(col(Notification.id).desc())
-            .limit(INBOX_LIMIT)
-        ).all()
+        notices = [
+            _notice(values)
+            for values in session.exec(
+                select_columns(*_COLUMNS)
+                .where(Notification.login == login)
+                .order_by(col(Notification.id).desc())
+                .limit(INBOX_LIMIT)
+            )
+        ]
     latest: dict[int | None, int] = {}
-    for rank, row in enumerate(rows):
-        latest.setdefault(row.ticket_id, rank)
-    ordered = sorted(enumerate(rows), key=lambda pair: (latest[pair[1].ticket_id], pair[0]))
-    return [notice_of(row) for _, row in ordered]
+    for rank, notice in enumerate(notices):
+        latest.setdefault(notice.ticket_id, rank)
+    ordered = sorted(enumerate(notices), key=lambda pair: (latest[pair[1].ticket_id], pair[0]))
+    return [notice for _, notice in ordered]
 
 
 def mark_notices_read(db: Database, login: str, now: datetime, ids: list[int] | None = None) -> int:
