@@ -63,3 +63,11 @@ def test_a_follow_up_naming_a_number_too_big_is_quarantined(
     summary = json.loads(out)
     assert (summary["accepted"], summary["quarantined"]) == (1, 1), err
     assert reasons(fresh) == ["line 1: ticket_id: no ticket CX-999999999999"]
+
+
+@pytest.mark.parametrize("text", ["١١٥٠", "１２３", "x" * 100_000])
+def test_a_reference_is_ascii_and_a_bad_one_is_quoted_short(text: str) -> None:
+    """Other scripts' digits are no ticket number; a huge argument is not echoed whole."""
+    with pytest.raises(NotFound) as refused:
+        parse_ref(text)
+    assert len(str(refused.value)) < 120
