@@ -34,6 +34,11 @@ _ROLE_COMMANDS: dict[str, frozenset[str]] = {
 }
 # Done by automation (ingest, the sweep) on behalf of the system, never by a person.
 SYSTEM_COMMANDS = frozenset({"open", "attach", "verify", "expire", "sla"})
+# How a refusal names a command whose name alone would not say what was refused.
+ACTION_WORDS = {
+    "open_problem": "open a problem",
+    "apply": "apply a problem's resolution to its cases",
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,8 @@ class Actor:
                 if command in SYSTEM_COMMANDS
                 else N_("{login} ({role}) may not {command}; only supervisors and admins may")
             )
-            raise PermissionDenied(say(refusal, login=self.login, role=self.role, command=command))
+            action = ACTION_WORDS.get(command, command)
+            raise PermissionDenied(say(refusal, login=self.login, role=self.role, command=action))
         if not self.in_scope(team_id):
             raise PermissionDenied(
                 say(
