@@ -87,7 +87,7 @@ def test_resolving_a_problem_tells_its_open_cases(db: Database) -> None:
 def test_applying_a_problem_resolves_each_open_case_with_its_own_followup(db: Database) -> None:
     cases = cases_of_late_delivery(db)
     problem_id = resolved_problem(db, cases)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not apply a problem's resolution to its"):
         TicketService(db, SETTINGS, "ann").handle(ApplyProblemResolution(problem_id))
     applied = TicketService(db, SETTINGS, "sue").handle(
         ApplyProblemResolution(problem_id, at=LATER + timedelta(hours=1))
