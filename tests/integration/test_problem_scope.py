@@ -155,6 +155,8 @@ def test_a_supervisor_opens_a_problem_for_a_driver_with_its_open_cases(db: Datab
         ann.handle(OpenProblem("driver", "late_delivery", at=T0 + timedelta(hours=3)))
     with pytest.raises(WorkflowError):
         TicketService(db, SETTINGS, "sue").handle(OpenProblem("queue", "vip"))
+    with pytest.raises(WorkflowError, match="driver is 129 characters long; at most 128"):
+        TicketService(db, SETTINGS, "sue").handle(OpenProblem("driver", "d" * 129))
     problem = TicketService(db, SETTINGS, "sue").handle(
         OpenProblem("driver", "late_delivery", at=T0 + timedelta(hours=3))
     )

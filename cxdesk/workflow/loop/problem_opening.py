@@ -16,6 +16,8 @@ from cxdesk.workflow.loop.opening import open_in_queue
 from cxdesk.workflow.loop.problem_figures import BY_HAND, measure
 from cxdesk.workflow.loop.unit import Acting, optional_text, own_unit, queue_of, utcnow
 
+MAX_SCOPE_VALUE = 128  # a driver or touchpoint, as long as a ticket's may be
+
 
 def open_problem(acting: Acting, command: OpenProblem, session: Session | None) -> Ticket:
     """Open the problem and link its open cases, in one transaction (supervisors)."""
@@ -27,9 +29,18 @@ def open_problem(acting: Acting, command: OpenProblem, session: Session | None) 
                 dimension=repr(command.dimension),
             )
         )
-    value = optional_text(command.value, command.dimension)[:128]
+    value = optional_text(command.value, command.dimension)
     if not value:
         raise WorkflowError(say("{what} is required", what=command.dimension))
+    if len(value) > MAX_SCOPE_VALUE:  # as long as a ticket's driver may be
+        raise WorkflowError(
+            say(
+                "{what} is {length} characters long; at most {limit}",
+                what=command.dimension,
+                length=len(value),
+                limit=MAX_SCOPE_VALUE,
+            )
+        )
     if command.priority not in {p.value for p in Priority}:
         raise WorkflowError(say("unknown priority {priority}", priority=repr(command.priority)))
     at = command.at or utcnow()
