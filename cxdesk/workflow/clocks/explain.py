@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from cxdesk.models import Queue, Stage
 from cxdesk.workflow.clocks.calendar import BusinessCalendar, Unmeasurable
-from cxdesk.workflow.clocks.sla import SlaPlanner
+from cxdesk.workflow.clocks.sla import ClockFacts, SlaPlanner
 from cxdesk.workflow.clocks.stretches import COUNTING, Interval, IntervalKind, lay_out
 
 FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
@@ -123,18 +123,9 @@ class ClockNote:
 
 
 @dataclass
-class _Stand:
+class _Stand(ClockFacts):
     """The ticket's clocks as the replay has them: what the planner reads and writes."""
 
-    priority: str
-    stage: str = Stage.NEW
-    first_response_at: datetime | None = None
-    resolved_at: datetime | None = None
-    first_response_due: datetime | None = None
-    resolution_due: datetime | None = None
-    sla_due: datetime | None = None
-    sla_risk_at: datetime | None = None
-    paused_seconds: int = 0
     paused_at: datetime | None = None
     start: datetime | None = None  # the opening, or the last reopen
 

@@ -57,8 +57,9 @@ def unplanned(clocks: PlannedClocks) -> Clocks:
 
 
 @dataclass
-class _Opening:
-    """A ticket as it opens, for `start_clocks` to set its due times on."""
+class ClockFacts:
+    """A ticket's clocks apart from the ticket: one opening (for `start_clocks` to set its due
+    times on), or one an explanation replays."""
 
     priority: str
     stage: str = Stage.NEW
@@ -153,7 +154,7 @@ class SlaPlanner:
 
     def opening_clocks(self, queue: Queue, priority: str, start: datetime) -> Clocks:
         """The due times of a ticket opened in `queue` at `start`."""
-        ticket = _Opening(priority)
+        ticket = ClockFacts(priority)
         self.start_clocks(ticket, queue, start)
         return (
             ticket.first_response_due,
