@@ -239,6 +239,9 @@ SCREENS = {
     "assign_form": on_ticket(2, "a"),  # unassigned: the fuzzy agent picker with load and away
     "sla_panel": on_ticket(1, "t"),  # both clocks: answered, then resolved
     "customer": on_ticket(3, "u"),  # the long wait: two months of answers, a case in verify
+    "inbox": on_queue("i"),  # every notification read: grouped by ticket, none marked
+    "bulk": on_queue("asterisk", "b"),  # the page marked, the commands to apply to it
+    "reports": on_queue("R", "4"),  # the drivers' Pareto as a table and its bars
 }
 
 
