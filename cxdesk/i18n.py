@@ -151,6 +151,9 @@ ZH: dict[str, str] = {
     "could not load the report: {error}": "无法加载报表：{error}",
     "last {days} days": "最近 {days} 天",
     "all time": "全部时间",
+    "Scope": "范围",
+    "scope": "范围",
+    "my queues": "我的队列",
     # saved views
     "Saved view": "已存视图",
     "saved view": "已存视图",

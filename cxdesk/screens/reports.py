@@ -3,6 +3,7 @@ over the last 7, 30 or 90 days or all time, for the queues one may see."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,24 @@ REPORT_TITLES = {
 CHART_ROWS = 15  # the chart draws the first rows only (the table has them all)
 
 
+@dataclass(frozen=True)
+class Scope:
+    label: str  # "team care", "queue vip"; empty: every queue I may see
+    queue: str | None = None
+    team: str | None = None
+
+
+def report_scopes(desk: Desk) -> list[Scope]:
+    """What `s` cycles through: my queues, each of their teams, each queue alone."""
+    queues = sorted(q for q in desk.clocks.queues if desk.queues is None or q in desk.queues)
+    teams = sorted({desk.clocks.queues[q].team_id for q in queues})
+    return [
+        Scope(""),
+        *(Scope(f"team {team}", team=team) for team in teams),
+        *(Scope(f"queue {queue}", queue=queue) for queue in queues),
+    ]
+
+
 class ReportScreen(Screen[None]):
     DEFAULT_CSS = """
     ReportScreen #report-title { height: 1; text-style: bold; }
@@ -46,6 +65,7 @@ class ReportScreen(Screen[None]):
             for n, kind in enumerate(REPORTS, start=1)
         ),
         Binding("p", "period", N_("Period"), id="reports.period"),
+        Binding("s", "scope", N_("Scope"), id="reports.scope"),
     ]
 
     class Loaded(Message):
@@ -60,6 +80,8 @@ class ReportScreen(Screen[None]):
         self.t = desk.t
         self.kind = REPORTS[0]
         self.days: int | None = PERIODS[1]
+        self.scopes = report_scopes(desk)
+        self.scope: Scope = self.scopes[0]
         localize_bindings(self, self.t)
 
     def compose(self) -> ComposeResult:
@@ -80,13 +102,27 @@ class ReportScreen(Screen[None]):
         self.days = PERIODS[(PERIODS.index(self.days) + 1) % len(PERIODS)]
         self.load()
 
+    def action_scope(self) -> None:
+        """Every queue I may see, then each of their teams, then each queue alone."""
+        self.scope = self.scopes[(self.scopes.index(self.scope) + 1) % len(self.scopes)]
+        self.load()
+
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def load(self) -> None:
         desk, kind = self.desk, self.kind
         now = desk.clock()
         since = now - timedelta(days=self.days) if self.days else None
         try:
-            rows = read_report(desk.db, desk.settings, desk.viewer, kind, now, since=since)
+            rows = read_report(
+                desk.db,
+                desk.settings,
+                desk.viewer,
+                kind,
+                now,
+                since=since,
+                queue=self.scope.queue,
+                team=self.scope.team,
+            )
         except Exception as exc:  # shown to the user; another report still works
             failed = self.t("could not load the report: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
@@ -98,8 +134,10 @@ class ReportScreen(Screen[None]):
             return  # another report was asked for meanwhile
         t = self.t
         period = t("last {days} days", days=self.days) if self.days else t("all time")
+        scope = self.scope.label or t("my queues")
         title = (
-            f"{t(REPORT_TITLES[message.kind])} · {period} · 1–5 {t('reports')} · p {t('period')}"
+            f"{t(REPORT_TITLES[message.kind])} · {period} · {scope} · "
+            f"1–5 {t('reports')} · p {t('period')} · s {t('scope')}"
         )
         self.query_one("#report-title", Static).update(plain(title))
         table = self.query_one(DataTable)

@@ -41,11 +41,19 @@ async def test_r_shows_each_report_as_the_cli_has_it(demo_sqlite: Path) -> None:
         await pilot.press("4")  # drivers
         await settle(app, pilot)
         title = str(screen.query_one("#report-title", Static).render())
-        assert title.startswith("Drivers · all time")
+        assert title.startswith("Drivers · all time · my queues")
         table = screen.query_one(DataTable)
         assert table.row_count == len(drivers) > 0
         chart = screen.query_one(BarChart)
         assert chart.bars[0] == (drivers[0]["driver"], float(drivers[0]["tickets"]))
+        team = screen.scopes[1].team
+        assert team is not None and screen.scopes[0].label == ""
+        await pilot.press("s")  # the first of my teams alone
+        await settle(app, pilot)
+        with db.session() as session:
+            of_team = report_rows(session, Settings(), viewer, "drivers", DEMO_NOW, team=team)
+        assert table.row_count == len(of_team)
+        assert f"· team {team} ·" in str(screen.query_one("#report-title", Static).render())
         await pilot.press("escape")
         await settle(app, pilot)
         assert not isinstance(app.screen, ReportScreen)

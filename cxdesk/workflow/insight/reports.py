@@ -59,7 +59,11 @@ def read_report(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    queue: str | None = None,
+    team: str | None = None,
 ) -> list[dict[str, Any]]:
     """`report_rows` in a session of its own (the report screen's worker)."""
     with db.session() as session:
-        return report_rows(session, settings, viewer, kind, now, since=since, until=until)
+        return report_rows(
+            session, settings, viewer, kind, now, since=since, until=until, queue=queue, team=team
+        )
