@@ -59,8 +59,8 @@ def titles(screen) -> set[str]:
     return {command.title for command in screen_commands(screen)}
 
 
-async def test_the_palette_offers_only_the_actions_the_agent_may_take(demo_copy: Path) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), "zhang.wei", lambda: DEMO_NOW)
+async def test_the_palette_offers_only_the_actions_the_agent_may_take(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), "zhang.wei", lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")  # mine: claimed by zhang.wei
         offered = titles(screen)
@@ -82,8 +82,8 @@ async def palette_offers_contains(app: CxdeskApp, pilot, query: str) -> bool:
     return any(query in title.lower() for title in await palette_offers(app, pilot, query))
 
 
-async def test_claim_from_the_palette(demo_copy: Path) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW)
+async def test_claim_from_the_palette(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "2")  # unassigned
         assert screen.detail is not None and screen.detail.row.assignee is None
@@ -96,8 +96,8 @@ async def test_claim_from_the_palette(demo_copy: Path) -> None:
         assert "Claim" not in titles(screen)  # taken: no longer offered
 
 
-async def test_the_queue_palette_has_the_views_and_the_dashboard(demo_copy: Path) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW)
+async def test_the_queue_palette_has_the_views_and_the_dashboard(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         assert isinstance(app.screen, QueueScreen)
@@ -116,9 +116,9 @@ async def test_the_queue_palette_has_the_views_and_the_dashboard(demo_copy: Path
 
 
 async def test_the_chinese_palette_finds_commands_by_their_english_names(
-    demo_copy: Path,
+    demo_sqlite: Path,
 ) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW, lang="zh")
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW, lang="zh")
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
         assert await palette_offers(app, pilot, "claim") == ["认领"]
@@ -129,8 +129,8 @@ async def test_the_chinese_palette_finds_commands_by_their_english_names(
         assert "主题" in listed and "浅色/深色主题" in listed
 
 
-async def test_the_light_dark_command_switches_the_theme(demo_copy: Path) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW)
+async def test_the_light_dark_command_switches_the_theme(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         assert app.current_theme.dark
@@ -150,8 +150,8 @@ def picker_options(form: FormScreen) -> list[str]:
     return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
 
 
-async def test_the_assign_picker_narrows_by_fuzzy_search_and_assigns(demo_copy: Path) -> None:
-    db = Database.open(str(demo_copy))
+async def test_the_assign_picker_narrows_by_fuzzy_search_and_assigns(demo_sqlite: Path) -> None:
+    db = Database.open(str(demo_sqlite))
     app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)  # a supervisor: may assign
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "2")
@@ -191,8 +191,8 @@ async def test_the_assign_picker_narrows_by_fuzzy_search_and_assigns(demo_copy: 
         assert app.screen is screen and screen.detail.row.assignee == "zhang.wei"
 
 
-async def test_the_picker_moves_with_the_arrow_keys(demo_copy: Path) -> None:
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW)
+async def test_the_picker_moves_with_the_arrow_keys(demo_sqlite: Path) -> None:
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_first(app, pilot, "2")
         await pilot.press("a")
@@ -250,10 +250,10 @@ def test_named_colours_read_on_the_light_theme() -> None:
         assert (lighter + 0.05) / (darker + 0.05) >= 4.5, name
 
 
-async def test_a_light_theme_uses_the_darker_named_colours(demo_copy: Path) -> None:
+async def test_a_light_theme_uses_the_darker_named_colours(demo_sqlite: Path) -> None:
     from cxdesk.screens.format import LIGHT_ANSI
 
-    app = CxdeskApp(Database.open(str(demo_copy)), Settings(), ME, lambda: DEMO_NOW)
+    app = CxdeskApp(Database.open(str(demo_sqlite)), Settings(), ME, lambda: DEMO_NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.theme = "textual-light"
