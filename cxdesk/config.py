@@ -15,12 +15,11 @@ import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -28,25 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from cxdesk.config_base import Duration, StrictModel
 from cxdesk.errors import ConfigError
+from cxdesk.webhook_config import WebhooksConfig
 
 CONFIG_NAME = "cxdesk.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
 _HOURS = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def parse_duration(value: Any) -> Any:
-    """Accept `2h`, `7d`, `1d 4h 30m` besides what pydantic reads (seconds, ISO 8601)."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match and any(match.groups()):
-            days, hours, minutes = (int(g or 0) for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def format_duration(value: timedelta) -> str:
@@ -57,12 +44,6 @@ def format_duration(value: timedelta) -> str:
     units = ((days, "day"), (hours, "hour"), (minutes, "minute"))
     parts = [f"{n} {unit}{'s' if n > 1 else ''}" for n, unit in units if n]
     return " ".join(parts) or "0 minutes"
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors, so a typo in the file is reported with its path."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_timezone(value: str | None) -> str | None:
@@ -358,6 +339,7 @@ class Settings(StrictModel):
     rules: list[AlertRuleConfig] = Field(default_factory=_default_rules)
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )
@@ -407,6 +389,14 @@ class Settings(StrictModel):
         problem = rule_reference_problem(self.rules, self.queues)
         if problem is not None:
             raise ValueError(problem)
+        for endpoint in self.webhooks.endpoints:
+            where = f"webhooks.endpoints {endpoint.name}"
+            for queue_id in endpoint.queues:
+                if queue_id not in self.queues:
+                    raise ValueError(f"{where}.queues: unknown queue {queue_id!r}")
+            for team_id in endpoint.teams:
+                if team_id not in self.teams:
+                    raise ValueError(f"{where}.teams: unknown team {team_id!r}")
         return self
 
     _tz = field_validator("timezone")(_check_timezone)

@@ -578,6 +578,16 @@ ZH: dict[str, str] = {
     "{login} ({role}) may not export follow-ups; supervisors and admins may": (
         "{login}（{role}）无权导出回访；主管和管理员可以"
     ),
+    # webhook deliveries: why one failed, why an endpoint was not sent to
+    "HTTP {status}: redirected to {where}; redirects are not followed": (
+        "HTTP {status}：重定向到 {where}；不跟随重定向"
+    ),
+    "HTTP {status}: {answer}": "HTTP {status}：{answer}",
+    "no answer within {seconds} s": "{seconds} 秒内无应答",
+    "could not send: {reason}": "无法发送：{reason}",
+    "the environment variable {name} holds no secret of {least} characters": (
+        "环境变量 {name} 中没有至少 {least} 个字符的密钥"
+    ),
 }
 
 

@@ -77,7 +77,12 @@ COMMANDS = {
     ),
     "watch": LazyCommand(
         "cxdesk.cli.sweep:watch",
-        "Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly).",
+        "Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly); after "
+        "each sweep, deliver the webhook outbox if endpoints are configured.",
+    ),
+    "webhooks": LazyCommand(
+        "cxdesk.cli.webhooks:webhooks",
+        "Ticket events sent to the configured endpoints, signed, from the outbox.",
     ),
 }
 

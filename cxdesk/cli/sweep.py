@@ -43,11 +43,13 @@ def _tell_skipped(skipped: dict[int, str]) -> None:
 )
 @pass_context
 def watch(context: Context, interval: float) -> None:
-    """Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly)."""
+    """Sweep every INTERVAL seconds until stopped (ctrl-c or SIGTERM end it cleanly); after
+    each sweep, deliver the webhook outbox if endpoints are configured."""
     import signal
     import threading
 
     from cxdesk.workflow.audit.verify import chain_head, log_head
+    from cxdesk.workflow.ops.webhooks import deliver
     from cxdesk.workflow.sweep import sweep
 
     context.viewer().require_admin("watch")
@@ -61,6 +63,11 @@ def watch(context: Context, interval: float) -> None:
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
+        if context.settings.webhooks.endpoints:
+            sent = deliver(db, context.settings, context.now())
+            told = {k: v for k, v in sent.as_dict().items() if v}
+            if told:
+                say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC webhooks: {told}")
         with db.session() as session:
             log_head(head := chain_head(session))  # an anchor kept outside the database
         logger.info("audit head %s", head)

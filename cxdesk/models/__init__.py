@@ -25,6 +25,7 @@ from cxdesk.models.org import (
 )
 from cxdesk.models.problems import ProblemScope
 from cxdesk.models.tickets import FollowUp, Ticket, TicketLink, TimelineEntry
+from cxdesk.models.webhooks import WebhookDelivery
 
 __all__ = [
     "Agent",
@@ -53,4 +54,5 @@ __all__ = [
     "TimelineEntry",
     "TimelineKind",
     "VerifyOutcome",
+    "WebhookDelivery",
 ]

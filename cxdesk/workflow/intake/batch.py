@@ -88,7 +88,9 @@ class Batch:
         self.service_work: list[Callable[[], None]] = []
         self.scopes: list[OpenScope] = []
         self.links: dict[int, list[Case]] = {}  # by open problem: the new cases of its scope
-        self.alerts = CaseAlerts(session, ingestor.queues, ingestor.planner, ingestor.event_rows)
+        self.alerts = CaseAlerts(
+            session, ingestor.queues, ingestor.planner, ingestor.event_rows, ingestor.service.outbox
+        )
         # Bound here once: `_accept` reaches them per event as if the batch owned them.
         self.cases = self.alerts.cases
         self._open_case = self.alerts.open_case

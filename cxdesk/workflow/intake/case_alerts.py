@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from cxdesk.db import insert_rows
-from cxdesk.models import Queue, Stage, TimelineEntry
+from cxdesk.models import Queue, Stage, TicketKind, TimelineEntry
 from cxdesk.models.base import table_of
 from cxdesk.workflow.audit.chain import AuditChain, timeline_row_digest
 from cxdesk.workflow.clocks.sla import SlaPlanner, unplanned
@@ -24,6 +24,7 @@ from cxdesk.workflow.intake.rules import Alert
 from cxdesk.workflow.loop.assignment import Assigner, language_of
 from cxdesk.workflow.loop.opening import alert_entry, is_more_urgent, opening_record
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR
+from cxdesk.workflow.loop.ticket_events import OPENED, Outbox, TicketFacts, write_rows
 from cxdesk.workflow.loop.unit import Entry
 
 _timeline_table = table_of(TimelineEntry)
@@ -38,10 +39,12 @@ class CaseAlerts:
         queues: dict[str, Queue],
         planner: SlaPlanner,
         event_rows: EventRows,
+        outbox: Outbox,
     ) -> None:
         self.queues = queues
         self.planner = planner
         self.event_rows = event_rows
+        self.outbox = outbox
         self.assigner = Assigner(session)
         self.cases: dict[str, Case] = {}  # by customer: their open case
         # What the batch writes, by customer: new cases, cases that gained an alert, and
@@ -152,12 +155,35 @@ class CaseAlerts:
         for entry in self.timeline:
             entry["ticket_id"] = entry["ticket_id"].id
 
+    def _opened_events(self) -> list[dict[str, Any]]:
+        """The outbox rows of the new cases' openings, as `loop.opening` writes one."""
+        rows = []
+        for case in self.new_cases.values():
+            assert case.id is not None, "written first"
+            team_id = self.queues[case.queue_id].team_id
+            facts = TicketFacts(
+                case.id,
+                TicketKind.CASE.value,
+                case.queue_id,
+                team_id,
+                case.priority,
+                Stage.NEW.value,
+                case.customer_id,
+                case.assignee,
+                0,
+            )
+            opened = [(OPENED, {"rule": case.rows["rule"]})]
+            rows += self.outbox.rows(opened, facts, case.opened_at, SYSTEM_ACTOR)
+        return rows
+
     def write_changes(self, session: Session) -> None:
         """Write the timeline entries, the changed cases and the audit rows, once the events
         the entries name are stored."""
         connection = session.connection()
         insert_rows(connection, _timeline_table, self.timeline)
         update_changed_cases(connection, self.changed_cases.values(), self.raised_cases)
+        if self.outbox.endpoints:
+            write_rows(connection, self._opened_events())
         if not self.audit:
             return
         chain = AuditChain(session)

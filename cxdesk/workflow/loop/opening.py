@@ -18,6 +18,7 @@ from cxdesk.workflow.loop.assignment import Assigner
 from cxdesk.workflow.loop.batch import audit_row
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
 from cxdesk.workflow.loop.problem_scope import link_new_case, record_scope
+from cxdesk.workflow.loop.ticket_events import OPENED, TicketFacts
 from cxdesk.workflow.loop.unit import (
     Acting,
     Entry,
@@ -188,6 +189,9 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
         ticket_id=ticket.id,
         detail={**record.detail, **work.detail},
     )
+    opened = {"rule": command.rule}
+    facts = TicketFacts.of(ticket, queue.team_id)
+    acting.outbox.write(session.connection(), [(OPENED, opened)], facts, at, acting.actor)
     if command.scope is not None:
         record_scope(acting, ticket, command.scope, queue.team_id, session)
     elif ticket.kind == TicketKind.CASE:

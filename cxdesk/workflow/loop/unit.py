@@ -47,6 +47,7 @@ from cxdesk.workflow.loop.batch import audit_row, cached_row
 from cxdesk.workflow.loop.commands import TicketCommand
 from cxdesk.workflow.loop.notifications import hold_notices
 from cxdesk.workflow.loop.stages import next_stage
+from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, changes
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
@@ -66,6 +67,7 @@ class Acting:
         self.settings = settings
         self.actor = actor
         self.planner = SlaPlanner(settings)
+        self.outbox = Outbox(settings)
         self._who: Actor | None = None
 
     def who(self, session: Session) -> Actor:
@@ -111,6 +113,10 @@ class Work:
     detail: dict[str, Any] = field(default_factory=dict)
     unchanged: bool = False  # set by a body that found nothing to do: no version, no audit
     notices: list[Notification] = field(default_factory=list)
+    before: Before = field(init=False)  # the ticket as found, for the events it made
+
+    def __post_init__(self) -> None:
+        self.before = Before.of(self.ticket)
 
     def timeline(
         self,
@@ -269,6 +275,13 @@ def _finish(acting: Acting, cmd: Work) -> None:
         action=cmd.name,
         ticket_id=ticket.id,
         detail=cmd.detail,
+    )
+    acting.outbox.write(
+        cmd.session.connection(),
+        changes(cmd.before, ticket, cmd.name),
+        TicketFacts.of(ticket, cmd.queue.team_id),
+        cmd.at,
+        cmd.actor,
     )
 
 
