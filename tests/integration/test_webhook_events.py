@@ -68,13 +68,20 @@ def kinds(db: Database, endpoint: str = "crm") -> list[str]:
     return [body["kind"] for body in events(db, endpoint)]
 
 
-def ingest(db: Database, settings: Settings, event_id: str, at: datetime, **fields: Any) -> int:
+def ingest(
+    db: Database,
+    settings: Settings,
+    event_id: str,
+    at: datetime,
+    customer: str = "c1",
+    **fields: Any,
+) -> int:
     """One event through ingest's batch (the bulk path), returning its ticket's number."""
     event = FeedbackEventIn(
         event_id=event_id,
         occurred_at=at,
         customer=CustomerIn(
-            id="c1", name="王芳", phone="13800138000", email="wf@example.com", tier="standard"
+            id=customer, name="王芳", phone="13800138000", email="wf@example.com", tier="standard"
         ),
         **{"kind": "survey", **fields},
     )
