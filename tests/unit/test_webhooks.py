@@ -16,7 +16,7 @@ from cxdesk.errors import ConfigError
 from cxdesk.workflow.basics.backoff import retry_at
 from cxdesk.workflow.loop.ticket_events import TicketFacts, event_body
 from cxdesk.workflow.ops.webhook_http import signature, signed_headers
-from tests.integration.webhook_receiver import verify
+from tests.integration.webhook_receiver import README, verify
 
 HOSTILE = st.one_of(
     st.text(),
@@ -110,6 +110,13 @@ def test_a_bad_endpoint_is_refused_naming_where(fields: dict[str, str], said: st
     with pytest.raises(ConfigError, match="webhooks") as refused:
         parse_settings(endpoint(**fields))
     assert said in str(refused.value)
+
+
+def test_the_readmes_example_config_is_valid() -> None:
+    section = README.read_text(encoding="utf-8").split("## Webhooks", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (crm,) = parse_settings(example).webhooks.endpoints
+    assert (crm.secret_env, crm.queues, crm.timeout) == ("CXDESK_WEBHOOK_CRM", ["vip"], 10)
 
 
 def test_two_endpoints_may_not_share_a_name() -> None:
