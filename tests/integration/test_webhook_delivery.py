@@ -296,3 +296,45 @@ def test_a_wanted_event_written_by_the_cli_is_listed_pending(
     code, out, _ = run(*db, "webhooks", "list", "--format", "json")
     (listed,) = json.loads(out)
     assert (listed["kind"], listed["attempts"], listed["status"]) == ("ticket.opened", 0, "pending")
+
+
+def test_watch_delivers_after_its_sweep(
+    new_db: str, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syslog
+
+    with receiving(Receiver(SECRET)) as receiver:
+        config = tmp_path / "hooks.toml"
+        config.write_text(
+            f'[[webhooks.endpoints]]\nname = "crm"\nurl = "{receiver.url}"\n'
+            'secret_env = "CRM_SECRET"\n'
+        )
+        monkeypatch.setenv("CRM_SECRET", SECRET)
+        feed = tmp_path / "feed.jsonl"
+        answers = [
+            {"event_id": f"e{n}", "kind": "survey", "occurred_at": T0.isoformat()}
+            | {"customer": {"id": f"c{n}"}, "nps": 0}
+            for n in range(3)
+        ]
+        feed.write_text("".join(json.dumps(answer) + "\n" for answer in answers))
+        db = ("--db", new_db, "--config", str(config))
+        assert run(*db, "init")[0] == 0
+        assert run(*db, "ingest", str(feed))[0] == 0
+        # one pass: the audit head is logged after the deliveries, and stops the watch
+        monkeypatch.setattr(syslog, "syslog", lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+        monkeypatch.setattr(syslog, "openlog", lambda *_: None)
+        handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+        try:
+            code, out, err = run(*db, "watch", "--interval", "1")
+        finally:
+            signal.signal(signal.SIGTERM, handlers[0])
+            signal.signal(signal.SIGINT, handlers[1])
+        assert code == 0 and "watch stopped" in err
+        # long past T0, the sweep breached both clocks of each case: told in the same pass
+        assert "sweep: {'breaches': 3}" in out and "webhooks: {'delivered': 12}" in out
+        by_customer: dict[str, list[str]] = {}
+        for event in receiver.accepted:
+            by_customer.setdefault(event["ticket"]["customer_id"], []).append(event["kind"])
+        each = ["ticket.opened", "ticket.breached", "ticket.breached", "ticket.escalated"]
+        assert by_customer == {"c0": each, "c1": each, "c2": each}
+        assert receiver.bad_signatures == 0
