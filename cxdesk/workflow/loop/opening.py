@@ -189,9 +189,10 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
         ticket_id=ticket.id,
         detail={**record.detail, **work.detail},
     )
-    opened = {"rule": command.rule}
-    facts = TicketFacts.of(ticket, queue.team_id)
-    acting.outbox.write(session.connection(), [(OPENED, opened)], facts, at, acting.actor)
+    if acting.outbox.endpoints:
+        opened = [(OPENED, {"rule": command.rule})]
+        facts = TicketFacts.of(ticket, queue.team_id)
+        acting.outbox.write(session.connection(), opened, facts, at, acting.actor)
     if command.scope is not None:
         record_scope(acting, ticket, command.scope, queue.team_id, session)
     elif ticket.kind == TicketKind.CASE:

@@ -193,9 +193,9 @@ class Outbox:
         at: datetime,
         actor: str,
     ) -> None:
-        """Put the events in the outbox, in the caller's transaction (or savepoint)."""
-        if self.endpoints:
-            insert_rows(connection, _outbox, self.rows(events, ticket, at, actor))
+        """Put the events in the outbox, in the caller's transaction (or savepoint). Callers
+        ask first whether there are `endpoints`: without, they need not work out the events."""
+        insert_rows(connection, _outbox, self.rows(events, ticket, at, actor))
 
 
 def write_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:

@@ -276,13 +276,14 @@ def _finish(acting: Acting, cmd: Work) -> None:
         ticket_id=ticket.id,
         detail=cmd.detail,
     )
-    acting.outbox.write(
-        cmd.session.connection(),
-        changes(cmd.before, ticket, cmd.name),
-        TicketFacts.of(ticket, cmd.queue.team_id),
-        cmd.at,
-        cmd.actor,
-    )
+    if acting.outbox.endpoints:
+        acting.outbox.write(
+            cmd.session.connection(),
+            changes(cmd.before, ticket, cmd.name),
+            TicketFacts.of(ticket, cmd.queue.team_id),
+            cmd.at,
+            cmd.actor,
+        )
 
 
 def reopen_work(
