@@ -49,7 +49,6 @@ def watch(context: Context, interval: float) -> None:
     import threading
 
     from cxdesk.workflow.audit.verify import chain_head, log_head
-    from cxdesk.workflow.ops.webhooks import deliver
     from cxdesk.workflow.sweep import sweep
 
     context.viewer().require_admin("watch")
@@ -57,13 +56,16 @@ def watch(context: Context, interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     db = context.database()
+    hooks = bool(context.settings.webhooks.endpoints)
+    if hooks:  # the HTTP client is loaded only where it is used
+        from cxdesk.workflow.ops.webhooks import deliver
     while not stop.is_set():
         report = sweep(db, context.settings, context.now())
         _tell_skipped(report.skipped)
         acted = {k: v for k, v in report.as_dict().items() if v}
         if acted:
             say(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC sweep: {acted}")
-        if context.settings.webhooks.endpoints:
+        if hooks:
             sent = deliver(db, context.settings, context.now())
             told = {k: v for k, v in sent.as_dict().items() if v}
             if told:

@@ -45,6 +45,12 @@ LATER = "2026-06-01T10:00:00+08:00"  # the follow-ups are due
 
 RESOLVED = ("--action", HOSTILE, "--remedy", FORMULA)
 SEND_AGAIN = "UPDATE followups SET status = 'scheduled'"
+# A delivery whose receiver answered with hostile text, kept from before errors were cleaned.
+FAILED_DELIVERY = (
+    "INSERT INTO webhook_outbox (event_id, endpoint, kind, ticket_id, created_at, payload,"
+    " status, attempts, next_at, last_error) VALUES ('e1', 'crm', 'ticket.opened', 1,"
+    f" '2026-03-02 01:00:00', '{{}}', 'failed', 8, '2026-03-02 01:00:00', 'HTTP 500: {HOSTILE}')"
+)
 # Commands that print no stored or input text (and are costly or endless to run here).
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
@@ -235,6 +241,18 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         ],
         "user away": [Call(("user", "away", "\x1b]2;PWNED\x07"), shows_data=True)],
         "user list": [Call(("user", "list", "--format", f), f, True) for f in tables],
+        "webhooks list": [
+            Call(
+                ("webhooks", "list", "--format", f),
+                f,
+                True,
+                FAILED_DELIVERY if f == "table" else "",
+            )
+            for f in tables
+        ],
+        "webhooks deliver": [
+            Call(("webhooks", "deliver", "--format", f), f) for f in ("table", "json")
+        ],
     }
 
 
