@@ -15,12 +15,11 @@ import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -28,25 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from cxdesk.durations import Duration
 from cxdesk.errors import ConfigError
+from cxdesk.followup_config import Argv, FollowupDeliveryConfig, ReplyBase
 
 CONFIG_NAME = "cxdesk.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
 _HOURS = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def parse_duration(value: Any) -> Any:
-    """Accept `2h`, `7d`, `1d 4h 30m` besides what pydantic reads (seconds, ISO 8601)."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match and any(match.groups()):
-            days, hours, minutes = (int(g or 0) for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def format_duration(value: timedelta) -> str:
@@ -361,6 +348,13 @@ class Settings(StrictModel):
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )
+    followup_command: Argv | None = Field(
+        default=None, description="argv the sweep runs with each due survey as JSON on stdin"
+    )
+    followup_reply_base: ReplyBase = Field(
+        default=None, description="http(s) address a survey's reply token is appended to"
+    )
+    followup_delivery: FollowupDeliveryConfig = Field(default_factory=FollowupDeliveryConfig)
     pii_roles: list[StaffRole] = Field(
         default_factory=_supervisors_and_admins,
         description="roles that see customers' phone and email unmasked",
