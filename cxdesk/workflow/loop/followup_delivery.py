@@ -9,6 +9,7 @@ bounded, as the reason of a failure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -56,14 +57,13 @@ def run_survey_command(argv: list[str], survey: dict[str, Any], timeout: timedel
                 start_new_session=True,  # its own process group, to be killed whole
             )
         except (OSError, ValueError) as exc:
-            return one_line(
-                str(say("cannot run {program}: {error}", program=argv[0], error=str(exc))),
-                ERROR_CHARS,
-            )
+            error = say("cannot run {program}: {error}", program=argv[0], error=str(exc))
+            return one_line(str(error), ERROR_CHARS)
         try:
             process.communicate(json_text(survey).encode(), timeout=seconds)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it ended just then
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             return str(
                 say(
@@ -75,14 +75,17 @@ def run_survey_command(argv: list[str], survey: dict[str, Any], timeout: timedel
         if process.returncode == 0:
             return None
         errors.seek(max(errors.seek(0, os.SEEK_END) - _STDERR_TAIL, 0))
-        said = one_line(errors.read().decode("utf-8", "replace"), ERROR_CHARS)
+        said = one_line(errors.read().decode("utf-8", "replace"), _STDERR_TAIL)
         status = process.returncode
-        how = (
+        how = str(
             say("killed by signal {signal}", signal=-status)
             if status < 0
             else say("exit status {status}", status=status)
         )
-        return one_line(f"{how}: {said}" if said else str(how), ERROR_CHARS)
+        room = ERROR_CHARS - len(how) - 2
+        if len(said) > room:  # its last words say most
+            said = "…" + said[len(said) - room + 1 :]
+        return f"{how}: {said}" if said else how
 
 
 def deliver_followups(service: TicketService, now: datetime) -> DeliveryReport:
