@@ -45,6 +45,7 @@ LATER = "2026-06-01T10:00:00+08:00"  # the follow-ups are due
 
 RESOLVED = ("--action", HOSTILE, "--remedy", FORMULA)
 SEND_AGAIN = "UPDATE followups SET status = 'scheduled'"
+REASON = "UPDATE followups SET reason = (SELECT name FROM customers), status = 'failed'"
 # Commands that print no stored or input text (and are costly or endless to run here).
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
@@ -186,6 +187,10 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         "followups export": [
             Call(("--now", LATER, "followups", "export", "--format", f), f, True, SEND_AGAIN)
             for f in ("csv", "json", "jsonl")
+        ],
+        "followups list": [
+            *(Call(("followups", "list", "--format", f), f, True, REASON) for f in tables),
+            Call(("followups", "list", "--status", "\x1b[2Jsent"), shows_data=True),
         ],
         "ticket escalate": [Call(("ticket", "escalate", "1", "--reason", HOSTILE))],
         "ticket deescalate": [Call(("ticket", "deescalate", "1", "--reason", HOSTILE))],

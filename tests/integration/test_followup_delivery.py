@@ -24,6 +24,7 @@ from cxdesk.workflow.loop.commands import Claim, RecordSurveyDelivery, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.followups import followup_for_token, list_followups
 from cxdesk.workflow.sweep import explain_finders, sweep
+from tests.conftest import DEMO_ADMIN, DEMO_NOW, Run
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 RESOLVED = T0 + timedelta(hours=1)
@@ -286,3 +287,34 @@ def test_followups_are_listed_in_the_readers_queues_only(db: Database, tmp_path:
 def test_the_due_finder_reads_its_partial_index(db: Database) -> None:
     plans = explain_finders(db, T0, no_seqscan=True)
     assert "ix_followups_delivery_pending" in plans["followups_due"]
+
+
+def test_the_cli_sends_the_demos_due_surveys_and_lists_them(
+    demo_copy: str, run: Run, tmp_path: Path
+) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    config = tmp_path / "cxdesk.toml"
+    argv = [sys.executable, "-c", SENDER, str(box), "0"]
+    config.write_text(f"followup_command = {json.dumps(argv)}\n", encoding="utf-8")
+    admin = ("--db", demo_copy, "--config", str(config), "--now", DEMO_NOW.isoformat())
+    code, out, err = run(*admin, "--as", DEMO_ADMIN, "sweep", "--format", "json")
+    assert code == 0, err
+    figures = json.loads(out)
+    assert figures["followups_sent"] == len(sent(box)) > 0
+    assert figures["followups_failed"] == figures["followups_retrying"] == 0
+    code, out, _ = run(*admin, "followups", "list", "--status", "sent", "--format", "json")
+    listed = json.loads(out)
+    assert code == 0 and {row["ticket"] for row in listed} == {s["ticket"] for s in sent(box)}
+    assert all(row["attempts"] == 1 and row["next_attempt"] is None for row in listed)
+    code, out, _ = run(*admin, "followups", "list", "--wide")
+    assert code == 0 and out.split()[:4] == ["ticket", "customer", "status", "attempts"]
+    code, _, err = run(*admin, "--as", "zhang.wei", "followups", "list")
+    assert code == 2 and "may not list follow-ups; supervisors and admins may" in err
+    code, _, err = run(*admin, "followups", "list", "--status", "lost")
+    assert code == 2 and "no follow-up status 'lost'" in err
+    # The export still hands over what is due; what was just sent is not due again.
+    code, out, _ = run(*admin, "followups", "export", "--format", "json")
+    assert code == 0 and not {r["ticket_id"] for r in json.loads(out)} & {
+        s["ticket"] for s in sent(box)
+    }
