@@ -4,10 +4,12 @@ to a local SMTP server (and through a sendmail), and curl posting to a local web
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -27,7 +29,20 @@ from cxdesk.models import Customer, FollowUp
 from cxdesk.workflow.sweep import sweep
 from tests.integration.test_followup_delivery import RESOLVED, resolved_case
 
-MAIL = [sys.executable, "-m", "cxdesk.followup_mail", "--from", "CX team <cx@example.com>"]
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_commands() -> list[list[str]]:
+    """The sample `followup_command`s of the README's follow-up section, as written there."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Follow-up delivery") :].split("\n## ")[0]
+    lines = re.findall(r"^\s*(followup_command = \[.*\])$", section, re.M)
+    return [tomllib.loads(line)["followup_command"] for line in lines]
+
+
+MAIL_SAMPLE, CURL_SAMPLE = readme_commands()
+assert MAIL_SAMPLE[0] == "python3"  # run here by this interpreter, cxdesk's own
+MAIL = [sys.executable, *MAIL_SAMPLE[1:]]
 HOSTILE_NAME = "王芳\r\nBcc: spy@evil.test\x1b]2;PWNED\x07"
 
 
@@ -147,8 +162,8 @@ def test_curl_posts_the_survey_to_a_webhook(db: Database, tmp_path: Path) -> Non
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/surveys"
-    curl = ["curl", "-sS", "--fail", "-H", "Content-Type: application/json"]
-    config = Settings(followup_command=[*curl, "--data-binary", "@-", url])
+    assert CURL_SAMPLE[-1].startswith("https://")
+    config = Settings(followup_command=[*CURL_SAMPLE[:-1], url])
     try:
         tid = resolved_case(db, "c1")
         Hook.failing, Hook.posted = True, []

@@ -4,10 +4,13 @@ the command runner and the sample mail command's message, against hostile input.
 from __future__ import annotations
 
 import json
+import re
 import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 from cxdesk.config import parse_settings
 from cxdesk.errors import ConfigError
-from cxdesk.followup_config import reply_url
+from cxdesk.followup_config import FollowupDeliveryConfig, reply_url
 from cxdesk.followup_mail import Refused, build_message
 from cxdesk.workflow.basics.backoff import retry_at
 from cxdesk.workflow.basics.text import one_line
@@ -180,3 +183,14 @@ def test_a_hostile_address_is_refused_not_mailed() -> None:
             build_message({**SURVEY, "customer": {"email": email}}, "cx@example.com")
     with pytest.raises(Refused, match="--from"):
         build_message(SURVEY, "cx@example.com\r\nBcc: spy@evil.test")
+
+
+def test_the_readmes_delivery_settings_are_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Follow-up delivery") :].split("\n## ")[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        settings = parse_settings(textwrap.dedent(block), "README")
+        assert settings.followup_command
+    assert parse_settings(blocks[0]).followup_delivery == FollowupDeliveryConfig()  # defaults
