@@ -26,7 +26,7 @@ from cxdesk.output import json_text
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.text import one_line
 from cxdesk.workflow.loop.commands import RecordSurveyDelivery, SuppressSurvey
-from cxdesk.workflow.loop.followup_claims import INTERRUPTED, Step, claim_next
+from cxdesk.workflow.loop.followup_claims import INTERRUPTED, Step, claim_next, due_followups
 from cxdesk.workflow.loop.service import TicketService
 
 ERROR_CHARS = 500  # of a failure's reason, stored and shown
@@ -103,6 +103,9 @@ def deliver_followups(service: TicketService, now: datetime) -> DeliveryReport:
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
+    with service.db.session() as session:  # nothing due: no write lock taken, no claim
+        if session.exec(due_followups(now).limit(1)).first() is None:
+            return report
     passed: set[int] = set()
     attempts = 0
     while attempts < delivery.per_pass:
