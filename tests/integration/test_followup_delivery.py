@@ -268,6 +268,19 @@ def test_a_claim_whose_sweep_stopped_is_taken_over_once_its_lease_ends(
     assert told(db, tid) == ["follow-up survey sent (attempt 2)"]
 
 
+def test_a_stopped_last_attempt_fails_as_interrupted(db: Database, tmp_path: Path) -> None:
+    tid = resolved_case(db, "c1")
+    with db.write() as session:
+        stopped = session.exec(select(FollowUp)).one()
+        stopped.status, stopped.attempts, stopped.next_attempt_at = "sending", 2, RESOLVED
+    report = sweep(db, settings(tmp_path, max_attempts=2), RESOLVED)
+    assert (report.followups.failed, sent(tmp_path)) == (1, [])
+    row = followup(db, tid)
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert told(db, tid) == [f"follow-up survey not sent after 2 attempts: {row.reason}"]
+    assert (row.reason or "").startswith("interrupted: the sweep sending it stopped")
+
+
 def test_followups_are_listed_in_the_readers_queues_only(db: Database, tmp_path: Path) -> None:
     tid = resolved_case(db, "c1")
     sweep(db, settings(tmp_path), RESOLVED)
