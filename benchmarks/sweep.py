@@ -43,6 +43,7 @@ from sqlmodel import select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import AuditEntry, Stage, Ticket
+from cxdesk.models.tickets import new_reply_token
 from cxdesk.workflow.demo.large import (
     TICKET_COLUMNS,
     LargeDemo,
@@ -75,6 +76,8 @@ FOLLOWUP_COLUMNS = (
     "send_at",
     "sent_at",
     "expires_at",
+    "reply_token",
+    "next_attempt_at",
 )
 
 
@@ -118,6 +121,8 @@ class OpenBacklog(LargeDemo):
                     _sql_time(t.resolved_at),
                     _sql_time(t.resolved_at) if sent else None,
                     _sql_time(t.resolved_at + self.settings.verify.window),
+                    new_reply_token(),
+                    None if sent else _sql_time(t.resolved_at),  # as resolving schedules it
                 )
             )
         if stage is Stage.PENDING:

@@ -29,6 +29,7 @@ from pydantic import (
 
 from cxdesk.config_base import Duration, StrictModel
 from cxdesk.errors import ConfigError
+from cxdesk.followup_config import Argv, FollowupDeliveryConfig, ReplyBase
 from cxdesk.webhook_config import WebhooksConfig
 
 CONFIG_NAME = "cxdesk.toml"
@@ -343,6 +344,13 @@ class Settings(StrictModel):
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )
+    followup_command: Argv | None = Field(
+        default=None, description="argv the sweep runs with each due survey as JSON on stdin"
+    )
+    followup_reply_base: ReplyBase = Field(
+        default=None, description="http(s) address a survey's reply token is appended to"
+    )
+    followup_delivery: FollowupDeliveryConfig = Field(default_factory=FollowupDeliveryConfig)
     pii_roles: list[StaffRole] = Field(
         default_factory=_supervisors_and_admins,
         description="roles that see customers' phone and email unmasked",

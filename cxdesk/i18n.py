@@ -588,6 +588,24 @@ ZH: dict[str, str] = {
     "the environment variable {name} holds no secret of {least} characters": (
         "环境变量 {name} 中没有至少 {least} 个字符的密钥"
     ),
+    "{login} ({role}) may not list follow-ups; supervisors and admins may": (
+        "{login}（{role}）无权查看回访列表；主管和管理员可以"
+    ),
+    "no follow-up status {status}; known: {known}": "没有回访状态 {status}；可用：{known}",
+    "follow-up survey sent (attempt {attempt})": "回访问卷已发送（第 {attempt} 次尝试）",
+    "follow-up survey not sent after {attempts} attempts: {error}": (
+        "回访问卷经 {attempts} 次尝试仍未发出：{error}"
+    ),
+    "follow-up survey not sent: the customer had one for {ref} at {sent}, within {days} days": (
+        "回访问卷未发送：该客户已于 {sent} 收到 {ref} 的回访，在 {days} 天之内"
+    ),
+    "interrupted: the sweep sending it stopped before it could record the outcome": (
+        "已中断：发送它的巡检在记录结果之前停止了"
+    ),
+    "cannot run {program}: {error}": "无法运行 {program}：{error}",
+    "no answer from {program} within {seconds} s": "{program} 在 {seconds} 秒内没有结束",
+    "killed by signal {signal}": "被信号 {signal} 终止",
+    "exit status {status}": "退出状态 {status}",
 }
 
 

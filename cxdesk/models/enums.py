@@ -71,7 +71,10 @@ class VerifyOutcome(StrEnum):
 
 
 class FollowUpStatus(StrEnum):
-    SCHEDULED = "scheduled"
+    SCHEDULED = "scheduled"  # waiting for its (next) delivery attempt, or for an export
+    SENDING = "sending"  # claimed by a sweep running the follow-up command
     SENT = "sent"
+    FAILED = "failed"  # every delivery attempt failed
+    SUPPRESSED = "suppressed"  # not sent: the customer had a survey within the window
     ANSWERED = "answered"
     EXPIRED = "expired"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -152,8 +153,19 @@ class TicketLink(SQLModel, table=True):
     linked_by: str = Field(max_length=64)
 
 
+def new_reply_token() -> str:
+    """A follow-up's reply token: 192 random bits, URL-safe, so that only the survey's
+    recipient can answer it (over HTTP) and nobody can guess another's."""
+    return secrets.token_urlsafe(24)
+
+
 class FollowUp(SQLModel, table=True):
-    """The survey sent after a resolution; its answer verifies or reopens the ticket."""
+    """The survey sent after a resolution; its answer verifies or reopens the ticket.
+
+    Delivery (when `followup_command` is configured): `next_attempt_at` is set exactly while
+    the survey waits for an attempt (scheduled) or is being sent (sending, until its claim's
+    lease runs out), so the sweep finds its work in a partial index of those rows alone.
+    """
 
     __tablename__ = "followups"
     __table_args__ = (
@@ -171,3 +183,20 @@ class FollowUp(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answer_event_id: str | None = Field(default=None, foreign_key="feedback_events.event_id")
+    reply_token: str = Field(
+        default_factory=new_reply_token, sa_type=String(64), unique=True, index=True
+    )
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why it is where it is: the last failed attempt's error, or what suppressed it.
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# Follow-ups waiting for a delivery attempt, or sent under a claim whose lease may run out.
+DELIVERY_PENDING = (col(FollowUp.next_attempt_at).is_not(None),)
+Index(
+    "ix_followups_delivery_pending",
+    col(FollowUp.next_attempt_at),
+    sqlite_where=and_(*DELIVERY_PENDING),
+    postgresql_where=and_(*DELIVERY_PENDING),
+)

@@ -1,5 +1,5 @@
-"""The sweep: one pass of timers, escalations, follow-up timeouts, problems' verifications
-and metric alerts.
+"""The sweep: one pass of timers, escalations, follow-up timeouts, problems' verifications,
+follow-up surveys' delivery and metric alerts.
 
 Every action re-checks its condition under the ticket's lock and records that it was done,
 so a sweep run twice, or two sweeps at once, act once.
@@ -23,7 +23,7 @@ from sqlmodel.sql.expression import Select, SelectOfScalar
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import UnusableTicket
-from cxdesk.models import FollowUp, FollowUpStatus, ProblemScope, Stage, Ticket
+from cxdesk.models import FollowUp, ProblemScope, Stage, Ticket
 from cxdesk.models.problems import VERIFY_PENDING
 from cxdesk.models.tickets import (
     FIRST_RESPONSE_BREACH_PENDING,
@@ -35,7 +35,10 @@ from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts, fire_metric_alerts
 from cxdesk.workflow.insight.problem_checks import verification_commands
 from cxdesk.workflow.loop.commands import EscalateBreach, ExpireFollowup, MarkAtRisk, VerifyProblem
+from cxdesk.workflow.loop.followup_claims import due_followups
+from cxdesk.workflow.loop.followup_delivery import DeliveryReport, deliver_followups
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.loop.verifying import OPEN_FOLLOWUPS
 
 _PG_METRIC_LOCK = 0x63786D61
 METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics
@@ -89,6 +92,7 @@ class SweepReport:
     breaches: int = 0
     followups_expired: int = 0
     problems_verified: int = 0  # verifications concluded: verified, reopened or unverified
+    followups: DeliveryReport = field(default_factory=DeliveryReport)  # surveys sent and not
     metric_alerts: list[str] = field(default_factory=list)
     # Tickets no command could work with (odd stored values), by id, with why.
     skipped: dict[int, str] = field(default_factory=dict)
@@ -102,6 +106,10 @@ class SweepReport:
             "breaches": self.breaches,
             "followups_expired": self.followups_expired,
             "problems_verified": self.problems_verified,
+            "followups_sent": self.followups.sent,
+            "followups_retrying": self.followups.retrying,
+            "followups_failed": self.followups.failed,
+            "followups_suppressed": self.followups.suppressed,
             "metric_alerts": self.metric_alerts,
             "skipped": len(self.skipped),
             "skipped_tickets": [ticket_ref(i) for i in sorted(self.skipped)],
@@ -134,7 +142,7 @@ def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScala
         "followups_expired": select(FollowUp.ticket_id)
         .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
         .where(
-            col(FollowUp.status).in_([FollowUpStatus.SCHEDULED, FollowUpStatus.SENT]),
+            col(FollowUp.status).in_(OPEN_FOLLOWUPS),
             col(FollowUp.expires_at) < now,
             Ticket.stage == Stage.VERIFY,
         ),
@@ -162,6 +170,9 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     report.problems_verified = _verify_problems(service, verifications)
     report.seconds["act"] = time.perf_counter() - started - report.seconds["find"]
     started = time.perf_counter()
+    report.followups = deliver_followups(service, now)
+    report.seconds["deliver"] = time.perf_counter() - started
+    started = time.perf_counter()
     fired = _metric_alerts(db, service, now)
     report.metric_alerts, report.looked_at_metrics = fired or [], fired is not None
     report.seconds["metric_alerts"] = time.perf_counter() - started
@@ -169,12 +180,13 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
         logger.warning("skipped %s", reason)
     logger.info(
         "sweep at %s: %d at risk, %d breaches escalated, %d follow-ups expired, "
-        "%d problems verified, metric alerts %s, %d skipped (%.2f s)",
+        "%d problems verified, follow-ups %s, metric alerts %s, %d skipped (%.2f s)",
         now.isoformat(),
         report.at_risk,
         report.breaches,
         report.followups_expired,
         report.problems_verified,
+        report.followups,
         report.metric_alerts if report.looked_at_metrics else "not due",
         len(report.skipped),
         sum(report.seconds.values()),
@@ -224,7 +236,7 @@ def explain_finders(db: Database, now: datetime, *, no_seqscan: bool = False) ->
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
         with db.session() as session:
-            for name, query in finders(now).items():
+            for name, query in {**finders(now), "followups_due": due_followups(now)}.items():
                 session.exec(query).all()
                 statement, parameters = sent[-1]
                 cursor = session.connection().connection.cursor()

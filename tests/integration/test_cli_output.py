@@ -51,6 +51,7 @@ FAILED_DELIVERY = (
     " status, attempts, next_at, last_error) VALUES ('e1', 'crm', 'ticket.opened', 1,"
     f" '2026-03-02 01:00:00', '{{}}', 'failed', 8, '2026-03-02 01:00:00', 'HTTP 500: {HOSTILE}')"
 )
+REASON = "UPDATE followups SET reason = (SELECT name FROM customers), status = 'failed'"
 # Commands that print no stored or input text (and are costly or endless to run here).
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
@@ -192,6 +193,10 @@ def calls(db: str, feed: Path, tmp_path: Path) -> dict[str, list[Call]]:
         "followups export": [
             Call(("--now", LATER, "followups", "export", "--format", f), f, True, SEND_AGAIN)
             for f in ("csv", "json", "jsonl")
+        ],
+        "followups list": [
+            *(Call(("followups", "list", "--format", f), f, True, REASON) for f in tables),
+            Call(("followups", "list", "--status", "\x1b[2Jsent"), shows_data=True),
         ],
         "ticket escalate": [Call(("ticket", "escalate", "1", "--reason", HOSTILE))],
         "ticket deescalate": [Call(("ticket", "deescalate", "1", "--reason", HOSTILE))],

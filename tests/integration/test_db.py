@@ -180,6 +180,11 @@ def test_upgrade_from_the_first_migration_keeps_every_row(empty_db: Database) ->
         title, version = connection.execute(sa.text("SELECT title, version FROM tickets")).one()
         assert (title, version) == ("broken", 3)
         assert connection.execute(sa.text("SELECT comment FROM feedback_events")).scalar() == "坏了"
+        # Every follow-up gets a reply token; one of a ticket no longer in verify is not due.
+        token, due = connection.execute(
+            sa.text("SELECT reply_token, next_attempt_at FROM followups")
+        ).one()
+        assert len(token) == 32 and due is None
 
 
 def test_a_database_newer_than_the_code_is_refused(empty_db: Database) -> None:

@@ -35,6 +35,7 @@ EXPECTED = {
     "attach": {s: s for s in OPEN},
     "reprioritize": {s: s for s in OPEN},
     "sla": {s: s for s in OPEN},
+    "survey": {s: s for s in S},
 }
 
 
@@ -76,7 +77,9 @@ ACTORS = {
 }
 
 
-@pytest.mark.parametrize("command", [*PEOPLE_COMMANDS, "verify", "expire", "sla", "attach"])
+@pytest.mark.parametrize(
+    "command", [*PEOPLE_COMMANDS, "verify", "expire", "sla", "survey", "attach"]
+)
 @pytest.mark.parametrize("role", sorted(ACTORS))
 @pytest.mark.parametrize("team", ["care", "vip"])
 def test_permission_matrix(role: str, command: str, team: str) -> None:

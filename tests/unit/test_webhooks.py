@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from cxdesk.config import parse_settings
 from cxdesk.errors import ConfigError
-from cxdesk.workflow.basics.backoff import retry_at
 from cxdesk.workflow.loop.ticket_events import TicketFacts, event_body
 from cxdesk.workflow.ops.webhook_http import signature, signed_headers
 from tests.integration.webhook_receiver import README, verify
@@ -61,29 +60,6 @@ def test_the_signature_is_the_hmac_of_timestamp_dot_body() -> None:
 def test_a_stale_timestamp_is_refused_by_the_recipe() -> None:
     old = signed_headers("k" * 16, "e", b"{}", now=time.time() - 3600)
     assert not verify("k" * 16, old, b"{}")
-
-
-@given(
-    attempts=st.integers(-5, 10_000),
-    base=st.integers(1, 10_000),
-    cap=st.integers(1, 100_000),
-)
-def test_backoff_doubles_from_base_and_never_passes_the_cap(
-    attempts: int, base: int, cap: int
-) -> None:
-    b, c = timedelta(seconds=base), timedelta(seconds=cap)
-    wait = retry_at(AT, attempts, base=b, cap=c) - AT
-    if attempts < 1:
-        assert wait == timedelta(0)
-        return
-    assert wait == timedelta(seconds=min(base * 2 ** (attempts - 1), cap))  # exact integers
-    assert retry_at(AT, attempts + 1, base=b, cap=c) - AT >= wait
-
-
-def test_backoff_defaults() -> None:
-    waits = [retry_at(AT, n) - AT for n in range(1, 12)]
-    assert waits[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
-    assert waits[-1] == timedelta(hours=6)
 
 
 def endpoint(**fields: str) -> str:

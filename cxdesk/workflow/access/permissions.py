@@ -33,7 +33,7 @@ _ROLE_COMMANDS: dict[str, frozenset[str]] = {
     Role.SUPERVISOR: SUPERVISOR_COMMANDS,
 }
 # Done by automation (ingest, the sweep) on behalf of the system, never by a person.
-SYSTEM_COMMANDS = frozenset({"open", "attach", "verify", "expire", "sla"})
+SYSTEM_COMMANDS = frozenset({"open", "attach", "verify", "expire", "sla", "survey"})
 # How a refusal names a command whose name alone would not say what was refused.
 ACTION_WORDS = {
     "open_problem": "open a problem",

@@ -44,3 +44,14 @@ def decodable(text: str) -> str:
     """The text with bytes that were not UTF-8 (kept by `surrogateescape`) shown as U+FFFD,
     so that it can be encoded, stored and printed."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+_BLANKS = re.compile(r"\s+")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Foreign text (a command's error output) as one clean line of at most `limit`
+    characters: controls gone, every run of blanks and newlines one space, the rest cut
+    with an ellipsis."""
+    line = _BLANKS.sub(" ", clean_text(decodable(text))).strip()
+    return line if len(line) <= limit else line[: max(limit - 1, 0)] + "…"

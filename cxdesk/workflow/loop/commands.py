@@ -401,6 +401,31 @@ class ExpireFollowup(TicketCommand):
 
 
 @dataclass(frozen=True)
+class RecordSurveyDelivery(TicketCommand):
+    """How one attempt at sending the follow-up survey ended: sent (`error` None), to be tried
+    again, or failed for good after the last attempt. `attempt` is the claim's own count, so
+    an outcome told after another sweep took the survey over changes nothing."""
+
+    NAME = "survey"
+
+    followup_id: int
+    attempt: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SuppressSurvey(TicketCommand):
+    """The survey is not sent: its customer had one within the suppression window (`after`,
+    the ticket of that survey; `sent_at`, when it went)."""
+
+    NAME = "survey"
+
+    followup_id: int
+    after: int
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
 class LinkCases(TicketCommand):
     """Link cases of the problem's scope to it: each case gets an entry, the problem one."""
 

@@ -1,4 +1,5 @@
-"""Follow-up surveys: exporting the due ones for the survey channel, and marking them sent."""
+"""Follow-up surveys: their text and channel, and exporting the due ones for a survey
+channel outside cxdesk, marking them sent."""
 
 from __future__ import annotations
 
@@ -19,6 +20,26 @@ SURVEY_TEXT = (
     " / Hello{name_en}, your issue {ticket} has been resolved. How likely are you to recommend "
     "us now (0–10)? Reply with the score."
 )
+
+
+def survey_text(name: str | None, ticket_id: int) -> str:
+    """The survey's words for one customer (named, if known) about one ticket."""
+    return SURVEY_TEXT.format(
+        name=name or "", name_en=f" {name}" if name else "", ticket=ticket_ref(ticket_id)
+    )
+
+
+def survey_channel(session: Session, followup: FollowUp) -> str | None:
+    """Where the survey goes: the follow-up's own channel, else that of the ticket's first
+    feedback."""
+    return (
+        followup.channel
+        or session.exec(
+            select(FeedbackEvent.channel)
+            .where(FeedbackEvent.ticket_id == followup.ticket_id)
+            .order_by(col(FeedbackEvent.occurred_at))
+        ).first()
+    )
 
 
 @dataclass(frozen=True)
@@ -63,14 +84,7 @@ def export_due(session: Session, viewer: Actor, now: datetime, limit: int) -> li
     rows = []
     for followup, ticket, customer in session.exec(statement):
         assert ticket.id is not None
-        channel = (
-            followup.channel
-            or session.exec(
-                select(FeedbackEvent.channel)
-                .where(FeedbackEvent.ticket_id == ticket.id)
-                .order_by(col(FeedbackEvent.occurred_at))
-            ).first()
-        )
+        channel = survey_channel(session, followup)
         name = customer.name if customer else None
         phone, email = (customer.phone, customer.email) if customer else (None, None)
         rows.append(
@@ -82,15 +96,12 @@ def export_due(session: Session, viewer: Actor, now: datetime, limit: int) -> li
                 email=email if viewer.pii else mask_email(email),
                 channel=channel,
                 template=followup.template,
-                survey=SURVEY_TEXT.format(
-                    name=name or "",
-                    name_en=f" {name}" if name else "",
-                    ticket=ticket_ref(ticket.id),
-                ),
+                survey=survey_text(name, ticket.id),
                 expires_at=followup.expires_at.isoformat(),
             )
         )
         followup.status = FollowUpStatus.SENT
         followup.sent_at = now
+        followup.next_attempt_at = None  # sent by whoever took the export
         followup.channel = channel
     return rows

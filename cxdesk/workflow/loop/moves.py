@@ -95,6 +95,7 @@ def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket
                 FollowUp(
                     ticket_id=command.ticket_id,
                     send_at=work.at,
+                    next_attempt_at=work.at,  # sent by the sweep if `followup_command` is set
                     expires_at=work.at + acting.settings.verify.window,
                 )
             )

@@ -41,6 +41,9 @@ COMMANDS: dict[str, Rule] = {
     "reprioritize": Rule(OPEN_STAGES),
     "merge": Rule(OPEN_STAGES),
     "sla": Rule(OPEN_STAGES),  # the sweep's at-risk and breach marks
+    # The sweep's record of a follow-up survey sent, failed or suppressed: told in whatever
+    # stage the ticket has reached meanwhile, since the survey went (or did not) regardless.
+    "survey": Rule(frozenset(Stage)),
 }
 
 _ORDER = list(Stage)

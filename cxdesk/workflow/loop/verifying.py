@@ -20,7 +20,15 @@ from cxdesk.workflow.loop.unit import (
     work_on,
 )
 
-_OPEN_FOLLOWUPS = (FollowUpStatus.SCHEDULED, FollowUpStatus.SENT)
+# Unanswered and not expired. A survey that failed or was suppressed may still be answered
+# (an answer names its ticket, however it came), and its ticket still expires unverified.
+OPEN_FOLLOWUPS = (
+    FollowUpStatus.SCHEDULED,
+    FollowUpStatus.SENDING,
+    FollowUpStatus.SENT,
+    FollowUpStatus.FAILED,
+    FollowUpStatus.SUPPRESSED,
+)
 
 
 def record_followup_answer(
@@ -51,11 +59,12 @@ def record_followup_answer(
             ticket = work.ticket
             followup = work.session.exec(
                 select(FollowUp).where(
-                    FollowUp.ticket_id == ticket_id, col(FollowUp.status).in_(_OPEN_FOLLOWUPS)
+                    FollowUp.ticket_id == ticket_id, col(FollowUp.status).in_(OPEN_FOLLOWUPS)
                 )
             ).first()
             if followup is not None:
                 followup.status = FollowUpStatus.ANSWERED
+                followup.next_attempt_at = None
                 followup.answered_at = work.at
                 followup.answer_event_id = event.event_id
             if good:
@@ -90,10 +99,11 @@ def expire_followup(acting: Acting, command: ExpireFollowup, session: Session | 
     with work_on(acting, command, session) as work:
         for followup in work.session.exec(
             select(FollowUp).where(
-                FollowUp.ticket_id == command.ticket_id, col(FollowUp.status).in_(_OPEN_FOLLOWUPS)
+                FollowUp.ticket_id == command.ticket_id, col(FollowUp.status).in_(OPEN_FOLLOWUPS)
             )
         ):
-            followup.status = FollowUpStatus.EXPIRED
+            followup.status = FollowUpStatus.EXPIRED  # its `reason` still says why, if unsent
+            followup.next_attempt_at = None
         work.ticket.verify_outcome = VerifyOutcome.UNVERIFIED
         work.ticket.closed_at = work.at
         work.timeline(

@@ -3,8 +3,8 @@
 Written in the transaction of the change each event tells of; the partial indexes hold only
 what is still to deliver.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import cxdesk.models.base
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
