@@ -24,6 +24,9 @@ T = TypeVar("T")
 # Requests ingesting at once: one writes while the next reads and validates its records; more
 # would only wait for the write lock, each holding a thread.
 INGEST_THREADS = 2
+# Other database work at once (who calls, ticket reads, health): with the ingests, within
+# the connections an engine's pool holds (5, and 10 more while busy).
+READ_THREADS = 8
 
 
 class Desk:
@@ -38,6 +41,7 @@ class Desk:
         self.tokens = Tokens(settings.serve.tokens)
         self.buckets = TokenBuckets(settings.serve.rate, settings.serve.burst)
         self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
+        self.reading = anyio.CapacityLimiter(READ_THREADS)
 
     async def caller(self, request: Request) -> Actor:
         """The agent the request's token acts as: 401 without a known token, 429 over its
@@ -45,7 +49,7 @@ class Desk:
         login, key = self.tokens.login_of(request.headers.get("authorization"))
         request.state.login = login
         self.buckets.take(key)
-        return await to_thread.run_sync(self._actor, login)
+        return await self.work(self._actor, login)
 
     def _actor(self, login: str) -> Actor:
         try:
@@ -61,7 +65,7 @@ class Desk:
 
     async def work(self, function: Callable[..., T], *args: object, ingest: bool = False) -> T:
         """`function(*args)` on a worker thread: the database is used synchronously."""
-        limiter = self.ingesting if ingest else None
+        limiter = self.ingesting if ingest else self.reading
         return await to_thread.run_sync(function, *args, limiter=limiter)
 
 
