@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError
@@ -35,11 +35,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             raise _too_big(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_big(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_big(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer: no traceback for the log
+        raise HttpError(
+            400, "disconnected", say("the client left before the body ended"), where="body"
+        ) from None
     return b"".join(chunks)
 
 
