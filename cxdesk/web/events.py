@@ -54,16 +54,9 @@ async def post_events(request: Request) -> Response:
     body = await read_body(request, desk.limits.max_body)
     request_id = secrets.token_hex(8)
     request.state.request_id = request_id
-    outcomes = await desk.work(_ingest, desk, actor, body, in_lines, request_id, ingest=True)
-    request.state.records = len(outcomes)
-    counts = Counter(outcome.status for outcome in outcomes)
-    answer = {
-        "request_id": request_id,
-        "records": len(outcomes),
-        **{status: counts[status] for status in (ACCEPTED, DUPLICATE, QUARANTINED)},
-        "results": [_shown(outcome) for outcome in outcomes],
-    }
-    return json_answer(answer, 207 if counts[QUARANTINED] else 200)
+    answer, records = await desk.work(_ingest, desk, actor, body, in_lines, request_id, ingest=True)
+    request.state.records = records
+    return answer
 
 
 def _in_lines(content_type: str | None) -> bool:
@@ -99,8 +92,9 @@ def _in_lines(content_type: str | None) -> bool:
 
 def _ingest(
     desk: Desk, actor: Actor, body: bytes, in_lines: bool, request_id: str
-) -> list[RecordOutcome]:
-    """Read the body's records, then ingest them (on a worker thread: both take time)."""
+) -> tuple[Response, int]:
+    """Read the body's records, ingest them, and write the answer (on a worker thread: each
+    takes time the event loop owes other requests); the answer and how many records."""
     limit = desk.limits.max_records
     if in_lines:
         text = body.decode("utf-8", "surrogateescape")
@@ -119,7 +113,7 @@ def _ingest(
         )
     if not records:
         raise HttpError(422, "no_records", say("the body holds no event"), where="body")
-    return ingest_request(
+    outcomes = ingest_request(
         desk.db,
         desk.settings,
         records,
@@ -128,6 +122,19 @@ def _ingest(
         clock=desk.clock,
         in_lines=in_lines,
     )
+    return _answer(outcomes, request_id), len(outcomes)
+
+
+def _answer(outcomes: list[RecordOutcome], request_id: str) -> Response:
+    """Each record's outcome in order: 200 when none was quarantined, else 207."""
+    counts = Counter(outcome.status for outcome in outcomes)
+    answer = {
+        "request_id": request_id,
+        "records": len(outcomes),
+        **{status: counts[status] for status in (ACCEPTED, DUPLICATE, QUARANTINED)},
+        "results": [_shown(outcome) for outcome in outcomes],
+    }
+    return json_answer(answer, 207 if counts[QUARANTINED] else 200)
 
 
 def _value(body: bytes, limit: int) -> Any:
