@@ -79,6 +79,10 @@ def test_a_mix_is_answered_record_by_record(client: httpx.Client, desk: Desk) ->
     source = f"http:feed:{body['request_id']}"
     assert desk.scalar("SELECT count(*) FROM quarantine WHERE source = :s", s=source) == 2
     assert desk.scalar("SELECT count(*) FROM feedback_events WHERE event_id LIKE 'mix-%'") == 3
+    number = int(case.removeprefix("CX-"))
+    detail = desk.scalar("SELECT detail FROM audit_log WHERE ticket_id = :t LIMIT 1", t=number)
+    by = (json.loads(detail) if isinstance(detail, str) else detail)["by"]
+    assert by == "feed"  # the token's agent handed the events over
 
 
 def test_json_lines_are_read_as_ingest_reads_a_file(client: httpx.Client) -> None:
