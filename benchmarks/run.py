@@ -2,10 +2,12 @@
 stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
-                             [--compare-tickets 5000]
-                             [--only ingest,tui,sweep,compare,audit,backtest]
+                             [--compare-tickets 5000] [--http-events 100000]
+                             [--only ingest,http_ingest,tui,sweep,compare,audit,backtest]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
+- http_ingest: benchmarks/http_ingest.py, the same feed posted to `cxdesk serve` in
+  requests of 1,000 events against `cxdesk ingest` of the file;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
   (built at --large-db if missing, about two minutes);
 - sweep: benchmarks/sweep.py, one sweep pass over 1,000,000 open tickets (the database is
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest")
+BENCHMARKS = ("ingest", "http_ingest", "tui", "sweep", "compare", "audit", "backtest")
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -86,6 +88,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "http_ingest" in only:
+        out, rss, _ = child(HERE / "http_ingest.py", "--events", str(args.http_events))
+        results["http_ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     if only & {"tui", "audit", "backtest"}:
         built = ensure(
             args.large_db,
@@ -142,6 +147,11 @@ def table(results: dict[str, Any]) -> str:
     )
     add("raw sqlite3 executemany", "ingest", "raw_sqlite_rows_per_s", unit=" rows/s")
     add("ingest / raw sqlite", "ingest", "ratio")
+    posted = results.get("http_ingest", {}).get("result")
+    posted = f"{posted['events']:,} events" if isinstance(posted, dict) else "events"
+    add(f"ingest over HTTP, {posted}", "http_ingest", "http_events_per_s", unit=" events/s")
+    add("  cxdesk ingest, same file", "http_ingest", "ingest_events_per_s", unit=" events/s")
+    add("  HTTP / cxdesk ingest", "http_ingest", "ratio")
     add("TUI first paint (1M tickets), median", "tui", "first_paint", "median_s", unit=" s")
     add("TUI cursor key, median", "tui", "cursor", "median_ms", unit=" ms")
     add("TUI view switch, median", "tui", "switch_view", "median_ms", unit=" ms")
@@ -181,6 +191,7 @@ def main() -> None:
     parser.add_argument("--large-db", type=Path, default=Path("large-benchmark.db"))
     parser.add_argument("--sweep-db", type=Path, default=Path("sweep-benchmark.db"))
     parser.add_argument("--compare-tickets", type=int, default=5_000)
+    parser.add_argument("--http-events", type=int, default=100_000, help="HTTP ingest feed size")
     parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     args = parser.parse_args()

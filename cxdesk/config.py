@@ -321,6 +321,32 @@ class LogConfig(StrictModel):
         return value.expanduser() if value is not None else None
 
 
+class ServeToken(StrictModel):
+    """A bearer token of `cxdesk serve`, kept as its SHA-256 only (`cxdesk serve token`)."""
+
+    login: str = Field(min_length=1, description="the agent the token acts as")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the token's SHA-256, in hex")
+
+
+class ServeConfig(StrictModel):
+    """`cxdesk serve`: where it listens, who may call it, and how much one caller may send."""
+
+    listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$", description="HOST:PORT")
+    max_body: int = Field(default=10 << 20, ge=1024, description="bytes a request may carry")
+    max_records: int = Field(default=10_000, ge=1, description="events a request may carry")
+    rate: float = Field(default=20, gt=0, description="requests a second a token may make")
+    burst: int = Field(default=40, ge=1, description="requests a token may make at once")
+    tokens: list[ServeToken] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _each_token_once(cls, value: list[ServeToken]) -> list[ServeToken]:
+        hashes = [token.sha256 for token in value]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("the same token is listed twice")
+        return value
+
+
 class Settings(StrictModel):
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -341,6 +367,7 @@ class Settings(StrictModel):
     metric_alerts: MetricAlertsConfig = Field(default_factory=MetricAlertsConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     notify_command: list[str] | None = Field(
         default=None, description="argv run with each notification as JSON on stdin"
     )

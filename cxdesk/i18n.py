@@ -606,6 +606,42 @@ ZH: dict[str, str] = {
     "no answer from {program} within {seconds} s": "{program} 在 {seconds} 秒内没有结束",
     "killed by signal {signal}": "被信号 {signal} 终止",
     "exit status {status}": "退出状态 {status}",
+    # cxdesk serve: refusals of a request
+    "the bearer token is not one this server knows": "该 bearer 令牌不是本服务器所知的令牌",
+    "a bearer token is required: Authorization: Bearer TOKEN": (
+        "需要 bearer 令牌：Authorization: Bearer TOKEN"
+    ),
+    "the token's agent {login} is not an active cxdesk agent": (
+        "令牌对应的客服 {login} 不是在职的 cxdesk 客服"
+    ),
+    "{login} ({role}) may not read tickets; only staff may": (
+        "{login}（{role}）无权读取工单；仅限客服人员"
+    ),
+    "the body is over the limit of {limit} bytes (serve.max_body)": (
+        "请求体超过 {limit} 字节的上限（serve.max_body）"
+    ),
+    "Content-Length is not a number": "Content-Length 不是数字",
+    "the client left before the body ended": "客户端在请求体结束前断开",
+    "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
+    "in {seconds} s": (
+        "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"
+    ),
+    "Content-Type {given} is not taken: send {json} (an event or an array of them) or {lines} "
+    "(JSON Lines)": (
+        "不接受 Content-Type {given}：请发送 {json}（一个事件或事件数组）或 {lines}（JSON Lines）"
+    ),
+    "charset {charset} is not taken: send UTF-8": "不接受字符集 {charset}：请使用 UTF-8",
+    "more than {limit} records; a request may carry {limit} (serve.max_records)": (
+        "记录超过 {limit} 条；每个请求最多 {limit} 条（serve.max_records）"
+    ),
+    "the body holds no event": "请求体中没有事件",
+    "the body is not JSON: {error}": "请求体不是 JSON：{error}",
+    "the body is a JSON {kind}; send an event object or an array of them": (
+        "请求体是 JSON {kind}；请发送一个事件对象或事件数组"
+    ),
+    "{method} is not allowed on {path}": "{path} 不允许 {method}",
+    "no endpoint {method} {path}": "没有端点 {method} {path}",
+    "internal error; the server's log has the details": "内部错误；详情见服务器日志",
 }
 
 

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 from cxdesk.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cxdesk.config import LogConfig
 
 LEVELS = ("debug", "info", "warning", "error")
+ACCESS = "cxdesk.access"  # a server's access log: one JSON object a line (`follow_requests`)
 DEFAULT_LEVEL = "warning"
 LOGGER = logging.getLogger("cxdesk")
 _FORMAT = "%(asctime)s cxdesk[%(process)d] %(levelname)s %(name)s: %(message)s"
@@ -61,19 +64,50 @@ def start(stderr_level: str | None) -> None:
     _set_logger_level()
 
 
+class _LineFormatter(logging.Formatter):
+    """The message alone, escaped: a line that is a JSON object of its own (the access log)."""
+
+    def __init__(self) -> None:
+        from cxdesk.output import sanitize
+
+        super().__init__("%(message)s")
+        self._sanitize = sanitize
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return self._sanitize(super().formatMessage(record))
+
+
 def follow_config(config: LogConfig) -> None:
     """The config's `[log]`, once read: its file at its level; without a file, its level on
     standard error unless `--log-level` chose one."""
     if config.file is not None:
-        if config.file.is_fifo():  # opening it would block every run until a reader came
-            raise ConfigError(f"log.file: {config.file} is a named pipe; name a file")
-        try:
-            handler = logging.FileHandler(config.file, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"log.file: cannot open {config.file}: {exc.strerror}") from None
-        _add(handler, _FILE, config.level or DEFAULT_LEVEL)
+        _add(_file_handler(config.file), _FILE, config.level or DEFAULT_LEVEL)
     elif config.level is not None and _handler(_STDERR) is None:
         _add(logging.StreamHandler(sys.stderr), _STDERR, config.level)
+
+
+def follow_requests(config: LogConfig) -> None:
+    """A server's access log: every request, whatever the level of the rest, to the config's
+    log file, else standard error; each line the JSON object the server logs, nothing before
+    it, so that the lines can be read as JSON Lines."""
+    access = logging.getLogger(ACCESS)
+    for handler in list(access.handlers):  # a previous run's, in the same process
+        access.removeHandler(handler)
+        handler.close()
+    handler = _file_handler(config.file) if config.file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineFormatter())
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    if path.is_fifo():  # opening it would block every run until a reader came
+        raise ConfigError(f"log.file: {path} is a named pipe; name a file")
+    try:
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"log.file: cannot open {path}: {exc.strerror}") from None
 
 
 def off_screen() -> None:

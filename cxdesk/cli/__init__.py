@@ -63,6 +63,10 @@ COMMANDS = {
         "cxdesk.cli.ingest:schema",
         "Print the JSON Schema of a feedback event (what `ingest` accepts).",
     ),
+    "serve": LazyCommand(
+        "cxdesk.cli.serve:serve",
+        "Take feedback events over HTTP (POST /v1/events), as `cxdesk ingest` takes a file.",
+    ),
     "sweep": LazyCommand(
         "cxdesk.cli.sweep:sweep_command",
         "One pass: at-risk marks, breach escalations, follow-up timeouts, metric alerts.",

@@ -116,23 +116,7 @@ def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
         _print_ticket(context, detail)
         return
     data: dict[str, Any] = _ticket_json(context, detail.row, context.now())
-    data.update(
-        customer=None if detail.customer is None else detail.customer.__dict__,
-        links=detail.links,
-        resolution=detail.resolution,
-        verify_outcome=detail.verify_outcome,
-        reopen_count=detail.reopen_count,
-        timeline=[
-            {
-                "at": t.at.isoformat(),
-                "actor": t.actor,
-                "kind": t.kind,
-                "body": t.body,
-                "event_id": t.event_id,
-            }
-            for t in detail.timeline
-        ],
-    )
+    data.update(detail.parts_json())
     if fmt == "json":
         print_json(data)
     else:

@@ -131,11 +131,13 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, person: str | None = None) -> Iterator[Session]:
         """A unit of work that changes data. On SQLite the write lock is taken before the block
         runs; while another writer holds it past the busy timeout the attempt is retried with
-        backoff, so "database is locked" does not reach a user and no work is half done."""
-        session, transaction = self._locked_session()
+        backoff, so "database is locked" does not reach a user and no work is half done.
+        `person` names who asked for this unit alone (a server's caller), over
+        `record_person`'s, which is the whole process's."""
+        session, transaction = self._locked_session(person)
         with session, transaction:
             if self._checkpointer is not None:
                 self._checkpointer.exempt(session.connection())
@@ -163,9 +165,10 @@ class Database:
             self._checkpointer.stop()
             self._checkpointer = None
 
-    def _locked_session(self) -> tuple[Session, SessionTransaction]:
+    def _locked_session(self, person: str | None) -> tuple[Session, SessionTransaction]:
+        info = {} if person is None else {"info": {PERSON_INFO: person}}
         for attempt in range(WRITE_LOCK_ATTEMPTS):
-            session = self._write_sessions()
+            session = self._write_sessions(**info)
             transaction = session.begin()
             try:
                 session.connection()  # BEGIN IMMEDIATE on SQLite: the write lock, or busy

@@ -42,10 +42,11 @@ ME = getpass.getuser()
 
 def marked_texts() -> dict[str, str]:
     """Every literal the screens pass to `t(...)` or mark with `N_(...)`, and every system
-    text the workflow writes with `say(...)`, with its file."""
+    text the workflow and the server write with `say(...)`, with its file."""
     found: dict[str, str] = {}
     screens = [*sorted((PACKAGE / "screens").glob("*.py")), PACKAGE / "app.py"]
-    for path in [*screens, *sorted((PACKAGE / "workflow").rglob("*.py"))]:
+    server = sorted((PACKAGE / "web").glob("*.py"))
+    for path in [*screens, *sorted((PACKAGE / "workflow").rglob("*.py")), *server]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and node.args):
                 continue

@@ -41,7 +41,7 @@ from cxdesk.workflow.intake.feed import (
     WorkAhead,
     checked_batches,
 )
-from cxdesk.workflow.intake.outcomes import STORED, Outcome, Pending, Result
+from cxdesk.workflow.intake.outcomes import STORED, Outcome, Pending, Result, Taken
 from cxdesk.workflow.intake.readers import BATCH_SIZE, Record
 from cxdesk.workflow.intake.rules import RuleFailure, RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Terms
@@ -79,9 +79,13 @@ class Ingestor:
         batch_size: int = BATCH_SIZE,
         progress: Progress | None = None,
         lines: int | None = None,
+        person: str | None = None,
     ) -> None:
-        """`progress` is told the line each stored batch ends at, of `lines` if known."""
+        """`progress` is told the line each stored batch ends at, of `lines` if known;
+        `person` is who handed the records over, named in the audit rows the run writes
+        (a server's caller; by default the person the database was opened for)."""
         self.db = db
+        self.person = person
         self.progress = progress
         self.lines = lines
         self.settings = settings
@@ -134,6 +138,22 @@ class Ingestor:
         has come."""
         return self._run(checked_batches(records, self.terms, self.batch_size))
 
+    def ingest_records(self, records: Iterable[Record]) -> list[Taken]:
+        """Records handed over whole (one request's to a server), in batches as ever, and
+        what became of each, in order. Without the bulk run's machinery — the write-ahead
+        log copied by a thread, the collector paused — which belongs to a process, not to
+        one of the many requests a server runs at once."""
+        taken: list[Taken] = []
+        for batch in checked_batches(records, self.terms, self.batch_size):
+            outcomes = self._commit(batch)
+            self.summary.read += len(batch)
+            taken.extend(
+                Taken(line, raw, event, outcome.result())
+                for (line, raw, event, *_), outcome in zip(batch, outcomes, strict=True)
+            )
+        self._report()
+        return taken
+
     def _run(self, batches: Iterable[list[Checked]]) -> IngestSummary:
         tables = (table_of(FeedbackEvent), table_of(Customer), table_of(Ticket))
         with collections_paused() as collector, self.db.bulk_writes(*tables) as growth:
@@ -145,12 +165,15 @@ class Ingestor:
                 if self.progress is not None:
                     self.progress("ingest", batch[-1][0], self.lines)
                 logger.debug("%s: %d records stored", self.source, self.summary.read)
+        self._report()
+        return self.summary
+
+    def _report(self) -> None:
         logger.info("ingested %s: %s", self.source, self.summary.as_dict())
         if self.summary.quarantined:
             logger.warning("%s: %d records quarantined", self.source, self.summary.quarantined)
         for failure in self.rule_failures.values():
             logger.warning("%s: %s", self.source, failure)
-        return self.summary
 
     def ingest_event(
         self, event: FeedbackEventIn, raw: str, received_at: datetime | None = None
@@ -158,7 +181,7 @@ class Ingestor:
         """One already-validated event in a transaction of its own (the demo's replay)."""
         self.summary.read += 1
         valid = event.flat(self.settings.timezone)
-        with self.db.write() as session:
+        with self.db.write(person=self.person) as session:
             (outcome,) = Batch(self, session, received_at or self.clock(), Memory()).run(
                 [(0, raw, valid, _NO_ORIGIN, None, None, None)]
             )
@@ -179,9 +202,9 @@ class Ingestor:
 
     # -- batches ---------------------------------------------------------------------------
 
-    def _commit(self, items: list[Checked]) -> None:
+    def _commit(self, items: list[Checked]) -> list[Pending]:
         try:
-            with self.db.write() as session:
+            with self.db.write(person=self.person) as session:
                 self.memory.check(write_stamp(session.connection()))
                 batch = Batch(self, session, self.clock(), self.memory)
                 outcomes = batch.run(items)
@@ -190,6 +213,7 @@ class Ingestor:
             raise
         batch.remember()
         self._count(outcomes)
+        return outcomes
 
     def _count(self, outcomes: list[Pending]) -> None:
         s = self.summary

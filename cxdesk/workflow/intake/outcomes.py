@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from cxdesk.workflow.intake.cases import Case
 from cxdesk.workflow.intake.rules import Alert
+from cxdesk.workflow.intake.validation import Validated
 
 
 class Outcome(StrEnum):
@@ -49,3 +50,12 @@ class Pending(NamedTuple):
 # Shared by every record they describe: most of a feed is stored with no alert.
 STORED = Pending(Outcome.STORED)
 DUPLICATE = Pending(Outcome.DUPLICATE)
+
+
+class Taken(NamedTuple):
+    """A record handed over whole, as it was read and checked, and what became of it."""
+
+    line: int
+    raw: str
+    event: Validated  # the event, or why it was refused
+    result: Result

@@ -88,6 +88,11 @@ def _head(text: str) -> str:
     return decodable(text[:_SHOWN]) + "…"
 
 
+def over_limit(line: int, text: str) -> Record:
+    """A record refused for its length, its head kept for the quarantine."""
+    return Record(line, _head(text), error=TOO_LONG)
+
+
 def read_jsonl(stream: TextIO) -> Iterator[Record]:
     number = 0
     while True:
@@ -98,7 +103,7 @@ def read_jsonl(stream: TextIO) -> Iterator[Record]:
         if number == 1:
             line = line.removeprefix(_BOM)
         if _rest_skipped(stream, line):
-            yield Record(number, _head(line), error=TOO_LONG)
+            yield over_limit(number, line)
             continue
         text = line.rstrip("\r\n")
         if not text.strip():

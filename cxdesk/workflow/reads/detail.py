@@ -53,6 +53,26 @@ class TicketDetail:
     closed_at: datetime | None
     verify_outcome: str | None
 
+    def parts_json(self) -> dict[str, Any]:
+        """What the ticket shows beyond its row, in JSON (`ticket show`, the server)."""
+        return {
+            "customer": None if self.customer is None else self.customer.__dict__,
+            "links": self.links,
+            "resolution": self.resolution,
+            "verify_outcome": self.verify_outcome,
+            "reopen_count": self.reopen_count,
+            "timeline": [
+                {
+                    "at": t.at.isoformat(),
+                    "actor": t.actor,
+                    "kind": t.kind,
+                    "body": t.body,
+                    "event_id": t.event_id,
+                }
+                for t in self.timeline
+            ],
+        }
+
 
 def ticket_detail(session: Session, ticket_id: int, viewer: Actor) -> TicketDetail:
     """One ticket as `viewer` may see it: out of their scope it does not exist for them, and

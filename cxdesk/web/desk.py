@@ -1,0 +1,74 @@
+"""What every request shares (`Desk`): the database, the settings, the known tokens and their
+buckets, and who the request's token acts as."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+import anyio
+from anyio import to_thread
+from starlette.requests import Request
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.errors import NotFound
+from cxdesk.i18n import say
+from cxdesk.web.answers import HttpError
+from cxdesk.web.callers import Tokens
+from cxdesk.web.limits import TokenBuckets
+from cxdesk.workflow.access.permissions import Actor, load_actor
+
+T = TypeVar("T")
+# Requests ingesting at once: one writes while the next reads and validates its records; more
+# would only wait for the write lock, each holding a thread.
+INGEST_THREADS = 2
+# Other database work at once (who calls, ticket reads, health): with the ingests, within
+# the connections an engine's pool holds (5, and 10 more while busy).
+READ_THREADS = 8
+
+
+class Desk:
+    """What the requests share. Its database is used from many threads at once: each unit
+    of work takes a session of its own, and writes go through `Database.write`."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.limits = settings.serve
+        self.tokens = Tokens(settings.serve.tokens)
+        self.buckets = TokenBuckets(settings.serve.rate, settings.serve.burst)
+        self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
+        self.reading = anyio.CapacityLimiter(READ_THREADS)
+
+    async def caller(self, request: Request) -> Actor:
+        """The agent the request's token acts as: 401 without a known token, 429 over its
+        rate, 403 when its login is no active agent. What they may do is the route's to ask."""
+        login, key = self.tokens.login_of(request.headers.get("authorization"))
+        request.state.login = login
+        self.buckets.take(key)
+        return await self.work(self._actor, login)
+
+    def _actor(self, login: str) -> Actor:
+        try:
+            with self.db.session() as session:
+                return load_actor(session, login, self.settings)
+        except NotFound:
+            raise HttpError(
+                403,
+                "inactive_agent",
+                say("the token's agent {login} is not an active cxdesk agent", login=login),
+                where="Authorization",
+            ) from None
+
+    async def work(self, function: Callable[..., T], *args: object, ingest: bool = False) -> T:
+        """`function(*args)` on a worker thread: the database is used synchronously."""
+        limiter = self.ingesting if ingest else self.reading
+        return await to_thread.run_sync(function, *args, limiter=limiter)
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk

@@ -1,0 +1,47 @@
+"""`cxdesk serve token` mints a token, printed once beside the config lines that let it in;
+`cxdesk serve` refuses an address it cannot listen on. The command line's glue only, on
+SQLite: what the server does is tested on both backends in test_serve."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from cxdesk.config import Settings
+from cxdesk.web.callers import TOKEN_PREFIX, Tokens, token_hash
+from tests.conftest import Run
+
+
+def test_a_minted_token_is_shown_once_with_its_config_lines(run: Run, tmp_path: Path) -> None:
+    db = ("--db", str(tmp_path / "cx.db"))
+    assert run(*db, "init")[0] == 0
+    assert run(*db, "user", "add", "feed", "--role", "ingest")[0] == 0
+    code, out, _ = run(*db, "serve", "token", "feed")
+    assert code == 0
+    lines = out.splitlines()
+    token = lines[1]
+    assert token.startswith(TOKEN_PREFIX) and len(token) > 40
+    config = tomllib.loads("\n".join(lines[3:]))
+    settings = Settings.model_validate(config)
+    assert settings.serve.tokens[0].login == "feed"
+    assert settings.serve.tokens[0].sha256 == token_hash(token)
+    assert Tokens(settings.serve.tokens).login_of(f"Bearer {token}")[0] == "feed"
+    assert token not in "\n".join(lines[3:])
+    again = run(*db, "serve", "token", "feed")[1].splitlines()[1]
+    assert again != token
+
+
+def test_a_token_is_minted_only_for_an_active_agent(run: Run, tmp_path: Path) -> None:
+    db = ("--db", str(tmp_path / "cx.db"))
+    assert run(*db, "init")[0] == 0
+    code, out, err = run(*db, "serve", "token", "nobody")
+    assert (code, out) == (2, "")
+    assert "'nobody' is not an active cxdesk agent" in err
+
+
+def test_serve_refuses_an_address_that_is_not_host_and_port(run: Run, tmp_path: Path) -> None:
+    db = ("--db", str(tmp_path / "cx.db"))
+    assert run(*db, "init")[0] == 0
+    code, _, err = run(*db, "serve", "--listen", "localhost")
+    assert code == 2
+    assert "--listen: 'localhost' is not HOST:PORT" in err
