@@ -29,6 +29,8 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from typing import Any
 
+from cxdesk.output import say
+
 # One address and nothing else: no display name, comment, route, list or quoted local part.
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             raise Refused("standard input is not a survey as JSON: not an object")
         send(build_message(survey, options.sender), options.smtp, options.sendmail)
     except Refused as exc:
-        print(f"followup_mail: {_CONTROLS.sub('?', str(exc))}", file=sys.stderr)
+        say(f"followup_mail: {exc}", err=True)  # made inert, like everything cxdesk prints
         return 2
     return 0
 

@@ -1,7 +1,8 @@
 """The unit of work every ticket command runs in: the ticket loaded under a write lock,
 the caller's version checked, scope, role and stage checked, then (after the handler's change)
 the stage moved, the clocks refreshed, the version bumped, the timeline entries written and
-covered by one audit row, and notifications held until the transaction commits.
+covered by one audit row, the events it made put in the webhook outbox (`ticket_events`), and
+notifications held until the transaction commits.
 
 It runs in a transaction of its own or in its caller's (ingest; the sweep's batches, one
 savepoint a ticket).
