@@ -13,10 +13,10 @@ import csv
 import io
 import json
 import re
+import select
 import signal
 import subprocess
 import sys
-import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -328,9 +328,14 @@ def _watched(*args: str) -> tuple[int, str, str]:
         text=True,
         encoding="utf-8",
     )
-    time.sleep(5)  # past its start on a busy machine: a SIGTERM before it would just kill it
+    # Its first sweep's line says the signal handlers are set: a SIGTERM before would just
+    # kill it, and how long a start takes depends on the machine's load.
+    assert watch.stdout is not None
+    ready, _, _ = select.select([watch.stdout], [], [], 120)
+    first = watch.stdout.readline() if ready else ""
     watch.send_signal(signal.SIGTERM)
-    out, err = watch.communicate(timeout=30)
+    out, err = watch.communicate(timeout=60)
+    out = first + out
     assert "watch stopped" in err
     return watch.returncode, out, err
 
