@@ -336,6 +336,8 @@ class ServeConfig(StrictModel):
     max_records: int = Field(default=10_000, ge=1, description="events a request may carry")
     rate: float = Field(default=20, gt=0, description="requests a second a token may make")
     burst: int = Field(default=40, ge=1, description="requests a token may make at once")
+    reply_rate: float = Field(default=20, gt=0, description="follow-up answers a second, in all")
+    reply_burst: int = Field(default=100, ge=1, description="follow-up answers at once, in all")
     tokens: list[ServeToken] = Field(default_factory=list)
 
     @field_validator("tokens")

@@ -642,6 +642,16 @@ ZH: dict[str, str] = {
     "{method} is not allowed on {path}": "{path} 不允许 {method}",
     "no endpoint {method} {path}": "没有端点 {method} {path}",
     "internal error; the server's log has the details": "内部错误；详情见服务器日志",
+    # follow-up answers by their reply token
+    "no follow-up survey has this token": "没有与此令牌对应的回访问卷",
+    "the follow-up survey of {ref} has expired": "{ref} 的回访问卷已过期",
+    "the answer is not taken: {reason}": "回答未被接受：{reason}",
+    "the answer must be a JSON object": "回答必须是一个 JSON 对象",
+    "the body is not a URL-encoded form": "请求体不是 URL 编码的表单",
+    "Content-Type {given} is not taken: send {json} or {form}": (
+        "不接受 Content-Type {given}：请发送 {json} 或 {form}"
+    ),
+    "an answer has no field {field}; it may give {known}": "回答没有字段 {field}；可填：{known}",
 }
 
 

@@ -2,7 +2,8 @@
 a request that failed inside: a JSON 500, its traceback in the log, not on the caller's screen.
 
 A line holds the time, method, path, status, the token's login, how many records the request
-carried, how long it took and who sent it; never the token nor the body.
+carried, how long it took and who sent it; never the token nor the body (nor a follow-up's
+reply token, which is in its path).
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ from cxdesk.i18n import say
 from cxdesk.logs import ACCESS
 from cxdesk.output import json_text
 from cxdesk.web.answers import HttpError, clean, error_answer
+from cxdesk.web.replies import PREFIX as REPLY_PREFIX
 
 access = logging.getLogger(ACCESS)
 logger = logging.getLogger(__name__)
 _SHOWN_PATH = 200  # of a path, the characters the log keeps
+
+
+def shown_path(path: str) -> str:
+    """The path as the log keeps it: a follow-up's reply token is a credential, and left out."""
+    if path.startswith(REPLY_PREFIX):
+        return REPLY_PREFIX + "…"
+    return clean(path, _SHOWN_PATH)
 
 
 class AccessLog:
@@ -46,7 +55,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         except Exception:
-            logger.exception("%s %s failed", scope["method"], clean(scope["path"], _SHOWN_PATH))
+            logger.exception("%s %s failed", scope["method"], shown_path(scope["path"]))
             if status:  # the answer had begun: nothing to do but end the connection
                 raise
             failed = HttpError(
@@ -64,7 +73,7 @@ class AccessLog:
         line = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "method": scope["method"],
-            "path": clean(scope["path"], _SHOWN_PATH),
+            "path": shown_path(scope["path"]),
             "status": status,
             "login": state.get("login"),
             "records": state.get("records"),

@@ -24,12 +24,14 @@ from cxdesk.web.access_log import AccessLog
 from cxdesk.web.answers import HttpError, error_answer
 from cxdesk.web.desk import Desk
 from cxdesk.web.events import post_events
+from cxdesk.web.replies import PREFIX, post_followup_answer
 from cxdesk.web.tickets import get_ticket, healthz
 
 ROUTES = (
     Route("/healthz", healthz, methods=["GET"]),
     Route("/v1/events", post_events, methods=["POST"]),
     Route("/v1/tickets/{ticket}", get_ticket, methods=["GET"]),
+    Route(PREFIX + "{token}", post_followup_answer, methods=["POST"]),
 )
 
 

@@ -40,6 +40,7 @@ class Desk:
         self.limits = settings.serve
         self.tokens = Tokens(settings.serve.tokens)
         self.buckets = TokenBuckets(settings.serve.rate, settings.serve.burst)
+        self.reply_buckets = TokenBuckets(settings.serve.reply_rate, settings.serve.reply_burst)
         self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
         self.reading = anyio.CapacityLimiter(READ_THREADS)
 

@@ -1,0 +1,91 @@
+"""A follow-up's answer by its reply token (`POST /v1/followups/{token}`, the link a survey
+carries): the token names the survey, and the answer is ingested as any follow-up event, so
+it is stored, counted and idempotent as one from a feed would be.
+
+The event's id is the follow-up's own (`followup-reply-N`): a second answer to one survey is
+a duplicate, whatever its score, and the first one stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import FollowUpStatus
+from cxdesk.workflow.access.org import SYSTEM_LOGIN
+from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.intake.events import FeedbackEventIn
+from cxdesk.workflow.intake.readers import Record
+from cxdesk.workflow.intake.requests import ACCEPTED, DUPLICATE, ingest_request
+from cxdesk.workflow.reads.followups import followup_for_token
+
+# What an answer may say; the rest of the event is the survey's.
+ANSWER_FIELDS = ("nps", "csat", "ces", "comment")
+ANSWERED, UNKNOWN, EXPIRED, INVALID = "answered", "unknown", "expired", "invalid"
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    """What became of an answer: `answered`, `duplicate` (the survey was answered before),
+    `unknown` (no survey has this token), `expired`, or `invalid` (with where and why)."""
+
+    status: str
+    ticket: str | None = None
+    where: str | None = None
+    reason: str | None = None
+
+
+def answer_by_token(
+    db: Database,
+    settings: Settings,
+    token: str,
+    answer: dict[str, Any],
+    clock: Callable[[], datetime],
+) -> ReplyOutcome:
+    """Record `answer` (the `ANSWER_FIELDS` a customer gave) for the survey `token` names."""
+    with db.session() as session:
+        found = followup_for_token(session, token)
+        if found is None or found[1].customer_id is None:
+            return ReplyOutcome(UNKNOWN)
+        followup, ticket = found
+        assert followup.id is not None and ticket.id is not None
+        ref = ticket_ref(ticket.id)
+        if followup.status == FollowUpStatus.EXPIRED:
+            return ReplyOutcome(EXPIRED, ref)
+        event = {
+            "event_id": f"followup-reply-{followup.id}",
+            "kind": "followup",
+            "occurred_at": clock().isoformat(),
+            "customer": {"id": ticket.customer_id},
+            "channel": followup.channel,
+            "ticket_id": ref,
+            **{key: answer[key] for key in ANSWER_FIELDS if key in answer},
+        }
+    try:  # refused here, the answer is told back and nothing goes to the quarantine
+        FeedbackEventIn.model_validate(event)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        return ReplyOutcome(INVALID, ref, where=where, reason=error["msg"])
+    record = Record(1, orjson.dumps(event).decode())
+    (outcome,) = ingest_request(
+        db,
+        settings,
+        [record],
+        source=f"reply:{followup.id}",
+        person=SYSTEM_LOGIN,
+        clock=clock,
+        in_lines=False,
+    )
+    if outcome.status == ACCEPTED:
+        return ReplyOutcome(ANSWERED, ref)
+    if outcome.status == DUPLICATE:
+        return ReplyOutcome(DUPLICATE, ref)
+    return ReplyOutcome(INVALID, ref, where="body", reason=outcome.reason)

@@ -1,0 +1,138 @@
+"""A follow-up's answer posted back by its reply token (`POST /v1/followups/{token}`), on
+each backend: the survey's ticket closes verified or reopens as with an answer from a feed;
+a second answer changes nothing; a wrong, expired or malformed one is refused saying why; the
+token never reaches the access log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from cxdesk.workflow.loop.commands import Claim, Resolve
+from cxdesk.workflow.loop.service import TicketService
+from tests.integration.serving import Desk, auth, desk_on, event, settings
+
+RESOLVED = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # before the server's clock (NOW)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def desk(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Desk]:
+    with desk_on(request.param, tmp_path_factory.mktemp("replies")) as running:
+        yield running
+
+
+@pytest.fixture
+def client(desk: Desk) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=desk.url, timeout=60) as http:
+        yield http
+
+
+def resolved(desk: Desk, client: httpx.Client, customer: str) -> tuple[str, str]:
+    """A case opened over HTTP for `customer`'s detractor survey, resolved by li: its ticket
+    reference and its survey's reply token."""
+    answer = client.post("/v1/events", json=event(f"ev-{customer}", customer), headers=auth("feed"))
+    ref = answer.json()["results"][0]["ticket"]
+    number = int(ref.removeprefix("CX-"))
+    li = TicketService(desk.db, settings(), "li")
+    li.handle(Claim(number, at=RESOLVED - timedelta(hours=1)))
+    li.handle(Resolve(number, code="fix", root_cause="x", action="y", at=RESOLVED))
+    token = desk.scalar("SELECT reply_token FROM followups WHERE ticket_id = :t", t=number)
+    return ref, token
+
+
+def stage(desk: Desk, ref: str) -> str:
+    number = int(ref.removeprefix("CX-"))
+    return str(desk.scalar("SELECT stage FROM tickets WHERE id = :t", t=number))
+
+
+def test_a_good_answer_verifies_and_a_second_changes_nothing(
+    desk: Desk, client: httpx.Client
+) -> None:
+    ref, token = resolved(desk, client, "R1")
+    assert stage(desk, ref) == "verify"
+    first = client.post(f"/v1/followups/{token}", json={"nps": 9, "comment": "好多了"})
+    assert (first.status_code, first.json()) == (200, {"status": "answered", "ticket": ref})
+    assert stage(desk, ref) == "closed"
+    again = client.post(f"/v1/followups/{token}", json={"nps": 0})
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    assert stage(desk, ref) == "closed"
+    scores = desk.scalar("SELECT count(*) FROM feedback_events WHERE kind = 'followup'")
+    assert scores == 1
+
+
+def test_a_form_posts_a_bad_answer_that_reopens(desk: Desk, client: httpx.Client) -> None:
+    ref, token = resolved(desk, client, "R2")
+    answer = client.post(f"/v1/followups/{token}", data={"csat": "1", "comment": "还是坏的"})
+    assert (answer.status_code, answer.json()["status"]) == (200, "answered")
+    assert stage(desk, ref) not in ("verify", "closed")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "where"),
+    [
+        ({"nps": 11}, 422, "nps"),
+        ({"nps": "nine"}, 422, "nps"),
+        ({"comment": "no score"}, 422, "body"),
+        ({"nps": 9, "ticket_id": "CX-000001"}, 422, "body"),
+        ([9], 422, "body"),
+    ],
+)
+def test_a_malformed_answer_is_refused_and_the_survey_stays_open(
+    desk: Desk, client: httpx.Client, body: object, status: int, where: str
+) -> None:
+    ref, token = resolved(desk, client, f"R3-{where}-{status}-{len(str(body))}")
+    answer = client.post(f"/v1/followups/{token}", json=body)
+    assert answer.status_code == status
+    assert answer.json()["error"]["where"] == where
+    assert stage(desk, ref) == "verify"
+    assert client.post(f"/v1/followups/{token}", json={"nps": 10}).status_code == 200
+
+
+def test_unknown_expired_and_unreadable(desk: Desk, client: httpx.Client) -> None:
+    ref, token = resolved(desk, client, "R4")
+    for wrong in ("x" * 32, token[:-1] + ("A" if token[-1] != "A" else "B"), "%1b%5b2J"):
+        assert client.post(f"/v1/followups/{wrong}", json={"nps": 9}).status_code == 404
+    plain = client.post(
+        f"/v1/followups/{token}", content=b"nps=9", headers={"Content-Type": "text/plain"}
+    )
+    assert plain.status_code == 415
+    broken = client.post(
+        f"/v1/followups/{token}", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+    big = client.post(f"/v1/followups/{token}", json={"nps": 9, "comment": "x" * 40_000})
+    assert big.status_code == 413
+    with desk.db.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE followups SET status = 'expired' WHERE reply_token = :t"), {"t": token}
+        )
+    gone = client.post(f"/v1/followups/{token}", json={"nps": 9})
+    assert (gone.status_code, gone.json()["error"]["code"]) == (410, "expired")
+    assert stage(desk, ref) == "verify"
+
+
+def test_the_reply_token_stays_out_of_the_access_log(
+    desk: Desk, client: httpx.Client, tmp_path: Path
+) -> None:
+    from cxdesk import logs
+    from cxdesk.config import LogConfig
+
+    _, token = resolved(desk, client, "R5")
+    log = tmp_path / "access.log"
+    logs.follow_requests(LogConfig(file=log))
+    try:
+        client.post(f"/v1/followups/{token}", json={"nps": 9})
+    finally:
+        logs.follow_requests(LogConfig())
+    text = log.read_text()
+    assert token not in text
+    line = json.loads(text.splitlines()[-1])
+    assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
