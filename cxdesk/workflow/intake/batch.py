@@ -42,7 +42,7 @@ from cxdesk.workflow.intake.quarantine_rows import write_quarantine
 from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
 from cxdesk.workflow.loop.commands import AttachAlert, LinkCases, RecordFollowupAnswer
 from cxdesk.workflow.loop.problem_scope import CaseFacts, OpenScope, matches, open_scopes
-from cxdesk.workflow.loop.rollups import Facts, Tally, add_tally, tally
+from cxdesk.workflow.loop.rollups import Tally, add_tally, tally
 from cxdesk.workflow.loop.service import TicketService
 
 INGEST_LOCK = "cxdesk ingest"  # what ingest batches serialise on (see `serialise`)
@@ -311,7 +311,7 @@ class Batch:
         become numbers)."""
         ticket, queues = self.ing.event_rows.ticket, self.tickets
         return tally(
-            Facts(
+            (
                 event.occurred_at,
                 event.kind,
                 event.nps,

@@ -6,9 +6,10 @@ here too, with the same definitions, for the edges of a window no whole hour cov
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -48,15 +49,9 @@ _events = table_of(FeedbackEvent).c
 _tickets = table_of(Ticket).c
 
 
-class Facts(NamedTuple):
-    """What of an event its counts depend on; `queue` is its ticket's, if it has one."""
-
-    occurred_at: datetime
-    kind: str
-    nps: int | None
-    csat: int | None
-    touchpoint: str | None
-    queue: str | None
+# What of an event its counts depend on: when, its kind, NPS, CSAT and touchpoint, and the
+# queue of its ticket if it has one. A plain tuple: ingest makes one for each event it stores.
+Facts = tuple[datetime, str, int | None, int | None, str | None, str | None]
 
 
 def _counts(complaint: bool, nps: int | None, csat: int | None) -> Counts | None:
@@ -88,37 +83,32 @@ def hour_of(at: datetime) -> datetime:
 
 
 def tally(facts: Iterable[Facts], sign: int = 1, *, queues_only: bool = False) -> Tally:
-    """The counts of these events by hour and scope, each multiplied by `sign`."""
+    """The counts of these events by hour and scope, each multiplied by `sign`. The events
+    are first counted by what decides their counts (a batch has far fewer kinds than events,
+    and counting them is done in C), then each kind is added to its scopes' rows."""
+    kinds = Counter(
+        (int(at.timestamp()) // 3600, kind == "complaint", nps, csat, touchpoint, queue)
+        for at, kind, nps, csat, touchpoint, queue in facts
+    )
     out: Tally = {}
-    hours: dict[int, datetime] = {}
-    for at, kind, nps, csat, touchpoint, queue in facts:
-        key = (kind == "complaint", nps, csat)
-        counts = _COUNTS[key] if key in _COUNTS else _counts(*key)
+    for (hour, complaint, nps, csat, touchpoint, queue), times in kinds.items():
+        scored = (complaint, nps, csat)
+        counts = _COUNTS[scored] if scored in _COUNTS else _counts(*scored)
         if counts is None:
             continue
-        seconds = int(at.timestamp())
-        hour = hours.get(seconds // 3600)
-        if hour is None:
-            hour = hours[seconds // 3600] = datetime.fromtimestamp(seconds - seconds % 3600, UTC)
-        for scope in _scopes(hour, touchpoint, queue, queues_only):
-            row = out.get(scope)
-            if row is None:
-                out[scope] = [sign * n for n in counts]
-            else:
-                for index, n in enumerate(counts):
-                    row[index] += sign * n
+        start = datetime.fromtimestamp(hour * 3600, UTC)
+        scopes: list[Key] = []
+        if not queues_only:
+            scopes.append((start, "all", ""))
+            if touchpoint is not None:
+                scopes.append((start, "touchpoint", touchpoint))
+        if queue is not None:
+            scopes.append((start, "queue", queue))
+        for scope in scopes:
+            row = out.setdefault(scope, [0] * len(COUNTERS))
+            for index, n in enumerate(counts):
+                row[index] += sign * times * n
     return out
-
-
-def _scopes(
-    hour: datetime, touchpoint: str | None, queue: str | None, queues_only: bool
-) -> Iterator[Key]:
-    if not queues_only:
-        yield hour, "all", ""
-        if touchpoint is not None:
-            yield hour, "touchpoint", touchpoint
-    if queue is not None:
-        yield hour, "queue", queue
 
 
 def add_tally(connection: Connection, counted: Tally) -> None:
@@ -172,7 +162,7 @@ def _queue_of(session: Session, ticket_id: int | None) -> str | None:
 
 
 def _facts(event: FeedbackEvent, queue: str | None) -> Facts:
-    return Facts(event.occurred_at, event.kind, event.nps, event.csat, event.touchpoint, queue)
+    return (event.occurred_at, event.kind, event.nps, event.csat, event.touchpoint, queue)
 
 
 # -- the same counts, read from the events ---------------------------------------------------
