@@ -113,7 +113,8 @@ def tally(facts: Iterable[Facts], sign: int = 1, *, queues_only: bool = False) -
 
 def add_tally(connection: Connection, counted: Tally) -> None:
     """Add the counts to the rollups: one upsert for all the rows (a row's counters grow by
-    what it adds; PostgreSQL and SQLite share the syntax)."""
+    what it adds; PostgreSQL and SQLite share the syntax), in key order, so that two writers
+    adding to the same rows (a batch, a merge) wait for each other instead of deadlocking."""
     rows = [
         {
             "hour": hour,
@@ -121,7 +122,7 @@ def add_tally(connection: Connection, counted: Tally) -> None:
             "value": value,
             **dict(zip(COUNTERS, counts, strict=True)),
         }
-        for (hour, dimension, value), counts in counted.items()
+        for (hour, dimension, value), counts in sorted(counted.items())
         if any(counts)
     ]
     if not rows:
