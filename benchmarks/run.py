@@ -3,7 +3,7 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000] [--http-events 100000]
-                             [--only ingest,http_ingest,tui,sweep,compare,audit,backtest]
+                             [--only ingest,http_ingest,tui,sweep,compare,audit,…]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
 - http_ingest: benchmarks/http_ingest.py, the same feed posted to `cxdesk serve` in
@@ -17,7 +17,9 @@ stderr.
 - audit: benchmarks/audit.py, `cxdesk audit verify` on the --large-db database against a
   bare loop computing the same HMACs over the same rows;
 - backtest: benchmarks/backtest.py, `cxdesk rules backtest`'s replay of the --large-db
-  database's 1,000,000 events against streaming the same rows with no rule evaluated.
+  database's 1,000,000 events against streaming the same rows with no rule evaluated;
+- metric_alerts: benchmarks/metric_alerts.py, the metric alerts' look over a migrated copy
+  of the --large-db database, from the hourly rollups against scanning the events.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -37,7 +39,16 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "http_ingest", "tui", "sweep", "compare", "audit", "backtest")
+BENCHMARKS = (
+    "ingest",
+    "http_ingest",
+    "tui",
+    "sweep",
+    "compare",
+    "audit",
+    "backtest",
+    "metric_alerts",
+)
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -91,7 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "http_ingest" in only:
         out, rss, _ = child(HERE / "http_ingest.py", "--events", str(args.http_events))
         results["http_ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if only & {"tui", "audit", "backtest"}:
+    if only & {"tui", "audit", "backtest", "metric_alerts"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -121,6 +132,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "backtest" in only:
         out, rss, _ = child(HERE / "backtest.py", "--db", args.large_db)
         results["backtest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "metric_alerts" in only:
+        out, rss, _ = child(HERE / "metric_alerts.py", "--db", args.large_db)
+        results["metric_alerts"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -176,6 +190,8 @@ def table(results: dict[str, Any]) -> str:
     add("  verify / bare HMAC loop", "audit", "ratio")
     add("rules backtest (1M events), median", "backtest", "events_per_s", unit=" events/s")
     add("  backtest / streaming the rows", "backtest", "ratio_to_stream")
+    add("metric alerts look (1M events), median", "metric_alerts", "rollups_median_ms", unit=" ms")
+    add("  scanning the events / rollups", "metric_alerts", "ratio_scan_to_rollups")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))

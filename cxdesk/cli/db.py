@@ -90,6 +90,17 @@ def db_upgrade(context: Context) -> None:
     _say_keyed(db, keyed)
 
 
+@db_group.command("rebuild-rollups")
+@pass_context
+def db_rebuild_rollups(context: Context) -> None:
+    """Count the metric alerts' hourly rollups again from the stored events."""
+    from cxdesk.workflow.intake.rollup_repair import rebuild_rollups
+
+    context.viewer().require_admin("rebuild the rollups")
+    rebuilt = rebuild_rollups(context.database())
+    say(f"rollups rebuilt: {rebuilt.rows:,} rows; {rebuilt.differed:,} differed from those kept")
+
+
 def _say_keyed(db: Database, keyed: bool) -> None:
     if keyed and db.audit_key is not None:
         say(

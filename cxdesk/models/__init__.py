@@ -12,7 +12,7 @@ from cxdesk.models.enums import (
     TimelineKind,
     VerifyOutcome,
 )
-from cxdesk.models.feedback import Customer, FeedbackEvent
+from cxdesk.models.feedback import Customer, FeedbackEvent, FeedbackRollup
 from cxdesk.models.org import (
     Agent,
     AgentTeam,
@@ -35,6 +35,7 @@ __all__ = [
     "Customer",
     "EventKind",
     "FeedbackEvent",
+    "FeedbackRollup",
     "FollowUp",
     "FollowUpStatus",
     "Meta",

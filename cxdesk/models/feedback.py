@@ -47,3 +47,29 @@ class FeedbackEvent(SQLModel, table=True):
     drivers: list[str] = Field(default_factory=empty_list, sa_type=JSON)
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
     raw: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class FeedbackRollup(SQLModel, table=True):
+    """The voice of one hour (UTC) in one scope, counted as the events arrive, so that the
+    metric alerts' windows add up hours instead of scanning a million events.
+
+    Hours, not days: the alerts' weeks end at any instant, and what falls between a window's
+    edge and the nearest whole bucket is read from the events, at most an hour's worth at each
+    edge; and an hour in UTC is whole in every zone on the hour, so no configured timezone is
+    baked into the rows. `dimension` is `all` (`value` ''), `touchpoint` or `queue` (of the
+    event's ticket); a row of zeros says no more than no row.
+    """
+
+    __tablename__ = "feedback_rollups"
+    # Kept in key order on SQLite: a window reads a range of hours, counters and all.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    dimension: str = Field(sa_type=String(16), primary_key=True)
+    hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    value: str = Field(primary_key=True, max_length=128)
+    complaints: int = 0
+    nps_answers: int = 0
+    promoters: int = 0  # NPS 9–10
+    detractors: int = 0  # NPS 0–6
+    csat_answers: int = 0
+    csat_satisfied: int = 0  # CSAT 4–5

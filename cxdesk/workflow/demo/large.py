@@ -43,6 +43,7 @@ from cxdesk.workflow.demo.world import (
 )
 from cxdesk.workflow.intake.rules import RuleSet, event_facts
 from cxdesk.workflow.loop.opening import opening_note
+from cxdesk.workflow.loop.rollups import rebuild
 
 LARGE_TICKETS = 1_000_000
 LARGE_CUSTOMERS = 200_000
@@ -306,6 +307,8 @@ class LargeDemo:
                 self._flush(rows)
                 if self.progress is not None:
                     self.progress("demo", number, tickets)
+        with self.db.write() as session:  # the events went in bulk, past ingest's counting
+            rebuild(session.connection())
         return f"{tickets:,} tickets, {tickets:,} feedback events, {customers:,} customers"
 
     # -- one ticket ------------------------------------------------------------------------

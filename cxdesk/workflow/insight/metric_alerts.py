@@ -3,17 +3,18 @@
 Red: complaints rising day over day for N days running; several gold customers detracting
 within 24 h. Yellow: a queue's CSAT or a touchpoint's NPS falling week over week. Each
 firing opens a problem ticket for its (metric, scope), with the figures on its timeline, and
-stays quiet while that ticket is open. The windows are bounded by instants computed here, so
-the aggregation is plain portable SQL (CASE over indexed times), the same on every backend.
+stays quiet while that ticket is open. The windows' counts come from the hourly rollups
+(`insight.rollup_windows`), which ingest and the commands keep as they write the events, so
+a look costs the same over a million events as over a thousand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -24,10 +25,11 @@ from cxdesk.models import (
     Ticket,
     TicketKind,
 )
-from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.insight.metrics import day_starts
+from cxdesk.workflow.insight.rollup_windows import window_counts
 from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
 from cxdesk.workflow.loop.problem_figures import csat_of, nps_of
+from cxdesk.workflow.loop.rollups import ZERO, Counts
 from cxdesk.workflow.loop.service import TicketService
 
 
@@ -53,33 +55,16 @@ class MetricAlert:
         return f"metric:{self.metric}:{self.scope}"[:128]
 
 
-def complaints_rising(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+def complaints_rising(
+    session: Session, settings: Settings, now: datetime, rolled: bool = True
+) -> list[MetricAlert]:
     config = settings.metric_alerts
     starts = day_starts(now, settings.timezone, config.complaint_rise_days + 1)
-    counts = session.exec(
-        select(
-            *(
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                col(FeedbackEvent.occurred_at) >= a,
-                                col(FeedbackEvent.occurred_at) < b,
-                            ),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                )
-                for a, b in pairwise(starts)
-            )
-        ).where(
-            FeedbackEvent.kind == "complaint",
-            col(FeedbackEvent.occurred_at) >= starts[0],
-            col(FeedbackEvent.occurred_at) < starts[-1],
-        )
-    ).one()
-    daily = [int(c or 0) for c in counts]
+    connection = session.connection()
+    daily = [
+        window_counts(connection, "all", a, b, inclusive=False, rolled=rolled).get("", ZERO)[0]
+        for a, b in pairwise(starts)
+    ]
     rising = all(
         before > 0 and after >= before * (1 + config.complaint_rise)
         for before, after in pairwise(daily)
@@ -101,7 +86,11 @@ def complaints_rising(session: Session, settings: Settings, now: datetime) -> li
     ]
 
 
-def gold_detractors(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+def gold_detractors(
+    session: Session, settings: Settings, now: datetime, rolled: bool = True
+) -> list[MetricAlert]:
+    """Distinct customers, of their tier as it is now: no rollup adds them up; the day's
+    detractions are read through their own index."""
     limit = settings.metric_alerts.gold_detractors
     customers = session.exec(
         select(FeedbackEvent.customer_id)
@@ -132,42 +121,28 @@ def gold_detractors(session: Session, settings: Settings, now: datetime) -> list
     ]
 
 
-def _week_split(now: datetime) -> tuple[ColumnElement[bool], datetime]:
-    """(is-this-week condition, start of last week) for week-over-week comparisons."""
-    this_week = col(FeedbackEvent.occurred_at) >= now - timedelta(days=7)
-    return this_week, now - timedelta(days=14)
+def _weeks(
+    session: Session, dimension: str, now: datetime, rolled: bool
+) -> Iterator[tuple[str, Counts, Counts]]:
+    """Each scope of `dimension` with its counts of last week and of this week (to `now`)."""
+    connection = session.connection()
+    week = timedelta(days=7)
+    last = window_counts(
+        connection, dimension, now - 2 * week, now - week, inclusive=False, rolled=rolled
+    )
+    this = window_counts(connection, dimension, now - week, now, inclusive=True, rolled=rolled)
+    for value in sorted(last.keys() | this.keys()):
+        yield value, last.get(value, ZERO), this.get(value, ZERO)
 
 
-def _tally(week: ColumnElement[bool], condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """How many rows of that week meet the condition."""
-    return func.sum(case((and_(week, condition), 1), else_=0))
-
-
-def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+def touchpoint_nps_drop(
+    session: Session, settings: Settings, now: datetime, rolled: bool = True
+) -> list[MetricAlert]:
     config = settings.metric_alerts
-    this_week, since = _week_split(now)
-    nps = col(FeedbackEvent.nps)
-    last_week = ~this_week
-    rows = session.exec(
-        select_columns(
-            FeedbackEvent.touchpoint,
-            _tally(last_week, nps.is_not(None)),
-            _tally(last_week, nps >= 9),
-            _tally(last_week, nps <= 6),
-            _tally(this_week, nps.is_not(None)),
-            _tally(this_week, nps >= 9),
-            _tally(this_week, nps <= 6),
-        )
-        .where(
-            col(FeedbackEvent.occurred_at) >= since,
-            col(FeedbackEvent.occurred_at) <= now,
-            nps.is_not(None),
-            col(FeedbackEvent.touchpoint).is_not(None),
-        )
-        .group_by(FeedbackEvent.touchpoint)
-    ).all()
     alerts = []
-    for touchpoint, n0, p0, d0, n1, p1, d1 in rows:
+    for touchpoint, (_, n0, p0, d0, *_), (_, n1, p1, d1, *_) in _weeks(
+        session, "touchpoint", now, rolled
+    ):
         if min(n0 or 0, n1 or 0) < config.min_answers:
             continue
         before, after = nps_of(p0, d0, n0), nps_of(p1, d1, n1)
@@ -191,31 +166,13 @@ def touchpoint_nps_drop(session: Session, settings: Settings, now: datetime) -> 
     return alerts
 
 
-def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
+def queue_csat_drop(
+    session: Session, settings: Settings, now: datetime, rolled: bool = True
+) -> list[MetricAlert]:
     """CSAT (% of answers 4–5) of the feedback on each queue's tickets, week over week."""
     config = settings.metric_alerts
-    this_week, since = _week_split(now)
-    csat = col(FeedbackEvent.csat)
-    last_week = ~this_week
-
-    rows = session.exec(
-        select_columns(
-            Ticket.queue_id,
-            _tally(last_week, csat.is_not(None)),
-            _tally(last_week, csat >= 4),
-            _tally(this_week, csat.is_not(None)),
-            _tally(this_week, csat >= 4),
-        )
-        .join(Ticket, col(Ticket.id) == FeedbackEvent.ticket_id)
-        .where(
-            col(FeedbackEvent.occurred_at) >= since,
-            col(FeedbackEvent.occurred_at) <= now,
-            csat.is_not(None),
-        )
-        .group_by(Ticket.queue_id)
-    ).all()
     alerts = []
-    for queue_id, n0, s0, n1, s1 in rows:
+    for queue_id, (*_, n0, s0), (*_, n1, s1) in _weeks(session, "queue", now, rolled):
         if min(n0 or 0, n1 or 0) < config.min_answers:
             continue
         before, after = csat_of(s0, n0), csat_of(s1, n1)
@@ -242,9 +199,12 @@ def queue_csat_drop(session: Session, settings: Settings, now: datetime) -> list
 CHECKS = (complaints_rising, gold_detractors, touchpoint_nps_drop, queue_csat_drop)
 
 
-def detect_metric_alerts(session: Session, settings: Settings, now: datetime) -> list[MetricAlert]:
-    """Every metric alert whose condition holds at `now` (reads only)."""
-    return [alert for check in CHECKS for alert in check(session, settings, now)]
+def detect_metric_alerts(
+    session: Session, settings: Settings, now: datetime, *, rolled: bool = True
+) -> list[MetricAlert]:
+    """Every metric alert whose condition holds at `now` (reads only); from the events alone
+    with `rolled` False, as the rollups must agree with."""
+    return [alert for check in CHECKS for alert in check(session, settings, now, rolled)]
 
 
 def fire_metric_alerts(

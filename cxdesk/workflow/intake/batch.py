@@ -42,6 +42,7 @@ from cxdesk.workflow.intake.quarantine_rows import write_quarantine
 from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
 from cxdesk.workflow.loop.commands import AttachAlert, LinkCases, RecordFollowupAnswer
 from cxdesk.workflow.loop.problem_scope import CaseFacts, OpenScope, matches, open_scopes
+from cxdesk.workflow.loop.rollups import Tally, add_tally, tally
 from cxdesk.workflow.loop.service import TicketService
 
 INGEST_LOCK = "cxdesk ingest"  # what ingest batches serialise on (see `serialise`)
@@ -75,11 +76,13 @@ class Batch:
         self.received_at = received_at
         self.memory = memory
         self.customers: dict[str, dict[str, Any]] = {}
-        self.tickets: set[int] = set()  # existing tickets that the batch's follow-ups name
+        # Existing tickets that the batch's follow-ups name, with their queues.
+        self.tickets: dict[int, str] = {}
         # Read from the database, not remembered: customers, and open cases (None: none open).
         self.read_customers: dict[str, dict[str, Any]] = {}
         self.read_cases: dict[str, Case | None] = {}
         self.events: list[list[Any]] = []  # rows bound for the driver, as EventRows makes them
+        self.accepted: list[ValidEvent] = []  # the events of those rows, in their order
         self.quarantine: list[dict[str, Any]] = []
         self.accepted_lines: list[int] = []
         # What the batch writes of its customers, by id: new ones and changed ones.
@@ -210,6 +213,7 @@ class Batch:
         if row is None:
             row = self.ing.event_rows.bind(event, raw)
         self.events.append(row)
+        self.accepted.append(event)
         ticket = self.ing.event_rows.ticket  # where the row's ticket goes
         if event.kind == "followup":
             row[ticket] = number
@@ -303,6 +307,27 @@ class Batch:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def _counted(self) -> Tally:
+        """The rollups' counts of the batch's new events, each in its ticket's queue: a new
+        case's, an open case's, or the ticket a follow-up answers (before the rows' tickets
+        become numbers)."""
+        ticket, queues = self.ing.event_rows.ticket, self.tickets
+        return tally(
+            (
+                event.occurred_at,
+                event.kind,
+                event.nps,
+                event.csat,
+                event.touchpoint,
+                None
+                if (on := row[ticket]) is None
+                else queues[on]
+                if on.__class__ is int
+                else on.queue_id,
+            )
+            for event, row in zip(self.accepted, self.events, strict=True)
+        )
+
     def _write(self) -> None:
         """Write the batch, in the order the rows refer to each other."""
         session, at = self.session, self.received_at
@@ -314,6 +339,7 @@ class Batch:
         changed_customers = [{**c, "updated_at": at} for c in self.changed_customers.values()]
         update_rows(session.connection(), _customer_table, changed_customers)
         self.alerts.write_new_cases(session.connection())
+        add_tally(session.connection(), self._counted())
         self.ing.event_rows.write(session.connection(), self.events, at)
         self.alerts.write_changes(session)
         for problem_id, cases in self.links.items():  # the cases have their numbers now

@@ -53,8 +53,9 @@ def known_event_ids(connection: Connection, ids: list[str]) -> set[str]:
     return set(connection.execute(statement).scalars())
 
 
-def existing_tickets(connection: Connection, refs: list[str]) -> set[int]:
-    """The numbers of the tickets `refs` name that exist; a malformed ref names none."""
+def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, str]:
+    """The tickets `refs` name that exist, by number, with their queues (where a follow-up
+    answer on them is counted); a malformed ref names none."""
     numbers = set()
     for ref in refs:
         try:
@@ -62,9 +63,11 @@ def existing_tickets(connection: Connection, refs: list[str]) -> set[int]:
         except NotFound:
             continue
     if not numbers:
-        return set()
-    statement = select(_tickets.id).where(key_in(connection, _tickets.id, numbers))
-    return set(connection.execute(statement).scalars())
+        return {}
+    statement = select(_tickets.id, _tickets.queue_id).where(
+        key_in(connection, _tickets.id, numbers)
+    )
+    return {number: queue for number, queue in connection.execute(statement)}
 
 
 def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:

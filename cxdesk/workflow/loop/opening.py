@@ -18,6 +18,7 @@ from cxdesk.workflow.loop.assignment import Assigner
 from cxdesk.workflow.loop.batch import audit_row
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
 from cxdesk.workflow.loop.problem_scope import link_new_case, record_scope
+from cxdesk.workflow.loop.rollups import move_events
 from cxdesk.workflow.loop.ticket_events import OPENED, TicketFacts
 from cxdesk.workflow.loop.unit import (
     Acting,
@@ -180,7 +181,7 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
     for entry in record.entries:
         work.add_entry(entry)
     if command.event_id is not None:
-        session.get_one(FeedbackEvent, command.event_id).ticket_id = ticket.id
+        move_events(session, [session.get_one(FeedbackEvent, command.event_id)], ticket)
     audit_row(
         session,
         at=at,
@@ -213,7 +214,8 @@ def attach_alert(acting: Acting, command: AttachAlert, session: Session | None) 
             acting.planner.start_clocks(ticket, work.queue, ticket.reopened_at or ticket.opened_at)
         body, data = alert_entry(command.rule, command.priority, raised_from)
         work.add_entry(Entry(TimelineKind.ALERT.value, body, command.event_id, data))
-        work.session.get_one(FeedbackEvent, command.event_id).ticket_id = ticket.id
+        event = work.session.get_one(FeedbackEvent, command.event_id)
+        move_events(work.session, [event], ticket)
         if ticket.stage == Stage.VERIFY:
             reopen_work(
                 acting,

@@ -21,6 +21,7 @@ from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge, Unlink
 from cxdesk.workflow.loop.opening import is_more_urgent
 from cxdesk.workflow.loop.problem_scope import add_link
 from cxdesk.workflow.loop.problem_verify import stop_verification
+from cxdesk.workflow.loop.rollups import move_events
 from cxdesk.workflow.loop.unit import Acting, queue_of, required_text, ticket_work, work_on
 
 
@@ -127,10 +128,10 @@ def merge(acting: Acting, command: Merge, session: Session | None) -> Ticket:
                 raise WorkflowError(
                     say("{ref} is closed; merge into an open case", ref=ticket_ref(into_id))
                 )
-            for event in work.session.exec(
+            moving = work.session.exec(
                 select(FeedbackEvent).where(FeedbackEvent.ticket_id == source_id)
-            ):
-                event.ticket_id = into_id
+            ).all()
+            move_events(work.session, list(moving), target)
             raised: dict[str, str] = {}
             if is_more_urgent(source.priority, target.priority):
                 raised = {"priority_from": target.priority, "priority_to": source.priority}
