@@ -106,7 +106,7 @@ class CalendarConfig(StrictModel):
         if value is None:
             return None
         # The registry's codes, not `holidays.list_supported_countries()`: that imports
-        # every country's module (a third of a second) to list their subdivisions.
+        # every country's module (some 250 of them) to list their subdivisions.
         from holidays.registry import EntityLoader
 
         if value.upper() not in EntityLoader.get_country_codes():

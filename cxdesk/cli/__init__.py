@@ -118,7 +118,7 @@ COMMANDS = {
     help="Write log lines from this level up on standard error [env CXDESK_LOG; default: "
     "none, or as the config's [log] says].",
 )
-@click.version_option(__version__, package_name="cxdesk")
+@click.version_option(__version__)
 @click.pass_context
 def cli(
     ctx: click.Context,

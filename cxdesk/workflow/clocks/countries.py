@@ -1,11 +1,11 @@
 """A country's public holidays from the `holidays` package, loading that country alone.
 
 `holidays.country_holidays("CN")` imports `holidays.countries`, whose `__init__` imports all
-of the package's countries (some 250 modules, a quarter of a second) to reach one; every
-command and the desk that reads a running SLA clock would pay for them. The country's own
-module is loaded here from the package's registry instead; most need only the shared parts
-of `holidays` (calendars, groups, the base classes). The few built on a neighbour (Guam on the
-United States) go through the package as before.
+of the package's countries (some 250 modules) to reach one; every command and the desk that
+reads a running SLA clock would pay for them. The country's own module is loaded here from
+the package's registry instead; most need only the shared parts of `holidays` (calendars,
+groups, the base classes). The few built on a neighbour (Guam on the United States) go
+through the package as before.
 """
 
 from __future__ import annotations
