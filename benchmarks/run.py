@@ -19,7 +19,9 @@ stderr.
 - backtest: benchmarks/backtest.py, `cxdesk rules backtest`'s replay of the --large-db
   database's 1,000,000 events against streaming the same rows with no rule evaluated;
 - metric_alerts: benchmarks/metric_alerts.py, the metric alerts' look over a migrated copy
-  of the --large-db database, from the hourly rollups against scanning the events.
+  of the --large-db database, from the hourly rollups against scanning the events;
+- startup: benchmarks/startup.py, how soon `cxdesk --help`, `--version`, `ticket list` and
+  `ticket show` on the --large-db database answer, against `python -c pass`.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -48,6 +50,7 @@ BENCHMARKS = (
     "audit",
     "backtest",
     "metric_alerts",
+    "startup",
 )
 
 
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "http_ingest" in only:
         out, rss, _ = child(HERE / "http_ingest.py", "--events", str(args.http_events))
         results["http_ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if only & {"tui", "audit", "backtest", "metric_alerts"}:
+    if only & {"tui", "audit", "backtest", "metric_alerts", "startup"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -135,6 +138,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "metric_alerts" in only:
         out, rss, _ = child(HERE / "metric_alerts.py", "--db", args.large_db)
         results["metric_alerts"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "startup" in only:
+        out, rss, _ = child(HERE / "startup.py", "--db", args.large_db)
+        results["startup"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -192,6 +198,10 @@ def table(results: dict[str, Any]) -> str:
     add("  backtest / streaming the rows", "backtest", "ratio_to_stream")
     add("metric alerts look (1M events), median", "metric_alerts", "rollups_median_ms", unit=" ms")
     add("  scanning the events / rollups", "metric_alerts", "ratio_scan_to_rollups")
+    add("python -c pass (the floor), median", "startup", "python -c pass", "median_s", unit=" s")
+    for command in ("--help", "--version", "ticket list --limit 20", "ticket show"):
+        add(f"cxdesk {command}, median", "startup", f"cxdesk {command}", "median_s", unit=" s")
+        add("  against the floor", "startup", f"cxdesk {command}", "x_floor", unit="x")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))

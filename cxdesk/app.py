@@ -30,7 +30,6 @@ from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.workflow.loop.commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice
-from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher
 from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices
 
@@ -181,6 +180,8 @@ class CxdeskApp(OneLineCrashApp[None]):
     @work(thread=True, group="claim-next", exit_on_error=False)
     def claim_next(self) -> None:
         """Take the most urgent unassigned case of my queues, then open it."""
+        from cxdesk.workflow.loop.service import TicketService  # on the first C, not before
+
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
         try:
             ticket = service.handle(ClaimNext(at=self.desk.clock()))

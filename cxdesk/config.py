@@ -87,9 +87,11 @@ class CalendarConfig(StrictModel):
     def _check_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        import holidays
+        # The registry's codes, not `holidays.list_supported_countries()`: that imports
+        # every country's module (some 250 of them) to list their subdivisions.
+        from holidays.registry import EntityLoader
 
-        if value.upper() not in holidays.list_supported_countries():
+        if value.upper() not in EntityLoader.get_country_codes():
             raise ValueError(f"no holiday calendar for country code {value!r}")
         return value.upper()
 

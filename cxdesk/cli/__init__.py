@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import click
 
+from cxdesk import __version__
 from cxdesk.cli.context import EXIT_FATAL, EXIT_OK, Context
 from cxdesk.cli.lazy import LazyCommand, LazyGroup
 from cxdesk.errors import CxdeskError
@@ -126,7 +127,7 @@ COMMANDS = {
     help="Write log lines from this level up on standard error [env CXDESK_LOG; default: "
     "none, or as the config's [log] says].",
 )
-@click.version_option(package_name="cxdesk")
+@click.version_option(__version__)
 @click.pass_context
 def cli(
     ctx: click.Context,

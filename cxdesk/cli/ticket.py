@@ -18,7 +18,8 @@ from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
 
 if TYPE_CHECKING:
     from cxdesk.workflow.loop.service import Outcome
-    from cxdesk.workflow.reads.queries import TicketDetail, TicketRow
+    from cxdesk.workflow.reads.detail import TicketDetail
+    from cxdesk.workflow.reads.tickets import TicketRow
 
 
 TICKET_COLUMNS = ("id", "priority", "stage", "queue", "assignee", "customer", "sla", "title")
@@ -63,7 +64,7 @@ def ticket_list(
     queue, the priority and the stage, in that order; --wide shows them all."""
     from cxdesk.models import Stage
     from cxdesk.workflow.access.permissions import visible_queues
-    from cxdesk.workflow.reads.queries import TicketFilter, View, list_tickets
+    from cxdesk.workflow.reads.tickets import TicketFilter, View, list_tickets
 
     if stage is not None and stage not in {s.value for s in Stage}:
         raise click.BadParameter(
@@ -106,7 +107,7 @@ def _ticket_json(
 def ticket_show(context: Context, ticket_id: str, fmt: str) -> None:
     """Show one ticket with its customer and timeline."""
     from cxdesk.workflow.basics.refs import parse_ref
-    from cxdesk.workflow.reads.queries import ticket_detail
+    from cxdesk.workflow.reads.detail import ticket_detail
 
     number = parse_ref(ticket_id)
     viewer = context.viewer()

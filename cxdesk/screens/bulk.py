@@ -1,11 +1,15 @@
 """Bulk work in the queue: `space` marks a row, `*` the page, `b` applies one command to every
 marked ticket — each through the service with its own checks, at the version it was shown
 at — and tells what was done and what was refused, and why, ticket by ticket.
+
+The forms, the service and what fills them in are imported on the first `b`: the queue
+screen this mixes into is the first frame, and waits for nothing it does not show.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -18,17 +22,17 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cxdesk.i18n import Translator
-from cxdesk.screens.command_forms import command_fields
 from cxdesk.screens.context import Desk
 from cxdesk.screens.format import plain
-from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import LoadFailed
 from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import BULK_COMMANDS, BY_NAME, command_from_values
-from cxdesk.workflow.loop.service import Outcome, TicketService
-from cxdesk.workflow.reads.templates import read_template_text
 from cxdesk.workflow.reads.tickets import TicketRow
+
+if TYPE_CHECKING:
+    from cxdesk.screens.forms import Field
+    from cxdesk.workflow.loop.service import Outcome
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -168,6 +172,8 @@ class BulkActions(Screen[None]):
 
     @work(thread=True, exclusive=True, group="bulk-form", exit_on_error=False)
     def prepare_bulk_form(self, command: str, rows: list[TicketRow]) -> None:
+        from cxdesk.screens.command_forms import command_fields
+
         try:
             fields = command_fields(self.desk, command, rows)
         except Exception as exc:  # shown to the user, the screen stays usable
@@ -191,10 +197,15 @@ class BulkActions(Screen[None]):
             if values is not None:
                 self.apply_bulk(message.command, rows, values)
 
+        from cxdesk.screens.forms import FormScreen
+
         self.app.push_screen(FormScreen(title, message.fields, self.t), submitted)
 
     @work(thread=True, exclusive=True, group="bulk-apply", exit_on_error=False)
     def apply_bulk(self, command: str, rows: list[TicketRow], values: dict[str, str]) -> None:
+        from cxdesk.workflow.loop.service import TicketService
+        from cxdesk.workflow.reads.templates import read_template_text
+
         desk = self.desk
         at = desk.clock()
         try:

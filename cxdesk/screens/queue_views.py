@@ -16,7 +16,6 @@ from textual.screen import Screen
 from cxdesk.i18n import N_, Translator
 from cxdesk.screens.commands import Command
 from cxdesk.screens.context import Desk
-from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import LoadFailed
 from cxdesk.screens.queue_rows import COLUMN_WIDTHS, COLUMNS, CONFIG_COLUMNS, row_cells
 from cxdesk.screens.ticket_table import Column, TicketTable
@@ -114,6 +113,8 @@ class SavedViews(Screen[None]):
         if not filter_text.strip():
             self.notify(self.t("type a filter first, then ctrl+s saves it"), severity="warning")
             return
+        from cxdesk.screens.forms import Field, FormScreen  # a form's first use, not the queue's
+
         title = self.t("Save the filter as a view: {words}", words=" ".join(filter_text.split()))
         fields = [Field("name", N_("View name"))]
 

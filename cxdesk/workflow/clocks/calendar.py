@@ -10,7 +10,6 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
 from itertools import accumulate
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 from cxdesk.config import WEEKDAYS, CalendarConfig
 from cxdesk.errors import ConfigError
 from cxdesk.workflow.basics.instants import MICROSECOND, epoch_micros, from_epoch_micros
+from cxdesk.workflow.clocks.countries import country_holidays
 
 if TYPE_CHECKING:
     from holidays import HolidayBase  # imported when a calendar first needs a country's days
@@ -96,7 +96,7 @@ class BusinessCalendar:
 
     def _country_calendar(self, country: str) -> HolidayBase:
         if self._country_days is None:
-            self._country_days = _country_holidays(country)
+            self._country_days = country_holidays(country)
         return self._country_days
 
     def spans(self, day: date) -> list[tuple[datetime, datetime]]:
@@ -291,10 +291,3 @@ class _SpanTable:
 
 _LIMIT = timedelta(days=SEARCH_LIMIT_DAYS)
 _SLACK = timedelta(days=31)  # built around what is asked, so a run of nearby dates reuses it
-
-
-@cache
-def _country_holidays(country: str) -> HolidayBase:
-    import holidays
-
-    return holidays.country_holidays(country)
