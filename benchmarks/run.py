@@ -156,10 +156,14 @@ def table(results: dict[str, Any]) -> str:
     for figure, key, unit in (
         ("create, 1 tx each", "create_each_per_s", "/s"),
         ("create, one tx", "create_batch_per_s", "/s"),
+        ("claim → respond → resolve, 1 tx each step", "cycle_each_per_s", "/s"),
+        ("claim → respond → resolve, one tx", "cycle_batch_per_s", "/s"),
         ("open queue page", "list_first_page_median_ms", " ms"),
     ):
         for name, side in (("cxdesk", "cxdesk"), ("django-helpdesk", "django_helpdesk")):
             add(f"{name} {figure}", "compare", side, key, unit=unit)
+    for figure in ("create_each", "create_batch", "cycle_each", "cycle_batch"):
+        add(f"  cxdesk / django-helpdesk, {figure}", "compare", "cxdesk_vs_django_helpdesk", figure)
     add("django-helpdesk", "compare", "django_helpdesk", "error")
     add("audit verify (1M tickets), median", "audit", "verify_s", unit=" s")
     add("  rows and timeline entries", "audit", "rows_per_s", unit="/s")
