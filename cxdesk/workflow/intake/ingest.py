@@ -19,6 +19,8 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from sqlmodel import Session
+
 from cxdesk.config import Settings
 from cxdesk.db import Database, write_stamp
 from cxdesk.models import Customer, FeedbackEvent, Ticket
@@ -46,6 +48,7 @@ from cxdesk.workflow.intake.readers import BATCH_SIZE, Record
 from cxdesk.workflow.intake.rules import RuleFailure, RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Terms
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.loop.unit import own_unit
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +156,19 @@ class Ingestor:
         return self.summary
 
     def ingest_event(
-        self, event: FeedbackEventIn, raw: str, received_at: datetime | None = None
+        self,
+        event: FeedbackEventIn,
+        raw: str,
+        received_at: datetime | None = None,
+        session: Session | None = None,
     ) -> Result:
-        """One already-validated event in a transaction of its own (the demo's replay)."""
+        """One already-validated event, in `session` (the caller's write transaction: the
+        demo's replay) or in a transaction of its own."""
         self.summary.read += 1
         valid = event.flat(self.settings.timezone)
-        with self.db.write() as session:
-            (outcome,) = Batch(self, session, received_at or self.clock(), Memory()).run(
-                [(0, raw, valid, _NO_ORIGIN, None, None, None)]
-            )
+        item: Checked = (0, raw, valid, _NO_ORIGIN, None, None, None)
+        with own_unit(self.service, session) as unit:
+            (outcome,) = Batch(self, unit, received_at or self.clock(), Memory()).run([item])
         self._count([outcome])
         return outcome.result()
 

@@ -12,10 +12,9 @@ from sqlmodel import Session
 
 from cxdesk.i18n import Message, say
 from cxdesk.models import FeedbackEvent, Priority, Queue, Stage, Ticket, TicketKind, TimelineKind
-from cxdesk.workflow.audit.chain import ticket_state
+from cxdesk.workflow.audit.chain import append_audit, ticket_state
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.loop.assignment import Assigner
-from cxdesk.workflow.loop.batch import audit_row
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
 from cxdesk.workflow.loop.problem_scope import link_new_case, record_scope
 from cxdesk.workflow.loop.unit import (
@@ -139,7 +138,7 @@ def alert_entry(rule: str, priority: str, raised_from: str | None) -> tuple[str,
 def open_ticket(acting: Acting, command: OpenTicket, session: Session | None) -> Ticket:
     """Open a ticket inside the caller's transaction (ingest batches many per commit)."""
     assert session is not None, "a ticket is opened inside its caller's transaction"
-    queue = queue_of(session, command.queue_id)
+    queue = queue_of(acting, session, command.queue_id)
     acting.who(session).authorize("open", queue.team_id, "a new ticket")
     return open_in_queue(acting, command, queue, session)
 
@@ -180,7 +179,7 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
         work.add_entry(entry)
     if command.event_id is not None:
         session.get_one(FeedbackEvent, command.event_id).ticket_id = ticket.id
-    audit_row(
+    append_audit(
         session,
         at=at,
         actor=acting.actor,
