@@ -3,7 +3,8 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000]
-                             [--only ingest,tui,sweep,compare,audit,backtest]
+                             [--demo-large]
+                             [--only ingest,tui,sweep,compare,audit,backtest,demo]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -15,7 +16,9 @@ stderr.
 - audit: benchmarks/audit.py, `cxdesk audit verify` on the --large-db database against a
   bare loop computing the same HMACs over the same rows;
 - backtest: benchmarks/backtest.py, `cxdesk rules backtest`'s replay of the --large-db
-  database's 1,000,000 events against streaming the same rows with no rule evaluated.
+  database's 1,000,000 events against streaming the same rows with no rule evaluated;
+- demo: benchmarks/demo.py, `cxdesk demo --no-tui` building the small demo (and with
+  --demo-large the 1,000,000-ticket one) against `python -c pass`.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest")
+BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest", "demo")
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -116,6 +119,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "backtest" in only:
         out, rss, _ = child(HERE / "backtest.py", "--db", args.large_db)
         results["backtest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "demo" in only:
+        out, rss, _ = child(HERE / "demo.py", *(["--large"] if args.demo_large else []))
+        results["demo"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -170,6 +176,9 @@ def table(results: dict[str, Any]) -> str:
     add("  verify / bare HMAC loop", "audit", "ratio")
     add("rules backtest (1M events), median", "backtest", "events_per_s", unit=" events/s")
     add("  backtest / streaming the rows", "backtest", "ratio_to_stream")
+    add("cxdesk demo --no-tui (small), median", "demo", "small_median_s", unit=" s")
+    add("  python -c pass, median", "demo", "python_pass_median_s", unit=" s")
+    add("cxdesk demo --no-tui --size large", "demo", "large_s", unit=" s")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))
@@ -186,6 +195,7 @@ def main() -> None:
     parser.add_argument("--sweep-db", type=Path, default=Path("sweep-benchmark.db"))
     parser.add_argument("--compare-tickets", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
+    parser.add_argument("--demo-large", action="store_true", help="demo: also the large one")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     args = parser.parse_args()
     args.large_db, args.sweep_db = args.large_db.resolve(), args.sweep_db.resolve()
