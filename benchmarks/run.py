@@ -3,6 +3,7 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000] [--http-events 100000]
+                             [--demo-large]
                              [--only ingest,http_ingest,tui,sweep,compare,audit,…]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
@@ -21,7 +22,9 @@ stderr.
 - metric_alerts: benchmarks/metric_alerts.py, the metric alerts' look over a migrated copy
   of the --large-db database, from the hourly rollups against scanning the events;
 - startup: benchmarks/startup.py, how soon `cxdesk --help`, `--version`, `ticket list` and
-  `ticket show` on the --large-db database answer, against `python -c pass`.
+  `ticket show` on the --large-db database answer, against `python -c pass`;
+- demo: benchmarks/demo.py, `cxdesk demo --no-tui` building the small demo (and with
+  --demo-large the 1,000,000-ticket one) against `python -c pass`.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -51,6 +54,7 @@ BENCHMARKS = (
     "backtest",
     "metric_alerts",
     "startup",
+    "demo",
 )
 
 
@@ -141,6 +145,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "startup" in only:
         out, rss, _ = child(HERE / "startup.py", "--db", args.large_db)
         results["startup"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "demo" in only:
+        out, rss, _ = child(HERE / "demo.py", *(["--large"] if args.demo_large else []))
+        results["demo"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -186,10 +193,14 @@ def table(results: dict[str, Any]) -> str:
     for figure, key, unit in (
         ("create, 1 tx each", "create_each_per_s", "/s"),
         ("create, one tx", "create_batch_per_s", "/s"),
+        ("claim → respond → resolve, 1 tx each step", "cycle_each_per_s", "/s"),
+        ("claim → respond → resolve, one tx", "cycle_batch_per_s", "/s"),
         ("open queue page", "list_first_page_median_ms", " ms"),
     ):
         for name, side in (("cxdesk", "cxdesk"), ("django-helpdesk", "django_helpdesk")):
             add(f"{name} {figure}", "compare", side, key, unit=unit)
+    for figure in ("create_each", "create_batch", "cycle_each", "cycle_batch"):
+        add(f"  cxdesk / django-helpdesk, {figure}", "compare", "cxdesk_vs_django_helpdesk", figure)
     add("django-helpdesk", "compare", "django_helpdesk", "error")
     add("audit verify (1M tickets), median", "audit", "verify_s", unit=" s")
     add("  rows and timeline entries", "audit", "rows_per_s", unit="/s")
@@ -202,6 +213,9 @@ def table(results: dict[str, Any]) -> str:
     for command in ("--help", "--version", "ticket list --limit 20", "ticket show"):
         add(f"cxdesk {command}, median", "startup", f"cxdesk {command}", "median_s", unit=" s")
         add("  against the floor", "startup", f"cxdesk {command}", "x_floor", unit="x")
+    add("cxdesk demo --no-tui (small), median", "demo", "small_median_s", unit=" s")
+    add("  python -c pass, median", "demo", "python_pass_median_s", unit=" s")
+    add("cxdesk demo --no-tui --size large", "demo", "large_s", unit=" s")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))
@@ -219,6 +233,7 @@ def main() -> None:
     parser.add_argument("--compare-tickets", type=int, default=5_000)
     parser.add_argument("--http-events", type=int, default=100_000, help="HTTP ingest feed size")
     parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
+    parser.add_argument("--demo-large", action="store_true", help="demo: also the large one")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     args = parser.parse_args()
     args.large_db, args.sweep_db = args.large_db.resolve(), args.sweep_db.resolve()

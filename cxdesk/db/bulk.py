@@ -20,6 +20,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from cxdesk.db.engine import json_text
 from cxdesk.db.write_plans import insert_plan, update_plan
 
+FEW_KEYS = 32  # up to this many keys, `one_of` is an IN list on SQLite
+
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows of one shape with the driver's executemany (a COPY on PostgreSQL).
@@ -46,9 +48,12 @@ def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool
     """`column IN keys` with all the keys in one bound value: a JSON array on SQLite, an
     array on PostgreSQL. Ingest looks up a batch's tens of thousands of keys at once; as
     chunks of an IN list, SQLAlchemy's building and binding of each cost more than the
-    database's search."""
+    database's search. A few keys (one event's, in the demo's replay) are a plain IN list on
+    SQLite: the JSON array's statement is built anew each time, costing more than the search."""
     if dialect.name == "postgresql":
         return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    if len(keys) <= FEW_KEYS:  # a statement whose compiled form is kept and used again
+        return column.in_(keys)  # type: ignore[no-any-return]
     values = func.json_each(json_text(keys)).table_valued("value")
     return column.in_(select(values.c.value))  # type: ignore[no-any-return]
 

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from cxdesk.db import PERSON_INFO, Database, audit_key_file, insert_rows
@@ -166,6 +169,34 @@ class AuditChain:
             self.pending = []
 
 
+# session.info key: the chain as the session's transaction appends to it (see `transaction_chain`)
+_TRANSACTION_CHAIN = "cxdesk_audit_chain"
+
+
+def transaction_chain(session: Session) -> AuditChain:
+    """The chain the session's transaction appends to: its end is read once, under the chain's
+    lock (SQLite's write lock, PostgreSQL's advisory lock), which the transaction then holds
+    to its end, so no one else can append meanwhile and the end kept in memory stays the
+    chain's end. A rollback, of a savepoint too, forgets it: its rows may be gone, and the
+    next append reads the end again."""
+    chain: AuditChain | None = session.info.get(_TRANSACTION_CHAIN)
+    if chain is None:
+        session.flush()  # rows of this transaction come before the chain's end is read
+        chain = session.info[_TRANSACTION_CHAIN] = AuditChain(session)
+    return chain
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_rolled_back(session: OrmSession, _rolled_back: SessionTransaction) -> None:
+    session.info.pop(_TRANSACTION_CHAIN, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_ended(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction, not a savepoint: its lock is let go
+        session.info.pop(_TRANSACTION_CHAIN, None)
+
+
 def append_audit(
     session: Session,
     *,
@@ -176,8 +207,7 @@ def append_audit(
     detail: dict[str, Any],
 ) -> None:
     """Add one audit row chained to the last; call inside the command's transaction."""
-    session.flush()  # rows of this transaction come before the chain's end is read
-    chain = AuditChain(session)
+    chain = transaction_chain(session)
     chain.add(at=at, actor=actor, action=action, ticket_id=ticket_id, detail=detail)
     chain.write()
 

@@ -29,7 +29,7 @@ from cxdesk.db import Database
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import say
 from cxdesk.models import Queue, Stage
-from cxdesk.workflow.audit.chain import AuditChain, ticket_state, timeline_row_digest
+from cxdesk.workflow.audit.chain import ticket_state, timeline_row_digest, transaction_chain
 from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.clocks.sla import SlaPlanner
 from cxdesk.workflow.demo.small import DemoBuilder
@@ -464,7 +464,7 @@ class LargeDemo:
             self._write(table, columns, rows[key])
             rows[key].clear()
         with self.db.write() as session:
-            chain = AuditChain(session)
+            chain = transaction_chain(session)
             for ticket, state, entries in rows["audit"]:
                 detail = {
                     "queue": ticket.queue_id,

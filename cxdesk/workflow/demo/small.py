@@ -13,11 +13,13 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
@@ -108,10 +110,17 @@ class DemoBuilder:
         self._active: set[int] = set()  # tickets with a story step on the agenda
         self._sequence = 0
         self._event_number = 0
+        self._transactions: ExitStack  # the replay's, while it runs
+        self._unit: ExitStack | None = None  # the replay's open transaction, if any
+        self._unit_session: Session
 
     # -- setup ---------------------------------------------------------------------------
 
     def build(self, events: int = SMALL_EVENTS, customers: int = SMALL_CUSTOMERS) -> DemoReport:
+        with ExitStack() as self._transactions:  # an error rolls back the open one
+            return self._replay(events, customers)
+
+    def _replay(self, events: int, customers: int) -> DemoReport:
         self.create_organisation()
         self.ingestor = Ingestor(self.db, self.settings, source="demo", clock=lambda: self.now)
         people = [self.customer(i) for i in range(customers)]
@@ -124,6 +133,7 @@ class DemoBuilder:
                 self.progress("demo", done, events)
             while next_sweep <= at:  # `cxdesk watch` ran all along
                 self._run_agenda_until(next_sweep)
+                self._commit()
                 report = sweep(self.db, self.settings, next_sweep)
                 for key in report.metric_alerts:
                     self._schedule_problem(key, next_sweep)
@@ -132,6 +142,7 @@ class DemoBuilder:
             if at < self.now:
                 self._feedback(self.rng.choice(people), at)
         self._problems()
+        self._commit()
         sweep(self.db, self.settings, self.now)
         if self.progress is not None:
             self.progress("demo", events, events)
@@ -219,7 +230,7 @@ class DemoBuilder:
     def _accept(self, event: FeedbackEventIn, at: datetime) -> None:
         """Through ingest, as a feed would deliver it; a new case gets a story."""
         raw = event.model_dump_json(exclude_none=True)
-        result = self.ingestor.ingest_event(event, raw, received_at=at)
+        result = self.ingestor.ingest_event(event, raw, received_at=at, session=self._session())
         if result.outcome is Outcome.CREATED and result.ticket_id and result.alert:
             story = self._story(result.ticket_id, result.alert.decisive.queue, event)
             self._schedule(result.ticket_id, at, story)
@@ -249,7 +260,8 @@ class DemoBuilder:
         while self._agenda and self._agenda[0][0] <= until:
             at, _, step = heapq.heappop(self._agenda)
             try:
-                step.action(at)
+                with self._session().begin_nested():  # a refused step leaves nothing behind
+                    step.action(at)
             except WorkflowError:
                 # A new alert reopened the ticket under its story: the owner works it again.
                 self._active.discard(step.ticket_id)
@@ -264,8 +276,7 @@ class DemoBuilder:
     def _story(self, ticket_id: int, queue_id: str, event: FeedbackEventIn) -> Story:
         """What the team does with one ticket, as (delay, action) steps."""
         rng = self.rng
-        with self.db.session() as session:
-            assignee = session.get_one(Ticket, ticket_id).assignee  # the queue may assign it
+        assignee = self._assignee(ticket_id)  # the queue may assign it
         team = self.settings.queues[queue_id].team
         act = self.services[assignee or rng.choice(self.team_agents[team])]
         # Only recent tickets may be neglected; older ones were worked off long ago.
@@ -273,12 +284,12 @@ class DemoBuilder:
         if recent and rng.random() < 0.25:
             return  # nobody gets to it: it breaches
         if assignee is None:
-            yield self._hours(0.05, 3), lambda at: act.handle(Claim(ticket_id, at=at))
+            yield self._hours(0.05, 3), lambda at: self._do(act, Claim(ticket_id, at=at))
         if recent and rng.random() < 0.15:
             return  # taken and forgotten
         yield (
             self._hours(0.1, 6),
-            lambda at: act.handle(Respond(ticket_id, rng.choice(RESPONSES), at=at)),
+            lambda at: self._do(act, Respond(ticket_id, rng.choice(RESPONSES), at=at)),
         )
         self._owners[ticket_id] = (act, event, recent)
         yield from self._work(ticket_id, act, event, recent)
@@ -294,44 +305,48 @@ class DemoBuilder:
             if rng.random() < 0.25:
                 yield (
                     self._hours(0.5, 12),
-                    lambda at: act.handle(Note(ticket_id, rng.choice(NOTES), at=at)),
+                    lambda at: self._do(act, Note(ticket_id, rng.choice(NOTES), at=at)),
                 )
             if rng.random() < 0.12:
                 yield (
                     self._hours(1, 10),
-                    lambda at: act.handle(
+                    lambda at: self._do(
+                        act,
                         Pend(
                             ticket_id,
                             "等待客户提供照片 waiting for photos from the customer",
                             at=at,
-                        )
+                        ),
                     ),
                 )
                 if recent and rng.random() < 0.6:
                     return  # still waiting
-                yield self._hours(12, 72), lambda at: act.handle(Resume(ticket_id, at=at))
+                yield self._hours(12, 72), lambda at: self._do(act, Resume(ticket_id, at=at))
             if rng.random() < 0.07:
                 yield (
                     self._hours(1, 8),
-                    lambda at: act.handle(
-                        Escalate(ticket_id, "customer threatens to cancel 客户要求升级处理", at=at)
+                    lambda at: self._do(
+                        act,
+                        Escalate(ticket_id, "customer threatens to cancel 客户要求升级处理", at=at),
                     ),
                 )
             yield (
                 self._hours(2, 30),
-                lambda at: act.handle(
+                lambda at: self._do(
+                    act,
                     Analyze(
                         ticket_id,
                         root_cause=cause,
                         driver=driver,
                         touchpoint=event.touchpoint,
                         at=at,
-                    )
+                    ),
                 ),
             )
             yield (
                 self._hours(2, 36),
-                lambda at: act.handle(
+                lambda at: self._do(
+                    act,
                     Resolve(
                         ticket_id,
                         code=rng.choice(
@@ -341,7 +356,7 @@ class DemoBuilder:
                         action="已处理并回访客户 handled and confirmed with customer",
                         remedy=rng.choice([None, "50元优惠券 coupon", "free shipping"]),
                         at=at,
-                    )
+                    ),
                 ),
             )
             outcome = rng.random()
@@ -382,55 +397,61 @@ class DemoBuilder:
         """Problem tickets for the commonest drivers, with their cases linked."""
         for index, (title, driver, queue_id) in enumerate(PROBLEMS):
             opened = self.now - timedelta(days=25 - 8 * index)
-            with self.db.write() as session:
-                problem = self.system.handle(
-                    OpenTicket(
-                        kind=TicketKind.PROBLEM,
-                        queue_id=queue_id,
-                        priority="P2",
-                        title=title,
-                        at=opened,
-                        tags=["problem"],
-                    ),
-                    session,
-                )
-                problem_id = problem.id or 0
-                cases = session.exec(
+            problem = self._do(
+                self.system,
+                OpenTicket(
+                    kind=TicketKind.PROBLEM,
+                    queue_id=queue_id,
+                    priority="P2",
+                    title=title,
+                    at=opened,
+                    tags=["problem"],
+                ),
+            )
+            problem_id = problem.id or 0
+            cases = (
+                self._session()
+                .exec(
                     select(Ticket.id)
                     .where(Ticket.driver == driver, Ticket.kind == "case")
                     .where(Ticket.opened_at >= opened - timedelta(days=10))
                     .order_by(col(Ticket.id))  # the same seed, the same cases, on either backend
                     .limit(12)
-                ).all()
+                )
+                .all()
+            )
             supervisor = self.services[self.me if queue_id != "vip" else "li.na"]
             self._take(supervisor, problem_id, opened + timedelta(hours=2))
             for case_id in cases:
                 assert case_id is not None  # a stored ticket has its number
-                supervisor.handle(Link(case_id, problem_id, at=opened + timedelta(hours=3)))
+                self._do(supervisor, Link(case_id, problem_id, at=opened + timedelta(hours=3)))
             if index < 2:
-                supervisor.handle(
+                self._do(
+                    supervisor,
                     Analyze(
                         problem_id,
                         root_cause=ROOT_CAUSES[driver],
                         driver=driver,
                         at=opened + timedelta(days=2),
-                    )
+                    ),
                 )
             if index == 0:
-                supervisor.handle(
+                self._do(
+                    supervisor,
                     CloseProblem(
                         problem_id,
                         "complaints about late delivery back to baseline for 7 days",
                         at=opened + timedelta(days=12),
-                    )
+                    ),
                 )
 
     def _schedule_problem(self, rule: str, at: datetime) -> None:
         """A supervisor takes up the problem ticket a metric alert opened."""
-        with self.db.session() as session:
-            problem_id = session.exec(
-                select(Ticket.id).where(Ticket.rule == rule, Ticket.stage == Stage.NEW)
-            ).first()
+        problem_id = (
+            self._session()
+            .exec(select(Ticket.id).where(Ticket.rule == rule, Ticket.stage == Stage.NEW))
+            .first()
+        )
         if problem_id is not None:
             self._schedule(problem_id, at, self._problem_story(problem_id))
 
@@ -439,34 +460,58 @@ class DemoBuilder:
         yield self._hours(1, 8), lambda at: self._take(lead, problem_id, at)
         yield (
             self._hours(24, 72),
-            lambda at: lead.handle(
+            lambda at: self._do(
+                lead,
                 Analyze(
                     problem_id,
                     root_cause="共性问题排查 cross-case investigation",
                     driver="multiple",
                     at=at,
-                )
+                ),
             ),
         )
         yield (
             timedelta(days=self.rng.uniform(5, 12)),
-            lambda at: lead.handle(
-                CloseProblem(problem_id, "the metric is back inside its band for a week", at=at)
+            lambda at: self._do(
+                lead,
+                CloseProblem(problem_id, "the metric is back inside its band for a week", at=at),
             ),
         )
 
     def _take(self, lead: TicketService, ticket_id: int, at: datetime) -> None:
         """A supervisor takes a ticket: claims it, or reassigns it to themself."""
-        with self.db.session() as session:
-            assignee = session.get_one(Ticket, ticket_id).assignee
+        assignee = self._assignee(ticket_id)
         if assignee is None:
-            lead.handle(Claim(ticket_id, at=at))
+            self._do(lead, Claim(ticket_id, at=at))
         elif assignee != lead.actor:
-            lead.handle(Assign(ticket_id, lead.actor, at=at))
+            self._do(lead, Assign(ticket_id, lead.actor, at=at))
 
     def _stage(self, ticket_id: int) -> str:
-        with self.db.session() as session:
-            return session.get_one(Ticket, ticket_id).stage
+        return self._session().exec(select(Ticket.stage).where(Ticket.id == ticket_id)).one()
+
+    def _assignee(self, ticket_id: int) -> str | None:
+        return self._session().exec(select(Ticket.assignee).where(Ticket.id == ticket_id)).one()
+
+    # -- the replay's transactions -------------------------------------------------------
+
+    def _session(self) -> Session:
+        """The replay's write transaction, begun when first needed and committed before each
+        sweep (which writes in transactions of its own): the events and commands between two
+        sweeps are one commit, as a busy desk's would be many, and the batch keeps the queues,
+        teams and agents they look up."""
+        if self._unit is None:
+            self._unit = self._transactions.enter_context(ExitStack())
+            self._unit_session = self._unit.enter_context(self.system.batch(())).session
+        return self._unit_session
+
+    def _commit(self) -> None:
+        if self._unit is not None:
+            unit, self._unit = self._unit, None
+            unit.close()
+
+    def _do(self, service: TicketService, command: Any) -> Any:
+        """`service.handle(command)` in the replay's transaction."""
+        return service.handle(command, self._session())
 
     def _report(self) -> DemoReport:
         from sqlalchemy import func

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from cxdesk.db import insert_rows
 from cxdesk.models import Queue, Stage, TicketKind, TimelineEntry
 from cxdesk.models.base import table_of
-from cxdesk.workflow.audit.chain import AuditChain, timeline_row_digest
+from cxdesk.workflow.audit.chain import timeline_row_digest, transaction_chain
 from cxdesk.workflow.clocks.sla import SlaPlanner, unplanned
 from cxdesk.workflow.intake.case_rows import insert_new_cases, update_changed_cases
 from cxdesk.workflow.intake.cases import Case
@@ -186,7 +186,7 @@ class CaseAlerts:
             write_rows(connection, self._opened_events())
         if not self.audit:
             return
-        chain = AuditChain(session)
+        chain = transaction_chain(session)
         for entry in self.audit:
             detail = entry["detail"]
             detail["timeline"] = [timeline_row_digest(chain.key, e) for e in entry["entries"]]

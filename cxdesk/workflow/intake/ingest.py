@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
+
+from sqlmodel import Session
 
 from cxdesk.config import Settings
 from cxdesk.db import Database, write_stamp
@@ -176,15 +179,20 @@ class Ingestor:
             logger.warning("%s: %s", self.source, failure)
 
     def ingest_event(
-        self, event: FeedbackEventIn, raw: str, received_at: datetime | None = None
+        self,
+        event: FeedbackEventIn,
+        raw: str,
+        received_at: datetime | None = None,
+        session: Session | None = None,
     ) -> Result:
-        """One already-validated event in a transaction of its own (the demo's replay)."""
+        """One already-validated event, in `session` (the caller's write transaction: the
+        demo's replay) or in a transaction of its own."""
         self.summary.read += 1
         valid = event.flat(self.settings.timezone)
-        with self.db.write(person=self.person) as session:
-            (outcome,) = Batch(self, session, received_at or self.clock(), Memory()).run(
-                [(0, raw, valid, _NO_ORIGIN, None, None, None)]
-            )
+        item: Checked = (0, raw, valid, _NO_ORIGIN, None, None, None)
+        own = self.db.write(person=self.person) if session is None else nullcontext(session)
+        with own as unit:
+            (outcome,) = Batch(self, unit, received_at or self.clock(), Memory()).run([item])
         self._count([outcome])
         return outcome.result()
 

@@ -49,7 +49,7 @@ def claim_next(acting: Acting, command: ClaimNext, session: Session | None) -> T
         if who.is_system:
             raise WorkflowError(say("claim-next takes a ticket for an agent, not for automation"))
         if queue is not None:
-            team = queue_of(reading, queue).team_id
+            team = queue_of(acting, reading, queue).team_id
             who.authorize("claim", team, f"queue {queue}")
             scope: tuple[str, ...] | None = (queue,)
         else:

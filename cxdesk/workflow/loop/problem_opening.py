@@ -45,7 +45,7 @@ def open_problem(acting: Acting, command: OpenProblem, session: Session | None) 
         raise WorkflowError(say("unknown priority {priority}", priority=repr(command.priority)))
     at = command.at or utcnow()
     with own_unit(acting, session) as unit:
-        queue = queue_of(unit, command.queue or acting.settings.metric_alerts.queue)
+        queue = queue_of(acting, unit, command.queue or acting.settings.metric_alerts.queue)
         acting.who(unit).authorize("open_problem", queue.team_id, "a new problem")
         rule = f"problem:{command.dimension}:{value}"[:128]
         already = unit.exec(

@@ -86,23 +86,27 @@ def matches(scope: OpenScope, facts: CaseFacts) -> bool:
     }.get(scope.dimension, False)
 
 
+# Built once and run in Core: every new case asks it, and there is rarely a problem open.
+_OPEN_SCOPES = (
+    select_columns(
+        ProblemScope.problem_id,
+        Queue.team_id,
+        ProblemScope.metric,
+        ProblemScope.dimension,
+        ProblemScope.value,
+        ProblemScope.gather_since,
+    )
+    .join(Ticket, col(Ticket.id) == ProblemScope.problem_id)
+    .join(Queue, col(Queue.id) == Ticket.queue_id)
+    .where(Ticket.stage != Stage.CLOSED)
+)
+
+
 def open_scopes(session: Session) -> list[OpenScope]:
     """The scopes of the problems still open: one read of a small table (ingest makes it
     once per batch)."""
-    rows = session.exec(
-        select_columns(
-            ProblemScope.problem_id,
-            Queue.team_id,
-            ProblemScope.metric,
-            ProblemScope.dimension,
-            ProblemScope.value,
-            ProblemScope.gather_since,
-        )
-        .join(Ticket, col(Ticket.id) == ProblemScope.problem_id)
-        .join(Queue, col(Queue.id) == Ticket.queue_id)
-        .where(Ticket.stage != Stage.CLOSED)
-    ).all()
-    return [OpenScope(*row) for row in rows]
+    session.flush()  # a problem opened in this transaction is open
+    return [OpenScope(*row) for row in session.connection().execute(_OPEN_SCOPES)]
 
 
 def open_case_facts(session: Session, team_id: str, since: datetime | None) -> dict[int, CaseFacts]:

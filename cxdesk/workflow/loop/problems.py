@@ -31,7 +31,7 @@ def link(acting: Acting, command: Link, session: Session | None) -> Ticket:
     with work_on(acting, command, session) as work:
         problem = work.session.get(Ticket, problem_id)
         visible = problem is not None and acting.who(work.session).in_scope(
-            queue_of(work.session, problem.queue_id).team_id
+            queue_of(acting, work.session, problem.queue_id).team_id
         )
         if problem is None or not visible or problem.kind != TicketKind.PROBLEM:
             raise NotFound(say("{ref} is not a problem ticket", ref=ticket_ref(problem_id)))

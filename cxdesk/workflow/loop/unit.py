@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
+from cxdesk.db import Database, insert_rows
 from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
@@ -34,8 +34,10 @@ from cxdesk.models import (
     TimelineEntry,
     TimelineKind,
 )
+from cxdesk.models.base import table_of
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.audit.chain import (
+    append_audit,
     chain_key,
     ticket_state,
     timeline_row_digest,
@@ -44,7 +46,7 @@ from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.clocks.calendar import Unmeasurable
 from cxdesk.workflow.clocks.sla import KNOWN_PRIORITIES, SlaPlanner
-from cxdesk.workflow.loop.batch import audit_row, cached_row
+from cxdesk.workflow.loop.batch import cached_row
 from cxdesk.workflow.loop.commands import TicketCommand
 from cxdesk.workflow.loop.notifications import hold_notices
 from cxdesk.workflow.loop.stages import next_stage
@@ -53,6 +55,7 @@ from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, chan
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_ESCALATION = 2
 MAX_TEXT = 20_000  # characters of one note, reply or reason
+_TIMELINE = table_of(TimelineEntry)
 
 
 def utcnow() -> datetime:
@@ -70,12 +73,26 @@ class Acting:
         self.planner = SlaPlanner(settings)
         self.outbox = Outbox(settings)
         self._who: Actor | None = None
+        self._queues: dict[str, Queue] = {}
 
     def who(self, session: Session) -> Actor:
         """The acting agent's role and teams, read once."""
         if self._who is None:
             self._who = load_actor(session, self.actor, self.settings)
         return self._who
+
+    def queue(self, session: Session, queue_id: str) -> Queue | None:
+        """A queue, read once (as ingest reads them once a run): queues change only when the
+        configuration, which this process has read once too, is synced into the database.
+        A queue that is not there is looked for again."""
+        queue = self._queues.get(queue_id)
+        if queue is None:
+            stored = cached_row(session, Queue, queue_id)
+            if stored is None:
+                return None
+            # A copy in no session: a rollback of the one it was read in cannot expire it.
+            queue = self._queues[queue_id] = Queue(**stored.model_dump())
+        return queue
 
 
 class Entry(NamedTuple):
@@ -141,17 +158,9 @@ class Work:
         row = entry.row(ticket_id, self.at, self.actor)
         digest = timeline_row_digest(chain_key(self.session), row)
         self.detail.setdefault("timeline", []).append(digest)
-        self.session.add(
-            TimelineEntry(
-                ticket_id=ticket_id,
-                at=self.at,
-                actor=self.actor,
-                kind=entry.kind,
-                body=entry.body,
-                event_id=entry.event_id,
-                data=entry.data,
-            )
-        )
+        # Written as a row, as ingest writes them: nothing reads an entry back as an object,
+        # and building and flushing one through the ORM cost more than the rest of the entry.
+        insert_rows(self.session.connection(), _TIMELINE, [row])
 
     def notify(self, logins: Sequence[str | None], kind: str, message: Message) -> None:
         """Tell these agents (unknown or empty logins are skipped), once each."""
@@ -196,7 +205,7 @@ def ticket_work(
         ref = ticket_ref(ticket_id)
         if ticket is None:
             raise NotFound(say("no ticket {ref}", ref=ref))
-        queue = cached_row(unit, Queue, ticket.queue_id)
+        queue = acting.queue(unit, ticket.queue_id)
         who = acting.who(unit)
         if queue is None:  # no team to be in: only those who see every team see it
             if not who.sees_all_teams:
@@ -269,7 +278,7 @@ def _finish(acting: Acting, cmd: Work) -> None:
     cmd.detail["state"] = ticket_state(
         ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
     )
-    audit_row(
+    append_audit(
         cmd.session,
         at=cmd.at,
         actor=cmd.actor,
@@ -344,8 +353,8 @@ def escalation_target(acting: Acting, session: Session, queue: Queue, level: int
     return ", ".join(acting.settings.cx_managers) or "CX manager"
 
 
-def queue_of(session: Session, queue_id: str) -> Queue:
-    queue = cached_row(session, Queue, queue_id)
+def queue_of(acting: Acting, session: Session, queue_id: str) -> Queue:
+    queue = acting.queue(session, queue_id)
     if queue is None:
         raise NotFound(say("no queue {queue}", queue=repr(queue_id)))
     return queue
