@@ -29,9 +29,9 @@ def ingest_rate(feed: Path, workdir: Path, hooked: bool) -> dict[str, float]:
     from sqlmodel import func, select
 
     from cxdesk.config import Settings
+    from cxdesk.config.webhooks import WebhookEndpoint, WebhooksConfig
     from cxdesk.db import Database
     from cxdesk.models import WebhookDelivery
-    from cxdesk.webhook_config import WebhookEndpoint, WebhooksConfig
     from cxdesk.workflow.access.org import sync_org
     from cxdesk.workflow.intake.feed import FeedSource
     from cxdesk.workflow.intake.ingest import Ingestor

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
+from cxdesk.config.followups import FollowupDeliveryConfig
 from cxdesk.db import Database
-from cxdesk.followup_config import FollowupDeliveryConfig
 from cxdesk.models import FollowUp, Ticket, TimelineEntry
 from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.access.staff import add_agent

@@ -23,8 +23,8 @@ from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from cxdesk.config import Settings
+from cxdesk.config.followups import FollowupDeliveryConfig
 from cxdesk.db import Database
-from cxdesk.followup_config import FollowupDeliveryConfig
 from cxdesk.models import Customer, FollowUp
 from cxdesk.workflow.sweep import sweep
 from tests.integration.test_followup_delivery import RESOLVED, resolved_case

@@ -19,9 +19,9 @@ import pytest
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
+from cxdesk.config.webhooks import WebhookEndpoint, WebhooksConfig
 from cxdesk.db import Database
 from cxdesk.models import WebhookDelivery
-from cxdesk.webhook_config import WebhookEndpoint, WebhooksConfig
 from cxdesk.workflow.loop.commands import Escalate
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.webhooks import ROUND, deliver
@@ -144,7 +144,7 @@ DIES_AFTER_CLAIMING = """
 import sys, time
 from datetime import datetime
 from cxdesk.db import Database
-from cxdesk.webhook_config import WebhookEndpoint
+from cxdesk.config.webhooks import WebhookEndpoint
 from cxdesk.workflow.ops.webhooks import claim
 
 db = Database.open(sys.argv[1])

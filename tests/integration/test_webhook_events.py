@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
+from cxdesk.config.webhooks import WebhookEndpoint, WebhooksConfig
 from cxdesk.db import Database
 from cxdesk.errors import WorkflowError
 from cxdesk.models import WebhookDelivery
-from cxdesk.webhook_config import WebhookEndpoint, WebhooksConfig
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import read_jsonl

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cxdesk.config import parse_settings
+from cxdesk.config.followups import FollowupDeliveryConfig, reply_url
 from cxdesk.errors import ConfigError
-from cxdesk.followup_config import FollowupDeliveryConfig, reply_url
 from cxdesk.followup_mail import Refused, build_message
 from cxdesk.workflow.basics.backoff import retry_at
 from cxdesk.workflow.basics.text import one_line

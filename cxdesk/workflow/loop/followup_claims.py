@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cxdesk.config import Settings
+from cxdesk.config.followups import reply_url
 from cxdesk.db import serialise
-from cxdesk.followup_config import reply_url
 from cxdesk.i18n import say
 from cxdesk.models import Customer, FollowUp, FollowUpStatus, Stage, Ticket, TicketKind
 from cxdesk.models.tickets import DELIVERY_PENDING

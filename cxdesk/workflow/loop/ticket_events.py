@@ -19,11 +19,11 @@ import orjson
 from sqlalchemy import Connection
 
 from cxdesk.config import Settings
+from cxdesk.config.webhooks import WebhookEndpoint
 from cxdesk.db import insert_rows
 from cxdesk.models import Ticket, WebhookDelivery
 from cxdesk.models.base import table_of
 from cxdesk.models.webhooks import PENDING
-from cxdesk.webhook_config import WebhookEndpoint
 from cxdesk.workflow.basics.refs import ticket_ref
 
 _outbox = table_of(WebhookDelivery)

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import httpx
 
+from cxdesk.config.webhooks import WebhookEndpoint
 from cxdesk.i18n import say
-from cxdesk.webhook_config import WebhookEndpoint
 from cxdesk.workflow.basics.text import clean_text
 
 SIGNATURE, TIMESTAMP, EVENT_ID = "X-Cxdesk-Signature", "X-Cxdesk-Timestamp", "X-Cxdesk-Event-Id"

@@ -25,11 +25,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from cxdesk.config import Settings
+from cxdesk.config.webhooks import MIN_SECRET, WebhookEndpoint
 from cxdesk.db import Database, serialise
 from cxdesk.i18n import say
 from cxdesk.models import WebhookDelivery
 from cxdesk.models.webhooks import DELIVERED, FAILED, PENDING
-from cxdesk.webhook_config import MIN_SECRET, WebhookEndpoint
 from cxdesk.workflow.basics.backoff import retry_at
 from cxdesk.workflow.ops.webhook_http import Attempt, client, post
 

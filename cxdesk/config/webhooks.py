@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from cxdesk.config_base import Duration, StrictModel
+from cxdesk.config.base import Duration, StrictModel
 
 WebhookEvent = Literal[
     "ticket.opened",

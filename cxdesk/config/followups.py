@@ -1,8 +1,6 @@
-"""The settings of follow-up delivery: how cxdesk runs the command that sends each survey.
-
-Beside `config.py`, which names these in `Settings`: the command and the reply address are
-top-level keys (`followup_command`, `followup_reply_base`), the rest a `[followup_delivery]`
-table.
+"""The follow-up survey's settings: when an answer verifies a fix (`[verify]`), and how cxdesk
+runs the command that sends each survey: the command and the reply address are top-level keys
+(`followup_command`, `followup_reply_base`), the rest a `[followup_delivery]` table.
 """
 
 from __future__ import annotations
@@ -13,7 +11,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from cxdesk.config_base import Duration
+from cxdesk.config.base import Duration, StrictModel
+
+
+class VerifyConfig(StrictModel):
+    window: Duration = timedelta(days=7)
+    nps_success: int = Field(default=7, ge=0, le=10)
+    csat_success: int = Field(default=4, ge=1, le=5)
 
 
 def _check_argv(argv: list[str]) -> list[str]:

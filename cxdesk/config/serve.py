@@ -1,0 +1,35 @@
+"""`cxdesk serve`'s settings: where it listens, its tokens (kept as hashes), its limits."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from cxdesk.config.base import StrictModel
+
+
+class ServeToken(StrictModel):
+    """A bearer token of `cxdesk serve`, kept as its SHA-256 only (`cxdesk serve token`)."""
+
+    login: str = Field(min_length=1, description="the agent the token acts as")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the token's SHA-256, in hex")
+
+
+class ServeConfig(StrictModel):
+    """`cxdesk serve`: where it listens, who may call it, and how much one caller may send."""
+
+    listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$", description="HOST:PORT")
+    max_body: int = Field(default=10 << 20, ge=1024, description="bytes a request may carry")
+    max_records: int = Field(default=10_000, ge=1, description="events a request may carry")
+    rate: float = Field(default=20, gt=0, description="requests a second a token may make")
+    burst: int = Field(default=40, ge=1, description="requests a token may make at once")
+    reply_rate: float = Field(default=20, gt=0, description="follow-up answers a second, in all")
+    reply_burst: int = Field(default=100, ge=1, description="follow-up answers at once, in all")
+    tokens: list[ServeToken] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _each_token_once(cls, value: list[ServeToken]) -> list[ServeToken]:
+        hashes = [token.sha256 for token in value]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("the same token is listed twice")
+        return value
