@@ -25,7 +25,7 @@ def serve(context: Context, listen: str | None) -> None:
         return
     from cxdesk import logs
     from cxdesk.web.app import build_app
-    from cxdesk.web.server import server
+    from cxdesk.web.server import server, settle_collector
 
     settings = context.settings
     context.viewer().require_admin("run the server")
@@ -39,6 +39,7 @@ def serve(context: Context, listen: str | None) -> None:
             err=True,
         )
     say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True)
+    settle_collector()
     running.run()
 
 
