@@ -3,7 +3,7 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000]
-                             [--only ingest,tui,sweep,compare,audit,backtest]
+                             [--only ingest,tui,sweep,compare,audit,backtest,search]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -15,7 +15,9 @@ stderr.
 - audit: benchmarks/audit.py, `cxdesk audit verify` on the --large-db database against a
   bare loop computing the same HMACs over the same rows;
 - backtest: benchmarks/backtest.py, `cxdesk rules backtest`'s replay of the --large-db
-  database's 1,000,000 events against streaming the same rows with no rule evaluated.
+  database's 1,000,000 events against streaming the same rows with no rule evaluated;
+- search: benchmarks/search.py, the queue's filter through the word index on the --large-db
+  database (migrated to the current schema first) against the substring scan it replaced.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest")
+BENCHMARKS = ("ingest", "tui", "sweep", "compare", "audit", "backtest", "search")
 
 
 def child(*args: str | Path) -> tuple[dict[str, Any] | str, float, float]:
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if only & {"tui", "audit", "backtest"}:
+    if only & {"tui", "audit", "backtest", "search"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -116,6 +118,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "backtest" in only:
         out, rss, _ = child(HERE / "backtest.py", "--db", args.large_db)
         results["backtest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "search" in only:
+        out, rss, _ = child(HERE / "search.py", "--db", args.large_db)
+        results["search"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -166,6 +171,8 @@ def table(results: dict[str, Any]) -> str:
     add("  verify / bare HMAC loop", "audit", "ratio")
     add("rules backtest (1M events), median", "backtest", "events_per_s", unit=" events/s")
     add("  backtest / streaming the rows", "backtest", "ratio_to_stream")
+    add("filter (1M tickets), worst p95, word index", "search", "worst_index_p95_ms", unit=" ms")
+    add("  worst p95, substring scan", "search", "worst_like_p95_ms", unit=" ms")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))
