@@ -221,7 +221,7 @@ COMMON_WORD = 2_000
 # Steps of SQLite's virtual machine that checking words may take (see `_finding_words`):
 # many more than a page or a capped count of common words needs, far fewer than checking a
 # million tickets.
-CHECK_STEPS = 2_000_000
+CHECK_STEPS = 1_000_000
 
 
 def _finding_words(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T:
