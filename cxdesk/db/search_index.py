@@ -220,7 +220,7 @@ def create_index(connection: Connection) -> None:
         return
     connection.exec_driver_sql(
         f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(title, customer, name, "
-        "tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2', columnsize = 0)"
+        "tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', columnsize = 0)"
     )
 
 
