@@ -195,12 +195,17 @@ def _forget(connection: Connection, ticket_ids: list[int]) -> None:
 def rebuild_index(connection: Connection) -> int:
     """Index every ticket afresh (after a migration or a copy); returns how many."""
     connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:  # a GIN index is built far faster over the rows than row by row
+        connection.exec_driver_sql(f"DROP INDEX {_GIN}")
     count = 0
     result = connection.exec_driver_sql(_TICKETS, execution_options={"yield_per": _CHUNK})
     for rows in result.partitions(_CHUNK):
         index_tickets(connection, [Indexed(*row) for row in rows])
         count += len(rows)
-    if connection.dialect.name == "sqlite":  # one b-tree of the index, not many pieces
+    if postgresql:
+        _create_gin(connection)
+    else:  # one b-tree of the index, not many pieces
         connection.exec_driver_sql(
             f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('optimize')"
         )
@@ -214,14 +219,19 @@ def create_index(connection: Connection) -> None:
             f"CREATE TABLE {SEARCH_TABLE} (ticket_id integer PRIMARY KEY "
             "REFERENCES tickets (id), terms tsvector NOT NULL)"
         )
-        connection.exec_driver_sql(
-            f"CREATE INDEX ix_{SEARCH_TABLE}_terms ON {SEARCH_TABLE} USING gin (terms)"
-        )
+        _create_gin(connection)
         return
     connection.exec_driver_sql(
         f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(title, customer, name, "
         "tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', columnsize = 0)"
     )
+
+
+_GIN = f"ix_{SEARCH_TABLE}_terms"
+
+
+def _create_gin(connection: Connection) -> None:
+    connection.exec_driver_sql(f"CREATE INDEX {_GIN} ON {SEARCH_TABLE} USING gin (terms)")
 
 
 def drop_index(connection: Connection) -> None:
