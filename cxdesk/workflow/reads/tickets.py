@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, nulls_last
+from sqlalchemy import func, nulls_last, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import QueryableAttribute
 from sqlmodel import Session, col, select
@@ -225,17 +225,19 @@ CHECK_STEPS = 1_000_000
 
 
 def _finding_words(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T:
-    """`run(check)`, choosing how free-text words are found on SQLite: looked up in the
-    word index when one of them is in few tickets, else checked ticket by ticket as the
+    """`run(check)`, choosing how free-text words are found: looked up in the word index
+    when they are in few tickets together, else (SQLite) checked ticket by ticket as the
     list is read, within CHECK_STEPS; a common word in a rare combination (few of its
-    tickets pass the other filters) runs out of them, and is looked up after all.
-    PostgreSQL's planner makes the same choice from its statistics."""
-    driver = session.connection().connection.driver_connection
-    if f.search is None or not isinstance(driver, sqlite3.Connection):
+    tickets pass the other filters) runs out of them, and is looked up after all. On
+    PostgreSQL common words are left to its planner (see `CheckedWords`)."""
+    if f.search is None:
         return run(False)
     indexed = f.search.indexed()
-    if indexed is None or _in_few_tickets(driver, indexed):
+    if indexed is None or _in_few_tickets(session, indexed):
         return run(False)
+    driver = session.connection().connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        return run(True)
     ran_out = False
 
     def out_of_steps() -> int:
@@ -254,13 +256,14 @@ def _finding_words(session: Session, f: TicketFilter, run: Callable[[bool], T]) 
     return run(False)
 
 
-def _in_few_tickets(driver: sqlite3.Connection, phrases: Phrases) -> bool:
-    found = driver.execute(
-        f"SELECT count(*) FROM (SELECT rowid FROM {SEARCH_TABLE} "
-        f"WHERE {SEARCH_TABLE} MATCH ? LIMIT {COMMON_WORD})",
-        (phrases.fts5(),),
-    ).fetchone()[0]
-    return bool(found < COMMON_WORD)
+def _in_few_tickets(session: Session, phrases: Phrases) -> bool:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        found, query = "terms @@ CAST(:q AS tsquery)", phrases.tsquery()
+    else:
+        found, query = f"{SEARCH_TABLE} MATCH :q", phrases.fts5()
+    few = text(f"SELECT count(*) FROM (SELECT 1 FROM {SEARCH_TABLE} WHERE {found} LIMIT :n) s")
+    return bool(connection.execute(few, {"q": query, "n": COMMON_WORD}).scalar_one() < COMMON_WORD)
 
 
 def read_ticket_page(
