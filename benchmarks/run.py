@@ -24,7 +24,9 @@ stderr.
 - startup: benchmarks/startup.py, how soon `cxdesk --help`, `--version`, `ticket list` and
   `ticket show` on the --large-db database answer, against `python -c pass`;
 - demo: benchmarks/demo.py, `cxdesk demo --no-tui` building the small demo (and with
-  --demo-large the 1,000,000-ticket one) against `python -c pass`.
+  --demo-large the 1,000,000-ticket one) against `python -c pass`;
+- search: benchmarks/search.py, the queue's filter through the word index on the --large-db
+  database (migrated to the current schema first) against the substring scan it replaced.
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -55,6 +57,7 @@ BENCHMARKS = (
     "metric_alerts",
     "startup",
     "demo",
+    "search",
 )
 
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "http_ingest" in only:
         out, rss, _ = child(HERE / "http_ingest.py", "--events", str(args.http_events))
         results["http_ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
-    if only & {"tui", "audit", "backtest", "metric_alerts", "startup"}:
+    if only & {"tui", "audit", "backtest", "metric_alerts", "startup", "search"}:
         built = ensure(
             args.large_db,
             "-m",
@@ -148,6 +151,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "demo" in only:
         out, rss, _ = child(HERE / "demo.py", *(["--large"] if args.demo_large else []))
         results["demo"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+    if "search" in only:
+        out, rss, _ = child(HERE / "search.py", "--db", args.large_db)
+        results["search"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -216,6 +222,8 @@ def table(results: dict[str, Any]) -> str:
     add("cxdesk demo --no-tui (small), median", "demo", "small_median_s", unit=" s")
     add("  python -c pass, median", "demo", "python_pass_median_s", unit=" s")
     add("cxdesk demo --no-tui --size large", "demo", "large_s", unit=" s")
+    add("filter (1M tickets), worst p95, word index", "search", "worst_index_p95_ms", unit=" ms")
+    add("  worst p95, substring scan", "search", "worst_like_p95_ms", unit=" ms")
     for section in BENCHMARKS:
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))

@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import cxdesk.models  # noqa: F401  (registers every table on the metadata)
+from cxdesk.db.search_index import not_search_table
 
 engine = context.config.attributes["engine"]
 
@@ -13,6 +14,7 @@ with engine.begin() as connection:
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=not_search_table,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -27,6 +27,7 @@ from cxdesk.db import (
     newest_migration,
     resolve_url,
 )
+from cxdesk.db.search_index import not_search_table
 from cxdesk.errors import DatabaseError
 from cxdesk.models import Customer, Meta
 from cxdesk.models.base import UTCDateTime
@@ -43,7 +44,8 @@ def test_upgrade_is_idempotent_and_matches_the_models(empty_db: Database) -> Non
     # The file names name the head too: opening an up-to-date database reads only those.
     assert current_revision(empty_db.engine) == head_revision() == newest_migration()
     with empty_db.engine.connect() as connection:
-        drift = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": not_search_table})
+        drift = compare_metadata(context, SQLModel.metadata)
     assert drift == [], "models and migrations disagree; add a migration"
     empty_db.check_schema()
 
@@ -179,6 +181,8 @@ def test_upgrade_from_the_first_migration_keeps_every_row(empty_db: Database) ->
         assert connection.execute(last).scalar() == "audit-key"
         title, version = connection.execute(sa.text("SELECT title, version FROM tickets")).one()
         assert (title, version) == ("broken", 3)
+        key = "ticket_id" if connection.dialect.name == "postgresql" else "rowid"
+        assert connection.execute(sa.text(f"SELECT {key} FROM ticket_search")).scalar() == 1
         assert connection.execute(sa.text("SELECT comment FROM feedback_events")).scalar() == "坏了"
         # Every follow-up gets a reply token; one of a ticket no longer in verify is not due.
         token, due = connection.execute(
@@ -387,6 +391,11 @@ def test_moving_a_team_from_sqlite_to_postgresql(demo_sqlite: Path, pg_url: str,
     with target.connect() as b:  # analyzed: -1 rows would mean never
         estimate = sa.text("SELECT reltuples FROM pg_class WHERE relname = 'tickets'")
         assert b.execute(estimate).scalar() > 0
+        indexed = sa.text("SELECT count(*) FROM ticket_search")  # made from the copied tickets
+        assert (
+            b.execute(indexed).scalar()
+            == b.execute(sa.text("SELECT count(*) FROM tickets")).scalar()
+        )
     source.dispose()
     target.dispose()
     assert run("--db", pg_url, "--as", DEMO_ADMIN, "audit", "verify")[1].startswith("OK: ")

@@ -82,7 +82,17 @@ def test_the_large_builder_writes_consistent_rows(tmp_path: Path) -> None:
             )
         ).scalar()
         fk_problems = connection.execute(sa.text("PRAGMA foreign_key_check")).all()
+        indexed = connection.execute(sa.text("SELECT count(*) FROM ticket_search")).scalar()
+        wang = "SELECT count(*) FROM ticket_search WHERE ticket_search MATCH '\"王\"'"
+        named = "SELECT count(*) FROM tickets t JOIN customers c ON c.id = t.customer_id"
+        assert (
+            connection.execute(sa.text(wang)).scalar()
+            == connection.execute(
+                sa.text(f"{named} WHERE c.name LIKE '%王%' OR t.title LIKE '%王%'")
+            ).scalar()
+        )
     db.dispose()
+    assert indexed == 3000
     assert set(stages) == {"new", "collect", "analyze", "fix", "pending", "verify", "closed"}
     assert bad_clock == 0 and orphans == 0 and fk_problems == []
 

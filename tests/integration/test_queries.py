@@ -55,11 +55,12 @@ def test_an_interrupted_statement_stops_and_its_connection_serves_again(db: Data
         assert session.execute(sa.text("SELECT 1")).scalar() == 1
 
 
-def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) -> None:
+def test_free_text_matches_words_of_titles_and_customers(demo_copy: str) -> None:
     db = Database.open(demo_copy)
     with db.session() as session:
         every = list_tickets(session, TicketFilter(), limit=10_000)
-        sample = next(r for r in every if r.customer_name and len(r.title) > 6)
+        sample = next(r for r in every if r.customer_name and "快递" in r.title)
+        english = next(r for r in every if "parcel" in r.title)
 
         def found(text: str) -> list[int]:
             f = TicketFilter(search=Search.parse(text))
@@ -67,18 +68,19 @@ def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) ->
             assert count_tickets(session, f) == len(rows)
             return [r.number for r in rows]
 
-        assert sample.number in found(sample.title[2:6])  # inside a title
+        assert sample.number in found(sample.title[1:3])  # Chinese: anywhere in a title
         assert sample.number in found(sample.customer_name[-1])  # one character of a name
         assert sample.number in found(sample.customer_id)
+        assert english.number in found("parc")  # other scripts: the start of a word
+        assert english.number not in found("arcel")
         assert found("zzzz-nothing") == []
-        assert found("%") == [r.number for r in every if "%" in r.title]  # data, not a pattern
+        assert found("%") == found("_") == [r.number for r in every]  # punctuation: no words
         two = [r.number for r in every if "快递" in r.title or "快递" in (r.customer_name or "")]
         assert two and found("快递") == two
         down = [r.number for r in every if "down" in r.title.lower()]
         assert down and found("DOWN") == found("Down") == found("down") == down  # any case
-        assert found("_") == [r.number for r in every if "_" in r.title + (r.customer_id or "")]
         theirs = [r.number for r in every if r.customer_id == sample.customer_id]
-        assert found(f"customer:{sample.customer_id}") == theirs  # exact, not a substring
+        assert found(f"customer:{sample.customer_id}") == theirs  # exact, not a word
         assert found(f"customer:{sample.customer_id[:-1]}") == []
     db.dispose()
 
@@ -86,20 +88,19 @@ def test_free_text_matches_substrings_of_titles_and_customers(demo_copy: str) ->
 WORDS = ["快递", "王", "down", "zzzz", "%", "_", "cx-000001", "priority:P1 王", "down 快递"]
 
 
-def test_words_match_the_same_tickets_through_the_join_or_the_customers_first(
-    demo_copy: str,
-) -> None:
-    """The two ways `_word_scan` chooses between select the same tickets, on each backend."""
+def test_words_looked_up_or_checked_match_the_same_tickets(demo_copy: str) -> None:
+    """The two ways `_finding_words` chooses between select the same tickets, on each
+    backend."""
     db = Database.open(demo_copy)
     with db.session() as session:
         for text in WORDS:
             f = TicketFilter(search=Search.parse(text))
-            joined = sorted(session.exec(tickets._matching(f, customers_joined=True)))
-            assert sorted(session.exec(tickets._matching(f, customers_joined=False))) == joined
+            looked_up = sorted(session.exec(tickets._matching(f, False)))
+            assert sorted(session.exec(tickets._matching(f, True))) == looked_up
     db.dispose()
 
 
-def test_a_word_scan_out_of_steps_is_done_again_with_the_same_answer(
+def test_a_check_out_of_steps_is_looked_up_with_the_same_answer(
     demo_sqlite: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = Database.open(str(demo_sqlite))
@@ -114,8 +115,9 @@ def test_a_word_scan_out_of_steps_is_done_again_with_the_same_answer(
                 for f in (TicketFilter(search=Search.parse(text)) for text in WORDS)
             ]
 
-    joined = answers()
-    assert any(rows for rows, _ in joined)
-    monkeypatch.setattr(tickets, "WORD_SCAN_STEPS", 1)  # every join scan runs out at once
-    assert answers() == joined
+    monkeypatch.setattr(tickets, "COMMON_WORD", 1)  # every word is checked, not looked up
+    checked = answers()
+    assert any(rows for rows, _ in checked)
+    monkeypatch.setattr(tickets, "CHECK_STEPS", 1)  # every check runs out at once
+    assert answers() == checked
     db.dispose()

@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.db.search_index import Indexed, index_tickets
 from cxdesk.errors import CxdeskError
 from cxdesk.i18n import say
 from cxdesk.models import Queue, Stage
@@ -287,13 +288,16 @@ class LargeDemo:
         self.rules = RuleSet(settings.rules)
         self.alert_for = cache(self._alert_for)
         self.due_times = cache(self._due_times)
+        self.names: dict[str, str | None] = {}  # the customers' names, for the word index
 
     def build(self, tickets: int, customers: int) -> str:
         self.builder.create_organisation()
         with self.db.session() as session:
             self.queues = {q.id: q for q in session.exec(select(Queue))}
         people = [self.builder.customer(i) for i in range(customers)]
-        self._write("customers", CUSTOMER_COLUMNS, [customer_row(c, self.start) for c in people])
+        customer_rows = [customer_row(c, self.start) for c in people]
+        self.names = {row[0]: row[1] for row in customer_rows}  # id, name: CUSTOMER_COLUMNS
+        self._write("customers", CUSTOMER_COLUMNS, customer_rows)
         rows: dict[str, list[Any]] = {key: [] for key in (*self.tables, "audit")}
         minutes = sorted(self.rng.randrange(self.days * 1440) for _ in range(tickets))
         for number, minute in enumerate(minutes, start=1):
@@ -464,6 +468,13 @@ class LargeDemo:
             self._write(table, columns, rows[key])
             rows[key].clear()
         with self.db.write() as session:
+            index_tickets(
+                session.connection(),
+                [
+                    Indexed(t.id, t.title, t.customer_id, self.names[t.customer_id])
+                    for t, _, _ in rows["audit"]
+                ],
+            )
             chain = transaction_chain(session)
             for ticket, state, entries in rows["audit"]:
                 detail = {

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from cxdesk.db import insert_rows, serialise, update_rows
+from cxdesk.db.search_index import Indexed, index_tickets, reindex_customers
 from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Queue, Stage
 from cxdesk.models.base import table_of
@@ -88,6 +89,7 @@ class Batch:
         # What the batch writes of its customers, by id: new ones and changed ones.
         self.new_customers: dict[str, dict[str, Any]] = {}
         self.changed_customers: dict[str, dict[str, Any]] = {}
+        self.renamed: set[str] = set()  # stored customers whose names changed
         self.service_work: list[Callable[[], None]] = []
         self.scopes: list[OpenScope] = []
         self.links: dict[int, list[Case]] = {}  # by open problem: the new cases of its scope
@@ -260,6 +262,8 @@ class Batch:
             if value is not None and value != row[name]:
                 row[name] = value
                 changed = True
+                if name == "name":
+                    self.renamed.add(key)
         if changed and key not in self.new_customers:
             self.changed_customers[key] = row
         return row
@@ -280,6 +284,21 @@ class Batch:
                 self.links.setdefault(scope.problem_id, []).append(case)
 
     # -- work done by the service inside this transaction ----------------------------------
+
+    def _index_cases(self) -> None:
+        """Put the new cases in the word index, and index again the tickets of customers
+        whose names changed (their new cases among them)."""
+        connection = self.session.connection()
+        customers = self.customers
+        index_tickets(
+            connection,
+            [
+                Indexed(c.id, c.rows["title"], c.customer_id, customers[c.customer_id]["name"])
+                for c in self.alerts.new_cases.values()
+                if c.id is not None
+            ],
+        )
+        reindex_customers(connection, self.renamed - self.new_customers.keys())
 
     def _link(self, problem_id: int, cases: list[Case]) -> None:
         numbers = tuple(case.id for case in cases if case.id is not None)
@@ -340,6 +359,7 @@ class Batch:
         update_rows(session.connection(), _customer_table, changed_customers)
         self.alerts.write_new_cases(session.connection())
         add_tally(session.connection(), self._counted())
+        self._index_cases()
         self.ing.event_rows.write(session.connection(), self.events, at)
         self.alerts.write_changes(session)
         for problem_id, cases in self.links.items():  # the cases have their numbers now

@@ -11,8 +11,18 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from cxdesk.db.search_index import Indexed, index_tickets
 from cxdesk.i18n import Message, say
-from cxdesk.models import FeedbackEvent, Priority, Queue, Stage, Ticket, TicketKind, TimelineKind
+from cxdesk.models import (
+    Customer,
+    FeedbackEvent,
+    Priority,
+    Queue,
+    Stage,
+    Ticket,
+    TicketKind,
+    TimelineKind,
+)
 from cxdesk.workflow.audit.chain import append_audit, ticket_state
 from cxdesk.workflow.basics.text import clean_text
 from cxdesk.workflow.loop.assignment import Assigner
@@ -181,6 +191,7 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
             }
         ],
     ).one()
+    _index(ticket, session)
     record = opening_record(
         queue_id=queue.id,
         mode=queue.assignment,
@@ -212,6 +223,16 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
     elif ticket.kind == TicketKind.CASE:
         link_new_case(acting, ticket, queue.team_id, session)
     return ticket
+
+
+def _index(ticket: Ticket, session: Session) -> None:
+    """Put the new ticket in the word index, as ingest puts its new cases."""
+    assert ticket.id is not None  # flushed
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    name = customer.name if customer is not None else None
+    index_tickets(
+        session.connection(), [Indexed(ticket.id, ticket.title, ticket.customer_id, name)]
+    )
 
 
 def attach_alert(acting: Acting, command: AttachAlert, session: Session | None) -> Ticket:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlmodel import SQLModel
 
 from cxdesk.db import Database, current_revision, head_revision, insert_rows
+from cxdesk.db.search_index import rebuild_index
 from cxdesk.errors import CxdeskError
 from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.ops.schema import upgrade_database
@@ -68,6 +69,7 @@ def _copy_rows(
             copied[table.name] = count
             if on_table is not None:
                 on_table(table.name, count)
+        rebuild_index(writer)  # the word index is made from the copied tickets, not copied
         if writer.dialect.name == "postgresql":
             _advance_sequences(writer)
             # Statistics now, not when autovacuum comes by: until then PostgreSQL plans

@@ -7,15 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, ColumnElement, Select, literal, or_
+from sqlalchemy import Boolean, Select, false, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import col, select
+from sqlmodel import col
 
+from cxdesk.db.search_index import MAX_PIECES, SEARCH_TABLE, Phrase, Phrases
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
-from cxdesk.models import Customer, Ticket
+from cxdesk.models import Ticket
 from cxdesk.workflow.basics.refs import parse_ref
 
 FILTER_KEYS = {
@@ -36,8 +37,10 @@ _Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
 class Search:
     """`priority:P1 queue:vip 快递`: exact `key:value` terms and free text, all of them to match.
 
-    Free text matches the ticket id, the customer's id or name, or the title (the start of
-    the comment), as a substring in any language; it is always data, never a pattern.
+    A word matches the ticket id, or is found in the customer's id or name or the title (the
+    start of the comment): in Chinese and Japanese anywhere, as a run of characters; in
+    other scripts at the start of a word (`deliv` finds "delivery", `ivery` does not), the
+    case of any letter ignored. It is always data, never a pattern or query syntax.
     """
 
     terms: tuple[tuple[str, str], ...]
@@ -63,54 +66,120 @@ class Search:
                 words.append(token)
         return cls(tuple(terms), tuple(words))
 
-    def apply(self, statement: _Statement, *, customers_joined: bool = True) -> _Statement:
-        """Narrow `statement` to matching tickets. With `customers_joined` the statement joins
-        each ticket's customer and a word is looked for in the joined name; without, in the
-        names of all customers first (see `_word_scan`). Both select the same tickets."""
+    def indexed(self) -> Phrases | None:
+        """The words the word index is asked about all at once (see `apply`); None if
+        there are none."""
+        words = self._words()
+        phrases = tuple(phrase for phrase, number in words if phrase and number is None)
+        return Phrases(tuple(dict.fromkeys(phrases))) if phrases else None
+
+    def apply(self, statement: _Statement, *, check: bool = False) -> _Statement:
+        """Narrow `statement` to matching tickets: the words are found through the word
+        index (`cxdesk.db.search_index`), looked up or, with `check`, checked on each ticket
+        read (see `CheckedWords`), never by matching the tickets' own text. A word that is
+        also a ticket reference matches that ticket too. A word of punctuation alone
+        narrows nothing: the index holds letters and digits only."""
         for key, value in self.terms:
             column = col(FILTER_KEYS[key])
             value = value.upper() if key == "priority" else value
             statement = statement.where(column == value)
-        for word in self.words:
-            number = _ticket_number(word)
-            name = ContainsText(Customer.name, word)
-            matches: list[ColumnElement[bool]] = [
-                ContainsText(Ticket.title, word),
-                ContainsText(Ticket.customer_id, word),
-                name
-                if customers_joined
-                else col(Ticket.customer_id).in_(select(Customer.id).where(name)),
-            ]
-            if number is not None:
-                matches.append(col(Ticket.id) == number)
-            statement = statement.where(or_(*matches))
+        words = self._words()
+        if any(phrase is None and number is None for phrase, number in words):
+            return statement.where(false())
+        found = CheckedWords if check else LookedUpWords
+        indexed = self.indexed()
+        if indexed is not None:
+            statement = statement.where(found(Ticket.id, indexed))
+        for phrase, number in words:
+            if number is not None:  # a reference, or a word
+                either = col(Ticket.id) == number
+                if phrase is not None:
+                    either = or_(either, found(Ticket.id, Phrases((phrase,))))
+                statement = statement.where(either)
         return statement
 
+    def _words(self) -> list[tuple[Phrase | None, int | None]]:
+        """Each word that narrows: its phrase (None: longer than any text the index holds,
+        so found in no ticket), and the ticket it names (None: none)."""
+        found: list[tuple[Phrase | None, int | None]] = []
+        for word in self.words:
+            phrase, number = Phrase.of(word), _ticket_number(word)
+            if phrase is None and number is None:
+                continue  # punctuation alone
+            if phrase is not None and len(phrase.pieces) > MAX_PIECES:
+                phrase = None
+            found.append((phrase, number))
+        return found
 
-class ContainsText(FunctionElement[bool]):
-    """`column` holds `word` anywhere, ignoring the case of ASCII letters on every backend
-    (SQLite's LIKE does; PostgreSQL's does not, so it gets ILIKE). `word` is data: `%`, `_`
-    and the escape character in it match themselves."""
+
+class LookedUpWords(FunctionElement[bool]):
+    """`column` is the id of a ticket in which the word index finds every phrase of
+    `phrases`: an IN of the ids the index finds, for words in few tickets. The phrases are
+    bound as values in the index's own query language (see `Phrase`), so nothing typed is
+    ever syntax."""
 
     type = Boolean()
     inherit_cache = True
-    name = "contains_text"
+    name = "looked_up_words"
+    # A condition as it stands: SQLite would otherwise get `… = 1`, which no index serves.
+    _is_implicitly_boolean = True
 
-    def __init__(self, column: Any, word: str) -> None:
-        escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        super().__init__(column, literal(f"%{escaped}%"))
+    def __init__(self, column: Any, phrases: Phrases) -> None:
+        # Each phrase has a LIKE pattern of its own: their number is the statement's shape,
+        # which SQLAlchemy's cache of compiled statements tells apart.
+        fts5, tsquery, likes = phrases.fts5(), phrases.tsquery(), phrases.likes()
+        super().__init__(column, literal(fts5), literal(tsquery), *map(literal, likes))
 
 
-def _compile_contains(operator: str) -> Callable[..., str]:
-    def render(element: ContainsText, compiler: SQLCompiler, **kw: Any) -> str:
-        column, pattern = (compiler.process(c, **kw) for c in element.clauses)
-        return f"{column} {operator} {pattern} ESCAPE '/'"
+class CheckedWords(LookedUpWords):
+    """The same condition as `LookedUpWords`, checked ticket by ticket on SQLite against
+    the index's stored words (FTS5's content table, by the ticket's id), for words in many
+    tickets: a list read in its order then stops at its page, where looking up every
+    ticket the words are in would read them all. PostgreSQL gets an IN of the ids the
+    index finds, and its planner chooses how to read them."""
+
+    inherit_cache = True
+    name = "checked_words"
+
+
+def _render(phrase_ids: str) -> Callable[..., str]:
+    """How a dialect renders `LookedUpWords`: the column IN the ids `phrase_ids` selects."""
+
+    def render(element: LookedUpWords, compiler: SQLCompiler, **kw: Any) -> str:
+        column, fts5, tsquery, *_ = (compiler.process(c, **kw) for c in element.clauses)
+        return f"{column} IN ({phrase_ids.format(fts5=fts5, tsquery=tsquery)})"
 
     return render
 
 
-compiles(ContainsText)(_compile_contains("LIKE"))
-compiles(ContainsText, "postgresql")(_compile_contains("ILIKE"))
+def _render_checked(element: CheckedWords, compiler: SQLCompiler, **kw: Any) -> str:
+    column, _, _, *likes = (compiler.process(c, **kw) for c in element.clauses)
+    # FTS5's content table holds the title, customer id and name as c0, c1, c2: joined by
+    # two spaces, no phrase of a pattern's (words parted by one) runs across two of them.
+    text = "' ' || s.c0 || '  ' || s.c1 || '  ' || s.c2 || ' '"
+    found = " AND ".join(f"{text} LIKE {like} ESCAPE '/'" for like in likes)
+    return f"EXISTS (SELECT 1 FROM {SEARCH_TABLE}_content s WHERE s.id = {column} AND {found})"
+
+
+_POSTGRESQL_IDS = (
+    f"SELECT ticket_id FROM {SEARCH_TABLE} WHERE terms @@ CAST({{tsquery}} AS tsquery)"
+)
+
+
+def _render_postgresql_ids(element: LookedUpWords, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL, for words in few tickets: the ids found first, once, as an array, and
+    the tickets read by them. As an IN its planner misjudges a rare word's share of the
+    tickets and reads the list's order until it has a page, that is all of it."""
+    column, _, tsquery, *_ = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY(ARRAY({_POSTGRESQL_IDS.format(tsquery=tsquery)}))"
+
+
+compiles(LookedUpWords)(
+    _render(f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH {{fts5}}")
+)
+compiles(LookedUpWords, "postgresql")(_render_postgresql_ids)
+compiles(CheckedWords)(_render_checked)
+compiles(CheckedWords, "postgresql")(_render(_POSTGRESQL_IDS))
 
 
 def _ticket_number(word: str) -> int | None:

@@ -10,13 +10,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, nulls_last
+from sqlalchemy import func, nulls_last, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import QueryableAttribute
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cxdesk.db import Database
+from cxdesk.db.search_index import SEARCH_TABLE, Phrases
 from cxdesk.models import Customer, Stage, Ticket
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
@@ -127,7 +128,7 @@ def ticket_row(ticket: Ticket, customer_name: str | None) -> TicketRow:
 
 
 def _filtered(
-    statement: SelectOfScalar[int | None], f: TicketFilter, *, customers_joined: bool = True
+    statement: SelectOfScalar[int | None], f: TicketFilter, check: bool = False
 ) -> SelectOfScalar[int | None]:
     open_only = col(Ticket.stage) != Stage.CLOSED
     match f.view:
@@ -148,7 +149,7 @@ def _filtered(
     if f.queues is not None:
         statement = statement.where(col(Ticket.queue_id).in_(f.queues))
     if f.search is not None:
-        statement = f.search.apply(statement, customers_joined=customers_joined)
+        statement = f.search.apply(statement, check=check)
     if f.stage:
         statement = statement.where(col(Ticket.stage) == f.stage)
     if f.queue:
@@ -174,8 +175,8 @@ def list_tickets(
         case Sort.SLA:
             order = (nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
 
-    def page(customers_joined: bool) -> list[TicketRow]:
-        chosen = _matching(f, customers_joined).order_by(*order).limit(limit).offset(offset)
+    def page(check: bool) -> list[TicketRow]:
+        chosen = _matching(f, check).order_by(*order).limit(limit).offset(offset)
         statement = (
             select_columns(*_ROW_COLUMNS)
             .join(Customer, isouter=True)
@@ -184,7 +185,7 @@ def list_tickets(
         )
         return [_row(values) for values in session.exec(statement)]
 
-    return _word_scan(session, f, page)
+    return _finding_words(session, f, page)
 
 
 def default_sort(view: View) -> Sort:
@@ -197,45 +198,43 @@ def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) 
     """How many tickets match; with `cap`, counting stops at cap + 1 (shown as "cap+"), so a
     broad view over a million tickets costs no more than a narrow one."""
 
-    def count(customers_joined: bool) -> int:
-        matching = _matching(f, customers_joined)
+    def count(check: bool) -> int:
+        matching = _matching(f, check)
         if cap is not None:
             matching = matching.limit(cap + 1)
         return session.exec(select(func.count()).select_from(matching.subquery())).one()
 
-    return _word_scan(session, f, count)
+    return _finding_words(session, f, count)
 
 
-def _matching(f: TicketFilter, customers_joined: bool) -> SelectOfScalar[int | None]:
+def _matching(f: TicketFilter, check: bool) -> SelectOfScalar[int | None]:
     """The ids of the tickets `f` lets through."""
-    statement = select(col(Ticket.id))
-    words = f.search is not None and f.search.words
-    if words and customers_joined:  # words also match the customer's name
-        statement = statement.join(Customer, isouter=True)
-    return _filtered(statement, f, customers_joined=customers_joined)
+    return _filtered(select(col(Ticket.id)), f, check)
 
 
 T = TypeVar("T")
 
-# Steps of SQLite's virtual machine a scan joined to the customers gets (see `_word_scan`):
-# many more than a page or a capped count of a word that is not rare needs, far fewer than a
-# scan of a million tickets.
-WORD_SCAN_STEPS = 2_000_000
+# A word in fewer tickets than this is looked up in the word index: reading those few
+# tickets and sorting them is quick. One in more is checked on each ticket the list reads
+# in its order, which soon fills a page (see `CheckedWord`).
+COMMON_WORD = 2_000
+# Steps of SQLite's virtual machine that checking words may take (see `_finding_words`):
+# many more than a page or a capped count of common words needs, far fewer than checking a
+# million tickets.
+CHECK_STEPS = 1_000_000
 
 
-def _word_scan(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T:
-    """`run(customers_joined)`, choosing how free-text words are matched on SQLite.
-
-    Tickets are scanned in the list's order until the page (or the capped count) is full.
-    Joined to their customers, a word found in many tickets stops the scan early; but a rare
-    word scans them all, with a customer lookup each. Matching the customers' names first
-    (one pass over the customers) and then the tickets without the join is much quicker for a
-    rare word, and adds that pass to every common one. So the join is tried within
-    WORD_SCAN_STEPS of SQLite's virtual machine, and a scan that runs out of them is done
-    again the other way. PostgreSQL scans the join quickly either way.
-    """
-    if f.search is None or not f.search.words:
-        return run(True)
+def _finding_words(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T:
+    """`run(check)`, choosing how free-text words are found: looked up in the word index
+    when they are in few tickets together, else (SQLite) checked ticket by ticket as the
+    list is read, within CHECK_STEPS; a common word in a rare combination (few of its
+    tickets pass the other filters) runs out of them, and is looked up after all. On
+    PostgreSQL common words are left to its planner (see `CheckedWords`)."""
+    if f.search is None:
+        return run(False)
+    indexed = f.search.indexed()
+    if indexed is None or _in_few_tickets(session, indexed):
+        return run(False)
     driver = session.connection().connection.driver_connection
     if not isinstance(driver, sqlite3.Connection):
         return run(True)
@@ -246,7 +245,7 @@ def _word_scan(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T
         ran_out = True
         return 1  # non-zero: SQLite stops the statement ("interrupted")
 
-    driver.set_progress_handler(out_of_steps, WORD_SCAN_STEPS)
+    driver.set_progress_handler(out_of_steps, CHECK_STEPS)
     try:
         return run(True)
     except OperationalError:
@@ -255,6 +254,16 @@ def _word_scan(session: Session, f: TicketFilter, run: Callable[[bool], T]) -> T
     finally:
         driver.set_progress_handler(None, 0)
     return run(False)
+
+
+def _in_few_tickets(session: Session, phrases: Phrases) -> bool:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        found, query = "terms @@ CAST(:q AS tsquery)", phrases.tsquery()
+    else:
+        found, query = f"{SEARCH_TABLE} MATCH :q", phrases.fts5()
+    few = text(f"SELECT count(*) FROM (SELECT 1 FROM {SEARCH_TABLE} WHERE {found} LIMIT :n) s")
+    return bool(connection.execute(few, {"q": query, "n": COMMON_WORD}).scalar_one() < COMMON_WORD)
 
 
 def read_ticket_page(

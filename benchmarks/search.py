@@ -1,0 +1,190 @@
+"""The queue's filter on a million tickets: the word index against the substring scan it
+replaced, in the same run.
+
+    python benchmarks/search.py --db large.db [--rounds 15] [--views all,unassigned]
+
+`--db` is an SQLite file or a PostgreSQL URL holding `cxdesk demo --size large` (on
+PostgreSQL: its `cxdesk db copy`); one behind the current schema is migrated first, and the
+seconds that took (the index's backfill) are reported. Each filter is read as the queue
+screen reads it, one page of 50 (`read_ticket_page`) and the status line's count capped at
+1,000 (`read_ticket_count`), in each view; every round reads it once through the index and
+once through the old way, a LIKE of each word on the title, the customer id and the
+customer's name, so both run under the same load. The old way had two plans on SQLite (the
+customers joined, stopping early on a common word; or their names matched first, quick for
+a rare one) and tried the first within a budget of steps: here the index's count of the
+words picks which to try first, sparing it the steps it spent on a rare word, so its
+figures are if anything flattered. Prints p50/p95 of a read (page + count) per
+filter and view, for both, with the ratio, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Boolean, literal, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import col, select
+
+from cxdesk.db import Database, current_revision, head_revision
+from cxdesk.errors import NotFound
+from cxdesk.models import Customer, Ticket
+from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.ops.schema import upgrade_database
+from cxdesk.workflow.reads.queries import (
+    Search,
+    TicketFilter,
+    View,
+    read_ticket_count,
+    read_ticket_page,
+)
+
+FILTERS = {
+    "no match": "zzqx",
+    "王": "王",
+    "快递": "快递",
+    "common latin word": "parcel",
+    "one letter": "c",
+    "customer id": "C100123",
+    "ticket ref": "CX-000777",
+    "two words": "app 登录",
+    "快递 + priority:P1": "快递 priority:P1",
+    "parcel + priority:P1": "parcel priority:P1",
+    "no match + priority:P1": "zzqx priority:P1",
+    "王 + queue:vip": "王 queue:vip",
+}
+PAGE, CAP = 50, 1000
+
+_Statement = TypeVar("_Statement")
+
+
+class _Like(FunctionElement[bool]):
+    """The old matcher: `column LIKE '%word%'` (ILIKE on PostgreSQL), the word as data."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "old_like"
+
+    def __init__(self, column: Any, word: str) -> None:
+        escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        super().__init__(column, literal(f"%{escaped}%"))
+
+
+def _render(operator: str) -> Any:
+    def render(element: _Like, compiler: Any, **kw: Any) -> str:
+        column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+        return f"{column} {operator} {pattern} ESCAPE '/'"
+
+    return render
+
+
+compiles(_Like)(_render("LIKE"))
+compiles(_Like, "postgresql")(_render("ILIKE"))
+
+
+@dataclass(frozen=True)
+class OldSearch(Search):
+    """The filter as it was: each word a LIKE on the title, customer id and name. The read
+    passes `check` as it passes it to the index; here it picks the old two ways: True, the
+    customers joined (SQLite stops early on a common word); False, the customers' names
+    matched first (quick for a rare one). The read tries the first within its steps and
+    falls back to the second, as the old `_word_scan` did."""
+
+    def apply(self, statement: Any, *, check: bool = False) -> Any:
+        plain = Search(self.terms, ())
+        statement = plain.apply(statement)
+        if self.words and check:
+            statement = statement.join(Customer, isouter=True)
+        for word in self.words:
+            name = _Like(Customer.name, word)
+            matches = [
+                _Like(Ticket.title, word),
+                _Like(Ticket.customer_id, word),
+                name if check else col(Ticket.customer_id).in_(select(Customer.id).where(name)),
+            ]
+            with contextlib.suppress(NotFound):
+                matches.append(col(Ticket.id) == parse_ref(word))
+            statement = statement.where(or_(*matches))
+        return statement
+
+
+def _old(search: Search) -> OldSearch:
+    return OldSearch(search.terms, search.words)
+
+
+def read(db: Database, f: TicketFilter) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    rows = read_ticket_page(db, f, limit=PAGE)
+    count = read_ticket_count(db, f, cap=CAP)
+    return time.perf_counter() - started, len(rows), count or 0
+
+
+def _quantiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p95_ms": round(p95 * 1000, 1)}
+
+
+def run(url: str, rounds: int, views: list[View]) -> dict[str, Any]:
+    db = Database.open(url)
+    migrated = None
+    if current_revision(db.engine) != head_revision():
+        started = time.perf_counter()
+        upgrade_database(db)
+        migrated = round(time.perf_counter() - started, 1)
+    me = "zhou.min"
+    results: dict[str, Any] = {}
+    for name, text in FILTERS.items():
+        for view in views:
+            search = Search.parse(text)
+            new_f = TicketFilter(view=view, me=me, search=search)
+            old_f = TicketFilter(view=view, me=me, search=_old(search))
+            read(db, new_f)  # warm both: the first read of a filter pays for the cache
+            read(db, old_f)
+            new_t, old_t = [], []
+            for _ in range(rounds):
+                seconds, rows, count = read(db, new_f)
+                new_t.append(seconds)
+                seconds, old_rows, old_count = read(db, old_f)
+                old_t.append(seconds)
+            new_q, old_q = _quantiles(new_t), _quantiles(old_t)
+            results[f"{name} ({view.value})"] = {
+                "filter": text,
+                "rows": rows,
+                "count": count,
+                "old_rows": old_rows,
+                "old_count": old_count,
+                "index": new_q,
+                "like": old_q,
+                "ratio_p95": round(old_q["p95_ms"] / max(new_q["p95_ms"], 0.01), 1),
+            }
+    db.dispose()
+    worst = max(r["index"]["p95_ms"] for r in results.values())
+    return {
+        "backend": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "rounds": rounds,
+        "migrated_seconds": migrated,
+        "worst_index_p95_ms": worst,
+        "worst_like_p95_ms": max(r["like"]["p95_ms"] for r in results.values()),
+        "filters": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="SQLite file or PostgreSQL URL")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--views", default="all,unassigned")
+    args = parser.parse_args()
+    views = [View(v) for v in args.views.split(",")]
+    print(json.dumps(run(args.db, args.rounds, views), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

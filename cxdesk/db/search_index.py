@@ -1,0 +1,238 @@
+"""The tickets' word index, which the queue's free-text filter reads instead of scanning.
+
+Each ticket's title, customer id and customer name are kept as search text: lower-cased
+words of letters and digits, and every CJK character a word of its own (Chinese has no
+spaces, and people look for 王 or 快递 inside longer text). SQLite indexes the text with
+FTS5, PostgreSQL as a `tsvector` under a GIN index; a CJK word is looked up as the phrase of
+its characters, anything else as a phrase whose last word may be the start of a longer one.
+
+The writers keep it in bulk: ingest with its batch, a command with its ticket, the large
+demo and `db copy` by the chunk, and the migration that made it over every ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+SEARCH_TABLE = "ticket_search"
+# FTS5 keeps its index in shadow tables named after the virtual table.
+SEARCH_TABLES = frozenset(
+    {SEARCH_TABLE} | {f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "content", "config")}
+)
+
+
+def not_search_table(name: str | None, kind: str, _parents: object) -> bool:
+    """For Alembic's comparison of the schema with the models: the index's tables are made
+    by its migration, not from a model."""
+    return not (kind == "table" and name in SEARCH_TABLES)
+
+
+_CJK = (
+    "\u3040-\u30ff"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs
+    "\uac00-\ud7af"  # hangul syllables
+    "\U00020000-\U0003134f"  # ideographs beyond the basic plane
+)
+_CJK_CHARACTER = re.compile(f"[{_CJK}]")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; spaces, punctuation and symbols part them
+_LONGEST = 200  # characters a word is indexed by (PostgreSQL takes at most 2047 bytes)
+# A word of more pieces than the longest text holds (a title's 500 characters) matches none.
+MAX_PIECES = 500
+_CHUNK = 20_000
+
+
+def words_of(text: str | None) -> list[str]:
+    """`text`'s words as indexed: lower-cased runs of letters and digits, a CJK character
+    each. Everything else only parts them."""
+    if not text:
+        return []
+    spaced = _CJK_CHARACTER.sub(r" \g<0> ", text.lower())
+    return [word[:_LONGEST] for word in _WORD.findall(spaced)]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A filter word as the index looks it up: its pieces in a row, the last one possibly
+    the start of a longer word (never for a CJK character, which is a word of its own)."""
+
+    pieces: tuple[str, ...]
+    prefix: bool
+
+    @classmethod
+    def of(cls, word: str) -> Phrase | None:
+        """None for a word with no letters or digits, which the index cannot look up."""
+        pieces = tuple(words_of(word))
+        if not pieces:
+            return None
+        return cls(pieces, not _CJK_CHARACTER.fullmatch(pieces[-1]))
+
+    def fts5(self) -> str:
+        """An FTS5 query: one quoted phrase, so that nothing in the word is query syntax."""
+        quoted = '"' + " ".join(self.pieces).replace('"', '""') + '"'
+        return quoted + " *" if self.prefix else quoted
+
+    def like(self) -> str:
+        """A LIKE pattern with `/` as its escape, for the stored words of one field with a
+        space added on either side: the same phrase, looked for in one ticket's words."""
+        text = " ".join(self.pieces).replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return f"% {text}%" if self.prefix else f"% {text} %"
+
+    def tsquery(self) -> str:
+        """A `tsquery` in its text form: quoted lexemes, each next to the one before."""
+        lexemes = [_quoted(piece) for piece in self.pieces]
+        if self.prefix:
+            lexemes[-1] += ":*"
+        return " <-> ".join(lexemes)
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """Words that must all be found in a ticket, asked of the index at once."""
+
+    phrases: tuple[Phrase, ...]
+
+    def fts5(self) -> str:
+        return " AND ".join(phrase.fts5() for phrase in self.phrases)
+
+    def tsquery(self) -> str:
+        return " & ".join(f"({phrase.tsquery()})" for phrase in self.phrases)
+
+    def likes(self) -> list[str]:
+        return [phrase.like() for phrase in self.phrases]
+
+
+def _quoted(lexeme: str) -> str:
+    """A lexeme of a `tsvector` or `tsquery` literal: quotes and backslashes escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What the index holds of one ticket."""
+
+    ticket_id: int
+    title: str | None
+    customer_id: str | None
+    customer_name: str | None
+
+
+def _tsvector(ticket: Indexed) -> str:
+    """The ticket's words as a `tsvector` literal, written out here rather than parsed by
+    PostgreSQL so that its words are exactly `words_of`'s. The fields' positions leave a gap
+    between them, so that no phrase runs from one field into the next."""
+    positions: dict[str, list[int]] = {}
+    at = 0
+    for field in (ticket.title, ticket.customer_id, ticket.customer_name):
+        for word in words_of(field):
+            at += 1
+            positions.setdefault(word, []).append(min(at, 16383))
+        at += 1
+    return " ".join(
+        f"{_quoted(word)}:{','.join(map(str, places[:256]))}" for word, places in positions.items()
+    )
+
+
+def index_tickets(connection: Connection, tickets: Sequence[Indexed]) -> None:
+    """Add these tickets, none of them indexed yet, to the index."""
+    if not tickets:
+        return
+    if connection.dialect.name == "postgresql":
+        driver: Any = connection.connection.driver_connection
+        statement = f"COPY {SEARCH_TABLE} (ticket_id, terms) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for ticket in tickets:
+                copy.write_row((ticket.ticket_id, _tsvector(ticket)))
+        return
+    connection.exec_driver_sql(
+        f"INSERT INTO {SEARCH_TABLE} (rowid, title, customer, name) VALUES (?, ?, ?, ?)",
+        [
+            (
+                t.ticket_id,
+                " ".join(words_of(t.title)),
+                " ".join(words_of(t.customer_id)),
+                " ".join(words_of(t.customer_name)),
+            )
+            for t in tickets
+        ],
+    )
+
+
+_TICKETS = (
+    "SELECT t.id, t.title, t.customer_id, c.name FROM tickets t "
+    "LEFT JOIN customers c ON c.id = t.customer_id"
+)
+
+
+def reindex_customers(connection: Connection, customer_ids: Iterable[str]) -> None:
+    """Index again the tickets of these customers, whose names changed."""
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join(["?" if connection.dialect.name == "sqlite" else "%s"] * len(chunk))
+        rows = connection.exec_driver_sql(
+            f"{_TICKETS} WHERE t.customer_id IN ({marks})", tuple(chunk)
+        ).all()
+        tickets = [Indexed(*row) for row in rows]
+        _forget(connection, [t.ticket_id for t in tickets])
+        index_tickets(connection, tickets)
+
+
+def _forget(connection: Connection, ticket_ids: list[int]) -> None:
+    if not ticket_ids:
+        return
+    key = "ticket_id" if connection.dialect.name == "postgresql" else "rowid"
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    connection.exec_driver_sql(
+        f"DELETE FROM {SEARCH_TABLE} WHERE {key} = {mark}", [(i,) for i in ticket_ids]
+    )
+
+
+def rebuild_index(connection: Connection) -> int:
+    """Index every ticket afresh (after a migration or a copy); returns how many."""
+    connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:  # a GIN index is built far faster over the rows than row by row
+        connection.exec_driver_sql(f"DROP INDEX {_GIN}")
+    count = 0
+    result = connection.exec_driver_sql(_TICKETS, execution_options={"yield_per": _CHUNK})
+    for rows in result.partitions(_CHUNK):
+        index_tickets(connection, [Indexed(*row) for row in rows])
+        count += len(rows)
+    if postgresql:
+        _create_gin(connection)
+    else:  # one b-tree of the index, not many pieces
+        connection.exec_driver_sql(
+            f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('optimize')"
+        )
+    return count
+
+
+def create_index(connection: Connection) -> None:
+    """The index's table, empty (the migration fills it)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            f"CREATE TABLE {SEARCH_TABLE} (ticket_id integer PRIMARY KEY "
+            "REFERENCES tickets (id), terms tsvector NOT NULL)"
+        )
+        _create_gin(connection)
+        return
+    connection.exec_driver_sql(
+        f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(title, customer, name, "
+        "tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', columnsize = 0)"
+    )
+
+
+_GIN = f"ix_{SEARCH_TABLE}_terms"
+
+
+def _create_gin(connection: Connection) -> None:
+    connection.exec_driver_sql(f"CREATE INDEX {_GIN} ON {SEARCH_TABLE} USING gin (terms)")
+
+
+def drop_index(connection: Connection) -> None:
+    connection.exec_driver_sql(f"DROP TABLE {SEARCH_TABLE}")

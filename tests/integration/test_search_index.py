@@ -1,0 +1,258 @@
+"""The word index the queue's filter reads: the same answers as its definition (and, for
+Chinese, as the substring match it replaced) whichever way a word is found, kept by every
+writer, and deaf to query syntax, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session
+
+import cxdesk.workflow.reads.tickets as tickets
+from cxdesk.db import Database
+from cxdesk.db.search_index import Phrase, rebuild_index, words_of
+from cxdesk.errors import NotFound
+from cxdesk.models import Customer, Ticket, TicketKind
+from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.reads.queries import Search, TicketFilter, count_tickets, list_tickets
+from tests.integration.test_sweep import SETTINGS, T0, feed, survey
+
+CJK = "快递王李张晚了三天没到登录失败退款"
+LATIN = ["parcel", "Parcel", "PARCELS", "app", "App", "down", "o'neil", "e-mail", "x1", "12"]
+PUNCTUATION = [*"，。！!?-_%\"*():/'", " ", "  ", "\t"]
+PIECES = [*CJK, *LATIN, *PUNCTUATION, "CX-000012", "123", "Ωmega", "ÉCLAIR"]
+CORPUS_SIZE = 120
+
+
+def _text(rng: random.Random, most: int) -> str:
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, most)))
+
+
+@pytest.fixture
+def corpus(db: Database) -> list[tuple[int, str, str, str | None]]:
+    """Tickets with titles, customer ids and names mixing scripts, digits and punctuation,
+    written in bulk and indexed as a migration or a copy indexes them."""
+    rng = random.Random(7)
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    customers = [
+        Customer(
+            id=f"{rng.choice(['C', 'cust_', 'K-'])}{1000 + i}",
+            name=_text(rng, 4) or None,
+            created_at=at,
+            updated_at=at,
+        )
+        for i in range(40)
+    ]
+    rows = [
+        Ticket(
+            id=number,
+            queue_id="aftersales",
+            customer_id=rng.choice(customers).id,
+            title=_text(rng, 8),
+            opened_at=at,
+            updated_at=at,
+        )
+        for number in range(1, CORPUS_SIZE + 1)
+    ]
+    names = {c.id: c.name for c in customers}
+    corpus = [(r.id or 0, r.title, r.customer_id or "", names[r.customer_id or ""]) for r in rows]
+    with db.write() as session:
+        session.add_all(customers)
+        session.flush()
+        session.add_all(rows)
+        session.flush()
+        rebuild_index(session.connection())
+    return corpus
+
+
+def defined(word: str, fields: tuple[str, ...]) -> bool:
+    """A ticket matches `word` as documented: its phrase's words in a row in one field, the
+    last one as the start of a word unless it is a CJK character."""
+    phrase = Phrase.of(word)
+    if phrase is None:
+        return True  # punctuation alone narrows nothing
+    n = len(phrase.pieces)
+    for field in fields:
+        have = words_of(field)
+        for i in range(len(have) - n + 1):
+            *whole, last = have[i : i + n]
+            if tuple(whole) == phrase.pieces[:-1] and (
+                last.startswith(phrase.pieces[-1]) if phrase.prefix else last == phrase.pieces[-1]
+            ):
+                return True
+    return False
+
+
+def wanted(corpus: list[tuple[int, str, str, str | None]], word: str) -> list[int]:
+    """What a word should find: what `defined` says, and the ticket it names, if any."""
+    want = {i for i, *fields in corpus if defined(word, tuple(f or "" for f in fields))}
+    with contextlib.suppress(NotFound):
+        want.add(parse_ref(word))
+    return sorted(want)
+
+
+def found(session: Session, text: str, check: bool) -> list[int]:
+    f = TicketFilter(search=Search.parse(text))
+    ids = session.exec(tickets._matching(f, check)).all()
+    return sorted(i for i in ids if i is not None)
+
+
+def _words(corpus: list[tuple[int, str, str, str | None]]) -> st.SearchStrategy[str]:
+    texts = [t for row in corpus for t in row[1:] if t]
+    pieces = st.sampled_from(texts).flatmap(
+        lambda t: st.tuples(st.integers(0, len(t)), st.integers(1, 6)).map(
+            lambda ij: t[ij[0] : ij[0] + ij[1]]
+        )
+    )
+    typed = st.lists(st.sampled_from(PIECES), min_size=1, max_size=3).map("".join)
+    return (
+        st.one_of(pieces, typed)
+        .map(lambda w: w.strip())
+        .filter(lambda w: bool(w) and " " not in w and "\t" not in w and ":" not in w)
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_word_finds_the_tickets_its_definition_names_either_way(
+    db: Database, corpus: list[tuple[int, str, str, str | None]], data: st.DataObject
+) -> None:
+    word = data.draw(_words(corpus))
+    want = wanted(corpus, word)
+    with db.session() as session:
+        assert found(session, word, check=False) == want
+        assert found(session, word, check=True) == want
+    if all(c in CJK for c in word):  # Chinese: exactly the substring match it replaced
+        assert want == sorted(i for i, *fields in corpus if any(word in (f or "") for f in fields))
+
+
+def test_words_of_latin_match_at_their_start_in_any_case(
+    db: Database, corpus: list[tuple[int, str, str, str | None]]
+) -> None:
+    with db.session() as session:
+        parcel = found(session, "parcel", check=False)
+        assert parcel and found(session, "PARC", check=False) == parcel
+        assert found(session, "arcel", check=False) == []  # not inside a word (documented)
+        assert found(session, "快递", check=False) == sorted(
+            i for i, *fields in corpus if any("快递" in (f or "") for f in fields)
+        )
+        everything = list(range(1, CORPUS_SIZE + 1))
+        assert found(session, "%", check=False) == everything  # punctuation narrows nothing
+
+
+HOSTILE = [
+    '"',
+    '"快递',
+    "*",
+    "a*",
+    "NEAR(a b)",
+    "a NEAR b",
+    "-parcel",
+    "parcel-",
+    "AND",
+    "OR",
+    "NOT",
+    "(",
+    ")",
+    "((x",
+    "^app",
+    "{title}",
+    "title:x",
+    "c0:parcel",
+    "'",
+    "''",
+    "\\",
+    "a'b\\c",
+    "&",
+    "|",
+    "!",
+    "<->",
+    "x:*",
+    "\x1b[31m",
+    "\x00",
+    "x\x00y",
+    "%_/",
+    "快" * 600,
+    "a" * 5000,
+    "a " * 300,
+    "cx-000001",
+    "CX-999999999999",
+]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_query_syntax_typed_is_only_data(
+    db: Database, corpus: list[tuple[int, str, str, str | None]], check: bool
+) -> None:
+    with db.session() as session:
+        for word in HOSTILE:
+            text = word
+            for part in text.split():
+                if ":" in part and part.split(":")[0].isalpha():
+                    continue  # an unknown filter: refused before any query
+                assert found(session, part, check) == wanted(corpus, part), repr(part)
+            f = TicketFilter(search=Search.parse("快递 priority:P3 " + text.replace(":", "")))
+            list_tickets(session, f, limit=5)
+            count_tickets(session, f, cap=10)
+
+
+def _search(db: Database, text: str) -> list[int]:
+    with db.session() as session:
+        return [r.number for r in list_tickets(session, TicketFilter(search=Search.parse(text)))]
+
+
+def test_writers_keep_the_index(db: Database) -> None:
+    """Ingest's new cases and renamed customers, and a ticket opened by command."""
+    (bulk,) = feed(db, survey("e1", "c1", T0, nps=2, comment="快递三天没到 the parcel is late"))
+    assert bulk is not None
+    assert _search(db, "快递") == _search(db, "parcel") == _search(db, "c1") == [bulk]
+    renamed = FeedbackEventIn(
+        event_id="e2",
+        kind="survey",
+        occurred_at=T0,
+        customer=CustomerIn(id="c1", name="王小明"),
+        nps=10,
+    )
+    feed(db, renamed)
+    assert _search(db, "小明") == [bulk]
+    feed(
+        db,
+        renamed.model_copy(
+            update={"event_id": "e3", "customer": CustomerIn(id="c1", name="Grace")}
+        ),
+    )
+    assert _search(db, "小明") == [] and _search(db, "grace") == [bulk]
+    with db.write() as session:
+        opened = TicketService(db, SETTINGS).handle(
+            OpenTicket(
+                kind=TicketKind.CASE,
+                queue_id="aftersales",
+                priority="P2",
+                title="登录失败 cannot log in",
+                at=T0,
+                customer_id="c1",
+            ),
+            session,
+        )
+    assert _search(db, "登录") == _search(db, "log") == [opened.id]
+    assert _search(db, "grace") == [opened.id, bulk]  # the newest first
+
+
+def test_the_index_holds_every_ticket_once(db: Database) -> None:
+    feed(db, *(survey(f"e{i}", f"c{i}", T0, nps=1, comment=f"坏了 {i}") for i in range(30)))
+    with db.engine.connect() as connection:
+        key = "ticket_id" if db.engine.dialect.name == "postgresql" else "rowid"
+        indexed = connection.execute(sa.text(f"SELECT {key} FROM ticket_search")).scalars()
+        numbers = connection.execute(sa.text("SELECT id FROM tickets")).scalars()
+        assert sorted(indexed) == sorted(numbers) and len(_search(db, "坏")) == 30
