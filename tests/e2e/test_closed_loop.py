@@ -210,6 +210,24 @@ def screen_with(tmux: Callable[..., str], text: str) -> str:
         raise AssertionError(f"{missing}; the screen was:\n{last}") from None
 
 
+def field_focused(tmux: Callable[..., str], index: int) -> None:
+    """Wait until the form's field `index` (from 0) has the focus: its border is the one
+    drawn in a colour of its own (the others share the blurred one)."""
+
+    def colours() -> list[str]:
+        screen = tmux("capture-pane", "-e", "-p", "-t", "e2e").splitlines()
+        borders = [line.split("▊", 1)[0] for line in screen if "▔▔▔▔" in line]
+        return [border[border.rfind("\x1b[") :] for border in borders]
+
+    def focused() -> bool:
+        seen = colours()
+        return index < len(seen) and all(
+            (c == seen[index]) == (i == index) for i, c in enumerate(seen)
+        )
+
+    eventually(f"field {index} focused", focused)
+
+
 def resolve_in_the_tui(desk: Desk, login: str, ref: str) -> None:
     """Open the unassigned case, claim it, resolve it through the form, see it in verify."""
     with terminal(desk, login) as tmux:
@@ -226,12 +244,15 @@ def resolve_in_the_tui(desk: Desk, login: str, ref: str) -> None:
         screen_with(tmux, f"claimed by {login}")
         keys("x")
         screen_with(tmux, "ctrl+s save")
+        field_focused(tmux, 0)  # the form's own focus is set a moment after it shows
         keys("Enter")  # the resolution code's list opens…
         screen_with(tmux, "replacement")
         keys("Down", "Enter")  # …below the blank choice: the first code, refund
         eventually("the list closed", lambda: "replacement" not in capture(tmux))
-        for text in ("wrong size shipped", "refunded the order"):  # root cause, action
-            keys("Tab")
+        field_focused(tmux, 0)  # closed, it hands the focus back to its field
+        for field, text in ((1, "wrong size shipped"), (2, "refunded the order")):
+            keys("Tab")  # the root cause, then the action
+            field_focused(tmux, field)
             tmux("send-keys", "-t", "e2e", "-l", text)
             screen_with(tmux, text)
         keys("C-s")
