@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -282,7 +283,7 @@ def test_a_detractor_is_heard_resolved_surveyed_answered_and_told(tmp_path: Path
             detractor = {
                 "event_id": "s-1001",
                 "kind": "survey",
-                "occurred_at": "2026-03-02T09:15:00+08:00",
+                "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
                 "customer": {"id": "C100023", "name": "王芳", "email": "w@example.cn"},
                 "nps": 2,
                 "comment": "尺码发错了",
