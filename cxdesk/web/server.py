@@ -6,7 +6,9 @@ the log cxdesk's config names, and uvicorn's lines would quote raw paths.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -28,6 +30,18 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class StoppableServer(uvicorn.Server):
+    """uvicorn's server, for which SIGTERM or ctrl+c is the end of a clean run (exit 0, as
+    for `watch`): uvicorn raises the signal again once it has shut down, which killed the
+    process by SIGTERM or ended it as an interrupted command."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # the shutdown they asked for is done
+
+
 def server(app: ASGIApp, listen: str) -> uvicorn.Server:
     host, port = split_listen(listen)
     config = uvicorn.Config(
@@ -41,7 +55,7 @@ def server(app: ASGIApp, listen: str) -> uvicorn.Server:
         server_header=False,
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    return uvicorn.Server(config)
+    return StoppableServer(config)
 
 
 def settle_collector() -> None:

@@ -180,13 +180,17 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
         logger.warning("skipped %s", reason)
     logger.info(
         "sweep at %s: %d at risk, %d breaches escalated, %d follow-ups expired, "
-        "%d problems verified, follow-ups %s, metric alerts %s, %d skipped (%.2f s)",
+        "%d problems verified, surveys sent %d (retrying %d, failed %d, suppressed %d), "
+        "metric alerts %s, %d skipped (%.2f s)",
         now.isoformat(),
         report.at_risk,
         report.breaches,
         report.followups_expired,
         report.problems_verified,
-        report.followups,
+        report.followups.sent,
+        report.followups.retrying,
+        report.followups.failed,
+        report.followups.suppressed,
         report.metric_alerts if report.looked_at_metrics else "not due",
         len(report.skipped),
         sum(report.seconds.values()),

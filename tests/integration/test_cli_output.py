@@ -56,6 +56,8 @@ REASON = "UPDATE followups SET reason = (SELECT name FROM customers), status = '
 PRINTS_NO_DATA = {
     "demo": "builds its own data; prints counts and the path it was given",
     "wall": "a full-screen dashboard, tested on screen (tests/tui/test_wall.py)",
+    "db rebuild-rollups": "counts the rollups' rows it found wrong; prints numbers alone",
+    "serve token": "prints a random token and the login it was asked for, once an active agent",
 }
 
 

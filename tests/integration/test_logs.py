@@ -56,6 +56,7 @@ def test_log_level_writes_the_command_and_the_sweep_on_stderr(
     assert code == 0 and "at_risk" in out
     assert " INFO cxdesk.cli.context: cxdesk sweep\n" in err
     assert " INFO cxdesk.workflow.sweep: sweep at 2026-03-02T10:00:00+08:00: 0 at risk, " in err
+    assert ", surveys sent 0 (retrying 0, failed 0, suppressed 0), " in err  # no Python repr
     assert "DEBUG" not in err
 
 

@@ -1,15 +1,24 @@
 """`cxdesk serve token` mints a token, printed once beside the config lines that let it in;
-`cxdesk serve` refuses an address it cannot listen on. The command line's glue only, on
-SQLite: what the server does is tested on both backends in test_serve."""
+`cxdesk serve` refuses an address it cannot listen on, and ends cleanly when stopped. The
+command line's glue only, on SQLite: what the server does is tested on both backends in
+test_serve."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
+
+import httpx
+import pytest
 
 from cxdesk.config import Settings
 from cxdesk.web.callers import TOKEN_PREFIX, Tokens, token_hash
 from tests.conftest import Run
+from tests.integration.test_followup_samples import free_port
 
 
 def test_a_minted_token_is_shown_once_with_its_config_lines(run: Run, tmp_path: Path) -> None:
@@ -45,3 +54,30 @@ def test_serve_refuses_an_address_that_is_not_host_and_port(run: Run, tmp_path: 
     code, _, err = run(*db, "serve", "--listen", "localhost")
     assert code == 2
     assert "--listen: 'localhost' is not HOST:PORT" in err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_by_a_signal_exits_cleanly(run: Run, tmp_path: Path, stop: int) -> None:
+    """As the README says to stop it (ctrl+c, or SIGTERM from a service manager): exit 0, not
+    death by the signal uvicorn raised again after its shutdown, nor "error: interrupted"."""
+    db = str(tmp_path / "cx.db")
+    assert run("--db", db, "init")[0] == 0
+    port = free_port()
+    argv = [sys.executable, "-m", "cxdesk", "--db", db, "serve", "--listen", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "error" not in err
