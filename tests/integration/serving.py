@@ -25,7 +25,8 @@ from cxdesk.workflow.ops.schema import upgrade_database
 from tests.conftest import _pg_database
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-# login: (role, teams); "ghost" has a token but is no agent, "gone" was switched off.
+# login: (role, teams); "ghost" has a token but is no agent, "gone" was switched off, and
+# "cxdesk" is the system's own name, which no token acts as.
 AGENTS = {
     "feed": ("ingest", []),
     "li": ("agent", ["care"]),
@@ -33,7 +34,7 @@ AGENTS = {
     "zhou": ("supervisor", ["care"]),
     "gone": ("ingest", []),
 }
-TOKENS = {login: f"cxd_test-token-of-{login}" for login in [*AGENTS, "ghost"]}
+TOKENS = {login: f"cxd_test-token-of-{login}" for login in [*AGENTS, "ghost", "cxdesk"]}
 MAX_RECORDS = 500
 
 

@@ -155,6 +155,7 @@ def test_requests_at_once_open_one_case_per_customer(desk: Desk) -> None:
         ({"Authorization": "Bearer cxd_nobody-has-this"}, 401, "invalid_token"),
         (auth("ghost"), 403, "inactive_agent"),
         (auth("gone"), 403, "inactive_agent"),
+        (auth("cxdesk"), 403, "inactive_agent"),
         (auth("li"), 403, "forbidden"),  # an agent feeds no events
     ],
 )
@@ -188,6 +189,7 @@ def test_a_ticket_is_read_in_scope_and_masked_by_role(client: httpx.Client) -> N
     assert missing.json()["error"]["message"] == "no ticket CX-999999"
     assert client.get("/v1/tickets/CX-ABC", headers=auth("li")).status_code == 404
     assert client.get(f"/v1/tickets/{ticket}", headers=auth("feed")).status_code == 403
+    assert client.get(f"/v1/tickets/{ticket}", headers=auth("cxdesk")).status_code == 403
 
 
 def test_healthz_needs_no_token(client: httpx.Client) -> None:
