@@ -5,6 +5,7 @@ customer however many requests come at once."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cxdesk.web import limits
 from tests.integration.serving import (
     MAX_RECORDS,
     Desk,
@@ -259,6 +261,23 @@ def test_a_body_streamed_past_the_limit_is_stopped(client: httpx.Client) -> None
     answer = client.post("/v1/events", content=chunks(), headers=headers)
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "body_too_large"
+
+
+def test_a_body_that_trickles_in_is_cut_off(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that sends part of its body and then nothing is answered 408 once the body's
+    time is up, not held (with its connection) for as long as it likes."""
+    monkeypatch.setattr(limits, "BODY_SECONDS", 0.2, raising=False)
+    host, port = desk.url.removeprefix("http://").split(":")
+    head = (
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: {auth('feed')['Authorization']}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as caller:
+        caller.sendall(head.encode() + b'{"event_id": ')
+        answer = caller.makefile("rb").read()  # the server closes once it has answered
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "body_timeout"
 
 
 def test_unknown_paths_and_methods_answer_in_json(client: httpx.Client) -> None:
