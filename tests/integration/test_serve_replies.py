@@ -136,3 +136,26 @@ def test_the_reply_token_stays_out_of_the_access_log(
     assert token not in text
     line = json.loads(text.splitlines()[-1])
     assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
+
+
+def test_another_customers_followup_event_is_quarantined(desk: Desk, client: httpx.Client) -> None:
+    """A follow-up event through POST /v1/events answers only its own customer's ticket: one
+    naming someone else's case is quarantined, and that case stays in verify."""
+    ref, _token = resolved(desk, client, "R6-victim")
+    forged = {
+        "event_id": "R6-forged",
+        "kind": "followup",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "customer": {"id": "R6-someone-else"},
+        "nps": 10,
+        "ticket_id": ref,
+    }
+    answer = client.post("/v1/events", json=forged, headers=auth("feed"))
+    assert answer.status_code == 207
+    (result,) = answer.json()["results"]
+    assert result["status"] == "quarantined"
+    assert "R6-someone-else" in result["reason"]
+    assert stage(desk, ref) == "verify"
+    own = {**forged, "event_id": "R6-own", "customer": {"id": "R6-victim"}}
+    assert client.post("/v1/events", json=own, headers=auth("feed")).status_code == 200
+    assert stage(desk, ref) == "closed"
