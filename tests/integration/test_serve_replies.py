@@ -159,3 +159,24 @@ def test_another_customers_followup_event_is_quarantined(desk: Desk, client: htt
     own = {**forged, "event_id": "R6-own", "customer": {"id": "R6-victim"}}
     assert client.post("/v1/events", json=own, headers=auth("feed")).status_code == 200
     assert stage(desk, ref) == "closed"
+
+
+def test_a_survey_answered_by_a_feed_takes_no_second_answer_by_token(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The survey's ticket closed by its customer's follow-up event from a feed: an answer by
+    the token afterwards is a duplicate, not a second score counted."""
+    ref, token = resolved(desk, client, "R7")
+    answer = {
+        "event_id": "R7-feed",
+        "kind": "followup",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "customer": {"id": "R7"},
+        "nps": 10,
+        "ticket_id": ref,
+    }
+    assert client.post("/v1/events", json=answer, headers=auth("feed")).status_code == 200
+    again = client.post(f"/v1/followups/{token}", json={"nps": 0})
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    scores = "SELECT count(*) FROM feedback_events WHERE kind = 'followup' AND ticket_id = :t"
+    assert desk.scalar(scores, t=int(ref.removeprefix("CX-"))) == 1
