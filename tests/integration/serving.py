@@ -67,6 +67,18 @@ def served(db: Database, config: Settings) -> Iterator[str]:
         thread.join(30)
 
 
+def logged(log: Path, lines: int) -> str:
+    """The access log once it holds `lines` lines. A request's line is written just after its
+    answer is sent, so a caller that has the answer may look before the line is there (and
+    must not stop the log before it is)."""
+    deadline = time.monotonic() + 30
+    while True:
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        if text.count("\n") >= lines or time.monotonic() > deadline:
+            return text
+        time.sleep(0.01)
+
+
 @dataclass
 class Desk:
     url: str

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cxdesk.workflow.loop.commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
-from tests.integration.serving import Desk, auth, desk_on, event, settings
+from tests.integration.serving import Desk, auth, desk_on, event, logged, settings
 
 RESOLVED = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # before the server's clock (NOW)
 
@@ -130,9 +130,9 @@ def test_the_reply_token_stays_out_of_the_access_log(
     logs.follow_requests(LogConfig(file=log))
     try:
         client.post(f"/v1/followups/{token}", json={"nps": 9})
+        text = logged(log, 1)
     finally:
         logs.follow_requests(LogConfig())
-    text = log.read_text()
     assert token not in text
     line = json.loads(text.splitlines()[-1])
     assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
