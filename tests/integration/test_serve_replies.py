@@ -180,3 +180,18 @@ def test_a_survey_answered_by_a_feed_takes_no_second_answer_by_token(
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
     scores = "SELECT count(*) FROM feedback_events WHERE kind = 'followup' AND ticket_id = :t"
     assert desk.scalar(scores, t=int(ref.removeprefix("CX-"))) == 1
+
+
+def test_a_survey_past_its_expiry_takes_no_answer_before_a_sweep_expires_it(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The token is good until the survey's expiry, not until a sweep gets round to it."""
+    ref, token = resolved(desk, client, "R8")
+    with desk.db.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE followups SET expires_at = :at WHERE reply_token = :t"),
+            {"at": RESOLVED, "t": token},
+        )
+    late = client.post(f"/v1/followups/{token}", json={"nps": 10})
+    assert (late.status_code, late.json()["error"]["code"]) == (410, "expired")
+    assert stage(desk, ref) == "verify"

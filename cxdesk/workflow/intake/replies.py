@@ -58,7 +58,8 @@ def answer_by_token(
         followup, ticket = found
         assert followup.id is not None and ticket.id is not None
         ref = ticket_ref(ticket.id)
-        if followup.status == FollowUpStatus.EXPIRED:
+        # Expired at its time, whether or not a sweep has closed its ticket since.
+        if followup.status == FollowUpStatus.EXPIRED or followup.expires_at < clock():
             return ReplyOutcome(EXPIRED, ref)
         if followup.status == FollowUpStatus.ANSWERED:  # by this token, or a feed's answer
             return ReplyOutcome(DUPLICATE, ref)
