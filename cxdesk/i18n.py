@@ -622,6 +622,7 @@ ZH: dict[str, str] = {
     ),
     "Content-Length is not a number": "Content-Length 不是数字",
     "the client left before the body ended": "客户端在请求体结束前断开",
+    "the body did not arrive within {seconds} s": "请求体未在 {seconds} 秒内到齐",
     "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"

@@ -18,7 +18,7 @@ from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError
 from cxdesk.web.callers import Tokens
 from cxdesk.web.limits import TokenBuckets
-from cxdesk.workflow.access.permissions import Actor, load_actor
+from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 
 T = TypeVar("T")
 # Requests ingesting at once: one writes while the next reads and validates its records; more
@@ -53,16 +53,20 @@ class Desk:
         return await self.work(self._actor, login)
 
     def _actor(self, login: str) -> Actor:
+        """The token's agent; never the system, whose name a config may carry by mistake: a
+        token acting as it would be an admin of every team that no agent row switches off."""
         try:
-            with self.db.session() as session:
-                return load_actor(session, login, self.settings)
+            if login != SYSTEM_LOGIN:
+                with self.db.session() as session:
+                    return load_actor(session, login, self.settings)
         except NotFound:
-            raise HttpError(
-                403,
-                "inactive_agent",
-                say("the token's agent {login} is not an active cxdesk agent", login=login),
-                where="Authorization",
-            ) from None
+            pass
+        raise HttpError(
+            403,
+            "inactive_agent",
+            say("the token's agent {login} is not an active cxdesk agent", login=login),
+            where="Authorization",
+        )
 
     async def work(self, function: Callable[..., T], *args: object, ingest: bool = False) -> T:
         """`function(*args)` on a worker thread: the database is used synchronously."""

@@ -8,10 +8,15 @@ import threading
 import time
 from collections.abc import Callable
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError
+
+# How long a body may take to arrive, from its first byte awaited to its last: a caller that
+# trickles a byte now and then would otherwise hold its connection (and its memory) forever.
+BODY_SECONDS = 60.0
 
 
 def _too_big(limit: int) -> HttpError:
@@ -25,7 +30,8 @@ def _too_big(limit: int) -> HttpError:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to be over `limit` bytes: by its
-    declared length before any of it is read, else once the bytes read pass the limit."""
+    declared length before any of it is read, else once the bytes read pass the limit; 408
+    when it has not all arrived within `BODY_SECONDS`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -36,11 +42,20 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_big(limit)
     chunks, size = [], 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_big(limit)
-            chunks.append(chunk)
+        with anyio.fail_after(BODY_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HttpError(
+            408,
+            "body_timeout",
+            say("the body did not arrive within {seconds} s", seconds=f"{BODY_SECONDS:g}"),
+            where="body",
+            headers={"Connection": "close"},
+        ) from None
     except ClientDisconnect:  # nobody is left to answer: no traceback for the log
         raise HttpError(
             400, "disconnected", say("the client left before the body ended"), where="body"

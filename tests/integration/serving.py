@@ -25,7 +25,8 @@ from cxdesk.workflow.ops.schema import upgrade_database
 from tests.conftest import _pg_database
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-# login: (role, teams); "ghost" has a token but is no agent, "gone" was switched off.
+# login: (role, teams); "ghost" has a token but is no agent, "gone" was switched off, and
+# "cxdesk" is the system's own name, which no token acts as.
 AGENTS = {
     "feed": ("ingest", []),
     "li": ("agent", ["care"]),
@@ -33,7 +34,7 @@ AGENTS = {
     "zhou": ("supervisor", ["care"]),
     "gone": ("ingest", []),
 }
-TOKENS = {login: f"cxd_test-token-of-{login}" for login in [*AGENTS, "ghost"]}
+TOKENS = {login: f"cxd_test-token-of-{login}" for login in [*AGENTS, "ghost", "cxdesk"]}
 MAX_RECORDS = 500
 
 
@@ -64,6 +65,18 @@ def served(db: Database, config: Settings) -> Iterator[str]:
     finally:
         running.should_exit = True
         thread.join(30)
+
+
+def logged(log: Path, lines: int) -> str:
+    """The access log once it holds `lines` lines. A request's line is written just after its
+    answer is sent, so a caller that has the answer may look before the line is there (and
+    must not stop the log before it is)."""
+    deadline = time.monotonic() + 30
+    while True:
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        if text.count("\n") >= lines or time.monotonic() > deadline:
+            return text
+        time.sleep(0.01)
 
 
 @dataclass

@@ -5,6 +5,7 @@ customer however many requests come at once."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cxdesk.web import limits
 from tests.integration.serving import (
     MAX_RECORDS,
     Desk,
     auth,
     desk_on,
     event,
+    logged,
     served,
     settings,
 )
@@ -155,6 +158,7 @@ def test_requests_at_once_open_one_case_per_customer(desk: Desk) -> None:
         ({"Authorization": "Bearer cxd_nobody-has-this"}, 401, "invalid_token"),
         (auth("ghost"), 403, "inactive_agent"),
         (auth("gone"), 403, "inactive_agent"),
+        (auth("cxdesk"), 403, "inactive_agent"),
         (auth("li"), 403, "forbidden"),  # an agent feeds no events
     ],
 )
@@ -188,6 +192,7 @@ def test_a_ticket_is_read_in_scope_and_masked_by_role(client: httpx.Client) -> N
     assert missing.json()["error"]["message"] == "no ticket CX-999999"
     assert client.get("/v1/tickets/CX-ABC", headers=auth("li")).status_code == 404
     assert client.get(f"/v1/tickets/{ticket}", headers=auth("feed")).status_code == 403
+    assert client.get(f"/v1/tickets/{ticket}", headers=auth("cxdesk")).status_code == 403
 
 
 def test_healthz_needs_no_token(client: httpx.Client) -> None:
@@ -259,6 +264,23 @@ def test_a_body_streamed_past_the_limit_is_stopped(client: httpx.Client) -> None
     assert answer.json()["error"]["code"] == "body_too_large"
 
 
+def test_a_body_that_trickles_in_is_cut_off(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that sends part of its body and then nothing is answered 408 once the body's
+    time is up, not held (with its connection) for as long as it likes."""
+    monkeypatch.setattr(limits, "BODY_SECONDS", 0.2, raising=False)
+    host, port = desk.url.removeprefix("http://").split(":")
+    head = (
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: {auth('feed')['Authorization']}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as caller:
+        caller.sendall(head.encode() + b'{"event_id": ')
+        answer = caller.makefile("rb").read()  # the server closes once it has answered
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "body_timeout"
+
+
 def test_unknown_paths_and_methods_answer_in_json(client: httpx.Client) -> None:
     assert client.get("/v2/nothing").json()["error"]["code"] == "not_found"
     wrong = client.get("/v1/events", headers=auth("feed"))
@@ -290,9 +312,9 @@ def test_each_request_is_one_json_line_in_the_access_log(
     try:
         post(client, [event("log-1", "LOG1"), event("log-2", "LOG2")])
         client.get("/v1/tickets/CX-000001", headers={"Authorization": "Bearer cxd_secret"})
+        text = logged(log, 2)
     finally:
         logs.follow_requests(LogConfig())
-    text = log.read_text()
     assert "cxd_" not in text and "LOG1" not in text  # neither token nor body
     posted, refused = (json.loads(line) for line in text.splitlines())
     assert set(posted) == {

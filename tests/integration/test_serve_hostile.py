@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from cxdesk import logs
 from cxdesk.config import LogConfig
-from tests.integration.serving import Desk, auth, desk_on, event
+from tests.integration.serving import Desk, auth, desk_on, event, logged
 
 LINES = {**auth("feed"), "Content-Type": "application/x-ndjson"}
 JSON = {**auth("feed"), "Content-Type": "application/json"}
@@ -117,11 +117,11 @@ def test_a_hostile_path_reaches_the_log_inert(client: httpx.Client, tmp_path: Pa
     logs.follow_requests(LogConfig(file=log))
     try:
         answer = client.get("/v1/tickets/%1b%5b2J%00%e2%80%ae", headers=auth("li"))
+        line = logged(log, 1)
     finally:
         logs.follow_requests(LogConfig())
     assert answer.status_code == 404
     inert(answer)
-    line = log.read_text(encoding="utf-8")
     assert not UNSAFE.search(line.rstrip("\n"))
     assert json.loads(line)["path"].startswith("/v1/tickets/\\x1b")
 

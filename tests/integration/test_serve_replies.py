@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cxdesk.workflow.loop.commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
-from tests.integration.serving import Desk, auth, desk_on, event, settings
+from tests.integration.serving import Desk, auth, desk_on, event, logged, settings
 
 RESOLVED = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # before the server's clock (NOW)
 
@@ -130,9 +130,68 @@ def test_the_reply_token_stays_out_of_the_access_log(
     logs.follow_requests(LogConfig(file=log))
     try:
         client.post(f"/v1/followups/{token}", json={"nps": 9})
+        text = logged(log, 1)
     finally:
         logs.follow_requests(LogConfig())
-    text = log.read_text()
     assert token not in text
     line = json.loads(text.splitlines()[-1])
     assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
+
+
+def test_another_customers_followup_event_is_quarantined(desk: Desk, client: httpx.Client) -> None:
+    """A follow-up event through POST /v1/events answers only its own customer's ticket: one
+    naming someone else's case is quarantined, and that case stays in verify."""
+    ref, _token = resolved(desk, client, "R6-victim")
+    forged = {
+        "event_id": "R6-forged",
+        "kind": "followup",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "customer": {"id": "R6-someone-else"},
+        "nps": 10,
+        "ticket_id": ref,
+    }
+    answer = client.post("/v1/events", json=forged, headers=auth("feed"))
+    assert answer.status_code == 207
+    (result,) = answer.json()["results"]
+    assert result["status"] == "quarantined"
+    assert "R6-someone-else" in result["reason"]
+    assert stage(desk, ref) == "verify"
+    own = {**forged, "event_id": "R6-own", "customer": {"id": "R6-victim"}}
+    assert client.post("/v1/events", json=own, headers=auth("feed")).status_code == 200
+    assert stage(desk, ref) == "closed"
+
+
+def test_a_survey_answered_by_a_feed_takes_no_second_answer_by_token(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The survey's ticket closed by its customer's follow-up event from a feed: an answer by
+    the token afterwards is a duplicate, not a second score counted."""
+    ref, token = resolved(desk, client, "R7")
+    answer = {
+        "event_id": "R7-feed",
+        "kind": "followup",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "customer": {"id": "R7"},
+        "nps": 10,
+        "ticket_id": ref,
+    }
+    assert client.post("/v1/events", json=answer, headers=auth("feed")).status_code == 200
+    again = client.post(f"/v1/followups/{token}", json={"nps": 0})
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    scores = "SELECT count(*) FROM feedback_events WHERE kind = 'followup' AND ticket_id = :t"
+    assert desk.scalar(scores, t=int(ref.removeprefix("CX-"))) == 1
+
+
+def test_a_survey_past_its_expiry_takes_no_answer_before_a_sweep_expires_it(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The token is good until the survey's expiry, not until a sweep gets round to it."""
+    ref, token = resolved(desk, client, "R8")
+    with desk.db.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE followups SET expires_at = :at WHERE reply_token = :t"),
+            {"at": RESOLVED, "t": token},
+        )
+    late = client.post(f"/v1/followups/{token}", json={"nps": 10})
+    assert (late.status_code, late.json()["error"]["code"]) == (410, "expired")
+    assert stage(desk, ref) == "verify"

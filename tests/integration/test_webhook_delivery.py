@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -24,6 +26,7 @@ from cxdesk.db import Database
 from cxdesk.models import WebhookDelivery
 from cxdesk.workflow.loop.commands import Escalate
 from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.ops import webhooks
 from cxdesk.workflow.ops.webhooks import ROUND, deliver
 from cxdesk.workflow.reads.deliveries import list_deliveries
 from tests.conftest import Run
@@ -138,6 +141,34 @@ def test_two_deliverers_at_once_send_each_event_once(db: Database) -> None:
             worker.join()
         assert sum(report.delivered for report in reports) == len(sent)
         assert set(receiver.ids()) == sent and receiver.duplicates == 0
+
+
+def test_a_later_round_is_leased_from_the_time_it_is_claimed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass whose rounds take long leases each round from when it claims, not from when
+    the pass began: else a later round's lease has run out while it is sent, and another
+    deliverer would send its rows again."""
+    with receiving(Receiver(SECRET)) as receiver:
+        settings = settings_for(receiver.url)
+        sent = three_events(db, settings)
+        ticks = iter(range(0, 10**6, 600))  # each look at the clock: ten minutes on
+        monkeypatch.setattr(webhooks, "monotonic", lambda: float(next(ticks)), raising=False)
+        monkeypatch.setattr(webhooks, "ROUND", 1)
+        claimed_at = []
+        real_claim = webhooks.claim
+
+        def claim(*args: Any) -> Any:
+            claimed_at.append(args[2])
+            return real_claim(*args)
+
+        monkeypatch.setattr(webhooks, "claim", claim)
+        now = datetime.now(UTC)
+        assert deliver(db, settings, now).delivered == 3
+        assert receiver.ids() == sent
+        assert all(
+            later - earlier >= timedelta(minutes=10) for earlier, later in pairwise(claimed_at)
+        )
 
 
 DIES_AFTER_CLAIMING = """

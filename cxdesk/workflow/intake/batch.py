@@ -77,8 +77,8 @@ class Batch:
         self.received_at = received_at
         self.memory = memory
         self.customers: dict[str, dict[str, Any]] = {}
-        # Existing tickets that the batch's follow-ups name, with their queues.
-        self.tickets: dict[int, str] = {}
+        # Existing tickets that the batch's follow-ups name, with their queues and customers.
+        self.tickets: dict[int, tuple[str, str | None]] = {}
         # Read from the database, not remembered: customers, and open cases (None: none open).
         self.read_customers: dict[str, dict[str, Any]] = {}
         self.read_cases: dict[str, Case | None] = {}
@@ -210,6 +210,15 @@ class Batch:
                 return self._quarantine(
                     line, raw, origin, f"ticket_id: no ticket {ticket_ref(number)}"
                 )
+            # Only the ticket's own customer answers its survey: another's "answer" would
+            # close (or reopen) a case that is not theirs.
+            if self.tickets[number][1] != event.customer_id:
+                return self._quarantine(
+                    line,
+                    raw,
+                    origin,
+                    f"ticket_id: {ticket_ref(number)} is not customer {event.customer_id}'s",
+                )
         self._resolved(line)
         customer = self._upsert_customer(event)
         if row is None:
@@ -340,7 +349,7 @@ class Batch:
                 event.touchpoint,
                 None
                 if (on := row[ticket]) is None
-                else queues[on]
+                else queues[on][0]
                 if on.__class__ is int
                 else on.queue_id,
             )

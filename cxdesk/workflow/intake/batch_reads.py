@@ -53,9 +53,10 @@ def known_event_ids(connection: Connection, ids: list[str]) -> set[str]:
     return set(connection.execute(statement).scalars())
 
 
-def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, str]:
+def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple[str, str | None]]:
     """The tickets `refs` name that exist, by number, with their queues (where a follow-up
-    answer on them is counted); a malformed ref names none."""
+    answer on them is counted) and customers (whose answer alone it takes); a malformed ref
+    names none."""
     numbers = set()
     for ref in refs:
         try:
@@ -64,10 +65,10 @@ def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, str]:
             continue
     if not numbers:
         return {}
-    statement = select(_tickets.id, _tickets.queue_id).where(
+    statement = select(_tickets.id, _tickets.queue_id, _tickets.customer_id).where(
         key_in(connection, _tickets.id, numbers)
     )
-    return {number: queue for number, queue in connection.execute(statement)}
+    return {number: (queue, customer) for number, queue, customer in connection.execute(statement)}
 
 
 def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:

@@ -3,7 +3,8 @@ carries): the token names the survey, and the answer is ingested as any follow-u
 it is stored, counted and idempotent as one from a feed would be.
 
 The event's id is the follow-up's own (`followup-reply-N`): a second answer to one survey is
-a duplicate, whatever its score, and the first one stands.
+a duplicate, whatever its score, and the first one stands; so is an answer to a survey a
+feed's follow-up event answered first (it would be counted twice in the scores).
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ def answer_by_token(
         followup, ticket = found
         assert followup.id is not None and ticket.id is not None
         ref = ticket_ref(ticket.id)
-        if followup.status == FollowUpStatus.EXPIRED:
+        # Expired at its time, whether or not a sweep has closed its ticket since.
+        if followup.status == FollowUpStatus.EXPIRED or followup.expires_at < clock():
             return ReplyOutcome(EXPIRED, ref)
+        if followup.status == FollowUpStatus.ANSWERED:  # by this token, or a feed's answer
+            return ReplyOutcome(DUPLICATE, ref)
         event = {
             "event_id": f"followup-reply-{followup.id}",
             "kind": "followup",

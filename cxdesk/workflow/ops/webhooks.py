@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import monotonic
 
 import httpx
 from sqlalchemy import and_, delete, exists, or_, update
@@ -71,8 +72,12 @@ class Claimed:
 
 
 def deliver(db: Database, settings: Settings, now: datetime, *, rounds: int = 20) -> DeliveryReport:
-    """One pass over the outbox at `now`: what is due is sent, what fails is retried later."""
+    """One pass over the outbox at `now`: what is due is sent, what fails is retried later.
+    Each round claims at `now` plus the time the pass has taken so far, so that a later
+    round's lease is as long as its first's; leased from `now` itself, it would run out
+    while its rows are still being sent, and another deliverer would send them again."""
     report = DeliveryReport()
+    started = monotonic()
     config = settings.webhooks
     endpoints = config.by_name()
     secrets: dict[str, str] = {}
@@ -93,7 +98,8 @@ def deliver(db: Database, settings: Settings, now: datetime, *, rounds: int = 20
     with client() as http:
         for _ in range(rounds):
             open_to = [name for name in secrets if name not in blocked]
-            claimed = claim(db, open_to, now, endpoints) if open_to else None
+            at = now + timedelta(seconds=monotonic() - started)
+            claimed = claim(db, open_to, at, endpoints) if open_to else None
             if claimed is None:
                 break
             token, rows = claimed
