@@ -582,7 +582,7 @@ ZH: dict[str, str] = {
     "HTTP {status}: redirected to {where}; redirects are not followed": (
         "HTTP {status}：重定向到 {where}；不跟随重定向"
     ),
-    "HTTP {status}: {answer}": "HTTP {status}：{answer}",
+    "HTTP {status}: {answer}": "HTTP {status}：对方应答 {answer}",
     "no answer within {seconds} s": "{seconds} 秒内无应答",
     "could not send: {reason}": "无法发送：{reason}",
     "the environment variable {name} holds no secret of {least} characters": (

@@ -17,6 +17,7 @@ from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Ticket
 from cxdesk.workflow.insight.metric_alerts import queue_csat_drop, touchpoint_nps_drop
 from cxdesk.workflow.loop.problem_figures import measure, recovered
+from cxdesk.workflow.loop.rollups import rebuild
 from tests.integration.test_sweep import T0
 
 NOW = T0 + timedelta(days=14)
@@ -42,6 +43,8 @@ def store(db: Database, touchpoint: str, scores: list[int], days_ago: int) -> No
                     raw="{}",
                 )
             )
+        session.flush()
+        rebuild(session.connection())  # written past ingest: its rollups as a repair makes them
 
 
 @settings(
@@ -110,6 +113,8 @@ def test_the_queue_csat_verification_figure_is_the_alerts(
                     raw="{}",
                 )
             )
+        session.flush()
+        rebuild(session.connection())
     try:
         with db.session() as session:
             (alert,) = [a for a in queue_csat_drop(session, config, NOW) if a.value == "billing"]
@@ -123,3 +128,4 @@ def test_the_queue_csat_verification_figure_is_the_alerts(
         with db.write() as session:
             session.execute(delete(FeedbackEvent).where(col(FeedbackEvent.ticket_id) == case_id))
             session.execute(delete(Ticket).where(col(Ticket.id) == case_id))
+            rebuild(session.connection())
