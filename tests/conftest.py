@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,18 +138,52 @@ def empty_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
     db.dispose()
 
 
+@pytest.fixture(scope="session")
+def schema_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database at the head schema, migrated once; copy it before changing it."""
+    path = tmp_path_factory.mktemp("schema") / "schema.db"
+    db = Database.open(str(path), must_exist=False)
+    upgrade_database(db)
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema_template() -> Iterator[str]:
+    """A PostgreSQL database at the head schema, migrated once, as a template to copy from."""
+    with _pg_database() as url:
+        db = Database.open(url, must_exist=False)
+        upgrade_database(db)
+        db.dispose()  # nobody may be connected to a template while it is copied
+        yield sa.engine.make_url(url).database
+
+
 @pytest.fixture
-def db(empty_db: Database) -> Database:
-    """A database at the head schema with the default teams and queues, on each backend;
-    every queue assigns by hand here, so tests claim what they work (auto-assignment has
-    tests of its own)."""
+def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database at the head schema with the default teams and queues, on each backend
+    (a copy of one migrated once per run: every test migrating its own took most of its
+    time); every queue assigns by hand here, so tests claim what they work (auto-assignment
+    has tests of its own)."""
     from cxdesk.workflow.access.org import sync_org
 
-    upgrade_database(empty_db)
-    with empty_db.write() as session:
-        sync_org(session, Settings())
-        session.execute(sa.text("UPDATE queues SET assignment = 'manual'"))
-    return empty_db
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            source = request.getfixturevalue("schema_file")
+            url = str(tmp_path / "test.db")
+            shutil.copy(source, url)
+            copy_audit_key(str(source), url)
+        else:
+            template = request.getfixturevalue("pg_schema_template")
+            url = stack.enter_context(_pg_database(template=template))
+            copy_audit_key(pg_database_url(template), url)
+        database = Database.open(url)
+        stack.callback(database.dispose)
+        with database.write() as session:
+            sync_org(session, Settings())
+            session.execute(sa.text("UPDATE queues SET assignment = 'manual'"))
+        yield database
 
 
 @pytest.fixture(scope="session")

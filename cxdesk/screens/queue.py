@@ -412,8 +412,9 @@ class QueueScreen(SavedViews, BulkActions):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
-        # Focus once this key is handled, so the `/` that opened the box is not typed into it.
-        self.call_after_refresh(box.focus)
+        # Focused at once: what is typed right after the `/` goes into the box, however soon
+        # (the `/` itself was this binding's, and is not typed into it).
+        box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -40,11 +40,14 @@ def terminal(demo_copy: Path):
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
-def wait_for(tmux: Callable[..., str], text: str, timeout: float = 20) -> str:
+def wait_for(
+    tmux: Callable[..., str], text: str, timeout: float = 20, absent: str | None = None
+) -> str:
+    """The screen once `text` is on it (and `absent`, if given, is not)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         screen = tmux("capture-pane", "-p", "-t", "e2e")
-        if text in screen:
+        if text in screen and (absent is None or absent not in screen):
             return screen
         time.sleep(0.2)
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
@@ -80,7 +83,7 @@ def test_a_supervisor_reads_the_inbox_and_bulk_assigns_the_new_cases(terminal) -
     tmux("send-keys", "-t", "e2e", "m")
     wait_for(tmux, "Inbox · 0 unread")
     tmux("send-keys", "-t", "e2e", "Escape")
-    wait_for(tmux, "cxdesk · ")
+    wait_for(tmux, "cxdesk · ", absent="Inbox · ")  # the inbox gone, not only under it
     tmux("send-keys", "-t", "e2e", "/")
     tmux("send-keys", "-t", "e2e", "-l", "stage:new queue:aftersales")
     tmux("send-keys", "-t", "e2e", "Enter")
