@@ -53,6 +53,23 @@ def wait_for(
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
+def filter_by(tmux: Callable[..., str], words: str, tries: int = 3) -> None:
+    """Type a filter after `/`. Typed the moment the box shows, the words are now and then
+    lost (not yet explained; see the project's notes): the step is tried again, a few times."""
+    for attempt in range(tries):
+        tmux("send-keys", "-t", "e2e", "/")
+        wait_for(tmux, "filter: words")
+        tmux("send-keys", "-t", "e2e", "-l", words)
+        tmux("send-keys", "-t", "e2e", "Enter")
+        try:
+            wait_for(tmux, f"filter: {words}", timeout=10)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+            tmux("send-keys", "-t", "e2e", "Escape")
+
+
 def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     tmux = terminal
     wait_for(tmux, "cxdesk · ")
@@ -84,10 +101,7 @@ def test_a_supervisor_reads_the_inbox_and_bulk_assigns_the_new_cases(terminal) -
     wait_for(tmux, "Inbox · 0 unread")
     tmux("send-keys", "-t", "e2e", "Escape")
     wait_for(tmux, "cxdesk · ", absent="Inbox · ")  # the inbox gone, not only under it
-    tmux("send-keys", "-t", "e2e", "/")
-    tmux("send-keys", "-t", "e2e", "-l", "stage:new queue:aftersales")
-    tmux("send-keys", "-t", "e2e", "Enter")
-    wait_for(tmux, "filter: stage:new queue:aftersales")
+    filter_by(tmux, "stage:new queue:aftersales")
     tmux("send-keys", "-t", "e2e", "*")
     wait_for(tmux, "marked — b acts on them")
     tmux("send-keys", "-t", "e2e", "b")
