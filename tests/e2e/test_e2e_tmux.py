@@ -41,7 +41,7 @@ def terminal(demo_copy: Path):
 
 
 def wait_for(
-    tmux: Callable[..., str], text: str, timeout: float = 20, absent: str | None = None
+    tmux: Callable[..., str], text: str, timeout: float = 45, absent: str | None = None
 ) -> str:
     """The screen once `text` is on it (and `absent`, if given, is not)."""
     deadline = time.monotonic() + timeout
