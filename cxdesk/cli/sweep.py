@@ -59,7 +59,9 @@ def watch(context: Context, interval: float) -> None:
     hooks = bool(context.settings.webhooks.endpoints)
     if hooks:  # the HTTP client is loaded only where it is used
         from cxdesk.workflow.ops.webhooks import deliver
-    while not stop.is_set():
+    # Said once the signals are handled: from here on, ctrl-c or SIGTERM stops it cleanly.
+    say(f"watching: a sweep every {interval:g} s; ctrl-c or SIGTERM stops", err=True)
+    while True:  # the first sweep is always made, whenever the stop comes
         report = sweep(db, context.settings, context.now())
         _tell_skipped(report.skipped)
         acted = {k: v for k, v in report.as_dict().items() if v}
@@ -73,6 +75,7 @@ def watch(context: Context, interval: float) -> None:
         with db.session() as session:
             log_head(head := chain_head(session))  # an anchor kept outside the database
         logger.info("audit head %s", head)
-        stop.wait(interval)
+        if stop.wait(interval):
+            break
     logger.info("watch stopped")
     say("watch stopped", err=True)

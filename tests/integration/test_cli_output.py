@@ -330,14 +330,14 @@ def _watched(*args: str) -> tuple[int, str, str]:
         text=True,
         encoding="utf-8",
     )
-    # Its first sweep's line says the signal handlers are set: a SIGTERM before would just
-    # kill it, and how long a start takes depends on the machine's load.
-    assert watch.stdout is not None
-    ready, _, _ = select.select([watch.stdout], [], [], 120)
-    first = watch.stdout.readline() if ready else ""
+    # Its first line on stderr says the signals are handled: a SIGTERM before would just kill
+    # it, and how long a start takes depends on the machine's load.
+    assert watch.stderr is not None
+    ready, _, _ = select.select([watch.stderr], [], [], 120)
+    first = watch.stderr.readline() if ready else ""
+    assert first.startswith("watching: "), first
     watch.send_signal(signal.SIGTERM)
     out, err = watch.communicate(timeout=60)
-    out = first + out
     assert "watch stopped" in err
     return watch.returncode, out, err
 

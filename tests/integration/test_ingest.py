@@ -492,7 +492,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
                 comment=rng.choice(OUTAGE + CALM) or None,
             )
         )
-        for n in range(30_000)
+        for n in range(15_000)
     ]
     feed = write_lines(tmp_path / "big.jsonl", lines)
     clean = tmp_path / "clean.db"
@@ -522,7 +522,7 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
         if before == len(lines):
             break
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        target = before + rng.randrange(CRASH_BATCH // 2, 4 * CRASH_BATCH)
+        target = before + rng.randrange(CRASH_BATCH // 2, 2 * CRASH_BATCH)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             if query(crashed, "SELECT count(*) FROM feedback_events")[0][0] >= target:

@@ -370,4 +370,5 @@ def test_watch_sweeps_until_sigterm(new_db: str, run) -> None:
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0 and "watch stopped" in err
+    assert err.startswith("watching: a sweep every 1 s")  # said once the stop is handled
     assert "'breaches': 1" in out
