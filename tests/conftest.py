@@ -35,8 +35,10 @@ Run = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No config, database or language from the machine leaks into a test."""
-    for name in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP"):
+    """No config, database, language or terminal size from the machine (or from the test
+    runner: parallel workers set COLUMNS and LINES, which a program in tmux would take for
+    its terminal's size) leaks into a test."""
+    for name in ("CXDESK_DB", "CXDESK_CONFIG", "CXDESK_GROUP", "COLUMNS", "LINES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
