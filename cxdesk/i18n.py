@@ -627,6 +627,19 @@ ZH: dict[str, str] = {
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"
     ),
+    "over this address's rate of {rate} follow-up answers a second (serve.reply_rate, "
+    "serve.reply_burst); try again in {seconds} s": (
+        "超过该地址每秒 {rate} 个回访回答的速率（serve.reply_rate、serve.reply_burst）；"
+        "请在 {seconds} 秒后重试"
+    ),
+    "too many links naming no survey from this address (serve.reply_misses an hour); try "
+    "again in {seconds} s": (
+        "该地址尝试了太多不对应任何问卷的链接（serve.reply_misses，每小时）；请在 {seconds} 秒后重试"
+    ),
+    "this survey's link was tried too often (serve.reply_token_attempts an hour); try again "
+    "in {seconds} s": (
+        "该问卷链接尝试次数过多（serve.reply_token_attempts，每小时）；请在 {seconds} 秒后重试"
+    ),
     "Content-Type {given} is not taken: send {json} (an event or an array of them) or {lines} "
     "(JSON Lines)": (
         "不接受 Content-Type {given}：请发送 {json}（一个事件或事件数组）或 {lines}（JSON Lines）"

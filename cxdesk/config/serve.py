@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, field_validator
 
 from cxdesk.config.base import StrictModel
@@ -22,9 +24,35 @@ class ServeConfig(StrictModel):
     max_records: int = Field(default=10_000, ge=1, description="events a request may carry")
     rate: float = Field(default=20, gt=0, description="requests a second a token may make")
     burst: int = Field(default=40, ge=1, description="requests a token may make at once")
-    reply_rate: float = Field(default=20, gt=0, description="follow-up answers a second, in all")
-    reply_burst: int = Field(default=100, ge=1, description="follow-up answers at once, in all")
+    reply_rate: float = Field(
+        default=2, gt=0, description="follow-up answers a second from one client address"
+    )
+    reply_burst: int = Field(
+        default=20, ge=1, description="follow-up answers at once from one client address"
+    )
+    reply_token_attempts: int = Field(
+        default=10, ge=1, description="answers one reply token may be sent an hour"
+    )
+    reply_misses: int = Field(
+        default=10, ge=1, description="tokens naming no survey one client address may try an hour"
+    )
+    proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For is believed",
+    )
     tokens: list[ServeToken] = Field(default_factory=list)
+
+    @field_validator("proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                ) from None
+        return value
 
     @field_validator("tokens")
     @classmethod

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from cxdesk.config import ServeConfig
 from cxdesk.errors import ConfigError
 
 GRACE_SECONDS = 10  # on SIGTERM or ctrl+c, requests under way get this long to finish
@@ -42,7 +43,7 @@ class StoppableServer(uvicorn.Server):
             self._captured_signals.clear()  # the shutdown they asked for is done
 
 
-def server(app: ASGIApp, listen: str) -> uvicorn.Server:
+def server(app: ASGIApp, listen: str, limits: ServeConfig) -> uvicorn.Server:
     host, port = split_listen(listen)
     config = uvicorn.Config(
         app,
@@ -54,6 +55,7 @@ def server(app: ASGIApp, listen: str) -> uvicorn.Server:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACE_SECONDS,
+        forwarded_allow_ips=limits.proxies,
     )
     return StoppableServer(config)
 
