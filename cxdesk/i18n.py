@@ -634,7 +634,8 @@ ZH: dict[str, str] = {
     ),
     "too many links naming no survey from this address (serve.reply_misses an hour); try "
     "again in {seconds} s": (
-        "该地址尝试了太多不对应任何问卷的链接（serve.reply_misses，每小时）；请在 {seconds} 秒后重试"
+        "该地址尝试了太多不对应任何问卷的链接（serve.reply_misses，每小时）；"
+        "请在 {seconds} 秒后重试"
     ),
     "this survey's link was tried too often (serve.reply_token_attempts an hour); try again "
     "in {seconds} s": (

@@ -23,6 +23,7 @@ from cxdesk.web.answers import HttpError, clean, json_answer
 from cxdesk.web.desk import desk_of
 from cxdesk.web.limits import read_body
 from cxdesk.web.reply_limits import client_key
+from cxdesk.workflow.intake.events import SCORES, score_of_text
 from cxdesk.workflow.intake.replies import (
     ANSWER_FIELDS,
     ANSWERED,
@@ -34,7 +35,6 @@ from cxdesk.workflow.intake.replies import (
 PREFIX = "/v1/followups/"
 MAX_ANSWER_BODY = 16 << 10  # a score and a comment
 _FORM = "application/x-www-form-urlencoded"
-_SCORES = ("nps", "csat", "ces")
 
 
 async def post_followup_answer(request: Request) -> Response:
@@ -90,9 +90,7 @@ def _answer_of(content_type: str | None, body: bytes) -> dict[str, Any]:
             raise HttpError(
                 400, "bad_form", say("the body is not a URL-encoded form"), where="body"
             ) from None
-        answer = {
-            k: int(v) if k in _SCORES and v.isascii() and v.isdigit() else v for k, v in pairs
-        }
+        answer = {k: score_of_text(v) if k in SCORES else v for k, v in pairs}
     else:
         raise HttpError(
             415,

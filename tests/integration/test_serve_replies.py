@@ -6,6 +6,7 @@ token never reaches the access log."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,6 +81,9 @@ def test_a_form_posts_a_bad_answer_that_reopens(desk: Desk, client: httpx.Client
     [
         ({"nps": 11}, 422, "nps"),
         ({"nps": "nine"}, 422, "nps"),
+        ({"nps": "9"}, 422, "nps"),  # a score is a JSON integer, not text that reads as one
+        ({"nps": 10.0}, 422, "nps"),
+        ({"csat": 4.5}, 422, "csat"),
         ({"comment": "no score"}, 422, "body"),
         ({"nps": 9, "ticket_id": "CX-000001"}, 422, "body"),
         ([9], 422, "body"),
@@ -88,12 +92,38 @@ def test_a_form_posts_a_bad_answer_that_reopens(desk: Desk, client: httpx.Client
 def test_a_malformed_answer_is_refused_and_the_survey_stays_open(
     desk: Desk, client: httpx.Client, body: object, status: int, where: str
 ) -> None:
-    ref, token = resolved(desk, client, f"R3-{where}-{status}-{len(str(body))}")
+    ref, token = resolved(desk, client, f"R3-{where}-{status}-{zlib.crc32(repr(body).encode())}")
     answer = client.post(f"/v1/followups/{token}", json=body)
     assert answer.status_code == status
     assert answer.json()["error"]["where"] == where
     assert stage(desk, ref) == "verify"
     assert client.post(f"/v1/followups/{token}", json={"nps": 10}).status_code == 200
+
+
+def test_a_score_that_is_not_a_whole_number_is_refused_naming_its_field(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The rule of file ingest, over HTTP: an event's score as a string is quarantined, an
+    answer's is a 422 naming the field and why; a form's field, text by nature, is read as
+    the number it says, and 9.5 is none."""
+    ref, token = resolved(desk, client, "R12")
+    stringly = client.post(
+        "/v1/events", json=event("R12-s", "R12-s", nps="9"), headers=auth("feed")
+    )
+    assert stringly.status_code == 207
+    assert (
+        stringly.json()["results"][0]["reason"]
+        == "nps: must be a whole number, not a string, got 9"
+    )
+    refused = client.post(f"/v1/followups/{token}", json={"nps": "9"})
+    error = refused.json()["error"]
+    assert (refused.status_code, error["where"]) == (422, "nps")
+    assert "nps: must be a whole number, not a string" in error["message"]
+    fraction = client.post(f"/v1/followups/{token}", data={"nps": "9.5"})
+    assert (fraction.status_code, fraction.json()["error"]["where"]) == (422, "nps")
+    assert stage(desk, ref) == "verify"
+    taken = client.post(f"/v1/followups/{token}", data={"nps": "9"})
+    assert (taken.status_code, taken.json()["status"]) == (200, "answered")
 
 
 def test_unknown_expired_and_unreadable(desk: Desk, client: httpx.Client) -> None:
