@@ -623,6 +623,11 @@ ZH: dict[str, str] = {
     "Content-Length is not a number": "Content-Length 不是数字",
     "the client left before the body ended": "客户端在请求体结束前断开",
     "the body did not arrive within {seconds} s": "请求体未在 {seconds} 秒内到齐",
+    "the server holds as many request bodies as it may ({capacity} bytes, serve.body_memory); "
+    "try again in {seconds} s": (
+        "服务器已持有其允许的全部请求体（{capacity} 字节，serve.body_memory）；"
+        "请在 {seconds} 秒后重试"
+    ),
     "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cxdesk.config.base import StrictModel
 
@@ -21,6 +21,15 @@ class ServeConfig(StrictModel):
 
     listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$", description="HOST:PORT")
     max_body: int = Field(default=10 << 20, ge=1024, description="bytes a request may carry")
+    body_memory: int | None = Field(
+        default=None,
+        ge=64 << 10,
+        description="bytes of request bodies held at once, in all (503 past it); "
+        "default four times max_body",
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="connections at once; a request past them gets 503"
+    )
     max_records: int = Field(default=10_000, ge=1, description="events a request may carry")
     rate: float = Field(default=20, gt=0, description="requests a second a token may make")
     burst: int = Field(default=40, ge=1, description="requests a token may make at once")
@@ -41,6 +50,19 @@ class ServeConfig(StrictModel):
         description="reverse proxies (addresses or networks) whose X-Forwarded-For is believed",
     )
     tokens: list[ServeToken] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _a_body_fits(self) -> ServeConfig:
+        if self.body_memory is not None and self.body_memory < self.max_body:
+            raise ValueError(
+                f"body_memory ({self.body_memory}) is less than max_body ({self.max_body}): "
+                "no body of max_body could be taken"
+            )
+        return self
+
+    def bodies_held(self) -> int:
+        """The bytes of request bodies the server holds at once."""
+        return self.body_memory if self.body_memory is not None else 4 * self.max_body
 
     @field_validator("proxies")
     @classmethod

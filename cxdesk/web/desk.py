@@ -17,7 +17,7 @@ from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError
 from cxdesk.web.callers import Tokens
-from cxdesk.web.limits import TokenBuckets, too_often
+from cxdesk.web.limits import BodyBudget, TokenBuckets, too_often
 from cxdesk.web.reply_limits import ReplyLimits
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 
@@ -42,6 +42,7 @@ class Desk:
         self.tokens = Tokens(settings.serve.tokens)
         self.buckets = TokenBuckets(settings.serve.rate, settings.serve.burst)
         self.replies = ReplyLimits(settings.serve)
+        self.bodies = BodyBudget(settings.serve.bodies_held())
         self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
         self.reading = anyio.CapacityLimiter(READ_THREADS)
 

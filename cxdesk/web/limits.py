@@ -7,7 +7,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -18,6 +19,7 @@ from cxdesk.web.answers import HttpError
 # How long a body may take to arrive, from its first byte awaited to its last: a caller that
 # trickles a byte now and then would otherwise hold its connection (and its memory) forever.
 BODY_SECONDS = 60.0
+BUSY_RETRY = 1  # seconds a request refused for the bodies in flight is told to wait
 # Buckets one limit holds at most: some hundred bytes each, a few megabytes in all.
 MAX_KEYS = 20_000
 
@@ -64,6 +66,40 @@ async def read_body(request: Request, limit: int) -> bytes:
             400, "disconnected", say("the client left before the body ended"), where="body"
         ) from None
     return b"".join(chunks)
+
+
+class BodyBudget:
+    """The bytes of request bodies the server holds at once, in all: each request reserves
+    its body's size (declared, else the most it may be) before reading any of it, and is
+    answered 503 when that would go past the budget. The ingest's own limiter lets few
+    requests work at once, but without this the others' bodies would all be read, and held,
+    while they wait their turn. Used from the event loop only, so it needs no lock."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+
+    @contextmanager
+    def reserved(self, request: Request, limit: int) -> Iterator[None]:
+        declared = request.headers.get("content-length", "")
+        size = min(int(declared), limit) if declared.isdigit() else limit
+        if self.held + size > self.capacity:
+            raise HttpError(
+                503,
+                "busy",
+                say(
+                    "the server holds as many request bodies as it may ({capacity} bytes, "
+                    "serve.body_memory); try again in {seconds} s",
+                    capacity=self.capacity,
+                    seconds=BUSY_RETRY,
+                ),
+                headers={"Retry-After": str(BUSY_RETRY), "Connection": "close"},
+            )
+        self.held += size
+        try:
+            yield
+        finally:
+            self.held -= size
 
 
 def too_often(message: Message, wait: int) -> HttpError:

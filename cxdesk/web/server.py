@@ -16,6 +16,8 @@ from starlette.types import ASGIApp
 from cxdesk.config import ServeConfig
 from cxdesk.errors import ConfigError
 
+# Bytes of a request's line and headers: past them, 400 (h11's own default, said here).
+MAX_HEAD = 16 << 10
 GRACE_SECONDS = 10  # on SIGTERM or ctrl+c, requests under way get this long to finish
 # The collector's thresholds while serving: a young generation of 50,000 objects (Python's
 # default is 700), the older ones as often as ever relative to it.
@@ -56,6 +58,8 @@ def server(app: ASGIApp, listen: str, limits: ServeConfig) -> uvicorn.Server:
         server_header=False,
         timeout_graceful_shutdown=GRACE_SECONDS,
         forwarded_allow_ips=limits.proxies,
+        limit_concurrency=limits.max_connections,
+        h11_max_incomplete_event_size=MAX_HEAD,
     )
     return StoppableServer(config)
 
