@@ -623,9 +623,28 @@ ZH: dict[str, str] = {
     "Content-Length is not a number": "Content-Length 不是数字",
     "the client left before the body ended": "客户端在请求体结束前断开",
     "the body did not arrive within {seconds} s": "请求体未在 {seconds} 秒内到齐",
+    "the server holds as many request bodies as it may ({capacity} bytes, serve.body_memory); "
+    "try again in {seconds} s": (
+        "服务器已持有其允许的全部请求体（{capacity} 字节，serve.body_memory）；"
+        "请在 {seconds} 秒后重试"
+    ),
     "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"
+    ),
+    "over this address's rate of {rate} follow-up answers a second (serve.reply_rate, "
+    "serve.reply_burst); try again in {seconds} s": (
+        "超过该地址每秒 {rate} 个回访回答的速率（serve.reply_rate、serve.reply_burst）；"
+        "请在 {seconds} 秒后重试"
+    ),
+    "too many links naming no survey from this address (serve.reply_misses an hour); try "
+    "again in {seconds} s": (
+        "该地址尝试了太多不对应任何问卷的链接（serve.reply_misses，每小时）；"
+        "请在 {seconds} 秒后重试"
+    ),
+    "this survey's link was tried too often (serve.reply_token_attempts an hour); try again "
+    "in {seconds} s": (
+        "该问卷链接尝试次数过多（serve.reply_token_attempts，每小时）；请在 {seconds} 秒后重试"
     ),
     "Content-Type {given} is not taken: send {json} (an event or an array of them) or {lines} "
     "(JSON Lines)": (

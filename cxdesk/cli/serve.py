@@ -30,7 +30,8 @@ def serve(context: Context, listen: str | None) -> None:
     settings = context.settings
     context.viewer().require_admin("run the server")
     address = listen or settings.serve.listen
-    running = server(build_app(context.database(), settings, context.now), address)
+    app = build_app(context.database(), settings, context.now)
+    running = server(app, address, settings.serve)
     logs.follow_requests(settings.log)
     if not settings.serve.tokens:
         say(

@@ -54,7 +54,9 @@ class WebhookEndpoint(StrictModel):
     events: list[WebhookEvent] = Field(default_factory=_all_events, min_length=1)
     queues: list[str] = Field(default_factory=list, description="only these queues' tickets")
     teams: list[str] = Field(default_factory=list, description="only these teams' tickets")
-    timeout: float = Field(default=10, gt=0, le=60, description="seconds per attempt")
+    timeout: float = Field(
+        default=10, gt=0, le=60, description="seconds for a whole attempt, answer included"
+    )
 
     @field_validator("name")
     @classmethod

@@ -17,7 +17,8 @@ from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError
 from cxdesk.web.callers import Tokens
-from cxdesk.web.limits import TokenBuckets
+from cxdesk.web.limits import BodyBudget, TokenBuckets, too_often
+from cxdesk.web.reply_limits import ReplyLimits
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 
 T = TypeVar("T")
@@ -40,7 +41,8 @@ class Desk:
         self.limits = settings.serve
         self.tokens = Tokens(settings.serve.tokens)
         self.buckets = TokenBuckets(settings.serve.rate, settings.serve.burst)
-        self.reply_buckets = TokenBuckets(settings.serve.reply_rate, settings.serve.reply_burst)
+        self.replies = ReplyLimits(settings.serve)
+        self.bodies = BodyBudget(settings.serve.bodies_held())
         self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
         self.reading = anyio.CapacityLimiter(READ_THREADS)
 
@@ -49,7 +51,17 @@ class Desk:
         rate, 403 when its login is no active agent. What they may do is the route's to ask."""
         login, key = self.tokens.login_of(request.headers.get("authorization"))
         request.state.login = login
-        self.buckets.take(key)
+        wait = self.buckets.take(key)
+        if wait:
+            raise too_often(
+                say(
+                    "over this token's rate of {rate} requests a second (serve.rate, "
+                    "serve.burst); try again in {seconds} s",
+                    rate=f"{self.buckets.rate:g}",
+                    seconds=wait,
+                ),
+                wait,
+            )
         return await self.work(self._actor, login)
 
     def _actor(self, login: str) -> Actor:

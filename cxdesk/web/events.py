@@ -51,10 +51,13 @@ async def post_events(request: Request) -> Response:
     except PermissionDenied as exc:
         raise HttpError(403, "forbidden", exc.said or str(exc), where="Authorization") from None
     in_lines = _in_lines(request.headers.get("content-type"))
-    body = await read_body(request, desk.limits.max_body)
-    request_id = secrets.token_hex(8)
-    request.state.request_id = request_id
-    answer, records = await desk.work(_ingest, desk, actor, body, in_lines, request_id, ingest=True)
+    with desk.bodies.reserved(request, desk.limits.max_body):
+        body = await read_body(request, desk.limits.max_body)
+        request_id = secrets.token_hex(8)
+        request.state.request_id = request_id
+        answer, records = await desk.work(
+            _ingest, desk, actor, body, in_lines, request_id, ingest=True
+        )
     request.state.records = records
     return answer
 

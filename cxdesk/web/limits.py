@@ -1,22 +1,27 @@
 """How much a caller may send: a request's body, stopped as it streams past the limit, and
-each token's rate of requests (a token bucket)."""
+rates of requests (token buckets, per bearer token, client address or reply token)."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
 
-from cxdesk.i18n import say
+from cxdesk.i18n import Message, say
 from cxdesk.web.answers import HttpError
 
 # How long a body may take to arrive, from its first byte awaited to its last: a caller that
 # trickles a byte now and then would otherwise hold its connection (and its memory) forever.
 BODY_SECONDS = 60.0
+BUSY_RETRY = 1  # seconds a request refused for the bodies in flight is told to wait
+# Buckets one limit holds at most: some hundred bytes each, a few megabytes in all.
+MAX_KEYS = 20_000
 
 
 def _too_big(limit: int) -> HttpError:
@@ -63,37 +68,85 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class BodyBudget:
+    """The bytes of request bodies the server holds at once, in all: each request reserves
+    its body's size (declared, else the most it may be) before reading any of it, and is
+    answered 503 when that would go past the budget. The ingest's own limiter lets few
+    requests work at once, but without this the others' bodies would all be read, and held,
+    while they wait their turn. Used from the event loop only, so it needs no lock."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+
+    @contextmanager
+    def reserved(self, request: Request, limit: int) -> Iterator[None]:
+        declared = request.headers.get("content-length", "")
+        size = min(int(declared), limit) if declared.isdigit() else limit
+        if self.held + size > self.capacity:
+            raise HttpError(
+                503,
+                "busy",
+                say(
+                    "the server holds as many request bodies as it may ({capacity} bytes, "
+                    "serve.body_memory); try again in {seconds} s",
+                    capacity=self.capacity,
+                    seconds=BUSY_RETRY,
+                ),
+                headers={"Retry-After": str(BUSY_RETRY), "Connection": "close"},
+            )
+        self.held += size
+        try:
+            yield
+        finally:
+            self.held -= size
+
+
+def too_often(message: Message, wait: int) -> HttpError:
+    """429, saying why, with when to try again."""
+    return HttpError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
+
+
 class TokenBuckets:
-    """Per token, `burst` requests at once, refilled at `rate` a second. Keyed by the
-    configured tokens' hashes only, so there are as many buckets as tokens."""
+    """Per key, `burst` requests at once, refilled at `rate` a second. At most `keys` buckets
+    are held, so that keys a caller makes up (addresses, reply tokens) cannot grow them
+    without end: past that the least recently used is forgotten, which errs on the side of
+    letting its caller through again, never on refusing another."""
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        burst: int,
+        keys: int = MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
         self.burst = burst
+        self.keys = keys
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key: (tokens, when counted)
+        # key: (tokens, when counted), least recently used first
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> None:
-        """Take one request from `key`'s bucket; 429, with when to try again, if empty."""
+    def take(self, key: str) -> int:
+        """Take one request from `key`'s bucket and answer 0; if it is empty, take nothing
+        and answer the seconds until it holds one."""
+        return self._count(key, take=True)
+
+    def wait(self, key: str) -> int:
+        """The seconds until `key`'s bucket holds one request (0: it does), taking nothing."""
+        return self._count(key, take=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _count(self, key: str, *, take: bool) -> int:
         with self._lock:
             now = self.clock()
-            tokens, then = self._buckets.get(key, (float(self.burst), now))
+            tokens, then = self._buckets.pop(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - then) * self.rate)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                wait = max(1, math.ceil((1 - tokens) / self.rate))
-                raise HttpError(
-                    429,
-                    "rate_limited",
-                    say(
-                        "over this token's rate of {rate} requests a second (serve.rate, "
-                        "serve.burst); try again in {seconds} s",
-                        rate=f"{self.rate:g}",
-                        seconds=wait,
-                    ),
-                    headers={"Retry-After": str(wait)},
-                )
-            self._buckets[key] = (tokens - 1, now)
+            wait = 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+            self._buckets[key] = (tokens - 1 if take and not wait else tokens, now)
+            if len(self._buckets) > self.keys:
+                self._buckets.popitem(last=False)
+            return wait

@@ -5,8 +5,8 @@ files.
 The token is the only credential: it names one survey, of one ticket, and is good until the
 survey expires. The body is JSON (`{"nps": 9, "comment": "…"}`) or a web form's fields
 (`application/x-www-form-urlencoded`), so a page's form can post the answer as it is. Answers
-share one rate limit (`serve.reply_rate`, `serve.reply_burst`), whoever sends them; the token
-never reaches the access log.
+are limited per client address, per token, and in tokens naming no survey per client address
+(see `reply_limits`); the token never reaches the access log.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError, clean, json_answer
 from cxdesk.web.desk import desk_of
 from cxdesk.web.limits import read_body
+from cxdesk.web.reply_limits import client_key
+from cxdesk.workflow.intake.events import SCORES, score_of_text
 from cxdesk.workflow.intake.replies import (
     ANSWER_FIELDS,
     ANSWERED,
@@ -32,21 +34,22 @@ from cxdesk.workflow.intake.replies import (
 
 PREFIX = "/v1/followups/"
 MAX_ANSWER_BODY = 16 << 10  # a score and a comment
-REPLIES_BUCKET = "followup-replies"
 _FORM = "application/x-www-form-urlencoded"
-_SCORES = ("nps", "csat", "ces")
 
 
 async def post_followup_answer(request: Request) -> Response:
     desk = desk_of(request)
-    desk.reply_buckets.take(REPLIES_BUCKET)
-    body = await read_body(request, MAX_ANSWER_BODY)
-    answer = _answer_of(request.headers.get("content-type"), body)
     token = request.path_params["token"]
-    outcome = await desk.work(
-        answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
-    )
+    client = client_key(request.client.host if request.client else None)
+    desk.replies.admit(client, token)
+    with desk.bodies.reserved(request, MAX_ANSWER_BODY):
+        body = await read_body(request, MAX_ANSWER_BODY)
+        answer = _answer_of(request.headers.get("content-type"), body)
+        outcome = await desk.work(
+            answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
+        )
     if outcome.status == UNKNOWN:
+        desk.replies.missed(client)
         raise HttpError(404, "not_found", say("no follow-up survey has this token"), where="path")
     if outcome.status == EXPIRED:
         raise HttpError(
@@ -88,9 +91,7 @@ def _answer_of(content_type: str | None, body: bytes) -> dict[str, Any]:
             raise HttpError(
                 400, "bad_form", say("the body is not a URL-encoded form"), where="body"
             ) from None
-        answer = {
-            k: int(v) if k in _SCORES and v.isascii() and v.isdigit() else v for k, v in pairs
-        }
+        answer = {k: score_of_text(v) if k in SCORES else v for k, v in pairs}
     else:
         raise HttpError(
             415,

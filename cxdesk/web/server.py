@@ -13,8 +13,11 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from cxdesk.config import ServeConfig
 from cxdesk.errors import ConfigError
 
+# Bytes of a request's line and headers: past them, 400 (h11's own default, said here).
+MAX_HEAD = 16 << 10
 GRACE_SECONDS = 10  # on SIGTERM or ctrl+c, requests under way get this long to finish
 # The collector's thresholds while serving: a young generation of 50,000 objects (Python's
 # default is 700), the older ones as often as ever relative to it.
@@ -42,7 +45,7 @@ class StoppableServer(uvicorn.Server):
             self._captured_signals.clear()  # the shutdown they asked for is done
 
 
-def server(app: ASGIApp, listen: str) -> uvicorn.Server:
+def server(app: ASGIApp, listen: str, limits: ServeConfig) -> uvicorn.Server:
     host, port = split_listen(listen)
     config = uvicorn.Config(
         app,
@@ -54,6 +57,9 @@ def server(app: ASGIApp, listen: str) -> uvicorn.Server:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACE_SECONDS,
+        forwarded_allow_ips=limits.proxies,
+        limit_concurrency=limits.max_connections,
+        h11_max_incomplete_event_size=MAX_HEAD,
     )
     return StoppableServer(config)
 

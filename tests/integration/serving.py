@@ -40,7 +40,12 @@ MAX_RECORDS = 500
 
 def settings(**serve: Any) -> Settings:
     tokens = [ServeToken(login=login, sha256=token_hash(t)) for login, t in TOKENS.items()]
-    config = {"max_records": MAX_RECORDS, "rate": 1000, "burst": 1000, **serve}
+    config = {
+        "max_records": MAX_RECORDS,
+        **dict.fromkeys(["rate", "burst", "reply_rate", "reply_burst"], 1000),
+        **dict.fromkeys(["reply_token_attempts", "reply_misses"], 1000),
+        **serve,
+    }
     return Settings(serve=ServeConfig(tokens=tokens, **config))
 
 
@@ -51,7 +56,7 @@ def auth(login: str) -> dict[str, str]:
 @contextmanager
 def served(db: Database, config: Settings) -> Iterator[str]:
     """The server on a free port until the block ends; its base URL."""
-    running = server(build_app(db, config, lambda: NOW), "127.0.0.1:0")
+    running = server(build_app(db, config, lambda: NOW), "127.0.0.1:0", config.serve)
     thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
     thread.start()
     deadline = time.monotonic() + 30

@@ -255,10 +255,7 @@ def test_nul_anywhere_is_stored_or_quarantined_and_retried_faithfully(
     feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, summary, _ = ingest(run, fresh, feed)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 2, 3)
-    assert reasons(fresh)[2] == (
-        "line 3: nps: Input should be a valid integer, unable to parse string as an integer, "
-        "got '\\x00'"
-    )
+    assert reasons(fresh)[2] == "line 3: nps: must be a whole number, not a string, got '\\x00'"
     comment, drivers = query(
         fresh, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'sign'"
     )[0]
@@ -323,6 +320,48 @@ def test_booleans_blank_ids_and_endless_lists_are_refused(
         "line 6: drivers: longer than the limit of 100, got 100000",
     ]
     assert query(fresh, "SELECT count(*) FROM customers WHERE trim(id) = ''") == [(0,)]
+
+
+def test_a_score_is_a_json_integer_in_jsonl_and_a_number_in_csv(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    """A string or a float where a score belongs is quarantined naming the field, however
+    well it would read as one; a CSV cell, text by nature, is read as the number it says."""
+    feed = jsonl(
+        tmp_path / "f.jsonl",
+        event("string", nps="9"),
+        event("float", nps=10.0),
+        event("fraction", csat=4.5),
+        event("exponent", ces="1e1"),
+        event("ok", nps=9),
+    )
+    code, summary, _ = ingest(run, fresh, feed)
+    assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 4)
+    assert reasons(fresh) == [
+        "line 1: nps: must be a whole number, not a string, got 9",
+        "line 2: nps: must be a whole number, got 10.0",
+        "line 3: csat: must be a whole number, got 4.5",
+        "line 4: ces: must be a whole number, not a string, got 1e1",
+    ]
+    cells = tmp_path / "f.csv"
+    cells.write_text(
+        "event_id,kind,occurred_at,customer_id,nps,csat\n"
+        "c1,survey,2026-03-02T08:00:00+08:00,C1, 9 ,\n"
+        "c2,survey,2026-03-02T08:00:00+08:00,C2,9.5,\n"
+        "c3,survey,2026-03-02T08:00:00+08:00,C3,,nine\n"
+        "c4,survey,2026-03-02T08:00:00+08:00,C4,１０,\n"
+        "c5,survey,2026-03-02T08:00:00+08:00,C5,,+4\n",
+        encoding="utf-8",
+    )
+    code, summary, _ = ingest(run, fresh, cells)
+    assert (code, summary["accepted"], summary["quarantined"]) == (1, 2, 3)
+    assert reasons(fresh)[4:] == [
+        "line 3: nps: must be a whole number, got 9.5",
+        "line 4: csat: must be a whole number, not a string, got nine",
+        "line 5: nps: must be a whole number, not a string, got １０",
+    ]
+    stored = "SELECT event_id, nps, csat FROM feedback_events WHERE event_id LIKE 'c%' ORDER BY 1"
+    assert query(fresh, stored) == [("c1", 9, None), ("c5", None, 4)]
 
 
 # -- 5: one physical record is one record, whatever its size or format -------------------

@@ -393,6 +393,42 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
     assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
+def test_rules_test_tells_the_follow_ups_ingest_would_quarantine(
+    fresh: str, tmp_path: Path, run: Run
+) -> None:
+    """A follow-up answering another customer's ticket, or no ticket, is quarantined by
+    ingest; the dry run says so with the same reason, and the own customer's answer is one."""
+    opening = write_lines(tmp_path / "open.jsonl", [json.dumps(event("a", "G", 1, nps=3))])
+    assert run("--db", str(fresh), "ingest", str(opening))[0] == 0
+    answers = {"own": "G", "stranger": "H"}
+    feed = write_lines(
+        tmp_path / "answers.jsonl",
+        [
+            *(
+                json.dumps(event(name, who, 5, kind="followup", nps=10, ticket_id="CX-000001"))
+                for name, who in answers.items()
+            ),
+            json.dumps(event("nowhere", "G", 6, kind="followup", nps=10, ticket_id="CX-000099")),
+            json.dumps(event("garbled", "G", 7, kind="followup", nps=10, ticket_id="CX-x")),
+        ],
+    )
+    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    told = [row["outcome"] for row in json.loads(out)]
+    assert code == 0 and told[0] == "follow-up answer for CX-000001"
+    assert told[1] == "quarantine: ticket_id: CX-000001 is not customer H's"
+    code, _, _ = run("--db", str(fresh), "ingest", str(feed))
+    assert code == 1
+    quarantined = query(fresh, "SELECT line, reason FROM quarantine ORDER BY line")
+    assert [line for line, _ in quarantined] == [2, 3, 4]
+    assert [f"quarantine: {reason}" for _, reason in quarantined] == [
+        f"quarantine: line {line}: {outcome.removeprefix('quarantine: ')}"
+        for line, outcome in zip([2, 3, 4], told[1:], strict=True)
+    ]
+    assert query(fresh, "SELECT event_id FROM feedback_events WHERE kind = 'followup'") == [
+        ("own",)
+    ]
+
+
 def test_rules_test_on_stored_events_says_which_rules_fire(
     fresh: str, tmp_path: Path, run: Run
 ) -> None:

@@ -6,6 +6,7 @@ token never reaches the access log."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from cxdesk.workflow.loop.commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
-from tests.integration.serving import Desk, auth, desk_on, event, logged, settings
+from tests.integration.serving import Desk, auth, desk_on, event, logged, served, settings
 
 RESOLVED = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # before the server's clock (NOW)
 
@@ -80,6 +81,9 @@ def test_a_form_posts_a_bad_answer_that_reopens(desk: Desk, client: httpx.Client
     [
         ({"nps": 11}, 422, "nps"),
         ({"nps": "nine"}, 422, "nps"),
+        ({"nps": "9"}, 422, "nps"),  # a score is a JSON integer, not text that reads as one
+        ({"nps": 10.0}, 422, "nps"),
+        ({"csat": 4.5}, 422, "csat"),
         ({"comment": "no score"}, 422, "body"),
         ({"nps": 9, "ticket_id": "CX-000001"}, 422, "body"),
         ([9], 422, "body"),
@@ -88,12 +92,38 @@ def test_a_form_posts_a_bad_answer_that_reopens(desk: Desk, client: httpx.Client
 def test_a_malformed_answer_is_refused_and_the_survey_stays_open(
     desk: Desk, client: httpx.Client, body: object, status: int, where: str
 ) -> None:
-    ref, token = resolved(desk, client, f"R3-{where}-{status}-{len(str(body))}")
+    ref, token = resolved(desk, client, f"R3-{where}-{status}-{zlib.crc32(repr(body).encode())}")
     answer = client.post(f"/v1/followups/{token}", json=body)
     assert answer.status_code == status
     assert answer.json()["error"]["where"] == where
     assert stage(desk, ref) == "verify"
     assert client.post(f"/v1/followups/{token}", json={"nps": 10}).status_code == 200
+
+
+def test_a_score_that_is_not_a_whole_number_is_refused_naming_its_field(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The rule of file ingest, over HTTP: an event's score as a string is quarantined, an
+    answer's is a 422 naming the field and why; a form's field, text by nature, is read as
+    the number it says, and 9.5 is none."""
+    ref, token = resolved(desk, client, "R12")
+    stringly = client.post(
+        "/v1/events", json=event("R12-s", "R12-s", nps="9"), headers=auth("feed")
+    )
+    assert stringly.status_code == 207
+    assert (
+        stringly.json()["results"][0]["reason"]
+        == "nps: must be a whole number, not a string, got 9"
+    )
+    refused = client.post(f"/v1/followups/{token}", json={"nps": "9"})
+    error = refused.json()["error"]
+    assert (refused.status_code, error["where"]) == (422, "nps")
+    assert "nps: must be a whole number, not a string" in error["message"]
+    fraction = client.post(f"/v1/followups/{token}", data={"nps": "9.5"})
+    assert (fraction.status_code, fraction.json()["error"]["where"]) == (422, "nps")
+    assert stage(desk, ref) == "verify"
+    taken = client.post(f"/v1/followups/{token}", data={"nps": "9"})
+    assert (taken.status_code, taken.json()["status"]) == (200, "answered")
 
 
 def test_unknown_expired_and_unreadable(desk: Desk, client: httpx.Client) -> None:
@@ -195,3 +225,81 @@ def test_a_survey_past_its_expiry_takes_no_answer_before_a_sweep_expires_it(
     late = client.post(f"/v1/followups/{token}", json={"nps": 10})
     assert (late.status_code, late.json()["error"]["code"]) == (410, "expired")
     assert stage(desk, ref) == "verify"
+
+
+def answering(base: str, address: str = "127.0.0.1") -> httpx.Client:
+    """A client whose connections come from `address` (any of 127/8 is this host)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base, timeout=60, transport=transport)
+
+
+def test_a_flooding_address_is_refused_while_other_customers_answer(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """The limit is per client address: one that floods is refused 429, with when to try
+    again, and a header it makes up to pass for someone else changes nothing (127.0.0.2 is
+    no trusted proxy); another customer's answer, straight or through the proxy on
+    127.0.0.1, is taken."""
+    _, flooded = resolved(desk, client, "R9-flooder")
+    ref, token = resolved(desk, client, "R9-customer")
+    _, proxied = resolved(desk, client, "R9-proxied")
+    limits = settings(reply_rate=0.001, reply_burst=3)
+    with served(desk.db, limits) as base, answering(base, "127.0.0.2") as flooder:
+        statuses = [
+            flooder.post(
+                f"/v1/followups/{flooded}",
+                json={"nps": 99},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            )
+            for n in range(5)
+        ]
+        assert [a.status_code for a in statuses] == [422, 422, 422, 429, 429]
+        assert statuses[3].json()["error"]["code"] == "rate_limited"
+        assert int(statuses[3].headers["Retry-After"]) > 0
+        with answering(base) as customer:
+            answer = customer.post(f"/v1/followups/{token}", json={"nps": 9})
+            assert (answer.status_code, answer.json()["status"]) == (200, "answered")
+            via_proxy = customer.post(
+                f"/v1/followups/{proxied}",
+                json={"nps": 9},
+                headers={"X-Forwarded-For": "198.51.100.200"},
+            )
+            assert via_proxy.status_code == 200
+    assert stage(desk, ref) == "closed"
+
+
+def test_a_link_tried_too_often_is_refused_while_other_links_answer(
+    desk: Desk, client: httpx.Client
+) -> None:
+    ref, tried = resolved(desk, client, "R10-tried")
+    other_ref, other = resolved(desk, client, "R10-other")
+    with served(desk.db, settings(reply_token_attempts=3)) as base, answering(base) as http:
+        statuses = [
+            http.post(f"/v1/followups/{tried}", json={"nps": "nine"}).status_code for _ in range(3)
+        ]
+        assert statuses == [422, 422, 422]
+        refused = http.post(f"/v1/followups/{tried}", json={"nps": 9})
+        assert refused.status_code == 429 and "reply_token_attempts" in refused.text
+        assert http.post(f"/v1/followups/{other}", json={"nps": 9}).status_code == 200
+    assert (stage(desk, ref), stage(desk, other_ref)) == ("verify", "closed")
+
+
+def test_an_address_guessing_tokens_is_refused_while_others_answer(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """Tokens naming no survey are counted per address: past `reply_misses` the address is
+    refused even with a good token, and another address's answer is taken."""
+    _, own = resolved(desk, client, "R11-guesser")
+    ref, token = resolved(desk, client, "R11-customer")
+    with served(desk.db, settings(reply_misses=2)) as base:
+        with answering(base, "127.0.0.3") as guesser:
+            guesses = [
+                guesser.post(f"/v1/followups/guess-{n}", json={"nps": 9}).status_code
+                for n in range(2)
+            ]
+            assert guesses == [404, 404]
+            refused = guesser.post(f"/v1/followups/{own}", json={"nps": 9})
+            assert refused.status_code == 429 and "reply_misses" in refused.text
+        with answering(base) as customer:
+            assert customer.post(f"/v1/followups/{token}", json={"nps": 9}).status_code == 200
+    assert stage(desk, ref) == "closed"

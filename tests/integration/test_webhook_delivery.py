@@ -369,3 +369,20 @@ def test_watch_delivers_after_its_sweep(
         each = ["ticket.opened", "ticket.breached", "ticket.breached", "ticket.escalated"]
         assert by_customer == {"c0": each, "c1": each, "c2": each}
         assert receiver.bad_signatures == 0
+
+
+@pytestmark_sqlite
+@pytest.mark.parametrize("mode", ["trickle-headers", "trickle-body"])
+def test_a_receiver_that_trickles_its_answer_costs_one_timeout_in_all(
+    db: Database, mode: str
+) -> None:
+    """Every byte comes well within a read timeout, the answer in twenty seconds: the
+    attempt is abandoned at its deadline all the same, long before its lease runs out."""
+    with receiving(Receiver(SECRET, mode=mode)) as receiver:
+        endpoint = WebhookEndpoint(name="crm", url=receiver.url, secret=SECRET, timeout=0.5)
+        settings = Settings(webhooks=WebhooksConfig(endpoints=[endpoint]))
+        three_events(db, settings)
+        report = deliver(db, settings, datetime.now(UTC))
+        assert (report.delivered, report.retrying, receiver.attempts) == (0, 1, 1)
+        head = rows(db)[0]
+        assert (head.last_status, head.last_error) == (None, "no answer within 0.5 s")

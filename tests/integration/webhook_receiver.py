@@ -1,6 +1,7 @@
 """A real webhook receiver on a free localhost port, in a thread: it checks each delivery's
 signature as the README tells receivers to, de-duplicates by event id, and can be told to
-refuse, stall, redirect or answer with a body far too big to read."""
+refuse, stall, redirect, answer with a body far too big to read, or trickle its answer's
+headers or body a byte at a time (each byte well within any read timeout)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Receiver:
     secret: str
     refuse_first: int = 0  # answer 500 to this many attempts, whatever they carry
     refuse_ids: dict[str, int] = field(default_factory=dict)  # event id → refusals left
-    mode: str = "ok"  # ok | slow | redirect | huge
+    mode: str = "ok"  # ok | slow | redirect | huge | trickle-headers | trickle-body
     url: str = ""
     attempts: int = 0
     bad_signatures: int = 0
@@ -80,6 +81,8 @@ class Receiver:
             return None
         if self.mode == "huge":
             return self._huge(handler)
+        if self.mode.startswith("trickle"):
+            return self._trickle(handler)
         if refuse:
             return _reply(handler, 500, b"\x1b[31mnot now\x00" + "稍后".encode())
         with self.lock:
@@ -100,6 +103,25 @@ class Receiver:
                 handler.wfile.write(chunk)
                 self.huge_written += len(chunk)
         except OSError:
+            return
+
+    def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
+        """An answer, complete after some twenty seconds, sent a byte at a time: headers that
+        end in a 204 for trickle-headers, a 500's body after its headers for trickle-body."""
+        if self.mode == "trickle-headers":
+            sent, trickled = b"", b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 1000 + b"\r\n\r\n"
+        else:
+            sent, trickled = b"HTTP/1.1 500 Oops\r\nContent-Length: 1000\r\n\r\n", b"x" * 1000
+        handler.close_connection = True
+        try:
+            handler.wfile.write(sent)
+            handler.wfile.flush()
+            for byte in trickled:
+                if self.stop.wait(0.02):  # woken when the test ends
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except OSError:  # the deliverer hung up
             return
 
 

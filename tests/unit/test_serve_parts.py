@@ -1,4 +1,5 @@
-"""The server's parts that need no server: each token's bucket, the token table, HOST:PORT."""
+"""The server's parts that need no server: the rate buckets and their keys, the token table,
+HOST:PORT."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from cxdesk.errors import ConfigError
 from cxdesk.web.answers import HttpError
 from cxdesk.web.callers import Tokens, mint_token, token_hash
 from cxdesk.web.limits import TokenBuckets
+from cxdesk.web.reply_limits import client_key, token_key
 from cxdesk.web.server import split_listen
 
 
@@ -23,31 +25,61 @@ class Clock:
 def test_a_bucket_lets_a_burst_through_then_refills_at_its_rate() -> None:
     clock = Clock()
     buckets = TokenBuckets(rate=2, burst=3, clock=clock)
-    for _ in range(3):
-        buckets.take("a")
-    with pytest.raises(HttpError) as refused:
-        buckets.take("a")
-    assert refused.value.status == 429
-    assert refused.value.headers["Retry-After"] == "1"
-    buckets.take("b")  # another token's bucket is full
+    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a") == 1  # refused: a second to wait
+    assert buckets.take("b") == 0  # another key's bucket is full
     clock.now += 0.5  # one request's worth at 2 a second
-    buckets.take("a")
-    with pytest.raises(HttpError):
-        buckets.take("a")
+    assert (buckets.take("a"), buckets.take("a")) == (0, 1)
     clock.now += 60
-    for _ in range(3):  # never more than the burst, however long it waited
-        buckets.take("a")
-    with pytest.raises(HttpError):
-        buckets.take("a")
+    # never more than the burst, however long it waited
+    assert [buckets.take("a") for _ in range(4)] == [0, 0, 0, 1]
 
 
 def test_a_slow_rate_says_how_long_to_wait() -> None:
     clock = Clock()
     buckets = TokenBuckets(rate=0.1, burst=1, clock=clock)
-    buckets.take("a")
-    with pytest.raises(HttpError) as refused:
-        buckets.take("a")
-    assert refused.value.headers["Retry-After"] == "10"
+    assert buckets.take("a") == 0
+    assert buckets.take("a") == 10
+
+
+def test_waiting_is_told_without_taking() -> None:
+    buckets = TokenBuckets(rate=1, burst=1, clock=Clock())
+    assert (buckets.wait("a"), buckets.wait("a")) == (0, 0)
+    assert (buckets.take("a"), buckets.wait("a")) == (0, 1)
+
+
+def test_the_buckets_held_are_bounded_the_least_recently_used_forgotten() -> None:
+    """Keys made up by callers (addresses, reply tokens) cannot grow the buckets without end;
+    a forgotten bucket is a full one again."""
+    buckets = TokenBuckets(rate=0.001, burst=1, keys=3, clock=Clock())
+    for key in ("a", "b", "c"):
+        assert buckets.take(key) == 0
+    assert buckets.take("a") > 0  # "a" is now the most recently used
+    for n in range(10_000):
+        buckets.take(f"flood-{n}")
+        assert len(buckets) <= 3
+    assert buckets.take("b") == 0  # forgotten long ago, so full again
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same subscriber's /64
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        (None, "(unknown)"),
+    ],
+)
+def test_a_client_is_counted_by_its_address_an_ipv6_one_by_its_64(
+    host: str | None, key: str
+) -> None:
+    assert client_key(host) == key
+
+
+def test_reply_tokens_are_kept_as_hashes() -> None:
+    assert "secret-token" not in token_key("secret-token")
+    assert len(token_key("x" * 10_000)) == len(token_key("y")) == 32
 
 
 def test_only_a_configured_token_is_known_by_its_hash() -> None:

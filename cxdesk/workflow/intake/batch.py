@@ -16,14 +16,13 @@ from sqlmodel import Session
 
 from cxdesk.db import insert_rows, serialise, update_rows
 from cxdesk.db.search_index import Indexed, index_tickets, reindex_customers
-from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Queue, Stage
 from cxdesk.models.base import table_of
-from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
 from cxdesk.workflow.basics.text import storable
 from cxdesk.workflow.clocks.sla import SlaPlanner
 from cxdesk.workflow.intake.batch_reads import (
     existing_tickets,
+    followup_target,
     known_event_ids,
     open_cases,
     stored_customers,
@@ -202,23 +201,10 @@ class Batch:
     ) -> Pending:
         """An event not seen before, with what was worked out for it ahead."""
         if event.kind == "followup":
-            try:
-                number = parse_ref(event.ticket_id or "")
-            except NotFound as exc:
-                return self._quarantine(line, raw, origin, f"ticket_id: {exc}")
-            if number not in self.tickets:
-                return self._quarantine(
-                    line, raw, origin, f"ticket_id: no ticket {ticket_ref(number)}"
-                )
-            # Only the ticket's own customer answers its survey: another's "answer" would
-            # close (or reopen) a case that is not theirs.
-            if self.tickets[number][1] != event.customer_id:
-                return self._quarantine(
-                    line,
-                    raw,
-                    origin,
-                    f"ticket_id: {ticket_ref(number)} is not customer {event.customer_id}'s",
-                )
+            target = followup_target(event.ticket_id, event.customer_id, self.tickets)
+            if isinstance(target, str):
+                return self._quarantine(line, raw, origin, target)
+            number = target
         self._resolved(line)
         customer = self._upsert_customer(event)
         if row is None:

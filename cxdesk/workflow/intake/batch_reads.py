@@ -3,7 +3,7 @@ follow-ups name, its customers and their open cases, however many records it hol
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection
@@ -13,7 +13,7 @@ from cxdesk.db import one_of
 from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.models.base import table_of
-from cxdesk.workflow.basics.refs import parse_ref
+from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.intake.cases import Case
 from cxdesk.workflow.intake.event_fields import CUSTOMER_FIELDS
@@ -69,6 +69,24 @@ def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple
         key_in(connection, _tickets.id, numbers)
     )
     return {number: (queue, customer) for number, queue, customer in connection.execute(statement)}
+
+
+def followup_target(
+    ref: str | None, customer_id: str, tickets: Mapping[int, tuple[str, str | None]]
+) -> int | str:
+    """The number of the ticket a follow-up answer goes to, among `tickets` (as
+    `existing_tickets` reads them), or why it is quarantined: a ref that names no ticket, or
+    a ticket of another customer, whose case another's "answer" would close or reopen. One
+    rule for ingest and its dry run (`rules test`), so the two tell the same outcome."""
+    try:
+        number = parse_ref(ref or "")
+    except NotFound as exc:
+        return f"ticket_id: {exc}"
+    if number not in tickets:
+        return f"ticket_id: no ticket {ticket_ref(number)}"
+    if tickets[number][1] != customer_id:
+        return f"ticket_id: {ticket_ref(number)} is not customer {customer_id}'s"
+    return number
 
 
 def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:

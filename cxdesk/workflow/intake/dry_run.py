@@ -14,6 +14,8 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.intake.batch_reads import existing_tickets, followup_target
+from cxdesk.workflow.intake.events import ValidEvent
 from cxdesk.workflow.intake.readers import read_csv, read_jsonl
 from cxdesk.workflow.intake.rules import Alert, RuleSet, event_facts
 from cxdesk.workflow.intake.validation import Window, validate_record
@@ -61,6 +63,15 @@ def dry_run(
                 open_session is not None
                 and open_session.get(FeedbackEvent, event.event_id) is not None
             )
+            if event.kind == "followup" and not stored:
+                target = _followup_target(open_session, event)
+                if isinstance(target, str):
+                    rows.append(
+                        DryRunRow(
+                            record.line, event.event_id, customer_id, "", f"quarantine: {target}"
+                        )
+                    )
+                    continue
             if customer_id not in tiers:
                 tiers[customer_id], known = _lookup(open_session, customer_id)
                 if known is not None:
@@ -112,6 +123,14 @@ def _fired_names(alert: Alert) -> str:
     """The rules that fired, the decisive one first."""
     decisive = alert.decisive
     return ", ".join([decisive.name] + [r.name for r in alert.fired if r is not decisive])
+
+
+def _followup_target(session: Session | None, event: ValidEvent) -> int | str:
+    """Where ingest would send a follow-up answer, or why it would quarantine it, by the
+    same rule; with no database yet, no ticket exists for it to answer."""
+    refs = [event.ticket_id] if event.ticket_id else []
+    tickets = existing_tickets(session.connection(), refs) if session is not None else {}
+    return followup_target(event.ticket_id, event.customer_id, tickets)
 
 
 def _lookup(session: Session | None, customer_id: str) -> tuple[str | None, _Case | None]:

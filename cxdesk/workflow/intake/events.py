@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
@@ -32,16 +33,35 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _not_a_boolean(value: Any) -> Any:
-    """`true` is not a score: pydantic would take it as 1 (and `false` as a detractor's 0)."""
-    if isinstance(value, bool):
+def _whole_number(value: Any) -> Any:
+    """A score is a JSON integer. Not `true` (pydantic would take it as 1, and `false` as a
+    detractor's 0), not the string "9" nor the number 10.0 (pydantic would take both as
+    scores): a feed that sends them sends something other than a score, and is told so
+    rather than guessed at. Text formats say which cells are numbers before this (see
+    `csv_event`)."""
+    if isinstance(value, str):
+        raise ValueError("must be a whole number, not a string")
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be a whole number")
     return value
 
 
+SCORES = ("nps", "csat", "ces")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")  # ASCII digits: `int` would read `９` too
+
+
+def score_of_text(text: str) -> int | float | str:
+    """A score written as text (a CSV cell, a web form's field) as the number it reads as,
+    for the schema to judge as it judges JSON's: `9` → 9, `9.5` → 9.5 (refused there as no
+    whole number); anything else stays text (refused there as a string)."""
+    if len(text) <= 20 and _NUMBER.fullmatch(text):
+        return float(text) if "." in text else int(text)
+    return text
+
+
 def _score(low: int, high: int) -> Any:
     """A whole number from `low` to `high` (the bounds first, so the JSON Schema has them)."""
-    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_not_a_boolean)]
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
 
 
 def _schema(text: Any) -> tuple[type[BaseModel], type[_Flattening]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple, TextIO
 
 from cxdesk.workflow.basics.text import decodable
+from cxdesk.workflow.intake.events import SCORES, score_of_text
 
 # Records per ingest transaction: big enough that a batch's fixed costs (look-ups, commit)
 # are spread thin, small enough that a killed run redoes little and other writers wait
@@ -259,7 +260,8 @@ def _header_problem(header: list[str]) -> str | None:
 
 
 def csv_event(row: dict[str, str]) -> dict[str, Any]:
-    """A CSV row shaped like the JSON event: `customer_*` nested, `drivers` split on `;`."""
+    """A CSV row shaped like the JSON event: `customer_*` nested, `drivers` split on `;`,
+    scores read as numbers (a cell is text, a JSON score a number)."""
     event: dict[str, Any] = {}
     customer: dict[str, str] = {}
     for key, value in row.items():
@@ -270,6 +272,8 @@ def csv_event(row: dict[str, str]) -> dict[str, Any]:
             customer[key.removeprefix("customer_")] = value
         elif key == "drivers":
             event["drivers"] = [d.strip() for d in value.split(";") if d.strip()]
+        elif key in SCORES:
+            event[key] = score_of_text(value)
         else:
             event[key] = value
     if customer:

@@ -25,6 +25,7 @@ from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.events import FeedbackEventIn
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.requests import ACCEPTED, DUPLICATE, ingest_request
+from cxdesk.workflow.intake.validation import describe_validation_error
 from cxdesk.workflow.reads.followups import followup_for_token
 
 # What an answer may say; the rest of the event is the survey's.
@@ -77,7 +78,7 @@ def answer_by_token(
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "body"
-        return ReplyOutcome(INVALID, ref, where=where, reason=error["msg"])
+        return ReplyOutcome(INVALID, ref, where=where, reason=describe_validation_error(exc))
     record = Record(1, orjson.dumps(event).decode())
     (outcome,) = ingest_request(
         db,

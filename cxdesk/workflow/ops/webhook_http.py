@@ -1,6 +1,11 @@
 """One delivery attempt over HTTP: the body signed, POSTed once, redirects not followed, at
 most a few hundred bytes of the answer read (a receiver's error page is not our problem to
-download), and what happened said in a line short enough to keep."""
+download), and what happened said in a line short enough to keep.
+
+An attempt has one deadline, its endpoint's `timeout`, for everything from connecting to the
+last byte read: a timeout per read alone would let a receiver that trickles its answer a byte
+at a time hold the attempt past its lease, and another deliverer would send it again. The
+attempt is async only so that it can be cancelled at that deadline wherever it waits."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import hmac
 import time
 from typing import NamedTuple
 
+import anyio
 import httpx
 
 from cxdesk.config.webhooks import WebhookEndpoint
@@ -49,49 +55,22 @@ class Attempt(NamedTuple):
     error: str | None = None
 
 
-def client() -> httpx.Client:
-    """The one client a pass sends with: no redirects followed, no cookies kept between
-    receivers, each request's timeout its endpoint's."""
+def client() -> httpx.AsyncClient:
+    """The one client a round sends with: no redirects followed, no cookies kept between
+    receivers, and no timeout of its own: each attempt's deadline is set by `post`."""
     # identity: a refusal's first bytes are read as sent, never inflated from a small body
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    return httpx.Client(follow_redirects=False, headers=headers)
+    return httpx.AsyncClient(follow_redirects=False, headers=headers, timeout=None)
 
 
-def post(
-    http: httpx.Client, endpoint: WebhookEndpoint, secret: str, event_id: str, body: str
+async def post(
+    http: httpx.AsyncClient, endpoint: WebhookEndpoint, secret: str, event_id: str, body: str
 ) -> Attempt:
-    """POST the body to the endpoint once."""
-    data = body.encode()
+    """POST the body to the endpoint once, abandoned after the endpoint's `timeout` in all."""
     try:
-        with http.stream(
-            "POST",
-            endpoint.url,
-            content=data,
-            headers=signed_headers(secret, event_id, data),
-            timeout=endpoint.timeout,
-        ) as answer:
-            status = answer.status_code
-            if 200 <= status < 300:
-                return Attempt(True, status)
-            if answer.is_redirect:
-                where = answer.headers.get("location", "")
-                return Attempt(
-                    False,
-                    status,
-                    _kept(
-                        say(
-                            "HTTP {status}: redirected to {where}; redirects are not followed",
-                            status=status,
-                            where=where[:200],
-                        )
-                    ),
-                )
-            return Attempt(
-                False,
-                status,
-                _kept(say("HTTP {status}: {answer}", status=status, answer=_start_of(answer))),
-            )
-    except httpx.TimeoutException:
+        with anyio.fail_after(endpoint.timeout):
+            return await _exchange(http, endpoint, secret, event_id, body)
+    except TimeoutError:
         return Attempt(
             False, None, _kept(say("no answer within {seconds} s", seconds=f"{endpoint.timeout:g}"))
         )
@@ -103,10 +82,43 @@ def post(
         )
 
 
-def _start_of(answer: httpx.Response) -> str:
+async def _exchange(
+    http: httpx.AsyncClient, endpoint: WebhookEndpoint, secret: str, event_id: str, body: str
+) -> Attempt:
+    """The request and what its answer says, with no deadline of its own."""
+    data = body.encode()
+    async with http.stream(
+        "POST",
+        endpoint.url,
+        content=data,
+        headers=signed_headers(secret, event_id, data),
+    ) as answer:
+        status = answer.status_code
+        if 200 <= status < 300:
+            return Attempt(True, status)
+        if answer.is_redirect:
+            where = answer.headers.get("location", "")
+            return Attempt(
+                False,
+                status,
+                _kept(
+                    say(
+                        "HTTP {status}: redirected to {where}; redirects are not followed",
+                        status=status,
+                        where=where[:200],
+                    )
+                ),
+            )
+        start = await _start_of(answer)
+        return Attempt(
+            False, status, _kept(say("HTTP {status}: {answer}", status=status, answer=start))
+        )
+
+
+async def _start_of(answer: httpx.Response) -> str:
     """At most ANSWER_READ bytes of the body, however much the receiver sends."""
     got = b""
-    for chunk in answer.iter_raw(ANSWER_READ):
+    async for chunk in answer.aiter_raw(ANSWER_READ):
         got += chunk
         if len(got) >= ANSWER_READ:
             break

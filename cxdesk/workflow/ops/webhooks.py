@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from time import monotonic
 
-import httpx
+import anyio
 from sqlalchemy import and_, delete, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -95,44 +95,45 @@ def deliver(db: Database, settings: Settings, now: datetime, *, rounds: int = 20
             secrets[name] = secret
     report.cleaned = clean(db, now - config.keep)
     blocked: set[str] = set()
-    with client() as http:
-        for _ in range(rounds):
-            open_to = [name for name in secrets if name not in blocked]
-            at = now + timedelta(seconds=monotonic() - started)
-            claimed = claim(db, open_to, at, endpoints) if open_to else None
-            if claimed is None:
-                break
-            token, rows = claimed
-            results = _send(http, rows, endpoints, secrets, blocked)
-            record(db, token, rows, results, now, config.max_attempts, report)
+    for _ in range(rounds):
+        open_to = [name for name in secrets if name not in blocked]
+        at = now + timedelta(seconds=monotonic() - started)
+        claimed = claim(db, open_to, at, endpoints) if open_to else None
+        if claimed is None:
+            break
+        token, rows = claimed
+        results = anyio.run(_send, rows, endpoints, secrets, blocked)
+        record(db, token, rows, results, now, config.max_attempts, report)
     for name, why in report.unusable.items():
         logger.warning("webhook %s not sent to: %s", name, why)
     return report
 
 
-def _send(
-    http: httpx.Client,
+async def _send(
     rows: Sequence[Claimed],
     endpoints: dict[str, WebhookEndpoint],
     secrets: dict[str, str],
     blocked: set[str],
 ) -> dict[int, Attempt]:
-    """Send the round's rows in id order; a ticket's rows stop at its first failure, and an
-    endpoint's at its first failure in the pass. Rows not sent are left out of the result."""
+    """Send the round's rows in id order, one at a time, each attempt within its endpoint's
+    timeout (so the round ends within the lease `claim` took for it); a ticket's rows stop at
+    its first failure, and an endpoint's at its first failure in the pass. Rows not sent are
+    left out of the result."""
     results: dict[int, Attempt] = {}
     stopped: set[tuple[str, int]] = set()
-    for row in rows:
-        key = (row.endpoint, row.ticket_id)
-        if row.endpoint in blocked or key in stopped:
-            stopped.add(key)
-            continue
-        attempt = post(
-            http, endpoints[row.endpoint], secrets[row.endpoint], row.event_id, row.payload
-        )
-        results[row.id] = attempt
-        if not attempt.ok:
-            stopped.add(key)
-            blocked.add(row.endpoint)
+    async with client() as http:
+        for row in rows:
+            key = (row.endpoint, row.ticket_id)
+            if row.endpoint in blocked or key in stopped:
+                stopped.add(key)
+                continue
+            attempt = await post(
+                http, endpoints[row.endpoint], secrets[row.endpoint], row.event_id, row.payload
+            )
+            results[row.id] = attempt
+            if not attempt.ok:
+                stopped.add(key)
+                blocked.add(row.endpoint)
     return results
 
 
