@@ -26,11 +26,17 @@ def serve(context: Context, listen: str | None) -> None:
     from cxdesk import logs
     from cxdesk.web.app import build_app
     from cxdesk.web.server import server, settle_collector
+    from cxdesk.workflow.intake.ingest import Ingestor
+    from cxdesk.workflow.intake.request_checker import RequestChecker
 
     settings = context.settings
     context.viewer().require_admin("run the server")
     address = listen or settings.serve.listen
-    app = build_app(context.database(), settings, context.now)
+    db = context.database()
+    # Forked first, before anything starts a thread of its own.
+    ingestor = Ingestor(db, settings, source="serve", clock=context.now)
+    checker = RequestChecker(ingestor.terms, ingestor.work_ahead())
+    app = build_app(db, settings, context.now, checker)
     running = server(app, address, settings.serve)
     logs.follow_requests(settings.log)
     if not settings.serve.tokens:
@@ -41,7 +47,10 @@ def serve(context: Context, listen: str | None) -> None:
         )
     say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True)
     settle_collector()
-    running.run()
+    try:
+        running.run()
+    finally:
+        checker.close()
 
 
 @serve.command("token")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +27,9 @@ from cxdesk.web.desk import Desk
 from cxdesk.web.events import post_events
 from cxdesk.web.replies import PREFIX, post_followup_answer
 from cxdesk.web.tickets import get_ticket, healthz
+
+if TYPE_CHECKING:
+    from cxdesk.workflow.intake.request_checker import RequestChecker
 
 ROUTES = (
     Route("/healthz", healthz, methods=["GET"]),
@@ -53,11 +57,16 @@ async def _routing(request: Request, exc: Exception) -> Response:
     return error_answer(HttpError(exc.status_code, code, message, headers=exc.headers))
 
 
-def build_app(db: Database, settings: Settings, clock: Callable[[], datetime]) -> Starlette:
+def build_app(
+    db: Database,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    checker: RequestChecker | None = None,
+) -> Starlette:
     app = Starlette(
         routes=list(ROUTES),
         middleware=[Middleware(AccessLog)],
         exception_handlers={HttpError: _refused, HTTPException: _routing},
     )
-    app.state.desk = Desk(db, settings, clock)
+    app.state.desk = Desk(db, settings, clock, checker)
     return app

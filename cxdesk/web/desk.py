@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 from anyio import to_thread
@@ -21,6 +21,9 @@ from cxdesk.web.limits import BodyBudget, TokenBuckets, too_often
 from cxdesk.web.reply_limits import ReplyLimits
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 
+if TYPE_CHECKING:
+    from cxdesk.workflow.intake.request_checker import RequestChecker
+
 T = TypeVar("T")
 # Requests ingesting at once: one writes while the next reads and validates its records; more
 # would only wait for the write lock, each holding a thread.
@@ -34,8 +37,17 @@ class Desk:
     """What the requests share. Its database is used from many threads at once: each unit
     of work takes a session of its own, and writes go through `Database.write`."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        checker: RequestChecker | None = None,
+    ) -> None:
+        """`checker` checks posted events in a process of its own; without one, the request's
+        thread does."""
         self.db = db
+        self.checker = checker
         self.settings = settings
         self.clock = clock
         self.limits = settings.serve

@@ -124,6 +124,7 @@ def _ingest(
         person=actor.login,
         clock=desk.clock,
         in_lines=in_lines,
+        check=desk.checker.checked if desk.checker is not None else None,
     )
     return _answer(outcomes, request_id), len(outcomes)
 

@@ -21,6 +21,8 @@ from cxdesk.web.callers import token_hash
 from cxdesk.web.server import server
 from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.request_checker import RequestChecker
 from cxdesk.workflow.ops.schema import upgrade_database
 from tests.conftest import _pg_database
 
@@ -54,9 +56,16 @@ def auth(login: str) -> dict[str, str]:
 
 
 @contextmanager
-def served(db: Database, config: Settings) -> Iterator[str]:
-    """The server on a free port until the block ends; its base URL."""
-    running = server(build_app(db, config, lambda: NOW), "127.0.0.1:0", config.serve)
+def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterator[str]:
+    """The server on a free port until the block ends; its base URL. Posted events are
+    checked in a process of their own, as `cxdesk serve` does, unless `checked_apart` is
+    false."""
+    checker = None
+    if checked_apart:
+        ingestor = Ingestor(db, config, source="serve", clock=lambda: NOW)
+        checker = RequestChecker(ingestor.terms, ingestor.work_ahead())
+    app = build_app(db, config, lambda: NOW, checker)
+    running = server(app, "127.0.0.1:0", config.serve)
     thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
     thread.start()
     deadline = time.monotonic() + 30
@@ -70,6 +79,8 @@ def served(db: Database, config: Settings) -> Iterator[str]:
     finally:
         running.should_exit = True
         thread.join(30)
+        if checker is not None:
+            checker.close()
 
 
 def logged(log: Path, lines: int) -> str:
@@ -110,13 +121,13 @@ def prepared(url: str) -> Database:
 
 
 @contextmanager
-def desk_on(backend: str, directory: Path) -> Iterator[Desk]:
+def desk_on(backend: str, directory: Path, checked_apart: bool = True) -> Iterator[Desk]:
     """A prepared database on `backend` and the server over it."""
     where = nullcontext(str(directory / "cx.db")) if backend == "sqlite" else _pg_database()
     with where as url:
         db = prepared(url)
         try:
-            with served(db, settings()) as base:
+            with served(db, settings(), checked_apart) as base:
                 yield Desk(base, db)
         finally:
             db.dispose()

@@ -5,6 +5,7 @@ customer however many requests come at once."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import socket
 import threading
 from collections.abc import Iterator
@@ -325,3 +326,54 @@ def test_each_request_is_one_json_line_in_the_access_log(
     assert (posted["login"], posted["records"]) == ("feed", 2)
     assert posted["remote"].startswith("127.0.0.1:")
     assert (refused["status"], refused["login"], refused["records"]) == (401, None, None)
+
+
+def _varied(prefix: str, count: int) -> list[object]:
+    """Events of every sort: detractors opening cases for customers of different tiers,
+    promoters, complaints, repeats, refused records."""
+    batch: list[object] = []
+    for n in range(count):
+        tier = ["gold", "standard"][n % 2]
+        sort = [
+            {"nps": n % 4},
+            {"nps": 9, "csat": 5},
+            {"kind": "complaint", "comment": "快递晚了三天 \x1b[31m", "nps": None},
+            {"event_id": f"{prefix}-{n - 3}", "nps": 0},  # a repeat of an earlier id
+            {"nps": "9"},
+            {"nps": 11},
+        ][n % 6]
+        answer = {**event(f"{prefix}-{n}", f"{prefix}{n % 40}"), **sort}
+        batch.append({**answer, "customer": {**answer["customer"], "tier": tier}})
+    return batch
+
+
+def _told(answer: httpx.Response) -> tuple[int, list[dict[str, object]]]:
+    return answer.status_code, answer.json()["results"]
+
+
+def test_records_checked_apart_are_told_and_stored_as_checked_in_the_thread(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server checks posted records in a process of its own; what comes of them is what
+    comes of records checked in the request's thread, and when that process dies the server
+    goes on checking in its threads."""
+    tickets = "SELECT customer_id, queue_id, priority, first_response_due, resolution_due "
+    tickets += "FROM tickets ORDER BY id"
+    answers, stored = [], []
+    for apart in (True, False):
+        (directory := tmp_path / f"apart-{apart}").mkdir()
+        others = set(multiprocessing.active_children())  # other servers' checking processes
+        with desk_on(backend, directory, checked_apart=apart) as running:
+            with httpx.Client(base_url=running.url, timeout=120) as http:
+                told = [_told(post(http, _varied("V", 300))), _told(post(http, _varied("W", 60)))]
+                if apart:
+                    (checking,) = set(multiprocessing.active_children()) - others
+                    checking.kill()
+                    checking.join()
+                told.append(_told(post(http, _varied("X", 120))))
+            answers.append(told)
+            with running.db.engine.connect() as connection:
+                stored.append(connection.exec_driver_sql(tickets).all())
+    assert answers[0] == answers[1]
+    assert stored[0] == stored[1] and len(stored[0]) > 40
+    assert caplog.text.count("the checking process stopped; checking in this process") == 1

@@ -169,7 +169,7 @@ class FeedbackEventIn(_EventFields):  # type: ignore[misc]  # a base built at ru
 class ValidEvent(NamedTuple):
     """A validated event, flat, its time zone settled: what ingest works with. A tuple, so a
     batch of them crosses from the validating process cheaply, as a pydantic model would not
-    (see feed's `_to_wire`)."""
+    (see feed's `to_wire`)."""
 
     event_id: str
     kind: str

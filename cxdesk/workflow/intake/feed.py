@@ -7,7 +7,7 @@ the rest of what ingest's `WorkAhead` does with an event: judging which alert ru
 fires, binding its row for the driver, planning the clocks of the case its alert would open.
 So with batches of `MIN_BATCH_FOR_CHILD` records or more, ingest forks a child that reads the
 source (the file, or the standard input they share) and sends each batch back as builtins
-(see `_to_wire`) while ingest writes the batch before; the pipe keeps it one batch ahead.
+(see `to_wire`) while ingest writes the batch before; the pipe keeps it one batch ahead.
 Forked, not started afresh, the child has every module, the rules' parsers and the SLA
 calendars from the start (a new interpreter would import and build them all again), so its
 first batch, `FIRST_BATCH` records, comes at once, and each next one is `GROWTH` times as big
@@ -333,18 +333,18 @@ def _recast(
     return recast
 
 
-def _to_wire(batch: list[Checked]) -> list[tuple[Any, ...]]:
+def to_wire(batch: list[Checked]) -> list[tuple[Any, ...]]:
     return _recast(batch, datetime.isoformat, lambda fields: fields)
 
 
-def _from_wire(wire: list[tuple[Any, ...]]) -> list[Checked]:
+def from_wire(wire: list[tuple[Any, ...]]) -> list[Checked]:
     return _recast(wire, datetime.fromisoformat, partial(tuple.__new__, ValidEvent))
 
 
 def _send(out: IO[bytes], batch: list[Checked]) -> None:
     # Encoded whole before it is written: ingest, reading, then waits only for the copy, not
     # for the encoding.
-    data = marshal.dumps(_to_wire(batch))
+    data = marshal.dumps(to_wire(batch))
     out.write(_LENGTH.pack(len(data)))
     out.write(data)
     out.flush()
@@ -361,4 +361,4 @@ def _receive(stream: IO[bytes]) -> list[Checked] | None:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError(f"the pipe ended {size - len(data)} bytes before a batch's end")
-    return _from_wire(marshal.loads(data))
+    return from_wire(marshal.loads(data))

@@ -141,13 +141,21 @@ class Ingestor:
         has come."""
         return self._run(checked_batches(records, self.terms, self.batch_size))
 
-    def ingest_records(self, records: Iterable[Record]) -> list[Taken]:
+    def ingest_records(
+        self, records: list[Record], check: Callable[[list[Record]], list[Checked]] | None = None
+    ) -> list[Taken]:
         """Records handed over whole (one request's to a server), in batches as ever, and
-        what became of each, in order. Without the bulk run's machinery — the write-ahead
-        log copied by a thread, the collector paused — which belongs to a process, not to
-        one of the many requests a server runs at once."""
+        what became of each, in order; `check` checks a batch's records (a server's
+        checking process), else they are checked here. Without the bulk run's machinery —
+        the write-ahead log copied by a thread, the collector paused — which belongs to a
+        process, not to one of the many requests a server runs at once."""
         taken: list[Taken] = []
-        for batch in checked_batches(records, self.terms, self.batch_size):
+        if check is None:
+            batches: Iterable[list[Checked]] = checked_batches(records, self.terms, self.batch_size)
+        else:
+            size = self.batch_size
+            batches = (check(records[n : n + size]) for n in range(0, len(records), size))
+        for batch in batches:
             outcomes = self._commit(batch)
             self.summary.read += len(batch)
             taken.extend(

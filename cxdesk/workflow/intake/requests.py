@@ -22,6 +22,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database, one_of
 from cxdesk.models import FeedbackEvent
 from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.intake.feed import Checked
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.outcomes import Outcome, Taken
 from cxdesk.workflow.intake.readers import MAX_RECORD_CHARS, Record, over_limit, read_jsonl
@@ -87,11 +88,13 @@ def ingest_request(
     person: str,
     clock: Callable[[], datetime],
     in_lines: bool,
+    check: Callable[[list[Record]], list[Checked]] | None = None,
 ) -> list[RecordOutcome]:
     """Ingest a request's records as `person` handed them over; each one's outcome, in order
-    (`in_lines`: they were JSON Lines, whose line numbers are told back)."""
+    (`in_lines`: they were JSON Lines, whose line numbers are told back; `check`: what
+    checks them, if not this thread)."""
     ingestor = Ingestor(db, settings, source=source, clock=clock, person=person)
-    taken = ingestor.ingest_records(records)
+    taken = ingestor.ingest_records(records, check)
     duplicates = [
         t.event.event_id
         for t in taken

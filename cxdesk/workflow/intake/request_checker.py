@@ -1,0 +1,83 @@
+"""Checking requests' records in a second process while the server writes (`cxdesk serve`).
+
+Validating a record and the work ahead of the writer (the alert rules it fires, its row
+bound for the driver, the clocks of the case it would open) need nothing from the database,
+as for ingest's reading child (`feed.py`). A server that did them on its request threads
+spent a core on a fifth of the work and left the other idle; here one process, forked when
+the server starts, checks each request's records while the server writes the request
+before. Like everything a server reads once (its config, the queues), the checker's rules
+and queues are those of its start.
+
+Forked before the server starts any thread of its own (a thread's locks are not taken
+along); the process keeps the collector off but for a full collection every
+`COLLECT_EVERY` records, as ingest's child does. If it dies, the server says so once and
+checks in its own threads from then on.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import marshal
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from cxdesk.workflow.intake.collector import Collector
+from cxdesk.workflow.intake.feed import Checked, WorkAhead, checked, from_wire, to_wire
+from cxdesk.workflow.intake.readers import Record
+from cxdesk.workflow.intake.validation import Terms
+
+logger = logging.getLogger(__name__)
+
+# What the checking process works with: set before it is forked, so that it has them without
+# any being pickled (the rules' parsers and the calendars are closures).
+_WORK: tuple[Terms, WorkAhead] | None = None
+_COLLECTOR = Collector()
+
+
+class RequestChecker:
+    """Each request's records checked in the process forked at its making."""
+
+    def __init__(self, terms: Terms, ahead: WorkAhead) -> None:
+        global _WORK
+        _WORK = (terms, ahead)
+        self.terms = terms
+        context = multiprocessing.get_context("fork")
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            1, mp_context=context, initializer=_settle
+        )
+        self._pool.submit(int).result()  # forked now, not at the first request
+
+    def checked(self, records: list[Record]) -> list[Checked]:
+        """The records checked, with the work ahead done, in order."""
+        pool = self._pool
+        if pool is not None:
+            try:
+                return from_wire(marshal.loads(pool.submit(_check, records).result()))
+            except BrokenProcessPool:
+                self._pool = None
+                logger.warning("the checking process stopped; checking in this process")
+        timezone, window = self.terms.timezone, self.terms.window()
+        return [checked(record, timezone, window) for record in records]
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _settle() -> None:
+    """In the checking process: what it has from the server frozen, the collector off."""
+    gc.freeze()
+    gc.disable()
+
+
+def _check(records: list[Record]) -> bytes:
+    """In the checking process: the records checked, as marshal's bytes of the wire form."""
+    assert _WORK is not None
+    terms, ahead = _WORK
+    timezone, window = terms.timezone, terms.window()
+    batch = [checked(record, timezone, window, ahead) for record in records]
+    _COLLECTOR.after(len(batch))
+    return marshal.dumps(to_wire(batch))
