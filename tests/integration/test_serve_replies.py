@@ -149,6 +149,35 @@ def test_unknown_expired_and_unreadable(desk: Desk, client: httpx.Client) -> Non
     assert stage(desk, ref) == "verify"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/x-www-form-urlencoded", b"nps=9&comment=caf%E9", 400, "bad_form"),
+        (
+            "application/x-www-form-urlencoded; charset=iso-8859-1",
+            b"nps=9",
+            415,
+            "unsupported_charset",
+        ),
+        ("application/json; charset=utf-16", b'{"nps": 9}', 415, "unsupported_charset"),
+    ],
+)
+def test_an_answer_in_another_charset_is_refused_not_garbled(
+    desk: Desk, client: httpx.Client, content_type: str, body: bytes, status: int, code: str
+) -> None:
+    """A page's form posted in Latin-1 (`accept-charset`, or a page without a charset) is
+    refused saying so, as `/v1/events` refuses one: its comment is never kept with U+FFFD in
+    place of the customer's letters, and the survey stays open for the answer sent again."""
+    ref, token = resolved(desk, client, f"CS{zlib.crc32(body + content_type.encode())}")
+    answer = client.post(
+        f"/v1/followups/{token}", content=body, headers={"Content-Type": content_type}
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert stage(desk, ref) == "verify"
+    again = client.post(f"/v1/followups/{token}", data={"nps": "9", "comment": "café"})
+    assert (again.status_code, again.json()["status"]) == (200, "answered")
+
+
 def test_the_reply_token_stays_out_of_the_access_log(
     desk: Desk, client: httpx.Client, tmp_path: Path
 ) -> None:
