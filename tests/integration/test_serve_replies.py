@@ -197,6 +197,29 @@ def test_the_reply_token_stays_out_of_the_access_log(
     assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
 
 
+def test_a_reply_token_in_a_path_no_endpoint_has_stays_out_of_the_log(
+    desk: Desk, client: httpx.Client, tmp_path: Path
+) -> None:
+    """A link posted without its `/v1` (a proxy that drops it), under another prefix, or in
+    another case reaches no endpoint, and its token is still left out of the log."""
+    from cxdesk import logs
+    from cxdesk.config import LogConfig
+
+    _, token = resolved(desk, client, "R5B")
+    log = tmp_path / "access.log"
+    logs.follow_requests(LogConfig(file=log))
+    paths = [f"/followups/{token}", f"/V1/FOLLOWUPS/{token}", f"/v1/followups//{token}"]
+    try:
+        statuses = [client.post(path, json={"nps": 9}).status_code for path in paths]
+        text = logged(log, len(paths))
+    finally:
+        logs.follow_requests(LogConfig())
+    assert statuses == [404] * len(paths)
+    assert token not in text
+    shown = [json.loads(line)["path"] for line in text.splitlines()[-len(paths) :]]
+    assert shown == ["/followups/…", "/V1/FOLLOWUPS/…", "/v1/followups/…"]
+
+
 def test_another_customers_followup_event_is_quarantined(desk: Desk, client: httpx.Client) -> None:
     """A follow-up event through POST /v1/events answers only its own customer's ticket: one
     naming someone else's case is quarantined, and that case stays in verify."""
