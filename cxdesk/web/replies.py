@@ -42,14 +42,19 @@ async def post_followup_answer(request: Request) -> Response:
     token = request.path_params["token"]
     client = client_key(request.client.host if request.client else None)
     desk.replies.admit(client, token)
-    with desk.bodies.reserved(request, MAX_ANSWER_BODY):
-        body = await read_body(request, MAX_ANSWER_BODY)
-        answer = _answer_of(request.headers.get("content-type"), body)
-        outcome = await desk.work(
-            answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
-        )
+    missed = False  # admit counted a miss, kept only for a token that names no survey
+    try:
+        with desk.bodies.reserved(request, MAX_ANSWER_BODY):
+            body = await read_body(request, MAX_ANSWER_BODY)
+            answer = _answer_of(request.headers.get("content-type"), body)
+            outcome = await desk.work(
+                answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
+            )
+        missed = outcome.status == UNKNOWN
+    finally:
+        if not missed:
+            desk.replies.found(client)
     if outcome.status == UNKNOWN:
-        desk.replies.missed(client)
         raise HttpError(404, "not_found", say("no follow-up survey has this token"), where="path")
     if outcome.status == EXPIRED:
         raise HttpError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -355,3 +356,21 @@ def test_an_address_guessing_tokens_is_refused_while_others_answer(
         with answering(base) as customer:
             assert customer.post(f"/v1/followups/{token}", json={"nps": 9}).status_code == 200
     assert stage(desk, ref) == "closed"
+
+
+def test_guesses_sent_at_once_are_counted_before_any_is_looked_up(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """Tokens naming no survey, sent all at once, are held to `reply_misses` as one after
+    another are: each is counted before its lookup, not after, when all had passed."""
+    misses = 3
+    with served(desk.db, settings(reply_misses=misses)) as base:
+
+        def guess(n: int) -> int:
+            with answering(base, "127.0.0.4") as guesser:
+                return guesser.post(f"/v1/followups/at-once-{n}", json={"nps": 9}).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(404) == misses
+    assert statuses.count(429) == 12 - misses
