@@ -667,7 +667,7 @@ ZH: dict[str, str] = {
     "the follow-up survey of {ref} has expired": "{ref} 的回访问卷已过期",
     "the answer is not taken: {reason}": "回答未被接受：{reason}",
     "the answer must be a JSON object": "回答必须是一个 JSON 对象",
-    "the body is not a URL-encoded form": "请求体不是 URL 编码的表单",
+    "the body is not a URL-encoded UTF-8 form": "请求体不是 UTF-8 的 URL 编码表单",
     "Content-Type {given} is not taken: send {json} or {form}": (
         "不接受 Content-Type {given}：请发送 {json} 或 {form}"
     ),

@@ -9,6 +9,7 @@ reply token, which is in its path).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,17 +20,20 @@ from cxdesk.i18n import say
 from cxdesk.logs import ACCESS
 from cxdesk.output import json_text
 from cxdesk.web.answers import HttpError, clean, error_answer
-from cxdesk.web.replies import PREFIX as REPLY_PREFIX
 
 access = logging.getLogger(ACCESS)
 logger = logging.getLogger(__name__)
 _SHOWN_PATH = 200  # of a path, the characters the log keeps
+_REPLY_PART = re.compile("/followups/", re.IGNORECASE)  # and a reply token after it
 
 
 def shown_path(path: str) -> str:
-    """The path as the log keeps it: a follow-up's reply token is a credential, and left out."""
-    if path.startswith(REPLY_PREFIX):
-        return REPLY_PREFIX + "…"
+    """The path as the log keeps it: a follow-up's reply token is a credential, and left out,
+    also from a path no endpoint has that still carries one (`/followups/…` from a proxy
+    that dropped `/v1`, `/V1/FOLLOWUPS/…` from a client that changed its case)."""
+    found = _REPLY_PART.search(path)
+    if found:
+        return clean(path[: found.end()], _SHOWN_PATH) + "…"
     return clean(path, _SHOWN_PATH)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cxdesk.i18n import Message
+from cxdesk.i18n import Message, say
 from cxdesk.output import json_text, sanitize
 
 
@@ -47,6 +47,23 @@ def error_answer(exc: HttpError) -> Response:
     if exc.where is not None:
         error["where"] = clean(exc.where)
     return json_answer({"error": error}, exc.status, exc.headers)
+
+
+def media_type(content_type: str | None) -> str:
+    """The body's media type from its Content-Type, lower-cased ("" without one); 415 for a
+    charset other than UTF-8, the only encoding the server reads bodies in."""
+    kind, *parameters = (content_type or "").split(";")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise HttpError(
+                415,
+                "unsupported_charset",
+                say("charset {charset} is not taken: send UTF-8", charset=repr(charset[:100])),
+                where="Content-Type",
+            )
+    return kind.strip().lower()
 
 
 def clean(text: str, limit: int = 2000) -> str:

@@ -68,5 +68,9 @@ def build_app(
         middleware=[Middleware(AccessLog)],
         exception_handlers={HttpError: _refused, HTTPException: _routing},
     )
+    # Starlette answers a path with a slash too many by redirecting to one built from the
+    # request's own Host header: a 307 to wherever the caller names, with no JSON error, and
+    # a reply link's token in its Location. Such a path is one no endpoint has.
+    app.router.redirect_slashes = False
     app.state.desk = Desk(db, settings, clock, checker)
     return app

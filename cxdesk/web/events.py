@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from cxdesk.errors import PermissionDenied
 from cxdesk.i18n import say
-from cxdesk.web.answers import HttpError, clean, json_answer
+from cxdesk.web.answers import HttpError, clean, json_answer, media_type
 from cxdesk.web.desk import Desk, desk_of
 from cxdesk.web.limits import read_body
 from cxdesk.workflow.access.permissions import Actor
@@ -65,8 +65,7 @@ async def post_events(request: Request) -> Response:
 def _in_lines(content_type: str | None) -> bool:
     """Whether the body is JSON Lines (else one JSON value); 415 for any other type, or a
     charset other than UTF-8."""
-    kind, *parameters = (content_type or "").split(";")
-    kind = kind.strip().lower()
+    kind = media_type(content_type)
     if kind != JSON and kind not in LINES:
         raise HttpError(
             415,
@@ -80,16 +79,6 @@ def _in_lines(content_type: str | None) -> bool:
             ),
             where="Content-Type",
         )
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        charset = value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise HttpError(
-                415,
-                "unsupported_charset",
-                say("charset {charset} is not taken: send UTF-8", charset=repr(clean(charset))),
-                where="Content-Type",
-            )
     return kind in LINES
 
 

@@ -137,6 +137,13 @@ class TokenBuckets:
         """The seconds until `key`'s bucket holds one request (0: it does), taking nothing."""
         return self._count(key, take=False)
 
+    def give_back(self, key: str) -> None:
+        """Return one request taken from `key`'s bucket (its bucket never holds past `burst`)."""
+        with self._lock:
+            if key in self._buckets:
+                tokens, then = self._buckets[key]
+                self._buckets[key] = (min(float(self.burst), tokens + 1), then)
+
     def __len__(self) -> int:
         return len(self._buckets)
 

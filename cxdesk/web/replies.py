@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cxdesk.i18n import say
-from cxdesk.web.answers import HttpError, clean, json_answer
+from cxdesk.web.answers import HttpError, clean, json_answer, media_type
 from cxdesk.web.desk import desk_of
 from cxdesk.web.limits import read_body
 from cxdesk.web.reply_limits import client_key
@@ -42,14 +42,19 @@ async def post_followup_answer(request: Request) -> Response:
     token = request.path_params["token"]
     client = client_key(request.client.host if request.client else None)
     desk.replies.admit(client, token)
-    with desk.bodies.reserved(request, MAX_ANSWER_BODY):
-        body = await read_body(request, MAX_ANSWER_BODY)
-        answer = _answer_of(request.headers.get("content-type"), body)
-        outcome = await desk.work(
-            answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
-        )
+    missed = False  # admit counted a miss, kept only for a token that names no survey
+    try:
+        with desk.bodies.reserved(request, MAX_ANSWER_BODY):
+            body = await read_body(request, MAX_ANSWER_BODY)
+            answer = _answer_of(request.headers.get("content-type"), body)
+            outcome = await desk.work(
+                answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True
+            )
+        missed = outcome.status == UNKNOWN
+    finally:
+        if not missed:
+            desk.replies.found(client)
     if outcome.status == UNKNOWN:
-        desk.replies.missed(client)
         raise HttpError(404, "not_found", say("no follow-up survey has this token"), where="path")
     if outcome.status == EXPIRED:
         raise HttpError(
@@ -71,7 +76,7 @@ async def post_followup_answer(request: Request) -> Response:
 def _answer_of(content_type: str | None, body: bytes) -> dict[str, Any]:
     """The answer's fields, from a JSON object or a form; 415 for another type, 422 for a
     field an answer does not have or a body that is not one."""
-    kind = (content_type or "").split(";")[0].strip().lower()
+    kind = media_type(content_type)
     if kind == "application/json":
         try:
             value = orjson.loads(body)
@@ -86,10 +91,13 @@ def _answer_of(content_type: str | None, body: bytes) -> dict[str, Any]:
         answer: dict[str, Any] = value
     elif kind == _FORM:
         try:
-            pairs = parse_qsl(body.decode(), keep_blank_values=False, strict_parsing=True)
+            # strict: a field percent-encoded in another charset is refused, not kept as U+FFFD
+            pairs = parse_qsl(
+                body.decode(), keep_blank_values=False, strict_parsing=True, errors="strict"
+            )
         except (UnicodeDecodeError, ValueError):
             raise HttpError(
-                400, "bad_form", say("the body is not a URL-encoded form"), where="body"
+                400, "bad_form", say("the body is not a URL-encoded UTF-8 form"), where="body"
             ) from None
         answer = {k: score_of_text(v) if k in SCORES else v for k, v in pairs}
     else:

@@ -65,7 +65,9 @@ class ReplyLimits:
                 ),
                 wait,
             )
-        wait = self.misses.wait(client)
+        # Counted as a miss before the token is looked up, and given back once it names a
+        # survey: counted after, guesses sent at once all passed before any was counted.
+        wait = self.misses.take(client)
         if wait:
             raise too_often(
                 say(
@@ -77,6 +79,7 @@ class ReplyLimits:
             )
         wait = self.tokens.take(token_key(token))
         if wait:
+            self.misses.give_back(client)
             raise too_often(
                 say(
                     "this survey's link was tried too often (serve.reply_token_attempts an "
@@ -86,6 +89,6 @@ class ReplyLimits:
                 wait,
             )
 
-    def missed(self, client: str) -> None:
-        """Count a token from `client` that named no survey."""
-        self.misses.take(client)
+    def found(self, client: str) -> None:
+        """Give back the miss `admit` counted: `client`'s token named a survey."""
+        self.misses.give_back(client)

@@ -289,6 +289,23 @@ def test_unknown_paths_and_methods_answer_in_json(client: httpx.Client) -> None:
     assert wrong.json()["error"]["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/tickets/CX-000001/", "/v1/events/", "/healthz/", "/v1/followups/" + "x" * 32 + "/"],
+)
+def test_a_trailing_slash_is_no_redirect_to_the_callers_host(
+    client: httpx.Client, path: str
+) -> None:
+    """A path with a slash too many is one no endpoint has: a JSON 404, never a redirect whose
+    Location is built from the Host header the caller sent (an open redirect, which would
+    also have carried a reply link's token to it)."""
+    method = "GET" if path.startswith(("/v1/tickets", "/healthz")) else "POST"
+    answer = client.request(method, path, headers={**auth("li"), "Host": "evil.example"})
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+    assert answer.json()["error"]["code"] == "not_found"
+
+
 def test_a_token_over_its_rate_waits(desk: Desk) -> None:
     with (
         served(desk.db, settings(rate=0.01, burst=2)) as base,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,6 +150,35 @@ def test_unknown_expired_and_unreadable(desk: Desk, client: httpx.Client) -> Non
     assert stage(desk, ref) == "verify"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/x-www-form-urlencoded", b"nps=9&comment=caf%E9", 400, "bad_form"),
+        (
+            "application/x-www-form-urlencoded; charset=iso-8859-1",
+            b"nps=9",
+            415,
+            "unsupported_charset",
+        ),
+        ("application/json; charset=utf-16", b'{"nps": 9}', 415, "unsupported_charset"),
+    ],
+)
+def test_an_answer_in_another_charset_is_refused_not_garbled(
+    desk: Desk, client: httpx.Client, content_type: str, body: bytes, status: int, code: str
+) -> None:
+    """A page's form posted in Latin-1 (`accept-charset`, or a page without a charset) is
+    refused saying so, as `/v1/events` refuses one: its comment is never kept with U+FFFD in
+    place of the customer's letters, and the survey stays open for the answer sent again."""
+    ref, token = resolved(desk, client, f"CS{zlib.crc32(body + content_type.encode())}")
+    answer = client.post(
+        f"/v1/followups/{token}", content=body, headers={"Content-Type": content_type}
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert stage(desk, ref) == "verify"
+    again = client.post(f"/v1/followups/{token}", data={"nps": "9", "comment": "café"})
+    assert (again.status_code, again.json()["status"]) == (200, "answered")
+
+
 def test_the_reply_token_stays_out_of_the_access_log(
     desk: Desk, client: httpx.Client, tmp_path: Path
 ) -> None:
@@ -166,6 +196,29 @@ def test_the_reply_token_stays_out_of_the_access_log(
     assert token not in text
     line = json.loads(text.splitlines()[-1])
     assert (line["path"], line["status"]) == ("/v1/followups/…", 200)
+
+
+def test_a_reply_token_in_a_path_no_endpoint_has_stays_out_of_the_log(
+    desk: Desk, client: httpx.Client, tmp_path: Path
+) -> None:
+    """A link posted without its `/v1` (a proxy that drops it), under another prefix, or in
+    another case reaches no endpoint, and its token is still left out of the log."""
+    from cxdesk import logs
+    from cxdesk.config import LogConfig
+
+    _, token = resolved(desk, client, "R5B")
+    log = tmp_path / "access.log"
+    logs.follow_requests(LogConfig(file=log))
+    paths = [f"/followups/{token}", f"/V1/FOLLOWUPS/{token}", f"/v1/followups//{token}"]
+    try:
+        statuses = [client.post(path, json={"nps": 9}).status_code for path in paths]
+        text = logged(log, len(paths))
+    finally:
+        logs.follow_requests(LogConfig())
+    assert statuses == [404] * len(paths)
+    assert token not in text
+    shown = [json.loads(line)["path"] for line in text.splitlines()[-len(paths) :]]
+    assert shown == ["/followups/…", "/V1/FOLLOWUPS/…", "/v1/followups/…"]
 
 
 def test_another_customers_followup_event_is_quarantined(desk: Desk, client: httpx.Client) -> None:
@@ -303,3 +356,21 @@ def test_an_address_guessing_tokens_is_refused_while_others_answer(
         with answering(base) as customer:
             assert customer.post(f"/v1/followups/{token}", json={"nps": 9}).status_code == 200
     assert stage(desk, ref) == "closed"
+
+
+def test_guesses_sent_at_once_are_counted_before_any_is_looked_up(
+    desk: Desk, client: httpx.Client
+) -> None:
+    """Tokens naming no survey, sent all at once, are held to `reply_misses` as one after
+    another are: each is counted before its lookup, not after, when all had passed."""
+    misses = 3
+    with served(desk.db, settings(reply_misses=misses)) as base:
+
+        def guess(n: int) -> int:
+            with answering(base, "127.0.0.4") as guesser:
+                return guesser.post(f"/v1/followups/at-once-{n}", json={"nps": 9}).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(404) == misses
+    assert statuses.count(429) == 12 - misses
