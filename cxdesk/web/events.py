@@ -26,7 +26,6 @@ from cxdesk.errors import PermissionDenied
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError, clean, json_answer, media_type
 from cxdesk.web.desk import Desk, desk_of
-from cxdesk.web.limits import read_body
 from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.intake.requests import (
     ACCEPTED,
@@ -51,8 +50,7 @@ async def post_events(request: Request) -> Response:
     except PermissionDenied as exc:
         raise HttpError(403, "forbidden", exc.said or str(exc), where="Authorization") from None
     in_lines = _in_lines(request.headers.get("content-type"))
-    with desk.bodies.reserved(request, desk.limits.max_body):
-        body = await read_body(request, desk.limits.max_body)
+    async with desk.bodies.body(request, desk.limits.max_body) as body:
         request_id = secrets.token_hex(8)
         request.state.request_id = request_id
         answer, records = await desk.work(

@@ -7,8 +7,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -33,56 +33,45 @@ def _too_big(limit: int) -> HttpError:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to be over `limit` bytes: by its
-    declared length before any of it is read, else once the bytes read pass the limit; 408
-    when it has not all arrived within `BODY_SECONDS`."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise HttpError(
-                400, "bad_length", say("Content-Length is not a number"), where="Content-Length"
-            )
-        if int(declared) > limit:
-            raise _too_big(limit)
-    chunks, size = [], 0
-    try:
-        with anyio.fail_after(BODY_SECONDS):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _too_big(limit)
-                chunks.append(chunk)
-    except TimeoutError:
-        raise HttpError(
-            408,
-            "body_timeout",
-            say("the body did not arrive within {seconds} s", seconds=f"{BODY_SECONDS:g}"),
-            where="body",
-            headers={"Connection": "close"},
-        ) from None
-    except ClientDisconnect:  # nobody is left to answer: no traceback for the log
-        raise HttpError(
-            400, "disconnected", say("the client left before the body ended"), where="body"
-        ) from None
-    return b"".join(chunks)
-
-
 class BodyBudget:
-    """The bytes of request bodies the server holds at once, in all: each request reserves
-    its body's size (declared, else the most it may be) before reading any of it, and is
-    answered 503 when that would go past the budget. The ingest's own limiter lets few
-    requests work at once, but without this the others' bodies would all be read, and held,
-    while they wait their turn. Used from the event loop only, so it needs no lock."""
+    """The bytes of request bodies the server holds at once, in all. A body of declared
+    length reserves it before any of it is read; one sent in chunks reserves each chunk as
+    it comes (reserving the most it might be would let a few stalled callers hold the whole
+    budget for a minute). A request that would go past the budget is answered 503. The
+    ingest's own limiter lets few requests work at once, but without this the others' bodies
+    would all be read, and held, while they wait their turn. Used from the event loop only,
+    so it needs no lock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.held = 0
 
-    @contextmanager
-    def reserved(self, request: Request, limit: int) -> Iterator[None]:
-        declared = request.headers.get("content-length", "")
-        size = min(int(declared), limit) if declared.isdigit() else limit
+    @asynccontextmanager
+    async def body(self, request: Request, limit: int) -> AsyncIterator[bytes]:
+        """The body, held against the budget until the block ends; 413 as soon as it is
+        known to be over `limit` bytes (by its declared length before any of it is read,
+        else once the bytes read pass it), 408 when it has not all arrived within
+        `BODY_SECONDS`, 503 when the budget is spent."""
+        held = 0
+        try:
+            declared = _declared_length(request, limit)
+            if declared is not None:
+                self._reserve(declared)
+                held = declared
+            chunks, size = [], 0
+            async for chunk in _chunks(request):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big(limit)
+                if declared is None:
+                    self._reserve(len(chunk))
+                    held += len(chunk)
+                chunks.append(chunk)
+            yield b"".join(chunks)
+        finally:
+            self.held -= held
+
+    def _reserve(self, size: int) -> None:
         if self.held + size > self.capacity:
             raise HttpError(
                 503,
@@ -96,10 +85,40 @@ class BodyBudget:
                 headers={"Retry-After": str(BUSY_RETRY), "Connection": "close"},
             )
         self.held += size
-        try:
-            yield
-        finally:
-            self.held -= size
+
+
+def _declared_length(request: Request, limit: int) -> int | None:
+    """The body's Content-Length, if it has one: 400 if it is no number, 413 past `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return None
+    if not declared.isdigit():
+        raise HttpError(
+            400, "bad_length", say("Content-Length is not a number"), where="Content-Length"
+        )
+    if int(declared) > limit:
+        raise _too_big(limit)
+    return int(declared)
+
+
+async def _chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, all of them within `BODY_SECONDS` (else 408)."""
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            async for chunk in request.stream():
+                yield chunk
+    except TimeoutError:
+        raise HttpError(
+            408,
+            "body_timeout",
+            say("the body did not arrive within {seconds} s", seconds=f"{BODY_SECONDS:g}"),
+            where="body",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:  # nobody is left to answer: no traceback for the log
+        raise HttpError(
+            400, "disconnected", say("the client left before the body ended"), where="body"
+        ) from None
 
 
 def too_often(message: Message, wait: int) -> HttpError:

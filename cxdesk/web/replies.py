@@ -21,7 +21,6 @@ from starlette.responses import Response
 from cxdesk.i18n import say
 from cxdesk.web.answers import HttpError, clean, json_answer, media_type
 from cxdesk.web.desk import desk_of
-from cxdesk.web.limits import read_body
 from cxdesk.web.reply_limits import client_key
 from cxdesk.workflow.intake.events import SCORES, score_of_text
 from cxdesk.workflow.intake.replies import (
@@ -44,8 +43,7 @@ async def post_followup_answer(request: Request) -> Response:
     desk.replies.admit(client, token)
     missed = False  # admit counted a miss, kept only for a token that names no survey
     try:
-        with desk.bodies.reserved(request, MAX_ANSWER_BODY):
-            body = await read_body(request, MAX_ANSWER_BODY)
+        async with desk.bodies.body(request, MAX_ANSWER_BODY) as body:
             answer = _answer_of(request.headers.get("content-type"), body)
             outcome = await desk.work(
                 answer_by_token, desk.db, desk.settings, token, answer, desk.clock, ingest=True

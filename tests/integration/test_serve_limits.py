@@ -32,14 +32,16 @@ def desk(
 class Held:
     """A POST /v1/events whose body the server is reading, and that is not finished."""
 
-    def __init__(self, base: str, length: int) -> None:
+    def __init__(self, base: str, length: int | None) -> None:
+        """`length` None: the body is sent in chunks, with no length declared."""
         host, port = base.removeprefix("http://").split(":")
         self.socket = socket.create_connection((host, int(port)), timeout=60)
         self.length = length
+        size = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
         head = (
             "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Authorization: {auth('feed')['Authorization']}\r\n"
-            f"Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+            f"{size}\r\nExpect: 100-continue\r\n\r\n"
         )
         self.socket.sendall(head.encode())
         self.answers = self.socket.makefile("rb")
@@ -49,7 +51,14 @@ class Held:
 
     def finish(self) -> int:
         """Send the rest of the body (an array of blanks: no event); the answer's status."""
+        assert self.length is not None
         self.socket.sendall(b"[" + b" " * (self.length - 2) + b"]")
+        return self.status()
+
+    def chunk(self, data: bytes) -> None:
+        self.socket.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def status(self) -> int:
         status = int(self.answers.readline().split()[1])
         self.close()
         return status
@@ -60,7 +69,7 @@ class Held:
 
 
 @contextmanager
-def holding(base: str, *lengths: int) -> Iterator[list[Held]]:
+def holding(base: str, *lengths: int | None) -> Iterator[list[Held]]:
     with ExitStack() as stack:
         held = []
         for length in lengths:
@@ -92,6 +101,24 @@ def test_bodies_past_the_budget_are_refused_until_one_is_done(desk: Desk) -> Non
     # Small bodies fit many at once: the budget counts the bytes declared.
     with served(desk.db, config) as base, holding(base, *[HELD // 8] * 12):
         pass
+
+
+def test_a_chunked_body_holds_the_bytes_it_sent_not_the_most_it_may(desk: Desk) -> None:
+    """Bodies sent in chunks, stalled after their first: others are still served. And their
+    chunks count, as they come: one past what is left of the budget is refused."""
+    config = settings(max_body=2 * HELD, body_memory=3 * HELD)
+    with (
+        served(desk.db, config) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+        holding(base, *[None] * 4) as stalled,
+    ):
+        for one in stalled:
+            one.chunk(b"[ ")
+        assert post(http).status_code == 422  # read and refused as an empty array; not 503
+        with holding(base, 2 * HELD) as (declared,):  # a third of the budget is left
+            stalled[0].chunk(b" " * (HELD + 1))
+            assert stalled[0].status() == 503
+            assert declared.finish() == 422
 
 
 def test_connections_past_the_limit_are_answered_503(desk: Desk) -> None:
