@@ -415,7 +415,9 @@ def test_rules_test_tells_the_follow_ups_ingest_would_quarantine(
     code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
     told = [row["outcome"] for row in json.loads(out)]
     assert code == 0 and told[0] == "follow-up answer for CX-000001"
-    assert told[1] == "quarantine: ticket_id: CX-000001 is not customer H's"
+    # the same reason for another customer's ticket as for none: nothing told of the ticket
+    assert told[1] == "quarantine: ticket_id: customer H has no ticket CX-000001"
+    assert told[2] == "quarantine: ticket_id: customer G has no ticket CX-000099"
     code, _, _ = run("--db", str(fresh), "ingest", str(feed))
     assert code == 1
     quarantined = query(fresh, "SELECT line, reason FROM quarantine ORDER BY line")

@@ -76,16 +76,15 @@ def followup_target(
 ) -> int | str:
     """The number of the ticket a follow-up answer goes to, among `tickets` (as
     `existing_tickets` reads them), or why it is quarantined: a ref that names no ticket, or
-    a ticket of another customer, whose case another's "answer" would close or reopen. One
-    rule for ingest and its dry run (`rules test`), so the two tell the same outcome."""
+    a ticket of another customer, whose case another's "answer" would close or reopen (told
+    alike: a feed learns nothing of other customers' tickets from the answer). One rule for
+    ingest and its dry run (`rules test`), so the two tell the same outcome."""
     try:
         number = parse_ref(ref or "")
     except NotFound as exc:
         return f"ticket_id: {exc}"
-    if number not in tickets:
-        return f"ticket_id: no ticket {ticket_ref(number)}"
-    if tickets[number][1] != customer_id:
-        return f"ticket_id: {ticket_ref(number)} is not customer {customer_id}'s"
+    if number not in tickets or tickets[number][1] != customer_id:
+        return f"ticket_id: customer {customer_id} has no ticket {ticket_ref(number)}"
     return number
 
 
