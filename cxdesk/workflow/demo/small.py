@@ -53,7 +53,8 @@ from cxdesk.workflow.demo.world import (
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.outcomes import Outcome
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import (
     Analyze,
     Assign,
     Claim,
@@ -61,7 +62,6 @@ from cxdesk.workflow.loop.commands import (
     Escalate,
     Link,
     Note,
-    OpenTicket,
     Pend,
     Resolve,
     Respond,
