@@ -30,6 +30,7 @@ from cxdesk.models import Queue, Stage
 from cxdesk.workflow.audit.chain import ticket_state, timeline_row_digest, transaction_chain
 from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.clocks.sla import SlaPlanner
+from cxdesk.workflow.demo.feedback import demo_customer
 from cxdesk.workflow.demo.large_rows import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
@@ -115,7 +116,7 @@ class LargeDemo:
         self.builder.create_organisation()
         with self.db.session() as session:
             self.queues = {q.id: q for q in session.exec(select(Queue))}
-        people = [self.builder.customer(i) for i in range(customers)]
+        people = [demo_customer(self.builder.rng, i) for i in range(customers)]
         customer_rows = [customer_row(c, self.start) for c in people]
         self.names = {row[0]: row[1] for row in customer_rows}  # id, name: CUSTOMER_COLUMNS
         self._write("customers", CUSTOMER_COLUMNS, customer_rows)
