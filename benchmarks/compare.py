@@ -50,7 +50,8 @@ from cxdesk.db import Database
 from cxdesk.models import Stage, Ticket, TicketKind
 from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
-from cxdesk.workflow.loop.commands import Claim, OpenTicket, Resolve, Respond
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Claim, Resolve, Respond
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 from cxdesk.workflow.reads.queries import Sort, TicketFilter, View, list_tickets

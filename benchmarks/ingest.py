@@ -33,6 +33,12 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only named: the raw runs' process measures sqlite3 alone
+    from cxdesk.config import Settings
+    from cxdesk.db import Database
+    from cxdesk.workflow.intake.ingest import IngestSummary
 
 COMMENTS = [
     "快递晚了三天，没有任何通知。",
@@ -177,17 +183,18 @@ def raw_rate_in_fresh_process(feed: Path, workdir: Path) -> tuple[float, float]:
     return inserting, with_json
 
 
-def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
-    """Events per second of one ingest into a fresh database in `workdir`, and its summary."""
+def timed_ingest(
+    feed: Path, workdir: Path, settings: Settings
+) -> tuple[float, IngestSummary, Database]:
+    """Events per second of one ingest of `feed` into a fresh database in `workdir` under
+    `settings`, its summary, and the database, still open for the caller to read and dispose."""
     # Imported here, not by the raw runs' process, which measures sqlite3 alone.
-    from cxdesk.config import Settings
     from cxdesk.db import Database
     from cxdesk.workflow.access.org import sync_org
     from cxdesk.workflow.intake.feed import FeedSource
     from cxdesk.workflow.intake.ingest import Ingestor
     from cxdesk.workflow.ops.schema import upgrade_database
 
-    settings = Settings()
     db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
     upgrade_database(db)
     with db.write() as session:
@@ -197,9 +204,16 @@ def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
     summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run_feed(
         FeedSource(str(feed))
     )
-    elapsed = time.perf_counter() - started
+    return summary.read / (time.perf_counter() - started), summary, db
+
+
+def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
+    """Events per second of one ingest into a fresh database in `workdir`, and its summary."""
+    from cxdesk.config import Settings
+
+    rate, summary, db = timed_ingest(feed, workdir, Settings())
     db.dispose()
-    return summary.read / elapsed, summary.as_dict()
+    return rate, summary.as_dict()
 
 
 def ingest_in_fresh_process(feed: Path, workdir: Path) -> dict:

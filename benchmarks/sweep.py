@@ -44,12 +44,12 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import AuditEntry, Stage, Ticket
 from cxdesk.models.tickets import new_reply_token
-from cxdesk.workflow.demo.large import (
+from cxdesk.workflow.demo.large import LargeDemo
+from cxdesk.workflow.demo.large_rows import (
     TICKET_COLUMNS,
-    LargeDemo,
-    _sql_time,
     alert_entry,
     event_row,
+    sql_time,
     ticket_row,
 )
 from cxdesk.workflow.demo.world import CHANNELS
@@ -118,11 +118,11 @@ class OpenBacklog(LargeDemo):
                     "sent" if sent else "scheduled",
                     None,
                     "default",
-                    _sql_time(t.resolved_at),
-                    _sql_time(t.resolved_at) if sent else None,
-                    _sql_time(t.resolved_at + self.settings.verify.window),
+                    sql_time(t.resolved_at),
+                    sql_time(t.resolved_at) if sent else None,
+                    sql_time(t.resolved_at + self.settings.verify.window),
                     new_reply_token(),
-                    None if sent else _sql_time(t.resolved_at),  # as resolving schedules it
+                    None if sent else sql_time(t.resolved_at),  # as resolving schedules it
                 )
             )
         if stage is Stage.PENDING:
@@ -145,9 +145,9 @@ class OpenBacklog(LargeDemo):
         rows["tickets"].append(
             (
                 *ticket_row(t),
-                _sql_time(risk_notified),
-                _sql_time(fr_breached and fr_breached + timedelta(seconds=15)),
-                _sql_time(res_breached and res_breached + timedelta(seconds=15)),
+                sql_time(risk_notified),
+                sql_time(fr_breached and fr_breached + timedelta(seconds=15)),
+                sql_time(res_breached and res_breached + timedelta(seconds=15)),
             )
         )
         rows["events"].append(

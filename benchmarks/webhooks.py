@@ -17,12 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import _remove_database, generate  # the sibling benchmark's feed
+from ingest import _remove_database, generate, timed_ingest  # the sibling's feed, ingest
 
 
 def ingest_rate(feed: Path, workdir: Path, hooked: bool) -> dict[str, float]:
@@ -30,29 +28,15 @@ def ingest_rate(feed: Path, workdir: Path, hooked: bool) -> dict[str, float]:
 
     from cxdesk.config import Settings
     from cxdesk.config.webhooks import WebhookEndpoint, WebhooksConfig
-    from cxdesk.db import Database
     from cxdesk.models import WebhookDelivery
-    from cxdesk.workflow.access.org import sync_org
-    from cxdesk.workflow.intake.feed import FeedSource
-    from cxdesk.workflow.intake.ingest import Ingestor
-    from cxdesk.workflow.ops.schema import upgrade_database
 
     endpoint = WebhookEndpoint(name="crm", url="https://crm.example/", secret="x" * 32)
     settings = Settings(webhooks=WebhooksConfig(endpoints=[endpoint] if hooked else []))
-    db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
-    upgrade_database(db)
-    with db.write() as session:
-        sync_org(session, settings)
-    now = datetime(2026, 3, 1, tzinfo=UTC)
-    started = time.perf_counter()
-    summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run_feed(
-        FeedSource(str(feed))
-    )
-    elapsed = time.perf_counter() - started
+    rate, _summary, db = timed_ingest(feed, workdir, settings)
     with db.session() as session:
         rows = session.exec(select(func.count()).select_from(WebhookDelivery)).one()
     db.dispose()
-    return {"rate": summary.read / elapsed, "outbox_rows": rows}
+    return {"rate": rate, "outbox_rows": rows}
 
 
 def in_fresh_process(feed: Path, workdir: Path, hooked: bool) -> dict[str, float]:

@@ -28,7 +28,7 @@ from cxdesk.screens.inbox import InboxChanged, InboxScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
-from cxdesk.workflow.loop.commands import ClaimNext
+from cxdesk.workflow.loop.desk_commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.ops.changes import ChangeWatcher
 from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices

@@ -140,15 +140,28 @@ def empty_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
     db.dispose()
 
 
+def _prepare(url: str, fill: Callable[[Database], object] = lambda _db: None) -> None:
+    """Migrate the database at `url` to the head schema, `fill` it and close it: an SQLite
+    file with its log folded in, so that a plain copy holds it all; a PostgreSQL database
+    with nobody connected, as a template must be while it is copied."""
+    db = Database.open(url, must_exist=False)
+    upgrade_database(db)
+    fill(db)
+    if db.is_sqlite:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+
+
+def _small_demo(db: Database) -> None:
+    DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
+
+
 @pytest.fixture(scope="session")
 def schema_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite database at the head schema, migrated once; copy it before changing it."""
     path = tmp_path_factory.mktemp("schema") / "schema.db"
-    db = Database.open(str(path), must_exist=False)
-    upgrade_database(db)
-    with db.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
+    _prepare(str(path))
     return path
 
 
@@ -156,9 +169,7 @@ def schema_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_schema_template() -> Iterator[str]:
     """A PostgreSQL database at the head schema, migrated once, as a template to copy from."""
     with _pg_database() as url:
-        db = Database.open(url, must_exist=False)
-        upgrade_database(db)
-        db.dispose()  # nobody may be connected to a template while it is copied
+        _prepare(url)
         yield sa.engine.make_url(url).database
 
 
@@ -192,12 +203,7 @@ def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo database, built once; copy it before changing it."""
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    db = Database.open(str(path), must_exist=False)
-    upgrade_database(db)
-    DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
-    with db.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
+    _prepare(str(path), _small_demo)
     return path
 
 
@@ -205,10 +211,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_demo_template() -> Iterator[str]:
     """The same small demo built on PostgreSQL once, as a template database to copy from."""
     with _pg_database() as url:
-        db = Database.open(url, must_exist=False)
-        upgrade_database(db)
-        DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
-        db.dispose()  # nobody may be connected to a template while it is copied
+        _prepare(url, _small_demo)
         yield sa.engine.make_url(url).database
 
 

@@ -32,7 +32,7 @@ def problem_open(
 ) -> None:
     """Open a problem for a driver or a touchpoint and link its open cases (supervisors)."""
     from cxdesk.workflow.basics.refs import ticket_ref
-    from cxdesk.workflow.loop.commands import OpenProblem
+    from cxdesk.workflow.loop.desk_commands import OpenProblem
     from cxdesk.workflow.loop.service import TicketService
     from cxdesk.workflow.reads.detail import read_ticket_detail
 
@@ -63,7 +63,7 @@ def problem_apply(context: Context, problem_id: str, fmt: Format) -> None:
     """Resolve every linked open case with the problem's resolution, each with its own
     follow-up survey; says per case: resolved, skipped or refused, with why (supervisors)."""
     from cxdesk.workflow.basics.refs import parse_ref
-    from cxdesk.workflow.loop.commands import ApplyProblemResolution
+    from cxdesk.workflow.loop.desk_commands import ApplyProblemResolution
     from cxdesk.workflow.loop.service import TicketService
 
     service = TicketService(context.database(), context.settings, context.actor())

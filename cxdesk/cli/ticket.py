@@ -14,7 +14,8 @@ from cxdesk.cli.context import Context, pass_context
 from cxdesk.cli.shared import format_option, stdin_if_dash, wide_option
 from cxdesk.errors import CxdeskError
 from cxdesk.output import print_json, print_rows, say
-from cxdesk.workflow.loop.commands import DESK_COMMANDS, TicketCommand
+from cxdesk.workflow.loop.commands import TicketCommand
+from cxdesk.workflow.loop.desk_commands import DESK_COMMANDS
 
 if TYPE_CHECKING:
     from cxdesk.workflow.loop.service import Outcome
@@ -198,7 +199,7 @@ def desk_command(kind: type[TicketCommand]) -> None:
         fmt: str,
         **given: Any,
     ) -> None:
-        from cxdesk.workflow.loop.commands import command_from_values
+        from cxdesk.workflow.loop.desk_commands import command_from_values
         from cxdesk.workflow.loop.service import TicketService
         from cxdesk.workflow.reads.templates import read_template_text
 
@@ -329,7 +330,7 @@ for _kind in DESK_COMMANDS:
 @pass_context
 def ticket_claim_next(context: Context, queue: str | None, fmt: str) -> None:
     """Take the most urgent unassigned open case: nearest SLA due, then priority, then oldest."""
-    from cxdesk.workflow.loop.commands import ClaimNext
+    from cxdesk.workflow.loop.desk_commands import ClaimNext
     from cxdesk.workflow.loop.service import TicketService
 
     service = TicketService(context.database(), context.settings, context.actor())

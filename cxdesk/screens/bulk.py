@@ -27,7 +27,7 @@ from cxdesk.screens.format import plain
 from cxdesk.screens.live import LoadFailed
 from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import BULK_COMMANDS, BY_NAME, command_from_values
+from cxdesk.workflow.loop.desk_commands import BULK_COMMANDS, BY_NAME, command_from_values
 from cxdesk.workflow.reads.tickets import TicketRow
 
 if TYPE_CHECKING:

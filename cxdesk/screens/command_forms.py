@@ -1,5 +1,6 @@
-"""The fields a desk command asks for, rendered from its declared inputs (`loop.commands`):
-one ticket's form on the ticket screen, and the marked tickets' form in the queue.
+"""The fields a desk command asks for, rendered from its declared inputs
+(`loop.desk_commands`): one ticket's form on the ticket screen, and the marked tickets' form
+in the queue.
 
 Agent pickers and template lists read the database: build these in a worker, never on the
 event loop.
@@ -13,7 +14,8 @@ from cxdesk.i18n import N_
 from cxdesk.screens.context import Desk
 from cxdesk.screens.forms import Field
 from cxdesk.workflow.insight.dashboard import AgentLoad, read_assignable_agents
-from cxdesk.workflow.loop.commands import BY_NAME, DESK_COMMANDS, Input
+from cxdesk.workflow.loop.commands import Input
+from cxdesk.workflow.loop.desk_commands import BY_NAME, DESK_COMMANDS
 from cxdesk.workflow.reads.templates import read_templates
 from cxdesk.workflow.reads.tickets import TicketRow
 

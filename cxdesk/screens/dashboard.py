@@ -27,7 +27,7 @@ from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import Dashboard, read_dashboard
 from cxdesk.workflow.insight.problem_checks import read_open_drivers
-from cxdesk.workflow.loop.commands import OpenProblem
+from cxdesk.workflow.loop.desk_commands import OpenProblem
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.detail import read_ticket_detail
 

@@ -1,28 +1,28 @@
 """The queue: one page of tickets at a time, fetched from the database in a worker.
 
-Long because the screen's workers (page, count, the pages ahead) and the bindings that start
-them share one state — the view, the filter, the cursor — that splitting would only pass
-around; the table itself is `ticket_table`."""
+The screen's workers (page, count, the pages ahead) and the bindings that start them share
+one state (the view, the filter, the cursor), so they stay together; the table itself is
+`ticket_table`, the filter box `queue_filter`, the marks `bulk`, the saved views
+`queue_views`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import partial
 
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Input
 
-from cxdesk.errors import CxdeskError
 from cxdesk.screens.bulk import BulkActions
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import SORT_TITLES, age, plain, sla_cell
 from cxdesk.screens.live import DataChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
+from cxdesk.screens.queue_filter import FilterBox
 from cxdesk.screens.queue_rows import (
     COLUMN_WIDTHS,
     COUNT_CAP,
@@ -61,7 +61,7 @@ class Page:
     remembered: bool = False  # shown from an earlier fetch while this request's is under way
 
 
-class QueueScreen(SavedViews, BulkActions):
+class QueueScreen(SavedViews, BulkActions, FilterBox):
     CSS_PATH = "queue.tcss"
     BINDINGS = [
         *(
@@ -131,15 +131,7 @@ class QueueScreen(SavedViews, BulkActions):
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
-        search = Input(
-            placeholder=self.t(
-                "filter: words (any language), priority:P1 queue:vip stage:new assignee:login "
-                "customer:ID (opens the customer too) — enter applies, esc clears"
-            ),
-            id="search",
-        )
-        search.display = False
-        yield search
+        yield self.filter_box()
         columns = [
             Column(key, self.t(key), *COLUMN_WIDTHS[key], grow=key == "Title")
             for key in self.columns
@@ -360,12 +352,9 @@ class QueueScreen(SavedViews, BulkActions):
     # -- actions ---------------------------------------------------------------------------
 
     def watch_view(self) -> None:
-        self._load_from_top()
+        self.reload_from_top()
 
     def reload_from_top(self) -> None:
-        self._load_from_top()
-
-    def _load_from_top(self) -> None:
         """Another view, filter or order: its first page, loaded once."""
         if self.page_number:
             self.page_number = 0  # its watcher loads
@@ -379,7 +368,7 @@ class QueueScreen(SavedViews, BulkActions):
         leaving = self.saved is not None
         self.leave_saved_view()
         if self.view == View(view) and leaving:
-            self._load_from_top()
+            self.reload_from_top()
         self.view = View(view)
 
     def action_page(self, step: int) -> None:
@@ -397,7 +386,7 @@ class QueueScreen(SavedViews, BulkActions):
         order = list(Sort)
         current = self.sort or default_sort(self.view)
         self.sort = order[(order.index(current) + 1) % len(order)]
-        self._load_from_top()
+        self.reload_from_top()
 
     def action_dashboard(self) -> None:
         from cxdesk.screens.dashboard import DashboardScreen
@@ -408,43 +397,6 @@ class QueueScreen(SavedViews, BulkActions):
         from cxdesk.screens.reports import ReportScreen
 
         self.app.push_screen(ReportScreen(self.desk))
-
-    def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        box.display = True
-        # Focused at once: what is typed right after the `/` goes into the box, however soon
-        # (the `/` itself was this binding's, and is not typed into it).
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.leave_saved_view()
-        try:
-            self.search = Search.parse(event.value) if event.value.strip() else None
-        except CxdeskError as exc:
-            self.notify(self.t.error(exc), severity="error", markup=False)
-            return
-        self._load_from_top()
-        # The table takes the focus back once the filtered page is on screen: moving focus
-        # restyles the screen and its footer, tens of milliseconds better spent after.
-        self.focus_table_when_shown = True
-        customers = [v for k, v in self.search.terms if k == "customer"] if self.search else []
-        if len(customers) == 1:  # their story on top; escape shows their tickets in the queue
-            from cxdesk.screens.customer import CustomerScreen
-
-            self.app.push_screen(CustomerScreen(self.desk, customers[0]))
-
-    def on_key(self, event: events.Key) -> None:
-        box = self.query_one("#search", Input)
-        if event.key == "ctrl+s" and box.has_focus:
-            event.stop()
-            self.ask_view_name(box.value)
-        if event.key == "escape" and box.has_focus:
-            event.stop()
-            self.leave_saved_view()
-            box.value, box.display, self.search = "", False, None
-            self.query_one("#tickets", TicketTable).focus()
-            self._load_from_top()
 
     def action_open(self) -> None:
         key = self._cursor_key()

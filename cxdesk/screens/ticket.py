@@ -2,7 +2,7 @@
 resolution, and the timeline.
 
 The screen also asks for and runs the desk's commands, their forms rendered from the commands'
-declared inputs (`loop.commands`)."""
+declared inputs (`loop.desk_commands`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.sla_panel import SlaPanel
 from cxdesk.screens.ticket_panels import customer_panel, resolution_panel
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.desk_commands import (
     BY_NAME,
     DESK_COMMANDS,
     ApplyProblemResolution,

@@ -11,15 +11,8 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Notification
 from cxdesk.workflow.access.staff import add_agent
-from cxdesk.workflow.loop.commands import (
-    Claim,
-    Deescalate,
-    MarkAtRisk,
-    Pend,
-    Reopen,
-    Resolve,
-    Resume,
-)
+from cxdesk.workflow.loop.commands import MarkAtRisk
+from cxdesk.workflow.loop.desk_commands import Claim, Deescalate, Pend, Reopen, Resolve, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.tickets import TicketFilter, View, read_ticket_page
 from cxdesk.workflow.sweep import sweep

@@ -13,7 +13,7 @@ from sqlmodel import select
 from cxdesk.db import Database
 from cxdesk.errors import StaleVersion, WorkflowError
 from cxdesk.models import AuditEntry, Ticket
-from cxdesk.workflow.loop.commands import Assign, Escalate
+from cxdesk.workflow.loop.desk_commands import Assign, Escalate
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import Run
 from tests.integration.test_commands import SETTINGS, desk, detractor, write_events

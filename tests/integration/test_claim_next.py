@@ -22,7 +22,7 @@ from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.loop import claiming
-from cxdesk.workflow.loop.commands import Claim, ClaimNext, Note, Resolve
+from cxdesk.workflow.loop.desk_commands import Claim, ClaimNext, Note, Resolve
 from cxdesk.workflow.loop.service import TicketService
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

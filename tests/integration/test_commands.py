@@ -19,7 +19,15 @@ from cxdesk.errors import NotFound, PermissionDenied, StaleVersion, WorkflowErro
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Assign, Claim, Deescalate, Escalate, Merge, Note, Reopen
+from cxdesk.workflow.loop.desk_commands import (
+    Assign,
+    Claim,
+    Deescalate,
+    Escalate,
+    Merge,
+    Note,
+    Reopen,
+)
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import Run, engine_for
 

@@ -18,7 +18,7 @@ from cxdesk.errors import CxdeskError
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Assign, Claim, Escalate, Note, Respond
+from cxdesk.workflow.loop.desk_commands import Assign, Claim, Escalate, Note, Respond
 from cxdesk.workflow.ops.schema import upgrade_database
 
 PROCESSES, COMMANDS, TICKETS = 20, 100, 8

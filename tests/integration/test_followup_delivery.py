@@ -20,7 +20,8 @@ from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Claim, RecordSurveyDelivery, Resolve
+from cxdesk.workflow.loop.commands import RecordSurveyDelivery
+from cxdesk.workflow.loop.desk_commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.followups import followup_for_token, list_followups
 from cxdesk.workflow.sweep import explain_finders, sweep

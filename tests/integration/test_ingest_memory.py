@@ -17,7 +17,7 @@ from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record, read_jsonl
-from cxdesk.workflow.loop.commands import Claim
+from cxdesk.workflow.loop.desk_commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 from tests.integration.test_ingest import mixed_feed

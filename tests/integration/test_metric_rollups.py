@@ -22,7 +22,8 @@ from cxdesk.workflow.insight.metric_alerts import detect_metric_alerts
 from cxdesk.workflow.insight.rollup_windows import window_counts
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import read_jsonl
-from cxdesk.workflow.loop.commands import Merge, OpenTicket
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Merge
 from cxdesk.workflow.loop.rollups import COUNTERS, DIMENSIONS, rebuild
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from tests.conftest import DEMO_ADMIN, Run

@@ -20,7 +20,7 @@ from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Escalate
+from cxdesk.workflow.loop.desk_commands import Escalate
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.templates import (
     check_placeholders,

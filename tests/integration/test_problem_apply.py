@@ -14,7 +14,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import PermissionDenied, WorkflowError
 from cxdesk.models import FollowUp, Notification
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.desk_commands import (
     Analyze,
     ApplyProblemResolution,
     Claim,

@@ -16,7 +16,8 @@ from cxdesk.errors import PermissionDenied, WorkflowError
 from cxdesk.models import ProblemScope, Ticket, TicketKind, TicketLink
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import FeedbackEventIn
-from cxdesk.workflow.loop.commands import Analyze, Claim, OpenProblem, OpenTicket, Unlink
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Analyze, Claim, OpenProblem, Unlink
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import sweep
 from tests.integration.test_sweep import T0, feed, survey, ticket, timeline

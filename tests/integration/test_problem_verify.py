@@ -14,7 +14,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import ProblemScope
 from cxdesk.workflow.insight.metrics import Period, loop_report
-from cxdesk.workflow.loop.commands import Claim, OpenProblem, Reopen, Resolve
+from cxdesk.workflow.loop.desk_commands import Claim, OpenProblem, Reopen, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
 from tests.integration.test_problem_scope import (

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cxdesk.workflow.loop.commands import Claim, Resolve
+from cxdesk.workflow.loop.desk_commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from tests.integration.serving import Desk, auth, desk_on, event, logged, served, settings
 

@@ -16,7 +16,7 @@ from cxdesk.workflow.audit.chain import entry_digest
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.outcomes import Outcome
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.desk_commands import (
     Analyze,
     Claim,
     Escalate,

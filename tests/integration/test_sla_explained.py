@@ -18,7 +18,7 @@ from cxdesk.workflow.access.permissions import Actor, load_actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.clocks.explain import SlaExplanation
 from cxdesk.workflow.clocks.stretches import IntervalKind
-from cxdesk.workflow.loop.commands import Claim, Merge, Pend, Reopen, Resolve, Respond, Resume
+from cxdesk.workflow.loop.desk_commands import Claim, Merge, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.sla import read_ticket_sla
 from tests.conftest import Run, engine_for

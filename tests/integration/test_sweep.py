@@ -22,7 +22,7 @@ from cxdesk.models.tickets import (
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Claim, Pend, Reopen, Resolve, Respond, Resume
+from cxdesk.workflow.loop.desk_commands import Claim, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
 

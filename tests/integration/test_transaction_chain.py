@@ -16,7 +16,8 @@ from cxdesk.errors import StaleVersion, WorkflowError
 from cxdesk.models import AuditEntry, TicketKind
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import append_audit, verify_chain
-from cxdesk.workflow.loop.commands import Claim, Note, OpenTicket
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Claim, Note
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 
 SETTINGS = Settings()

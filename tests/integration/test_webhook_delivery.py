@@ -24,7 +24,7 @@ from cxdesk.config import Settings
 from cxdesk.config.webhooks import WebhookEndpoint, WebhooksConfig
 from cxdesk.db import Database
 from cxdesk.models import WebhookDelivery
-from cxdesk.workflow.loop.commands import Escalate
+from cxdesk.workflow.loop.desk_commands import Escalate
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops import webhooks
 from cxdesk.workflow.ops.webhooks import ROUND, deliver

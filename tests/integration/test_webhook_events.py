@@ -20,14 +20,8 @@ from cxdesk.models import WebhookDelivery
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import read_jsonl
-from cxdesk.workflow.loop.commands import (
-    Claim,
-    Escalate,
-    OpenProblem,
-    OpenTicket,
-    Resolve,
-    Respond,
-)
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Claim, Escalate, OpenProblem, Resolve, Respond
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import sweep
 from tests.integration.test_problem_scope import staff as problem_staff

@@ -19,7 +19,7 @@ from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.basics.refs import parse_ref
-from cxdesk.workflow.loop.commands import Note
+from cxdesk.workflow.loop.desk_commands import Note
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
 

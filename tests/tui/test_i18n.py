@@ -31,7 +31,7 @@ from cxdesk.screens.queue_rows import COLUMNS, VIEW_TITLES
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.basics.refs import parse_ref
-from cxdesk.workflow.loop.commands import Claim
+from cxdesk.workflow.loop.desk_commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import next_stage
 from tests.conftest import DEMO_NOW

@@ -18,7 +18,7 @@ from cxdesk.screens.inbox import InboxScreen
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
-from cxdesk.workflow.loop.commands import Escalate
+from cxdesk.workflow.loop.desk_commands import Escalate
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.notices import read_inbox_state
 from cxdesk.workflow.reads.tickets import TicketFilter, View, read_ticket_page

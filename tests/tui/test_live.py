@@ -23,7 +23,7 @@ from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Note
+from cxdesk.workflow.loop.desk_commands import Note
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.changes import ChangeWatcher, FeedUnavailable, PostgresFeed, open_feed
 from tests.conftest import Run

@@ -27,13 +27,13 @@ from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import (
     Analyze,
     Assign,
     Claim,
     Link,
     Note,
-    OpenTicket,
     Pend,
     Resolve,
     Respond,

@@ -24,7 +24,7 @@ from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.basics.refs import parse_ref
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.loop.commands import Claim
+from cxdesk.workflow.loop.desk_commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
 

@@ -19,7 +19,7 @@ from cxdesk.db import Database
 from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
-from cxdesk.workflow.loop.commands import ClaimNext, Escalate, Note
+from cxdesk.workflow.loop.desk_commands import ClaimNext, Escalate, Note
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
 from tests.conftest import DEMO_NOW
 

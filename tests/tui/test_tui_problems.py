@@ -17,7 +17,7 @@ from cxdesk.screens.forms import FormScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.workflow.access.permissions import load_actor
 from cxdesk.workflow.insight.problem_checks import read_open_drivers
-from cxdesk.workflow.loop.commands import Claim, OpenProblem, Resolve
+from cxdesk.workflow.loop.desk_commands import Claim, OpenProblem, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
 from tests.tui.test_tui_actions import ME, demo_app, settle

@@ -11,7 +11,8 @@ import click
 import pytest
 
 from cxdesk.errors import NotFound
-from cxdesk.workflow.loop.commands import (
+from cxdesk.workflow.loop.commands import TicketCommand
+from cxdesk.workflow.loop.desk_commands import (
     BY_NAME,
     DESK_COMMANDS,
     RESOLUTION_CODES,
@@ -19,7 +20,6 @@ from cxdesk.workflow.loop.commands import (
     Link,
     Note,
     Resolve,
-    TicketCommand,
     command_from_values,
 )
 from cxdesk.workflow.loop.opening import opening_record

@@ -16,7 +16,8 @@ from cxdesk.errors import StaleVersion, WorkflowError
 from cxdesk.models import AuditEntry, FollowUp, Ticket, TicketKind
 from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
-from cxdesk.workflow.loop.commands import Claim, Escalate, OpenTicket, Resolve, Respond
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Claim, Escalate, Resolve, Respond
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 

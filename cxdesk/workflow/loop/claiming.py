@@ -11,7 +11,7 @@ from cxdesk.i18n import say
 from cxdesk.models import Agent, AgentTeam, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.access.permissions import visible_queues
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import Assign, Claim, ClaimNext
+from cxdesk.workflow.loop.desk_commands import Assign, Claim, ClaimNext
 from cxdesk.workflow.loop.unit import Acting, Work, queue_of, ticket_work, work_on
 
 # What claim-next hands out: cases someone has to work. A verifying case is left out: it is

@@ -12,7 +12,8 @@ from cxdesk.i18n import say
 from cxdesk.models import Ticket, TimelineKind
 from cxdesk.workflow.basics.instants import local_text
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import Deescalate, Escalate, EscalateBreach, MarkAtRisk
+from cxdesk.workflow.loop.commands import EscalateBreach, MarkAtRisk
+from cxdesk.workflow.loop.desk_commands import Deescalate, Escalate
 from cxdesk.workflow.loop.unit import (
     MAX_ESCALATION,
     Acting,

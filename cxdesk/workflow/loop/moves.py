@@ -9,7 +9,14 @@ from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import RESOLUTION_CODES, Analyze, Pend, Reopen, Resolve, Resume
+from cxdesk.workflow.loop.desk_commands import (
+    RESOLUTION_CODES,
+    Analyze,
+    Pend,
+    Reopen,
+    Resolve,
+    Resume,
+)
 from cxdesk.workflow.loop.escalation import escalate_due_breaches
 from cxdesk.workflow.loop.problem_verify import start_verification, stop_verification
 from cxdesk.workflow.loop.stages import resume_stage

@@ -12,7 +12,7 @@ from cxdesk.errors import CxdeskError, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import Stage, Ticket, TicketKind, TicketLink, TimelineKind
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import ApplyProblemResolution, Resolve
+from cxdesk.workflow.loop.desk_commands import ApplyProblemResolution, Resolve
 from cxdesk.workflow.loop.moves import resolve
 from cxdesk.workflow.loop.unit import Acting, utcnow, work_on
 

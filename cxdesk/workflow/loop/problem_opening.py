@@ -11,7 +11,8 @@ from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import Priority, Stage, Ticket, TicketKind
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import OpenProblem, OpenTicket, ScopeSpec
+from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
+from cxdesk.workflow.loop.desk_commands import OpenProblem
 from cxdesk.workflow.loop.opening import open_in_queue
 from cxdesk.workflow.loop.problem_figures import BY_HAND, measure
 from cxdesk.workflow.loop.unit import Acting, optional_text, own_unit, queue_of, utcnow

@@ -17,7 +17,7 @@ from cxdesk.models import (
     VerifyOutcome,
 )
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.commands import CloseProblem, Link, Merge, Unlink
+from cxdesk.workflow.loop.desk_commands import CloseProblem, Link, Merge, Unlink
 from cxdesk.workflow.loop.opening import is_more_urgent
 from cxdesk.workflow.loop.problem_scope import add_link
 from cxdesk.workflow.loop.problem_verify import stop_verification

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from cxdesk.models import Ticket, TimelineKind
-from cxdesk.workflow.loop.commands import Note, Respond
+from cxdesk.workflow.loop.desk_commands import Note, Respond
 from cxdesk.workflow.loop.unit import Acting, required_text, work_on
 
 

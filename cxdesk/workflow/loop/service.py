@@ -35,35 +35,37 @@ from cxdesk.workflow.loop import (
 )
 from cxdesk.workflow.loop.batch import BATCH, Batch
 from cxdesk.workflow.loop.commands import (
+    AttachAlert,
+    EscalateBreach,
+    ExpireFollowup,
+    LinkCases,
+    MarkAtRisk,
+    OpenTicket,
+    RecordFollowupAnswer,
+    RecordSurveyDelivery,
+    SuppressSurvey,
+    TicketCommand,
+    VerifyProblem,
+)
+from cxdesk.workflow.loop.desk_commands import (
     Analyze,
     ApplyProblemResolution,
     Assign,
-    AttachAlert,
     Claim,
     ClaimNext,
     CloseProblem,
     Deescalate,
     Escalate,
-    EscalateBreach,
-    ExpireFollowup,
     Link,
-    LinkCases,
-    MarkAtRisk,
     Merge,
     Note,
     OpenProblem,
-    OpenTicket,
     Pend,
-    RecordFollowupAnswer,
-    RecordSurveyDelivery,
     Reopen,
     Resolve,
     Respond,
     Resume,
-    SuppressSurvey,
-    TicketCommand,
     Unlink,
-    VerifyProblem,
 )
 from cxdesk.workflow.loop.problem_apply import Applied
 from cxdesk.workflow.loop.unit import SYSTEM_ACTOR, Acting
