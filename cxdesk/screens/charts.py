@@ -44,7 +44,9 @@ def nice_ticks(low: float, high: float, scale: Scale, most: int) -> list[float]:
     range: where a round tick would fall outside, the range's end takes its place."""
     span = max(high - low, scale.min_span)
     middle = (low + high) / 2
-    low, high = middle - span / 2, middle + span / 2
+    # Widened about the middle, but never past the data: rounding can lose a tiny end
+    # (-1e-281 and 20 span 20.0, whose half about 10.0 starts at 0.0).
+    low, high = min(middle - span / 2, low), max(middle + span / 2, high)
     if low < scale.low:
         low, high = scale.low, scale.low + span
     if high > scale.high:

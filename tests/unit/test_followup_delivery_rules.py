@@ -47,8 +47,10 @@ def test_backoff_is_bounded_monotonic_and_deterministic(
     assert now + min(base, cap) <= at <= now + cap
     assert retry_at(now, attempts + 1, base=base, cap=cap) >= at
     doublings = max(attempts, 1) - 1
-    if doublings < 40 and base * 2**doublings <= cap:  # below the cap: exactly base · 2^n
-        assert at - now == base * 2**doublings
+    microsecond = timedelta(microseconds=1)
+    exact = (base // microsecond) << min(doublings, 64)  # in whole microseconds: no overflow
+    if doublings < 64 and exact <= cap // microsecond:  # below the cap: exactly base · 2^n
+        assert at - now == exact * microsecond
 
 
 earlier = st.builds(
