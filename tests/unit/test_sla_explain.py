@@ -278,6 +278,32 @@ def test_a_raise_while_pending_counts_up_to_the_pause_and_gives_the_pause_back()
     assert first.total_at(first.due) == 24 * HOURS
 
 
+def test_a_second_raise_in_the_same_pause_counts_up_to_where_the_pause_began() -> None:
+    # Two raises while pending: the second re-plans from the opening too, and must count the
+    # working time up to the pause's start, not up to the first raise that cut the pause.
+    minute = timedelta(minutes=1)
+    target = Target(first_response=minute, resolution=minute)
+    desk = Settings(
+        calendars={"main": CalendarConfig(always_open=True)},
+        policies={"random": PolicyConfig(P1=target, P2=target, P3=target, at_risk=0.75)},
+    )
+    d = Driven.open(SlaPlanner(desk), queue("main", "random"), utc(2026, 3, 1), "P3")
+    d.pend(minute, "on hold")
+    d.raise_priority(minute)  # P2
+    d.raise_priority(minute)  # P1
+    d.resume(minute)
+    first, resolution = d.explain(d.later(minute)).clocks
+    for clock in (first, resolution):
+        assert clock.given_back == 3 * minute == timedelta(seconds=d.ticket.paused_seconds)
+        assert clock.counted == 2 * minute  # 00:00–00:01 and 00:04–00:05
+        raises = [i for i in clock.intervals if i.kind is IntervalKind.RESTARTED]
+        assert [(i.note, i.counted, i.total) for i in raises] == [
+            ("priority P3 → P2", timedelta(0), minute),
+            ("priority P2 → P1", timedelta(0), minute),
+        ]
+    assert first.due == first.replayed_due == d.ticket.first_response_due
+
+
 def test_a_resolution_without_a_reply_stops_the_first_response_clock_unmet() -> None:
     d = Driven.open(
         SlaPlanner(office_settings()), queue("office", "office"), utc(2026, 3, 2, 9), "P3"

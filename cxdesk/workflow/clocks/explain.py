@@ -282,15 +282,17 @@ class _Replay:
         note = f"priority {stand.priority} → {h.priority}"
         stand.priority = h.priority
         self.planner.start_clocks(stand, self.queue, stand.start)
-        calendar = self.calendar()
+        # Counted up to the pause's start, where the ticket pends: a walk's own pause starts
+        # again at each raise that cuts it, so a second raise in one pause would count time
+        # between the first raise and the pause's start as worked.
+        counted_until = h.at if stand.paused_at is None else stand.paused_at
+        total = self.calendar().measured(stand.start, counted_until) - timedelta(
+            seconds=stand.paused_seconds
+        )
         for walk in self.walks.values():
             if self.state(walk) == "stopped":
                 continue
             pause = walk.pause
-            counted_until = h.at if pause is None else pause[0]
-            total = calendar.measured(stand.start, counted_until) - timedelta(
-                seconds=stand.paused_seconds
-            )
             if pause is not None:  # the pause goes on past the raise, cut by it
                 walk.end_pause(h.at, timedelta(0))
             walk.rebase(h.at, note, total)
