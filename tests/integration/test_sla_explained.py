@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from cxdesk.config import AlertRuleConfig
 from cxdesk.db import Database
 from cxdesk.errors import NotFound
 from cxdesk.models import Ticket, TimelineEntry
@@ -18,6 +19,8 @@ from cxdesk.workflow.access.permissions import Actor, load_actor
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.clocks.explain import SlaExplanation
 from cxdesk.workflow.clocks.stretches import IntervalKind
+from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.loop.desk_commands import Claim, Merge, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.sla import read_ticket_sla
@@ -208,3 +211,38 @@ def test_a_merge_that_raises_the_priority_records_it_and_the_clocks_follow(
     assert [(i.start, i.note) for i in first.intervals if i.kind is IntervalKind.RESTARTED] == [
         (T0 + 2 * H, "priority P2 → P1")
     ]
+
+
+def test_two_raises_in_one_pause_count_only_the_time_worked(desk: Database) -> None:
+    # A passive's P3 case, raised to P2 by a detractor's answer and to P1 (24x7) by an outage
+    # while it waits: the raises plan again from the opening, the pause is given back whole.
+    passive = AlertRuleConfig(
+        name="passive", condition="nps == 7", priority="P3", queue="aftersales"
+    )
+    settings = SETTINGS.model_copy(update={"rules": [passive, *SETTINGS.rules]})
+
+    def alert(event_id: str, at: datetime, **fields: object) -> int | None:
+        event = FeedbackEventIn(
+            event_id=event_id, occurred_at=at, customer=CustomerIn(id="c1"), kind="survey", **fields
+        )
+        ingestor = Ingestor(desk, settings, source="test", clock=lambda: at)
+        return ingestor.ingest_event(event, event.model_dump_json()).ticket_id
+
+    tid = alert("e1", T0, nps=7)
+    assert tid is not None
+    ann = TicketService(desk, settings, "ann")
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Pend(tid, reason="on hold", at=T0 + H))
+    assert alert("e2", T0 + 2 * H, nps=3) == tid
+    assert alert("e3", T0 + 3 * H, nps=2, comment="outage") == tid
+    ann.handle(Resume(tid, at=T0 + 4 * H))
+    explanation, ticket = explained(desk, tid, T0 + 5 * H)
+    first, resolution = explanation.clocks
+    assert ticket.priority == first.priority == "P1" and first.calendar == "24x7"
+    raises = [i for i in first.intervals if i.kind is IntervalKind.RESTARTED]
+    assert [(r.note, r.counted, r.total) for r in raises] == [
+        ("priority P3 → P2", timedelta(0), H),
+        ("priority P2 → P1", timedelta(0), H),
+    ]
+    for clock in (first, resolution):
+        assert (clock.counted, clock.given_back) == (2 * H, 3 * H)  # 9–10 and 13–14 worked
