@@ -48,7 +48,8 @@ def serve(context: Context, listen: str | None) -> None:
     say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True)
     settle_collector()
     try:
-        running.run()
+        with db.bulk_writes():
+            running.run()
     finally:
         checker.close()
 
