@@ -230,7 +230,10 @@ def measure(path: Path, rounds: int, interval: float) -> dict[str, Any]:
 
     new_passes = medians(new)
     per_action = [r.seconds["act"] / handled(r) for _, r in new if handled(r)]
-    new_passes["act_per_ticket_median_ms"] = _ms(statistics.median(per_action))
+    # None where no pass had anything to do (a database too small for the interval)
+    new_passes["act_per_ticket_median_ms"] = (
+        _ms(statistics.median(per_action)) if per_action else None
+    )
     return {
         "open_tickets": open_tickets,
         "interval_s": interval,
