@@ -8,7 +8,9 @@ import pty
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 
 def run_cli(
@@ -67,3 +69,39 @@ def run_cli(
     for reader in readers:
         reader.join()
     return code, texts[0], texts[1]
+
+
+@contextmanager
+def tmux_pane(command: str, env: Mapping[str, str]) -> Iterator[Callable[..., str]]:
+    """`command` in a 120×40 tmux pane named `e2e` on a server of its own, a UTF-8 terminal
+    whatever the calling environment (CI may have no locale at all); yields a function that
+    runs tmux commands on that server. The command is followed by `echo EXITED $?`, and the
+    pane stays a while after, so its exit can be read off the screen."""
+    socket = f"cxdesk-test-{uuid.uuid4().hex[:8]}"
+    environment = {**env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-u", "-L", socket, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+        ).stdout
+
+    tmux(
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-s",
+        "e2e",
+        f"{command}; echo EXITED $?; sleep 30",
+    )
+    tmux("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
+    try:
+        yield tmux
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)

@@ -16,9 +16,8 @@ import sys
 import threading
 import time
 import tomllib
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +29,7 @@ import pytest
 
 from tests.integration.test_followup_samples import CURL_SAMPLE, free_port
 from tests.integration.webhook_receiver import Receiver, receiving
+from tests.terminal import tmux_pane
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -173,24 +173,9 @@ def serving(desk: Desk, port: int) -> Iterator[subprocess.Popen[str]]:
             process.communicate()
 
 
-@contextmanager
-def terminal(desk: Desk, login: str) -> Iterator[Callable[..., str]]:
+def terminal(desk: Desk, login: str) -> AbstractContextManager[Callable[..., str]]:
     """The TUI as `login` in a tmux pane; yields a function running tmux commands on it."""
-    socket = f"cxdesk-loop-{uuid.uuid4().hex[:8]}"
-    env = {**desk.env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-u", "-L", socket, *args], capture_output=True, text=True, check=True, env=env
-        ).stdout
-
-    command = " ".join(desk.argv("--as", login)) + "; echo EXITED $?; sleep 30"
-    tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "e2e", command)
-    tmux("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
-    try:
-        yield tmux
-    finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    return tmux_pane(" ".join(desk.argv("--as", login)), desk.env)
 
 
 def capture(tmux: Callable[..., str]) -> str:

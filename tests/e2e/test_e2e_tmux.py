@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.terminal import tmux_pane
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
 @pytest.fixture
-def terminal(demo_copy: Path):
-    socket = f"cxdesk-test-{uuid.uuid4().hex[:8]}"
-
-    # A UTF-8 terminal whatever the calling environment (CI may have no locale at all).
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-u", "-L", socket, *args], capture_output=True, text=True, check=True, env=env
-        ).stdout
-
-    command = (
-        f"{sys.executable} -m cxdesk --db {demo_copy} --now 2026-03-02T10:00:00+00:00;"
-        " echo EXITED $?; sleep 30"
-    )
-    tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "e2e", command)
-    tmux("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
-    try:
+def terminal(demo_copy: Path) -> Iterator[Callable[..., str]]:
+    command = f"{sys.executable} -m cxdesk --db {demo_copy} --now 2026-03-02T10:00:00+00:00"
+    with tmux_pane(command, os.environ) as tmux:
         yield tmux
-    finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
 def wait_for(
