@@ -93,10 +93,12 @@ def defined(word: str, fields: tuple[str, ...]) -> bool:
 
 
 def wanted(corpus: list[tuple[int, str, str, str | None]], word: str) -> list[int]:
-    """What a word should find: what `defined` says, and the ticket it names, if any."""
+    """What a word should find: what `defined` says, and the ticket it names, if it exists."""
     want = {i for i, *fields in corpus if defined(word, tuple(f or "" for f in fields))}
     with contextlib.suppress(NotFound):
-        want.add(parse_ref(word))
+        named = parse_ref(word)
+        if any(i == named for i, *_ in corpus):
+            want.add(named)
     return sorted(want)
 
 
@@ -135,6 +137,17 @@ def test_a_word_finds_the_tickets_its_definition_names_either_way(
         assert found(session, word, check=True) == want
     if all(c in CJK for c in word):  # Chinese: exactly the substring match it replaced
         assert want == sorted(i for i, *fields in corpus if any(word in (f or "") for f in fields))
+
+
+def test_a_number_past_the_last_ticket_finds_only_its_words(
+    db: Database, corpus: list[tuple[int, str, str, str | None]]
+) -> None:
+    """ "123" with 120 tickets names no ticket: it finds the titles holding it, nothing else."""
+    want = sorted(i for i, title, *_ in corpus if any(w.startswith("123") for w in words_of(title)))
+    assert want and max(want) <= CORPUS_SIZE
+    with db.session() as session:
+        assert found(session, "123", check=False) == want
+        assert found(session, "123", check=True) == want
 
 
 def test_words_of_latin_match_at_their_start_in_any_case(
