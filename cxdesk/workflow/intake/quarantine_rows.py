@@ -26,6 +26,8 @@ def write_quarantine(
     whose lines are in `accepted_lines`. A line keeps one entry: refused again (a failed
     retry, the file ingested again, still wrong or wrong otherwise), its unresolved entry is
     brought up to date, with what was read and why it failed this time, not doubled."""
+    if not refused and not accepted_lines:
+        return  # records from no lines of a file (posted, replayed), none refused
     unresolved = select(QuarantinedRecord.id).where(
         QuarantinedRecord.source == source,
         col(QuarantinedRecord.resolved).is_(False),

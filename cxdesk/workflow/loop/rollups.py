@@ -125,15 +125,21 @@ def add_tally(connection: Connection, counted: Tally) -> None:
         for (hour, dimension, value), counts in sorted(counted.items())
         if any(counts)
     ]
-    if not rows:
-        return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    if rows:
+        connection.execute(_ADD_TO_ROLLUPS[connection.dialect.name == "postgresql"], rows)
+
+
+def _upsert_adding(dialect: Any) -> Any:
+    """The rollups' insert that adds to a row already there, in `dialect`'s words; built once
+    (its building costs more than the execution of a small batch's rows)."""
     statement = dialect.insert(_rollups)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["dimension", "hour", "value"],
         set_={name: _rollups.c[name] + statement.excluded[name] for name in COUNTERS},
     )
-    connection.execute(statement, rows)
+
+
+_ADD_TO_ROLLUPS = {False: _upsert_adding(sqlite), True: _upsert_adding(postgresql)}
 
 
 def move_events(session: Session, events: list[FeedbackEvent], ticket: Ticket) -> None:
