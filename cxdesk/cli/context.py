@@ -149,9 +149,8 @@ class Context:
         command that reads or writes data asks for it, so a login that is not an active agent
         gets no further. `--now` backdates what is recorded: admins and demo databases only."""
         if self._viewer is None:
-            from cxdesk.workflow.access.identity import resolve_actor
             from cxdesk.workflow.access.org import get_meta
-            from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, load_actor
+            from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, load_actor, resolve_actor
 
             user = self.process_user()
             with self.database().session() as session:

@@ -89,6 +89,15 @@ def test_the_desk_imports_what_its_actions_need_on_first_use() -> None:
     assert _under(json.loads(result.stdout), later) == []
 
 
+def test_a_commands_help_imports_no_database_layer() -> None:
+    """`cxdesk` runs before the command it names reads `--help`, and asks who runs the
+    process (under sudo or not): that question imports nothing of the database."""
+    modules = _modules_after("ticket", "list", "--help")
+    assert "cxdesk.cli.ticket" in modules
+    database = ("sqlalchemy", "sqlmodel", "cxdesk.db", "cxdesk.models", "cxdesk.config")
+    assert _under(modules, database) == []
+
+
 def test_a_group_imports_its_own_module_only() -> None:
     modules = _modules_after("user", "--help")
     assert "cxdesk.cli.user" in modules

@@ -5,6 +5,9 @@ through `sudo -u cxdesk`: the process then runs as the service account that owns
 and the person is the one sudo names in `SUDO_UID`. That variable is believed only when the
 real uid is the service account's, since anyone can set it in their own shell; the service
 account itself, run without sudo (cron, a service unit), acts as the system.
+
+The CLI asks this before any command runs (is it under sudo?), `--help` included, so nothing
+of the database is imported here: which agent acts is `permissions.resolve_actor`'s.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ import pwd
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from cxdesk.errors import WorkflowError
 
-from cxdesk.errors import PermissionDenied, WorkflowError
-from cxdesk.models import Role
-from cxdesk.workflow.access.org import SYSTEM_LOGIN, get_agent, get_meta
-
+# The name automation (ingest, the sweep) acts under, and the enforced deployment's service
+# account: never an agent's login.
+SYSTEM_LOGIN = "cxdesk"
 # The Unix account that owns the data in the enforced deployment. A fixed name, not a setting:
 # whoever could name the service account could name themselves and be believed about SUDO_UID.
 SERVICE_ACCOUNT = SYSTEM_LOGIN
@@ -68,20 +70,3 @@ def process_user(
 def current_login() -> str:
     """The login of whoever runs cxdesk (the system's name for the service account)."""
     return process_user().login
-
-
-def resolve_actor(session: Session, as_user: str | None, user: ProcessUser | None = None) -> str:
-    """The acting agent's login; `--as` is honoured for admins, the service account, and on
-    demo databases. Nobody but the service account acts as the system."""
-    user = user or process_user()
-    if as_user == SYSTEM_LOGIN:
-        raise PermissionDenied(f"{SYSTEM_LOGIN} is the system's own name; no one acts as it")
-    if user.is_service:
-        return get_agent(session, as_user).login if as_user else SYSTEM_LOGIN
-    login = user.login
-    if as_user and as_user != login:
-        is_demo = get_meta(session, "demo") == "true"
-        if not is_demo and get_agent(session, login).role != Role.ADMIN:
-            raise PermissionDenied("--as is only honoured for admins or on a demo database")
-        login = as_user
-    return get_agent(session, login).login

@@ -10,10 +10,6 @@ from cxdesk.config import Settings
 from cxdesk.errors import NotFound
 from cxdesk.models import Agent, AgentTeam, Meta, Queue, Team
 
-# The name automation (ingest, the sweep) acts under, and the enforced deployment's service
-# account: never an agent's login.
-SYSTEM_LOGIN = "cxdesk"
-
 
 def sync_org(session: Session, settings: Settings) -> None:
     """Create or update the teams and queues the config defines (never deletes: tickets

@@ -10,8 +10,9 @@ from cxdesk.config import Settings
 from cxdesk.errors import NotFound, PermissionDenied
 from cxdesk.i18n import N_, say
 from cxdesk.models import AgentTeam, Queue, Role
-from cxdesk.workflow.access.org import SYSTEM_LOGIN as SYSTEM_LOGIN  # who the system acts as
-from cxdesk.workflow.access.org import get_agent
+from cxdesk.workflow.access.identity import SYSTEM_LOGIN as SYSTEM_LOGIN  # who the system acts as
+from cxdesk.workflow.access.identity import ProcessUser
+from cxdesk.workflow.access.org import get_agent, get_meta
 
 AGENT_COMMANDS = frozenset(
     {"claim", "respond", "note", "pend", "resume", "analyze", "resolve", "escalate"}
@@ -124,6 +125,22 @@ class Actor:
                     what=what,
                 )
             )
+
+
+def resolve_actor(session: Session, as_user: str | None, user: ProcessUser) -> str:
+    """The acting agent's login; `--as` is honoured for admins, the service account, and on
+    demo databases. Nobody but the service account acts as the system."""
+    if as_user == SYSTEM_LOGIN:
+        raise PermissionDenied(f"{SYSTEM_LOGIN} is the system's own name; no one acts as it")
+    if user.is_service:
+        return get_agent(session, as_user).login if as_user else SYSTEM_LOGIN
+    login = user.login
+    if as_user and as_user != login:
+        is_demo = get_meta(session, "demo") == "true"
+        if not is_demo and get_agent(session, login).role != Role.ADMIN:
+            raise PermissionDenied("--as is only honoured for admins or on a demo database")
+        login = as_user
+    return get_agent(session, login).login
 
 
 def load_actor(session: Session, login: str, settings: Settings) -> Actor:

@@ -10,7 +10,8 @@ from sqlmodel import Session, col, delete, select
 
 from cxdesk.errors import NotFound, PermissionDenied, WorkflowError
 from cxdesk.models import Agent, AgentTeam, Role, Team
-from cxdesk.workflow.access.org import SYSTEM_LOGIN, get_agent
+from cxdesk.workflow.access.identity import SYSTEM_LOGIN
+from cxdesk.workflow.access.org import get_agent
 from cxdesk.workflow.access.permissions import Actor
 from cxdesk.workflow.audit.chain import append_audit
 from cxdesk.workflow.basics.text import clean_text

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import FollowUpStatus
-from cxdesk.workflow.access.org import SYSTEM_LOGIN
+from cxdesk.workflow.access.identity import SYSTEM_LOGIN
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.events import FeedbackEventIn
 from cxdesk.workflow.intake.readers import Record
