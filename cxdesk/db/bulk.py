@@ -15,7 +15,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from cxdesk.db.engine import json_text
 from cxdesk.db.write_plans import insert_plan, update_plan
@@ -51,6 +50,8 @@ def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool
     database's search. A few keys (one event's, in the demo's replay) are a plain IN list on
     SQLite: the JSON array's statement is built anew each time, costing more than the search."""
     if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # here: SQLite loads no PostgreSQL
+
         return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
     if len(keys) <= FEW_KEYS:  # a statement whose compiled form is kept and used again
         return column.in_(keys)  # type: ignore[no-any-return]

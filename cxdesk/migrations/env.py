@@ -5,8 +5,10 @@ from sqlmodel import SQLModel
 
 import cxdesk.models  # noqa: F401  (registers every table on the metadata)
 from cxdesk.db.search_index import not_search_table
+from cxdesk.models.base import give_partial_conditions
 
 engine = context.config.attributes["engine"]
+give_partial_conditions(SQLModel.metadata)
 
 with engine.begin() as connection:
     context.configure(

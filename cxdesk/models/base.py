@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table
+from sqlalchemy import ColumnElement, DateTime, Index, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -24,6 +24,33 @@ def table_of(model: type[SQLModel]) -> Table:
     """The Table a table model maps, for Core statements and bulk inserts."""
     table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it, undeclared
     return table
+
+
+# Where a partial index keeps its condition until `give_partial_conditions` hands it on.
+_PARTIAL_WHERE = "cxdesk_partial_where"
+_PARTIAL_DIALECTS = ("sqlite", "postgresql")
+
+
+def partial_index(name: str, *columns: Any, where: ColumnElement[bool]) -> Index:
+    """An index of the rows `where` holds, on SQLite and PostgreSQL alike (its finder
+    repeats the condition term for term, so that SQLite uses it).
+
+    The condition waits in the index's `info` for `give_partial_conditions`, where models
+    meet the schema (the migrations' environment): naming a dialect's option imports that
+    dialect, and PostgreSQL's brings every driver SQLAlchemy has for it (asyncpg, psycopg,
+    pg8000), which a command on SQLite has no use for."""
+    return Index(name, *columns, info={_PARTIAL_WHERE: where})
+
+
+def give_partial_conditions(metadata: MetaData) -> None:
+    """Hand each partial index's condition (`partial_index`) to both dialects, so that their
+    DDL and Alembic's comparisons and generated revisions have it."""
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            where = index.info.get(_PARTIAL_WHERE)
+            if where is not None:
+                for dialect in _PARTIAL_DIALECTS:
+                    index.dialect_options[dialect]["where"] = where
 
 
 def empty_list() -> list[Any]:

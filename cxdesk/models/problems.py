@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_
-from sqlmodel import Field, Index, SQLModel, String, col
+from sqlmodel import Field, SQLModel, String, col
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, partial_index
 
 
 class ProblemScope(SQLModel, table=True):
@@ -41,9 +41,8 @@ VERIFY_PENDING = (
     col(ProblemScope.verify_until).is_not(None),
     col(ProblemScope.outcome).is_(None),
 )
-Index(
+partial_index(
     "ix_problem_scopes_verify_pending",
     col(ProblemScope.verify_until),
-    sqlite_where=and_(*VERIFY_PENDING),
-    postgresql_where=and_(*VERIFY_PENDING),
+    where=and_(*VERIFY_PENDING),
 )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text, col
 
-from cxdesk.models.base import UTCDateTime, empty_dict, empty_list
+from cxdesk.models.base import UTCDateTime, empty_dict, empty_list, partial_index
 
 
 class Ticket(SQLModel, table=True):
@@ -106,23 +106,20 @@ RISK_UNMARKED = or_(
     col(Ticket.risk_notified_for) != col(Ticket.sla_due),
 )
 RISK_PENDING = (col(Ticket.sla_risk_at).is_not(None), RISK_UNMARKED, RUNNING_CLOCK_UNMARKED)
-Index(
+partial_index(
     "ix_tickets_first_response_breach_pending",
     col(Ticket.first_response_due),
-    sqlite_where=and_(*FIRST_RESPONSE_BREACH_PENDING),
-    postgresql_where=and_(*FIRST_RESPONSE_BREACH_PENDING),
+    where=and_(*FIRST_RESPONSE_BREACH_PENDING),
 )
-Index(
+partial_index(
     "ix_tickets_resolution_breach_pending",
     col(Ticket.resolution_due),
-    sqlite_where=and_(*RESOLUTION_BREACH_PENDING),
-    postgresql_where=and_(*RESOLUTION_BREACH_PENDING),
+    where=and_(*RESOLUTION_BREACH_PENDING),
 )
-Index(
+partial_index(
     "ix_tickets_risk_pending",
     col(Ticket.sla_risk_at),
-    sqlite_where=and_(*RISK_PENDING),
-    postgresql_where=and_(*RISK_PENDING),
+    where=and_(*RISK_PENDING),
 )
 
 
@@ -194,9 +191,8 @@ class FollowUp(SQLModel, table=True):
 
 # Follow-ups waiting for a delivery attempt, or sent under a claim whose lease may run out.
 DELIVERY_PENDING = (col(FollowUp.next_attempt_at).is_not(None),)
-Index(
+partial_index(
     "ix_followups_delivery_pending",
     col(FollowUp.next_attempt_at),
-    sqlite_where=and_(*DELIVERY_PENDING),
-    postgresql_where=and_(*DELIVERY_PENDING),
+    where=and_(*DELIVERY_PENDING),
 )

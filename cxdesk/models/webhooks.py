@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, Field, Index, SQLModel, String, Text, col
 
-from cxdesk.models.base import UTCDateTime
+from cxdesk.models.base import UTCDateTime, partial_index
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -43,17 +43,15 @@ class WebhookDelivery(SQLModel, table=True):
 # Only what is still to deliver is indexed for the deliverer: the rows due, and each
 # endpoint's rows of one ticket in order (a ticket's events go out in the order they happened).
 IS_PENDING = col(WebhookDelivery.status) == PENDING
-Index(
+partial_index(
     "ix_webhook_outbox_due",
     col(WebhookDelivery.next_at),
-    sqlite_where=IS_PENDING,
-    postgresql_where=IS_PENDING,
+    where=IS_PENDING,
 )
-Index(
+partial_index(
     "ix_webhook_outbox_ticket_order",
     col(WebhookDelivery.endpoint),
     col(WebhookDelivery.ticket_id),
     col(WebhookDelivery.id),
-    sqlite_where=IS_PENDING,
-    postgresql_where=IS_PENDING,
+    where=IS_PENDING,
 )

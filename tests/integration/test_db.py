@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel, col, func, select
 
 import cxdesk.db.database as database_module
@@ -48,6 +49,29 @@ def test_upgrade_is_idempotent_and_matches_the_models(empty_db: Database) -> Non
         drift = compare_metadata(context, SQLModel.metadata)
     assert drift == [], "models and migrations disagree; add a migration"
     empty_db.check_schema()
+
+
+def test_the_models_partial_indexes_are_the_migrations(empty_db: Database) -> None:
+    """A partial index keeps its condition until the migrations' environment hands it to
+    both dialects (importing PostgreSQL's costs a command on SQLite): once migrations have
+    run, the models' partial indexes are those the migrations made, on either backend."""
+    upgrade_database(empty_db)
+    dialect = empty_db.engine.dialect
+    modelled = {
+        index.name
+        for table in SQLModel.metadata.tables.values()
+        for index in table.indexes
+        if " WHERE " in str(CreateIndex(index).compile(dialect=dialect))
+    }
+    stored_partial = (
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'"
+        if empty_db.is_sqlite
+        else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND indexdef LIKE '% WHERE %'"
+    )
+    with empty_db.engine.connect() as connection:
+        stored = set(connection.execute(sa.text(stored_partial)).scalars())
+    assert len(stored) >= 7 and modelled == stored
 
 
 def _rows_at_first_revision() -> dict[str, list[dict]]:

@@ -6,6 +6,8 @@ here too, with the same definitions, for the edges of a window no whole hour cov
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from cxdesk.models import FeedbackEvent, FeedbackRollup, Ticket
@@ -126,20 +127,21 @@ def add_tally(connection: Connection, counted: Tally) -> None:
         if any(counts)
     ]
     if rows:
-        connection.execute(_ADD_TO_ROLLUPS[connection.dialect.name == "postgresql"], rows)
+        connection.execute(_upsert_adding(connection.dialect.name), rows)
 
 
-def _upsert_adding(dialect: Any) -> Any:
-    """The rollups' insert that adds to a row already there, in `dialect`'s words; built once
-    (its building costs more than the execution of a small batch's rows)."""
+@functools.cache
+def _upsert_adding(dialect_name: str) -> Any:
+    """The rollups' insert that adds to a row already there, in the words of the dialect
+    `dialect_name` (sqlite or postgresql), which its engine loaded: a command on SQLite
+    imports nothing of PostgreSQL. Built once per dialect (its building costs more than the
+    execution of a small batch's rows)."""
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
     statement = dialect.insert(_rollups)
     return statement.on_conflict_do_update(
         index_elements=["dimension", "hour", "value"],
         set_={name: _rollups.c[name] + statement.excluded[name] for name in COUNTERS},
     )
-
-
-_ADD_TO_ROLLUPS = {False: _upsert_adding(sqlite), True: _upsert_adding(postgresql)}
 
 
 def move_events(session: Session, events: list[FeedbackEvent], ticket: Ticket) -> None:
