@@ -16,13 +16,13 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from rich.cells import cell_len, set_cell_size
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
@@ -31,6 +31,7 @@ FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 WIDE_COLUMNS = frozenset({"title", "body", "display_name", "reason", "raw", "note", "comment"})
 SHRUNK = 16
 GAP = 2  # between two columns
+GAP_TEXT = " " * GAP
 
 # What a terminal may act on or that makes text display unlike itself: C0 controls, DEL, C1
 # controls, the bidi marks, embeddings, overrides and isolates, the Unicode line and paragraph
@@ -78,6 +79,8 @@ def watched() -> bool:
 
 def progress_console() -> Console:
     """The console progress bars draw on: standard error (their text is sanitised)."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -145,13 +148,21 @@ def _print_table(
                 err=True,
             )
     widths = _widths(natural, shown, available)
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in shown:
-        table.add_column(sanitize(name), width=widths[name], no_wrap=True, overflow="ellipsis")
-    for i in range(len(rows)):
-        table.add_row(*(Text(cells[name][i], overflow="ellipsis", no_wrap=True) for name in shown))
-    width = sum(widths.values()) + GAP * (len(shown) - 1)
-    Console(width=max(width, 1), highlight=False).print(table)
+    header = GAP_TEXT.join(_in_cells(sanitize(name), widths[name]) for name in shown)
+    lines = [click.style(header, bold=True)]  # plain where the output is no terminal
+    lines += [
+        GAP_TEXT.join(_in_cells(cells[name][i], widths[name]) for name in shown)
+        for i in range(len(rows))
+    ]
+    click.echo("\n".join(lines))
+
+
+def _in_cells(text: str, width: int) -> str:
+    """`text` in exactly `width` terminal cells: padded with spaces, or cut to end in an
+    ellipsis (a double-width character that would straddle the cut becomes a space)."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 def fit_columns(

@@ -2,8 +2,8 @@
 not the TUI, Alembic (the schema check reads the stored revision), the holiday calendars
 of every country (the demo's queues run on China's), PostgreSQL's dialect and drivers on an
 SQLite database (the models' partial indexes hand their conditions to the dialects only when
-migrations run), the desk's commands (built when one is named), rules, ingest, webhooks
-or the HTTP server."""
+migrations run), the desk's commands (built when one is named), rules, ingest, webhooks,
+the HTTP server or Rich's console (a table is laid out by `cxdesk.output` itself)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ NOT_FOR_LISTING = (
     "cxdesk.web",
     "starlette",
     "uvicorn",
+    "rich.console",
 )
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import json
+import os
 import re
 import unicodedata
 from pathlib import Path
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
-from cxdesk.output import csv_cell, json_text, sanitize
+from cxdesk.output import csv_cell, json_text, print_rows, sanitize
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cxdesk"
 # Anything a terminal may act on, or that shows text unlike itself.
@@ -63,6 +68,40 @@ def test_json_keeps_chinese_and_escapes_what_json_dumps_leaves_raw() -> None:
     value = "中文 \x1b[2J \x9b \u2028 \u2029 \u202e \x7f \udc80"
     assert json_text(value) == '"中文 \\u001b[2J \\u009b \\u2028 \\u2029 \\u202e \\u007f \\udc80"'
     assert json.loads(json_text(value)) == value
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# Narrow and wide characters, accents, emoji; a grapheme's parts are never parted by a cut.
+CELL_TEXT = st.lists(st.sampled_from([*"ab XY-09", "王", "快递", "😀", "é", "e\u0301", "ｶ", "…"]))
+
+
+@given(st.lists(CELL_TEXT.map("".join), max_size=6), st.integers(27, 60))
+def test_a_table_keeps_its_columns_in_line_and_cuts_only_with_an_ellipsis(
+    titles: list[str], width: int
+) -> None:
+    """On a terminal `width` cells wide (room for an id and a title's `SHRUNK` cells), every
+    line of a table is as wide as the others, so the columns line up, and no wider than the
+    terminal; free text is shown whole, or as its beginning followed by an ellipsis."""
+    listed = [{"id": f"CX-{i:06d}", "title": title} for i, title in enumerate(titles)]
+    shown = _Terminal()
+    with (
+        mock.patch.dict(os.environ, {"COLUMNS": str(width)}),
+        contextlib.redirect_stdout(shown),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        print_rows(listed, "table", ("id", "title"))
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.getvalue()).splitlines()
+    assert len(lines) == len(listed) + 1 and lines[0].split() == ["id", "title"]
+    assert len({cell_len(line) for line in lines}) == 1 and cell_len(lines[0]) <= width
+    for line, row in zip(lines[1:], listed, strict=True):
+        assert line.startswith(row["id"] + "  ")
+        title = line[len(row["id"]) + 2 :].rstrip(" ")
+        if title != row["title"].rstrip(" "):
+            assert title.endswith("…") and row["title"].startswith(title[:-1].rstrip(" "))
 
 
 def test_csv_text_that_starts_a_formula_becomes_text() -> None:
