@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import JSON, Column, Field, Index, SQLModel, Text
+from sqlmodel import JSON, Column, Field, Index, Text
 
-from cxdesk.models.base import UTCDateTime, empty_dict
+from cxdesk.models.base import TableModel, UTCDateTime, empty_dict
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(TableModel, table=True):
     """One row per command; `digest` chains each row to the one before it."""
 
     __tablename__ = "audit_log"
@@ -25,7 +25,7 @@ class AuditEntry(SQLModel, table=True):
     digest: str = Field(default="", max_length=64)
 
 
-class QuarantinedRecord(SQLModel, table=True):
+class QuarantinedRecord(TableModel, table=True):
     """An input record that failed validation, kept verbatim so nothing is lost."""
 
     __tablename__ = "quarantine"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import ColumnElement, DateTime, Index, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -18,6 +19,15 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class TableModel(SQLModel):
+    """What every table is built on. pydantic's validator and serializer of a table are
+    built when first used, not as its class is made: rows are read and written without
+    them (SQLModel constructs a table's instances unvalidated), so most commands never use
+    them, and building them for every table took a tenth of importing the models."""
+
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]  # merged into SQLModel's
 
 
 def table_of(model: type[SQLModel]) -> Table:

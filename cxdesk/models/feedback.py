@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
+from sqlmodel import JSON, Column, Field, Index, String, Text
 
-from cxdesk.models.base import UTCDateTime, empty_dict, empty_list
+from cxdesk.models.base import TableModel, UTCDateTime, empty_dict, empty_list
 
 
-class Customer(SQLModel, table=True):
+class Customer(TableModel, table=True):
     __tablename__ = "customers"
 
     id: str = Field(primary_key=True, max_length=128)
@@ -23,7 +23,7 @@ class Customer(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class FeedbackEvent(SQLModel, table=True):
+class FeedbackEvent(TableModel, table=True):
     """One survey answer, complaint, review or follow-up answer, kept verbatim in `raw`."""
 
     __tablename__ = "feedback_events"
@@ -49,7 +49,7 @@ class FeedbackEvent(SQLModel, table=True):
     raw: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class FeedbackRollup(SQLModel, table=True):
+class FeedbackRollup(TableModel, table=True):
     """The voice of one hour (UTC) in one scope, counted as the events arrive, so that the
     metric alerts' windows add up hours instead of scanning a million events.
 

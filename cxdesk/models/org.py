@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import UniqueConstraint
-from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text
+from sqlmodel import JSON, Column, Field, Index, String, Text
 
-from cxdesk.models.base import UTCDateTime, empty_list
+from cxdesk.models.base import TableModel, UTCDateTime, empty_list
 
 
-class Team(SQLModel, table=True):
+class Team(TableModel, table=True):
     __tablename__ = "teams"
 
     id: str = Field(primary_key=True, max_length=64)
@@ -19,7 +19,7 @@ class Team(SQLModel, table=True):
     supervisor: str | None = Field(default=None, foreign_key="agents.login", max_length=64)
 
 
-class Queue(SQLModel, table=True):
+class Queue(TableModel, table=True):
     __tablename__ = "queues"
 
     id: str = Field(primary_key=True, max_length=64)
@@ -30,7 +30,7 @@ class Queue(SQLModel, table=True):
     assignment: str = Field(default="manual", sa_type=String(16))
 
 
-class Agent(SQLModel, table=True):
+class Agent(TableModel, table=True):
     __tablename__ = "agents"
 
     login: str = Field(primary_key=True, max_length=64)
@@ -42,14 +42,14 @@ class Agent(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class AgentTeam(SQLModel, table=True):
+class AgentTeam(TableModel, table=True):
     __tablename__ = "agent_teams"
 
     agent_login: str = Field(foreign_key="agents.login", primary_key=True, max_length=64)
     team_id: str = Field(foreign_key="teams.id", primary_key=True, max_length=64, index=True)
 
 
-class Meta(SQLModel, table=True):
+class Meta(TableModel, table=True):
     """Facts about the database itself, such as whether `cxdesk demo` made it."""
 
     __tablename__ = "meta"
@@ -58,7 +58,7 @@ class Meta(SQLModel, table=True):
     value: str = Field(max_length=500)
 
 
-class ReplyTemplate(SQLModel, table=True):
+class ReplyTemplate(TableModel, table=True):
     """A reply or note from the knowledge base, with `{customer.name}`-style placeholders."""
 
     __tablename__ = "templates"
@@ -70,7 +70,7 @@ class ReplyTemplate(SQLModel, table=True):
     updated_by: str = Field(max_length=64)
 
 
-class Notification(SQLModel, table=True):
+class Notification(TableModel, table=True):
     """Something an agent must hear about (an escalation to them, a breach on their ticket)."""
 
     __tablename__ = "notifications"
@@ -87,7 +87,7 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class SavedView(SQLModel, table=True):
+class SavedView(TableModel, table=True):
     """A queue filter an agent saved under a name of their own (team views live in the
     config)."""
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_
-from sqlmodel import Field, SQLModel, String, col
+from sqlmodel import Field, String, col
 
-from cxdesk.models.base import UTCDateTime, partial_index
+from cxdesk.models.base import TableModel, UTCDateTime, partial_index
 
 
-class ProblemScope(SQLModel, table=True):
+class ProblemScope(TableModel, table=True):
     """One problem's metric and scope (which cases it gathers), the figure and threshold it was
     opened with (the "before"), and the verification of its fix: the window the sweep watches
     the metric over, the "after" figure, how many answers it counted and what it concluded.

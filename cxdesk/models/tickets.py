@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel import JSON, Column, Field, Index, SQLModel, String, Text, col
+from sqlmodel import JSON, Column, Field, Index, String, Text, col
 
-from cxdesk.models.base import UTCDateTime, empty_dict, empty_list, partial_index
+from cxdesk.models.base import TableModel, UTCDateTime, empty_dict, empty_list, partial_index
 
 
-class Ticket(SQLModel, table=True):
+class Ticket(TableModel, table=True):
     """A case (one customer) or a problem (systemic); shown as CX-000123.
 
     `version` is bumped by every change and checked by every command, so two
@@ -123,7 +123,7 @@ partial_index(
 )
 
 
-class TimelineEntry(SQLModel, table=True):
+class TimelineEntry(TableModel, table=True):
     """Every alert, note, response, transition, assignment and escalation of a ticket."""
 
     __tablename__ = "timeline_entries"
@@ -139,7 +139,7 @@ class TimelineEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
 
 
-class TicketLink(SQLModel, table=True):
+class TicketLink(TableModel, table=True):
     """A case attached to the problem ticket that explains it."""
 
     __tablename__ = "ticket_links"
@@ -156,7 +156,7 @@ def new_reply_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class FollowUp(SQLModel, table=True):
+class FollowUp(TableModel, table=True):
     """The survey sent after a resolution; its answer verifies or reopens the ticket.
 
     Delivery (when `followup_command` is configured): `next_attempt_at` is set exactly while

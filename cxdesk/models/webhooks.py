@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Column, Field, Index, SQLModel, String, Text, col
+from sqlmodel import Column, Field, Index, String, Text, col
 
-from cxdesk.models.base import UTCDateTime, partial_index
+from cxdesk.models.base import TableModel, UTCDateTime, partial_index
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(TableModel, table=True):
     """An event bound for one endpoint, with its delivery's state. `payload` is the body
     exactly as sent (JSON), so every attempt signs and sends the same bytes."""
 
