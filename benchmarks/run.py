@@ -10,7 +10,7 @@ stderr.
 - http_ingest: benchmarks/http_ingest.py, the same feed posted to `cxdesk serve` in
   requests of 1,000 events against `cxdesk ingest` of the file;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
-  (built at --large-db if missing, about two minutes);
+  (built at --large-db if missing, five to six minutes on two cores);
 - sweep: benchmarks/sweep.py, one sweep pass over 1,000,000 open tickets (the database is
   built at --sweep-db if missing, about two minutes);
 - compare: benchmarks/compare.py, cxdesk against django-helpdesk (installed in a throwaway
