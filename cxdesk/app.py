@@ -126,7 +126,9 @@ class CxdeskApp(OneLineCrashApp[None]):
     def on_mount(self) -> None:
         # Everything loaded so far (modules, styles, table metadata) lives as long as the app:
         # kept out of the collector's scans, a full collection no longer stalls a keystroke.
+        # The collector is on from here (`cxdesk` starts the desk with it off: `run_tui`).
         gc.freeze()
+        gc.enable()
         self.push_screen(QueueScreen(self.desk))
         self.poll_notices()
         self.set_interval(NOTICE_POLL_S, self.poll_notices)
