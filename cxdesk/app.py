@@ -24,11 +24,9 @@ from cxdesk.screens.context import open_desk
 from cxdesk.screens.crash_line import OneLineCrashApp
 from cxdesk.screens.format import LIGHT_ANSI, NOTICE_TITLES, SCREEN_TITLES
 from cxdesk.screens.help import HelpScreen, screen_keys
-from cxdesk.screens.inbox import InboxChanged, InboxScreen
-from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.live import DataChanged, InboxChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.queue import QueueScreen
-from cxdesk.workflow.loop.desk_commands import ClaimNext
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.ops.changes import ChangeWatcher
 from cxdesk.workflow.reads.notices import read_inbox_state, read_new_notices
@@ -128,7 +126,9 @@ class CxdeskApp(OneLineCrashApp[None]):
     def on_mount(self) -> None:
         # Everything loaded so far (modules, styles, table metadata) lives as long as the app:
         # kept out of the collector's scans, a full collection no longer stalls a keystroke.
+        # The collector is on from here (`cxdesk` starts the desk with it off: `run_tui`).
         gc.freeze()
+        gc.enable()
         self.push_screen(QueueScreen(self.desk))
         self.poll_notices()
         self.set_interval(NOTICE_POLL_S, self.poll_notices)
@@ -180,7 +180,8 @@ class CxdeskApp(OneLineCrashApp[None]):
     @work(thread=True, group="claim-next", exit_on_error=False)
     def claim_next(self) -> None:
         """Take the most urgent unassigned case of my queues, then open it."""
-        from cxdesk.workflow.loop.service import TicketService  # on the first C, not before
+        from cxdesk.workflow.loop.desk_commands import ClaimNext  # on the first C, not before
+        from cxdesk.workflow.loop.service import TicketService
 
         service = TicketService(self.desk.db, self.desk.settings, self.desk.actor)
         try:
@@ -257,6 +258,8 @@ class CxdeskApp(OneLineCrashApp[None]):
         self.poll_notices()
 
     def action_inbox(self) -> None:
+        from cxdesk.screens.inbox import InboxScreen  # on the first i: the queue comes first
+
         if not isinstance(self.screen, InboxScreen):
             self.push_screen(InboxScreen(self.desk))
 

@@ -3,6 +3,7 @@ this run's agent."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,10 +17,17 @@ if TYPE_CHECKING:
 
 
 def run_tui(context: Context) -> None:
-    from cxdesk.app import CxdeskApp
+    # What the desk loads and reads until it is mounted lives as long as it does: the
+    # collector's passes over it (a few hundred) would find nothing. The app's on_mount
+    # freezes it all and turns the collector back on (here too, should it never mount).
+    gc.disable()
+    try:
+        from cxdesk.app import CxdeskApp
 
-    db, actor, clock, lang = _session(context)
-    CxdeskApp(db, context.settings, actor, clock, lang=lang).run()
+        db, actor, clock, lang = _session(context)
+        CxdeskApp(db, context.settings, actor, clock, lang=lang).run()
+    finally:
+        gc.enable()
 
 
 @click.command()

@@ -2,8 +2,9 @@
 marked ticket — each through the service with its own checks, at the version it was shown
 at — and tells what was done and what was refused, and why, ticket by ticket.
 
-The forms, the service and what fills them in are imported on the first `b`: the queue
-screen this mixes into is the first frame, and waits for nothing it does not show.
+The commands' declarations, the forms, the service and what fills them in are imported on the
+first `b`: the queue screen this mixes into is the first frame, and waits for nothing it does
+not show.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from cxdesk.screens.format import plain
 from cxdesk.screens.live import LoadFailed
 from cxdesk.screens.ticket_table import TicketTable
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.loop.desk_commands import BULK_COMMANDS, BY_NAME, command_from_values
 from cxdesk.workflow.reads.tickets import TicketRow
 
 if TYPE_CHECKING:
     from cxdesk.screens.forms import Field
+    from cxdesk.workflow.loop.commands import TicketCommand
     from cxdesk.workflow.loop.service import Outcome
 
 MODAL_CSS = """
@@ -42,6 +43,13 @@ MODAL_CSS = """
 }}
 {name} VerticalScroll {{ height: auto; max-height: 20; }}
 """
+
+
+def declared(name: str) -> type[TicketCommand]:
+    """The desk command called `name`, as declared: read once marks are acted on."""
+    from cxdesk.workflow.loop.desk_commands import BY_NAME
+
+    return BY_NAME[name]
 
 
 class BulkFormReady(Message):
@@ -75,7 +83,7 @@ class BulkPicker(ModalScreen[str | None]):
             box.border_title = self.t("Apply to {count} marked tickets", count=self.count)
             box.border_subtitle = self.t("enter applies · esc cancels")
             yield OptionList(
-                *(Option(self.t(BY_NAME[name].TITLE), id=name) for name in self.commands)
+                *(Option(self.t(declared(name).TITLE), id=name) for name in self.commands)
             )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -100,7 +108,7 @@ class BulkResult(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = t(
                 "{action}: {done} done, {refused} refused",
-                action=t(BY_NAME[self.command].TITLE),
+                action=t(declared(self.command).TITLE),
                 done=len(self.outcomes) - len(refused),
                 refused=len(refused),
             )
@@ -160,6 +168,8 @@ class BulkActions(Screen[None]):
         if not self.marks:
             self.notify(t("mark tickets with space first (* marks the page)"), severity="warning")
             return
+        from cxdesk.workflow.loop.desk_commands import BULK_COMMANDS
+
         allowed = [c.NAME for c in BULK_COMMANDS if self.desk.viewer.may(c.NAME)]
         if not allowed:
             self.notify(t("your role gives no bulk actions"), severity="warning")
@@ -189,7 +199,7 @@ class BulkActions(Screen[None]):
             return
         title = self.t(
             "{action} {count} marked tickets",
-            action=self.t(BY_NAME[message.command].TITLE),
+            action=self.t(declared(message.command).TITLE),
             count=len(rows),
         )
 
@@ -203,6 +213,7 @@ class BulkActions(Screen[None]):
 
     @work(thread=True, exclusive=True, group="bulk-apply", exit_on_error=False)
     def apply_bulk(self, command: str, rows: list[TicketRow], values: dict[str, str]) -> None:
+        from cxdesk.workflow.loop.desk_commands import command_from_values
         from cxdesk.workflow.loop.service import TicketService
         from cxdesk.workflow.reads.templates import read_template_text
 
@@ -211,7 +222,7 @@ class BulkActions(Screen[None]):
         try:
             commands = [
                 command_from_values(
-                    BY_NAME[command],
+                    declared(command),
                     row.number,
                     values,
                     version=row.version,

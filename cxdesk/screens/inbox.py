@@ -18,7 +18,7 @@ from cxdesk.i18n import N_
 from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import NOTICE_TITLES, local_time, plain
-from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.live import DataChanged, InboxChanged, LoadFailed
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.reads.notices import (
@@ -153,7 +153,3 @@ class InboxScreen(Screen[None]):
             return
         self.load()
         self.app.post_message(InboxChanged())
-
-
-class InboxChanged(Message):
-    """Notifications were marked read here: the app counts its badge again."""

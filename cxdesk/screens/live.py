@@ -1,4 +1,5 @@
-"""Messages every screen shares: the database changed elsewhere, or a screen's load failed."""
+"""Messages every screen shares: the database changed elsewhere, or a screen's load failed;
+and the inbox's to the app, which counts its badge without importing the inbox."""
 
 from __future__ import annotations
 
@@ -18,3 +19,7 @@ class LoadFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class InboxChanged(Message):
+    """Notifications were marked read here: the app counts its badge again."""

@@ -412,4 +412,8 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
         self.action_open()
 
     def on_screen_resume(self) -> None:
-        self.load()  # the ticket may have changed while it was open
+        """Back from another screen, reload: the ticket may have changed while it was open.
+        The resume that comes with the queue's first showing finds `on_mount`'s load under
+        way, and leaves it be rather than fetch the first page twice."""
+        if self.current is not None:
+            self.load()
