@@ -517,6 +517,10 @@ ZH: dict[str, str] = {
     "{login} ({role}) may not {what}; only admins may": (
         "{login}（{role}）无权执行 {what}；仅限管理员"
     ),
+    "{login} is the system's own name; no one acts as it": (
+        "{login} 是系统自身的名字，任何人都不能以它的身份操作"
+    ),
+    "--as is only honoured for admins or on a demo database": "--as 仅对管理员或演示数据库有效",
     "{login} ({role}) may not {what}; only the ingest roles may (`ingest_roles` in the config)": (
         "{login}（{role}）无权执行 {what}；仅限导入角色（配置中的 `ingest_roles`）"
     ),

@@ -131,14 +131,16 @@ def resolve_actor(session: Session, as_user: str | None, user: ProcessUser) -> s
     """The acting agent's login; `--as` is honoured for admins, the service account, and on
     demo databases. Nobody but the service account acts as the system."""
     if as_user == SYSTEM_LOGIN:
-        raise PermissionDenied(f"{SYSTEM_LOGIN} is the system's own name; no one acts as it")
+        raise PermissionDenied(
+            say("{login} is the system's own name; no one acts as it", login=SYSTEM_LOGIN)
+        )
     if user.is_service:
         return get_agent(session, as_user).login if as_user else SYSTEM_LOGIN
     login = user.login
     if as_user and as_user != login:
         is_demo = get_meta(session, "demo") == "true"
         if not is_demo and get_agent(session, login).role != Role.ADMIN:
-            raise PermissionDenied("--as is only honoured for admins or on a demo database")
+            raise PermissionDenied(say("--as is only honoured for admins or on a demo database"))
         login = as_user
     return get_agent(session, login).login
 
