@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
 
-import cxdesk.workflow.reads.tickets as tickets
+import cxdesk.workflow.reads.word_ways as word_ways
 from cxdesk.db import Database
 from cxdesk.workflow.reads.queries import (
     Interrupter,
     Search,
+    Sort,
     TicketFilter,
+    View,
     count_tickets,
     list_tickets,
 )
+from cxdesk.workflow.reads.word_ways import Way, matching, within_steps
+from tests.conftest import DEMO_NOW
+
+ME = "liu.yang"  # an agent with open tickets in the small demo
 
 # A statement that runs for a minute or more unless stopped.
 SLOW = {
@@ -85,39 +93,112 @@ def test_free_text_matches_words_of_titles_and_customers(demo_copy: str) -> None
     db.dispose()
 
 
-WORDS = ["快递", "王", "down", "zzzz", "%", "_", "cx-000001", "priority:P1 王", "down 快递"]
+WORDS = [
+    "快递",
+    "王",
+    "退款",
+    "down",
+    "refund",
+    "r",
+    "zzzz",
+    "%",
+    "_",
+    "cx-000001",
+    "priority:P1 王",
+    "priority:P2 退款",
+    "down 快递",
+    "queue:vip 快递",
+    "stage:closed 王",
+]
 
 
-def test_words_looked_up_or_checked_match_the_same_tickets(demo_copy: str) -> None:
-    """The two ways `_finding_words` chooses between select the same tickets, on each
-    backend."""
+def usable(session: Session, f: TicketFilter, way: Way) -> Way:
+    """`way`, where it can find `f`'s words on this backend; else looked up."""
+    walks = way in (Way.WALKED, Way.SIFTED)
+    if walks and (session.get_bind().dialect.name != "sqlite" or not f.search.only_indexed()):
+        return Way.LOOKED_UP
+    return way
+
+
+def test_every_way_finds_the_same_tickets(demo_copy: str) -> None:
+    """The ways `word_ways.choose` picks among select the same tickets, on each backend."""
     db = Database.open(demo_copy)
     with db.session() as session:
         for text in WORDS:
-            f = TicketFilter(search=Search.parse(text))
-            looked_up = sorted(session.exec(tickets._matching(f, False)))
-            assert sorted(session.exec(tickets._matching(f, True))) == looked_up
+            for view in View:
+                f = TicketFilter(view=view, me=ME, now=DEMO_NOW, search=Search.parse(text))
+                looked_up = sorted(session.exec(matching(f, Way.LOOKED_UP)))
+                for way in Way:
+                    found = sorted(session.exec(matching(f, usable(session, f, way))))
+                    assert found == looked_up, (text, view, way)
     db.dispose()
 
 
-def test_a_check_out_of_steps_is_looked_up_with_the_same_answer(
+def answers(db: Database, view: View) -> list[tuple[list[str], list[str], int]]:
+    """Two pages of five and the count capped at ten, of each word in each order."""
+    found = []
+    with db.session() as session:
+        for text, sort in itertools.product(WORDS, [None, *Sort]):
+            f = TicketFilter(view=view, me=ME, now=DEMO_NOW, sort=sort, search=Search.parse(text))
+            first, second = (
+                [r.id for r in list_tickets(session, f, limit=5, offset=offset)]
+                for offset in (0, 5)
+            )
+            found.append((first, second, count_tickets(session, f, cap=10)))
+    return found
+
+
+@pytest.mark.parametrize("view", list(View))
+def test_pages_and_counts_are_the_same_every_way(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch, view: View
+) -> None:
+    """A page in each order, further pages and a capped count are the same whichever way
+    the words are found, and however a walk goes on for an order of its own: the list's
+    first tickets checked, the walk's tickets sorted, or (more of them than SORTED_HITS)
+    the whole list read in its order and checked."""
+    db = Database.open(demo_copy)
+    monkeypatch.setattr(word_ways, "choose", lambda _s, _f: Way.LOOKED_UP)
+    looked_up = answers(db, view)
+    assert any(first for first, _, _ in looked_up) or view is View.AT_RISK  # none at DEMO_NOW
+    walks = [Way.WALKED, Way.SIFTED] if db.is_sqlite else []  # PostgreSQL walks no index
+    tries = [(Way.CHECKED, (2_000, 1_000)), *itertools.product(walks, ((2_000, 1_000), (3, 2)))]
+    for way, (checked_first, sorted_hits) in tries:
+        monkeypatch.setattr(word_ways, "choose", lambda s, f, way=way: usable(s, f, way))
+        monkeypatch.setattr(word_ways, "CHECKED_FIRST", checked_first)
+        monkeypatch.setattr(word_ways, "SORTED_HITS", sorted_hits)
+        assert answers(db, view) == looked_up, (way, checked_first, sorted_hits)
+    db.dispose()
+
+
+def test_a_walk_out_of_steps_is_looked_up_with_the_same_answer(
     demo_sqlite: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = Database.open(str(demo_sqlite))
+    monkeypatch.setattr(word_ways, "COMMON_WORD", 1)  # every word is walked, not looked up
+    walked = answers(db, View.ALL)
+    assert any(first for first, _, _ in walked)
+    monkeypatch.setattr(word_ways, "CHECK_STEPS", 1)  # every walk runs out at once
+    assert answers(db, View.ALL) == walked
+    db.dispose()
 
-    def answers() -> list[tuple[list[str], int]]:
-        with db.session() as session:
-            return [
-                (
-                    [r.id for r in list_tickets(session, f, limit=50)],
-                    count_tickets(session, f, cap=100),
-                )
-                for f in (TicketFilter(search=Search.parse(text)) for text in WORDS)
-            ]
 
-    monkeypatch.setattr(tickets, "COMMON_WORD", 1)  # every word is checked, not looked up
-    checked = answers()
-    assert any(rows for rows, _ in checked)
-    monkeypatch.setattr(tickets, "CHECK_STEPS", 1)  # every check runs out at once
-    assert answers() == checked
+def test_the_steps_are_counted_afresh_each_run(
+    demo_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite counts the steps of a statement it keeps prepared across its runs: a check
+    that fits its steps is never stopped, however often it runs, and one that does not
+    runs out."""
+    db = Database.open(str(demo_sqlite))
+    monkeypatch.setattr(word_ways, "CHECK_STEPS", 50_000)
+    counting = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
+    small = sa.text(counting.format(n=1_000) + "SELECT count(*) FROM c")  # ~17,000 steps
+    large = sa.text(counting.format(n=100_000) + "SELECT count(*) FROM c")
+    with db.session() as session:
+        runs = [
+            within_steps(session, lambda: session.execute(small).scalar(), lambda: None)
+            for _ in range(20)
+        ]
+        assert runs == [1_000] * 20
+        out = within_steps(session, lambda: session.execute(large).scalar(), lambda: "out")
+        assert out == "out"
     db.dispose()

@@ -73,28 +73,41 @@ class Search:
         phrases = tuple(phrase for phrase, number in words if phrase and number is None)
         return Phrases(tuple(dict.fromkeys(phrases))) if phrases else None
 
-    def apply(self, statement: _Statement, *, check: bool = False) -> _Statement:
-        """Narrow `statement` to matching tickets: the words are found through the word
-        index (`cxdesk.db.search_index`), looked up or, with `check`, checked on each ticket
-        read (see `CheckedWords`), never by matching the tickets' own text. A word that is
-        also a ticket reference matches that ticket too. A word of punctuation alone
-        narrows nothing: the index holds letters and digits only."""
+    def only_indexed(self) -> bool:
+        """Whether every word that narrows is found through the index alone: none also names
+        a ticket or is too long for the index. Only then can the index's tickets for the
+        words be walked (see `reads.word_ways`)."""
+        words = self._words()
+        return bool(words) and all(phrase and number is None for phrase, number in words)
+
+    def apply_terms(self, statement: _Statement) -> _Statement:
+        """Narrow `statement`, a select of tickets, by the `key:value` terms."""
         for key, value in self.terms:
             column = col(FILTER_KEYS[key])
             value = value.upper() if key == "priority" else value
             statement = statement.where(column == value)
+        return statement
+
+    def apply_words(
+        self, statement: _Statement, ids: Any = Ticket.id, *, check: bool = False
+    ) -> _Statement:
+        """Narrow `statement` to the tickets whose id (the column `ids`) its words match:
+        found through the word index (`cxdesk.db.search_index`), looked up or, with `check`,
+        checked on each ticket read (see `CheckedWords`), never by matching the tickets' own
+        text. A word that is also a ticket reference matches that ticket too. A word of
+        punctuation alone narrows nothing: the index holds letters and digits only."""
         words = self._words()
         if any(phrase is None and number is None for phrase, number in words):
             return statement.where(false())
         found = CheckedWords if check else LookedUpWords
         indexed = self.indexed()
         if indexed is not None:
-            statement = statement.where(found(Ticket.id, indexed))
+            statement = statement.where(found(ids, indexed))
         for phrase, number in words:
             if number is not None:  # a reference, or a word
-                either = col(Ticket.id) == number
+                either = ids == number
                 if phrase is not None:
-                    either = or_(either, found(Ticket.id, Phrases((phrase,))))
+                    either = or_(either, found(ids, Phrases((phrase,))))
                 statement = statement.where(either)
         return statement
 
