@@ -28,6 +28,9 @@ class Ticket(TableModel, table=True):
         Index("ix_tickets_opened_at", "opened_at"),
         Index("ix_tickets_sla_due", "sla_due"),
         Index("ix_tickets_sla_risk_at", "sla_risk_at"),
+        # The filter's terms by ticket: a walk of the word index checks them in this narrow
+        # index instead of reading each ticket's row (see `reads.word_ways`).
+        Index("ix_tickets_terms", "id", "priority", "queue_id", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

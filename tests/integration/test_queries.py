@@ -7,10 +7,11 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import cxdesk.workflow.reads.word_ways as word_ways
 from cxdesk.db import Database
+from cxdesk.models import Stage, Ticket
 from cxdesk.workflow.reads.queries import (
     Interrupter,
     Search,
@@ -20,6 +21,7 @@ from cxdesk.workflow.reads.queries import (
     count_tickets,
     list_tickets,
 )
+from cxdesk.workflow.reads.ticket_filter import filtered
 from cxdesk.workflow.reads.word_ways import Way, matching, within_steps
 from tests.conftest import DEMO_NOW
 
@@ -167,6 +169,41 @@ def test_pages_and_counts_are_the_same_every_way(
         monkeypatch.setattr(word_ways, "CHECKED_FIRST", checked_first)
         monkeypatch.setattr(word_ways, "SORTED_HITS", sorted_hits)
         assert answers(db, view) == looked_up, (way, checked_first, sorted_hits)
+    db.dispose()
+
+
+def test_a_view_of_open_tickets_names_their_stages_in_its_statement(demo_copy: str) -> None:
+    """`mine` seeks each open stage in the assignee's index instead of reading every ticket
+    they closed, and the stages are written into the statement, not bound, so that a plan
+    PostgreSQL keeps for the statement still knows how few tickets they hold."""
+    db = Database.open(demo_copy)
+    f = TicketFilter(view=View.MINE, me=ME)
+    sent: list[str] = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    with db.session() as session:
+        assert count_tickets(session, f) == 3
+        if db.is_sqlite:
+            mine = filtered(select(col(Ticket.id)), f).compile(
+                session.get_bind(), compile_kwargs={"literal_binds": True}
+            )
+            plan = [row[-1] for row in session.execute(sa.text(f"EXPLAIN QUERY PLAN {mine}"))]
+            assert any("(assignee=? AND stage=?)" in step for step in plan), plan
+    (counted,) = [text for text in sent if "count(*)" in text]
+    assert all(f"'{stage.value}'" in counted for stage in Stage if stage is not Stage.CLOSED)
+    db.dispose()
+
+
+@pytest.mark.parametrize(("view", "way"), [(View.ALL, Way.WALKED), (View.UNASSIGNED, Way.SIFTED)])
+def test_a_walk_checks_the_terms_in_their_index(demo_sqlite: str, view: View, way: Way) -> None:
+    """Each ticket a walk of the word index meets is checked against the filter's priority,
+    queue and kind in `ix_tickets_terms`, not in the ticket's row."""
+    db = Database.open(str(demo_sqlite))
+    f = TicketFilter(view=view, search=Search.parse("快递 priority:P1 queue:vip kind:case"))
+    with db.session() as session:
+        walk = matching(f, way).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = [row[-1] for row in session.execute(sa.text(f"EXPLAIN QUERY PLAN {walk}"))]
+    assert plan[-1] == "SEARCH tickets USING COVERING INDEX ix_tickets_terms (id>? AND id<?)"
+    assert not any("PRIMARY KEY" in step for step in plan), plan
     db.dispose()
 
 

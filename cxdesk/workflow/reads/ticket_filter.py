@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, nulls_last
+from sqlalchemy import BindParameter, Select, bindparam, nulls_last
 from sqlmodel import col
 
 from cxdesk.models import Stage, Ticket
@@ -71,8 +71,16 @@ def order_of(f: TicketFilter) -> tuple[Any, ...]:
 
 
 # The stages of open tickets, named rather than "not closed": an index on (assignee, stage, …)
-# then seeks each of them instead of reading every ticket an agent ever closed.
-OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.CLOSED)
+# then seeks each of them instead of reading every ticket an agent ever closed. Written into
+# the statement, not bound: PostgreSQL's plan kept for a statement prepared many times then
+# still knows the view holds few tickets (with the stages bound it drove a common word's
+# count from the word index, 4 -> 77 ms on 50,000 tickets).
+OPEN_STAGES: BindParameter[list[str]] = bindparam(
+    "open_stages",
+    [stage.value for stage in Stage if stage is not Stage.CLOSED],
+    expanding=True,
+    literal_execute=True,
+)
 
 # Any select of tickets: `filtered` narrows it and hands back the same kind of statement.
 _Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
