@@ -20,6 +20,7 @@ from cxdesk.web.callers import Tokens
 from cxdesk.web.limits import BodyBudget, TokenBuckets, too_often
 from cxdesk.web.reply_limits import ReplyLimits
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
+from cxdesk.workflow.intake.ingest import Ingestor
 
 if TYPE_CHECKING:
     from cxdesk.workflow.intake.request_checker import RequestChecker
@@ -48,6 +49,9 @@ class Desk:
         thread does."""
         self.db = db
         self.checker = checker
+        # Every request's events go through runs of this one: the rules compiled once, and
+        # one batch written at a time.
+        self.intake = Ingestor(db, settings, source="serve", clock=clock)
         self.settings = settings
         self.clock = clock
         self.limits = settings.serve

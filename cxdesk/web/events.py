@@ -104,12 +104,10 @@ def _ingest(
     if not records:
         raise HttpError(422, "no_records", say("the body holds no event"), where="body")
     outcomes = ingest_request(
-        desk.db,
-        desk.settings,
+        desk.intake,
         records,
         source=f"http:{actor.login}:{request_id}",
         person=actor.login,
-        clock=desk.clock,
         in_lines=in_lines,
         check=desk.checker.checked if desk.checker is not None else None,
     )

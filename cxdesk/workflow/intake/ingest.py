@@ -12,7 +12,9 @@ through the service's commands inside the same transaction.
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -103,10 +105,24 @@ class Ingestor:
         self.summary = IngestSummary()
         self.event_rows = EventRows(db.engine.dialect)
         self.memory = Memory()
+        # One batch at a time from this process's runs, whichever thread: one waiting on
+        # SQLite's write lock instead would sleep in its busy handler, and wake up to tens
+        # of milliseconds after the lock came free.
+        self._writing = threading.Lock()
         self.rule_failures: dict[str, RuleFailure] = {}  # by rule, for the run's report
         self._updated: set[int] = set()
         with db.session() as session:
             self.queues = all_queues(session)
+
+    def for_source(self, source: str, person: str | None) -> Ingestor:
+        """A run of its own for records from `source` handed over by `person` (a server's
+        request), sharing what this one compiled and read at its start (rules, clocks,
+        queues) and what its batches remember; its batches and this one's take turns."""
+        run = copy.copy(self)
+        run.source, run.person = decodable(source), person
+        run.summary, run.rule_failures, run._updated = IngestSummary(), {}, set()
+        run.progress, run.lines = None, None
+        return run
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -219,15 +235,16 @@ class Ingestor:
     # -- batches ---------------------------------------------------------------------------
 
     def _commit(self, items: list[Checked]) -> list[Pending]:
-        try:
-            with self.db.write(person=self.person) as session:
-                self.memory.check(write_stamp(session.connection()))
-                batch = Batch(self, session, self.clock(), self.memory)
-                outcomes = batch.run(items)
-        except BaseException:
-            self.memory.forget()  # the batch may have changed what it remembers, then undone
-            raise
-        batch.remember()
+        with self._writing:  # what the batches remember, too, is changed by one at a time
+            try:
+                with self.db.write(person=self.person) as session:
+                    self.memory.check(write_stamp(session.connection()))
+                    batch = Batch(self, session, self.clock(), self.memory)
+                    outcomes = batch.run(items)
+            except BaseException:
+                self.memory.forget()  # the batch may have changed what it remembers, undone
+                raise
+            batch.remember()
         self._count(outcomes)
         return outcomes
 

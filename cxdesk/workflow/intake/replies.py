@@ -9,20 +9,17 @@ feed's follow-up event answered first (it would be counted twice in the scores).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
-from cxdesk.config import Settings
-from cxdesk.db import Database
 from cxdesk.models import FollowUpStatus
 from cxdesk.workflow.access.identity import SYSTEM_LOGIN
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.events import FeedbackEventIn
+from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.requests import ACCEPTED, DUPLICATE, ingest_request
 from cxdesk.workflow.intake.validation import describe_validation_error
@@ -44,14 +41,10 @@ class ReplyOutcome:
     reason: str | None = None
 
 
-def answer_by_token(
-    db: Database,
-    settings: Settings,
-    token: str,
-    answer: dict[str, Any],
-    clock: Callable[[], datetime],
-) -> ReplyOutcome:
-    """Record `answer` (the `ANSWER_FIELDS` a customer gave) for the survey `token` names."""
+def answer_by_token(intake: Ingestor, token: str, answer: dict[str, Any]) -> ReplyOutcome:
+    """Record `answer` (the `ANSWER_FIELDS` a customer gave) for the survey `token` names,
+    in a run of `intake`'s (the server's)."""
+    db, clock = intake.db, intake.clock
     with db.session() as session:
         found = followup_for_token(session, token)
         if found is None or found[1].customer_id is None:
@@ -81,13 +74,7 @@ def answer_by_token(
         return ReplyOutcome(INVALID, ref, where=where, reason=describe_validation_error(exc))
     record = Record(1, orjson.dumps(event).decode())
     (outcome,) = ingest_request(
-        db,
-        settings,
-        [record],
-        source=f"reply:{followup.id}",
-        person=SYSTEM_LOGIN,
-        clock=clock,
-        in_lines=False,
+        intake, [record], source=f"reply:{followup.id}", person=SYSTEM_LOGIN, in_lines=False
     )
     if outcome.status == ACCEPTED:
         return ReplyOutcome(ANSWERED, ref)

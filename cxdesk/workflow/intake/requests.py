@@ -12,13 +12,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlmodel import col, select
 
-from cxdesk.config import Settings
 from cxdesk.db import Database, one_of
 from cxdesk.models import FeedbackEvent
 from cxdesk.workflow.basics.refs import ticket_ref
@@ -80,21 +78,20 @@ def json_records(value: Any) -> list[Record]:
 
 
 def ingest_request(
-    db: Database,
-    settings: Settings,
+    intake: Ingestor,
     records: list[Record],
     *,
     source: str,
     person: str,
-    clock: Callable[[], datetime],
     in_lines: bool,
     check: Callable[[list[Record]], list[Checked]] | None = None,
 ) -> list[RecordOutcome]:
-    """Ingest a request's records as `person` handed them over; each one's outcome, in order
-    (`in_lines`: they were JSON Lines, whose line numbers are told back; `check`: what
-    checks them, if not this thread)."""
-    ingestor = Ingestor(db, settings, source=source, clock=clock, person=person)
-    taken = ingestor.ingest_records(records, check)
+    """Ingest a request's records as `person` handed them over, in a run of `intake`'s (the
+    server's, shared by its requests); each one's outcome, in order (`in_lines`: they were
+    JSON Lines, whose line numbers are told back; `check`: what checks them, if not this
+    thread)."""
+    db = intake.db
+    taken = intake.for_source(source, person).ingest_records(records, check)
     duplicates = [
         t.event.event_id
         for t in taken
