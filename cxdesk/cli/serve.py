@@ -27,16 +27,16 @@ def serve(context: Context, listen: str | None) -> None:
     from cxdesk.web.app import build_app
     from cxdesk.web.server import server, settle_collector
     from cxdesk.workflow.intake.ingest import Ingestor
-    from cxdesk.workflow.intake.request_checker import RequestChecker
+    from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 
     settings = context.settings
     context.viewer().require_admin("run the server")
     address = listen or settings.serve.listen
     db = context.database()
     # Forked first, before anything starts a thread of its own.
-    ingestor = Ingestor(db, settings, source="serve", clock=context.now)
-    checker = RequestChecker(ingestor.terms, ingestor.work_ahead())
-    app = build_app(db, settings, context.now, checker)
+    intake = Ingestor(db, settings, source="serve", clock=context.now)
+    pipeline = RequestPipeline(intake, in_processes=True)
+    app = build_app(db, settings, context.now, pipeline)
     running = server(app, address, settings.serve)
     logs.follow_requests(settings.log)
     if not settings.serve.tokens:
@@ -51,7 +51,7 @@ def serve(context: Context, listen: str | None) -> None:
         with db.bulk_writes():
             running.run()
     finally:
-        checker.close()
+        pipeline.close()
 
 
 @serve.command("token")

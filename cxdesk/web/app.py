@@ -29,7 +29,7 @@ from cxdesk.web.replies import PREFIX, post_followup_answer
 from cxdesk.web.tickets import get_ticket, healthz
 
 if TYPE_CHECKING:
-    from cxdesk.workflow.intake.request_checker import RequestChecker
+    from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 
 ROUTES = (
     Route("/healthz", healthz, methods=["GET"]),
@@ -61,7 +61,7 @@ def build_app(
     db: Database,
     settings: Settings,
     clock: Callable[[], datetime],
-    checker: RequestChecker | None = None,
+    pipeline: RequestPipeline | None = None,
 ) -> Starlette:
     app = Starlette(
         routes=list(ROUTES),
@@ -72,5 +72,5 @@ def build_app(
     # request's own Host header: a 307 to wherever the caller names, with no JSON error, and
     # a reply link's token in its Location. Such a path is one no endpoint has.
     app.router.redirect_slashes = False
-    app.state.desk = Desk(db, settings, clock, checker)
+    app.state.desk = Desk(db, settings, clock, pipeline)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import anyio
 from anyio import to_thread
@@ -21,9 +21,7 @@ from cxdesk.web.limits import BodyBudget, TokenBuckets, too_often
 from cxdesk.web.reply_limits import ReplyLimits
 from cxdesk.workflow.access.permissions import SYSTEM_LOGIN, Actor, load_actor
 from cxdesk.workflow.intake.ingest import Ingestor
-
-if TYPE_CHECKING:
-    from cxdesk.workflow.intake.request_checker import RequestChecker
+from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 
 T = TypeVar("T")
 # Requests ingesting at once: one writes while the next reads and validates its records; more
@@ -43,15 +41,17 @@ class Desk:
         db: Database,
         settings: Settings,
         clock: Callable[[], datetime],
-        checker: RequestChecker | None = None,
+        pipeline: RequestPipeline | None = None,
     ) -> None:
-        """`checker` checks posted events in a process of its own; without one, the request's
-        thread does."""
+        """`pipeline` checks and writes posted events, in processes of its own where it
+        started them; without one, the request's thread does. Either way every request's
+        events go through runs of one `Ingestor`: the rules compiled once, and one batch
+        written at a time."""
         self.db = db
-        self.checker = checker
-        # Every request's events go through runs of this one: the rules compiled once, and
-        # one batch written at a time.
-        self.intake = Ingestor(db, settings, source="serve", clock=clock)
+        if pipeline is None:
+            intake = Ingestor(db, settings, source="serve", clock=clock)
+            pipeline = RequestPipeline(intake, in_processes=False)
+        self.pipeline = pipeline
         self.settings = settings
         self.clock = clock
         self.limits = settings.serve

@@ -32,7 +32,6 @@ from cxdesk.workflow.intake.requests import (
     DUPLICATE,
     QUARANTINED,
     RecordOutcome,
-    ingest_request,
     json_records,
     jsonl_records,
 )
@@ -103,13 +102,8 @@ def _ingest(
         )
     if not records:
         raise HttpError(422, "no_records", say("the body holds no event"), where="body")
-    outcomes = ingest_request(
-        desk.intake,
-        records,
-        source=f"http:{actor.login}:{request_id}",
-        person=actor.login,
-        in_lines=in_lines,
-        check=desk.checker.checked if desk.checker is not None else None,
+    outcomes = desk.pipeline.ingest(
+        records, source=f"http:{actor.login}:{request_id}", person=actor.login, in_lines=in_lines
     )
     return _answer(outcomes, request_id), len(outcomes)
 

@@ -45,7 +45,9 @@ async def post_followup_answer(request: Request) -> Response:
     try:
         async with desk.bodies.body(request, MAX_ANSWER_BODY) as body:
             answer = _answer_of(request.headers.get("content-type"), body)
-            outcome = await desk.work(answer_by_token, desk.intake, token, answer, ingest=True)
+            outcome = await desk.work(
+                answer_by_token, desk.pipeline.intake, token, answer, ingest=True
+            )
         missed = outcome.status == UNKNOWN
     finally:
         if not missed:

@@ -22,7 +22,7 @@ from cxdesk.web.server import server
 from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.intake.request_checker import RequestChecker
+from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 from cxdesk.workflow.ops.schema import upgrade_database
 from tests.conftest import _pg_database
 
@@ -58,13 +58,11 @@ def auth(login: str) -> dict[str, str]:
 @contextmanager
 def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterator[str]:
     """The server on a free port until the block ends; its base URL. Posted events are
-    checked in a process of their own, as `cxdesk serve` does, unless `checked_apart` is
-    false."""
-    checker = None
-    if checked_apart:
-        ingestor = Ingestor(db, config, source="serve", clock=lambda: NOW)
-        checker = RequestChecker(ingestor.terms, ingestor.work_ahead())
-    app = build_app(db, config, lambda: NOW, checker)
+    checked and written in processes of their own, as `cxdesk serve` does, unless
+    `checked_apart` is false."""
+    intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
+    pipeline = RequestPipeline(intake, in_processes=checked_apart)
+    app = build_app(db, config, lambda: NOW, pipeline)
     running = server(app, "127.0.0.1:0", config.serve)
     thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
     thread.start()
@@ -79,8 +77,7 @@ def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterat
     finally:
         running.should_exit = True
         thread.join(30)
-        if checker is not None:
-            checker.close()
+        pipeline.close()
 
 
 def logged(log: Path, lines: int) -> str:

@@ -368,29 +368,32 @@ def _told(answer: httpx.Response) -> tuple[int, list[dict[str, object]]]:
     return answer.status_code, answer.json()["results"]
 
 
-def test_records_checked_apart_are_told_and_stored_as_checked_in_the_thread(
+def test_records_checked_and_written_apart_are_told_and_stored_as_in_the_thread(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The server checks posted records in a process of its own; what comes of them is what
-    comes of records checked in the request's thread, and when that process dies the server
-    goes on checking in its threads."""
+    """The server checks and writes posted records in processes of their own; what comes of
+    them is what comes of records checked and written in the request's thread, and when
+    those processes die, one and then the other, the server goes on in its threads."""
     tickets = "SELECT customer_id, queue_id, priority, first_response_due, resolution_due "
     tickets += "FROM tickets ORDER BY id"
     answers, stored = [], []
     for apart in (True, False):
         (directory := tmp_path / f"apart-{apart}").mkdir()
-        others = set(multiprocessing.active_children())  # other servers' checking processes
+        others = set(multiprocessing.active_children())  # other servers' processes
         with desk_on(backend, directory, checked_apart=apart) as running:
             with httpx.Client(base_url=running.url, timeout=120) as http:
                 told = [_told(post(http, _varied("V", 300))), _told(post(http, _varied("W", 60)))]
-                if apart:
-                    (checking,) = set(multiprocessing.active_children()) - others
-                    checking.kill()
-                    checking.join()
-                told.append(_told(post(http, _varied("X", 120))))
+                working = sorted(set(multiprocessing.active_children()) - others, key=id)
+                assert len(working) == (2 if apart else 0)
+                for prefix, process in zip("XY", [*working, None, None], strict=False):
+                    if process is not None:
+                        process.kill()
+                        process.join()
+                    told.append(_told(post(http, _varied(prefix, 120))))
             answers.append(told)
             with running.db.engine.connect() as connection:
                 stored.append(connection.exec_driver_sql(tickets).all())
     assert answers[0] == answers[1]
     assert stored[0] == stored[1] and len(stored[0]) > 40
     assert caplog.text.count("the checking process stopped; checking in this process") == 1
+    assert caplog.text.count("the writing process stopped; writing in this process") == 1

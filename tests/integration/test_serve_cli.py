@@ -5,6 +5,7 @@ test_serve."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from cxdesk.config import Settings
 from cxdesk.web.callers import TOKEN_PREFIX, Tokens, token_hash
 from tests.conftest import Run
 from tests.integration.test_followup_samples import free_port
+from tests.integration.test_validation import _children_of, _running
 
 
 def test_a_minted_token_is_shown_once_with_its_config_lines(run: Run, tmp_path: Path) -> None:
@@ -56,28 +58,62 @@ def test_serve_refuses_an_address_that_is_not_host_and_port(run: Run, tmp_path: 
     assert "--listen: 'localhost' is not HOST:PORT" in err
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_serve_stopped_by_a_signal_exits_cleanly(run: Run, tmp_path: Path, stop: int) -> None:
-    """As the README says to stop it (ctrl+c, or SIGTERM from a service manager): exit 0, not
-    death by the signal uvicorn raised again after its shutdown, nor "error: interrupted"."""
-    db = str(tmp_path / "cx.db")
-    assert run("--db", db, "init")[0] == 0
+def _started(db: str) -> subprocess.Popen[str]:
+    """`cxdesk serve` on a free port, in a session of its own, once it answers."""
     port = free_port()
     argv = [sys.executable, "-m", "cxdesk", "--db", db, "serve", "--listen", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"serve did not start: {process.communicate()[1]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["server", "process-group"])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_by_a_signal_exits_cleanly(
+    run: Run, tmp_path: Path, stop: int, group: bool
+) -> None:
+    """As the README says to stop it (ctrl+c, which a terminal sends to the server and the
+    processes it forked alike, or SIGTERM from a service manager): exit 0, not death by the
+    signal uvicorn raised again after its shutdown, nor "error: interrupted", nor a worker
+    process killed on the way."""
+    db = str(tmp_path / "cx.db")
+    assert run("--db", db, "init")[0] == 0
+    process = _started(db)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        process.send_signal(stop)
+        workers = _children_of(process.pid)
+        assert len(workers) == 2  # checking and writing
+        if group:
+            os.killpg(process.pid, stop)
+        else:
+            process.send_signal(stop)
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 0, err
-    assert "error" not in err
+    assert "error" not in err and "Traceback" not in err and "process stopped" not in err
+    assert [pid for pid in workers if _running(pid)] == []
+
+
+def test_the_worker_processes_end_with_a_killed_server(run: Run, tmp_path: Path) -> None:
+    """kill -9 of the server leaves none of its processes behind: blocked on their queues,
+    they would otherwise hold a database connection each until the machine restarts."""
+    db = str(tmp_path / "cx.db")
+    assert run("--db", db, "init")[0] == 0
+    process = _started(db)
+    workers = _children_of(process.pid)
+    assert len(workers) == 2
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if _running(pid)] == []

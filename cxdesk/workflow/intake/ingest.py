@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -157,20 +157,22 @@ class Ingestor:
         has come."""
         return self._run(checked_batches(records, self.terms, self.batch_size))
 
-    def ingest_records(
+    def checked(
         self, records: list[Record], check: Callable[[list[Record]], list[Checked]] | None = None
-    ) -> list[Taken]:
-        """Records handed over whole (one request's to a server), in batches as ever, and
-        what became of each, in order; `check` checks a batch's records (a server's
-        checking process), else they are checked here. Without the bulk run's machinery —
-        the write-ahead log copied by a thread, the collector paused — which belongs to a
-        process, not to one of the many requests a server runs at once."""
-        taken: list[Taken] = []
+    ) -> Iterator[list[Checked]]:
+        """Records handed over whole (one request's to a server) in batches as ever, checked
+        by `check` (a server's checking process), else here."""
         if check is None:
-            batches: Iterable[list[Checked]] = checked_batches(records, self.terms, self.batch_size)
-        else:
-            size = self.batch_size
-            batches = (check(records[n : n + size]) for n in range(0, len(records), size))
+            yield from checked_batches(records, self.terms, self.batch_size)
+            return
+        for n in range(0, len(records), self.batch_size):
+            yield check(records[n : n + self.batch_size])
+
+    def ingest_batches(self, batches: Iterable[list[Checked]]) -> list[Taken]:
+        """Records handed over whole, checked, and what became of each, in order. Without the
+        bulk run's machinery — the write-ahead log copied by a thread, the collector paused —
+        which belongs to a process, not to one of the many requests a server runs at once."""
+        taken: list[Taken] = []
         for batch in batches:
             outcomes = self._commit(batch)
             self.summary.read += len(batch)

@@ -74,7 +74,11 @@ def answer_by_token(intake: Ingestor, token: str, answer: dict[str, Any]) -> Rep
         return ReplyOutcome(INVALID, ref, where=where, reason=describe_validation_error(exc))
     record = Record(1, orjson.dumps(event).decode())
     (outcome,) = ingest_request(
-        intake, [record], source=f"reply:{followup.id}", person=SYSTEM_LOGIN, in_lines=False
+        intake,
+        intake.checked([record]),
+        source=f"reply:{followup.id}",
+        person=SYSTEM_LOGIN,
+        in_lines=False,
     )
     if outcome.status == ACCEPTED:
         return ReplyOutcome(ANSWERED, ref)

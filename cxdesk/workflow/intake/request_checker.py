@@ -1,22 +1,21 @@
-"""Checking requests' records in a second process while the server writes (`cxdesk serve`).
+"""Checking requests' records in a process of their own (`cxdesk serve`).
 
 Validating a record and the work ahead of the writer (the alert rules it fires, its row
 bound for the driver, the clocks of the case it would open) need nothing from the database,
 as for ingest's reading child (`feed.py`). A server that did them on its request threads
 spent a core on a fifth of the work and left the other idle; here one process, forked when
-the server starts, checks each request's records while the server writes the request
-before. Like everything a server reads once (its config, the queues), the checker's rules
-and queues are those of its start.
+the server starts, checks each request's records while the writing process
+(`request_writer`) writes the request before. Like everything a server reads once (its
+config, the queues), the checker's rules and queues are those of its start.
 
 Forked before the server starts any thread of its own (a thread's locks are not taken
 along); the process keeps the collector off but for a full collection every
-`COLLECT_EVERY` records, as ingest's child does. If it dies, the server says so once and
-checks in its own threads from then on.
+`COLLECT_EVERY` records, as ingest's child does (`settle_forked_worker`). If it dies, the
+server says so once and checks in its own threads from then on.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import marshal
 import multiprocessing
@@ -25,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import Checked, WorkAhead, checked, from_wire, to_wire
+from cxdesk.workflow.intake.forked_worker import settle_forked_worker
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.validation import Terms
 
@@ -45,19 +45,35 @@ class RequestChecker:
         self.terms = terms
         context = multiprocessing.get_context("fork")
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            1, mp_context=context, initializer=_settle
+            1, mp_context=context, initializer=settle_forked_worker
         )
         self._pool.submit(int).result()  # forked now, not at the first request
 
     def checked(self, records: list[Record]) -> list[Checked]:
         """The records checked, with the work ahead done, in order."""
+        wire = self._in_process(records)
+        return from_wire(marshal.loads(wire)) if wire is not None else self._here(records)
+
+    def wire(self, records: list[Record]) -> bytes:
+        """The records checked, as marshal's bytes of their wire form, to be handed on as
+        they are (to the writing process)."""
+        wire = self._in_process(records)
+        return wire if wire is not None else marshal.dumps(to_wire(self._here(records)))
+
+    def _in_process(self, records: list[Record]) -> bytes | None:
+        """The records checked in the checking process; None once it has stopped."""
         pool = self._pool
-        if pool is not None:
-            try:
-                return from_wire(marshal.loads(pool.submit(_check, records).result()))
-            except BrokenProcessPool:
-                self._pool = None
-                logger.warning("the checking process stopped; checking in this process")
+        if pool is None:
+            return None
+        try:
+            wire: bytes = pool.submit(_check, records).result()
+        except BrokenProcessPool:
+            self._pool = None
+            logger.warning("the checking process stopped; checking in this process")
+            return None
+        return wire
+
+    def _here(self, records: list[Record]) -> list[Checked]:
         timezone, window = self.terms.timezone, self.terms.window()
         return [checked(record, timezone, window) for record in records]
 
@@ -65,12 +81,6 @@ class RequestChecker:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-
-
-def _settle() -> None:
-    """In the checking process: what it has from the server frozen, the collector off."""
-    gc.freeze()
-    gc.disable()
 
 
 def _check(records: list[Record]) -> bytes:

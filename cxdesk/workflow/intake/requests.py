@@ -10,7 +10,7 @@ JSON Lines text, or the element's place in an array counted from 1.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,25 +79,22 @@ def json_records(value: Any) -> list[Record]:
 
 def ingest_request(
     intake: Ingestor,
-    records: list[Record],
+    batches: Iterable[list[Checked]],
     *,
     source: str,
     person: str,
     in_lines: bool,
-    check: Callable[[list[Record]], list[Checked]] | None = None,
 ) -> list[RecordOutcome]:
-    """Ingest a request's records as `person` handed them over, in a run of `intake`'s (the
-    server's, shared by its requests); each one's outcome, in order (`in_lines`: they were
-    JSON Lines, whose line numbers are told back; `check`: what checks them, if not this
-    thread)."""
-    db = intake.db
-    taken = intake.for_source(source, person).ingest_records(records, check)
+    """Ingest a request's records, checked (`Ingestor.checked`), as `person` handed them
+    over, in a run of `intake`'s (the server's, shared by its requests); each one's outcome,
+    in order (`in_lines`: they were JSON Lines, whose line numbers are told back)."""
+    taken = intake.for_source(source, person).ingest_batches(batches)
     duplicates = [
         t.event.event_id
         for t in taken
         if t.result.outcome is Outcome.DUPLICATE and not isinstance(t.event, str)
     ]
-    first = _tickets_of(db, duplicates) if duplicates else {}
+    first = _tickets_of(intake.db, duplicates) if duplicates else {}
     return [_outcome(n, t, first, in_lines) for n, t in enumerate(taken)]
 
 

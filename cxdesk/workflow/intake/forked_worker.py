@@ -1,0 +1,30 @@
+"""What a process forked to work for a server (checking or writing requests' records) sets
+before its first piece of work."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
+
+
+def settle_forked_worker() -> None:
+    """ctrl+c and SIGTERM are the server's, which stops its workers once the requests under
+    way are answered; on Linux the worker is killed when the server dies (blocked on its
+    queue, it would otherwise outlive it, holding its database connection). What it has
+    from the server is frozen out of collections, and the collector is off: the worker
+    collects by hand (`Collector`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            os._exit(0)  # the server died before the request to be told of it took hold
+    gc.freeze()
+    gc.disable()

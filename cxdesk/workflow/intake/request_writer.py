@@ -1,0 +1,90 @@
+"""Writing requests' checked records in a process of its own (`cxdesk serve`).
+
+In the server's process every thread — the event loop, the requests', the checking
+process's feeders — wants the one interpreter lock that the writer takes back after each
+statement SQLite runs: a batch written there took a third longer than ingest's, and the
+event loop as much again waiting for the lock. Here one process, forked at the server's
+start with the server's `Ingestor`, writes each request's checked records as ingest's
+writer does, alone, with the write-ahead log copied by a thread of its own; what its batches
+remember holds from one request to the next while nothing else writes.
+
+A record stored by a process that dies before it answers is stored: the server, writing the
+request again in its own threads from then on (it says so once), tells it back as a
+duplicate of itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+
+from cxdesk.workflow.intake.collector import Collector
+from cxdesk.workflow.intake.feed import from_wire
+from cxdesk.workflow.intake.forked_worker import settle_forked_worker
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.requests import RecordOutcome, ingest_request
+
+logger = logging.getLogger(__name__)
+
+# What the writing process works with: set before it is forked, so that it has it without
+# its being pickled (the rules' parsers and the calendars are closures).
+_INTAKE: Ingestor | None = None
+_HELD = ExitStack()  # in the writing process: its bulk writes, for as long as it runs
+_COLLECTOR = Collector()
+
+
+class RequestWriter:
+    """Each request's checked records written in the process forked at its making."""
+
+    def __init__(self, intake: Ingestor) -> None:
+        global _INTAKE
+        _INTAKE = intake
+        context = multiprocessing.get_context("fork")
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            1, mp_context=context, initializer=_settle
+        )
+        self._pool.submit(int).result()  # forked now, not at the first request
+
+    def written(
+        self, wire: bytes, *, source: str, person: str, in_lines: bool
+    ) -> list[RecordOutcome] | None:
+        """Each outcome of the records `wire` holds (marshal's bytes of their checked wire
+        form) once written, as `ingest_request` tells them; None once the writing process
+        has stopped (the caller writes them)."""
+        pool = self._pool
+        if pool is None:
+            return None
+        try:
+            return pool.submit(_write, wire, source, person, in_lines).result()
+        except BrokenProcessPool:
+            self._pool = None
+            logger.warning("the writing process stopped; writing in this process")
+            return None
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _settle() -> None:
+    """In the writing process: connections of its own (those in the pool are the server's),
+    and the write-ahead log copied by a thread of its own."""
+    assert _INTAKE is not None
+    settle_forked_worker()
+    _INTAKE.db.engine.dispose(close=False)
+    _HELD.enter_context(_INTAKE.db.bulk_writes())
+
+
+def _write(wire: bytes, source: str, person: str, in_lines: bool) -> list[RecordOutcome]:
+    """In the writing process: the checked records written, in batches as ever."""
+    assert _INTAKE is not None
+    checked, size = from_wire(marshal.loads(wire)), _INTAKE.batch_size
+    batches = (checked[n : n + size] for n in range(0, len(checked), size))
+    outcomes = ingest_request(_INTAKE, batches, source=source, person=person, in_lines=in_lines)
+    _COLLECTOR.after(len(checked))
+    return outcomes
