@@ -9,18 +9,20 @@ import multiprocessing
 import os
 import signal
 import sys
+from types import FrameType
 
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 
 
 def settle_forked_worker() -> None:
     """ctrl+c and SIGTERM are the server's, which stops its workers once the requests under
-    way are answered; on Linux the worker is killed when the server dies (blocked on its
-    queue, it would otherwise outlive it, holding its database connection). What it has
-    from the server is frozen out of collections, and the collector is off: the worker
-    collects by hand (`Collector`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    way are answered (caught and let go, not ignored: a program the worker runs, such as
+    the notify hook, gets them as ever); on Linux the worker is killed when the server
+    dies (blocked on its queue, it would otherwise outlive it, holding its database
+    connection). What it has from the server is frozen out of collections, and the
+    collector is off: the worker collects by hand (`Collector`)."""
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _unheeded)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         parent = multiprocessing.parent_process()
@@ -28,3 +30,7 @@ def settle_forked_worker() -> None:
             os._exit(0)  # the server died before the request to be told of it took hold
     gc.freeze()
     gc.disable()
+
+
+def _unheeded(_signal: int, _frame: FrameType | None) -> None:
+    """The worker's handler of the signals that are the server's to act on."""
