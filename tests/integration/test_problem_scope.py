@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from cxdesk.config import Settings
@@ -18,6 +19,7 @@ from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import FeedbackEventIn
 from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.desk_commands import Analyze, Claim, OpenProblem, Unlink
+from cxdesk.workflow.loop.problem_scope import open_scopes
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import sweep
 from tests.integration.test_sweep import T0, feed, survey, ticket, timeline
@@ -203,3 +205,27 @@ def test_the_cli_opens_a_problem_and_unlinks_a_case(new_db: str, run) -> None:
     assert code == 0, err
     code, _, err = run("--db", new_db, "problem", "open", "--touchpoint", "a", "--driver", "b")
     assert code != 0 and "one of --driver or --touchpoint" in err
+
+
+def test_the_open_scopes_are_read_without_scanning_the_tickets(db: Database) -> None:
+    """Every case opened asks for the open problems' scopes: read in one join with the
+    tickets, SQLite scanned the stage index of every open ticket for the few scopes there
+    are, on each ticket opened (on a million tickets, a second a ticket)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan; PostgreSQL's planner has the tables' sizes")
+    staff(db)
+    feed(db, *(survey(f"e{n}", f"c{n}", T0, nps=2, touchpoint="delivery") for n in range(30)))
+    problem = TicketService(db, SETTINGS, "sue").handle(
+        OpenProblem("touchpoint", "delivery", at=T0 + timedelta(hours=1))
+    )
+    statements: list[tuple[str, object]] = []
+    with db.session() as session:
+        listen = sa.event.listens_for(session.connection(), "before_cursor_execute")
+        listen(lambda _c, _cursor, statement, bound, *_: statements.append((statement, bound)))
+        (scope,) = open_scopes(session)
+        ran = list(statements)  # not the plans asked for below
+        assert (scope.problem_id, scope.team_id, scope.value) == (problem.id, "care", "delivery")
+        assert len(ran) == 2
+        for statement, bound in ran:
+            plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", bound)
+            assert not [step for *_, step in plan if "SCAN tickets" in step], statement

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from cxdesk.db import one_of
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import (
@@ -86,27 +87,43 @@ def matches(scope: OpenScope, facts: CaseFacts) -> bool:
     }.get(scope.dimension, False)
 
 
-# Built once and run in Core: every new case asks it, and there is rarely a problem open.
-_OPEN_SCOPES = (
-    select_columns(
-        ProblemScope.problem_id,
-        Queue.team_id,
-        ProblemScope.metric,
-        ProblemScope.dimension,
-        ProblemScope.value,
-        ProblemScope.gather_since,
-    )
-    .join(Ticket, col(Ticket.id) == ProblemScope.problem_id)
-    .join(Queue, col(Queue.id) == Ticket.queue_id)
-    .where(Ticket.stage != Stage.CLOSED)
+# Built once and run in Core: every new case asks them, and there is rarely a problem open.
+# Two reads, the scopes first: joined in one, SQLite scanned every open ticket of the
+# stage index for the few scopes there are, on each ticket opened.
+_SCOPES = select_columns(
+    ProblemScope.problem_id,
+    ProblemScope.metric,
+    ProblemScope.dimension,
+    ProblemScope.value,
+    ProblemScope.gather_since,
+)
+_PROBLEM_TEAMS = select_columns(Ticket.id, Queue.team_id).join(
+    Queue, col(Queue.id) == Ticket.queue_id
 )
 
 
 def open_scopes(session: Session) -> list[OpenScope]:
     """The scopes of the problems still open: one read of a small table (ingest makes it
-    once per batch)."""
+    once per batch), and one of its problems where it has any."""
     session.flush()  # a problem opened in this transaction is open
-    return [OpenScope(*row) for row in session.connection().execute(_OPEN_SCOPES)]
+    connection = session.connection()
+    scopes = connection.execute(_SCOPES).all()
+    if not scopes:
+        return []
+    problems = sorted({problem for problem, *_ in scopes})
+    teams = dict(
+        connection.execute(
+            _PROBLEM_TEAMS.where(
+                one_of(col(Ticket.id), problems, connection.dialect),
+                Ticket.stage != Stage.CLOSED,
+            )
+        ).all()
+    )
+    return [
+        OpenScope(problem, teams[problem], metric, dimension, value, since)
+        for problem, metric, dimension, value, since in scopes
+        if problem in teams
+    ]
 
 
 def open_case_facts(session: Session, team_id: str, since: datetime | None) -> dict[int, CaseFacts]:
