@@ -14,6 +14,7 @@ from cxdesk.errors import NotFound
 from cxdesk.workflow.access.permissions import load_actor
 from cxdesk.workflow.reads.customers import CustomerView, read_customer
 from tests.conftest import Run, engine_for
+from tests.integration.query_plans import scans_of, statements_run
 from tests.integration.test_commands import detractor, write_events
 from tests.integration.test_identity import ME
 from tests.integration.test_scope import teams  # noqa: F401 (a fixture)
@@ -57,6 +58,25 @@ def test_another_teams_ticket_and_its_feedback_are_not_listed(
     assert admin.phone == "13812340000"  # admins hold `pii`
     assert {t.outcome for t in admin.tickets} == {"new"}  # open: the stage
     assert (admin.feedback_total, admin.tickets_total) == (len(admin.feedback), 2)
+
+
+def test_a_scoped_customer_read_looks_up_tickets_and_scans_none(
+    teams: tuple[str, ...],  # noqa: F811
+) -> None:
+    """A customer's feedback in a viewer's scope: as a list of the tickets in scope, SQLite
+    gathered it by scanning every ticket, on each `ticket show` and ticket screen."""
+    url = teams[1]
+    if url.startswith("postgresql"):
+        pytest.skip("SQLite's plan")
+    with statements_run() as ran:
+        ann = view_as(url, "ann", "C1")
+    assert [f.event_id for f in ann.feedback] == ["d1"]
+    engine = engine_for(url)
+    try:
+        assert scans_of(engine, ran, "tickets") == []
+        assert scans_of(engine, ran, "feedback_events") == []
+    finally:
+        engine.dispose()
 
 
 def test_a_long_history_shows_its_newest_and_counts_the_rest(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from cxdesk.config import Settings
@@ -22,6 +21,7 @@ from cxdesk.workflow.loop.desk_commands import Analyze, Claim, OpenProblem, Unli
 from cxdesk.workflow.loop.problem_scope import open_scopes
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import sweep
+from tests.integration.query_plans import scans_of, statements_run
 from tests.integration.test_sweep import T0, feed, survey, ticket, timeline
 
 SETTINGS = Settings()
@@ -218,14 +218,8 @@ def test_the_open_scopes_are_read_without_scanning_the_tickets(db: Database) -> 
     problem = TicketService(db, SETTINGS, "sue").handle(
         OpenProblem("touchpoint", "delivery", at=T0 + timedelta(hours=1))
     )
-    statements: list[tuple[str, object]] = []
-    with db.session() as session:
-        listen = sa.event.listens_for(session.connection(), "before_cursor_execute")
-        listen(lambda _c, _cursor, statement, bound, *_: statements.append((statement, bound)))
+    with db.session() as session, statements_run() as ran:
         (scope,) = open_scopes(session)
-        ran = list(statements)  # not the plans asked for below
-        assert (scope.problem_id, scope.team_id, scope.value) == (problem.id, "care", "delivery")
-        assert len(ran) == 2
-        for statement, bound in ran:
-            plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", bound)
-            assert not [step for *_, step in plan if "SCAN tickets" in step], statement
+    assert (scope.problem_id, scope.team_id, scope.value) == (problem.id, "care", "delivery")
+    assert len([statement for statement, _ in ran if statement.startswith("SELECT")]) == 2
+    assert scans_of(db.engine, ran, "tickets") == []

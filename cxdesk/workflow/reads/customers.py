@@ -69,13 +69,15 @@ HISTORY_LIMIT = 500  # the newest of each shown: a customer may have answered fo
 
 
 def feedback_in_scope(scope: tuple[str, ...] | None) -> ColumnElement[bool]:
-    """Feedback a viewer with this scope may see: on no ticket, or on a ticket in scope."""
+    """Feedback a viewer with this scope may see: on no ticket, or on a ticket in scope. For
+    one customer's feedback: each event's ticket is looked up by its id (as a list of the
+    tickets in scope, SQLite gathered it by scanning every ticket)."""
     if scope is None:
         return true()
-    return or_(
-        col(FeedbackEvent.ticket_id).is_(None),
-        col(FeedbackEvent.ticket_id).in_(select(Ticket.id).where(col(Ticket.queue_id).in_(scope))),
+    ticket_in_scope = select(Ticket.id).where(
+        col(Ticket.id) == FeedbackEvent.ticket_id, col(Ticket.queue_id).in_(scope)
     )
+    return or_(col(FeedbackEvent.ticket_id).is_(None), ticket_in_scope.exists())
 
 
 def contact(customer: Customer, viewer: Actor) -> tuple[str | None, str | None]:
