@@ -15,20 +15,14 @@ duplicate of itself.
 
 from __future__ import annotations
 
-import logging
 import marshal
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import from_wire
-from cxdesk.workflow.intake.forked_worker import settle_forked_worker
+from cxdesk.workflow.intake.forked_worker import ForkedWorker, settle_forked_worker
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.requests import RecordOutcome, ingest_request
-
-logger = logging.getLogger(__name__)
 
 # What the writing process works with: set before it is forked, so that it has it without
 # its being pickled (the rules' parsers and the calendars are closures).
@@ -37,17 +31,13 @@ _HELD = ExitStack()  # in the writing process: its bulk writes, for as long as i
 _COLLECTOR = Collector()
 
 
-class RequestWriter:
+class RequestWriter(ForkedWorker):
     """Each request's checked records written in the process forked at its making."""
 
     def __init__(self, intake: Ingestor) -> None:
         global _INTAKE
         _INTAKE = intake
-        context = multiprocessing.get_context("fork")
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            1, mp_context=context, initializer=_settle
-        )
-        self._pool.submit(int).result()  # forked now, not at the first request
+        super().__init__("writing", _settle)
 
     def written(
         self, wire: bytes, *, source: str, person: str, in_lines: bool
@@ -55,20 +45,8 @@ class RequestWriter:
         """Each outcome of the records `wire` holds (marshal's bytes of their checked wire
         form) once written, as `ingest_request` tells them; None once the writing process
         has stopped (the caller writes them)."""
-        pool = self._pool
-        if pool is None:
-            return None
-        try:
-            return pool.submit(_write, wire, source, person, in_lines).result()
-        except BrokenProcessPool:
-            self._pool = None
-            logger.warning("the writing process stopped; writing in this process")
-            return None
-
-    def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        told: list[RecordOutcome] | None = self.call(_write, wire, source, person, in_lines)
+        return told
 
 
 def _settle() -> None:
