@@ -29,6 +29,11 @@ from cxdesk.workflow.intake.requests import RecordOutcome, ingest_request
 _INTAKE: Ingestor | None = None
 _HELD = ExitStack()  # in the writing process: its bulk writes, for as long as it runs
 _COLLECTOR = Collector()
+# What a request counts for towards the writing process's next collection, at the least: each
+# leaves tens of objects in reference cycles (its session's, its transaction's, its run's)
+# whatever its size, so that a server posted one event at a time would otherwise grow by
+# about two kilobytes a request, to gigabytes before `COLLECT_EVERY` records had gone by.
+REQUEST_RECORDS = 100
 
 
 class RequestWriter(ForkedWorker):
@@ -63,6 +68,7 @@ def _write(wire: bytes, source: str, person: str, in_lines: bool) -> list[Record
     assert _INTAKE is not None
     checked, size = from_wire(marshal.loads(wire)), _INTAKE.batch_size
     batches = (checked[n : n + size] for n in range(0, len(checked), size))
-    outcomes = ingest_request(_INTAKE, batches, source=source, person=person, in_lines=in_lines)
-    _COLLECTOR.after(len(checked))
-    return outcomes
+    try:
+        return ingest_request(_INTAKE, batches, source=source, person=person, in_lines=in_lines)
+    finally:
+        _COLLECTOR.after(max(len(checked), REQUEST_RECORDS))
