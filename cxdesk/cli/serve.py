@@ -37,7 +37,12 @@ def serve(context: Context, listen: str | None) -> None:
     intake = Ingestor(db, settings, source="serve", clock=context.now)
     pipeline = RequestPipeline(intake, in_processes=True)
     app = build_app(db, settings, context.now, pipeline)
-    running = server(app, address, settings.serve)
+    running = server(
+        app,
+        address,
+        settings.serve,
+        listening=lambda: say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True),
+    )
     logs.follow_requests(settings.log)
     if not settings.serve.tokens:
         say(
@@ -45,7 +50,6 @@ def serve(context: Context, listen: str | None) -> None:
             "GET /healthz is refused (`cxdesk serve token LOGIN` mints one)",
             err=True,
         )
-    say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True)
     settle_collector()
     try:
         with db.bulk_writes():

@@ -43,10 +43,10 @@ class Desk:
         clock: Callable[[], datetime],
         pipeline: RequestPipeline | None = None,
     ) -> None:
-        """`pipeline` checks and writes posted events, in processes of its own where it
-        started them; without one, the request's thread does. Either way every request's
-        events go through runs of one `Ingestor`: the rules compiled once, and one batch
-        written at a time."""
+        """`pipeline` checks and writes posted events (checking them in a process of its
+        own where it started one); without one, the request's thread does both. Either way
+        every request's events go through runs of one `Ingestor`: the rules compiled once,
+        and one batch written at a time."""
         self.db = db
         if pipeline is None:
             intake = Ingestor(db, settings, source="serve", clock=clock)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -36,7 +37,15 @@ def split_listen(listen: str) -> tuple[str, int]:
 class StoppableServer(uvicorn.Server):
     """uvicorn's server, for which SIGTERM or ctrl+c is the end of a clean run (exit 0, as
     for `watch`): uvicorn raises the signal again once it has shut down, which killed the
-    process by SIGTERM or ended it as an interrupted command."""
+    process by SIGTERM or ended it as an interrupted command. `listening` is called once
+    it listens (not before: an address it cannot bind is told as an error alone)."""
+
+    listening: Callable[[], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.listening is not None:
+            self.listening()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -45,7 +54,12 @@ class StoppableServer(uvicorn.Server):
             self._captured_signals.clear()  # the shutdown they asked for is done
 
 
-def server(app: ASGIApp, listen: str, limits: ServeConfig) -> uvicorn.Server:
+def server(
+    app: ASGIApp,
+    listen: str,
+    limits: ServeConfig,
+    listening: Callable[[], None] | None = None,
+) -> uvicorn.Server:
     host, port = split_listen(listen)
     config = uvicorn.Config(
         app,
@@ -61,7 +75,9 @@ def server(app: ASGIApp, listen: str, limits: ServeConfig) -> uvicorn.Server:
         limit_concurrency=limits.max_connections,
         h11_max_incomplete_event_size=MAX_HEAD,
     )
-    return StoppableServer(config)
+    running = StoppableServer(config)
+    running.listening = listening
+    return running
 
 
 def settle_collector() -> None:

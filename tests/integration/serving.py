@@ -56,18 +56,12 @@ def auth(login: str) -> dict[str, str]:
 
 
 @contextmanager
-def served(
-    db: Database,
-    config: Settings,
-    checked_apart: bool = True,
-    pipeline: RequestPipeline | None = None,
-) -> Iterator[str]:
+def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterator[str]:
     """The server on a free port until the block ends; its base URL. Posted events are
-    checked and written in processes of their own, as `cxdesk serve` does, unless
-    `checked_apart` is false; by `pipeline` if one is given (closed at the end)."""
-    if pipeline is None:
-        intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
-        pipeline = RequestPipeline(intake, in_processes=checked_apart)
+    checked in a process of their own, as `cxdesk serve` does, unless `checked_apart` is
+    false."""
+    intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
+    pipeline = RequestPipeline(intake, in_processes=checked_apart)
     app = build_app(db, config, lambda: NOW, pipeline)
     running = server(app, "127.0.0.1:0", config.serve)
     thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")

@@ -4,7 +4,6 @@ customer however many requests come at once."""
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 import socket
@@ -16,18 +15,13 @@ import httpx
 import pytest
 
 from cxdesk.web import limits
-from cxdesk.workflow.intake import collector, request_writer
-from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 from tests.integration.serving import (
     MAX_RECORDS,
-    NOW,
     Desk,
     auth,
     desk_on,
     event,
     logged,
-    prepared,
     served,
     settings,
 )
@@ -374,12 +368,12 @@ def _told(answer: httpx.Response) -> tuple[int, list[dict[str, object]]]:
     return answer.status_code, answer.json()["results"]
 
 
-def test_records_checked_and_written_apart_are_told_and_stored_as_in_the_thread(
+def test_records_checked_apart_are_told_and_stored_as_checked_in_the_thread(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The server checks and writes posted records in processes of their own; what comes of
-    them is what comes of records checked and written in the request's thread, and when
-    those processes die, one and then the other, the server goes on in its threads."""
+    """The server checks posted records in a process of their own; what comes of them is
+    what comes of records checked in the request's thread, and when that process dies the
+    server goes on checking in its threads."""
     tickets = "SELECT customer_id, queue_id, priority, first_response_due, resolution_due "
     tickets += "FROM tickets ORDER BY id"
     answers, stored = [], []
@@ -389,52 +383,15 @@ def test_records_checked_and_written_apart_are_told_and_stored_as_in_the_thread(
         with desk_on(backend, directory, checked_apart=apart) as running:
             with httpx.Client(base_url=running.url, timeout=120) as http:
                 told = [_told(post(http, _varied("V", 300))), _told(post(http, _varied("W", 60)))]
-                working = sorted(set(multiprocessing.active_children()) - others, key=id)
-                assert len(working) == (2 if apart else 0)
-                for prefix, process in zip("XY", [*working, None, None], strict=False):
-                    if process is not None:
-                        process.kill()
-                        process.join()
-                    told.append(_told(post(http, _varied(prefix, 120))))
+                working = set(multiprocessing.active_children()) - others
+                assert len(working) == (1 if apart else 0)
+                for checking in working:
+                    checking.kill()
+                    checking.join()
+                told.append(_told(post(http, _varied("X", 120))))
             answers.append(told)
             with running.db.engine.connect() as connection:
                 stored.append(connection.exec_driver_sql(tickets).all())
     assert answers[0] == answers[1]
     assert stored[0] == stored[1] and len(stored[0]) > 40
     assert caplog.text.count("the checking process stopped; checking in this process") == 1
-    assert caplog.text.count("the writing process stopped; writing in this process") == 1
-
-
-def test_the_writing_process_collects_after_many_small_requests(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The writing process collects by hand, counting records; a request of one event leaves
-    its tens of objects in cycles all the same, and a server posted one event at a time grew by
-    a few kilobytes a request until a million had come. Each request counts for
-    `REQUEST_RECORDS` at the least."""
-    monkeypatch.setattr(collector, "COLLECT_EVERY", 10 * request_writer.REQUEST_RECORDS)
-    db = prepared(str(tmp_path / "cx.db"))
-    config = settings()
-    pipeline = RequestPipeline(
-        Ingestor(db, config, source="serve", clock=lambda: NOW), in_processes=True
-    )
-    assert pipeline.writer is not None
-    pool = pipeline.writer._pool
-    assert pool is not None
-
-    def garbage() -> int:
-        """What the writing process's collector finds now, and collects."""
-        return int(pool.submit(gc.collect).result())
-
-    try:
-        with served(db, config, pipeline=pipeline) as base, httpx.Client(base_url=base) as http:
-            post(http, [event("warm", "G0")])
-            garbage()
-            post(http, [event("one", "G1")])
-            one = garbage()
-            assert one > 0
-            for n in range(45):
-                post(http, [event(f"small-{n}", f"G{n % 5}", nps=9 if n % 2 else 2)])
-            assert garbage() < 15 * one  # collected after 10 requests, and after 20 …
-    finally:
-        db.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,7 +91,7 @@ def test_serve_stopped_by_a_signal_exits_cleanly(
     process = _started(db)
     try:
         workers = _children_of(process.pid)
-        assert len(workers) == 2  # checking and writing
+        assert len(workers) == 1  # the checking process
         if group:
             os.killpg(process.pid, stop)
         else:
@@ -103,14 +104,31 @@ def test_serve_stopped_by_a_signal_exits_cleanly(
     assert [pid for pid in workers if _running(pid)] == []
 
 
+def test_an_address_in_use_is_told_as_an_error_alone(run: Run, tmp_path: Path) -> None:
+    """Not "listening on" it first: the server says so once it listens, and ends, its
+    checking process with it."""
+    db = str(tmp_path / "cx.db")
+    assert run("--db", db, "init")[0] == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "cxdesk", "--db", db, "serve"]
+        argv += ["--listen", f"127.0.0.1:{port}"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "listening on" not in done.stderr
+    assert "address already in use" in done.stderr.lower()
+
+
 def test_the_worker_processes_end_with_a_killed_server(run: Run, tmp_path: Path) -> None:
-    """kill -9 of the server leaves none of its processes behind: blocked on their queues,
-    they would otherwise hold a database connection each until the machine restarts."""
+    """kill -9 of the server leaves none of its processes behind: blocked on its queue, the
+    checking process would otherwise stay until the machine restarts."""
     db = str(tmp_path / "cx.db")
     assert run("--db", db, "init")[0] == 0
     process = _started(db)
     workers = _children_of(process.pid)
-    assert len(workers) == 2
+    assert len(workers) == 1
     process.kill()
     process.communicate(timeout=60)
     deadline = time.monotonic() + 30

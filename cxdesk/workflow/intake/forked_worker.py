@@ -1,5 +1,5 @@
-"""A process forked to work for a server (checking or writing requests' records): forked
-when the server starts, and set up before its first piece of work."""
+"""A process forked to work for a server (checking requests' records): forked when the
+server starts, and set up before its first piece of work."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class ForkedWorker:
 def settle_forked_worker() -> None:
     """ctrl+c and SIGTERM are the server's, which stops its workers once the requests under
     way are answered (caught and let go, not ignored: a program the worker runs, such as
-    the notify hook, gets them as ever); on Linux the worker is killed when the server
+    a hook, gets them as ever); on Linux the worker is killed when the server
     dies (blocked on its queue, it would otherwise outlive it, holding its database
     connection). What it has from the server is frozen out of collections, and the
     collector is off: the worker collects by hand (`Collector`)."""

@@ -4,9 +4,9 @@ Validating a record and the work ahead of the writer (the alert rules it fires, 
 bound for the driver, the clocks of the case it would open) need nothing from the database,
 as for ingest's reading child (`feed.py`). A server that did them on its request threads
 spent a core on a fifth of the work and left the other idle; here one process, forked when
-the server starts, checks each request's records while the writing process
-(`request_writer`) writes the request before. Like everything a server reads once (its
-config, the queues), the checker's rules and queues are those of its start.
+the server starts, checks each request's records while the server writes the request
+before. Like everything a server reads once (its config, the queues), the checker's rules
+and queues are those of its start.
 
 Forked before the server starts any thread of its own (a thread's locks are not taken
 along); the process keeps the collector off but for a full collection every
@@ -43,12 +43,6 @@ class RequestChecker(ForkedWorker):
         """The records checked, with the work ahead done, in order."""
         wire: bytes | None = self.call(_check, records)
         return from_wire(marshal.loads(wire)) if wire is not None else self._here(records)
-
-    def wire(self, records: list[Record]) -> bytes:
-        """The records checked, as marshal's bytes of their wire form, to be handed on as
-        they are (to the writing process)."""
-        wire: bytes | None = self.call(_check, records)
-        return wire if wire is not None else marshal.dumps(to_wire(self._here(records)))
 
     def _here(self, records: list[Record]) -> list[Checked]:
         timezone, window = self.terms.timezone, self.terms.window()
