@@ -16,13 +16,19 @@ server says so once and checks in its own threads from then on.
 
 from __future__ import annotations
 
+import logging
 import marshal
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import Checked, WorkAhead, checked, from_wire, to_wire
-from cxdesk.workflow.intake.forked_worker import ForkedWorker, settle_forked_worker
+from cxdesk.workflow.intake.forked_worker import settle_forked_worker
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.validation import Terms
+
+logger = logging.getLogger(__name__)
 
 # What the checking process works with: set before it is forked, so that it has them without
 # any being pickled (the rules' parsers and the calendars are closures).
@@ -30,23 +36,35 @@ _WORK: tuple[Terms, WorkAhead] | None = None
 _COLLECTOR = Collector()
 
 
-class RequestChecker(ForkedWorker):
+class RequestChecker:
     """Each request's records checked in the process forked at its making."""
 
     def __init__(self, terms: Terms, ahead: WorkAhead) -> None:
         global _WORK
         _WORK = (terms, ahead)
         self.terms = terms
-        super().__init__("checking", settle_forked_worker)
+        context = multiprocessing.get_context("fork")
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            1, mp_context=context, initializer=settle_forked_worker
+        )
+        self._pool.submit(int).result()  # forked now, not at the first request
 
     def checked(self, records: list[Record]) -> list[Checked]:
         """The records checked, with the work ahead done, in order."""
-        wire: bytes | None = self.call(_check, records)
-        return from_wire(marshal.loads(wire)) if wire is not None else self._here(records)
-
-    def _here(self, records: list[Record]) -> list[Checked]:
+        pool = self._pool
+        if pool is not None:
+            try:
+                return from_wire(marshal.loads(pool.submit(_check, records).result()))
+            except BrokenProcessPool:
+                self._pool = None
+                logger.warning("the checking process stopped; checking in this process")
         timezone, window = self.terms.timezone, self.terms.window()
         return [checked(record, timezone, window) for record in records]
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _check(records: list[Record]) -> bytes:
