@@ -10,9 +10,9 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Table,
-    any_,
     bindparam,
     func,
+    literal_column,
     select,
 )
 
@@ -52,11 +52,14 @@ def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY  # here: SQLite loads no PostgreSQL
 
-        return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+        # `func.any`, which PostgreSQL reads as `= ANY (…)`: `any_()` makes reference cycles.
+        return column == func.any(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
     if len(keys) <= FEW_KEYS:  # a statement whose compiled form is kept and used again
         return column.in_(keys)  # type: ignore[no-any-return]
-    values = func.json_each(json_text(keys)).table_valued("value")
-    return column.in_(select(values.c.value))  # type: ignore[no-any-return]
+    # Not `func.json_each(…).table_valued(…)`, whose column collections form reference
+    # cycles: they held every batch's keys until the collector ran, which ingest does rarely.
+    keys_json = func.json_each(bindparam(None, json_text(keys)))
+    return column.in_(select(literal_column("value")).select_from(keys_json))  # type: ignore[no-any-return]
 
 
 class Growth:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from cxdesk.db.engine import NO_AUTOCHECKPOINT, SQLITE_BUSY_TIMEOUT_MS
+from cxdesk.db.engine import LOG_LIMIT_FRAMES, NO_AUTOCHECKPOINT, SQLITE_BUSY_TIMEOUT_MS
 
 
 class Checkpointer:
@@ -19,6 +19,12 @@ class Checkpointer:
     The connections that write in bulk are exempted from checkpointing at commit
     (`wal_autocheckpoint=0`) until they go back to the pool. A PASSIVE checkpoint waits for
     no one and lets the writer go on, and sqlite3 releases the GIL while it runs.
+
+    SQLite starts the log over from its beginning only when a write transaction begins on a
+    log copied whole. A bulk writer begins its next transaction before this thread has
+    copied the last one, so the log would grow without end (7 GB over a million events);
+    once it holds `LOG_LIMIT_FRAMES`, the writer waits after a commit for the checkpoint of
+    it (`settle`), and its next transaction starts the log over.
     """
 
     def __init__(self, path: Path) -> None:
@@ -26,6 +32,11 @@ class Checkpointer:
         self._wake = threading.Event()
         self._stopping = False
         self._connection: sqlite3.Connection | None = None
+        self._progress = threading.Condition()
+        self._asked = 0  # commits nudged about, counted
+        self._copied = 0  # of those, how many the last finished checkpoint began after
+        self._log_frames = 0  # in the log at the last checkpoint
+        self._settle_from = LOG_LIMIT_FRAMES  # the log's size at which `settle` waits
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -34,12 +45,30 @@ class Checkpointer:
         connection.connection.info[NO_AUTOCHECKPOINT] = True  # undone at check-in
 
     def nudge(self) -> None:
+        """A transaction was committed: copy it."""
+        with self._progress:
+            self._asked += 1
         self._wake.set()
+
+    def settle(self) -> None:
+        """Once the log has outgrown its limit, wait (in the writer's thread, between its
+        transactions) for the checkpoint of all committed so far. A reader holding an old
+        snapshot can keep part of it uncopied; then this waits again only after the log has
+        grown by another limit, not after every commit."""
+        if self._log_frames < self._settle_from:
+            return
+        with self._progress:
+            asked = self._asked
+            self._wake.set()
+            self._progress.wait_for(lambda: self._copied >= asked or self._stopping)
+        self._settle_from = self._log_frames + LOG_LIMIT_FRAMES
 
     def stop(self) -> None:
         """End the thread, cutting short the checkpoint it may be running: the log is safe
         where it is, and the next checkpoint (any connection's) copies the rest."""
-        self._stopping = True
+        with self._progress:
+            self._stopping = True
+            self._progress.notify_all()
         try:
             if self._connection is not None:
                 self._connection.interrupt()
@@ -56,12 +85,26 @@ class Checkpointer:
             while not self._stopping:
                 self._wake.wait()
                 self._wake.clear()
+                with self._progress:
+                    asked = self._asked
                 try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    _busy, log, _copied = connection.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).fetchone()
                 except sqlite3.Error:
-                    continue  # skipped this time: the next commit's nudge tries again
+                    pass  # skipped this time: the next commit's nudge tries again
+                else:
+                    self._log_frames = int(log)
+                    if self._log_frames < LOG_LIMIT_FRAMES:
+                        self._settle_from = LOG_LIMIT_FRAMES  # the log was started over
+                with self._progress:  # tried, copied or not: `settle` waits no longer
+                    self._copied = asked
+                    self._progress.notify_all()
         finally:
             connection.close()
+            with self._progress:
+                self._stopping = True
+                self._progress.notify_all()
 
 
 def truncate_log(path: Path) -> bool:

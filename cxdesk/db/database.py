@@ -144,6 +144,7 @@ class Database:
             yield session
         if self._checkpointer is not None:
             self._checkpointer.nudge()
+            self._checkpointer.settle()
 
     @contextmanager
     def bulk_writes(self, *tables: Table) -> Iterator[Growth]:

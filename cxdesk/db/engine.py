@@ -20,6 +20,10 @@ DEFAULT_DB = "cxdesk.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_BEGIN = "cxdesk_sqlite_begin"  # execution option: how `BEGIN` starts a transaction
 NO_AUTOCHECKPOINT = "cxdesk_no_autocheckpoint"  # pool info: autocheckpointing is off
+# The write-ahead log's size a bulk run lets it reach before it is started over (frames of a
+# 4 KB page), and the size its file is cut back to when it is.
+LOG_LIMIT_FRAMES = 32_768
+LOG_FILE_LIMIT_BYTES = 128 * 1024 * 1024
 
 
 def resolve_url(db: str | None = None) -> str:
@@ -65,6 +69,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     # 64 MB of page cache: a batch of thousands of rows touches many index pages at once.
     cursor.execute("PRAGMA cache_size=-65536")
+    # A log that grew in a bulk run is cut back when it is started over, not kept at its peak.
+    cursor.execute(f"PRAGMA journal_size_limit={LOG_FILE_LIMIT_BYTES}")
     cursor.close()
 
 
