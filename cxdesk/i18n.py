@@ -632,6 +632,9 @@ ZH: dict[str, str] = {
         "服务器已持有其允许的全部请求体（{capacity} 字节，serve.body_memory）；"
         "请在 {seconds} 秒后重试"
     ),
+    "the server is stopping; nothing of this request was stored, send it again": (
+        "服务器正在停止；本次请求的内容均未存储，请重新发送"
+    ),
     "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"

@@ -42,6 +42,7 @@ def serve(context: Context, listen: str | None) -> None:
         address,
         settings.serve,
         listening=lambda: say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True),
+        stopping=app.state.desk.stop,
     )
     logs.follow_requests(settings.log)
     if not settings.serve.tokens:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 import anyio
@@ -30,6 +31,7 @@ INGEST_THREADS = 2
 # Other database work at once (who calls, ticket reads, health): with the ingests, within
 # the connections an engine's pool holds (5, and 10 more while busy).
 READ_THREADS = 8
+RETRY_AFTER_STOP_S = 10  # what a request refused while the server stops is told to wait
 
 
 class Desk:
@@ -61,6 +63,7 @@ class Desk:
         self.bodies = BodyBudget(settings.serve.bodies_held())
         self.ingesting = anyio.CapacityLimiter(INGEST_THREADS)
         self.reading = anyio.CapacityLimiter(READ_THREADS)
+        self.stopping = False  # the server has begun to stop: no write starts any more
 
     async def caller(self, request: Request) -> Actor:
         """The agent the request's token acts as: 401 without a known token, 429 over its
@@ -97,9 +100,28 @@ class Desk:
         )
 
     async def work(self, function: Callable[..., T], *args: object, ingest: bool = False) -> T:
-        """`function(*args)` on a worker thread: the database is used synchronously."""
-        limiter = self.ingesting if ingest else self.reading
-        return await to_thread.run_sync(function, *args, limiter=limiter)
+        """`function(*args)` on a worker thread: the database is used synchronously. Work
+        that writes (`ingest`) starts only while the server is not stopping."""
+        if not ingest:
+            return await to_thread.run_sync(function, *args, limiter=self.reading)
+        guarded = partial(self._unless_stopping, function, *args)
+        return await to_thread.run_sync(guarded, limiter=self.ingesting)
+
+    def stop(self) -> None:
+        """The server begins to stop: the writes under way finish, and the requests still
+        waiting for their turn are answered 503 at once. Waiting on, they would be cut off
+        with a bare 500 when the server's grace ran out, some of them written all the same."""
+        self.stopping = True
+
+    def _unless_stopping(self, function: Callable[..., T], *args: object) -> T:
+        if self.stopping:
+            raise HttpError(
+                503,
+                "stopping",
+                say("the server is stopping; nothing of this request was stored, send it again"),
+                headers={"Retry-After": str(RETRY_AFTER_STOP_S)},
+            )
+        return function(*args)
 
 
 def desk_of(request: Request) -> Desk:

@@ -38,14 +38,21 @@ class StoppableServer(uvicorn.Server):
     """uvicorn's server, for which SIGTERM or ctrl+c is the end of a clean run (exit 0, as
     for `watch`): uvicorn raises the signal again once it has shut down, which killed the
     process by SIGTERM or ended it as an interrupted command. `listening` is called once
-    it listens (not before: an address it cannot bind is told as an error alone)."""
+    it listens (not before: an address it cannot bind is told as an error alone), and
+    `stopping` once it begins to shut down."""
 
     listening: Callable[[], None] | None = None
+    stopping: Callable[[], None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and self.listening is not None:
             self.listening()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.stopping is not None:
+            self.stopping()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -59,6 +66,7 @@ def server(
     listen: str,
     limits: ServeConfig,
     listening: Callable[[], None] | None = None,
+    stopping: Callable[[], None] | None = None,
 ) -> uvicorn.Server:
     host, port = split_listen(listen)
     config = uvicorn.Config(
@@ -76,7 +84,7 @@ def server(
         h11_max_incomplete_event_size=MAX_HEAD,
     )
     running = StoppableServer(config)
-    running.listening = listening
+    running.listening, running.stopping = listening, stopping
     return running
 
 

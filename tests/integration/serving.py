@@ -63,7 +63,7 @@ def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterat
     intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
     pipeline = RequestPipeline(intake, in_processes=checked_apart)
     app = build_app(db, config, lambda: NOW, pipeline)
-    running = server(app, "127.0.0.1:0", config.serve)
+    running = server(app, "127.0.0.1:0", config.serve, stopping=app.state.desk.stop)
     thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
     thread.start()
     deadline = time.monotonic() + 30
