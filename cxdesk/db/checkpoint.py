@@ -10,7 +10,12 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from cxdesk.db.engine import LOG_LIMIT_FRAMES, NO_AUTOCHECKPOINT, SQLITE_BUSY_TIMEOUT_MS
+from cxdesk.db.engine import LOG_LIMIT_FRAMES, NO_AUTOCHECKPOINT
+
+# How long a RESTART checkpoint waits for another writer's transaction, and then for readers
+# still on older snapshots, holding other writers off: long enough for an ingest batch, short
+# enough that a long report does not stall every writer of the desk.
+RESTART_WAIT_S = 2.0
 
 
 class Checkpointer:
@@ -22,9 +27,11 @@ class Checkpointer:
 
     SQLite starts the log over from its beginning only when a write transaction begins on a
     log copied whole. A bulk writer begins its next transaction before this thread has
-    copied the last one, so the log would grow without end (7 GB over a million events);
-    once it holds `LOG_LIMIT_FRAMES`, the writer waits after a commit for the checkpoint of
-    it (`settle`), and its next transaction starts the log over.
+    copied the last one (and another writer may commit meanwhile), so the log would grow
+    without end: 7 GB over a million events. Once it holds `LOG_LIMIT_FRAMES`, the writer
+    waits between its transactions (`settle`) for this thread's RESTART checkpoint, which
+    copies the rest while holding other writers off, so that the next write starts the log
+    over.
     """
 
     def __init__(self, path: Path) -> None:
@@ -32,11 +39,10 @@ class Checkpointer:
         self._wake = threading.Event()
         self._stopping = False
         self._connection: sqlite3.Connection | None = None
-        self._progress = threading.Condition()
-        self._asked = 0  # commits nudged about, counted
-        self._copied = 0  # of those, how many the last finished checkpoint began after
         self._log_frames = 0  # in the log at the last checkpoint
-        self._settle_from = LOG_LIMIT_FRAMES  # the log's size at which `settle` waits
+        self._settle_from = LOG_LIMIT_FRAMES  # the log's size at which `settle` checkpoints
+        self._restart = threading.Condition()
+        self._restart_asked = False
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -46,29 +52,28 @@ class Checkpointer:
 
     def nudge(self) -> None:
         """A transaction was committed: copy it."""
-        with self._progress:
-            self._asked += 1
         self._wake.set()
 
     def settle(self) -> None:
-        """Once the log has outgrown its limit, wait (in the writer's thread, between its
-        transactions) for the checkpoint of all committed so far. A reader holding an old
-        snapshot can keep part of it uncopied; then this waits again only after the log has
-        grown by another limit, not after every commit."""
+        """Once the log has outgrown its limit, have it checkpointed whole before the writer
+        (whose thread waits here, between its transactions) goes on, so that the next write
+        starts it over. Another writer's transaction, then readers of older snapshots, are
+        waited for up to `RESTART_WAIT_S` each, other writers held off meanwhile; if one
+        outlasts it, the log is left to grow by another limit before this tries again, not
+        checkpointed after every commit."""
         if self._log_frames < self._settle_from:
             return
-        with self._progress:
-            asked = self._asked
+        with self._restart:
+            self._restart_asked = True
             self._wake.set()
-            self._progress.wait_for(lambda: self._copied >= asked or self._stopping)
-        self._settle_from = self._log_frames + LOG_LIMIT_FRAMES
+            self._restart.wait_for(lambda: not self._restart_asked or self._stopping)
 
     def stop(self) -> None:
         """End the thread, cutting short the checkpoint it may be running: the log is safe
         where it is, and the next checkpoint (any connection's) copies the rest."""
-        with self._progress:
+        with self._restart:
             self._stopping = True
-            self._progress.notify_all()
+            self._restart.notify_all()
         try:
             if self._connection is not None:
                 self._connection.interrupt()
@@ -78,33 +83,43 @@ class Checkpointer:
         self._thread.join()
 
     def _run(self) -> None:
-        connection = self._connection = sqlite3.connect(
-            self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
-        )
+        # The busy timeout bounds only a RESTART's waits (a PASSIVE checkpoint waits for no
+        # one): for another writer's transaction, then for readers of older snapshots.
+        connection = self._connection = sqlite3.connect(self.path, timeout=RESTART_WAIT_S)
         try:
             while not self._stopping:
                 self._wake.wait()
                 self._wake.clear()
-                with self._progress:
-                    asked = self._asked
+                if self._restart_asked:
+                    self._restart_log(connection)
+                    continue
                 try:
                     _busy, log, _copied = connection.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)"
                     ).fetchone()
                 except sqlite3.Error:
-                    pass  # skipped this time: the next commit's nudge tries again
-                else:
-                    self._log_frames = int(log)
-                    if self._log_frames < LOG_LIMIT_FRAMES:
-                        self._settle_from = LOG_LIMIT_FRAMES  # the log was started over
-                with self._progress:  # tried, copied or not: `settle` waits no longer
-                    self._copied = asked
-                    self._progress.notify_all()
+                    continue  # skipped this time: the next commit's nudge tries again
+                self._log_frames = int(log)
         finally:
             connection.close()
-            with self._progress:
+            with self._restart:
                 self._stopping = True
-                self._progress.notify_all()
+                self._restart.notify_all()
+
+    def _restart_log(self, connection: sqlite3.Connection) -> None:
+        """A RESTART checkpoint: other writers held off while it copies what is left, and
+        readers of older snapshots waited for, so that the next write starts the log over."""
+        try:
+            busy, log, _copied = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error:
+            busy, log = 1, -1
+        if busy:
+            self._settle_from = max(self._log_frames, int(log)) + LOG_LIMIT_FRAMES
+        else:
+            self._log_frames, self._settle_from = 0, LOG_LIMIT_FRAMES
+        with self._restart:
+            self._restart_asked = False
+            self._restart.notify_all()
 
 
 def truncate_log(path: Path) -> bool:

@@ -70,12 +70,13 @@ def test_a_bulk_run_starts_the_log_over_once_it_outgrows_its_limit(
 def test_a_reader_holding_an_old_snapshot_does_not_stall_a_bulk_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The log cannot be started over under a reader's snapshot; the run waits for a
-    checkpoint only once per limit's worth of log, and finishes with every row."""
+    """The log cannot be started over under a reader's snapshot: the run waits for the
+    reader a bounded time once per limit's worth of log, and finishes with every row."""
     import sqlite3
     from contextlib import closing
 
     monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", 200)
+    monkeypatch.setattr(checkpoint, "RESTART_WAIT_S", 0.05)
     path = tmp_path / "held.db"
     db = Database.open(str(path), must_exist=False)
     upgrade_database(db)
