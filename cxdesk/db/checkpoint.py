@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class Checkpointer:
 
     def settle(self) -> None:
         """Once the log has outgrown its limit, have it checkpointed whole before the writer
-        (whose thread waits here, between its transactions) goes on, so that the next write
+        (whose thread waits here, before its next transaction) goes on, so that this write
         starts it over. Another writer's transaction, then readers of older snapshots, are
         waited for up to `RESTART_WAIT_S` each, other writers held off meanwhile; if one
         outlasts it, the log is left to grow by another limit before this tries again, not
@@ -99,7 +100,8 @@ class Checkpointer:
                     ).fetchone()
                 except sqlite3.Error:
                     continue  # skipped this time: the next commit's nudge tries again
-                self._log_frames = int(log)
+                if log != -1:  # -1: another process's checkpoint was running; nothing known
+                    self._log_frames = int(log)
         finally:
             connection.close()
             with self._restart:
@@ -109,10 +111,17 @@ class Checkpointer:
     def _restart_log(self, connection: sqlite3.Connection) -> None:
         """A RESTART checkpoint: other writers held off while it copies what is left, and
         readers of older snapshots waited for, so that the next write starts the log over."""
-        try:
-            busy, log, _copied = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        except sqlite3.Error:
-            busy, log = 1, -1
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while True:
+            try:
+                busy, log, _copied = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.Error:
+                busy, log = 1, 0
+            # A log of -1: another process's checkpoint was running, which SQLite does not
+            # wait for; this one tries again shortly instead of letting the log grow.
+            if log != -1 or time.monotonic() > deadline or self._stopping:
+                break
+            time.sleep(0.005)
         if busy:
             self._settle_from = max(self._log_frames, int(log)) + LOG_LIMIT_FRAMES
         else:

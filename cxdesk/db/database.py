@@ -137,6 +137,10 @@ class Database:
         backoff, so "database is locked" does not reach a user and no work is half done.
         `person` names who asked for this unit alone (a server's caller), over
         `record_person`'s, which is the whole process's."""
+        if self._checkpointer is not None:
+            # Before the unit, not after its commit: a ctrl+c while waiting then interrupts
+            # a unit not yet begun, never one committed but not yet returned.
+            self._checkpointer.settle()
         session, transaction = self._locked_session(person)
         with session, transaction:
             if self._checkpointer is not None:
@@ -144,7 +148,6 @@ class Database:
             yield session
         if self._checkpointer is not None:
             self._checkpointer.nudge()
-            self._checkpointer.settle()
 
     @contextmanager
     def bulk_writes(self, *tables: Table) -> Iterator[Growth]:

@@ -108,3 +108,32 @@ def test_looking_up_a_batch_of_keys_leaves_no_reference_cycles(db: Database) -> 
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_commits_bigger_than_the_limit_keep_the_log_near_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each commit here writes ~30 pages, more than the limit of 20 (as `ingest --batch` of
+    tens of thousands of events can): the log is started over after every one, and never
+    holds more than the limit and a few commits."""
+    limit, rows, commits, page = 20, 400, 80, 4096
+    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", limit)
+    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", limit * page)
+    path = tmp_path / "big-commits.db"
+    db = Database.open(str(path), must_exist=False)
+    upgrade_database(db)
+    with db.write() as session:
+        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
+    try:
+        sizes = []
+        with db.bulk_writes():
+            for commit in range(commits):
+                with db.write() as session:
+                    session.execute(
+                        sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
+                        [{"n": commit * rows + row, "pad": "x" * 300} for row in range(rows)],
+                    )
+                sizes.append(_log_size(path) // page)
+        assert max(sizes) < limit + 8 * (rows * 300 // page), sizes
+    finally:
+        db.dispose()
