@@ -44,6 +44,7 @@ class Checkpointer:
         self._settle_from = LOG_LIMIT_FRAMES  # the log's size at which `settle` checkpoints
         self._restart = threading.Condition()
         self._restart_asked = False
+        self._page_size = 4096  # SQLite's default; read from the file by the thread
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -62,12 +63,21 @@ class Checkpointer:
         waited for up to `RESTART_WAIT_S` each, other writers held off meanwhile; if one
         outlasts it, the log is left to grow by another limit before this tries again, not
         checkpointed after every commit."""
-        if self._log_frames < self._settle_from:
+        if max(self._log_frames, self._frames_in_file()) < self._settle_from:
             return
         with self._restart:
             self._restart_asked = True
             self._wake.set()
             self._restart.wait_for(lambda: not self._restart_asked or self._stopping)
+
+    def _frames_in_file(self) -> int:
+        """The frames the log's file can hold: over the limit only once the log has held
+        that many since it was last cut back. Seen at once, as the checkpoints' count is not
+        (it lags them), and the same for every process writing the file."""
+        try:
+            return Path(f"{self.path}-wal").stat().st_size // (self._page_size + 24)
+        except OSError:
+            return 0
 
     def stop(self) -> None:
         """End the thread, cutting short the checkpoint it may be running: the log is safe
@@ -87,6 +97,7 @@ class Checkpointer:
         # The busy timeout bounds only a RESTART's waits (a PASSIVE checkpoint waits for no
         # one): for another writer's transaction, then for readers of older snapshots.
         connection = self._connection = sqlite3.connect(self.path, timeout=RESTART_WAIT_S)
+        self._page_size = connection.execute("PRAGMA page_size").fetchone()[0]
         try:
             while not self._stopping:
                 self._wake.wait()

@@ -5,6 +5,7 @@ the cycle collector (which ingest runs rarely) would free."""
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,54 @@ def test_commits_bigger_than_the_limit_keep_the_log_near_it(
         assert max(sizes) < limit + 8 * (rows * 300 // page), sizes
     finally:
         db.dispose()
+
+
+def test_two_bulk_writers_on_one_file_keep_the_log_near_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two bulk runs at once (two `cxdesk ingest`, or `serve` and an ingest): each sees the
+    log's file outgrow the limit when it does, whoever wrote it, and the RESTART holds the
+    other writer off until the log is copied whole."""
+    limit, rows, commits, page = 50, 100, 300, 4096
+    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", limit)
+    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", limit * page)
+    path = tmp_path / "two-writers.db"
+    first = Database.open(str(path), must_exist=False)
+    upgrade_database(first)
+    with first.write() as session:
+        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
+    first.dispose()
+    sizes: list[int] = []
+    failures: list[BaseException] = []
+
+    def run(tag: int) -> None:
+        db = Database.open(str(path))
+        try:
+            with db.bulk_writes():
+                for commit in range(commits):
+                    with db.write() as session:
+                        session.execute(
+                            sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
+                            [
+                                {"n": (tag * commits + commit) * rows + row, "pad": "x" * 300}
+                                for row in range(rows)
+                            ],
+                        )
+                    sizes.append(_log_size(path) // page)
+        except BaseException as exc:  # told below, in the test's thread
+            failures.append(exc)
+        finally:
+            db.engine.dispose()
+
+    writers = [threading.Thread(target=run, args=(tag,)) for tag in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert not failures
+    with first.session() as session:
+        stored = session.execute(sa.text("SELECT count(*) FROM filler")).scalar_one()
+    assert stored == 2 * commits * rows
+    first.dispose()
+    # Written in all: ~2,100 pages. Kept near its limit, the log holds a few hundred at most.
+    assert max(sizes) < 10 * limit, max(sizes)
