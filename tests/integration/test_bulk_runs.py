@@ -19,6 +19,7 @@ from cxdesk.workflow.ops.schema import upgrade_database
 
 ROWS_A_COMMIT = 400  # about 40 pages of log each, with the padding below
 COMMITS = 60
+PAGE = 4096  # SQLite's default page size, the test databases'
 
 
 def _log_size(path: Path) -> int:
@@ -26,23 +27,38 @@ def _log_size(path: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
+def _limit_log(monkeypatch: pytest.MonkeyPatch, frames: int) -> None:
+    """A log limit of `frames` pages, its file cut back to as much."""
+    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", frames)
+    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", frames * PAGE)
+
+
+def _new_db(path: Path) -> Database:
+    """A database at the head schema with a table to fill."""
+    db = Database.open(str(path), must_exist=False)
+    upgrade_database(db)
+    with db.write() as session:
+        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
+    return db
+
+
+def _commit_filler(db: Database, first: int, rows: int) -> None:
+    """One transaction of `rows` rows of about 300 bytes, numbered from `first`."""
+    with db.write() as session:
+        session.execute(
+            sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
+            [{"n": first + row, "pad": "x" * 300} for row in range(rows)],
+        )
+
+
 def _bulk_run(db: Database) -> int:
     """Commit `COMMITS` transactions back to back inside `bulk_writes`, as ingest does; the
     log's largest size along the way."""
-    with db.write() as session:
-        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
     largest = 0
     path = Path(db.engine.url.database or "")
     with db.bulk_writes():
         for commit in range(COMMITS):
-            with db.write() as session:
-                session.execute(
-                    sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
-                    [
-                        {"n": commit * ROWS_A_COMMIT + row, "pad": "x" * 300}
-                        for row in range(ROWS_A_COMMIT)
-                    ],
-                )
+            _commit_filler(db, commit * ROWS_A_COMMIT, ROWS_A_COMMIT)
             largest = max(largest, _log_size(path))
     return largest
 
@@ -50,10 +66,8 @@ def _bulk_run(db: Database) -> int:
 def test_a_bulk_run_starts_the_log_over_once_it_outgrows_its_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", 200)
-    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", 200 * 4096)
-    db = Database.open(str(tmp_path / "bulk.db"), must_exist=False)
-    upgrade_database(db)
+    _limit_log(monkeypatch, 200)
+    db = _new_db(tmp_path / "bulk.db")
     try:
         largest = _bulk_run(db)
         written = COMMITS * ROWS_A_COMMIT * 300
@@ -79,8 +93,7 @@ def test_a_reader_holding_an_old_snapshot_does_not_stall_a_bulk_run(
     monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", 200)
     monkeypatch.setattr(checkpoint, "RESTART_WAIT_S", 0.05)
     path = tmp_path / "held.db"
-    db = Database.open(str(path), must_exist=False)
-    upgrade_database(db)
+    db = _new_db(path)
     try:
         with closing(sqlite3.connect(path, isolation_level=None)) as reader:
             reader.execute("BEGIN")
@@ -117,25 +130,17 @@ def test_commits_bigger_than_the_limit_keep_the_log_near_it(
     """Each commit here writes ~30 pages, more than the limit of 20 (as `ingest --batch` of
     tens of thousands of events can): the log is started over after every one, and never
     holds more than the limit and a few commits."""
-    limit, rows, commits, page = 20, 400, 80, 4096
-    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", limit)
-    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", limit * page)
+    limit, rows, commits = 20, 400, 80
+    _limit_log(monkeypatch, limit)
     path = tmp_path / "big-commits.db"
-    db = Database.open(str(path), must_exist=False)
-    upgrade_database(db)
-    with db.write() as session:
-        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
+    db = _new_db(path)
     try:
         sizes = []
         with db.bulk_writes():
             for commit in range(commits):
-                with db.write() as session:
-                    session.execute(
-                        sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
-                        [{"n": commit * rows + row, "pad": "x" * 300} for row in range(rows)],
-                    )
-                sizes.append(_log_size(path) // page)
-        assert max(sizes) < limit + 8 * (rows * 300 // page), sizes
+                _commit_filler(db, commit * rows, rows)
+                sizes.append(_log_size(path) // PAGE)
+        assert max(sizes) < limit + 8 * (rows * 300 // PAGE), sizes
     finally:
         db.dispose()
 
@@ -146,14 +151,10 @@ def test_two_bulk_writers_on_one_file_keep_the_log_near_its_limit(
     """Two bulk runs at once (two `cxdesk ingest`, or `serve` and an ingest): each sees the
     log's file outgrow the limit when it does, whoever wrote it, and the RESTART holds the
     other writer off until the log is copied whole."""
-    limit, rows, commits, page = 50, 100, 300, 4096
-    monkeypatch.setattr(checkpoint, "LOG_LIMIT_FRAMES", limit)
-    monkeypatch.setattr(engine, "LOG_FILE_LIMIT_BYTES", limit * page)
+    limit, rows, commits = 50, 100, 300
+    _limit_log(monkeypatch, limit)
     path = tmp_path / "two-writers.db"
-    first = Database.open(str(path), must_exist=False)
-    upgrade_database(first)
-    with first.write() as session:
-        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad TEXT)"))
+    first = _new_db(path)
     first.dispose()
     sizes: list[int] = []
     failures: list[BaseException] = []
@@ -163,15 +164,8 @@ def test_two_bulk_writers_on_one_file_keep_the_log_near_its_limit(
         try:
             with db.bulk_writes():
                 for commit in range(commits):
-                    with db.write() as session:
-                        session.execute(
-                            sa.text("INSERT INTO filler (n, pad) VALUES (:n, :pad)"),
-                            [
-                                {"n": (tag * commits + commit) * rows + row, "pad": "x" * 300}
-                                for row in range(rows)
-                            ],
-                        )
-                    sizes.append(_log_size(path) // page)
+                    _commit_filler(db, (tag * commits + commit) * rows, rows)
+                    sizes.append(_log_size(path) // PAGE)
         except BaseException as exc:  # told below, in the test's thread
             failures.append(exc)
         finally:
