@@ -22,15 +22,9 @@ from cxdesk.workflow.basics.refs import parse_ref
 from cxdesk.workflow.loop.desk_commands import Note
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle
 
 ME = getpass.getuser()  # who built the demo supervises care
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def assignees(db: Database, refs: list[str]) -> list[str | None]:

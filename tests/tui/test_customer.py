@@ -18,7 +18,8 @@ from cxdesk.screens.dashboard import TRENDS, DashboardScreen
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from tests.conftest import engine_for
-from tests.tui.test_tui import RAW_SHOWN, drawn, make_app, settle, table_ids, text_of
+from tests.tui.test_tui import RAW_SHOWN, drawn, make_app, table_ids, text_of
+from tests.tui.waiting import settle
 
 SCORED_CASE = sa.text(
     "SELECT t.id, t.customer_id FROM tickets t WHERE t.kind = 'case' AND ("

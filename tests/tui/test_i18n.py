@@ -35,6 +35,7 @@ from cxdesk.workflow.loop.desk_commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.loop.stages import next_stage
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cxdesk"
 ME = getpass.getuser()
@@ -226,12 +227,6 @@ def text_of(renderable: object, width: int = 200) -> str:
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_a_chinese_desk_speaks_chinese(demo_copy: Path) -> None:

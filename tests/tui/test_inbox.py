@@ -23,16 +23,10 @@ from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.reads.notices import read_inbox_state
 from cxdesk.workflow.reads.tickets import TicketFilter, View, read_ticket_page
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle, until
 
 SUPERVISOR = "li.na"  # of vip, with notifications waiting in the demo
 ME = getpass.getuser()  # who built the demo supervises care, which works aftersales
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def open_tickets(db: Database) -> set[int]:
@@ -95,10 +89,7 @@ async def test_a_burst_while_open_toasts_once_and_a_few_toast_each(demo_sqlite: 
         before = len(toasts(app))
         for ticket_id in ids:
             manager.handle(Escalate(ticket_id, "look", at=DEMO_NOW + timedelta(minutes=1)))
-        for _ in range(60):
-            await pilot.pause(0.1)
-            if len(toasts(app)) > before:
-                break
+        await until(pilot, lambda: len(toasts(app)) > before, "a toast", seconds=6)
         await settle(app, pilot)
         return toasts(app)[before:]
 

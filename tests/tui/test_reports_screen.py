@@ -14,15 +14,9 @@ from cxdesk.screens.charts import BarChart
 from cxdesk.screens.reports import ReportScreen
 from cxdesk.workflow.insight.reports import report_rows
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle
 
 ME = getpass.getuser()
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_r_shows_each_report_as_the_cli_has_it(demo_sqlite: Path) -> None:

@@ -20,6 +20,7 @@ from cxdesk.screens.ticket_table import StatusLine, TicketTable
 from cxdesk.workflow.reads.tickets import Sort
 from cxdesk.workflow.reads.views import read_views, save_view
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle
 
 ME = getpass.getuser()
 VIEWS = {
@@ -27,13 +28,6 @@ VIEWS = {
     "new": {"filter": "stage:new", "columns": ["id", "priority", "sla", "title"]},
     "third": {"filter": "priority:P3"},
 }
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def status(app: CxdeskApp) -> str:

@@ -13,7 +13,8 @@ from cxdesk.screens.format import local_time
 from cxdesk.screens.sla_panel import SlaPanel
 from cxdesk.screens.ticket import TicketScreen
 from tests.conftest import DEMO_NOW
-from tests.tui.test_tui_actions import ME, open_first, settle, text_of
+from tests.tui.test_tui_actions import ME, open_first, text_of
+from tests.tui.waiting import settle
 
 
 @pytest.mark.parametrize(

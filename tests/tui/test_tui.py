@@ -27,15 +27,11 @@ from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.loop.desk_commands import Claim
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle, until
 
 
 def make_app(path: str) -> CxdeskApp:
     return CxdeskApp(Database.open(str(path)), Settings(), getpass.getuser(), lambda: DEMO_NOW)
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def table_ids(app: CxdeskApp) -> list[str]:
@@ -311,10 +307,7 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
         await pilot.press("slash")
         box.value = "slow"
         await pilot.press("enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "loading…" in status(app):
-                break
+        await until(pilot, lambda: "loading…" in status(app), "the slow filter loading")
         assert "filter: slow · loading…" in status(app)
         await pilot.press("slash")
         box.value = "down"
@@ -344,11 +337,9 @@ async def test_a_filter_that_fits_one_page_is_counted_from_the_page(
     monkeypatch.setattr(tickets_module, "count_tickets", count_tickets)
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):  # the count starts once the first page has been drawn
-            await pilot.pause(0.05)
-            if counted:
-                break
-        assert counted and counted[0] is None  # the whole queue is more than a page: counted
+        # the count starts once the first page has been drawn
+        await until(pilot, lambda: bool(counted), "the queue counted", seconds=10)
+        assert counted[0] is None  # the whole queue is more than a page: counted
         first = app.screen.current.rows[0]
         await pilot.press("slash")
         app.screen.query_one("#search").value = first.id
@@ -404,8 +395,10 @@ async def test_control_sequences_stored_raw_are_drawn_inert(demo_copy: str) -> N
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, TicketScreen)
+        shown = "\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文"
+        # title, customer and timeline: the timeline may be drawn a refresh after the rest
+        await until(pilot, lambda: drawn(app).count(shown) >= 3, "the raw text drawn three times")
         ticket = drawn(app)
-        assert ticket.count("\\x1b]2;PWNED\\x07 \\x1b[2J \\x9b31m \\u202eevil 中文") >= 3
         for screen in (queue, ticket):
             assert not RAW_SHOWN.search(screen), RAW_SHOWN.search(screen)
 

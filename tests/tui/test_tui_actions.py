@@ -6,7 +6,6 @@ import getpass
 import io
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from cxdesk.screens.ticket_table import StatusLine
 from cxdesk.workflow.loop.desk_commands import ClaimNext, Escalate, Note
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle, until
 
 ME = getpass.getuser()
 
@@ -47,21 +47,6 @@ async def open_first(app: CxdeskApp, pilot, view: str) -> TicketScreen:
     await pilot.pause()
     assert isinstance(app.screen, TicketScreen)
     return app.screen
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(pilot, condition: Callable[[], bool], failure: str, seconds: float = 4) -> None:
-    """Wait for what a change made elsewhere brings (the app is told of it, then reloads)."""
-    for _ in range(round(seconds * 10)):
-        await pilot.pause(0.1)
-        if condition():
-            return
-    raise AssertionError(f"{failure} within {seconds} s")
 
 
 async def test_claim_then_respond_from_the_keyboard(demo_copy: str) -> None:

@@ -20,14 +20,9 @@ from cxdesk.screens.forms import Field, FormScreen, Picker
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import ACTIONS, TicketScreen
 from tests.conftest import DEMO_NOW
+from tests.tui.waiting import settle
 
 ME = getpass.getuser()
-
-
-async def settle(app: CxdeskApp, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_first(app: CxdeskApp, pilot, view: str) -> TicketScreen:

@@ -20,7 +20,8 @@ from cxdesk.workflow.insight.problem_checks import read_open_drivers
 from cxdesk.workflow.loop.desk_commands import Claim, OpenProblem, Resolve
 from cxdesk.workflow.loop.service import TicketService
 from tests.conftest import DEMO_NOW
-from tests.tui.test_tui_actions import ME, demo_app, settle
+from tests.tui.test_tui_actions import ME, demo_app
+from tests.tui.waiting import settle
 
 
 def drivers(path: str) -> list[tuple[str, int]]:
