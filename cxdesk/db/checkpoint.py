@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from cxdesk.db.engine import LOG_LIMIT_FRAMES, NO_AUTOCHECKPOINT
+from cxdesk.db.engine import BULK_CACHE_KIB, BULK_WRITER, LOG_LIMIT_FRAMES
 
 # How long a RESTART checkpoint waits for another writer's transaction, and then for readers
 # still on older snapshots, holding other writers off: long enough for an ingest batch, short
@@ -49,8 +49,11 @@ class Checkpointer:
         self._thread.start()
 
     def exempt(self, connection: Connection) -> None:
+        """Take `connection` as a bulk writer's until it goes back to the pool: no checkpoint
+        at its commits, and the bulk writer's smaller page cache."""
         connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-        connection.connection.info[NO_AUTOCHECKPOINT] = True  # undone at check-in
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        connection.connection.info[BULK_WRITER] = True  # undone at check-in
 
     def nudge(self) -> None:
         """A transaction was committed: copy it."""

@@ -17,6 +17,7 @@ import pytest
 
 from cxdesk.config import IngestConfig, Settings
 from cxdesk.db import Database
+from cxdesk.db.engine import BULK_CACHE_KIB, CACHE_KIB
 from cxdesk.errors import CxdeskError
 from cxdesk.workflow.access.identity import current_login
 from cxdesk.workflow.access.org import sync_org
@@ -353,6 +354,7 @@ def test_bulk_writes_checkpoint_beside_the_writer(tmp_path: Path) -> None:
     with db.bulk_writes(), db.write() as session:
         connection = session.connection()
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
         connection.exec_driver_sql("CREATE TABLE filler (x TEXT)")
         connection.exec_driver_sql(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
@@ -362,6 +364,7 @@ def test_bulk_writes_checkpoint_beside_the_writer(tmp_path: Path) -> None:
     assert path.stat().st_size > before + 4000 * 1000
     with db.engine.connect() as connection:  # back in the pool: checkpointing at commit again
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB
     db.dispose()
 
 
