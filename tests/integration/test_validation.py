@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,7 @@ from cxdesk.workflow.access.identity import current_login
 from cxdesk.workflow.access.org import sync_org
 from cxdesk.workflow.access.staff import bootstrap_admin
 from cxdesk.workflow.clocks.sla import SlaPlanner, unplanned
+from cxdesk.workflow.intake import feed as feed_module
 from cxdesk.workflow.intake.events import ValidEvent
 from cxdesk.workflow.intake.feed import (
     FIRST_BATCH,
@@ -452,3 +455,37 @@ def test_an_event_without_the_tier_is_judged_by_the_stored_customer(tmp_path: Pa
         )
     assert priorities == {"K0": "P1", "K1": "P2"}  # stored gold; silver as the event says
     db.dispose()
+
+
+class _Tracked(list):  # type: ignore[type-arg]
+    """A batch as received from the child, which a weak reference can follow."""
+
+
+def test_a_run_holds_one_batch_at_a_time(
+    tmp_path: Path, launches: list[Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the next batch is read, the one just written is already let go: a run's peak
+    memory holds one batch, not two."""
+    received: list[weakref.ref[_Tracked]] = []
+    held_when_reading: list[int] = []
+    real = feed_module.from_wire
+
+    def from_wire(wire: list[tuple[Any, ...]]) -> list[Checked]:
+        held_when_reading.append(sum(ref() is not None for ref in received))
+        batch = _Tracked(real(wire))
+        received.append(weakref.ref(batch))
+        return batch
+
+    monkeypatch.setattr(feed_module, "from_wire", from_wire)
+    source = write_feed(tmp_path / "feed.jsonl", jsonl_records(3 * BATCH + 5))
+    settings = Settings()
+    ingestor = Ingestor(
+        _db(tmp_path, settings),
+        settings,
+        source="t",
+        clock=lambda: datetime.now(UTC),
+        batch_size=BATCH,
+    )
+    summary = ingestor.run_feed(source)
+    assert len(launches) == 1 and summary.read == 3 * BATCH + 5
+    assert held_when_reading == [0, 0, 0, 0]

@@ -186,6 +186,7 @@ class CheckedFeed:
                 break
             last_line = batch[-1][0]
             yield batch
+            del batch  # written: not held while the next one is read
         code = self._child.wait()
         if code == 0 and not failure:
             return

@@ -194,6 +194,7 @@ class Ingestor:
                 if self.progress is not None:
                     self.progress("ingest", batch[-1][0], self.lines)
                 logger.debug("%s: %d records stored", self.source, self.summary.read)
+                del batch  # not held while the next one is read: one batch in memory, not two
         self._report()
         return self.summary
 
