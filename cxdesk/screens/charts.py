@@ -56,15 +56,31 @@ def nice_ticks(low: float, high: float, scale: Scale, most: int) -> list[float]:
             step
             for power in range(-3, 12)
             for step in (s * 10.0**power for s in STEPS)
-            if math.ceil(high / step) - math.floor(low / step) + 1 <= most
+            if _tick_count(low, high, step) <= most
         ),
         None,
     )
     if step is None:  # two ticks across zero: the scale's ends
         return [scale.low, scale.high]
-    first, last = math.floor(low / step), math.ceil(high / step)
+    first, last = _tick_range(low, high, step)
     ticks = [min(max(i * step, scale.low), scale.high) for i in range(first, last + 1)]
     return sorted(set(ticks))
+
+
+def _tick_range(low: float, high: float, step: float) -> tuple[int, int]:
+    """The multiples of `step` of the first tick, at or below `low`, and of the last, at or
+    above `high`; a quotient that underflows (5e-324 / 20 is 0.0) does not lose an end."""
+    first, last = math.floor(low / step), math.ceil(high / step)
+    if first * step > low:
+        first -= 1
+    if last * step < high:
+        last += 1
+    return first, last
+
+
+def _tick_count(low: float, high: float, step: float) -> int:
+    first, last = _tick_range(low, high, step)
+    return last - first + 1
 
 
 def tick_label(value: float) -> str:

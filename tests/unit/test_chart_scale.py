@@ -26,6 +26,7 @@ SCALES = {
         ("csat", 1, 5, 5, [1, 2, 3, 4, 5]),
         ("csat", 1, 5, 3, [1, 5]),  # 0 would be off the scale: its end instead
         ("answer", 7, 9, 3, [6, 8, 10]),
+        ("nps", -20, 5e-324, 2, [-100, 100]),  # 5e-324 / 20 underflows to 0: not left off
     ],
 )
 def test_examples(scale: str, low: float, high: float, most: int, ticks: list[float]) -> None:
