@@ -2,6 +2,7 @@
 same file in the same run.
 
     python benchmarks/http_ingest.py [--events 100000] [--batch 1000] [--senders 2] [--rounds 3]
+                                     [--ingest-batch N]
 
 Generates the JSON Lines feed of benchmarks/ingest.py. Each round ingests it into a fresh
 SQLite file with `cxdesk ingest`'s own path in a fresh process (as benchmarks/ingest.py
@@ -10,7 +11,9 @@ file and posts the same lines, `--batch` a request, from `--senders` client thre
 (each waits for its answer before sending its next), timing from the first request to the
 last answer. Both databases are set up alike (`cxdesk init` and the default rules) and
 deleted once measured. Prints JSON: the medians of the rounds (rates and the ratio
-http/ingest), each round, and the server's summary of outcomes.
+http/ingest), each round, and the server's summary of outcomes. `--ingest-batch` sets the
+records of ingest's transactions (its default, 10,000, without): `--ingest-batch` equal to
+`--batch` compares the two at the same transaction size, each request being one.
 """
 
 from __future__ import annotations
@@ -131,7 +134,9 @@ def http_rate(feed: Path, workdir: Path, batch: int, senders: int) -> tuple[floa
     return sum(outcomes.values()) / elapsed, dict(outcomes)
 
 
-def run(events: int, customers: int, batch: int, senders: int, rounds: int) -> dict:
+def run(
+    events: int, customers: int, batch: int, senders: int, rounds: int, ingest_batch: int | None
+) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         feed = Path(tmp) / "feed.jsonl"
         generate(feed, events, customers, seed=1)
@@ -139,7 +144,7 @@ def run(events: int, customers: int, batch: int, senders: int, rounds: int) -> d
         for n in range(rounds):
             workdir = Path(tmp) / f"round{n}"
             workdir.mkdir()
-            ingest = ingest_in_fresh_process(feed, workdir)
+            ingest = ingest_in_fresh_process(feed, workdir, ingest_batch)
             _remove_database(workdir / "cxdesk.db")
             rate, outcomes = http_rate(feed, workdir, batch, senders)
             _remove_database(workdir / "served.db")
@@ -147,6 +152,7 @@ def run(events: int, customers: int, batch: int, senders: int, rounds: int) -> d
     return {
         "events": events,
         "batch": batch,
+        "ingest_batch": ingest_batch,
         "senders": senders,
         "http_events_per_s": round(statistics.median(r["http"] for r in results)),
         "ingest_events_per_s": round(statistics.median(r["ingest"] for r in results)),
@@ -166,8 +172,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events a request")
     parser.add_argument("--senders", type=int, default=2, help="requests under way at once")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ingest-batch", type=int, help="records a transaction of ingest's")
     args = parser.parse_args()
-    result = run(args.events, args.customers, args.batch, args.senders, args.rounds)
+    result = run(
+        args.events, args.customers, args.batch, args.senders, args.rounds, args.ingest_batch
+    )
     json.dump(result, sys.stdout, indent=2)
     print()
 

@@ -184,10 +184,11 @@ def raw_rate_in_fresh_process(feed: Path, workdir: Path) -> tuple[float, float]:
 
 
 def timed_ingest(
-    feed: Path, workdir: Path, settings: Settings
+    feed: Path, workdir: Path, settings: Settings, batch: int | None = None
 ) -> tuple[float, IngestSummary, Database]:
     """Events per second of one ingest of `feed` into a fresh database in `workdir` under
-    `settings`, its summary, and the database, still open for the caller to read and dispose."""
+    `settings`, in transactions of `batch` records (ingest's default without), its summary,
+    and the database, still open for the caller to read and dispose."""
     # Imported here, not by the raw runs' process, which measures sqlite3 alone.
     from cxdesk.db import Database
     from cxdesk.workflow.access.org import sync_org
@@ -201,23 +202,26 @@ def timed_ingest(
         sync_org(session, settings)
     now = datetime(2026, 3, 1, tzinfo=UTC)
     started = time.perf_counter()
-    summary = Ingestor(db, settings, source=str(feed), clock=lambda: now).run_feed(
+    sized = {} if batch is None else {"batch_size": batch}
+    summary = Ingestor(db, settings, source=str(feed), clock=lambda: now, **sized).run_feed(
         FeedSource(str(feed))
     )
     return summary.read / (time.perf_counter() - started), summary, db
 
 
-def ingest_rate(feed: Path, workdir: Path) -> tuple[float, dict]:
+def ingest_rate(feed: Path, workdir: Path, batch: int | None = None) -> tuple[float, dict]:
     """Events per second of one ingest into a fresh database in `workdir`, and its summary."""
     from cxdesk.config import Settings
 
-    rate, summary, db = timed_ingest(feed, workdir, Settings())
+    rate, summary, db = timed_ingest(feed, workdir, Settings(), batch)
     db.dispose()
     return rate, summary.as_dict()
 
 
-def ingest_in_fresh_process(feed: Path, workdir: Path) -> dict:
+def ingest_in_fresh_process(feed: Path, workdir: Path, batch: int | None = None) -> dict:
     command = [sys.executable, __file__, "--ingest", str(feed), str(workdir)]
+    if batch is not None:
+        command += ["--batch", str(batch)]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
@@ -276,12 +280,13 @@ def main() -> None:
     parser.add_argument("--alert-heavy", action="store_true", help="55 %% of the events alert")
     parser.add_argument("--raw", nargs=2, metavar=("FEED", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--ingest", nargs=2, metavar=("FEED", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)  # with --ingest
     args = parser.parse_args()
     if args.raw:  # the raw rate alone, for run()'s fresh process
         print(json.dumps(raw_rate(Path(args.raw[0]), Path(args.raw[1]))))
         return
     if args.ingest:  # one ingest alone, for run()'s fresh process
-        rate, summary = ingest_rate(Path(args.ingest[0]), Path(args.ingest[1]))
+        rate, summary = ingest_rate(Path(args.ingest[0]), Path(args.ingest[1]), args.batch)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # to the ingest's end
         print(json.dumps({"rate": rate, "summary": summary, "peak_rss_mb": rss}))
         return
