@@ -41,6 +41,7 @@ from cxdesk.workflow.loop.desk_commands import (
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 from cxdesk.workflow.reads.notices import mark_notices_read
+from tests.tui.waiting import settle
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 18:00 in Shanghai
 ME = "li.na"
@@ -201,10 +202,7 @@ def desk(path: Path, lang: str) -> CxdeskApp:
 
 async def settled(pilot: Pilot) -> None:
     app = pilot.app
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(app, pilot)
     for widget in app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
