@@ -53,6 +53,19 @@ def filter_by(tmux: Callable[..., str], words: str, tries: int = 3) -> None:
             tmux("send-keys", "-t", "e2e", "Escape")
 
 
+def quit_desk(tmux: Callable[..., str], tries: int = 3) -> None:
+    """Press `q` until the desk has exited 0: a key now and then goes missing as the filter's
+    words do (see `filter_by`), and CI saw the last `q` lost once."""
+    for attempt in range(tries):
+        tmux("send-keys", "-t", "e2e", "q")
+        try:
+            wait_for(tmux, "EXITED 0", timeout=15)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     tmux = terminal
     wait_for(tmux, "cxdesk · ")
@@ -71,8 +84,7 @@ def test_a_supervisor_finds_a_breach_claims_and_answers_it(terminal) -> None:
     wait_for(tmux, "您好，马上处理")
     tmux("send-keys", "-t", "e2e", "Escape")
     wait_for(tmux, "cxdesk · ")
-    tmux("send-keys", "-t", "e2e", "q")
-    wait_for(tmux, "EXITED 0")
+    quit_desk(tmux)
 
 
 def test_a_supervisor_reads_the_inbox_and_bulk_assigns_the_new_cases(terminal) -> None:
@@ -98,5 +110,4 @@ def test_a_supervisor_reads_the_inbox_and_bulk_assigns_the_new_cases(terminal) -
     tmux("send-keys", "-t", "e2e", "Escape")
     screen = wait_for(tmux, "no tickets in this view")  # assigned, they moved on to collect
     assert "unread — i" not in screen and "marked" not in screen
-    tmux("send-keys", "-t", "e2e", "q")
-    wait_for(tmux, "EXITED 0")
+    quit_desk(tmux)
