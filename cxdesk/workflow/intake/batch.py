@@ -93,7 +93,12 @@ class Batch:
         self.scopes: list[OpenScope] = []
         self.links: dict[int, list[Case]] = {}  # by open problem: the new cases of its scope
         self.alerts = CaseAlerts(
-            session, ingestor.queues, ingestor.planner, ingestor.event_rows, ingestor.service.outbox
+            session,
+            ingestor.queues,
+            ingestor.planner,
+            ingestor.event_rows,
+            ingestor.service.outbox,
+            memory.assigned,
         )
         # Bound here once: `_accept` reaches them per event as if the batch owned them.
         self.cases = self.alerts.cases
@@ -135,6 +140,9 @@ class Batch:
         if self.service_work:
             self.memory.forget()
             return
+        # Read again, as ever: the database names the queue's last assignee by opening time,
+        # which a batch of events out of order does not always pick last.
+        self.memory.assigned.last.clear()
         self.memory.remember(
             customers=(self.read_customers, self.new_customers),
             cases=(self.read_cases, self.alerts.new_cases),

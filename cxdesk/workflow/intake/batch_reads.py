@@ -35,6 +35,7 @@ _CASE_COLUMNS = (
     _tickets.resolved_at,
     _tickets.paused_seconds,
     _tickets.version,
+    _tickets.assignee,  # whose load a raised priority weighs on
 )
 _CUSTOMER_COLUMNS = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
 

@@ -21,7 +21,7 @@ from cxdesk.workflow.intake.event_rows import EventRows
 from cxdesk.workflow.intake.events import ValidEvent
 from cxdesk.workflow.intake.feed import ClocksAhead
 from cxdesk.workflow.intake.rules import Alert
-from cxdesk.workflow.loop.assignment import Assigner, language_of
+from cxdesk.workflow.loop.assignment import Assigned, Assigner, language_of
 from cxdesk.workflow.loop.opening import alert_entry, is_more_urgent, opening_record
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR
 from cxdesk.workflow.loop.ticket_events import OPENED, Outbox, TicketFacts, write_rows
@@ -40,12 +40,13 @@ class CaseAlerts:
         planner: SlaPlanner,
         event_rows: EventRows,
         outbox: Outbox,
+        assigned: Assigned,
     ) -> None:
         self.queues = queues
         self.planner = planner
         self.event_rows = event_rows
         self.outbox = outbox
-        self.assigner = Assigner(session)
+        self.assigner = Assigner(session, assigned)
         self.cases: dict[str, Case] = {}  # by customer: their open case
         # What the batch writes, by customer: new cases, cases that gained an alert, and
         # those of them whose priority rose (their clocks with it).
@@ -119,6 +120,7 @@ class CaseAlerts:
         if is_more_urgent(alert.priority, case.priority):
             raised_from = case.priority
             detail.update(priority_from=case.priority, priority_to=alert.priority)
+            self.assigner.reweigh(case.assignee, case.priority, alert.priority)
             case.priority = alert.priority
             self.planner.start_clocks(
                 case, self.queues[case.queue_id], case.reopened_at or case.opened_at

@@ -11,6 +11,7 @@ from itertools import islice
 from typing import Any
 
 from cxdesk.db import WriteStamp
+from cxdesk.workflow.loop.assignment import Assigned
 
 MEMORY_LIMIT = 50_000  # customers remembered between batches, so a run's memory stays bounded
 
@@ -41,8 +42,8 @@ class Case:
 
 
 class Memory:
-    """Customers and their open cases as this run's last batch left them, so that the next
-    batch need not read them back.
+    """Customers and their open cases as this run's last batch left them, and who holds how
+    much of the open work (`assigned`), so that the next batch need not read them back.
 
     Trusted only while nothing else has written since that batch began (see `WriteStamp`; on
     PostgreSQL there is no such stamp, so it is never trusted), and forgotten when a
@@ -53,6 +54,7 @@ class Memory:
     def __init__(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
         self.cases: dict[str, Case | None] = {}  # by customer: their open case, or none
+        self.assigned = Assigned()
         self.stamp: WriteStamp | None = None
 
     def check(self, stamp: WriteStamp | None) -> None:
@@ -64,6 +66,7 @@ class Memory:
     def forget(self) -> None:
         self.customers.clear()
         self.cases.clear()
+        self.assigned = Assigned()
         self.stamp = None
 
     def remember(

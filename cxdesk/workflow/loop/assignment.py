@@ -2,12 +2,14 @@
 
 Away and inactive agents are skipped. Load is the open tickets an agent holds, weighted by
 priority (P1 3, P2 2, P3 1); it is read once per unit of work and kept up to date as tickets
-are handed out, so a batch of a thousand new tickets spreads as it would one by one.
+are handed out and raised, so a batch of a thousand new tickets spreads as it would one by one.
+An ingest run keeps it from batch to batch while nothing else writes (`Assigned`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -28,12 +30,26 @@ def language_of(text: str | None) -> str | None:
     return "en" if _LATIN.search(text) else None
 
 
+@dataclass
+class Assigned:
+    """What an `Assigner` read, kept up as it hands tickets out: as true after its unit's
+    commit as before, where nothing else changed who holds what. An ingest run keeps it
+    between batches (`Memory`) so that each batch does not read every agent's load again."""
+
+    agents: dict[str, list[tuple[str, frozenset[str]]]] = field(default_factory=dict)  # by team
+    load: dict[str, int] = field(default_factory=dict)  # by agent
+    last: dict[str, str | None] = field(default_factory=dict)  # by queue: its last assignee
+
+
 class Assigner:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: Assigned | None = None) -> None:
+        """`known`: what an earlier unit of work read and handed out, still true."""
         self.session = session
-        self._agents: dict[str, list[tuple[str, frozenset[str]]]] = {}  # team → (login, skills)
-        self._load: dict[str, int] = {}
-        self._last: dict[str, str | None] = {}  # queue → last agent given a ticket
+        known = known if known is not None else Assigned()
+        self._agents, self._load, self._last = known.agents, known.load, known.last
+        # Priority changes to the loads not read yet, which a read in this unit, made before
+        # it writes them, would miss.
+        self._unread: dict[str, int] = {}
 
     def pick(
         self,
@@ -63,6 +79,17 @@ class Assigner:
         self._load[chosen] = self._load_of(chosen) + LOAD_WEIGHT.get(priority, 1)
         self._last[queue.id] = chosen
         return chosen
+
+    def reweigh(self, login: str | None, before: str, after: str) -> None:
+        """A ticket `login` holds went from priority `before` to `after`: the load that later
+        tickets are handed out by follows, as it would had the change been written first."""
+        if login is None:
+            return
+        change = LOAD_WEIGHT.get(after, 1) - LOAD_WEIGHT.get(before, 1)
+        if login in self._load:
+            self._load[login] += change
+        else:
+            self._unread[login] = self._unread.get(login, 0) + change
 
     def _team(self, team_id: str) -> list[tuple[str, frozenset[str]]]:
         """Active, present agents of the team (supervisors only if it has no agents)."""
@@ -94,7 +121,8 @@ class Assigner:
                 .where(Ticket.assignee == login, Ticket.stage != Stage.CLOSED)
                 .group_by(Ticket.priority)
             ).all()
-            self._load[login] = sum(LOAD_WEIGHT.get(p, 1) * n for p, n in rows)
+            stored = sum(LOAD_WEIGHT.get(p, 1) * n for p, n in rows)
+            self._load[login] = stored + self._unread.pop(login, 0)
         return self._load[login]
 
     def _last_assigned(self, queue_id: str) -> str | None:
