@@ -2,7 +2,9 @@
 
 Away and inactive agents are skipped. Load is the open tickets an agent holds, weighted by
 priority (P1 3, P2 2, P3 1); it is read once per unit of work and kept up to date as tickets
-are handed out and raised, so a batch of a thousand new tickets spreads as it would one by one.
+are handed out and raised, so a batch of a thousand new tickets spreads as it would one by one
+(but for what the service's commands change in a batch, written after its picks: an alert on
+a case awaiting verification, a follow-up answer that closes one; the next batch sees them).
 An ingest run keeps it from batch to batch while nothing else writes (`Assigned`).
 """
 
