@@ -6,10 +6,11 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import JSON, Column, Field, Index, String, Text, col
 
 from cxdesk.models.base import TableModel, UTCDateTime, empty_dict, empty_list, partial_index
+from cxdesk.models.enums import Stage
 
 
 class Ticket(TableModel, table=True):
@@ -85,6 +86,19 @@ class Ticket(TableModel, table=True):
 # A clock runs while `sla_due` is set (not pending, resolved or closed). Each clock
 # breaches on its own: the resolution clock escalates whether or not the first response
 # came, so a case nobody answered still reaches the top of the ladder.
+# An open ticket, by the stages it may be in rather than "not closed": an index on (assignee,
+# stage, …) then seeks each of them instead of reading every ticket an agent ever closed. The
+# stages are written into the statement, not bound: PostgreSQL's plan kept for a statement
+# prepared many times then still knows that few tickets are open (with the stages bound, it
+# drove a common word's count from the word index: 4 -> 77 ms on 50,000 tickets).
+OPEN_TICKET = col(Ticket.stage).in_(
+    bindparam(
+        "open_stages",
+        [stage.value for stage in Stage if stage is not Stage.CLOSED],
+        expanding=True,
+        literal_execute=True,
+    )
+)
 RUNNING = col(Ticket.sla_due).is_not(None)
 FIRST_RESPONSE_BREACH_PENDING = (
     RUNNING,

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cxdesk.models import Agent, AgentTeam, AssignmentMode, Queue, Role, Stage, Ticket
+from cxdesk.models import Agent, AgentTeam, AssignmentMode, Queue, Role, Ticket
+from cxdesk.models.tickets import OPEN_TICKET
 
 LOAD_WEIGHT = {"P1": 3, "P2": 2, "P3": 1}
 _CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
@@ -120,7 +121,7 @@ class Assigner:
         if login not in self._load:
             rows = self.session.exec(
                 select(Ticket.priority, func.count())
-                .where(Ticket.assignee == login, Ticket.stage != Stage.CLOSED)
+                .where(Ticket.assignee == login, OPEN_TICKET)
                 .group_by(Ticket.priority)
             ).all()
             stored = sum(LOAD_WEIGHT.get(p, 1) * n for p, n in rows)
