@@ -80,12 +80,6 @@ class Ticket(TableModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-# What the sweep has yet to do, as partial indexes: a pass reads only the tickets whose
-# clock passed a mark it has not acted on, however many tickets are open. The sweep's
-# queries repeat these conditions term for term (SQLite uses a partial index only then).
-# A clock runs while `sla_due` is set (not pending, resolved or closed). Each clock
-# breaches on its own: the resolution clock escalates whether or not the first response
-# came, so a case nobody answered still reaches the top of the ladder.
 # An open ticket, by the stages it may be in rather than "not closed": an index on (assignee,
 # stage, …) then seeks each of them instead of reading every ticket an agent ever closed. The
 # stages are written into the statement, not bound: PostgreSQL's plan kept for a statement
@@ -99,6 +93,13 @@ OPEN_TICKET = col(Ticket.stage).in_(
         literal_execute=True,
     )
 )
+
+# What the sweep has yet to do, as partial indexes: a pass reads only the tickets whose
+# clock passed a mark it has not acted on, however many tickets are open. The sweep's
+# queries repeat these conditions term for term (SQLite uses a partial index only then).
+# A clock runs while `sla_due` is set (not pending, resolved or closed). Each clock
+# breaches on its own: the resolution clock escalates whether or not the first response
+# came, so a case nobody answered still reaches the top of the ladder.
 RUNNING = col(Ticket.sla_due).is_not(None)
 FIRST_RESPONSE_BREACH_PENDING = (
     RUNNING,

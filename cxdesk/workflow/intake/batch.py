@@ -140,9 +140,6 @@ class Batch:
         if self.service_work:
             self.memory.forget()
             return
-        # Read again, as ever: the database names the queue's last assignee by opening time,
-        # which a batch of events out of order does not always pick last.
-        self.memory.assigned.last.clear()
         self.memory.remember(
             customers=(self.read_customers, self.new_customers),
             cases=(self.read_cases, self.alerts.new_cases),

@@ -37,11 +37,12 @@ def language_of(text: str | None) -> str | None:
 class Assigned:
     """What an `Assigner` read, kept up as it hands tickets out: as true after its unit's
     commit as before, where nothing else changed who holds what. An ingest run keeps it
-    between batches (`Memory`) so that each batch does not read every agent's load again."""
+    between batches (`Memory`) so that each batch does not read every agent's load again.
+    Not a round-robin queue's last assignee, read by each unit as ever: the database names
+    it by opening time, which a batch of events out of order does not always pick last."""
 
     agents: dict[str, list[tuple[str, frozenset[str]]]] = field(default_factory=dict)  # by team
     load: dict[str, int] = field(default_factory=dict)  # by agent
-    last: dict[str, str | None] = field(default_factory=dict)  # by queue: its last assignee
 
 
 class Assigner:
@@ -49,7 +50,8 @@ class Assigner:
         """`known`: what an earlier unit of work read and handed out, still true."""
         self.session = session
         known = known if known is not None else Assigned()
-        self._agents, self._load, self._last = known.agents, known.load, known.last
+        self._agents, self._load = known.agents, known.load
+        self._last: dict[str, str | None] = {}  # queue → last agent given a ticket
         # Priority changes to the loads not read yet, which a read in this unit, made before
         # it writes them, would miss.
         self._unread: dict[str, int] = {}

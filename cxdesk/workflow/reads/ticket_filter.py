@@ -78,12 +78,11 @@ _Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
 def filtered(statement: _Statement, f: TicketFilter) -> _Statement:
     """`statement` narrowed to the tickets `f`'s view, scope, fields and `key:value` terms let
     through; its words are not applied here."""
-    open_only = OPEN_TICKET
     match f.view:
         case View.MINE:
-            statement = statement.where(col(Ticket.assignee) == f.me, open_only)
+            statement = statement.where(col(Ticket.assignee) == f.me, OPEN_TICKET)
         case View.UNASSIGNED:
-            statement = statement.where(col(Ticket.assignee).is_(None), open_only)
+            statement = statement.where(col(Ticket.assignee).is_(None), OPEN_TICKET)
         case View.AT_RISK:
             statement = statement.where(
                 col(Ticket.sla_risk_at) <= f.now, col(Ticket.sla_due) >= f.now
@@ -91,7 +90,7 @@ def filtered(statement: _Statement, f: TicketFilter) -> _Statement:
         case View.BREACHED:
             statement = statement.where(col(Ticket.sla_due) < f.now)
         case View.ESCALATED:
-            statement = statement.where(col(Ticket.escalation_level) > 0, open_only)
+            statement = statement.where(col(Ticket.escalation_level) > 0, OPEN_TICKET)
         case View.VERIFYING:
             statement = statement.where(col(Ticket.stage) == Stage.VERIFY)
     if f.queues is not None:
