@@ -16,7 +16,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 """
 
 from cxdesk.db.audit_key import AuditKeyFile, audit_key_file, default_key_file
-from cxdesk.db.bulk import Growth, insert_rows, one_of, update_rows
+from cxdesk.db.bulk import Growth, KeyedQuery, insert_rows, update_rows
 from cxdesk.db.database import PERSON_INFO, Database
 from cxdesk.db.engine import DEFAULT_DB, make_engine, resolve_url, sqlite_path
 from cxdesk.db.revisions import current_revision, head_revision, newest_migration, upgrade
@@ -31,6 +31,7 @@ __all__ = [
     "AuditKeyFile",
     "Database",
     "Growth",
+    "KeyedQuery",
     "WritePlan",
     "WriteStamp",
     "audit_key_file",
@@ -42,7 +43,6 @@ __all__ = [
     "insert_rows",
     "make_engine",
     "newest_migration",
-    "one_of",
     "resolve_url",
     "serialise",
     "sqlite_path",

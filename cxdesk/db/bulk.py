@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Dialect,
     Engine,
+    Executable,
+    Result,
     Table,
     bindparam,
     func,
@@ -19,7 +21,7 @@ from sqlalchemy import (
 from cxdesk.db.engine import json_text
 from cxdesk.db.write_plans import insert_plan, update_plan
 
-FEW_KEYS = 32  # up to this many keys, `one_of` is an IN list on SQLite
+FEW_KEYS = 32  # up to this many keys, a `KeyedQuery` is an IN list on SQLite
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -43,23 +45,50 @@ def update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
 
 
-def one_of(column: Any, keys: list[Any], dialect: Dialect) -> ColumnElement[bool]:
-    """`column IN keys` with all the keys in one bound value: a JSON array on SQLite, an
-    array on PostgreSQL. Ingest looks up a batch's tens of thousands of keys at once; as
-    chunks of an IN list, SQLAlchemy's building and binding of each cost more than the
-    database's search. A few keys (one event's, in the demo's replay) are a plain IN list on
-    SQLite: the JSON array's statement is built anew each time, costing more than the search."""
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY  # here: SQLite loads no PostgreSQL
+KEYS = "keys"  # the bound parameter a `KeyedQuery` hands its keys in
 
-        # `func.any`, which PostgreSQL reads as `= ANY (…)`: `any_()` makes reference cycles.
-        return column == func.any(bindparam(None, keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    if len(keys) <= FEW_KEYS:  # a statement whose compiled form is kept and used again
-        return column.in_(keys)  # type: ignore[no-any-return]
-    # Not `func.json_each(…).table_valued(…)`, whose column collections form reference
-    # cycles: they held every batch's keys until the collector ran, which ingest does rarely.
-    keys_json = func.json_each(bindparam(None, json_text(keys)))
-    return column.in_(select(literal_column("value")).select_from(keys_json))  # type: ignore[no-any-return]
+
+class KeyedQuery:
+    """A statement over the rows whose `column` is one of many keys, built once for each
+    dialect and size of key list and run again with new keys: building a statement and its
+    cache key cost SQLAlchemy four times what running it does, which one event's lookups
+    (the demo's replay, a server's small requests, each command) paid every time.
+
+    The keys go in one bound value on PostgreSQL (an array) and, past a few, on SQLite (a
+    JSON array): ingest looks up a batch's tens of thousands at once, and as chunks of an
+    IN list SQLAlchemy's binding of each would cost more than the database's search. A few
+    keys are a plain IN list on SQLite, where the JSON array costs more than the search."""
+
+    def __init__(self, column: Any, build: Callable[[ColumnElement[bool]], Executable]) -> None:
+        """`build` makes the statement from the condition on `column`; its other bound
+        values are given to `execute` by name."""
+        self.column = column
+        self.build = build
+        self._built: dict[tuple[str, bool], Executable] = {}
+
+    def execute(
+        self, connection: Connection, keys: Iterable[Any], **values: Any
+    ) -> Result[*tuple[Any, ...]]:
+        """The statement run for `keys` (each once: duplicates are dropped)."""
+        unique = list(set(keys))
+        form = (connection.dialect.name, len(unique) > FEW_KEYS)
+        statement = self._built.get(form)
+        if statement is None:
+            statement = self._built[form] = self.build(self._one_of(*form))
+        bound = json_text(unique) if form == ("sqlite", True) else unique
+        return connection.execute(statement, {KEYS: bound, **values})
+
+    def _one_of(self, dialect: str, many: bool) -> ColumnElement[bool]:
+        column = self.column
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import ARRAY  # here: SQLite loads no PostgreSQL
+
+            # `func.any`, which PostgreSQL reads as `= ANY (…)`: `any_()` makes reference cycles.
+            return column == func.any(bindparam(KEYS, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+        if not many:
+            return column.in_(bindparam(KEYS, expanding=True))  # type: ignore[no-any-return]
+        keys_json = func.json_each(bindparam(KEYS))
+        return column.in_(select(literal_column("value")).select_from(keys_json))  # type: ignore[no-any-return]
 
 
 class Growth:

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from cxdesk.errors import WorkflowError
 from cxdesk.models import Ticket
 from cxdesk.workflow.loop.service import TicketService
+
+# Built once: the stories ask them at most of their steps.
+_STAGE = select(Ticket.stage).where(Ticket.id == bindparam("id"))
+_ASSIGNEE = select(Ticket.assignee).where(Ticket.id == bindparam("id"))
 
 Story = Iterator[tuple[timedelta, Callable[[datetime], object]]]
 
@@ -107,7 +112,7 @@ class Replay:
         return service.handle(command, self._session())
 
     def _stage(self, ticket_id: int) -> str:
-        return self._session().exec(select(Ticket.stage).where(Ticket.id == ticket_id)).one()
+        return self._session().exec(_STAGE, params={"id": ticket_id}).one()
 
     def _assignee(self, ticket_id: int) -> str | None:
-        return self._session().exec(select(Ticket.assignee).where(Ticket.id == ticket_id)).one()
+        return self._session().exec(_ASSIGNEE, params={"id": ticket_id}).one()

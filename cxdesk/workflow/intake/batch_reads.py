@@ -3,13 +3,13 @@ follow-ups name, its customers and their open cases, however many records it hol
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import Connection
 from sqlmodel import select
 
-from cxdesk.db import one_of
+from cxdesk.db import KeyedQuery
 from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.models.base import table_of
@@ -38,20 +38,35 @@ _CASE_COLUMNS = (
     _tickets.assignee,  # whose load a raised priority weighs on
 )
 _CUSTOMER_COLUMNS = (Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier)
-
-
-def key_in(connection: Connection, column: Any, keys: Iterable[Any]) -> ColumnElement[bool]:
-    """`column IN keys`, the keys bound as one value however many there are."""
-    return one_of(column, list(set(keys)), connection.dialect)
+# The reads, each built once (see `KeyedQuery`).
+_KNOWN_EVENTS = KeyedQuery(
+    FeedbackEvent.event_id, lambda keys_in: select(FeedbackEvent.event_id).where(keys_in)
+)
+_TICKETS_NAMED = KeyedQuery(
+    _tickets.id,
+    lambda keys_in: select(_tickets.id, _tickets.queue_id, _tickets.customer_id).where(keys_in),
+)
+_CUSTOMERS = KeyedQuery(
+    Customer.id, lambda keys_in: select_columns(*_CUSTOMER_COLUMNS).where(keys_in)
+)
+# Locked for the batch. Plain columns, not ORM objects: the session's identity map must not
+# hold copies that the batch's bulk UPDATE would leave stale for the service's commands.
+_OPEN_CASES = KeyedQuery(
+    _tickets.customer_id,
+    lambda keys_in: (
+        select_columns(*_CASE_COLUMNS)
+        .where(keys_in, _tickets.kind == TicketKind.CASE, _tickets.stage != Stage.CLOSED)
+        .order_by(_tickets.id)
+        .with_for_update()
+    ),
+)
 
 
 def known_event_ids(connection: Connection, ids: list[str]) -> set[str]:
     """Those of `ids` already stored."""
     if not ids:
         return set()
-    event_id = FeedbackEvent.event_id
-    statement = select(event_id).where(key_in(connection, event_id, ids))
-    return set(connection.execute(statement).scalars())
+    return set(_KNOWN_EVENTS.execute(connection, ids).scalars())
 
 
 def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple[str, str | None]]:
@@ -66,10 +81,8 @@ def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple
             continue
     if not numbers:
         return {}
-    statement = select(_tickets.id, _tickets.queue_id, _tickets.customer_id).where(
-        key_in(connection, _tickets.id, numbers)
-    )
-    return {number: (queue, customer) for number, queue, customer in connection.execute(statement)}
+    found = _TICKETS_NAMED.execute(connection, numbers)
+    return {number: (queue, customer) for number, queue, customer in found}
 
 
 def followup_target(
@@ -91,24 +104,11 @@ def followup_target(
 
 def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:
     """The customers of `ids` that are stored, each as a row of `CUSTOMER_FIELDS` and its id."""
-    statement = select_columns(*_CUSTOMER_COLUMNS).where(key_in(connection, Customer.id, ids))
-    for values in connection.execute(statement):
+    for values in _CUSTOMERS.execute(connection, ids):
         yield dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
 
 
 def open_cases(connection: Connection, customer_ids: list[str]) -> Iterator[Case]:
-    """The open cases of these customers, locked for the batch. Plain columns, not ORM
-    objects: the session's identity map must not hold copies that the batch's bulk UPDATE
-    would leave stale for the service's commands."""
-    statement = (
-        select_columns(*_CASE_COLUMNS)
-        .where(
-            key_in(connection, _tickets.customer_id, customer_ids),
-            _tickets.kind == TicketKind.CASE,
-            _tickets.stage != Stage.CLOSED,
-        )
-        .order_by(_tickets.id)
-        .with_for_update()
-    )
-    for values in connection.execute(statement):
+    """The open cases of these customers, locked for the batch."""
+    for values in _OPEN_CASES.execute(connection, customer_ids):
         yield Case(**{c.key: v for c, v in zip(_CASE_COLUMNS, values, strict=True)})

@@ -7,12 +7,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
+from cxdesk.db import KeyedQuery
 from cxdesk.models import QuarantinedRecord
 from cxdesk.models.base import table_of
-from cxdesk.workflow.intake.batch_reads import key_in
+
+_ENTRIES_OF_LINES = KeyedQuery(
+    QuarantinedRecord.line,
+    lambda keys_in: (
+        select(QuarantinedRecord.line, QuarantinedRecord.id)
+        .where(
+            QuarantinedRecord.source == bindparam("source"),
+            keys_in,
+            col(QuarantinedRecord.resolved).is_(False),
+        )
+        .order_by(col(QuarantinedRecord.id))
+    ),
+)
+_RESOLVE = KeyedQuery(
+    QuarantinedRecord.id,
+    lambda keys_in: (
+        update(QuarantinedRecord).where(keys_in).values(resolved=True, retried_at=bindparam("at"))
+    ),
+)
 
 
 def write_quarantine(
@@ -35,18 +54,9 @@ def write_quarantine(
     if not refused and session.exec(unresolved.limit(1)).first() is None:
         return  # the everyday case: nothing to store, nothing of this source to resolve
     connection = session.connection()
-    lines = sorted({q["line"] for q in refused} | set(accepted_lines))
+    lines = {q["line"] for q in refused} | set(accepted_lines)
     already: dict[int, list[int]] = {}
-    for line, number in session.exec(
-        select(QuarantinedRecord.line, QuarantinedRecord.id)
-        .where(
-            QuarantinedRecord.source == source,
-            key_in(connection, QuarantinedRecord.line, lines),
-            col(QuarantinedRecord.resolved).is_(False),
-        )
-        .order_by(col(QuarantinedRecord.id))
-    ):
-        assert number is not None  # a stored row's
+    for line, number in _ENTRIES_OF_LINES.execute(connection, lines, source=source):
         already.setdefault(line, []).append(number)
     fresh = [q for q in refused if q["line"] not in already]
     if fresh:
@@ -66,8 +76,4 @@ def write_quarantine(
             )
     fixed = [number for line in accepted_lines for number in already.get(line, [])]
     if fixed:
-        session.execute(
-            update(QuarantinedRecord)
-            .where(key_in(connection, QuarantinedRecord.id, fixed))
-            .values(resolved=True, retried_at=at)
-        )
+        _RESOLVE.execute(connection, fixed, at=at)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlmodel import col, select
 
-from cxdesk.db import Database, one_of
+from cxdesk.db import Database, KeyedQuery
 from cxdesk.models import FeedbackEvent
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.intake.feed import Checked
@@ -29,6 +29,12 @@ ACCEPTED, DUPLICATE, QUARANTINED = "accepted", "duplicate", "quarantined"
 _STATUS = {Outcome.DUPLICATE: DUPLICATE, Outcome.QUARANTINED: QUARANTINED}
 _ACTION = {Outcome.CREATED: "opened", Outcome.UPDATED: "updated"}
 _SHOWN_ID = 128  # of an event id read from a refused record, the characters told back
+_TICKETS_OF_EVENTS = KeyedQuery(
+    FeedbackEvent.event_id,
+    lambda keys_in: select(FeedbackEvent.event_id, FeedbackEvent.ticket_id).where(
+        keys_in, col(FeedbackEvent.ticket_id).is_not(None)
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -128,11 +134,5 @@ def _event_id_of(raw: str) -> str | None:
 def _tickets_of(db: Database, event_ids: list[str]) -> dict[str, int]:
     """The tickets the stored events of these ids went to, where they went to one."""
     with db.session() as session:
-        connection = session.connection()
-        rows = session.exec(
-            select(FeedbackEvent.event_id, FeedbackEvent.ticket_id).where(
-                one_of(col(FeedbackEvent.event_id), event_ids, connection.dialect),
-                col(FeedbackEvent.ticket_id).is_not(None),
-            )
-        )
-        return {event_id: ticket for event_id, ticket in rows if ticket is not None}
+        rows = _TICKETS_OF_EVENTS.execute(session.connection(), event_ids)
+        return {event_id: ticket for event_id, ticket in rows}

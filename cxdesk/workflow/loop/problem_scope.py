@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from cxdesk.db import one_of
+from cxdesk.db import KeyedQuery
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import (
@@ -97,8 +97,13 @@ _SCOPES = select_columns(
     ProblemScope.value,
     ProblemScope.gather_since,
 )
-_PROBLEM_TEAMS = select_columns(Ticket.id, Queue.team_id).join(
-    Queue, col(Queue.id) == Ticket.queue_id
+_OPEN_PROBLEMS_TEAMS = KeyedQuery(
+    Ticket.id,
+    lambda keys_in: (
+        select_columns(Ticket.id, Queue.team_id)
+        .join(Queue, col(Queue.id) == Ticket.queue_id)
+        .where(keys_in, Ticket.stage != Stage.CLOSED)
+    ),
 )
 
 
@@ -110,15 +115,8 @@ def open_scopes(session: Session) -> list[OpenScope]:
     scopes = connection.execute(_SCOPES).all()
     if not scopes:
         return []
-    problems = sorted({problem for problem, *_ in scopes})
-    teams = dict(
-        connection.execute(
-            _PROBLEM_TEAMS.where(
-                one_of(col(Ticket.id), problems, connection.dialect),
-                Ticket.stage != Stage.CLOSED,
-            )
-        ).all()
-    )
+    problems = {problem for problem, *_ in scopes}
+    teams = {problem: team for problem, team in _OPEN_PROBLEMS_TEAMS.execute(connection, problems)}
     return [
         OpenScope(problem, teams[problem], metric, dimension, value, since)
         for problem, metric, dimension, value, since in scopes
