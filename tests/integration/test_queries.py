@@ -239,3 +239,47 @@ def test_the_steps_are_counted_afresh_each_run(
         out = within_steps(session, lambda: session.execute(large).scalar(), lambda: "out")
         assert out == "out"
     db.dispose()
+
+
+def test_escalated_and_at_risk_views_list_their_tickets_by_the_seeking_index(
+    demo_copy: str,
+) -> None:
+    """The escalated view holds the open tickets on the ladder, and SQLite seeks them in the
+    (escalation_level, stage) index, not among every open ticket; the at-risk view holds the
+    tickets between their risk and due times, found from now on in the due times' index, not
+    among every ticket ever at risk. Both as the views mean them, on both backends."""
+    db = Database.open(demo_copy)
+    with db.session() as session:
+        tickets = session.exec(select(Ticket)).all()
+        risky = sorted(t.sla_risk_at for t in tickets if t.sla_risk_at and t.sla_due)
+        now = risky[len(risky) // 2]  # some at risk then, some breached, some not yet
+        escalated = TicketFilter(view=View.ESCALATED)
+        at_risk = TicketFilter(view=View.AT_RISK, now=now)
+        expected = {
+            View.ESCALATED: {
+                t.id for t in tickets if t.escalation_level > 0 and t.stage != Stage.CLOSED
+            },
+            View.AT_RISK: {
+                t.id
+                for t in tickets
+                if t.sla_risk_at and t.sla_due and t.sla_risk_at <= now <= t.sla_due
+            },
+        }
+        for f in (escalated, at_risk):
+            assert expected[f.view], f.view  # the demo has some of each
+            assert {r.number for r in list_tickets(session, f, limit=10_000)} == expected[f.view]
+            assert count_tickets(session, f) == len(expected[f.view])
+        if db.is_sqlite:
+            plans = {}
+            for f in (escalated, at_risk):
+                listed = filtered(select(col(Ticket.id)), f).compile(
+                    session.get_bind(), compile_kwargs={"literal_binds": True}
+                )
+                plan = session.execute(sa.text(f"EXPLAIN QUERY PLAN {listed}"))
+                plans[f.view] = " ".join(row[-1] for row in plan)
+            assert (
+                "ix_tickets_escalation_stage (escalation_level=? AND stage=?)"
+                in plans[View.ESCALATED]
+            ), plans
+            assert "ix_tickets_sla_due (sla_due>?)" in plans[View.AT_RISK], plans
+    db.dispose()

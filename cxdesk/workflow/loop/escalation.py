@@ -10,12 +10,12 @@ from sqlmodel import Session
 from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import Ticket, TimelineKind
+from cxdesk.models.tickets import MAX_ESCALATION
 from cxdesk.workflow.basics.instants import local_text
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import EscalateBreach, MarkAtRisk
 from cxdesk.workflow.loop.desk_commands import Deescalate, Escalate
 from cxdesk.workflow.loop.unit import (
-    MAX_ESCALATION,
     Acting,
     Work,
     escalation_logins,

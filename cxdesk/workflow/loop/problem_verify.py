@@ -15,12 +15,12 @@ from sqlmodel import Session, col, select
 from cxdesk.errors import CxdeskError, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import ProblemScope, Stage, Ticket, TicketLink, TimelineKind, VerifyOutcome
+from cxdesk.models.tickets import MAX_ESCALATION
 from cxdesk.workflow.basics.instants import local_text
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import VerifyProblem
 from cxdesk.workflow.loop.problem_figures import COUNTED, recovered
 from cxdesk.workflow.loop.unit import (
-    MAX_ESCALATION,
     Acting,
     Work,
     escalation_logins,

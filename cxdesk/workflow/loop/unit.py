@@ -54,7 +54,6 @@ from cxdesk.workflow.loop.stages import next_stage
 from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, changes
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
-MAX_ESCALATION = 2
 MAX_TEXT = 20_000  # characters of one note, reply or reason
 _TIMELINE = table_of(TimelineEntry)
 # Built once: every command runs it, and building it cost more than running it.

@@ -8,11 +8,11 @@ from sqlmodel import Session, col, select
 from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket, TimelineKind, VerifyOutcome
+from cxdesk.models.tickets import MAX_ESCALATION
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import ExpireFollowup, RecordFollowupAnswer
 from cxdesk.workflow.loop.opening import raise_priority
 from cxdesk.workflow.loop.unit import (
-    MAX_ESCALATION,
     Acting,
     own_unit,
     reopen_work,

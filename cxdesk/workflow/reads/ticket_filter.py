@@ -10,10 +10,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, nulls_last
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from cxdesk.models import Stage, Ticket
-from cxdesk.models.tickets import OPEN_TICKET
+from cxdesk.models.tickets import ESCALATED, OPEN_TICKET
 from cxdesk.workflow.reads.search import Search
 
 
@@ -71,6 +74,28 @@ def order_of(f: TicketFilter) -> tuple[Any, ...]:
             return (nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
 
 
+class Unindexed(FunctionElement[Any]):
+    """A column's value that SQLite hands to no index or virtual table to search by
+    (`+column`), so that it searches by the other terms; the column itself elsewhere."""
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type  # compared as the column is: its values bound alike
+
+
+@compiles(Unindexed)
+def _render_unindexed(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(Unindexed, "sqlite")
+def _render_unindexed_sqlite(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
 # Any select of tickets: `filtered` narrows it and hands back the same kind of statement.
 _Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
 
@@ -84,13 +109,17 @@ def filtered(statement: _Statement, f: TicketFilter) -> _Statement:
         case View.UNASSIGNED:
             statement = statement.where(col(Ticket.assignee).is_(None), OPEN_TICKET)
         case View.AT_RISK:
+            # Found in the due times' index from now on, the soonest due first, which are
+            # the first at risk: a capped count stops soon. From the risk times' index, it
+            # went through every ticket ever at risk, breached ones too (80-200 ms on a
+            # million).
             statement = statement.where(
-                col(Ticket.sla_risk_at) <= f.now, col(Ticket.sla_due) >= f.now
+                Unindexed(col(Ticket.sla_risk_at)) <= f.now, col(Ticket.sla_due) >= f.now
             )
         case View.BREACHED:
             statement = statement.where(col(Ticket.sla_due) < f.now)
         case View.ESCALATED:
-            statement = statement.where(col(Ticket.escalation_level) > 0, OPEN_TICKET)
+            statement = statement.where(ESCALATED, OPEN_TICKET)
         case View.VERIFYING:
             statement = statement.where(col(Ticket.stage) == Stage.VERIFY)
     if f.queues is not None:

@@ -29,6 +29,7 @@ from cxdesk.models import Ticket
 from cxdesk.workflow.reads.ticket_filter import (
     Sort,
     TicketFilter,
+    Unindexed,
     few_tickets_pass,
     filtered,
     order_of,
@@ -156,7 +157,7 @@ def matching(f: TicketFilter, way: Way) -> SelectOfScalar[Any]:
     within = bounds.subquery("bounds")
     sifted = walked.where(
         _INDEX.c.rowid.between(within.c.first, within.c.last),
-        _Unindexed(_INDEX.c.rowid).in_(passing),
+        Unindexed(_INDEX.c.rowid).in_(passing),  # FTS5 would look each id up anew
     )
     if rest is None:
         return sifted
@@ -243,20 +244,6 @@ class _InIndex(FunctionElement[bool]):
         super().__init__(literal(phrases.fts5()))
 
 
-class _Unindexed(FunctionElement[int]):
-    """`+column`: its value, which SQLite hands to no index or virtual table to search by
-    (FTS5 would look each id of an IN up in the index anew)."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "unindexed"
-
-
 @compiles(_InIndex)
 def _render_in_index(element: _InIndex, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{SEARCH_TABLE} MATCH {compiler.process(element.clauses, **kw)}"
-
-
-@compiles(_Unindexed)
-def _render_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
