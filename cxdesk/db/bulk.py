@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.orm import Session
 
 from cxdesk.db.engine import json_text
 from cxdesk.db.write_plans import insert_plan, update_plan
@@ -57,7 +58,9 @@ class KeyedQuery:
     The keys go in one bound value on PostgreSQL (an array) and, past a few, on SQLite (a
     JSON array): ingest looks up a batch's tens of thousands at once, and as chunks of an
     IN list SQLAlchemy's binding of each would cost more than the database's search. A few
-    keys are a plain IN list on SQLite, where the JSON array costs more than the search."""
+    keys are a plain IN list on SQLite, where the JSON array costs more than the search.
+    SQLite's JSON functions end a text at a NUL, so past a few keys none may hold one (every
+    caller's are numbers or cleaned ids)."""
 
     def __init__(self, column: Any, build: Callable[[ColumnElement[bool]], Executable]) -> None:
         """`build` makes the statement from the condition on `column`; its other bound
@@ -67,16 +70,19 @@ class KeyedQuery:
         self._built: dict[tuple[str, bool], Executable] = {}
 
     def execute(
-        self, connection: Connection, keys: Iterable[Any], **values: Any
+        self, runner: Connection | Session, keys: Iterable[Any], **values: Any
     ) -> Result[*tuple[Any, ...]]:
-        """The statement run for `keys` (each once: duplicates are dropped)."""
+        """The statement run for `keys` (each once: duplicates are dropped) on a connection,
+        or through an ORM session, which flushes what it holds first and brings the objects
+        it holds up to date with what the statement changed."""
         unique = list(set(keys))
-        form = (connection.dialect.name, len(unique) > FEW_KEYS)
+        dialect = runner.dialect if isinstance(runner, Connection) else runner.get_bind().dialect
+        form = (dialect.name, len(unique) > FEW_KEYS)
         statement = self._built.get(form)
         if statement is None:
             statement = self._built[form] = self.build(self._one_of(*form))
         bound = json_text(unique) if form == ("sqlite", True) else unique
-        return connection.execute(statement, {KEYS: bound, **values})
+        return runner.execute(statement, {KEYS: bound, **values})
 
     def _one_of(self, dialect: str, many: bool) -> ColumnElement[bool]:
         column = self.column

@@ -53,10 +53,9 @@ def write_quarantine(
     )
     if not refused and session.exec(unresolved.limit(1)).first() is None:
         return  # the everyday case: nothing to store, nothing of this source to resolve
-    connection = session.connection()
     lines = {q["line"] for q in refused} | set(accepted_lines)
     already: dict[int, list[int]] = {}
-    for line, number in _ENTRIES_OF_LINES.execute(connection, lines, source=source):
+    for line, number in _ENTRIES_OF_LINES.execute(session, lines, source=source):
         already.setdefault(line, []).append(number)
     fresh = [q for q in refused if q["line"] not in already]
     if fresh:
@@ -76,4 +75,8 @@ def write_quarantine(
             )
     fixed = [number for line in accepted_lines for number in already.get(line, [])]
     if fixed:
-        _RESOLVE.execute(connection, fixed, at=at)
+        _RESOLVE.execute(session, fixed, at=at)
+        resolved = set(fixed)
+        for held in list(session.identity_map.values()):  # the session's copies, read again
+            if isinstance(held, QuarantinedRecord) and held.id in resolved:
+                session.expire(held)
