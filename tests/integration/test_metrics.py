@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
@@ -245,3 +246,23 @@ def test_periods_and_scope_narrow_the_tickets(fixture: Database) -> None:
         )
         elsewhere = metrics.Period(queues=("aftersales",))
         assert metrics.drivers_report(session, elsewhere) == []
+
+
+def test_the_reports_over_every_ticket_read_columns_not_objects(fixture: Database) -> None:
+    """The SLA and loop reports read a million tickets and their feedback: as ORM objects,
+    building and reading them took four fifths of each (95 and 89 s on the large demo)."""
+    loaded: list[str] = []
+
+    def note(target: object, _context: object) -> None:
+        loaded.append(type(target).__name__)
+
+    for model in (Ticket, FeedbackEvent):
+        sa.event.listen(model, "load", note)
+    try:
+        with fixture.session() as session:
+            assert metrics.sla_report(session, Settings(), metrics.Period(), NOW)
+            assert metrics.loop_report(session, metrics.Period())
+    finally:
+        for model in (Ticket, FeedbackEvent):
+            sa.event.remove(model, "load", note)
+    assert loaded == []
