@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -323,14 +323,13 @@ def _voice(by: str, key: str, rows: Iterable[Any]) -> dict[str, Any]:
 
 def drivers_report(session: Session, period: Period) -> list[dict[str, Any]]:
     """Root-cause drivers by how many tickets they explain, with the cumulative share."""
-    drivers = session.exec(
-        select(Ticket.driver).where(period.tickets(), col(Ticket.driver).is_not(None))
+    counts = session.exec(
+        select(Ticket.driver, func.count())
+        .where(period.tickets(), col(Ticket.driver).is_not(None))
+        .group_by(Ticket.driver)
     ).all()
-    counts: dict[str | None, int] = defaultdict(int)
-    for driver in drivers:
-        counts[driver] += 1
-    total, running, rows = len(drivers), 0, []
-    for driver, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+    total, running, rows = sum(count for _, count in counts), 0, []
+    for driver, count in sorted(counts, key=lambda item: (-item[1], item[0])):
         running += count
         rows.append(
             {
