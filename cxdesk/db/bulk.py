@@ -73,8 +73,8 @@ class KeyedQuery:
         self, runner: Connection | Session, keys: Iterable[Any], **values: Any
     ) -> Result[*tuple[Any, ...]]:
         """The statement run for `keys` (each once: duplicates are dropped) on a connection,
-        or through an ORM session, which flushes what it holds first and brings the objects
-        it holds up to date with what the statement changed."""
+        or through an ORM session, which flushes what it holds first; objects it holds that
+        an update changed are the caller's to expire."""
         unique = list(set(keys))
         dialect = runner.dialect if isinstance(runner, Connection) else runner.get_bind().dialect
         form = (dialect.name, len(unique) > FEW_KEYS)
