@@ -189,6 +189,7 @@ def table(results: dict[str, Any]) -> str:
     add("TUI cursor key, median", "tui", "cursor", "median_ms", unit=" ms")
     add("TUI view switch, median", "tui", "switch_view", "median_ms", unit=" ms")
     add("TUI filter, median", "tui", "apply_filter", "median_ms", unit=" ms")
+    add("TUI dashboard key, median", "tui", "dashboard", "median_ms", unit=" ms")
     swept = results.get("sweep", {}).get("result")
     swept = f"{swept['open_tickets']:,} open" if isinstance(swept, dict) else "open tickets"
     add(f"sweep, {swept}, nothing due", "sweep", "steady_pass", "median_ms", unit=" ms")

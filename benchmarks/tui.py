@@ -5,8 +5,9 @@
 
 Prints JSON: `first_paint` (the real command in a pseudo-terminal, from its start to the
 first ticket row written to the terminal; median and worst of five runs),
-and median / p95 milliseconds for moving the cursor, switching views and applying a filter:
-from the key reaching the app to the first frame that shows the result. Views and filters
+and median / p95 milliseconds for moving the cursor, switching views, applying a filter and
+opening the dashboard: from the key reaching the app to the first frame that shows the
+result (the dashboard: its figures, read on a worker each time it opens). Views and filters
 are timed twice: as used (a page seen before is drawn at once from memory while it is
 fetched again) and, as `…_fresh`, with nothing remembered, so every frame timed shows the
 key's own query. `rare_word` is a word that matches nothing (every ticket scanned): enter
@@ -41,6 +42,7 @@ from textual.widgets import Input
 from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
 from cxdesk.db import Database
+from cxdesk.screens.dashboard import DashboardScreen
 from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket_table import TicketTable
 
@@ -164,6 +166,17 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
                     await app.workers.wait_for_complete()
             return alone, after
 
+        async def open_dashboard() -> list[float]:
+            times = []
+            for _ in range(max(3, rounds // 10)):
+                times += await clock.press(
+                    "d", lambda: isinstance(app.screen, DashboardScreen) and bool(app.screen.board)
+                )
+                await pilot.press("escape")
+                while app.screen is not screen:
+                    await asyncio.sleep(0.01)
+            return times
+
         moves = []
         for n in range(rounds):
             key = "down" if n % 2 == 0 else "up"
@@ -171,6 +184,7 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
         views, fresh_views = await switch_views(True), await switch_views(False)
         filters, fresh_filters = await apply_filters(True), await apply_filters(False)
         rare, after_rare = await rare_words()
+        dashboard = await open_dashboard()
         result.update(
             cursor=summary(moves),
             switch_view=summary(views),
@@ -179,6 +193,7 @@ async def measure(db_path: str, rounds: int) -> dict[str, object]:
             apply_filter_fresh=summary(fresh_filters),
             rare_word=summary(rare),
             after_rare_word=summary(after_rare),
+            dashboard=summary(dashboard),
         )
     return result
 

@@ -108,6 +108,23 @@ OPEN_TICKET = col(Ticket.stage).in_(
     )
 )
 
+# The open tickets' work, for the supervisor's dashboard: its counts by queue and SLA state
+# and by agent and priority are read from this index alone, not from a row for each open
+# ticket (150-230 ms a count on a million tickets, a tenth of them open), and its open
+# problems are sought by kind. Led by the stage, as the other index of open tickets is, so
+# that SQLite, which keeps no statistics here, takes the one that covers the count.
+partial_index(
+    "ix_tickets_open_work",
+    col(Ticket.stage),
+    col(Ticket.kind),
+    col(Ticket.queue_id),
+    col(Ticket.assignee),
+    col(Ticket.priority),
+    col(Ticket.sla_due),
+    col(Ticket.sla_risk_at),
+    where=OPEN_TICKET,
+)
+
 # What the sweep has yet to do, as partial indexes: a pass reads only the tickets whose
 # clock passed a mark it has not acted on, however many tickets are open. The sweep's
 # queries repeat these conditions term for term (SQLite uses a partial index only then).

@@ -28,14 +28,20 @@ def statements_run() -> Iterator[list[tuple[str, Any]]]:
         sa.event.remove(Engine, "before_cursor_execute", note)
 
 
-def scans_of(engine: Engine, ran: list[tuple[str, Any]], table: str) -> list[str]:
-    """The statements of `ran` whose plan scans `table` whole."""
-    scanning = []
+def plans_of(engine: Engine, ran: list[tuple[str, Any]]) -> Iterator[tuple[str, list[str]]]:
+    """Each read or write statement of `ran`, with the steps of its plan."""
     with engine.connect() as connection:
         for statement, bound in ran:
             if not statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH")):
                 continue
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", bound)
-            if any(step.startswith(f"SCAN {table}") for *_, step in plan):
-                scanning.append(statement)
-    return scanning
+            yield statement, [step for *_, step in plan]
+
+
+def scans_of(engine: Engine, ran: list[tuple[str, Any]], table: str) -> list[str]:
+    """The statements of `ran` whose plan scans `table` whole."""
+    return [
+        statement
+        for statement, steps in plans_of(engine, ran)
+        if any(step.startswith(f"SCAN {table}") for step in steps)
+    ]

@@ -11,15 +11,20 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
-from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Stage, Ticket, TicketKind
+from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Ticket, TicketKind
+from cxdesk.models.tickets import OPEN_TICKET
 from cxdesk.workflow.access.org import list_agents
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.insight.metrics import day_starts, rate
 from cxdesk.workflow.loop.assignment import LOAD_WEIGHT
-from cxdesk.workflow.reads.queries import Search, TicketFilter, TicketRow, View, list_tickets
-
-PROBLEMS = Search(terms=(("kind", TicketKind.PROBLEM.value),), words=())
+from cxdesk.workflow.reads.queries import (
+    TicketFilter,
+    TicketRow,
+    View,
+    list_open_problems,
+    list_tickets,
+)
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,7 @@ def build_dashboard(
             session, TicketFilter(View.BREACHED, now=now, queues=scope), limit=10
         ),
         agents=_agent_load(session, viewer, scope),
-        metric_alerts=[
-            row
-            for row in list_tickets(
-                session, TicketFilter(View.ALL, queues=scope, search=PROBLEMS), limit=50
-            )
-            if row.stage != Stage.CLOSED
-        ][:10],
+        metric_alerts=list_open_problems(session, scope, limit=10),
         trend=_trend(session, scope, now, timezone, days),
     )
 
@@ -102,7 +101,7 @@ def _queue_health(
             count(and_(risk <= now, due >= now)),
             count(due.is_(None)),
         )
-        .where(Ticket.stage != Stage.CLOSED)
+        .where(OPEN_TICKET)
         .group_by(Ticket.queue_id)
     )
     if scope is not None:
@@ -145,7 +144,7 @@ def open_loads(
     with `queues`, only the tickets of those (what the viewer may see)."""
     loads: dict[str, tuple[int, int]] = {}
     query = select(Ticket.assignee, Ticket.priority, func.count()).where(
-        Ticket.stage != Stage.CLOSED, col(Ticket.assignee).is_not(None)
+        OPEN_TICKET, col(Ticket.assignee).is_not(None)
     )
     if queues is not None:
         query = query.where(col(Ticket.queue_id).in_(sorted(set(queues))))

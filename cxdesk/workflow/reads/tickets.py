@@ -14,7 +14,8 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
-from cxdesk.models import Customer, Ticket
+from cxdesk.models import Customer, Ticket, TicketKind
+from cxdesk.models.tickets import OPEN_TICKET
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.reads.interrupt import Interrupter
@@ -34,6 +35,7 @@ __all__ = [
     "View",
     "count_tickets",
     "default_sort",
+    "list_open_problems",
     "list_tickets",
     "read_ticket_count",
     "read_ticket_page",
@@ -130,6 +132,23 @@ def list_tickets(
         return [_row(values) for values in session.exec(statement)]
 
     return finding(session, f, page)
+
+
+def list_open_problems(
+    session: Session, queues: tuple[str, ...] | None, *, limit: int
+) -> list[TicketRow]:
+    """The open problems of `queues` (None: every queue), the newest first: few of a million
+    tickets, sought by their kind among the open ones (`ix_tickets_open_work`)."""
+    statement = (
+        select_columns(*_ROW_COLUMNS)
+        .join(Customer, isouter=True)
+        .where(col(Ticket.kind) == TicketKind.PROBLEM, OPEN_TICKET)
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    if queues is not None:
+        statement = statement.where(col(Ticket.queue_id).in_(queues))
+    return [_row(values) for values in session.exec(statement)]
 
 
 def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) -> int:
