@@ -21,14 +21,13 @@ from cxdesk.config import Settings
 from cxdesk.models import (
     Customer,
     FeedbackEvent,
-    Stage,
-    Ticket,
     TicketKind,
 )
 from cxdesk.workflow.insight.metrics import day_starts
 from cxdesk.workflow.insight.rollup_windows import window_counts
 from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
 from cxdesk.workflow.loop.problem_figures import csat_of, nps_of
+from cxdesk.workflow.loop.problem_opening import open_problem_watching
 from cxdesk.workflow.loop.rollups import ZERO, Counts
 from cxdesk.workflow.loop.service import TicketService
 
@@ -215,14 +214,7 @@ def fire_metric_alerts(
     settings = service.settings
     fired = []
     for alert in alerts:
-        open_problem = session.exec(
-            select(Ticket.id).where(
-                Ticket.kind == TicketKind.PROBLEM,
-                Ticket.rule == alert.key,
-                Ticket.stage != Stage.CLOSED,
-            )
-        ).first()
-        if open_problem is not None:
+        if open_problem_watching(session, alert.key) is not None:
             continue
         service.handle(
             OpenTicket(

@@ -13,7 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
-from cxdesk.models import ProblemScope, Stage, Ticket, TicketKind, VerifyOutcome
+from cxdesk.models import ProblemScope, Ticket, TicketKind, VerifyOutcome
+from cxdesk.models.tickets import OPEN_TICKET
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.loop.commands import VerifyProblem
 from cxdesk.workflow.loop.problem_figures import measure
@@ -72,7 +73,7 @@ def read_open_drivers(db: Database, viewer: Actor, limit: int = 50) -> list[tupl
         select(Ticket.driver, count)
         .where(
             Ticket.kind == TicketKind.CASE,
-            Ticket.stage != Stage.CLOSED,
+            OPEN_TICKET,
             col(Ticket.driver).is_not(None),
         )
         .group_by(col(Ticket.driver))

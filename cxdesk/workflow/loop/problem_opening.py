@@ -9,7 +9,8 @@ from sqlmodel import Session, select
 
 from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
-from cxdesk.models import Priority, Stage, Ticket, TicketKind
+from cxdesk.models import Priority, Ticket, TicketKind
+from cxdesk.models.tickets import OPEN_TICKET
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
 from cxdesk.workflow.loop.desk_commands import OpenProblem
@@ -18,6 +19,15 @@ from cxdesk.workflow.loop.problem_figures import BY_HAND, measure
 from cxdesk.workflow.loop.unit import Acting, optional_text, own_unit, queue_of, utcnow
 
 MAX_SCOPE_VALUE = 128  # a driver or touchpoint, as long as a ticket's may be
+
+
+def open_problem_watching(session: Session, rule: str) -> int | None:
+    """The open problem watching `rule` (a metric alert's key, or the driver or touchpoint
+    one was opened for by hand), if any: sought by kind among the open tickets, where
+    "not closed" read every ticket (180 ms on a million, under the write lock)."""
+    return session.exec(
+        select(Ticket.id).where(Ticket.kind == TicketKind.PROBLEM, OPEN_TICKET, Ticket.rule == rule)
+    ).first()
 
 
 def open_problem(acting: Acting, command: OpenProblem, session: Session | None) -> Ticket:
@@ -49,11 +59,7 @@ def open_problem(acting: Acting, command: OpenProblem, session: Session | None) 
         queue = queue_of(acting, unit, command.queue or acting.settings.metric_alerts.queue)
         acting.who(unit).authorize("open_problem", queue.team_id, "a new problem")
         rule = f"problem:{command.dimension}:{value}"[:128]
-        already = unit.exec(
-            select(Ticket.id).where(
-                Ticket.kind == TicketKind.PROBLEM, Ticket.rule == rule, Ticket.stage != Stage.CLOSED
-            )
-        ).first()
+        already = open_problem_watching(unit, rule)
         if already is not None:
             raise WorkflowError(
                 say(
