@@ -1,7 +1,7 @@
 """Ingest speed: events per second through `cxdesk ingest` against a raw sqlite3 executemany.
 
     python benchmarks/ingest.py [--events 200000] [--customers 50000] [--seed 1] [--rounds 3]
-                                [--alert-heavy]
+                                [--alert-heavy] [--postgres URL]
 
 Generates a JSON Lines feed (Chinese and English comments; about two events in five alert
 under the default rules; with --alert-heavy, 55 % alert, all of them from a third of the
@@ -17,12 +17,18 @@ shared machine. Each database is deleted once measured: left on disk, their page
 being written back slowed the raw runs after them, which flattered the ratio. Prints the
 medians of the rounds (rates and ratio), each round, the peak memory of the ingesting
 process, and the ingest summary as JSON. `run()` does the same for a caller.
+
+With `--postgres URL` (a PostgreSQL server cxdesk can reach, e.g.
+`postgresql+psycopg://postgres@127.0.0.1:5432/test`), each round also ingests the feed into
+a fresh database created on that server for the round and dropped after it, in a fresh
+process, right after the SQLite ingest: `postgres_ratio` is its rate over SQLite's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -31,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -184,11 +192,16 @@ def raw_rate_in_fresh_process(feed: Path, workdir: Path) -> tuple[float, float]:
 
 
 def timed_ingest(
-    feed: Path, workdir: Path, settings: Settings, batch: int | None = None
+    feed: Path,
+    workdir: Path,
+    settings: Settings,
+    batch: int | None = None,
+    url: str | None = None,
 ) -> tuple[float, IngestSummary, Database]:
-    """Events per second of one ingest of `feed` into a fresh database in `workdir` under
-    `settings`, in transactions of `batch` records (ingest's default without), its summary,
-    and the database, still open for the caller to read and dispose."""
+    """Events per second of one ingest of `feed` into a fresh database (an SQLite file in
+    `workdir`, or the empty database at `url`) under `settings`, in transactions of `batch`
+    records (ingest's default without), its summary, and the database, still open for the
+    caller to read and dispose."""
     # Imported here, not by the raw runs' process, which measures sqlite3 alone.
     from cxdesk.db import Database
     from cxdesk.workflow.access.org import sync_org
@@ -196,7 +209,7 @@ def timed_ingest(
     from cxdesk.workflow.intake.ingest import Ingestor
     from cxdesk.workflow.ops.schema import upgrade_database
 
-    db = Database.open(str(workdir / "cxdesk.db"), must_exist=False)
+    db = Database.open(url or str(workdir / "cxdesk.db"), must_exist=False)
     upgrade_database(db)
     with db.write() as session:
         sync_org(session, settings)
@@ -209,20 +222,53 @@ def timed_ingest(
     return summary.read / (time.perf_counter() - started), summary, db
 
 
-def ingest_rate(feed: Path, workdir: Path, batch: int | None = None) -> tuple[float, dict]:
-    """Events per second of one ingest into a fresh database in `workdir`, and its summary."""
+def ingest_rate(
+    feed: Path, workdir: Path, batch: int | None = None, url: str | None = None
+) -> tuple[float, dict]:
+    """Events per second of one ingest into a fresh database (in `workdir`, or at `url`), and
+    its summary."""
     from cxdesk.config import Settings
 
-    rate, summary, db = timed_ingest(feed, workdir, Settings(), batch)
+    rate, summary, db = timed_ingest(feed, workdir, Settings(), batch, url)
     db.dispose()
     return rate, summary.as_dict()
 
 
-def ingest_in_fresh_process(feed: Path, workdir: Path, batch: int | None = None) -> dict:
+def ingest_in_fresh_process(
+    feed: Path, workdir: Path, batch: int | None = None, url: str | None = None
+) -> dict:
     command = [sys.executable, __file__, "--ingest", str(feed), str(workdir)]
     if batch is not None:
         command += ["--batch", str(batch)]
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    env = None
+    if url is not None:  # its audit key is kept with the round's files, not the user's
+        command += ["--db", url]
+        env = {**os.environ, "XDG_CONFIG_HOME": str(workdir)}
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out)
+
+
+@contextmanager
+def scratch_postgres(server: str) -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL server `server` names, dropped
+    when the block ends."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    name = f"cxdesk_ingest_bench_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 def run(
@@ -231,6 +277,7 @@ def run(
     seed: int = 1,
     rounds: int = 3,
     alert_heavy: bool = False,
+    postgres: str | None = None,
 ) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         feed = Path(tmp) / "feed.jsonl"
@@ -250,6 +297,17 @@ def run(
                     "ratio_json": ingest["rate"] / raw_json,
                 }
             )
+            if postgres is not None:
+                with scratch_postgres(postgres) as url:
+                    pg = ingest_in_fresh_process(feed, workdir, url=url)
+                ratio = pg["rate"] / ingest["rate"]
+                results[-1] |= {"postgres": pg["rate"], "postgres_ratio": ratio}
+    on_postgres = {}
+    if postgres is not None:
+        on_postgres = {
+            "postgres_events_per_s": round(statistics.median(r["postgres"] for r in results)),
+            "postgres_ratio": round(statistics.median(r["postgres_ratio"] for r in results), 3),
+        }
     return {
         "events": events,
         "feed": "alert-heavy" if alert_heavy else "default",
@@ -263,9 +321,18 @@ def run(
                 "raw": round(r["raw"]),
                 "ratio": round(r["ratio"], 3),
                 "ratio_to_raw_with_json": round(r["ratio_json"], 3),
+                **(
+                    {
+                        "postgres": round(r["postgres"]),
+                        "postgres_ratio": round(r["postgres_ratio"], 3),
+                    }
+                    if "postgres" in r
+                    else {}
+                ),
             }
             for r in results
         ],
+        **on_postgres,
         "ingest_peak_rss_mb": round(max(r["peak_rss_mb"] for r in results), 1),
         "summary": results[0]["summary"],
     }
@@ -280,17 +347,23 @@ def main() -> None:
     parser.add_argument("--alert-heavy", action="store_true", help="55 %% of the events alert")
     parser.add_argument("--raw", nargs=2, metavar=("FEED", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--ingest", nargs=2, metavar=("FEED", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also ingest into a scratch database on this server"
+    )
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)  # with --ingest
+    parser.add_argument("--db", help=argparse.SUPPRESS)  # with --ingest: a PostgreSQL database
     args = parser.parse_args()
     if args.raw:  # the raw rate alone, for run()'s fresh process
         print(json.dumps(raw_rate(Path(args.raw[0]), Path(args.raw[1]))))
         return
     if args.ingest:  # one ingest alone, for run()'s fresh process
-        rate, summary = ingest_rate(Path(args.ingest[0]), Path(args.ingest[1]), args.batch)
+        rate, summary = ingest_rate(Path(args.ingest[0]), Path(args.ingest[1]), args.batch, args.db)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # to the ingest's end
         print(json.dumps({"rate": rate, "summary": summary, "peak_rss_mb": rss}))
         return
-    result = run(args.events, args.customers, args.seed, args.rounds, args.alert_heavy)
+    result = run(
+        args.events, args.customers, args.seed, args.rounds, args.alert_heavy, args.postgres
+    )
     json.dump(result, sys.stdout, indent=2)
     print()
 

@@ -3,10 +3,11 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000] [--http-events 100000]
-                             [--demo-large]
+                             [--demo-large] [--postgres URL]
                              [--only ingest,http_ingest,tui,sweep,compare,audit,…]
 
-- ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany;
+- ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany (with
+  --postgres, also into a scratch database on that PostgreSQL server, against SQLite);
 - http_ingest: benchmarks/http_ingest.py, the same feed posted to `cxdesk serve` in
   requests of 1,000 events against `cxdesk ingest` of the file;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
     if "ingest" in only:
-        out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events))
+        on_postgres = ["--postgres", args.postgres] if args.postgres else []
+        out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events), *on_postgres)
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
@@ -180,6 +182,7 @@ def table(results: dict[str, Any]) -> str:
     )
     add("raw sqlite3 executemany", "ingest", "raw_sqlite_rows_per_s", unit=" rows/s")
     add("ingest / raw sqlite", "ingest", "ratio")
+    add("ingest on PostgreSQL / on SQLite", "ingest", "postgres_ratio")
     posted = results.get("http_ingest", {}).get("result")
     posted = f"{posted['events']:,} events" if isinstance(posted, dict) else "events"
     add(f"ingest over HTTP, {posted}", "http_ingest", "http_events_per_s", unit=" events/s")
@@ -243,6 +246,7 @@ def main() -> None:
     parser.add_argument("--http-events", type=int, default=100_000, help="HTTP ingest feed size")
     parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
     parser.add_argument("--demo-large", action="store_true", help="demo: also the large one")
+    parser.add_argument("--postgres", metavar="URL", help="ingest: also on this server")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     args = parser.parse_args()
     args.large_db, args.sweep_db = args.large_db.resolve(), args.sweep_db.resolve()
