@@ -24,6 +24,7 @@ from cxdesk.workflow.reads.queries import (
 from cxdesk.workflow.reads.ticket_filter import filtered
 from cxdesk.workflow.reads.word_ways import Way, matching, within_steps
 from tests.conftest import DEMO_NOW
+from tests.integration.query_plans import plans_of, statements_run
 
 ME = "liu.yang"  # an agent with open tickets in the small demo
 
@@ -282,4 +283,31 @@ def test_escalated_and_at_risk_views_list_their_tickets_by_the_seeking_index(
                 in plans[View.ESCALATED]
             ), plans
             assert "ix_tickets_sla_due (sla_due>?)" in plans[View.AT_RISK], plans
+    db.dispose()
+
+
+def test_the_views_never_read_their_tickets_through_the_index_of_the_open_work(
+    demo_copy: str,
+) -> None:
+    """The dashboard's index of the tickets not closed is for its counts alone: SQLite, which
+    keeps no statistics, took it for the escalated view filtered by a kind and a stage (0.3 ->
+    42 ms on a million tickets) and for mine and unassigned filtered by a stage. The views
+    name the open stages, which never let it be used, whatever the filter."""
+    db = Database.open(demo_copy)
+    if not db.is_sqlite:
+        pytest.skip("SQLite's plan; PostgreSQL's planner has the tables' sizes")
+    filters = ("", "kind:case stage:verify", "stage:new", "queue:vip", "priority:P1 kind:case")
+    with db.session() as session, statements_run() as ran:
+        for view, text in itertools.product(View, filters):
+            f = TicketFilter(view=view, me="li.na", now=DEMO_NOW, search=Search.parse(text))
+            list_tickets(session, f, limit=20)
+            count_tickets(session, f, cap=1000)
+    assert len(ran) >= len(View) * len(filters) * 2
+    through = [
+        (statement, step)
+        for statement, steps in plans_of(db.engine, ran)
+        for step in steps
+        if "ix_tickets_open_work" in step
+    ]
+    assert through == []
     db.dispose()

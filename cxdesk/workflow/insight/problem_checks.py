@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
 from cxdesk.models import ProblemScope, Ticket, TicketKind, VerifyOutcome
-from cxdesk.models.tickets import OPEN_TICKET
+from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.access.permissions import Actor, visible_queues
 from cxdesk.workflow.loop.commands import VerifyProblem
 from cxdesk.workflow.loop.problem_figures import measure
@@ -73,7 +73,7 @@ def read_open_drivers(db: Database, viewer: Actor, limit: int = 50) -> list[tupl
         select(Ticket.driver, count)
         .where(
             Ticket.kind == TicketKind.CASE,
-            OPEN_TICKET,
+            NOT_CLOSED,
             col(Ticket.driver).is_not(None),
         )
         .group_by(col(Ticket.driver))

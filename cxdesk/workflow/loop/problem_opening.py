@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import Priority, Ticket, TicketKind
-from cxdesk.models.tickets import OPEN_TICKET
+from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import OpenTicket, ScopeSpec
 from cxdesk.workflow.loop.desk_commands import OpenProblem
@@ -23,10 +23,11 @@ MAX_SCOPE_VALUE = 128  # a driver or touchpoint, as long as a ticket's may be
 
 def open_problem_watching(session: Session, rule: str) -> int | None:
     """The open problem watching `rule` (a metric alert's key, or the driver or touchpoint
-    one was opened for by hand), if any: sought by kind among the open tickets, where
-    "not closed" read every ticket (180 ms on a million, under the write lock)."""
+    one was opened for by hand), if any: sought by kind in the index of the tickets not
+    closed, whose condition the statement repeats; with the stage bound, SQLite read every
+    ticket (180 ms on a million, under the write lock)."""
     return session.exec(
-        select(Ticket.id).where(Ticket.kind == TicketKind.PROBLEM, OPEN_TICKET, Ticket.rule == rule)
+        select(Ticket.id).where(Ticket.kind == TicketKind.PROBLEM, NOT_CLOSED, Ticket.rule == rule)
     ).first()
 
 

@@ -32,7 +32,7 @@ from cxdesk.models import (
     TicketLink,
     TimelineKind,
 )
-from cxdesk.models.tickets import OPEN_TICKET
+from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.loop.commands import LinkCases, ScopeSpec
@@ -140,7 +140,7 @@ def open_case_facts(session: Session, team_id: str, since: datetime | None) -> d
         .join(Customer, col(Customer.id) == Ticket.customer_id, isouter=True)
         .where(
             Ticket.kind == TicketKind.CASE,
-            OPEN_TICKET,
+            NOT_CLOSED,
             Queue.team_id == team_id,
         )
     )

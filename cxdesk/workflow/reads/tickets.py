@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from cxdesk.db import Database
 from cxdesk.models import Customer, Ticket, TicketKind
-from cxdesk.models.tickets import OPEN_TICKET
+from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import select_columns
 from cxdesk.workflow.reads.interrupt import Interrupter
@@ -138,17 +138,18 @@ def list_open_problems(
     session: Session, queues: tuple[str, ...] | None, *, limit: int
 ) -> list[TicketRow]:
     """The open problems of `queues` (None: every queue), the newest first: few of a million
-    tickets, sought by their kind among the open ones (`ix_tickets_open_work`)."""
+    tickets, sought by their kind in the index of the tickets not closed. All of them are
+    read and the newest kept here: asked for the newest in order, PostgreSQL walked the
+    ticket ids backwards through every problem ever opened."""
     statement = (
         select_columns(*_ROW_COLUMNS)
         .join(Customer, isouter=True)
-        .where(col(Ticket.kind) == TicketKind.PROBLEM, OPEN_TICKET)
-        .order_by(col(Ticket.id).desc())
-        .limit(limit)
+        .where(col(Ticket.kind) == TicketKind.PROBLEM, NOT_CLOSED)
     )
     if queues is not None:
         statement = statement.where(col(Ticket.queue_id).in_(queues))
-    return [_row(values) for values in session.exec(statement)]
+    rows = sorted(session.exec(statement), key=lambda values: values[0], reverse=True)
+    return [_row(values) for values in rows[:limit]]
 
 
 def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) -> int:
