@@ -108,10 +108,11 @@ OPEN_TICKET = col(Ticket.stage).in_(
     )
 )
 
-# A ticket not closed, written as such into the statement: the condition of the partial
-# index of the open tickets' work below, which SQLite uses only for a statement that repeats
-# it term for term. The queue's views name the open stages instead (`OPEN_TICKET`), so that
-# they never take it for their own indexes, which find far fewer tickets.
+# A ticket not closed: the condition of the partial index of the open tickets' work below,
+# written into the statement. SQLite takes that index for any statement that says the stage
+# is not 'closed', bound or written: the views name the open stages instead (`OPEN_TICKET`),
+# and the lookups that must seek by something else (a customer's open case, the cases of a
+# window) compare the stage unindexed.
 NOT_CLOSED = col(Ticket.stage) != bindparam(
     "closed_stage", Stage.CLOSED.value, literal_execute=True
 )

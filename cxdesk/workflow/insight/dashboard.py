@@ -15,7 +15,7 @@ from cxdesk.models import Agent, AgentTeam, FeedbackEvent, Queue, Ticket, Ticket
 from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.access.org import list_agents
 from cxdesk.workflow.access.permissions import Actor, visible_queues
-from cxdesk.workflow.basics.statements import select_columns
+from cxdesk.workflow.basics.statements import Unindexed, select_columns
 from cxdesk.workflow.insight.metrics import day_starts, rate
 from cxdesk.workflow.loop.assignment import LOAD_WEIGHT
 from cxdesk.workflow.reads.queries import (
@@ -25,7 +25,6 @@ from cxdesk.workflow.reads.queries import (
     list_open_problems,
     list_tickets,
 )
-from cxdesk.workflow.reads.ticket_filter import Unindexed
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from cxdesk.errors import NotFound
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.models.base import table_of
 from cxdesk.workflow.basics.refs import parse_ref, ticket_ref
-from cxdesk.workflow.basics.statements import select_columns
+from cxdesk.workflow.basics.statements import Unindexed, select_columns
 from cxdesk.workflow.intake.cases import Case
 from cxdesk.workflow.intake.event_fields import CUSTOMER_FIELDS
 
@@ -51,11 +51,18 @@ _CUSTOMERS = KeyedQuery(
 )
 # Locked for the batch. Plain columns, not ORM objects: the session's identity map must not
 # hold copies that the batch's bulk UPDATE would leave stale for the service's commands.
+# Sought by customer: the stage is compared unindexed, or SQLite, seeing the closed stage
+# bound, read every open case through the index of the tickets not closed (150-200 ms a
+# batch on a million tickets, where the customers' index takes under a millisecond).
 _OPEN_CASES = KeyedQuery(
     _tickets.customer_id,
     lambda keys_in: (
         select_columns(*_CASE_COLUMNS)
-        .where(keys_in, _tickets.kind == TicketKind.CASE, _tickets.stage != Stage.CLOSED)
+        .where(
+            keys_in,
+            _tickets.kind == TicketKind.CASE,
+            Unindexed(_tickets.stage) != Stage.CLOSED,
+        )
         .order_by(_tickets.id)
         .with_for_update()
     ),

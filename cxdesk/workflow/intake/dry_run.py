@@ -8,12 +8,13 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TextIO
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import Customer, FeedbackEvent, Stage, Ticket, TicketKind
 from cxdesk.workflow.basics.refs import ticket_ref
+from cxdesk.workflow.basics.statements import Unindexed
 from cxdesk.workflow.intake.batch_reads import existing_tickets, followup_target
 from cxdesk.workflow.intake.events import ValidEvent
 from cxdesk.workflow.intake.readers import read_csv, read_jsonl
@@ -141,7 +142,7 @@ def _lookup(session: Session | None, customer_id: str) -> tuple[str | None, _Cas
         select(Ticket.id, Ticket.priority).where(
             Ticket.customer_id == customer_id,
             Ticket.kind == TicketKind.CASE,
-            Ticket.stage != Stage.CLOSED,
+            Unindexed(col(Ticket.stage)) != Stage.CLOSED,  # sought by customer (see batch_reads)
         )
     ).first()
     tier = customer.tier if customer else None

@@ -34,7 +34,7 @@ from cxdesk.models import (
 )
 from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.refs import ticket_ref
-from cxdesk.workflow.basics.statements import select_columns
+from cxdesk.workflow.basics.statements import Unindexed, select_columns
 from cxdesk.workflow.loop.commands import LinkCases, ScopeSpec
 from cxdesk.workflow.loop.unit import Acting, Work, own_unit, ticket_work
 
@@ -138,14 +138,14 @@ def open_case_facts(session: Session, team_id: str, since: datetime | None) -> d
         )
         .join(Queue, col(Queue.id) == Ticket.queue_id)
         .join(Customer, col(Customer.id) == Ticket.customer_id, isouter=True)
-        .where(
-            Ticket.kind == TicketKind.CASE,
-            NOT_CLOSED,
-            Queue.team_id == team_id,
-        )
+        .where(Ticket.kind == TicketKind.CASE, Queue.team_id == team_id)
     )
-    if since is not None:
-        statement = statement.where(col(Ticket.opened_at) >= since)
+    if since is None:  # every open case of the team, found by kind among the open work
+        statement = statement.where(NOT_CLOSED)
+    else:  # the window's cases, found by when they opened (a metric alert's day or week)
+        statement = statement.where(
+            col(Ticket.opened_at) >= since, Unindexed(col(Ticket.stage)) != Stage.CLOSED
+        )
     cases = session.exec(statement).all()
     touchpoints: dict[int, set[str]] = defaultdict(set)
     drivers: dict[int, set[str]] = defaultdict(set)

@@ -10,13 +10,11 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, nulls_last
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from cxdesk.models import Stage, Ticket
 from cxdesk.models.tickets import ESCALATED, OPEN_TICKET
+from cxdesk.workflow.basics.statements import Unindexed
 from cxdesk.workflow.reads.search import Search
 
 
@@ -72,28 +70,6 @@ def order_of(f: TicketFilter) -> tuple[Any, ...]:
             return (col(Ticket.priority), nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
         case Sort.SLA:
             return (nulls_last(col(Ticket.sla_due).asc()), col(Ticket.id))
-
-
-class Unindexed(FunctionElement[Any]):
-    """A column's value that SQLite hands to no index or virtual table to search by
-    (`+column`), so that it searches by the other terms; the column itself elsewhere."""
-
-    inherit_cache = True
-    name = "unindexed"
-
-    def __init__(self, column: Any) -> None:
-        super().__init__(column)
-        self.type = column.type  # compared as the column is: its values bound alike
-
-
-@compiles(Unindexed)
-def _render_unindexed(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(Unindexed, "sqlite")
-def _render_unindexed_sqlite(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
 
 
 # Any select of tickets: `filtered` narrows it and hands back the same kind of statement.

@@ -26,10 +26,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from cxdesk.db.search_index import SEARCH_TABLE, Phrases
 from cxdesk.models import Ticket
+from cxdesk.workflow.basics.statements import Unindexed
 from cxdesk.workflow.reads.ticket_filter import (
     Sort,
     TicketFilter,
-    Unindexed,
     few_tickets_pass,
     filtered,
     order_of,
