@@ -3,11 +3,17 @@ schedules the follow-up survey) and reopening."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import Connection
 from sqlmodel import Session
 
+from cxdesk.db import insert_rows
 from cxdesk.errors import WorkflowError
 from cxdesk.i18n import say
-from cxdesk.models import FollowUp, Stage, Ticket, TicketKind, TimelineKind
+from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket, TicketKind, TimelineKind
+from cxdesk.models.base import table_of
+from cxdesk.models.tickets import new_reply_token
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.desk_commands import (
     RESOLUTION_CODES,
@@ -21,6 +27,8 @@ from cxdesk.workflow.loop.escalation import escalate_due_breaches
 from cxdesk.workflow.loop.problem_verify import start_verification, stop_verification
 from cxdesk.workflow.loop.stages import resume_stage
 from cxdesk.workflow.loop.unit import Acting, optional_text, reopen_work, required_text, work_on
+
+_FOLLOWUPS = table_of(FollowUp)
 
 
 def pend(acting: Acting, command: Pend, session: Session | None) -> Ticket:
@@ -98,17 +106,32 @@ def resolve(acting: Acting, command: Resolve, session: Session | None) -> Ticket
             ),
         )
         if ticket.kind == TicketKind.CASE:
-            work.session.add(
-                FollowUp(
-                    ticket_id=command.ticket_id,
-                    send_at=work.at,
-                    next_attempt_at=work.at,  # sent by the sweep if `followup_command` is set
-                    expires_at=work.at + acting.settings.verify.window,
-                )
-            )
+            schedule_followup(work.session.connection(), command.ticket_id, work.at, acting)
         else:  # a problem is verified by its metric, and its cases hear of the fix
             start_verification(acting, work)
     return work.ticket
+
+
+def schedule_followup(connection: Connection, ticket_id: int, at: datetime, acting: Acting) -> None:
+    """The case's follow-up survey, due now (sent by the sweep if `followup_command` is set),
+    written as a row: nothing reads it back in the command, and building and flushing it
+    through the ORM cost a quarter of a resolve."""
+    row = {
+        "ticket_id": ticket_id,
+        "status": FollowUpStatus.SCHEDULED.value,
+        "channel": None,
+        "template": "default",
+        "send_at": at,
+        "sent_at": None,
+        "expires_at": at + acting.settings.verify.window,
+        "answered_at": None,
+        "answer_event_id": None,
+        "reply_token": new_reply_token(),
+        "attempts": 0,
+        "next_attempt_at": at,
+        "reason": None,
+    }
+    insert_rows(connection, _FOLLOWUPS, [row])
 
 
 def reopen(acting: Acting, command: Reopen, session: Session | None) -> Ticket:

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, inspect
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, insert_rows
+from cxdesk.db import Database, insert_rows, update_rows
 from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
@@ -56,6 +56,7 @@ from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, chan
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_TEXT = 20_000  # characters of one note, reply or reason
 _TIMELINE = table_of(TimelineEntry)
+_TICKETS = table_of(Ticket)
 # Built once: every command runs it, and building it cost more than running it.
 _LOCKED_TICKET = (
     select(Ticket)
@@ -276,7 +277,7 @@ def _finish(acting: Acting, cmd: Work) -> None:
     acting.planner.refresh_running_clock(ticket, cmd.queue)
     ticket.version += 1
     ticket.updated_at = cmd.at
-    cmd.session.add(ticket)
+    _write_changes(cmd.session, ticket)
     cmd.detail["state"] = ticket_state(
         ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
     )
@@ -296,6 +297,21 @@ def _finish(acting: Acting, cmd: Work) -> None:
             cmd.at,
             cmd.actor,
         )
+
+
+def _write_changes(session: Session, ticket: Ticket) -> None:
+    """UPDATE the ticket's changed columns as a row, as ingest updates its cases, and mark
+    them stored as the ORM does after a flush (its private step; a test fails should a second
+    UPDATE follow): flushing this one object through the ORM took a fifth of a command."""
+    state = inspect(ticket)
+    values = {
+        name: state.dict[name]
+        for name, before in sorted(state.committed_state.items())
+        if state.dict[name] != before  # SQLite rewrites the index entries of each column set
+    }
+    if values:
+        update_rows(session.connection(), _TICKETS, [{"id": ticket.id, **values}])
+    state._commit_all(state.dict, session.identity_map)
 
 
 def reopen_work(

@@ -1,0 +1,141 @@
+"""What a command writes of its ticket: an opening stores the ticket the command returns, and
+a command sets the columns it changed and no others, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.models import FollowUp, Ticket, TicketKind
+from cxdesk.models.base import table_of
+from cxdesk.workflow.access.staff import add_agent
+from cxdesk.workflow.audit.chain import verify_chain
+from cxdesk.workflow.audit.verify import verify_deep
+from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.desk_commands import Claim, Pend, Resolve, Respond, Resume
+from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+SETTINGS = Settings()
+_tickets = table_of(Ticket)
+
+
+def _stored(db: Database, ticket_id: int) -> dict[str, Any]:
+    with db.session() as session:
+        row = session.connection().execute(sa.select(_tickets).where(_tickets.c.id == ticket_id))
+        return dict(row.one()._mapping)
+
+
+def _as_object(ticket: Ticket) -> dict[str, Any]:
+    return {column.name: getattr(ticket, column.name) for column in _tickets.columns}
+
+
+def _setup(db: Database) -> None:
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+
+
+def _open(service: TicketService, session: Any, title: str = "the parcel came late") -> Ticket:
+    command = OpenTicket(
+        kind=TicketKind.CASE, queue_id="aftersales", priority="P2", title=title, at=T0
+    )
+    return service.handle(command, session)
+
+
+@contextmanager
+def _ticket_updates(db: Database) -> Iterator[list[str]]:
+    """The UPDATE statements the block sends for the tickets table."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE TICKETS"):
+            seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+
+
+def _set_columns(statement: str) -> set[str]:
+    assignments = statement.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+    return {part.split("=")[0].strip().strip('"') for part in assignments.split(",")}
+
+
+def test_an_opened_ticket_is_the_one_stored_and_further_commands_in_its_batch_see_it(
+    db: Database,
+) -> None:
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    ann = TicketService(db, SETTINGS, "ann")
+    with db.write() as session:
+        first = _open(system, session, "第一个 \x1b[2J title")
+        opened = _as_object(first)
+        second = _open(system, session)
+    assert second.id == (first.id or 0) + 1
+    assert _stored(db, first.id or 0) == opened  # every column, as the command returned it
+    with ann.batch([first.id or 0]) as batch:
+        batch_ticket = _open(system, batch.session)
+        claimed = ann.handle(Claim(batch_ticket.id or 0, version=1, at=T0), batch.session)
+        answered = ann.handle(
+            Respond(claimed.id or 0, "您好", version=claimed.version, at=T0), batch.session
+        )
+        kept = _as_object(answered)
+    stored = _stored(db, batch_ticket.id or 0)
+    assert stored == kept and (stored["version"], stored["assignee"]) == (3, "ann")
+    assert stored["first_response_at"] is not None
+    with db.session() as session:
+        assert verify_chain(session).problem is None
+        assert verify_deep(session).problem is None
+
+
+def test_a_command_sets_only_the_columns_it_changed(db: Database) -> None:
+    """SQLite rewrites an index entry for each indexed column an UPDATE sets, changed or not."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    ann = TicketService(db, SETTINGS, "ann")
+    with db.write() as session:
+        ticket_id = _open(system, session).id or 0
+    at = T0 + timedelta(minutes=5)
+    with _ticket_updates(db) as updates:
+        claimed = ann.handle(Claim(ticket_id, version=1, at=at))
+    assert [_set_columns(u) for u in updates] == [{"assignee", "stage", "version", "updated_at"}]
+    with _ticket_updates(db) as updates:
+        pended = ann.handle(
+            Pend(ticket_id, "waiting for the photo", version=claimed.version, at=at)
+        )
+    assert len(updates) == 1 and {"stage", "paused_at", "version"} <= _set_columns(updates[0])
+    assert "assignee" not in _set_columns(updates[0])
+    resumed = ann.handle(Resume(ticket_id, version=pended.version, at=at + timedelta(hours=1)))
+    resolved = ann.handle(
+        Resolve(
+            ticket_id,
+            code="explanation",
+            root_cause="the hub",
+            action="refunded",
+            version=resumed.version,
+            at=at + timedelta(hours=1),
+        )
+    )
+    assert _stored(db, ticket_id) == _as_object(resolved)
+    with db.session() as session:
+        followup = session.exec(select(FollowUp).where(FollowUp.ticket_id == ticket_id)).one()
+    resolved_at = at + timedelta(hours=1)
+    assert (followup.status, followup.send_at, followup.next_attempt_at, followup.attempts) == (
+        "scheduled",
+        resolved_at,
+        resolved_at,
+        0,
+    )
+    assert followup.expires_at == resolved_at + SETTINGS.verify.window
+    assert len(followup.reply_token) == 32 and followup.sent_at is None
