@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.models import FollowUp, Ticket, TicketKind
+from cxdesk.errors import CxdeskError, WorkflowError
+from cxdesk.models import Customer, FollowUp, Ticket, TicketKind
 from cxdesk.models.base import table_of
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.audit.chain import verify_chain
@@ -139,3 +141,101 @@ def test_a_command_sets_only_the_columns_it_changed(db: Database) -> None:
     )
     assert followup.expires_at == resolved_at + SETTINGS.verify.window
     assert len(followup.reply_token) == 32 and followup.sent_at is None
+
+
+def _refused_in_a_savepoint(session: Any, act: Any) -> Any:
+    """Run `act` in a savepoint that a later step of the caller's then refuses."""
+    done = None
+    try:
+        with session.begin_nested():
+            done = act()
+            raise WorkflowError("a later step was refused")
+    except WorkflowError:
+        pass
+    return done
+
+
+def test_a_savepoint_rolled_back_leaves_the_ticket_as_stored(db: Database) -> None:
+    """The ticket a command leaves in the caller's session goes back to its stored values
+    when the caller's savepoint rolls back, as a ticket the ORM flushed does."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    ann = TicketService(db, SETTINGS, "ann")
+    with db.write() as session:
+        ticket_id = _open(system, session).id or 0
+    with ann.batch([ticket_id]) as batch:
+        claimed = _refused_in_a_savepoint(
+            batch.session, lambda: ann.handle(Claim(ticket_id, version=1, at=T0), batch.session)
+        )
+        assert (claimed.version, claimed.assignee, claimed.stage) == (1, None, "new")
+        again = ann.handle(Claim(ticket_id, version=claimed.version, at=T0), batch.session)
+    assert _stored(db, ticket_id) == _as_object(again) and again.version == 2
+
+
+def test_an_opening_rolled_back_gives_its_number_to_the_next(db: Database) -> None:
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    with system.batch(()) as batch:
+        first = _refused_in_a_savepoint(batch.session, lambda: _open(system, batch.session, "1st"))
+        second = _open(system, batch.session, "2nd")
+        assert second.title == "2nd" and first is not second
+    assert _stored(db, second.id or 0)["title"] == "2nd"
+
+
+def test_an_opening_writes_after_what_the_caller_added(db: Database) -> None:
+    """A customer the caller added through the session is written before the ticket that
+    refers to it."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    with system.batch(()) as batch:
+        _open(system, batch.session, "warm-up")  # the queue and the actor are read once
+        batch.session.add(Customer(id="C-NEW", created_at=T0, updated_at=T0))
+        command = OpenTicket(
+            kind=TicketKind.CASE,
+            queue_id="aftersales",
+            priority="P3",
+            title="x",
+            at=T0,
+            customer_id="C-NEW",
+        )
+        opened = system.handle(command, batch.session)
+    assert _stored(db, opened.id or 0)["customer_id"] == "C-NEW"
+
+
+def test_a_refused_opening_takes_no_number(db: Database) -> None:
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    with db.write() as session:
+        before = _open(system, session).id or 0
+    for _ in range(3):
+        with pytest.raises(CxdeskError), db.write() as session:
+            command = OpenTicket(
+                kind=TicketKind.CASE,
+                queue_id="aftersales",
+                priority="P3",
+                title="x",
+                at=datetime(1, 1, 1, tzinfo=UTC),
+            )
+            system.handle(command, session)
+    with db.write() as session:
+        assert _open(system, session).id == before + 1
+
+
+def test_a_refused_command_leaves_nothing_of_its_changes_in_the_batch(db: Database) -> None:
+    """A command refused after it began changing the ticket (a reason too long) changes
+    nothing, though the caller's transaction goes on and commits."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    ann = TicketService(db, SETTINGS, "ann")
+    with db.write() as session:
+        ticket_id = _open(system, session).id or 0
+    claimed = ann.handle(Claim(ticket_id, version=1, at=T0))
+    with ann.batch([ticket_id]) as batch:
+        with pytest.raises(WorkflowError):
+            ann.handle(Pend(ticket_id, "x" * 20_001, version=claimed.version, at=T0), batch.session)
+        answered = ann.handle(
+            Respond(ticket_id, "您好", version=claimed.version, at=T0), batch.session
+        )
+    stored = _stored(db, ticket_id)
+    assert stored == _as_object(answered)
+    assert (stored["stage"], stored["paused_at"], stored["paused_from"]) == ("collect", None, None)

@@ -5,12 +5,11 @@ and the timeline texts of alerts and assignments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from cxdesk.db import insert_rows
@@ -42,6 +41,7 @@ from cxdesk.workflow.loop.unit import (
     queue_of,
     reopen_work,
     work_on,
+    written,
 )
 
 _TICKETS = table_of(Ticket)
@@ -165,11 +165,13 @@ def open_ticket(acting: Acting, command: OpenTicket, session: Session | None) ->
 def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Session) -> Ticket:
     """Open the ticket, its opening authorized by the caller: a case is linked to the open
     problems of its scope; a problem records its scope and links the open cases of it."""
-    at = command.at
+    at = command.at.astimezone(UTC)  # as the ticket's row gives it back
     priority = Priority(command.priority)
     assignee = Assigner(session).pick(
         queue, priority=priority, language=command.language, channel=command.channel
     )
+    clocks = acting.planner.opening_clocks(queue, priority, at)  # refused before a number is
+    session.flush()  # what the row refers to (a customer the caller added) goes first
     connection = session.connection()
     (number,) = allocate_ticket_ids(connection, 1)
     values = opening_row(
@@ -183,14 +185,14 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
         clean_text(command.title)[:500],
         list(command.tags),
         at,
-        acting.planner.opening_clocks(queue, priority, at),
+        clocks,
     )
-    # Inserted as a row, as ingest inserts its cases, and made the session's ticket as though
-    # loaded: the ORM's INSERT … RETURNING cost a third of an opening.
+    # Inserted as a row, as ingest inserts its cases, and taken into the session as the ORM
+    # takes a ticket it has flushed: its INSERT … RETURNING cost a third of an opening.
     insert_rows(connection, _TICKETS, [values])
     ticket = Ticket(**values)
-    make_transient_to_detached(ticket)
     session.add(ticket)
+    written(session, ticket)
     _index(ticket, session)
     record = opening_record(
         queue_id=queue.id,

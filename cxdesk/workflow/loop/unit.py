@@ -239,7 +239,11 @@ def ticket_work(
             if not work.unchanged:
                 _finish(acting, work)
         except Unmeasurable as exc:
+            unit.expire(ticket)
             raise UnusableTicket(f"{ref}: {exc}") from None
+        except BaseException:
+            unit.expire(ticket)  # a refused command's changes never reach the row
+            raise
         hold_notices(unit, acting.settings, work.notices)
 
 
@@ -300,9 +304,10 @@ def _finish(acting: Acting, cmd: Work) -> None:
 
 
 def _write_changes(session: Session, ticket: Ticket) -> None:
-    """UPDATE the ticket's changed columns as a row, as ingest updates its cases, and mark
-    them stored as the ORM does after a flush (its private step; a test fails should a second
-    UPDATE follow): flushing this one object through the ORM took a fifth of a command."""
+    """UPDATE the ticket's changed columns as a row, as ingest updates its cases: flushing
+    this one object through the ORM took a fifth of a command."""
+    if session.new:
+        session.flush()  # rows added meanwhile go first, as the ORM's flush would order them
     state = inspect(ticket)
     values = {
         name: state.dict[name]
@@ -311,7 +316,15 @@ def _write_changes(session: Session, ticket: Ticket) -> None:
     }
     if values:
         update_rows(session.connection(), _TICKETS, [{"id": ticket.id, **values}])
-    state._commit_all(state.dict, session.identity_map)
+    written(session, ticket)
+
+
+def written(session: Session, ticket: Ticket) -> None:
+    """Take a ticket whose row was just written past the ORM as the ORM takes one it has
+    flushed: in the identity map, clean, and expired (or, new, let go) should the
+    transaction or savepoint it was written in roll back. This is the ORM's own (private)
+    step after a flush; `tests/integration/test_command_writes.py` fails should it change."""
+    session._register_persistent({inspect(ticket)})
 
 
 def reopen_work(
