@@ -46,9 +46,12 @@ def _setup(db: Database) -> None:
         )
 
 
-def _open(service: TicketService, session: Any, title: str = "the parcel came late") -> Ticket:
+def _open(
+    service: TicketService, session: Any, title: str = "the parcel came late", **fields: Any
+) -> Ticket:
     command = OpenTicket(
-        kind=TicketKind.CASE, queue_id="aftersales", priority="P2", title=title, at=T0
+        **{"kind": TicketKind.CASE, "queue_id": "aftersales", "priority": "P2", "at": T0} | fields,
+        title=title,
     )
     return service.handle(command, session)
 
@@ -190,15 +193,7 @@ def test_an_opening_writes_after_what_the_caller_added(db: Database) -> None:
     with system.batch(()) as batch:
         _open(system, batch.session, "warm-up")  # the queue and the actor are read once
         batch.session.add(Customer(id="C-NEW", created_at=T0, updated_at=T0))
-        command = OpenTicket(
-            kind=TicketKind.CASE,
-            queue_id="aftersales",
-            priority="P3",
-            title="x",
-            at=T0,
-            customer_id="C-NEW",
-        )
-        opened = system.handle(command, batch.session)
+        opened = _open(system, batch.session, "x", customer_id="C-NEW")
     assert _stored(db, opened.id or 0)["customer_id"] == "C-NEW"
 
 
@@ -209,14 +204,7 @@ def test_a_refused_opening_takes_no_number(db: Database) -> None:
         before = _open(system, session).id or 0
     for _ in range(3):
         with pytest.raises(CxdeskError), db.write() as session:
-            command = OpenTicket(
-                kind=TicketKind.CASE,
-                queue_id="aftersales",
-                priority="P3",
-                title="x",
-                at=datetime(1, 1, 1, tzinfo=UTC),
-            )
-            system.handle(command, session)
+            _open(system, session, at=datetime(1, 1, 1, tzinfo=UTC))
     with db.write() as session:
         assert _open(system, session).id == before + 1
 
