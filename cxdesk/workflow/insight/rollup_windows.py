@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from cxdesk.models import FeedbackRollup
 from cxdesk.models.base import table_of
 from cxdesk.workflow.loop.rollups import COUNTERS, HOUR, Counts, hour_of, scanned
 
 _rollups = table_of(FeedbackRollup).c
+# Built once, as `rollups.scanned`'s statements are: every window of every look sums them.
+_ROLLED = (
+    select(_rollups.value, *(func.sum(_rollups[name]) for name in COUNTERS))
+    .where(
+        _rollups.dimension == bindparam("dimension"),
+        _rollups.hour >= bindparam("first"),
+        _rollups.hour < bindparam("last"),
+    )
+    .group_by(_rollups.value)
+)
 
 
 def window_counts(
@@ -45,14 +55,8 @@ def _rolled(
     connection: Connection, dimension: str, first: datetime, last: datetime
 ) -> dict[str, Counts]:
     """The sums of the rollups' hours from `first` up to (not including) `last`."""
-    statement = (
-        select(_rollups.value, *(func.sum(_rollups[name]) for name in COUNTERS))
-        .where(_rollups.dimension == dimension, _rollups.hour >= first, _rollups.hour < last)
-        .group_by(_rollups.value)
-    )
-    return {
-        value: tuple(int(n) for n in counts) for value, *counts in connection.execute(statement)
-    }
+    rows = connection.execute(_ROLLED, {"dimension": dimension, "first": first, "last": last})
+    return {value: tuple(int(n) for n in counts) for value, *counts in rows}
 
 
 def _add(totals: dict[str, Counts], more: dict[str, Counts]) -> None:

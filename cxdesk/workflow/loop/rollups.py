@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    bindparam,
     case,
     delete,
     func,
@@ -211,12 +212,17 @@ def scanned(
     connection: Connection, dimension: str, start: datetime, end: datetime, *, inclusive: bool
 ) -> dict[str, Counts]:
     """The counts of the events from `start` to `end` (`inclusive` or not) by scope."""
+    rows = connection.execute(_scan(dimension, inclusive), {"start": start, "end": end})
+    return {value: tuple(int(n or 0) for n in counts) for value, *counts in rows}
+
+
+# Built once for each scope and end: every metric-alert look scans two stretches of events for
+# each of its windows, and building the statement cost about what running it did.
+@functools.cache
+def _scan(dimension: str, inclusive: bool) -> Select[Any]:
     time = _events.occurred_at
-    statement = _by_scope(dimension).where(time >= start, time <= end if inclusive else time < end)
-    return {
-        value: tuple(int(n or 0) for n in counts)
-        for value, *counts in connection.execute(statement)
-    }
+    end = time <= bindparam("end") if inclusive else time < bindparam("end")
+    return _by_scope(dimension).where(time >= bindparam("start"), end)
 
 
 def rebuild(connection: Connection) -> None:
