@@ -11,7 +11,7 @@ from cxdesk.db import insert_rows, update_rows
 from cxdesk.models import Ticket, TicketKind
 from cxdesk.models.base import table_of
 from cxdesk.workflow.intake.cases import Case
-from cxdesk.workflow.loop.opening import allocate_ticket_ids, opening_row
+from cxdesk.workflow.loop.ticket_rows import allocate_ticket_ids, opening_row
 
 _tickets = table_of(Ticket)
 

@@ -5,15 +5,12 @@ and the timeline texts of alerts and assignments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Session
 
-from cxdesk.db import insert_rows
 from cxdesk.db.search_index import Indexed, index_tickets
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
@@ -26,15 +23,14 @@ from cxdesk.models import (
     TicketKind,
     TimelineKind,
 )
-from cxdesk.models.base import table_of
 from cxdesk.workflow.audit.chain import append_audit, ticket_state
 from cxdesk.workflow.basics.text import clean_text
-from cxdesk.workflow.clocks.sla import Clocks
 from cxdesk.workflow.loop.assignment import Assigner
 from cxdesk.workflow.loop.commands import AttachAlert, OpenTicket
 from cxdesk.workflow.loop.problem_scope import link_new_case, record_scope
 from cxdesk.workflow.loop.rollups import move_events
 from cxdesk.workflow.loop.ticket_events import OPENED, TicketFacts
+from cxdesk.workflow.loop.ticket_rows import allocate_ticket_ids, insert_ticket, opening_row
 from cxdesk.workflow.loop.unit import (
     Acting,
     Entry,
@@ -42,11 +38,8 @@ from cxdesk.workflow.loop.unit import (
     queue_of,
     reopen_work,
     work_on,
-    written,
 )
 
-_TICKETS = table_of(Ticket)
-_TICKET_MANAGER = manager_of_class(Ticket)
 _URGENCY = {priority.value: rank for rank, priority in enumerate(Priority)}  # P1 first
 
 
@@ -174,8 +167,7 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
     )
     clocks = acting.planner.opening_clocks(queue, priority, at)  # refused before a number is
     session.flush()  # what the row refers to (a customer the caller added) goes first
-    connection = session.connection()
-    (number,) = allocate_ticket_ids(connection, 1)
+    (number,) = allocate_ticket_ids(session.connection(), 1)
     values = opening_row(
         number,
         command.kind,
@@ -189,12 +181,7 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
         at,
         clocks,
     )
-    # Inserted as a row, as ingest inserts its cases, and taken into the session as the ORM
-    # takes a ticket it has flushed: its INSERT … RETURNING cost a third of an opening.
-    insert_rows(connection, _TICKETS, [values])
-    ticket = _as_loaded(values)
-    session.add(ticket)
-    written(session, ticket)
+    ticket = insert_ticket(session, values)
     _index(ticket, session)
     record = opening_record(
         queue_id=queue.id,
@@ -227,73 +214,6 @@ def open_in_queue(acting: Acting, command: OpenTicket, queue: Queue, session: Se
     elif ticket.kind == TicketKind.CASE:
         link_new_case(acting, ticket, queue.team_id, session)
     return ticket
-
-
-def opening_row(
-    number: int,
-    kind: str,
-    queue_id: str,
-    priority: str,
-    customer_id: str | None,
-    assignee: str | None,
-    rule: str | None,
-    title: str,
-    tags: list[str],
-    opened_at: datetime,
-    clocks: Clocks,
-    *,
-    version: int = 1,
-    updated_at: datetime | None = None,
-) -> dict[str, Any]:
-    """A new ticket's row with every column named, nothing left to defaults, as the command
-    and ingest's bulk path (where alerts may have moved the version on) insert it."""
-    first_response_due, resolution_due, sla_due, sla_risk_at = clocks
-    return {
-        "id": number,
-        "kind": str(kind),
-        "stage": Stage.NEW.value,
-        "priority": str(priority),
-        "queue_id": queue_id,
-        "assignee": assignee,
-        "customer_id": customer_id,
-        "rule": rule,
-        "title": title,
-        "tags": tags,
-        "opened_at": opened_at,
-        "first_response_due": first_response_due,
-        "resolution_due": resolution_due,
-        "sla_due": sla_due,
-        "sla_risk_at": sla_risk_at,
-        "escalation_level": 0,
-        "reopen_count": 0,
-        "paused_seconds": 0,
-        "version": version,
-        "updated_at": updated_at or opened_at,
-    }
-
-
-def _as_loaded(values: dict[str, Any]) -> Ticket:
-    """The ticket of a row just inserted, made as the ORM makes one it loads: an instance
-    from the model's class manager, without the constructor (which took a quarter of an
-    opening), every column set from the row."""
-    ticket: Ticket = _TICKET_MANAGER.new_instance()
-    ticket.__dict__.update(dict.fromkeys(_TICKETS.columns.keys()), **values)
-    return ticket
-
-
-def allocate_ticket_ids(connection: Connection, count: int) -> list[int]:
-    """Ids for new tickets: the transaction holds the write lock (SQLite) or draws them
-    from the sequence (PostgreSQL), so no other writer can take the same ones."""
-    if connection.dialect.name == "postgresql":
-        return list(
-            connection.exec_driver_sql(
-                "SELECT nextval(pg_get_serial_sequence('tickets', 'id')) "
-                f"FROM generate_series(1, {int(count)})"
-            ).scalars()
-        )
-    start = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM tickets").scalar()
-    assert start is not None  # coalesce: 0 when there are no tickets
-    return list(range(start + 1, start + 1 + count))
 
 
 def _index(ticket: Ticket, session: Session) -> None:

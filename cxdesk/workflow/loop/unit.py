@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, inspect
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, insert_rows, update_rows
+from cxdesk.db import Database, insert_rows
 from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
@@ -52,11 +52,11 @@ from cxdesk.workflow.loop.commands import TicketCommand
 from cxdesk.workflow.loop.notifications import hold_notices
 from cxdesk.workflow.loop.stages import next_stage
 from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, changes
+from cxdesk.workflow.loop.ticket_rows import write_changes
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_TEXT = 20_000  # characters of one note, reply or reason
 _TIMELINE = table_of(TimelineEntry)
-_TICKETS = table_of(Ticket)
 # Built once: every command runs it, and building it cost more than running it.
 _LOCKED_TICKET = (
     select(Ticket)
@@ -238,11 +238,10 @@ def ticket_work(
             yield work
             if not work.unchanged:
                 _finish(acting, work)
-        except Unmeasurable as exc:
-            unit.expire(ticket)
-            raise UnusableTicket(f"{ref}: {exc}") from None
-        except BaseException:
+        except BaseException as exc:
             unit.expire(ticket)  # a refused command's changes never reach the row
+            if isinstance(exc, Unmeasurable):
+                raise UnusableTicket(f"{ref}: {exc}") from None
             raise
         hold_notices(unit, acting.settings, work.notices)
 
@@ -281,7 +280,7 @@ def _finish(acting: Acting, cmd: Work) -> None:
     acting.planner.refresh_running_clock(ticket, cmd.queue)
     ticket.version += 1
     ticket.updated_at = cmd.at
-    _write_changes(cmd.session, ticket)
+    write_changes(cmd.session, ticket)
     cmd.detail["state"] = ticket_state(
         ticket.stage, ticket.assignee, ticket.priority, ticket.escalation_level, ticket.queue_id
     )
@@ -301,30 +300,6 @@ def _finish(acting: Acting, cmd: Work) -> None:
             cmd.at,
             cmd.actor,
         )
-
-
-def _write_changes(session: Session, ticket: Ticket) -> None:
-    """UPDATE the ticket's changed columns as a row, as ingest updates its cases: flushing
-    this one object through the ORM took a fifth of a command."""
-    if session.new:
-        session.flush()  # rows added meanwhile go first, as the ORM's flush would order them
-    state = inspect(ticket)
-    values = {
-        name: state.dict[name]
-        for name, before in sorted(state.committed_state.items())
-        if state.dict[name] != before  # SQLite rewrites the index entries of each column set
-    }
-    if values:
-        update_rows(session.connection(), _TICKETS, [{"id": ticket.id, **values}])
-    written(session, ticket)
-
-
-def written(session: Session, ticket: Ticket) -> None:
-    """Take a ticket whose row was just written past the ORM as the ORM takes one it has
-    flushed: in the identity map, clean, and expired (or, new, let go) should the
-    transaction or savepoint it was written in roll back. This is the ORM's own (private)
-    step after a flush; `tests/integration/test_command_writes.py` fails should it change."""
-    session._register_persistent({inspect(ticket)})
 
 
 def reopen_work(
