@@ -8,6 +8,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 - `sharing`: a team's SQLite file shared through a Unix group
 - `database`: `Database`, its sessions, the write lock, the schema checks
 - `checkpoint`: the write-ahead log copied off the writer's thread in bulk runs
+- `bulk_writer`: the one connection a bulk run's write units take in turn (SQLite)
 - `write_order`: whether anyone wrote in between (SQLite), writers taking turns (PostgreSQL)
 - `bulk`: rows written and looked up by the tens of thousands
 - `write_plans`: bulk writes compiled once, reading SQLAlchemy's compiler internals

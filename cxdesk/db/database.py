@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import SessionTransaction, sessionmaker
@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from cxdesk.db.audit_key import AuditKeyFile, default_key_file, remember_key_file
 from cxdesk.db.bulk import Growth
+from cxdesk.db.bulk_writer import BulkWriter
 from cxdesk.db.checkpoint import Checkpointer, truncate_log
 from cxdesk.db.engine import (
     SQLITE_BEGIN,
@@ -35,6 +36,9 @@ from cxdesk.db.revisions import (
 from cxdesk.errors import DatabaseError
 
 WRITE_LOCK_ATTEMPTS = 6  # each waits up to the busy timeout, then backs off
+# How long a write waits for another unit of its own process in a bulk run: as long as all
+# its attempts would wait for another process's.
+_WRITE_WAIT_S = WRITE_LOCK_ATTEMPTS * SQLITE_BUSY_TIMEOUT_MS / 1000
 PERSON_INFO = "cxdesk_person"  # Session.info key: the person behind the session's commands
 
 
@@ -56,6 +60,7 @@ class Database:
             expire_on_commit=False,
         )
         self._checkpointer: Checkpointer | None = None
+        self._bulk_writer: BulkWriter | None = None
 
     @classmethod
     def open(
@@ -141,11 +146,11 @@ class Database:
             # Before the unit, not after its commit: a ctrl+c while waiting then interrupts
             # a unit not yet begun, never one committed but not yet returned.
             self._checkpointer.settle()
-        session, transaction = self._locked_session(person)
-        with session, transaction:
-            if self._checkpointer is not None:
-                self._checkpointer.exempt(session.connection())
-            yield session
+        writer = self._bulk_writer
+        with writer.turn(_WRITE_WAIT_S) if writer is not None else nullcontext() as bind:
+            session, transaction = self._locked_session(person, bind)
+            with session, transaction:
+                yield session
         if self._checkpointer is not None:
             self._checkpointer.nudge()
 
@@ -156,7 +161,8 @@ class Database:
         into the database file before returning; inside this block a thread does that on its
         own connection after each commit, while the next transaction is being prepared. On
         PostgreSQL, the `Growth` it yields keeps the tables' statistics up to date as they
-        grow."""
+        grow. On SQLite every write unit in the block, from any thread, takes one connection
+        in turn (`BulkWriter`), whose page cache stays warm from one to the next."""
         growth = Growth(self.engine, tables)
         path = sqlite_path(self.url)
         if path is None or self._checkpointer is not None:
@@ -164,15 +170,27 @@ class Database:
             return
         self._checkpointer = Checkpointer(path)
         try:
+            self._bulk_writer = BulkWriter(
+                self.engine, self.display_url, setup=self._checkpointer.exempt
+            )
             yield growth
         finally:
+            if self._bulk_writer is not None:
+                self._bulk_writer.close()
+                self._bulk_writer = None
             self._checkpointer.stop()
             self._checkpointer = None
 
-    def _locked_session(self, person: str | None) -> tuple[Session, SessionTransaction]:
-        info = {} if person is None else {"info": {PERSON_INFO: person}}
+    def _locked_session(
+        self, person: str | None, bind: Connection | None
+    ) -> tuple[Session, SessionTransaction]:
+        """A session in a write transaction, on `bind` where given (a bulk run's connection),
+        else on one from the pool."""
+        options: dict = {} if person is None else {"info": {PERSON_INFO: person}}
+        if bind is not None:
+            options["bind"] = bind
         for attempt in range(WRITE_LOCK_ATTEMPTS):
-            session = self._write_sessions(**info)
+            session = self._write_sessions(**options)
             transaction = session.begin()
             try:
                 session.connection()  # BEGIN IMMEDIATE on SQLite: the write lock, or busy

@@ -16,7 +16,7 @@ class WriteStamp(NamedTuple):
     """Where an SQLite connection stood when a transaction began on it."""
 
     connection: object  # a token kept in the pool's info, which is cleared if it is replaced
-    checkouts: int  # times it was taken from the pool
+    checkouts: int  # times it was taken for a unit of work (from the pool, or a bulk run's)
     data_version: int  # moves when any other connection, in any process, commits
 
     def follows(self, earlier: WriteStamp | None) -> bool:
@@ -43,6 +43,13 @@ def write_stamp(connection: Connection) -> WriteStamp | None:
 def count_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """The pool's "checkout" listener that `WriteStamp.checkouts` counts by."""
     record.info[_CHECKOUTS] = record.info.get(_CHECKOUTS, 0) + 1
+
+
+def count_use(connection: Connection) -> None:
+    """Count a unit of work begun on a connection held out of the pool (a bulk run's), as
+    the pool counts the ones it hands out."""
+    info = connection.connection.info
+    info[_CHECKOUTS] = info.get(_CHECKOUTS, 0) + 1
 
 
 def serialise(connection: Connection, name: str) -> None:
