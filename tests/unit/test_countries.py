@@ -45,3 +45,35 @@ def test_one_country_leaves_the_others_unimported() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['holidays.countries.china']"
+
+
+def test_threads_asking_for_a_country_at_once_each_get_it_whole() -> None:
+    """A server's threads may need a calendar's country at the same moment: none may find
+    the country's module registered but not yet run (it has no holidays class yet). The
+    module's loading is slowed here so that the threads overlap."""
+    code = (
+        "import importlib.util, threading, time\n"
+        "from datetime import date\n"
+        "from cxdesk.workflow.clocks.countries import country_holidays\n"
+        "real = importlib.util.spec_from_file_location\n"
+        "def slow(*args, **kwargs):\n"
+        "    spec = real(*args, **kwargs)\n"
+        "    run = spec.loader.exec_module\n"
+        "    spec.loader.exec_module = lambda module: (time.sleep(0.3), run(module))\n"
+        "    return spec\n"
+        "importlib.util.spec_from_file_location = slow\n"
+        "start, told = threading.Barrier(4), []\n"
+        "def ask():\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        told.append(country_holidays('CN').get(date(2026, 10, 1)))\n"
+        "    except Exception as exc:\n"
+        "        told.append(repr(exc))\n"
+        "threads = [threading.Thread(target=ask) for _ in range(4)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(told)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(["National Day"] * 4)

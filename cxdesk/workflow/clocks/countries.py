@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from holidays import HolidayBase
+
+# A module is registered before it runs (as an import registers it): a thread finding it
+# there while another runs it would see no holidays class yet. One loads at a time.
+_LOADING = threading.Lock()
 
 
 @cache
@@ -27,7 +32,8 @@ def country_holidays(country: str) -> HolidayBase:
 
     module = next(name for name, names in COUNTRIES.items() if country in names)
     try:
-        loaded = sys.modules.get(f"holidays.countries.{module}") or _load_alone(module)
+        with _LOADING:
+            loaded = sys.modules.get(f"holidays.countries.{module}") or _load_alone(module)
     except ImportError:  # it imports a neighbour, and with it the package, which imports it
         import holidays
 
