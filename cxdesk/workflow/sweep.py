@@ -159,7 +159,8 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
         due_problems = cast("list[int]", work["problems_due"])  # a finder of one column
         verifications = verification_commands(session, due_problems, now)
     report.seconds["find"] = time.perf_counter() - started
-    jobs = [("at_risk", i) for i, due in work["at_risk"] if due is not None and due > now]
+    at_risk = sorted(i for i, due in work["at_risk"] if due is not None and due > now)
+    jobs = [("at_risk", i) for i in at_risk]
     breached = {*work["first_response_breaches"], *work["resolution_breaches"]}
     jobs += [("breaches", i) for i in sorted(breached)]
     jobs += [("followups_expired", i) for i in sorted(set(work["followups_expired"]))]

@@ -123,6 +123,29 @@ def test_at_risk_is_marked_once_per_clock(db: Database) -> None:
     assert len(timeline(db, tid, "escalation")) == 1
 
 
+def test_tickets_at_risk_are_marked_in_the_order_of_their_numbers(db: Database) -> None:
+    """As breaches are, on both backends: the index of risk times would give them in the
+    order of their risk times on SQLite, and in any order on PostgreSQL."""
+    # The VIP queue's two hours, round the clock, from 07:10 on Wednesday in Shanghai: at risk
+    # before, and due after, the standard one opened on Monday is at risk at 09:00.
+    wednesday = T0 + timedelta(days=1, hours=22, minutes=10)
+    standard, gold = feed(
+        db, survey("e1", "c1", T0, nps=2), survey("e2", "c2", wednesday, tier="gold", nps=2)
+    )
+    first, second = ticket(db, standard), ticket(db, gold)
+    assert second.sla_risk_at < first.sla_risk_at
+    moment = first.sla_risk_at + timedelta(minutes=1)
+    assert moment < min(first.sla_due, second.sla_due)
+    assert sweep(db, SETTINGS, moment).at_risk == 2
+    with db.session() as session:
+        marked = session.exec(
+            select(TimelineEntry.ticket_id)
+            .where(TimelineEntry.kind == "escalation")
+            .order_by(col(TimelineEntry.id))
+        ).all()
+    assert marked == [standard, gold]
+
+
 def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database) -> None:
     with db.write() as session:
         add_agent(
