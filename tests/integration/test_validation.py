@@ -354,17 +354,23 @@ def test_bulk_writes_checkpoint_beside_the_writer(tmp_path: Path) -> None:
     db = _db(tmp_path)
     path = tmp_path / "cxdesk.db"
     before = path.stat().st_size
-    with db.bulk_writes(), db.write() as session:
-        connection = session.connection()
-        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
-        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
-        connection.exec_driver_sql("CREATE TABLE filler (x TEXT)")
-        connection.exec_driver_sql(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-            "WHERE i < 4000) INSERT INTO filler SELECT hex(randomblob(500)) FROM n"
-        )
-    # The thread copied the log into the file; the commit itself did not (autocheckpoint off).
-    assert path.stat().st_size > before + 4000 * 1000
+    with db.bulk_writes():
+        with db.write() as session:
+            connection = session.connection()
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
+            connection.exec_driver_sql("CREATE TABLE filler (x TEXT)")
+            connection.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 4000) INSERT INTO filler SELECT hex(randomblob(500)) FROM n"
+            )
+        # The thread copies the log into the file, not the commit (autocheckpoint off); waited
+        # for here: the end of the run cuts short a checkpoint under way, and a busy machine
+        # may not have run it yet.
+        deadline = time.monotonic() + 30
+        while path.stat().st_size <= before + 4000 * 1000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert path.stat().st_size > before + 4000 * 1000
     with db.engine.connect() as connection:  # back in the pool: checkpointing at commit again
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
         assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB
