@@ -80,7 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _end_bulk_writing(dbapi_connection: Any, record: Any) -> None:
     """At check-in: a bulk writer's connection goes back to the pool as any other."""
-    if record.info.pop(BULK_WRITER, False):
+    if record.info.pop(BULK_WRITER, False) and dbapi_connection is not None:  # None: invalidated
         dbapi_connection.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
         dbapi_connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
 

@@ -59,25 +59,26 @@ def auth(login: str) -> dict[str, str]:
 def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterator[str]:
     """The server on a free port until the block ends; its base URL. Posted events are
     checked in a process of their own, as `cxdesk serve` does, unless `checked_apart` is
-    false."""
+    false; and its writes are a bulk run's, as there."""
     intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
     pipeline = RequestPipeline(intake, in_processes=checked_apart)
     app = build_app(db, config, lambda: NOW, pipeline)
     running = server(app, "127.0.0.1:0", config.serve, stopping=app.state.desk.stop)
-    thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    port = running.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(30)
-        pipeline.close()
+    with db.bulk_writes():
+        thread = threading.Thread(target=running.run, daemon=True, name="cxdesk-serve")
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not running.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        port = running.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            running.should_exit = True
+            thread.join(30)
+            pipeline.close()
 
 
 def logged(log: Path, lines: int) -> str:

@@ -1,10 +1,14 @@
 """A bulk run's write units, from any thread, take one SQLite connection in turn: what each
 commits is stored, the connection follows itself from unit to unit (so ingest may trust what
-it remembers), and a unit that cannot have its turn is refused before it does anything."""
+it remembers), a unit that cannot have its turn is refused before it does anything, and
+nothing a unit leaves behind (a transaction, a replaced connection) outlasts it."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -115,16 +119,63 @@ def test_a_unit_waiting_past_its_limit_is_refused_naming_the_database(db: Databa
         writer.close()
 
 
-def test_a_transaction_left_open_on_the_connection_is_refused_not_joined(db: Database) -> None:
-    """A session would join it and commit nothing: the unit is refused instead."""
-    writer = BulkWriter(db.engine, "the-desk.db", setup=lambda _connection: None)
-    try:
-        with writer.turn(1.0) as connection:
-            connection.exec_driver_sql("SELECT 1")  # begins a transaction and leaves it
-        with pytest.raises(DatabaseError, match="left a transaction"), writer.turn(1.0):
+def test_a_connection_kept_past_its_unit_and_used_again_wedges_nothing(db: Database) -> None:
+    """What it began outside any unit is rolled back by the next unit, which a session would
+    otherwise have joined, committing nothing."""
+    with db.bulk_writes():
+        with db.write() as session:
+            kept = session.connection()
+        kept.exec_driver_sql("INSERT INTO filler (n, who) VALUES (1, 'outside')")
+        for n in (2, 3):
+            with db.write() as session:
+                session.execute(
+                    sa.text("INSERT INTO filler (n, who) VALUES (:n, 'unit')"), {"n": n}
+                )
+    assert _stored(db) == [(2, "unit"), (3, "unit")]
+
+
+def test_a_refused_commit_leaves_no_write_lock_behind(db: Database) -> None:
+    """SQLite keeps the transaction open when COMMIT fails (a deferred constraint); idle on
+    the bulk writer's connection it would lock every other process out."""
+    with db.write() as session:
+        session.execute(sa.text("CREATE TABLE parent (n INTEGER PRIMARY KEY)"))
+        session.execute(
+            sa.text(
+                "CREATE TABLE child (n INTEGER PRIMARY KEY, p INTEGER "
+                "REFERENCES parent(n) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    with db.bulk_writes():
+        with pytest.raises(sa.exc.IntegrityError), db.write() as session:
+            session.execute(sa.text("INSERT INTO child VALUES (1, 99)"))  # refused at COMMIT
+        with closing(sqlite3.connect(db.engine.url.database or "", timeout=0.5)) as other:
+            other.execute("INSERT INTO filler VALUES (1, 'other process')")
+            other.commit()
+        with db.write() as session:
+            session.execute(sa.text("INSERT INTO filler VALUES (2, 'next unit')"))
+    assert _stored(db) == [(1, "other process"), (2, "next unit")]
+
+
+def test_a_connection_replaced_midway_is_set_up_for_bulk_writing_again(db: Database) -> None:
+    """An interrupted statement invalidates the connection; the next unit's, a new one,
+    still leaves checkpoints to the run's thread."""
+    with db.bulk_writes():
+        with pytest.raises(KeyboardInterrupt), db.write() as session:
+            session.connection().invalidate()
+            raise KeyboardInterrupt
+        with db.write() as session:
+            connection = session.connection()
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            connection.exec_driver_sql("INSERT INTO filler VALUES (1, 'after')")
+    assert _stored(db) == [(1, "after")]
+
+
+def test_a_write_inside_a_write_of_the_same_thread_is_refused_at_once(db: Database) -> None:
+    with db.bulk_writes(), db.write():
+        started = time.monotonic()
+        with pytest.raises(DatabaseError, match="inside another write"), db.write():
             pass
-    finally:
-        writer.close()
+        assert time.monotonic() - started < 5
 
 
 def test_after_the_run_the_connection_goes_back_with_checkpoints_at_commit(
