@@ -100,8 +100,8 @@ class Checkpointer:
         # The busy timeout bounds only a RESTART's waits (a PASSIVE checkpoint waits for no
         # one): for another writer's transaction, then for readers of older snapshots.
         connection = self._connection = sqlite3.connect(self.path, timeout=RESTART_WAIT_S)
-        self._page_size = connection.execute("PRAGMA page_size").fetchone()[0]
         try:
+            self._page_size = connection.execute("PRAGMA page_size").fetchone()[0]
             while not self._stopping:
                 self._wake.wait()
                 self._wake.clear()
@@ -116,6 +116,10 @@ class Checkpointer:
                     continue  # skipped this time: the next commit's nudge tries again
                 if log != -1:  # -1: another process's checkpoint was running; nothing known
                     self._log_frames = int(log)
+        except sqlite3.Error:
+            if not self._stopping:
+                raise
+            # `stop` interrupted what it was running (a run that ended as it began): no error
         finally:
             connection.close()
             with self._restart:

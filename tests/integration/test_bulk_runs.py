@@ -183,3 +183,37 @@ def test_two_bulk_writers_on_one_file_keep_the_log_near_its_limit(
     first.dispose()
     # Written in all: ~2,100 pages. Kept near its limit, the log holds a few hundred at most.
     assert max(sizes) < 10 * limit, max(sizes)
+
+
+def test_a_run_stopped_as_it_starts_ends_its_thread_without_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stop` interrupts what the thread runs; ended at once (a bulk run refused at its first
+    unit), that was the thread's first statement, whose error reached the terminal as an
+    unhandled exception in a thread. The interruption is made to strike there."""
+    import sqlite3
+    from functools import partial
+
+    db = _new_db(tmp_path / "stopped.db")
+    db.dispose()
+    running: list[checkpoint.Checkpointer] = []
+    registered = threading.Event()
+
+    class StoppedAsItStarts(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == "PRAGMA page_size":
+                registered.wait(5)
+                running[0]._stopping = True  # as `stop` sets it before interrupting
+                raise sqlite3.OperationalError("interrupted")
+            return super().execute(sql, *args)
+
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    monkeypatch.setattr(
+        checkpoint.sqlite3, "connect", partial(sqlite3.connect, factory=StoppedAsItStarts)
+    )
+    keeper = checkpoint.Checkpointer(tmp_path / "stopped.db")
+    running.append(keeper)
+    registered.set()
+    keeper.stop()
+    assert errors == []
