@@ -38,7 +38,6 @@ class BulkWriter:
         self._turn = threading.Lock()
         self._holder: int | None = None  # the thread whose unit has the turn
         self._connection = engine.connect()
-        self._connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     @contextmanager
     def turn(self, wait_s: float) -> Iterator[Connection]:
@@ -75,8 +74,12 @@ class BulkWriter:
             logger.warning("%s: rolled back work done outside a write unit", self.label)
             self._connection.rollback()
         if not self._connection.connection.info.get(BULK_WRITER):  # new, or replaced
+            # In a deferred transaction: its pragmas need no write lock, which another
+            # process may hold (the unit's own BEGIN IMMEDIATE waits for it, and retries).
+            self._connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
             self._setup(self._connection)
             self._connection.commit()
+            self._connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     def _end_leftover_transaction(self) -> None:
         """Roll back a transaction SQLite kept open that SQLAlchemy counts as ended (a

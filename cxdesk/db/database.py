@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.engine import make_url
@@ -186,7 +187,7 @@ class Database:
     ) -> tuple[Session, SessionTransaction]:
         """A session in a write transaction, on `bind` where given (a bulk run's connection),
         else on one from the pool."""
-        options: dict = {} if person is None else {"info": {PERSON_INFO: person}}
+        options: dict[str, Any] = {} if person is None else {"info": {PERSON_INFO: person}}
         if bind is not None:
             options["bind"] = bind
         for attempt in range(WRITE_LOCK_ATTEMPTS):

@@ -187,3 +187,36 @@ def test_after_the_run_the_connection_goes_back_with_checkpoints_at_commit(
     with db.engine.connect() as first, db.engine.connect() as second:  # the pool's two
         for connection in (first, second):
             assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+
+
+def test_a_unit_that_waited_out_another_process_s_lock_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first BEGIN gives up after the busy timeout and the unit tries again on the same
+    connection: the retry must begin a transaction of its own, not join a failed one."""
+    import cxdesk.db.engine as engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    database = Database.open(str(tmp_path / "held.db"), must_exist=False)
+    upgrade_database(database)
+    with database.write() as session:
+        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, who TEXT)"))
+    held = threading.Event()
+
+    def hold() -> None:
+        with closing(sqlite3.connect(database.engine.url.database or "")) as other:
+            other.execute("BEGIN IMMEDIATE")
+            held.set()
+            time.sleep(0.6)  # past several busy timeouts
+            other.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        with database.bulk_writes(), database.write() as session:
+            session.execute(sa.text("INSERT INTO filler (n, who) VALUES (1, 'after the wait')"))
+        holder.join(5)
+        assert _stored(database) == [(1, "after the wait")]
+    finally:
+        database.dispose()
