@@ -175,3 +175,35 @@ def test_a_metric_alerts_problem_is_verified_against_the_alerts_threshold(db: Da
     assert timeline(db, problem_id, "note")[-1] == (
         "verified by touchpoint_nps_drop: 20.0 → 100.0 (20 answers; threshold 35.0); closed"
     )
+
+
+def test_a_linked_case_refused_its_note_keeps_no_entry_the_audit_does_not_cover(
+    db: Database,
+) -> None:
+    """Resolving a problem notes its open cases in the problem's transaction; one refused
+    there (a clock its calendar cannot count from) went on without its note, but its entry,
+    written before the refusal, stayed, and `audit verify --deep` found a timeline entry no
+    audit row recorded."""
+    from datetime import UTC, datetime
+
+    from cxdesk.models import Ticket
+    from cxdesk.workflow.audit.verify import verify_deep
+
+    staff(db)
+    first, broken = feed(
+        db,
+        survey("e1", "c1", T0, nps=2, drivers=["late_delivery"]),
+        survey("e2", "c2", T0, nps=2, drivers=["late_delivery"]),
+    )
+    sue = TicketService(db, SETTINGS, "sue")
+    problem = sue.handle(OpenProblem("driver", "late_delivery", at=T0 + timedelta(hours=1)))
+    assert problem.id is not None
+    with db.write() as session:  # a stored due time no calendar can count back from
+        case = session.get_one(Ticket, broken)
+        case.first_response_due = case.sla_due = datetime(1, 1, 1, 1, tzinfo=UTC)
+    sue.handle(Claim(problem.id, at=T0 + timedelta(hours=2)))
+    sue.handle(Resolve(problem.id, code="fix", root_cause="depot", action="new depot", at=RESOLVED))
+    assert len(timeline(db, first, "link")) == 2  # linked, then told of the resolution
+    assert len(timeline(db, broken, "link")) == 1  # linked only
+    with db.session() as session:
+        assert verify_deep(session).problem is None

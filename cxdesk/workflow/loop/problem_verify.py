@@ -57,8 +57,11 @@ def start_verification(acting: Acting, work: Work) -> None:
         action=ticket.action_taken or "",
     )
     for case_id in linked_open_cases(work.session, ticket.id or 0):
-        try:
-            with ticket_work(acting, "note", case_id, None, work.at, work.session) as case:
+        try:  # in a savepoint: a note refused once begun leaves nothing of itself behind
+            with (
+                work.session.begin_nested(),
+                ticket_work(acting, "note", case_id, None, work.at, work.session) as case,
+            ):
                 case.timeline(TimelineKind.LINK, told, problem=ticket.id)
                 case.notify([case.ticket.assignee], "problem", told)
         except CxdeskError:  # a case the resolver may not see or note: it is not told
