@@ -245,6 +245,8 @@ def resolve_in_the_tui(desk: Desk, login: str, ref: str) -> None:
         screen_with(tmux, "resolved (refund): refunded the order")
         screen_with(tmux, "collect → verify")
         keys("Escape")
+        # Closed before `q`: a key within Textual's escape delay after Escape is alt+key.
+        eventually("the ticket closed", lambda: "collect → verify" not in capture(tmux))
         screen_with(tmux, "cxdesk · ")
         keys("q")
         screen_with(tmux, "EXITED 0")
