@@ -51,6 +51,7 @@ def filter_by(tmux: Callable[..., str], words: str, tries: int = 3) -> None:
             if attempt == tries - 1:
                 raise
             tmux("send-keys", "-t", "e2e", "Escape")
+            wait_for(tmux, "cxdesk · ", absent="filter: words")  # else `/` would be alt+/
 
 
 def quit_desk(tmux: Callable[..., str], tries: int = 3) -> None:
