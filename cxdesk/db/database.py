@@ -207,6 +207,14 @@ class Database:
             "nothing was changed, try again"
         )
 
+    def forked(self) -> None:
+        """In a process forked from the one that opened the database: let go of the
+        connections and the bulk run inherited from it, unclosed (they are the parent's to
+        use and close); what this process does next opens its own."""
+        self.engine.dispose(close=False)
+        self._checkpointer = None
+        self._bulk_writer = None
+
     def dispose(self) -> None:
         """Close the pooled connections; on SQLite, then copy the write-ahead log into the
         file and cut it to nothing, unless someone else is reading or writing right now."""

@@ -368,12 +368,17 @@ def _told(answer: httpx.Response) -> tuple[int, list[dict[str, object]]]:
     return answer.status_code, answer.json()["results"]
 
 
-def test_records_checked_apart_are_told_and_stored_as_checked_in_the_thread(
-    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+WORKERS = {"checker": ["checking"], "writer": ["writing"], "both": ["checking", "writing"]}
+
+
+@pytest.mark.parametrize("dies", list(WORKERS))
+def test_records_worked_apart_are_told_and_stored_as_worked_in_the_thread(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dies: str
 ) -> None:
-    """The server checks posted records in a process of their own; what comes of them is
-    what comes of records checked in the request's thread, and when that process dies the
-    server goes on checking in its threads."""
+    """The server checks posted records in a process of their own and writes them in
+    another; what comes of them is what comes of records checked and written in the
+    request's thread, and when either process dies the server goes on doing its work in its
+    threads."""
     tickets = "SELECT customer_id, queue_id, priority, first_response_due, resolution_due "
     tickets += "FROM tickets ORDER BY id"
     answers, stored = [], []
@@ -384,14 +389,17 @@ def test_records_checked_apart_are_told_and_stored_as_checked_in_the_thread(
             with httpx.Client(base_url=running.url, timeout=120) as http:
                 told = [_told(post(http, _varied("V", 300))), _told(post(http, _varied("W", 60)))]
                 working = set(multiprocessing.active_children()) - others
-                assert len(working) == (1 if apart else 0)
-                for checking in working:
-                    checking.kill()
-                    checking.join()
+                assert len(working) == (2 if apart else 0)
+                for worker in working:
+                    if dies == "both" or (worker.name == "cxdesk-writer") == (dies == "writer"):
+                        worker.kill()
+                        worker.join()
                 told.append(_told(post(http, _varied("X", 120))))
             answers.append(told)
             with running.db.engine.connect() as connection:
                 stored.append(connection.exec_driver_sql(tickets).all())
     assert answers[0] == answers[1]
     assert stored[0] == stored[1] and len(stored[0]) > 40
-    assert caplog.text.count("the checking process stopped; checking in this process") == 1
+    for work in ("checking", "writing"):
+        said = f"the {work} process stopped"
+        assert caplog.text.count(said) == (work in WORKERS[dies]), caplog.text

@@ -91,7 +91,7 @@ def test_serve_stopped_by_a_signal_exits_cleanly(
     process = _started(db)
     try:
         workers = _children_of(process.pid)
-        assert len(workers) == 1  # the checking process
+        assert len(workers) == 2  # the checking and the writing process
         if group:
             os.killpg(process.pid, stop)
         else:
@@ -106,7 +106,7 @@ def test_serve_stopped_by_a_signal_exits_cleanly(
 
 def test_an_address_in_use_is_told_as_an_error_alone(run: Run, tmp_path: Path) -> None:
     """Not "listening on" it first: the server says so once it listens, and ends, its
-    checking process with it."""
+    worker processes with it."""
     db = str(tmp_path / "cx.db")
     assert run("--db", db, "init")[0] == 0
     with socket.socket() as taken:
@@ -123,12 +123,12 @@ def test_an_address_in_use_is_told_as_an_error_alone(run: Run, tmp_path: Path) -
 
 def test_the_worker_processes_end_with_a_killed_server(run: Run, tmp_path: Path) -> None:
     """kill -9 of the server leaves none of its processes behind: blocked on its queue, the
-    checking process would otherwise stay until the machine restarts."""
+    checking and the writing process would otherwise stay until the machine restarts."""
     db = str(tmp_path / "cx.db")
     assert run("--db", db, "init")[0] == 0
     process = _started(db)
     workers = _children_of(process.pid)
-    assert len(workers) == 1
+    assert len(workers) == 2
     process.kill()
     process.communicate(timeout=60)
     deadline = time.monotonic() + 30

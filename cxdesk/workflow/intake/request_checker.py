@@ -51,15 +51,20 @@ class RequestChecker:
 
     def checked(self, records: list[Record]) -> list[Checked]:
         """The records checked, with the work ahead done, in order."""
+        return from_wire(marshal.loads(self.checked_wire(records)))
+
+    def checked_wire(self, records: list[Record]) -> bytes:
+        """The records checked, as marshal's bytes of their wire form (for a writing process
+        to read: nothing is made of them here)."""
         pool = self._pool
         if pool is not None:
             try:
-                return from_wire(marshal.loads(pool.submit(_check, records).result()))
+                return pool.submit(_check, records).result()
             except BrokenProcessPool:
                 self._pool = None
                 logger.warning("the checking process stopped; checking in this process")
         timezone, window = self.terms.timezone, self.terms.window()
-        return [checked(record, timezone, window) for record in records]
+        return marshal.dumps(to_wire([checked(record, timezone, window) for record in records]))
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
