@@ -37,21 +37,34 @@ def wait_for(
 
 
 def filter_by(tmux: Callable[..., str], words: str, tries: int = 3) -> None:
-    """Type a filter after `/`. Typed the moment the box shows, the words are now and then
-    lost (not yet explained; see the project's notes): the step is tried again, a few times."""
+    """Type a filter after `/`, and wait until the table has the focus back (a key sent
+    before would go into the box: the box keeps it until the filtered page is shown, so
+    that no key acts on the page before). Typed the moment the box shows, the words are now
+    and then lost (not yet explained; see the project's notes): the step is tried again."""
     for attempt in range(tries):
         tmux("send-keys", "-t", "e2e", "/")
         wait_for(tmux, "filter: words")
+        focused = _box_colour(tmux)
         tmux("send-keys", "-t", "e2e", "-l", words)
         tmux("send-keys", "-t", "e2e", "Enter")
         try:
             wait_for(tmux, f"filter: {words}", timeout=10)
-            return
+            break
         except AssertionError:
             if attempt == tries - 1:
                 raise
             tmux("send-keys", "-t", "e2e", "Escape")
             wait_for(tmux, "cxdesk · ", absent="filter: words")  # else `/` would be alt+/
+    deadline = time.monotonic() + 45
+    while _box_colour(tmux) == focused:
+        assert time.monotonic() < deadline, "the filter box kept the focus"
+        time.sleep(0.1)
+
+
+def _box_colour(tmux: Callable[..., str]) -> str:
+    """The colour of the filter box's border, the screen's first: focused, it has its own."""
+    screen = tmux("capture-pane", "-e", "-p", "-t", "e2e").splitlines()
+    return next((line.split("▊", 1)[0] for line in screen if "▔▔▔▔" in line), "")
 
 
 def quit_desk(tmux: Callable[..., str], tries: int = 3) -> None:
