@@ -207,6 +207,15 @@ class Database:
             "nothing was changed, try again"
         )
 
+    def close_for_fork(self) -> None:
+        """Before forking a process that opens this database too: close every connection.
+        SQLite's locks are a process's own, and a connection carried across the fork would
+        make the child's connections share the parent's (SQLite would count no user in the
+        child, and a last close here could delete the log it writes to)."""
+        if self._bulk_writer is not None or self.engine.pool.checkedout():
+            raise RuntimeError("fork only while no connection of the database is in use")
+        self.engine.dispose()
+
     def forked(self) -> None:
         """In a process forked from the one that opened the database: let go of the
         connections and the bulk run inherited from it, unclosed (they are the parent's to

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +58,8 @@ def auth(login: str) -> dict[str, str]:
 @contextmanager
 def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterator[str]:
     """The server on a free port until the block ends; its base URL. Posted events are
-    checked in a process of their own, as `cxdesk serve` does, unless `checked_apart` is
-    false; and its writes are a bulk run's, as there."""
+    checked in a process of their own and written in another, as `cxdesk serve` does, unless
+    `checked_apart` is false; and its other writes are a bulk run's, as there."""
     intake = Ingestor(db, config, source="serve", clock=lambda: NOW)
     pipeline = RequestPipeline(intake, in_processes=checked_apart)
     app = build_app(db, config, lambda: NOW, pipeline)
@@ -79,6 +79,13 @@ def served(db: Database, config: Settings, checked_apart: bool = True) -> Iterat
             running.should_exit = True
             thread.join(30)
             pipeline.close()
+
+
+def beside(db: Database, config: Settings) -> AbstractContextManager[str]:
+    """A second server over the database of a running one, in this process, with no process
+    forked: SQLite's connections must not cross a fork, and the running server's are open.
+    (What such a test tests is not where the records are checked and written.)"""
+    return served(db, config, checked_apart=False)
 
 
 def logged(log: Path, lines: int) -> str:

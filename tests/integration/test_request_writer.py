@@ -1,18 +1,23 @@
 """The server's writing process (`RequestWriter`): errors raised there are raised in the
-server, a request it was writing when it died is written by the server, and it ends its run
-when the server stops."""
+server with their origin, a request it was writing when it died is written by the server, it
+ends its run when the server stops (killed if it cannot), and it is a user of the database
+of its own."""
 
 from __future__ import annotations
 
+import marshal
 import multiprocessing
+import os
+import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from cxdesk.config import Settings
@@ -20,9 +25,14 @@ from cxdesk.db import Database
 from cxdesk.errors import DatabaseError
 from cxdesk.i18n import say
 from cxdesk.workflow.intake import request_writer
+from cxdesk.workflow.intake.feed import checked, to_wire
 from cxdesk.workflow.intake.ingest import Ingestor
-from cxdesk.workflow.intake.request_writer import RequestWriter
-from tests.integration.serving import NOW, auth, desk_on, event
+from cxdesk.workflow.intake.readers import Record
+from cxdesk.workflow.intake.request_pipeline import RequestPipeline
+from cxdesk.workflow.intake.request_writer import RemoteTraceback, RequestWriter, WriterStopped
+from tests.integration.serving import NOW, auth, desk_on, event, prepared
+
+Check = Callable[[list[Record]], bytes]
 
 
 class _TwoPartError(Exception):
@@ -42,28 +52,136 @@ def _writers() -> list[multiprocessing.process.BaseProcess]:
     return [p for p in multiprocessing.active_children() if p.name == "cxdesk-writer"]
 
 
-def test_an_error_in_the_writing_process_is_raised_in_the_server(
+def _intake(db: Database) -> Ingestor:
+    return Ingestor(db, Settings(), source="serve", clock=lambda: NOW)
+
+
+def _records(prefix: str, count: int) -> list[Record]:
+    return [
+        Record(n + 1, orjson.dumps(event(f"{prefix}-{n}", f"{prefix}{n % 3}")).decode())
+        for n in range(count)
+    ]
+
+
+def _check(intake: Ingestor) -> Check:
+    """Checking as the checking process does, in this process."""
+    timezone, window, ahead = intake.terms.timezone, intake.terms.window(), intake.work_ahead()
+    return lambda records: marshal.dumps(
+        to_wire([checked(record, timezone, window, ahead) for record in records])
+    )
+
+
+def test_an_error_in_the_writing_process_is_raised_in_the_server_with_its_origin(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(request_writer, "ingest_request", _failing)  # forked with it
-    writer = RequestWriter(Ingestor(db, Settings(), source="serve", clock=lambda: NOW))
+    intake = _intake(db)
+    writer, check = RequestWriter(intake), _check(intake)
     try:
+        told = {"person": "feed", "in_lines": False}
         with pytest.raises(DatabaseError, match="the disk is full at the log") as raised:
-            writer.write([], source="http:feed:1", person="feed", in_lines=False)
+            writer.write([_records("a", 2), _records("b", 2)], check, source="http:1", **told)
         assert raised.value.said is not None  # as raised there: a desk can translate it
+        assert isinstance(raised.value.__cause__, RemoteTraceback)
+        assert "in _failing" in str(raised.value.__cause__)  # where it arose, for the log
         with pytest.raises(RuntimeError, match="_TwoPartError: no room at the log"):
-            writer.write([], source="two-part", person="feed", in_lines=False)
+            writer.write([_records("c", 1)], check, source="two-part", **told)
         assert len(_writers()) == 1  # alive: an error is the request's, not the process's
     finally:
         writer.close()
 
 
+def test_a_request_whose_checking_failed_half_way_leaves_the_next_one_whole(
+    db: Database,
+) -> None:
+    """The batches checked before are written and told for; the next request's answer is
+    its own, not what was left of the one before."""
+    intake = _intake(db)
+    writer, check = RequestWriter(intake), _check(intake)
+    calls = 0
+
+    def failing_second(records: list[Record]) -> bytes:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ValueError("the checking broke")
+        return check(records)
+
+    told = {"person": "feed", "in_lines": True}
+    try:
+        with pytest.raises(ValueError, match="the checking broke"):
+            writer.write([_records("f", 2), _records("g", 2)], failing_second, source="1", **told)
+        outcomes = writer.write([_records("f", 3)], check, source="2", **told)
+    finally:
+        writer.close()
+    assert outcomes is not None
+    assert [(o.event_id, o.status) for o in outcomes] == [
+        ("f-0", "duplicate"),  # written with the first batch of the request before
+        ("f-1", "duplicate"),
+        ("f-2", "accepted"),
+    ]
+
+
 def test_the_writing_process_ends_its_run_when_closed(db: Database) -> None:
-    writer = RequestWriter(Ingestor(db, Settings(), source="serve", clock=lambda: NOW))
+    intake = _intake(db)
+    writer = RequestWriter(intake)
     (process,) = _writers()
     writer.close()
     assert not process.is_alive() and process.exitcode == 0
-    assert writer.write([], source="after", person="feed", in_lines=False) is None
+    assert writer.write([_records("h", 1)], _check(intake), source="after", person="feed",
+                        in_lines=True) is None  # fmt: skip
+
+
+def test_a_stopped_writing_process_does_not_keep_the_server_from_stopping(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGSTOP (or a call that never returns) with a request waiting on it: the server's
+    close kills it after its wait, and the request is told the server stopped."""
+    monkeypatch.setattr(request_writer, "STOP_WAIT_S", 1)
+    intake = _intake(db)
+    writer = RequestWriter(intake)
+    (process,) = _writers()
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    errors: list[Exception] = []
+
+    def post() -> None:
+        try:
+            writer.write([_records("s", 2)], _check(intake), source="s", person="feed",
+                         in_lines=True)  # fmt: skip
+        except WriterStopped as exc:
+            errors.append(exc)
+
+    waiting = threading.Thread(target=post)
+    waiting.start()
+    time.sleep(0.5)  # the request is sent, and waits for the stopped process's answer
+    writer.close()
+    waiting.join(30)
+    assert not process.is_alive()
+    assert [str(e) for e in errors] == ["the server stopped before this request was written"]
+    assert "the writing process did not stop; killed" in caplog.text
+
+
+def test_the_writing_process_is_a_user_of_the_database_of_its_own(tmp_path: Path) -> None:
+    """The server lets go of every connection while its writer writes on: on SQLite, the
+    server's last close must not take the write-ahead log away from under the writer
+    (forked with the server's connection open, the writer held no lock of its own, and what
+    it wrote after went to a deleted log, lost)."""
+    path = tmp_path / "cx.db"
+    db = prepared(str(path))
+    pipeline = RequestPipeline(_intake(db), in_processes=True)
+    told = {"person": "feed", "in_lines": True}
+    try:
+        pipeline.ingest(_records("u", 50), source="1", **told)
+        db.engine.dispose()  # the server's last connection closed
+        assert (tmp_path / "cx.db-wal").exists()  # the writer is using it
+        pipeline.ingest(_records("v", 50), source="2", **told)
+        with sqlite3.connect(path) as reader:
+            (stored,) = reader.execute("SELECT count(*) FROM feedback_events").fetchone()
+    finally:
+        pipeline.close()
+        db.dispose()
+    assert stored == 100
 
 
 @contextmanager

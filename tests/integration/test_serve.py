@@ -19,10 +19,10 @@ from tests.integration.serving import (
     MAX_RECORDS,
     Desk,
     auth,
+    beside,
     desk_on,
     event,
     logged,
-    served,
     settings,
 )
 
@@ -308,7 +308,7 @@ def test_a_trailing_slash_is_no_redirect_to_the_callers_host(
 
 def test_a_token_over_its_rate_waits(desk: Desk) -> None:
     with (
-        served(desk.db, settings(rate=0.01, burst=2)) as base,
+        beside(desk.db, settings(rate=0.01, burst=2)) as base,
         httpx.Client(base_url=base) as http,
     ):
         statuses = [http.get("/v1/tickets/CX-000001", headers=auth("li")) for _ in range(3)]

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from cxdesk.config import ServeConfig
-from tests.integration.serving import Desk, auth, desk_on, served, settings
+from tests.integration.serving import Desk, auth, beside, desk_on, settings
 
 HELD = 32 << 10  # bytes each held request declares
 
@@ -86,7 +86,7 @@ def post(http: httpx.Client) -> httpx.Response:
 def test_bodies_past_the_budget_are_refused_until_one_is_done(desk: Desk) -> None:
     config = settings(max_body=HELD, body_memory=2 * HELD)
     with (
-        served(desk.db, config) as base,
+        beside(desk.db, config) as base,
         httpx.Client(base_url=base, timeout=60) as http,
         holding(base, HELD, HELD) as (first, _second),
     ):
@@ -99,7 +99,7 @@ def test_bodies_past_the_budget_are_refused_until_one_is_done(desk: Desk) -> Non
         assert first.finish() == 422  # answered: its body is no longer held
         assert post(http).status_code == 422  # an empty array: read, and refused as such
     # Small bodies fit many at once: the budget counts the bytes declared.
-    with served(desk.db, config) as base, holding(base, *[HELD // 8] * 12):
+    with beside(desk.db, config) as base, holding(base, *[HELD // 8] * 12):
         pass
 
 
@@ -108,7 +108,7 @@ def test_a_chunked_body_holds_the_bytes_it_sent_not_the_most_it_may(desk: Desk) 
     chunks count, as they come: one past what is left of the budget is refused."""
     config = settings(max_body=2 * HELD, body_memory=3 * HELD)
     with (
-        served(desk.db, config) as base,
+        beside(desk.db, config) as base,
         httpx.Client(base_url=base, timeout=60) as http,
         holding(base, *[None] * 4) as stalled,
     ):
@@ -124,12 +124,12 @@ def test_a_chunked_body_holds_the_bytes_it_sent_not_the_most_it_may(desk: Desk) 
 def test_connections_past_the_limit_are_answered_503(desk: Desk) -> None:
     """Two connections held, a third is one too many (uvicorn counts the one asking)."""
     with (
-        served(desk.db, settings(max_connections=3)) as base,
+        beside(desk.db, settings(max_connections=3)) as base,
         holding(base, 1000, 1000),
         httpx.Client(base_url=base, timeout=60) as http,
     ):
         assert http.get("/healthz").status_code == 503
-    with served(desk.db, settings(max_connections=3)) as base, httpx.Client(base_url=base) as http:
+    with beside(desk.db, settings(max_connections=3)) as base, httpx.Client(base_url=base) as http:
         assert http.get("/healthz").status_code == 200
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from cxdesk.workflow.loop.desk_commands import Claim, Resolve
 from cxdesk.workflow.loop.service import TicketService
-from tests.integration.serving import Desk, auth, desk_on, event, logged, served, settings
+from tests.integration.serving import Desk, auth, beside, desk_on, event, logged, settings
 
 RESOLVED = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # before the server's clock (NOW)
 
@@ -297,7 +297,7 @@ def test_a_flooding_address_is_refused_while_other_customers_answer(
     ref, token = resolved(desk, client, "R9-customer")
     _, proxied = resolved(desk, client, "R9-proxied")
     limits = settings(reply_rate=0.001, reply_burst=3)
-    with served(desk.db, limits) as base, answering(base, "127.0.0.2") as flooder:
+    with beside(desk.db, limits) as base, answering(base, "127.0.0.2") as flooder:
         statuses = [
             flooder.post(
                 f"/v1/followups/{flooded}",
@@ -326,7 +326,7 @@ def test_a_link_tried_too_often_is_refused_while_other_links_answer(
 ) -> None:
     ref, tried = resolved(desk, client, "R10-tried")
     other_ref, other = resolved(desk, client, "R10-other")
-    with served(desk.db, settings(reply_token_attempts=3)) as base, answering(base) as http:
+    with beside(desk.db, settings(reply_token_attempts=3)) as base, answering(base) as http:
         statuses = [
             http.post(f"/v1/followups/{tried}", json={"nps": "nine"}).status_code for _ in range(3)
         ]
@@ -344,7 +344,7 @@ def test_an_address_guessing_tokens_is_refused_while_others_answer(
     refused even with a good token, and another address's answer is taken."""
     _, own = resolved(desk, client, "R11-guesser")
     ref, token = resolved(desk, client, "R11-customer")
-    with served(desk.db, settings(reply_misses=2)) as base:
+    with beside(desk.db, settings(reply_misses=2)) as base:
         with answering(base, "127.0.0.3") as guesser:
             guesses = [
                 guesser.post(f"/v1/followups/guess-{n}", json={"nps": 9}).status_code
@@ -364,7 +364,7 @@ def test_guesses_sent_at_once_are_counted_before_any_is_looked_up(
     """Tokens naming no survey, sent all at once, are held to `reply_misses` as one after
     another are: each is counted before its lookup, not after, when all had passed."""
     misses = 3
-    with served(desk.db, settings(reply_misses=misses)) as base:
+    with beside(desk.db, settings(reply_misses=misses)) as base:
 
         def guess(n: int) -> int:
             with answering(base, "127.0.0.4") as guesser:

@@ -5,9 +5,6 @@ an app in a test), through runs of the server's one `Ingestor`."""
 
 from __future__ import annotations
 
-import marshal
-
-from cxdesk.workflow.intake.feed import from_wire
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.request_checker import RequestChecker
@@ -35,15 +32,10 @@ class RequestPipeline:
         told = dict(source=source, person=person, in_lines=in_lines)
         if self.checker is not None and self.writer is not None:
             size = self.intake.batch_size
-            wires = [
-                self.checker.checked_wire(records[n : n + size])
-                for n in range(0, len(records), size)
-            ]
-            outcomes = self.writer.write(wires, **told)
+            batches = [records[n : n + size] for n in range(0, len(records), size)]
+            outcomes = self.writer.write(batches, self.checker.checked_wire, **told)
             if outcomes is not None:
                 return outcomes
-            batches = (from_wire(marshal.loads(wire)) for wire in wires)
-            return ingest_request(self.intake, batches, **told)
         check = self.checker.checked if self.checker is not None else None
         return ingest_request(self.intake, self.intake.checked(records, check), **told)
 

@@ -7,12 +7,15 @@ when the server starts, writes every request's checked records through the serve
 `Ingestor` as a bulk run (`Database.bulk_writes`) for as long as it lives, on connections of
 its own; the customers and cases it remembers from one request to the next are its own.
 
-Requests take turns on a pipe to it: the checked records go as the checking process sent
-them (marshal's bytes, never turned into objects here), the outcomes come back as tuples,
-and an error as the exception raised there. Forked before any thread starts, it takes no
-lock another thread held. If it dies, the server says so once and writes in its own threads
-from then on (a request it was writing is written again there: ingest is idempotent on
-`event_id`, so what was stored is told as duplicate).
+Requests take turns on a pipe to it. A request's batches go one by one as the checking
+process sent them (marshal's bytes, never turned into objects here), each written while the
+next is checked, then an empty message; its outcomes come back as tuples, or the exception
+raised there, with its traceback as the cause. Forked before any thread starts and with no
+connection open (SQLite's locks are a process's own: a connection carried across the fork
+would leave the writer no user of the database in SQLite's eyes), it shares nothing with the
+server but the pipe. If it dies, the server says so once and writes in its own threads from
+then on: a request it was writing is written again there, and as ingest is idempotent on
+`event_id`, what it had stored is answered as duplicate.
 """
 
 from __future__ import annotations
@@ -23,26 +26,46 @@ import marshal
 import multiprocessing
 import pickle
 import threading
+import traceback
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from cxdesk.errors import CxdeskError
+from cxdesk.i18n import say
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import from_wire
 from cxdesk.workflow.intake.forked_worker import settle_forked_worker
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.requests import RecordOutcome, ingest_request
 
 logger = logging.getLogger(__name__)
 
-STOP_WAIT_S = 30  # how long a stopping server waits for the process's last checkpoint
-
+# How long a stopping server waits for a request under way and then for the process's last
+# checkpoint, before it kills the process (stopped, or stuck in a call that never returns).
+STOP_WAIT_S = 30
+_END = b""  # after a request's batches (marshal's bytes of a list are never empty)
 _OK, _FAILED = "ok", "failed"
+
+
+class WriterStopped(CxdeskError):
+    """The server stopped, and killed the writing process, while a request waited for it."""
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised in the writing process: the cause of the error as
+    the server raises it again, so that its log shows where the error arose."""
+
+    def __str__(self) -> str:
+        return f"\n\n(in the writing process)\n{self.args[0]}"
 
 
 class RequestWriter:
     """Each request's checked records written in the process forked at its making."""
 
     def __init__(self, intake: Ingestor) -> None:
+        intake.db.close_for_fork()
         context = multiprocessing.get_context("fork")
         self._pipe, theirs = context.Pipe()
         self._process: multiprocessing.process.BaseProcess | None = context.Process(
@@ -53,40 +76,63 @@ class RequestWriter:
         self._turn = threading.Lock()
 
     def write(
-        self, batches: list[bytes], *, source: str, person: str, in_lines: bool
+        self,
+        batches: list[list[Record]],
+        check: Callable[[list[Record]], bytes],
+        *,
+        source: str,
+        person: str,
+        in_lines: bool,
     ) -> list[RecordOutcome] | None:
-        """Each record's outcome, in order; None once the writing process has stopped (the
-        caller writes the records itself)."""
+        """Each record's outcome, in order, the `batches` checked by `check` (into marshal's
+        bytes of their wire form) and written there; None once the writing process has
+        stopped (the caller writes the records itself)."""
+        first = check(batches[0])  # checked before the turn: the writer is busy meanwhile
         with self._turn:
             if self._process is None:
                 return None
             try:
-                self._pipe.send((batches, source, person, in_lines))
-                status, told = self._pipe.recv()
+                self._pipe.send((source, person, in_lines))
+                try:
+                    self._pipe.send_bytes(first)
+                    for batch in batches[1:]:  # each checked while the one before is written
+                        self._pipe.send_bytes(check(batch))
+                finally:  # checking failed, too: the writer answers for what it was sent
+                    self._pipe.send_bytes(_END)
+                    status, told = self._pipe.recv()
             except (EOFError, OSError):
                 self._lost()
                 return None
         if status == _FAILED:
-            raise told
+            error, trace = told
+            raise error from RemoteTraceback(trace)
         return [RecordOutcome(*fields) for fields in told]
 
     def close(self) -> None:
-        """The process ends its run (its last checkpoint) and exits."""
-        with self._turn:
+        """The process ends its run (its last checkpoint) and exits; killed if a request
+        under way or its ending takes longer than `STOP_WAIT_S` each."""
+        held = self._turn.acquire(timeout=STOP_WAIT_S)
+        try:
             process, self._process = self._process, None
             if process is None:
                 return
-            with contextlib.suppress(OSError):  # it died meanwhile
-                self._pipe.send(None)
-            process.join(STOP_WAIT_S)
+            if held:
+                with contextlib.suppress(OSError):  # it died meanwhile
+                    self._pipe.send(None)
+                process.join(STOP_WAIT_S)
             if process.is_alive():
+                logger.warning("the writing process did not stop; killed")
                 process.kill()
                 process.join()
-            self._pipe.close()
+        finally:
+            if held:
+                self._pipe.close()
+                self._turn.release()
 
     def _lost(self) -> None:
         process, self._process = self._process, None
-        assert process is not None
+        if process is None:  # killed by `close`, the server stopping
+            raise WriterStopped(say("the server stopped before this request was written"))
         process.join(1)
         logger.warning(
             "the writing process stopped (exit code %s); writing in this process",
@@ -95,9 +141,8 @@ class RequestWriter:
 
 
 def _serve(intake: Ingestor, pipe: Connection) -> None:
-    """In the writing process: settled as a worker, with connections of its own (those the
-    server had at the fork are the server's), writing each request as it comes until told to
-    stop or the server is gone."""
+    """In the writing process: settled as a worker, writing each request as it comes, as a
+    bulk run, until told to stop or the server is gone."""
     settle_forked_worker()
     intake.db.forked()
     collector = Collector()
@@ -105,36 +150,55 @@ def _serve(intake: Ingestor, pipe: Connection) -> None:
         while True:
             try:
                 request = pipe.recv()
-            except EOFError:
-                return
-            if request is None:
-                return
-            try:
-                pipe.send(_written(intake, collector, *request))
-            except OSError:  # the server is gone
+                if request is None:
+                    return
+                pipe.send(_written(intake, collector, pipe, *request))
+            except (EOFError, OSError):  # the server is gone
                 return
 
 
 def _written(
     intake: Ingestor,
     collector: Collector,
-    batches: list[bytes],
+    pipe: Connection,
     source: str,
     person: str,
     in_lines: bool,
 ) -> tuple[str, Any]:
-    """The request's outcomes as tuples, or the exception that stopped it (one that cannot
-    be pickled is told as its text)."""
+    """The request's outcomes as tuples, or the exception that stopped it and its traceback
+    (an exception that cannot be pickled is told as its text); all its batches read either
+    way, so that the next request's messages are the next request's."""
+    batches = _Batches(pipe)
     try:
-        checked = (from_wire(marshal.loads(batch)) for batch in batches)
-        outcomes = ingest_request(intake, checked, source=source, person=person, in_lines=in_lines)
+        outcomes = ingest_request(intake, batches, source=source, person=person, in_lines=in_lines)
     except Exception as exc:  # the request's to raise, in the server
-        return _FAILED, _picklable(exc)
+        batches.drain()
+        return _FAILED, (_picklable(exc), traceback.format_exc())
     collector.after(len(outcomes))
     return _OK, [
         (o.index, o.line, o.event_id, o.status, o.reason, o.ticket, o.ticket_action)
         for o in outcomes
     ]
+
+
+class _Batches:
+    """A request's batches as they come, checked, until its end."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self.pipe = pipe
+        self.ended = False
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        while not self.ended:
+            data = self.pipe.recv_bytes()
+            self.ended = data == _END
+            if not self.ended:
+                yield from_wire(marshal.loads(data))
+
+    def drain(self) -> None:
+        """Read what is left of the request unwritten."""
+        while not self.ended:
+            self.ended = self.pipe.recv_bytes() == _END
 
 
 def _picklable(exc: Exception) -> Exception:
