@@ -25,34 +25,35 @@ def serve(context: Context, listen: str | None) -> None:
         return
     from cxdesk import logs
     from cxdesk.web.app import build_app
-    from cxdesk.web.server import server, settle_collector
+    from cxdesk.web.server import server, settle_collector, split_listen
     from cxdesk.workflow.intake.ingest import Ingestor
     from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 
     settings = context.settings
     context.viewer().require_admin("run the server")
     address = listen or settings.serve.listen
+    split_listen(address)  # refused before anything is forked
     db = context.database()
     # Forked first, before anything starts a thread of its own.
     intake = Ingestor(db, settings, source="serve", clock=context.now)
     pipeline = RequestPipeline(intake, in_processes=True)
-    app = build_app(db, settings, context.now, pipeline)
-    running = server(
-        app,
-        address,
-        settings.serve,
-        listening=lambda: say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True),
-        stopping=app.state.desk.stop,
-    )
-    logs.follow_requests(settings.log)
-    if not settings.serve.tokens:
-        say(
-            "cxdesk: warning: no [[serve.tokens]] in the config: every request but "
-            "GET /healthz is refused (`cxdesk serve token LOGIN` mints one)",
-            err=True,
+    try:  # from the fork on: its processes end however the server does
+        app = build_app(db, settings, context.now, pipeline)
+        running = server(
+            app,
+            address,
+            settings.serve,
+            listening=lambda: say(f"cxdesk serve: listening on {address} (ctrl+c stops)", err=True),
+            stopping=app.state.desk.stop,
         )
-    settle_collector()
-    try:
+        logs.follow_requests(settings.log)
+        if not settings.serve.tokens:
+            say(
+                "cxdesk: warning: no [[serve.tokens]] in the config: every request but "
+                "GET /healthz is refused (`cxdesk serve token LOGIN` mints one)",
+                err=True,
+            )
+        settle_collector()
         with db.bulk_writes():
             running.run()
     finally:

@@ -10,6 +10,8 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,15 +21,18 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import DatabaseError
 from cxdesk.i18n import say
-from cxdesk.workflow.intake import request_writer
+from cxdesk.workflow.intake import request_checker, request_writer
 from cxdesk.workflow.intake.feed import checked, to_wire
+from cxdesk.workflow.intake.forked_worker import ended_within
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record
+from cxdesk.workflow.intake.request_checker import RequestChecker
 from cxdesk.workflow.intake.request_pipeline import RequestPipeline
 from cxdesk.workflow.intake.request_writer import RemoteTraceback, RequestWriter, WriterStopped
 from tests.integration.serving import NOW, auth, desk_on, event, prepared
@@ -103,15 +108,16 @@ def test_a_request_whose_checking_failed_half_way_leaves_the_next_one_whole(
     def failing_second(records: list[Record]) -> bytes:
         nonlocal calls
         calls += 1
-        if calls == 2:
-            raise ValueError("the checking broke")
+        if calls == 2:  # an error a pipe could raise, too: still the checking's
+            raise OSError("the checking broke")
         return check(records)
 
     told = {"person": "feed", "in_lines": True}
     try:
-        with pytest.raises(ValueError, match="the checking broke"):
+        with pytest.raises(OSError, match="the checking broke"):
             writer.write([_records("f", 2), _records("g", 2)], failing_second, source="1", **told)
         outcomes = writer.write([_records("f", 3)], check, source="2", **told)
+        assert len(_writers()) == 1
     finally:
         writer.close()
     assert outcomes is not None
@@ -128,15 +134,17 @@ def test_the_writing_process_ends_its_run_when_closed(db: Database) -> None:
     (process,) = _writers()
     writer.close()
     assert not process.is_alive() and process.exitcode == 0
-    assert writer.write([_records("h", 1)], _check(intake), source="after", person="feed",
-                        in_lines=True) is None  # fmt: skip
+    with pytest.raises(WriterStopped):  # not written by the server instead: it has stopped
+        writer.write([_records("h", 1)], _check(intake), source="after", person="feed",
+                     in_lines=True)  # fmt: skip
 
 
 def test_a_stopped_writing_process_does_not_keep_the_server_from_stopping(
     db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """SIGSTOP (or a call that never returns) with a request waiting on it: the server's
-    close kills it after its wait, and the request is told the server stopped."""
+    """SIGSTOP (or a call that never returns) with requests waiting on it: the server's
+    close kills it after its wait, and each request, the one sent and the one waiting for
+    its turn, is told the server stopped; none is written by the server instead."""
     monkeypatch.setattr(request_writer, "STOP_WAIT_S", 1)
     intake = _intake(db)
     writer = RequestWriter(intake)
@@ -145,21 +153,41 @@ def test_a_stopped_writing_process_does_not_keep_the_server_from_stopping(
     os.kill(process.pid, signal.SIGSTOP)
     errors: list[Exception] = []
 
-    def post() -> None:
+    def post(prefix: str) -> None:
         try:
-            writer.write([_records("s", 2)], _check(intake), source="s", person="feed",
+            writer.write([_records(prefix, 2)], _check(intake), source=prefix, person="feed",
                          in_lines=True)  # fmt: skip
         except WriterStopped as exc:
             errors.append(exc)
 
-    waiting = threading.Thread(target=post)
-    waiting.start()
-    time.sleep(0.5)  # the request is sent, and waits for the stopped process's answer
+    waiting = [threading.Thread(target=post, args=(prefix,)) for prefix in ("s", "t")]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.5)  # one request is sent, the other waits for its turn
     writer.close()
-    waiting.join(30)
+    for thread in waiting:
+        thread.join(30)
     assert not process.is_alive()
-    assert [str(e) for e in errors] == ["the server stopped before this request was written"]
+    assert [str(e) for e in errors] == ["the server stopped before this request was written"] * 2
     assert "the writing process did not stop; killed" in caplog.text
+    with db.session() as session:
+        assert session.execute(sa.text("SELECT count(*) FROM feedback_events")).scalar() == 0
+
+
+def test_a_stopped_checking_process_does_not_keep_the_server_from_stopping(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(request_checker, "STOP_WAIT_S", 1)
+    intake = _intake(db)
+    checker = RequestChecker(intake.terms, intake.work_ahead())
+    (process,) = [p for p in multiprocessing.active_children() if p.name != "cxdesk-writer"]
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    started = time.monotonic()
+    checker.close()
+    assert time.monotonic() - started < 20
+    assert ended_within(process.pid, 20)  # reaped by the pool's own thread, not joined here
+    assert "the checking process did not stop; killed" in caplog.text
 
 
 def test_the_writing_process_is_a_user_of_the_database_of_its_own(tmp_path: Path) -> None:
@@ -232,3 +260,35 @@ def test_a_request_whose_writer_died_under_it_is_written_by_the_server(
         assert running.scalar("SELECT count(*) FROM feedback_events") == 6
         assert running.scalar("SELECT count(*) FROM tickets") == 2
     assert "the writing process stopped" in caplog.text
+
+
+_UNCLOSED = """
+import multiprocessing, sys
+from datetime import UTC, datetime
+from cxdesk.config import Settings
+from cxdesk.db import Database
+from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.request_pipeline import RequestPipeline
+from cxdesk.workflow.ops.schema import upgrade_database
+
+db = Database.open(sys.argv[1], must_exist=False)
+upgrade_database(db)
+intake = Ingestor(db, Settings(), source="serve", clock=lambda: datetime.now(UTC))
+RequestPipeline(intake, in_processes=True)
+print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+sys.exit(3)  # as a server failing before it closes the pipeline
+"""
+
+
+def test_a_server_that_never_closes_its_workers_still_exits(tmp_path: Path) -> None:
+    """Its writing process ends with it, not waited for without end by multiprocessing's
+    exit handler (it ignores the SIGTERM that sends, and its pipe never ended while it
+    held the server's end too)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _UNCLOSED, str(tmp_path / "cx.db")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    workers = [int(pid) for pid in done.stdout.split()]
+    assert len(workers) == 2
+    assert all(ended_within(pid, 10) for pid in workers)

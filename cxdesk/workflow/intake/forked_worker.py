@@ -9,9 +9,13 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from types import FrameType
 
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
+# How long a stopping server waits for a worker (its request under way, then its ending)
+# before it kills it: stopped, or stuck in a call that never returns.
+STOP_WAIT_S = 30
 
 
 def settle_forked_worker() -> None:
@@ -30,6 +34,19 @@ def settle_forked_worker() -> None:
             os._exit(0)  # the server died before the request to be told of it took hold
     gc.freeze()
     gc.disable()
+
+
+def ended_within(pid: int, seconds: float) -> bool:
+    """Whether the worker `pid` has ended (and been reaped) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _unheeded(_signal: int, _frame: FrameType | None) -> None:

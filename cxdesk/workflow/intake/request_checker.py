@@ -16,15 +16,19 @@ server says so once and checks in its own threads from then on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import marshal
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import Checked, WorkAhead, checked, from_wire, to_wire
-from cxdesk.workflow.intake.forked_worker import settle_forked_worker
+from cxdesk.workflow.intake.forked_worker import STOP_WAIT_S, ended_within, settle_forked_worker
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.validation import Terms
 
@@ -39,15 +43,19 @@ _COLLECTOR = Collector()
 class RequestChecker:
     """Each request's records checked in the process forked at its making."""
 
-    def __init__(self, terms: Terms, ahead: WorkAhead) -> None:
+    def __init__(
+        self, terms: Terms, ahead: WorkAhead, unshared: tuple[Connection, ...] = ()
+    ) -> None:
+        """`unshared`: connections the process must not keep a copy of (another worker's
+        pipe, whose other end waits for the server's to close)."""
         global _WORK
         _WORK = (terms, ahead)
         self.terms = terms
         context = multiprocessing.get_context("fork")
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            1, mp_context=context, initializer=settle_forked_worker
+            1, mp_context=context, initializer=_settle, initargs=(unshared,)
         )
-        self._pool.submit(int).result()  # forked now, not at the first request
+        self._pid = self._pool.submit(os.getpid).result()  # forked now, not at a request
 
     def checked(self, records: list[Record]) -> list[Checked]:
         """The records checked, with the work ahead done, in order."""
@@ -67,9 +75,22 @@ class RequestChecker:
         return marshal.dumps(to_wire([checked(record, timezone, window) for record in records]))
 
     def close(self) -> None:
+        """The process ends once its request under way is checked; killed if it has not
+        within `STOP_WAIT_S` (stopped, or stuck)."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if pool is None:
+            return
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not ended_within(self._pid, STOP_WAIT_S):
+            logger.warning("the checking process did not stop; killed")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+
+
+def _settle(unshared: tuple[Connection, ...]) -> None:
+    for connection in unshared:
+        connection.close()
+    settle_forked_worker()
 
 
 def _check(records: list[Record]) -> bytes:

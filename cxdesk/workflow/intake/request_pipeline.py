@@ -23,7 +23,9 @@ class RequestPipeline:
         self.writer: RequestWriter | None = None
         if in_processes:  # the writer first: the checker's pool starts threads
             self.writer = RequestWriter(intake)
-            self.checker = RequestChecker(intake.terms, intake.work_ahead())
+            self.checker = RequestChecker(
+                intake.terms, intake.work_ahead(), unshared=(self.writer.server_end,)
+            )
 
     def ingest(
         self, records: list[Record], *, source: str, person: str, in_lines: bool

@@ -20,6 +20,7 @@ then on: a request it was writing is written again there, and as ingest is idemp
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import marshal
@@ -35,16 +36,13 @@ from cxdesk.errors import CxdeskError
 from cxdesk.i18n import say
 from cxdesk.workflow.intake.collector import Collector
 from cxdesk.workflow.intake.feed import from_wire
-from cxdesk.workflow.intake.forked_worker import settle_forked_worker
+from cxdesk.workflow.intake.forked_worker import STOP_WAIT_S, settle_forked_worker
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.intake.requests import RecordOutcome, ingest_request
 
 logger = logging.getLogger(__name__)
 
-# How long a stopping server waits for a request under way and then for the process's last
-# checkpoint, before it kills the process (stopped, or stuck in a call that never returns).
-STOP_WAIT_S = 30
 _END = b""  # after a request's batches (marshal's bytes of a list are never empty)
 _OK, _FAILED = "ok", "failed"
 
@@ -69,11 +67,21 @@ class RequestWriter:
         context = multiprocessing.get_context("fork")
         self._pipe, theirs = context.Pipe()
         self._process: multiprocessing.process.BaseProcess | None = context.Process(
-            target=_serve, args=(intake, theirs), name="cxdesk-writer", daemon=True
+            target=_serve, args=(intake, theirs, self._pipe), name="cxdesk-writer", daemon=True
         )
         self._process.start()
         theirs.close()  # theirs alone: its end of the pipe closes when it dies
         self._turn = threading.Lock()
+        self._closed = False
+        # Before multiprocessing's own exit handler, which would wait for it without end:
+        # a server that fails between this fork and its `close` ends it all the same.
+        atexit.register(self.close)
+
+    @property
+    def server_end(self) -> Connection:
+        """The server's end of the pipe: another process forked later must close its copy,
+        or the writer would never see the server gone."""
+        return self._pipe
 
     def write(
         self,
@@ -86,23 +94,32 @@ class RequestWriter:
     ) -> list[RecordOutcome] | None:
         """Each record's outcome, in order, the `batches` checked by `check` (into marshal's
         bytes of their wire form) and written there; None once the writing process has
-        stopped (the caller writes the records itself)."""
+        died (the caller writes the records itself). `WriterStopped` once the server has
+        closed it."""
         first = check(batches[0])  # checked before the turn: the writer is busy meanwhile
+        unchecked: BaseException | None = None
         with self._turn:
+            if self._closed:
+                raise _stopped()
             if self._process is None:
                 return None
             try:
                 self._pipe.send((source, person, in_lines))
-                try:
-                    self._pipe.send_bytes(first)
-                    for batch in batches[1:]:  # each checked while the one before is written
-                        self._pipe.send_bytes(check(batch))
-                finally:  # checking failed, too: the writer answers for what it was sent
-                    self._pipe.send_bytes(_END)
-                    status, told = self._pipe.recv()
+                self._pipe.send_bytes(first)
+                for batch in batches[1:]:  # each checked while the one before is written
+                    try:
+                        wire = check(batch)
+                    except BaseException as exc:  # the writer answers for what it was sent
+                        unchecked = exc
+                        break
+                    self._pipe.send_bytes(wire)
+                self._pipe.send_bytes(_END)
+                status, told = self._pipe.recv()
             except (EOFError, OSError):
                 self._lost()
                 return None
+        if unchecked is not None:
+            raise unchecked
         if status == _FAILED:
             error, trace = told
             raise error from RemoteTraceback(trace)
@@ -110,7 +127,10 @@ class RequestWriter:
 
     def close(self) -> None:
         """The process ends its run (its last checkpoint) and exits; killed if a request
-        under way or its ending takes longer than `STOP_WAIT_S` each."""
+        under way or its ending takes longer than `STOP_WAIT_S` each. Requests still to
+        come get `WriterStopped`."""
+        atexit.unregister(self.close)
+        self._closed = True
         held = self._turn.acquire(timeout=STOP_WAIT_S)
         try:
             process, self._process = self._process, None
@@ -131,8 +151,8 @@ class RequestWriter:
 
     def _lost(self) -> None:
         process, self._process = self._process, None
-        if process is None:  # killed by `close`, the server stopping
-            raise WriterStopped(say("the server stopped before this request was written"))
+        if self._closed or process is None:  # killed by `close`: the server is stopping
+            raise _stopped()
         process.join(1)
         logger.warning(
             "the writing process stopped (exit code %s); writing in this process",
@@ -140,9 +160,15 @@ class RequestWriter:
         )
 
 
-def _serve(intake: Ingestor, pipe: Connection) -> None:
+def _stopped() -> WriterStopped:
+    return WriterStopped(say("the server stopped before this request was written"))
+
+
+def _serve(intake: Ingestor, pipe: Connection, servers: Connection) -> None:
     """In the writing process: settled as a worker, writing each request as it comes, as a
-    bulk run, until told to stop or the server is gone."""
+    bulk run, until told to stop or the server is gone (its copy of the server's end of
+    the pipe closed, so that the server's going ends the pipe)."""
+    servers.close()
     settle_forked_worker()
     intake.db.forked()
     collector = Collector()
