@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import SessionTransaction, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from cxdesk.db.audit_key import AuditKeyFile, default_key_file, remember_key_file
@@ -212,7 +213,9 @@ class Database:
         SQLite's locks are a process's own, and a connection carried across the fork would
         make the child's connections share the parent's (SQLite would count no user in the
         child, and a last close here could delete the log it writes to)."""
-        if self._bulk_writer is not None or self.engine.pool.checkedout():
+        pool = self.engine.pool
+        in_use = pool.checkedout() if isinstance(pool, QueuePool) else 0
+        if self._bulk_writer is not None or in_use:
             raise RuntimeError("fork only while no connection of the database is in use")
         self.engine.dispose()
 

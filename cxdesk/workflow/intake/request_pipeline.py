@@ -31,15 +31,22 @@ class RequestPipeline:
         self, records: list[Record], *, source: str, person: str, in_lines: bool
     ) -> list[RecordOutcome]:
         """Each record's outcome, in order, as `ingest_request` tells them."""
-        told = dict(source=source, person=person, in_lines=in_lines)
         if self.checker is not None and self.writer is not None:
             size = self.intake.batch_size
             batches = [records[n : n + size] for n in range(0, len(records), size)]
-            outcomes = self.writer.write(batches, self.checker.checked_wire, **told)
+            outcomes = self.writer.write(
+                batches, self.checker.checked_wire, source=source, person=person, in_lines=in_lines
+            )
             if outcomes is not None:
                 return outcomes
         check = self.checker.checked if self.checker is not None else None
-        return ingest_request(self.intake, self.intake.checked(records, check), **told)
+        return ingest_request(
+            self.intake,
+            self.intake.checked(records, check),
+            source=source,
+            person=person,
+            in_lines=in_lines,
+        )
 
     def close(self) -> None:
         if self.writer is not None:
