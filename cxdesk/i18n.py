@@ -635,6 +635,7 @@ ZH: dict[str, str] = {
     "the server is stopping; nothing of this request was stored, send it again": (
         "服务器正在停止；本次请求的内容均未存储，请重新发送"
     ),
+    "the server stopped before this request was written": "服务器在写入本次请求之前已停止",
     "over this token's rate of {rate} requests a second (serve.rate, serve.burst); try again "
     "in {seconds} s": (
         "超过该令牌每秒 {rate} 个请求的速率（serve.rate、serve.burst）；请在 {seconds} 秒后重试"
