@@ -59,20 +59,30 @@ class RequestChecker:
 
     def checked(self, records: list[Record]) -> list[Checked]:
         """The records checked, with the work ahead done, in order."""
-        return from_wire(marshal.loads(self.checked_wire(records)))
+        wire = self._checked_apart(records)
+        return self._checked_here(records) if wire is None else from_wire(marshal.loads(wire))
 
     def checked_wire(self, records: list[Record]) -> bytes:
         """The records checked, as marshal's bytes of their wire form (for a writing process
         to read: nothing is made of them here)."""
+        wire = self._checked_apart(records)
+        return marshal.dumps(to_wire(self._checked_here(records))) if wire is None else wire
+
+    def _checked_apart(self, records: list[Record]) -> bytes | None:
+        """The checking process's bytes; None once it has stopped."""
         pool = self._pool
-        if pool is not None:
-            try:
-                return pool.submit(_check, records).result()
-            except BrokenProcessPool:
-                self._pool = None
-                logger.warning("the checking process stopped; checking in this process")
+        if pool is None:
+            return None
+        try:
+            return pool.submit(_check, records).result()
+        except BrokenProcessPool:
+            self._pool = None
+            logger.warning("the checking process stopped; checking in this process")
+            return None
+
+    def _checked_here(self, records: list[Record]) -> list[Checked]:
         timezone, window = self.terms.timezone, self.terms.window()
-        return marshal.dumps(to_wire([checked(record, timezone, window) for record in records]))
+        return [checked(record, timezone, window) for record in records]
 
     def close(self) -> None:
         """The process ends once its request under way is checked; killed if it has not
