@@ -64,10 +64,15 @@ def audit_verify(context: Context, anchor: Head | None, deep: bool) -> None:
         say(f"OK: the chain holds the anchor {anchor.rows:,}:{anchor.digest[:12]}…")
     if deep_check is not None:
         before = f" ({deep_check.uncovered:,} opened before the chain was keyed, not replayed)"
+        agents = f" and {_counted(deep_check.agents, 'agent')}" if deep_check.agents else ""
         say(
-            f"OK: {deep_check.tickets:,} tickets as the audit log left them"
+            f"OK: {_counted(deep_check.tickets, 'ticket')}{agents} as the audit log left them"
             + (before if deep_check.uncovered else "")
         )
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 @audit.command("head")

@@ -58,6 +58,7 @@ def serve(context: Context, listen: str | None) -> None:
             running.run()
     finally:
         pipeline.close()
+    say("cxdesk serve: stopped", err=True)
 
 
 @serve.command("token")

@@ -57,7 +57,24 @@ def test_an_intact_demo_verifies_deeply(demo_copy: str, run: Run) -> None:
     code, said = verify(run, demo_copy, "--deep")
     assert code == 0, said
     assert "chain intact" in said and "timeline entries match" in said
-    assert "tickets as the audit log left them" in said
+    tickets = sql(demo_copy, "SELECT count(*) FROM tickets")[0][0]
+    agents = sql(demo_copy, "SELECT count(*) FROM agents")[0][0]
+    assert f"OK: {tickets:,} tickets and {agents} agents as the audit log left them" in said
+
+
+def test_a_deep_check_counts_one_of_each_in_the_singular(
+    new_db: str, run: Run, tmp_path: Path
+) -> None:
+    assert run("--db", new_db, "init")[0] == 0
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        '{"event_id": "e1", "kind": "complaint", "occurred_at": "2026-03-02T10:00:00+08:00", '
+        '"customer": {"id": "c1"}, "comment": "charged twice"}\n',
+        encoding="utf-8",
+    )
+    assert run("--db", new_db, "ingest", str(feed))[0] == 0
+    code, said = verify(run, new_db, "--deep", as_user=None)
+    assert code == 0 and "OK: 1 ticket and 1 agent as the audit log left them" in said, said
 
 
 def admin(target: str) -> str:

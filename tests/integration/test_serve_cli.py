@@ -101,6 +101,7 @@ def test_serve_stopped_by_a_signal_exits_cleanly(
         process.kill()
     assert process.returncode == 0, err
     assert "error" not in err and "Traceback" not in err and "process stopped" not in err
+    assert err.rstrip().endswith("cxdesk serve: stopped"), err
     assert [pid for pid in workers if _running(pid)] == []
 
 

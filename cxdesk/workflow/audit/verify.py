@@ -53,6 +53,7 @@ class DeepCheck:
     tickets: int  # tickets whose state the audit log gives, compared
     uncovered: int  # tickets opened before the chain was keyed (no state recorded)
     problem: str | None = None
+    agents: int = 0  # agents whose role and teams the audit log gives, compared
 
 
 def verify_deep(session: Session) -> DeepCheck:
@@ -79,8 +80,9 @@ def verify_deep(session: Session) -> DeepCheck:
                 f"the tickets numbered up to {ticket_ref(upto)} are not the "
                 f"{mark['tickets_count']:,} there were when the chain was keyed",
             )
+    agents = 0
     if "agents" in mark:
-        problem = _agents_problem(connection, first, mark["agents"])
+        agents, problem = _checked_agents(connection, first, mark["agents"])
         if problem is not None:
             return DeepCheck(0, 0, problem)
     audits = connection.execute(
@@ -134,7 +136,7 @@ def verify_deep(session: Session) -> DeepCheck:
                     f"{ref}: {field} is {stored[field]!r} in tickets, but the audit log "
                     f"says {state[field]!r}",
                 )
-    return DeepCheck(checked, uncovered)
+    return DeepCheck(checked, uncovered, agents=agents)
 
 
 def _merged(
@@ -161,10 +163,10 @@ def _next(stream: Iterator[tuple[Any, Iterator[Any]]]) -> tuple[int, list[Any]] 
     return None
 
 
-def _agents_problem(connection: Any, first: int, before: dict[str, Any]) -> str | None:
+def _checked_agents(connection: Any, first: int, before: dict[str, Any]) -> tuple[int, str | None]:
     """Each agent's role and teams must be those the last audit row about them gave (or,
     for one no row mentions, those they had when the chain was keyed): an admin made by
-    editing the agents table is named."""
+    editing the agents table is named. How many agents were compared, and the first problem."""
     expected = {login: dict(info) for login, info in before.items()}
     rows = connection.execute(
         sa.select(_audit.detail)
@@ -178,13 +180,13 @@ def _agents_problem(connection: Any, first: int, before: dict[str, Any]) -> str 
     for login in sorted(set(expected) | set(actual)):
         want, have = expected.get(login), actual.get(login)
         if want is None:
-            return f"agent {login!r} is in the agents table but not in the audit log"
+            return 0, f"agent {login!r} is in the agents table but not in the audit log"
         if have is None:
-            return f"agent {login!r} is in the audit log but not in the agents table"
+            return 0, f"agent {login!r} is in the audit log but not in the agents table"
         if want["role"] != have["role"] or sorted(want["teams"]) != sorted(have["teams"]):
-            return (
+            return 0, (
                 f"agent {login!r} is {have['role']} in {', '.join(have['teams']) or 'no team'}"
                 f" in the agents table, but the audit log says {want['role']} in "
                 f"{', '.join(want['teams']) or 'no team'}"
             )
-    return None
+    return len(actual), None
