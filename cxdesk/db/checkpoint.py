@@ -1,5 +1,6 @@
-"""Copying an SQLite file's write-ahead log into it: off the writer's thread for bulk runs,
-and once more, truncating it, when a desk or a command lets go of the database."""
+"""Copying an SQLite file's write-ahead log into it: off the writer's thread for bulk runs
+and for a process's many small write units, and once more, truncating it, when a desk or a
+command lets go of the database."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from cxdesk.db.engine import BULK_CACHE_KIB, BULK_WRITER, LOG_LIMIT_FRAMES
 # still on older snapshots, holding other writers off: long enough for an ingest batch, short
 # enough that a long report does not stall every writer of the desk.
 RESTART_WAIT_S = 2.0
+# Write units of a process committed between two checkpoints of `UnitCheckpoints`: a
+# command writes a few dozen pages, so the log stays under SQLite's automatic checkpoint
+# (1,000 pages), which then only acts where this cannot (readers holding the log).
+COMMITS_PER_CHECKPOINT = 16
 
 
 class Checkpointer:
@@ -147,6 +152,42 @@ class Checkpointer:
         with self._restart:
             self._restart_asked = False
             self._restart.notify_all()
+
+
+class UnitCheckpoints:
+    """Checkpoints for a process's write units in transactions of their own (commands, a
+    server's small requests), made by a `Checkpointer` thread every `COMMITS_PER_CHECKPOINT`
+    commits instead of by SQLite at the commit that fills its 1,000 pages: that commit took
+    a hundred times the others (p99 4.8 ms against a median of 0.1 ms), a sixth of the
+    commands' time. The thread starts at the first checkpoint, so that a command line run
+    that commits once starts none (its `Database.dispose` truncates the log)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._commits = 0
+        self._thread: Checkpointer | None = None
+
+    def committed(self) -> None:
+        with self._lock:
+            self._commits += 1
+            if self._commits % COMMITS_PER_CHECKPOINT:
+                return
+            if self._thread is None:
+                self._thread = Checkpointer(self.path)
+        self._thread.nudge()
+
+    def stop(self) -> None:
+        """End the thread, if one runs; the next commits, counted afresh, start another."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._commits = 0
+        if thread is not None:
+            thread.stop()
+
+    def forget(self) -> None:
+        """In a forked process: the thread was the parent's, and its connection too."""
+        self._thread = None
 
 
 def truncate_log(path: Path) -> bool:

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from cxdesk.db.audit_key import AuditKeyFile, default_key_file, remember_key_file
 from cxdesk.db.bulk import Growth
 from cxdesk.db.bulk_writer import BulkWriter
-from cxdesk.db.checkpoint import Checkpointer, truncate_log
+from cxdesk.db.checkpoint import Checkpointer, UnitCheckpoints, truncate_log
 from cxdesk.db.engine import (
     SQLITE_BEGIN,
     SQLITE_BUSY_TIMEOUT_MS,
@@ -61,8 +61,10 @@ class Database:
             class_=Session,
             expire_on_commit=False,
         )
-        self._checkpointer: Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None  # a bulk run's
         self._bulk_writer: BulkWriter | None = None
+        path = sqlite_path(url)
+        self._unit_checkpoints = UnitCheckpoints(path) if path is not None else None
 
     @classmethod
     def open(
@@ -155,6 +157,8 @@ class Database:
                 yield session
         if self._checkpointer is not None:
             self._checkpointer.nudge()
+        elif self._unit_checkpoints is not None:
+            self._unit_checkpoints.committed()
 
     @contextmanager
     def bulk_writes(self, *tables: Table) -> Iterator[Growth]:
@@ -217,6 +221,8 @@ class Database:
         in_use = pool.checkedout() if isinstance(pool, QueuePool) else 0
         if self._bulk_writer is not None or in_use:
             raise RuntimeError("fork only while no connection of the database is in use")
+        if self._unit_checkpoints is not None:
+            self._unit_checkpoints.stop()  # no thread at the fork, nor its connection
         self.engine.dispose()
 
     def forked(self) -> None:
@@ -226,10 +232,14 @@ class Database:
         self.engine.dispose(close=False)
         self._checkpointer = None
         self._bulk_writer = None
+        if self._unit_checkpoints is not None:
+            self._unit_checkpoints.forget()
 
     def dispose(self) -> None:
         """Close the pooled connections; on SQLite, then copy the write-ahead log into the
         file and cut it to nothing, unless someone else is reading or writing right now."""
+        if self._unit_checkpoints is not None:
+            self._unit_checkpoints.stop()
         self.engine.dispose()
         path = sqlite_path(self.url)
         if path is not None:
