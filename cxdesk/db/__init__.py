@@ -7,7 +7,8 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 - `engine`: what a URL names, SQLite's pragmas and transaction modes, the JSON codec
 - `sharing`: a team's SQLite file shared through a Unix group
 - `database`: `Database`, its sessions, the write lock, the schema checks
-- `checkpoint`: the write-ahead log copied off the writer's thread in bulk runs
+- `checkpoint`: the write-ahead log copied off the writer's thread
+- `driver`: a command's fixed statements run on the DB-API connection
 - `bulk_writer`: the one connection a bulk run's write units take in turn (SQLite)
 - `write_order`: whether anyone wrote in between (SQLite), writers taking turns (PostgreSQL)
 - `bulk`: rows written and looked up by the tens of thousands
@@ -19,6 +20,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 from cxdesk.db.audit_key import AuditKeyFile, audit_key_file, default_key_file
 from cxdesk.db.bulk import Growth, KeyedQuery, insert_rows, update_rows
 from cxdesk.db.database import PERSON_INFO, Database
+from cxdesk.db.driver import first_on_driver, run_on_driver
 from cxdesk.db.engine import DEFAULT_DB, make_engine, resolve_url, sqlite_path
 from cxdesk.db.revisions import current_revision, head_revision, newest_migration, upgrade
 from cxdesk.db.sharing import group_id
@@ -38,6 +40,7 @@ __all__ = [
     "audit_key_file",
     "current_revision",
     "default_key_file",
+    "first_on_driver",
     "group_id",
     "head_revision",
     "insert_plan",
@@ -45,6 +48,7 @@ __all__ = [
     "make_engine",
     "newest_migration",
     "resolve_url",
+    "run_on_driver",
     "serialise",
     "sqlite_path",
     "update_plan",

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from cxdesk.db.driver import run_on_driver
 from cxdesk.db.sharing import group_id, share_with_group
 from cxdesk.db.write_order import count_checkout
 from cxdesk.errors import DatabaseError
@@ -88,7 +89,10 @@ def _end_bulk_writing(dbapi_connection: Any, record: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for write units, so a command's read-check-write cannot interleave."""
     mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    run_on_driver(connection, _BEGIN[mode])
+
+
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE")}
 
 
 def make_engine(url: str, group: str | None = None) -> Engine:

@@ -1,7 +1,8 @@
 """Bulk INSERTs and UPDATEs compiled once per table, dialect and set of columns, and run
 with the driver's executemany (a COPY on PostgreSQL), skipping SQLAlchemy's handling of
-each row's parameters: ingest writes hundreds of thousands of rows this way, and goes a good
-deal faster than through `Connection.execute`.
+each row's parameters and of the statement: ingest writes hundreds of thousands of rows this
+way, and a command its few single rows, both a good deal faster than through
+`Connection.execute`.
 
 This reads SQLAlchemy's compiler internals: the order of a statement's bound values
 (`SQLCompiler.positiontup` for SQLite's positional paramstyle, `binds` for psycopg's named
@@ -19,8 +20,9 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Compiled, Connection, Dialect, Table, bindparam
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from cxdesk.db.driver import driver_errors, run_on_driver
 
 COPY_MIN_ROWS = 10  # PostgreSQL: fewer rows than this are inserted, not copied
 _KEY_BIND = "primary_key"
@@ -51,26 +53,21 @@ class WritePlan:
         if self.copy is not None and len(rows) >= COPY_MIN_ROWS:
             _copy(connection, self.copy, rows)
         elif self.positional:
-            connection.exec_driver_sql(self.sql, [tuple(row) for row in rows])
+            run_on_driver(connection, self.sql, [tuple(row) for row in rows])
         else:
             named = [dict(zip(self.names, row, strict=True)) for row in rows]
-            connection.exec_driver_sql(self.sql, named)
+            run_on_driver(connection, self.sql, named)
 
 
 def _copy(connection: Connection, statement: str, rows: list[list[Any]]) -> None:
-    """COPY on the driver's connection, inside SQLAlchemy's transaction; its errors raised as
-    SQLAlchemy raises the INSERT's (IntegrityError, DataError, ...), which is what callers and
-    the command line catch."""
-    driver = connection.connection.driver_connection
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-    except dbapi_error as exc:
-        raise DBAPIError.instance(
-            statement, None, exc, dbapi_error, dialect=connection.dialect
-        ) from exc
+    """COPY on the driver's connection, inside SQLAlchemy's transaction."""
+    with (
+        driver_errors(connection, statement) as driver,
+        driver.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 @lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines
