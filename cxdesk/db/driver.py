@@ -66,4 +66,6 @@ def _told(
 ) -> None:
     """SQLAlchemy's cursor events, as it would fire them (without an execution context), so
     that what listens for the statements sent (logging, tracing, tests) sees these too."""
-    getattr(connection.dispatch, name)(connection, cursor, statement, parameters, None, many)
+    listeners = getattr(connection.dispatch, name)
+    if listeners:  # most of the time none: not called at all
+        listeners(connection, cursor, statement, parameters, None, many)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection
+
+from cxdesk.db.driver import driver_errors, run_on_driver
 
 SEARCH_TABLE = "ticket_search"
 # FTS5 keeps its index in shadow tables named after the virtual table.
@@ -142,13 +143,17 @@ def index_tickets(connection: Connection, tickets: Sequence[Indexed]) -> None:
     if not tickets:
         return
     if connection.dialect.name == "postgresql":
-        driver: Any = connection.connection.driver_connection
         statement = f"COPY {SEARCH_TABLE} (ticket_id, terms) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        with (
+            driver_errors(connection, statement) as driver,
+            driver.cursor() as cursor,
+            cursor.copy(statement) as copy,
+        ):
             for ticket in tickets:
                 copy.write_row((ticket.ticket_id, _tsvector(ticket)))
         return
-    connection.exec_driver_sql(
+    run_on_driver(
+        connection,
         f"INSERT INTO {SEARCH_TABLE} (rowid, title, customer, name) VALUES (?, ?, ?, ?)",
         [
             (

@@ -62,9 +62,8 @@ def test_an_intact_demo_verifies_deeply(demo_copy: str, run: Run) -> None:
     assert f"OK: {tickets:,} tickets and {agents} agents as the audit log left them" in said
 
 
-def test_a_deep_check_counts_one_of_each_in_the_singular(
-    new_db: str, run: Run, tmp_path: Path
-) -> None:
+def a_desk_with_one_case(run: Run, new_db: str, tmp_path: Path) -> None:
+    """A new desk (its maker its one agent) where one complaint opened a case."""
     assert run("--db", new_db, "init")[0] == 0
     feed = tmp_path / "feed.jsonl"
     feed.write_text(
@@ -73,6 +72,12 @@ def test_a_deep_check_counts_one_of_each_in_the_singular(
         encoding="utf-8",
     )
     assert run("--db", new_db, "ingest", str(feed))[0] == 0
+
+
+def test_a_deep_check_counts_one_of_each_in_the_singular(
+    new_db: str, run: Run, tmp_path: Path
+) -> None:
+    a_desk_with_one_case(run, new_db, tmp_path)
     code, said = verify(run, new_db, "--deep", as_user=None)
     assert code == 0 and "OK: 1 ticket and 1 agent as the audit log left them" in said, said
 
@@ -239,14 +244,7 @@ def test_an_old_chain_is_keyed_by_db_upgrade_and_stays_verifiable(
     new_db: str, run: Run, tmp_path: Path
 ) -> None:
     """A database from before the key: its rows stay checked with SHA-256, later ones keyed."""
-    assert run("--db", new_db, "init")[0] == 0
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text(
-        '{"event_id": "e1", "kind": "complaint", "occurred_at": "2026-03-02T10:00:00+08:00", '
-        '"customer": {"id": "c1"}, "comment": "charged twice"}\n',
-        encoding="utf-8",
-    )
-    assert run("--db", new_db, "ingest", str(feed))[0] == 0
+    a_desk_with_one_case(run, new_db, tmp_path)
     key_path(new_db).unlink()
     sql(new_db, "DELETE FROM audit_log WHERE action = :a", a=KEY_ACTION)
     rehash_from(new_db, 0)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Session
 
-from cxdesk.db import insert_rows, update_rows
+from cxdesk.db import first_on_driver, insert_rows, update_rows
 from cxdesk.models import Stage, Ticket
 from cxdesk.models.base import table_of
 from cxdesk.workflow.clocks.sla import Clocks
@@ -86,7 +86,7 @@ def allocate_ticket_ids(connection: Connection, count: int) -> list[int]:
                 f"FROM generate_series(1, {int(count)})"
             ).scalars()
         )
-    start = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM tickets").scalar()
+    start = first_on_driver(connection, "SELECT coalesce(max(id), 0) FROM tickets")
     assert start is not None  # coalesce: 0 when there are no tickets
     return list(range(start + 1, start + 1 + count))
 
