@@ -175,7 +175,8 @@ class UnitCheckpoints:
                 return
             if self._thread is None:
                 self._thread = Checkpointer(self.path)
-        self._thread.nudge()
+            thread = self._thread  # `stop` may let go of it once the lock is free
+        thread.nudge()
 
     def stop(self) -> None:
         """End the thread, if one runs; the next commits, counted afresh, start another."""
