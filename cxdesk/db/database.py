@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -65,6 +66,8 @@ class Database:
         self._bulk_writer: BulkWriter | None = None
         path = sqlite_path(url)
         self._unit_checkpoints = UnitCheckpoints(path) if path is not None else None
+        if self._unit_checkpoints is not None:  # its thread ends with this object, if not before
+            weakref.finalize(self, self._unit_checkpoints.stop)
 
     @classmethod
     def open(

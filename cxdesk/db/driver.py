@@ -20,13 +20,20 @@ from sqlalchemy.exc import DBAPIError
 @contextmanager
 def driver_errors(connection: Connection, statement: str, parameters: Any = None) -> Iterator[Any]:
     """The DB-API connection under `connection`; a driver error raised in the block is raised
-    again as SQLAlchemy's own for `statement`."""
-    dbapi_error = connection.dialect.loaded_dbapi.Error
+    again as SQLAlchemy's own for `statement`. A lost connection is invalidated, as SQLAlchemy
+    does, so that the pool drops it and the rollback after it does not fail in its turn (and
+    take the error's place)."""
+    dialect = connection.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    driver = connection.connection.driver_connection
     try:
-        yield connection.connection.driver_connection
+        yield driver
     except dbapi_error as exc:
+        lost = dialect.is_disconnect(exc, driver, None)
+        if lost:
+            connection.invalidate(exc)
         raise DBAPIError.instance(
-            statement, parameters, exc, dbapi_error, dialect=connection.dialect
+            statement, parameters, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
         ) from exc
 
 

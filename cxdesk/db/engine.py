@@ -92,7 +92,7 @@ def _sqlite_begin(connection: Connection) -> None:
     run_on_driver(connection, _BEGIN[mode])
 
 
-_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE")}
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
 
 def make_engine(url: str, group: str | None = None) -> Engine:

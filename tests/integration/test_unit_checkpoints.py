@@ -4,6 +4,7 @@ fills SQLite's 1,000 pages; the thread ends when the database is let go or forke
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -75,3 +76,18 @@ def test_the_thread_ends_before_a_fork_and_starts_again_after(db: Database) -> N
     assert again is not thread
     db.dispose()
     assert not again.is_alive()
+
+
+def test_a_database_let_go_of_unclosed_ends_its_thread(tmp_path: Path) -> None:
+    """A script's or a test's Database dropped without `dispose`: its thread and the thread's
+    connection (which would keep the log's files) end with it."""
+    db = Database.open(str(tmp_path / "dropped.db"), must_exist=False)
+    upgrade_database(db)
+    before = _checkpoint_threads()
+    with db.write() as session:
+        session.execute(sa.text("CREATE TABLE filler (n INTEGER PRIMARY KEY, body BLOB)"))
+    _units(db, COMMITS_PER_CHECKPOINT)
+    [thread] = _checkpoint_threads() - before
+    del db, session
+    gc.collect()
+    assert not thread.is_alive()
