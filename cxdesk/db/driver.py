@@ -9,7 +9,7 @@ with the driver's error as `orig`), which is what callers and the command line c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,6 +52,17 @@ def run_on_driver(connection: Connection, statement: str, rows: Sequence[Any] = 
             _told(connection, "after_cursor_execute", cursor, statement, parameters, many)
         finally:
             cursor.close()
+
+
+def copy_on_driver(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: `statement` (a COPY ... FROM STDIN) fed `rows`, inside the transaction."""
+    with (
+        driver_errors(connection, statement) as driver,
+        driver.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def first_on_driver(connection: Connection, statement: str) -> Any:

@@ -89,10 +89,7 @@ def _end_bulk_writing(dbapi_connection: Any, record: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for write units, so a command's read-check-write cannot interleave."""
     mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-    run_on_driver(connection, _BEGIN[mode])
-
-
-_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
+    run_on_driver(connection, f"BEGIN {mode}")
 
 
 def make_engine(url: str, group: str | None = None) -> Engine:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from cxdesk.db.driver import driver_errors, run_on_driver
+from cxdesk.db.driver import copy_on_driver, run_on_driver
 
 SEARCH_TABLE = "ticket_search"
 # FTS5 keeps its index in shadow tables named after the virtual table.
@@ -143,14 +143,11 @@ def index_tickets(connection: Connection, tickets: Sequence[Indexed]) -> None:
     if not tickets:
         return
     if connection.dialect.name == "postgresql":
-        statement = f"COPY {SEARCH_TABLE} (ticket_id, terms) FROM STDIN"
-        with (
-            driver_errors(connection, statement) as driver,
-            driver.cursor() as cursor,
-            cursor.copy(statement) as copy,
-        ):
-            for ticket in tickets:
-                copy.write_row((ticket.ticket_id, _tsvector(ticket)))
+        copy_on_driver(
+            connection,
+            f"COPY {SEARCH_TABLE} (ticket_id, terms) FROM STDIN",
+            ((ticket.ticket_id, _tsvector(ticket)) for ticket in tickets),
+        )
         return
     run_on_driver(
         connection,

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Compiled, Connection, Dialect, Table, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from cxdesk.db.driver import driver_errors, run_on_driver
+from cxdesk.db.driver import copy_on_driver, run_on_driver
 
 COPY_MIN_ROWS = 10  # PostgreSQL: fewer rows than this are inserted, not copied
 _KEY_BIND = "primary_key"
@@ -51,23 +51,12 @@ class WritePlan:
         an INSERT for each. A COPY waits for the server twice, so a few rows, such as a
         command's audit row, are still inserted."""
         if self.copy is not None and len(rows) >= COPY_MIN_ROWS:
-            _copy(connection, self.copy, rows)
+            copy_on_driver(connection, self.copy, rows)
         elif self.positional:
             run_on_driver(connection, self.sql, [tuple(row) for row in rows])
         else:
             named = [dict(zip(self.names, row, strict=True)) for row in rows]
             run_on_driver(connection, self.sql, named)
-
-
-def _copy(connection: Connection, statement: str, rows: list[list[Any]]) -> None:
-    """COPY on the driver's connection, inside SQLAlchemy's transaction."""
-    with (
-        driver_errors(connection, statement) as driver,
-        driver.cursor() as cursor,
-        cursor.copy(statement) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
 
 
 @lru_cache(maxsize=256)  # per engine's dialect; bounded, as tests make many engines
