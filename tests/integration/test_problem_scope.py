@@ -13,7 +13,7 @@ from sqlmodel import select
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.errors import PermissionDenied, WorkflowError
-from cxdesk.models import ProblemScope, Ticket, TicketKind, TicketLink
+from cxdesk.models import ProblemScope, Stage, Ticket, TicketKind, TicketLink
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import FeedbackEventIn
 from cxdesk.workflow.loop.commands import OpenTicket
@@ -210,7 +210,8 @@ def test_the_cli_opens_a_problem_and_unlinks_a_case(new_db: str, run) -> None:
 def test_the_open_scopes_are_read_without_scanning_the_tickets(db: Database) -> None:
     """Every case opened asks for the open problems' scopes: read in one join with the
     tickets, SQLite scanned the stage index of every open ticket for the few scopes there
-    are, on each ticket opened (on a million tickets, a second a ticket)."""
+    are, on each ticket opened (on a million tickets, a second a ticket). Each scope's problem
+    is looked up by its number instead."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plan; PostgreSQL's planner has the tables' sizes")
     staff(db)
@@ -221,9 +222,26 @@ def test_the_open_scopes_are_read_without_scanning_the_tickets(db: Database) -> 
     with db.session() as session, statements_run() as ran:
         (scope,) = open_scopes(session)
     assert (scope.problem_id, scope.team_id, scope.value) == (problem.id, "care", "delivery")
-    # whether any scope is kept, the scopes, their problems' teams
-    assert len([statement for statement, _ in ran if statement.startswith("SELECT")]) == 3
+    # whether any scope is kept, then the scopes with their open problems' teams
+    assert len([statement for statement, _ in ran if statement.startswith("SELECT")]) == 2
     assert scans_of(db.engine, ran, "tickets") == []
+
+
+def test_a_closed_problem_keeps_its_scope_but_gathers_no_case(db: Database) -> None:
+    """A problem's scope stays recorded after it closes; only open problems match cases."""
+    staff(db)
+    service = TicketService(db, SETTINGS, "sue")
+    problems = [
+        service.handle(OpenProblem("touchpoint", touchpoint, at=T0 + timedelta(hours=1)))
+        for touchpoint in ("delivery", "billing")
+    ]
+    with db.write() as session:
+        session.get_one(Ticket, problems[0].id).stage = Stage.CLOSED
+    with db.session() as session:
+        assert session.exec(select(ProblemScope)).all() != []
+        assert [(s.problem_id, s.value) for s in open_scopes(session)] == [
+            (problems[1].id, "billing")
+        ]
 
 
 def test_without_a_problem_the_open_scopes_are_one_read_of_one_row(db: Database) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from cxdesk.db import KeyedQuery, first_on_driver
+from cxdesk.db import first_on_driver
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import (
@@ -88,43 +88,37 @@ def matches(scope: OpenScope, facts: CaseFacts) -> bool:
     }.get(scope.dimension, False)
 
 
-# Built once and run in Core: every new case asks them, and there is rarely a problem open.
-# Two reads, the scopes first: joined in one, SQLite scanned every open ticket of the
-# stage index for the few scopes there are, on each ticket opened.
+# Built once and run in Core: every new case asks it, and there is rarely a problem open.
+# Each scope's problem is looked up by its number: joined the other way round, SQLite
+# scanned every open ticket of the stage index for the few scopes there are.
+_OPEN_TEAM = (
+    select(Queue.team_id)
+    .join(Ticket, col(Ticket.queue_id) == Queue.id)
+    .where(Ticket.id == ProblemScope.problem_id, Ticket.stage != Stage.CLOSED)
+    .scalar_subquery()
+)
 _SCOPES = select_columns(
     ProblemScope.problem_id,
+    _OPEN_TEAM,  # None for a problem closed
     ProblemScope.metric,
     ProblemScope.dimension,
     ProblemScope.value,
     ProblemScope.gather_since,
 )
 _ANY_SCOPE = f"SELECT 1 FROM {ProblemScope.__tablename__} LIMIT 1"
-_OPEN_PROBLEMS_TEAMS = KeyedQuery(
-    Ticket.id,
-    lambda keys_in: (
-        select_columns(Ticket.id, Queue.team_id)
-        .join(Queue, col(Queue.id) == Ticket.queue_id)
-        .where(keys_in, Ticket.stage != Stage.CLOSED)
-    ),
-)
 
 
 def open_scopes(session: Session) -> list[OpenScope]:
     """The scopes of the problems still open: one read of a small table (ingest makes it
-    once per batch), and one of its problems where it has any."""
+    once per batch), each with its problem's team."""
     session.flush()  # a problem opened in this transaction is open
     connection = session.connection()
     if first_on_driver(connection, _ANY_SCOPE) is None:
         return []  # most desks, most of the time: answered for the cost of the driver's read
-    scopes = connection.execute(_SCOPES).all()
-    if not scopes:
-        return []
-    problems = {problem for problem, *_ in scopes}
-    teams = {problem: team for problem, team in _OPEN_PROBLEMS_TEAMS.execute(connection, problems)}
     return [
-        OpenScope(problem, teams[problem], metric, dimension, value, since)
-        for problem, metric, dimension, value, since in scopes
-        if problem in teams
+        OpenScope(problem, team, metric, dimension, value, since)
+        for problem, team, metric, dimension, value, since in connection.execute(_SCOPES)
+        if team is not None
     ]
 
 
