@@ -20,7 +20,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 from cxdesk.db.audit_key import AuditKeyFile, audit_key_file, default_key_file
 from cxdesk.db.bulk import Growth, KeyedQuery, insert_rows, update_rows
 from cxdesk.db.database import PERSON_INFO, Database
-from cxdesk.db.driver import first_on_driver, run_on_driver
+from cxdesk.db.driver import first_on_driver, rows_on_driver, run_on_driver
 from cxdesk.db.engine import DEFAULT_DB, make_engine, resolve_url, sqlite_path
 from cxdesk.db.revisions import current_revision, head_revision, newest_migration, upgrade
 from cxdesk.db.sharing import group_id
@@ -48,6 +48,7 @@ __all__ = [
     "make_engine",
     "newest_migration",
     "resolve_url",
+    "rows_on_driver",
     "run_on_driver",
     "serialise",
     "sqlite_path",

@@ -65,18 +65,24 @@ def copy_on_driver(connection: Connection, statement: str, rows: Iterable[Sequen
             copy.write_row(row)
 
 
-def first_on_driver(connection: Connection, statement: str) -> Any:
-    """The first column of the first row `statement` (without parameters) gives, or None."""
-    with driver_errors(connection, statement) as driver:
+def rows_on_driver(connection: Connection, statement: str, parameters: Any) -> list[Any]:
+    """The rows `statement` gives for `parameters` (in the driver's own style)."""
+    with driver_errors(connection, statement, parameters) as driver:
         cursor = driver.cursor()
         try:
-            _told(connection, "before_cursor_execute", cursor, statement, (), False)
-            cursor.execute(statement)
-            row = cursor.fetchone()
-            _told(connection, "after_cursor_execute", cursor, statement, (), False)
+            _told(connection, "before_cursor_execute", cursor, statement, parameters, False)
+            cursor.execute(statement, parameters)
+            rows = cursor.fetchall()
+            _told(connection, "after_cursor_execute", cursor, statement, parameters, False)
         finally:
             cursor.close()
-    return None if row is None else row[0]
+    return rows  # type: ignore[no-any-return]
+
+
+def first_on_driver(connection: Connection, statement: str) -> Any:
+    """The first column of the first row `statement` (without parameters) gives, or None."""
+    rows = rows_on_driver(connection, statement, ())
+    return rows[0][0] if rows else None
 
 
 def _told(

@@ -23,6 +23,7 @@ from cxdesk.workflow.audit.verify import verify_deep
 from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.desk_commands import Claim, Pend, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
+from cxdesk.workflow.loop.ticket_rows import load_ticket
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SETTINGS = Settings()
@@ -173,6 +174,32 @@ def test_a_savepoint_rolled_back_leaves_the_ticket_as_stored(db: Database) -> No
         assert (claimed.version, claimed.assignee, claimed.stage) == (1, None, "new")
         again = ann.handle(Claim(ticket_id, version=claimed.version, at=T0), batch.session)
     assert _stored(db, ticket_id) == _as_object(again) and again.version == 2
+
+
+def test_a_command_reads_its_ticket_as_the_orm_loads_it(db: Database) -> None:
+    """A command's ticket is read on the driver: every column as the ORM reads it, a copy
+    the session held made fresh in place (never acted on stale), the ticket then the
+    session's own, clean."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    ann = TicketService(db, SETTINGS, "ann")
+    with db.write() as session:
+        ticket_id = _open(system, session, "王 late \x1b[2J", tags=["vip", "退款"]).id or 0
+    claimed = ann.handle(Claim(ticket_id, version=1, at=T0))
+    ann.handle(Pend(ticket_id, "photo", version=claimed.version, at=T0 + timedelta(hours=1)))
+    with db.session() as session:
+        by_the_orm = _as_object(session.get_one(Ticket, ticket_id))
+    assert by_the_orm["paused_at"] is not None and by_the_orm["tags"] == ["vip", "退款"]
+    with db.write() as session:
+        loaded = load_ticket(session, ticket_id)
+        assert loaded is not None and _as_object(loaded) == by_the_orm
+        assert session.get(Ticket, ticket_id) is loaded and loaded not in session.dirty
+        session.connection().execute(  # another change to the row, under the copy held
+            sa.update(_tickets).where(_tickets.c.id == ticket_id).values(title="changed")
+        )
+        again = load_ticket(session, ticket_id)
+        assert again is loaded and loaded.title == "changed" and not sa.inspect(loaded).modified
+        assert load_ticket(session, ticket_id + 100) is None
 
 
 def test_an_opening_rolled_back_gives_its_number_to_the_next(db: Database) -> None:

@@ -5,14 +5,18 @@ third of an opening and a fifth of every other command."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Dialect, bindparam, inspect, select
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
-from cxdesk.db import first_on_driver, insert_rows, update_rows
+from cxdesk.db import first_on_driver, insert_rows, rows_on_driver, update_rows
 from cxdesk.models import Stage, Ticket
 from cxdesk.models.base import table_of
 from cxdesk.workflow.clocks.sla import Clocks
@@ -74,6 +78,59 @@ def insert_ticket(session: Session, values: dict[str, Any]) -> Ticket:
     session.add(ticket)
     written(session, ticket)
     return ticket
+
+
+def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    """The ticket, read afresh under the transaction's write lock (FOR UPDATE on PostgreSQL)
+    as the ORM loads one, overwriting any copy the session holds: the ORM's own load took a
+    tenth of every command. What the session holds unwritten is flushed first, as the ORM's
+    query would flush it."""
+    session.flush()
+    connection = session.connection()
+    sql, positional, processors = _read_plan(connection.dialect)
+    rows = rows_on_driver(connection, sql, (ticket_id,) if positional else {"id": ticket_id})
+    if not rows:
+        return None
+    values = dict(zip(_COLUMNS, rows[0], strict=True))
+    for name, process in processors:
+        values[name] = process(values[name])
+    key = _MAPPER.identity_key_from_primary_key((ticket_id,))
+    held = session.identity_map.get(key)
+    if held is not None:  # made fresh in place, as a load with populate_existing does
+        state = inspect(held)
+        state.dict.update(values)
+        state._commit_all(state.dict, session.identity_map)
+        return held  # type: ignore[no-any-return]
+    ticket: Ticket = _MANAGER.new_instance()
+    ticket.__dict__.update(values)
+    state = inspect(ticket)  # taken into the session as the ORM takes a row it loads
+    state.key = key
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
+    return ticket
+
+
+_COLUMNS = tuple(TICKETS.columns.keys())
+_MAPPER = inspect(Ticket)
+
+
+@lru_cache(maxsize=8)  # per engine's dialect, as the write plans are
+def _read_plan(
+    dialect: Dialect,
+) -> tuple[str, bool, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """The ticket's locked read, compiled once: its SQL, whether the driver takes its
+    parameter by position, and each column's result processor. The ORM's classes are
+    configured here, as its first query would: `load_ticket` may be a process's first."""
+    configure_mappers()
+    statement = select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    processors = tuple(
+        (column.key, process)
+        for column in TICKETS.columns
+        if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+    )
+    return compiled.string, compiled.positional, processors
 
 
 def allocate_ticket_ids(connection: Connection, count: int) -> list[int]:

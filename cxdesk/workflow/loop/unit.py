@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
@@ -52,18 +51,11 @@ from cxdesk.workflow.loop.commands import TicketCommand
 from cxdesk.workflow.loop.notifications import hold_notices
 from cxdesk.workflow.loop.stages import next_stage
 from cxdesk.workflow.loop.ticket_events import Before, Outbox, TicketFacts, changes
-from cxdesk.workflow.loop.ticket_rows import write_changes
+from cxdesk.workflow.loop.ticket_rows import load_ticket, write_changes
 
 SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_TEXT = 20_000  # characters of one note, reply or reason
 _TIMELINE = table_of(TimelineEntry)
-# Built once: every command runs it, and building it cost more than running it.
-_LOCKED_TICKET = (
-    select(Ticket)
-    .where(Ticket.id == bindparam("id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)  # never act on a stale copy
-)
 
 
 def utcnow() -> datetime:
@@ -204,7 +196,7 @@ def ticket_work(
     priority or stage this version does not know, a due time the calendar cannot count
     from) is refused with an UnusableTicket naming it and the value."""
     with own_unit(acting, session) as unit:
-        ticket = unit.exec(_LOCKED_TICKET, params={"id": ticket_id}).first()
+        ticket = load_ticket(unit, ticket_id)
         ref = ticket_ref(ticket_id)
         if ticket is None:
             raise NotFound(say("no ticket {ref}", ref=ref))
