@@ -55,7 +55,14 @@ def told(supervised: Database, monkeypatch: pytest.MonkeyPatch) -> list[Told]:
     def announce(_settings: Settings, notices: list[Notification]) -> None:
         for notice in notices:
             with supervised.session() as session:
-                assert session.get(Notification, notice.id) is not None, "told before commit"
+                stored = session.exec(
+                    select(Notification).where(
+                        Notification.login == notice.login,
+                        Notification.ticket_id == notice.ticket_id,
+                        Notification.kind == notice.kind,
+                    )
+                ).first()
+                assert stored is not None, "told before commit"
             heard.append((notice.login, notice.ticket_id, notice.kind))
 
     monkeypatch.setattr(notifications_module, "announce", announce)
