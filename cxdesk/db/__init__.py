@@ -13,6 +13,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 - `write_order`: whether anyone wrote in between (SQLite), writers taking turns (PostgreSQL)
 - `bulk`: rows written and looked up by the tens of thousands
 - `write_plans`: bulk writes compiled once, reading SQLAlchemy's compiler internals
+- `read_plans`: fixed reads compiled once and run on the driver, as the write plans are
 - `revisions`: the Alembic migrations and where a database stands among them
 - `audit_key`: the file holding the audit chain's key
 """
@@ -22,6 +23,7 @@ from cxdesk.db.bulk import Growth, KeyedQuery, insert_rows, update_rows
 from cxdesk.db.database import PERSON_INFO, Database
 from cxdesk.db.driver import first_on_driver, rows_on_driver, run_on_driver
 from cxdesk.db.engine import DEFAULT_DB, make_engine, resolve_url, sqlite_path
+from cxdesk.db.read_plans import DriverRead
 from cxdesk.db.revisions import current_revision, head_revision, newest_migration, upgrade
 from cxdesk.db.sharing import group_id
 from cxdesk.db.write_order import WriteStamp, serialise, write_stamp
@@ -33,6 +35,7 @@ __all__ = [
     "PERSON_INFO",
     "AuditKeyFile",
     "Database",
+    "DriverRead",
     "Growth",
     "KeyedQuery",
     "WritePlan",

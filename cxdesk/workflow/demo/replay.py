@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
+from cxdesk.db import DriverRead
 from cxdesk.errors import WorkflowError
 from cxdesk.models import Ticket
 from cxdesk.workflow.loop.service import TicketService
 
 # Built once: the stories ask them at most of their steps.
-_STAGE = select(Ticket.stage).where(Ticket.id == bindparam("id"))
-_ASSIGNEE = select(Ticket.assignee).where(Ticket.id == bindparam("id"))
+_STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
+_ASSIGNEE = DriverRead(select(Ticket.assignee).where(Ticket.id == bindparam("id")))
 
 Story = Iterator[tuple[timedelta, Callable[[datetime], object]]]
 
@@ -112,7 +113,15 @@ class Replay:
         return service.handle(command, self._session())
 
     def _stage(self, ticket_id: int) -> str:
-        return self._session().exec(_STAGE, params={"id": ticket_id}).one()
+        stage: str = self._ticket_column(_STAGE, ticket_id)
+        return stage
 
     def _assignee(self, ticket_id: int) -> str | None:
-        return self._session().exec(_ASSIGNEE, params={"id": ticket_id}).one()
+        assignee: str | None = self._ticket_column(_ASSIGNEE, ticket_id)
+        return assignee
+
+    def _ticket_column(self, read: DriverRead, ticket_id: int) -> Any:
+        session = self._session()
+        session.flush()  # as the ORM's read would
+        (row,) = read.rows(session.connection(), id=ticket_id)
+        return row[0]

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from cxdesk.db import first_on_driver
+from cxdesk.db import DriverRead, first_on_driver
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import (
@@ -88,7 +88,7 @@ def matches(scope: OpenScope, facts: CaseFacts) -> bool:
     }.get(scope.dimension, False)
 
 
-# Built once and run in Core: every new case asks it, and there is rarely a problem open.
+# Built once and run on the driver: every new case asks it, and there is rarely a problem open.
 # Each scope's problem is looked up by its number: joined the other way round, SQLite
 # scanned every open ticket of the stage index for the few scopes there are.
 _OPEN_TEAM = (
@@ -97,13 +97,15 @@ _OPEN_TEAM = (
     .where(Ticket.id == ProblemScope.problem_id, Ticket.stage != Stage.CLOSED)
     .scalar_subquery()
 )
-_SCOPES = select_columns(
-    ProblemScope.problem_id,
-    _OPEN_TEAM,  # None for a problem closed
-    ProblemScope.metric,
-    ProblemScope.dimension,
-    ProblemScope.value,
-    ProblemScope.gather_since,
+_SCOPES = DriverRead(
+    select_columns(
+        ProblemScope.problem_id,
+        _OPEN_TEAM,  # None for a problem closed
+        ProblemScope.metric,
+        ProblemScope.dimension,
+        ProblemScope.value,
+        ProblemScope.gather_since,
+    )
 )
 _ANY_SCOPE = f"SELECT 1 FROM {ProblemScope.__tablename__} LIMIT 1"
 
@@ -117,7 +119,7 @@ def open_scopes(session: Session) -> list[OpenScope]:
         return []  # most desks, most of the time: answered for the cost of the driver's read
     return [
         OpenScope(problem, team, metric, dimension, value, since)
-        for problem, team, metric, dimension, value, since in connection.execute(_SCOPES)
+        for problem, team, metric, dimension, value, since in _SCOPES.rows(connection)
         if team is not None
     ]
 

@@ -5,18 +5,15 @@ third of an opening and a fifth of every other command."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, bindparam, inspect, select
+from sqlalchemy import Connection, bindparam, inspect, select
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
-from cxdesk.db import first_on_driver, insert_rows, rows_on_driver, update_rows
+from cxdesk.db import DriverRead, first_on_driver, insert_rows, update_rows
 from cxdesk.models import Stage, Ticket
 from cxdesk.models.base import table_of
 from cxdesk.workflow.clocks.sla import Clocks
@@ -86,14 +83,10 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
     tenth of every command. What the session holds unwritten is flushed first, as the ORM's
     query would flush it."""
     session.flush()
-    connection = session.connection()
-    sql, positional, processors = _read_plan(connection.dialect)
-    rows = rows_on_driver(connection, sql, (ticket_id,) if positional else {"id": ticket_id})
-    if not rows:
+    row = _LOCKED_TICKET.first(session.connection(), id=ticket_id)
+    if row is None:
         return None
-    values = dict(zip(_COLUMNS, rows[0], strict=True))
-    for name, process in processors:
-        values[name] = process(values[name])
+    values = dict(zip(_COLUMNS, row, strict=True))
     key = _MAPPER.identity_key_from_primary_key((ticket_id,))
     held = session.identity_map.get(key)
     if held is not None:  # made fresh in place, as a load with populate_existing does
@@ -101,6 +94,8 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
         state.dict.update(values)
         state._commit_all(state.dict, session.identity_map)
         return held  # type: ignore[no-any-return]
+    if not _MAPPER.configured:  # as the ORM's first query would: this may be a process's first
+        configure_mappers()
     ticket: Ticket = _MANAGER.new_instance()
     ticket.__dict__.update(values)
     state = inspect(ticket)  # taken into the session as the ORM takes a row it loads
@@ -112,25 +107,9 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
 
 _COLUMNS = tuple(TICKETS.columns.keys())
 _MAPPER = inspect(Ticket)
-
-
-@lru_cache(maxsize=8)  # per engine's dialect, as the write plans are
-def _read_plan(
-    dialect: Dialect,
-) -> tuple[str, bool, tuple[tuple[str, Callable[[Any], Any]], ...]]:
-    """The ticket's locked read, compiled once: its SQL, whether the driver takes its
-    parameter by position, and each column's result processor. The ORM's classes are
-    configured here, as its first query would: `load_ticket` may be a process's first."""
-    configure_mappers()
-    statement = select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
-    processors = tuple(
-        (column.key, process)
-        for column in TICKETS.columns
-        if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
-    )
-    return compiled.string, compiled.positional, processors
+_LOCKED_TICKET = DriverRead(
+    select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
+)
 
 
 def allocate_ticket_ids(connection: Connection, count: int) -> list[int]:

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from cxdesk.config import Settings
-from cxdesk.db import Database, insert_rows
+from cxdesk.db import Database, DriverRead, insert_rows
 from cxdesk.errors import NotFound, StaleVersion, UnusableTicket, WorkflowError
 from cxdesk.i18n import Message, say
 from cxdesk.models import (
@@ -57,6 +58,7 @@ SYSTEM_ACTOR = SYSTEM_LOGIN
 MAX_TEXT = 20_000  # characters of one note, reply or reason
 _TIMELINE = table_of(TimelineEntry)
 _NOTIFICATIONS = table_of(Notification)
+_AGENT = DriverRead(select(Agent.login).where(Agent.login == bindparam("login")))
 
 
 def utcnow() -> datetime:
@@ -178,7 +180,7 @@ class Work:
                 "said": message.stored(),
             }
             for login in dict.fromkeys(filter(None, logins))
-            if cached_row(self.session, Agent, login) is not None
+            if _AGENT.first(self.session.connection(), login=login) is not None
         ]
         insert_rows(self.session.connection(), _NOTIFICATIONS, rows)
         self.notices.extend(Notification(**row) for row in rows)
