@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from cxdesk.db.engine import json_text
+from cxdesk.db.read_plans import DriverRead
 from cxdesk.db.write_plans import insert_plan, update_plan
 
 FEW_KEYS = 32  # up to this many keys, a `KeyedQuery` is an IN list on SQLite
@@ -68,6 +69,7 @@ class KeyedQuery:
         self.column = column
         self.build = build
         self._built: dict[tuple[str, bool], Executable] = {}
+        self._reads: dict[tuple[str, int], DriverRead] = {}
 
     def execute(
         self, runner: Connection | Session, keys: Iterable[Any], **values: Any
@@ -83,6 +85,30 @@ class KeyedQuery:
             statement = self._built[form] = self.build(self._one_of(*form))
         bound = json_text(unique) if form == ("sqlite", True) else unique
         return runner.execute(statement, {KEYS: bound, **values})
+
+    def rows(self, connection: Connection, keys: Iterable[Any], **values: Any) -> list[Any]:
+        """`execute`'s rows, for a SELECT, read on the driver (`DriverRead`): a batch of one
+        event (a server's request, the demo's replay) asks four of these, where SQLAlchemy's
+        handling of each cost more than the database's search. A few keys on SQLite are an
+        IN list of as many bound values, compiled for each number of them."""
+        unique = list(set(keys))
+        if not unique:
+            return []  # one of no keys: none
+        dialect = connection.dialect.name
+        few = dialect == "sqlite" and len(unique) <= FEW_KEYS
+        form = (dialect, len(unique) if few else -1)
+        read = self._reads.get(form)
+        if read is None:
+            if few:
+                one_of = self.column.in_([bindparam(f"{KEYS}_{i}") for i in range(len(unique))])
+            else:
+                one_of = self._one_of(dialect, True)
+            read = self._reads[form] = DriverRead(self.build(one_of))  # type: ignore[arg-type]
+        if few:
+            values.update((f"{KEYS}_{i}", key) for i, key in enumerate(unique))
+        else:
+            values[KEYS] = json_text(unique) if dialect == "sqlite" else unique
+        return read.rows(connection, **values)
 
     def _one_of(self, dialect: str, many: bool) -> ColumnElement[bool]:
         column = self.column

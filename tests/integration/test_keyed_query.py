@@ -74,3 +74,31 @@ def test_other_values_are_bound_by_name(db: Database) -> None:
     assert names["C3"] == names["C4"] == "renamed"
     assert {names[i] for i in stored[10:]} == {"later"}
     assert names["C5"] == "nC5"
+
+
+def test_rows_on_the_driver_are_the_rows_sqlalchemy_reads(db: Database) -> None:
+    """`rows` reads on the driver what `execute` reads: no keys, a few (an IN list of as many
+    values, one form for each number of them), exactly FEW_KEYS and more; keys JSON escapes,
+    duplicates, other bound values, and each column made by its type (a JSON value)."""
+    stored = ODD_IDS + [f"C{n}" for n in range(200)]
+    _store(db, stored)
+    query = KeyedQuery(
+        Customer.id,
+        lambda keys_in: select(Customer.id, Customer.tier, Customer.attributes).where(
+            keys_in, Customer.name != bindparam("not_named")
+        ),
+    )
+    with db.session() as session:
+        connection = session.connection()
+        for keys in (
+            [],
+            ["C1"],
+            ["C1", "C1", 'C"1', "missing", "王4", "C\u202e8"],
+            stored[:FEW_KEYS],
+            [*stored[: FEW_KEYS * 3], "missing"],
+        ):
+            read = query.rows(connection, keys, not_named="nC3")
+            expected = query.execute(connection, keys, not_named="nC3").all()
+            assert sorted(read) == sorted(tuple(row) for row in expected)
+            assert len(read) == len(set(keys) & set(stored) - {"C3"})
+        assert query.rows(connection, ["C1"], not_named="x") == [("C1", "gold", {})]

@@ -73,7 +73,7 @@ def known_event_ids(connection: Connection, ids: list[str]) -> set[str]:
     """Those of `ids` already stored."""
     if not ids:
         return set()
-    return set(_KNOWN_EVENTS.execute(connection, ids).scalars())
+    return {event_id for (event_id,) in _KNOWN_EVENTS.rows(connection, ids)}
 
 
 def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple[str, str | None]]:
@@ -88,7 +88,7 @@ def existing_tickets(connection: Connection, refs: list[str]) -> dict[int, tuple
             continue
     if not numbers:
         return {}
-    found = _TICKETS_NAMED.execute(connection, numbers)
+    found = _TICKETS_NAMED.rows(connection, numbers)
     return {number: (queue, customer) for number, queue, customer in found}
 
 
@@ -111,11 +111,11 @@ def followup_target(
 
 def stored_customers(connection: Connection, ids: list[str]) -> Iterator[dict[str, Any]]:
     """The customers of `ids` that are stored, each as a row of `CUSTOMER_FIELDS` and its id."""
-    for values in _CUSTOMERS.execute(connection, ids):
+    for values in _CUSTOMERS.rows(connection, ids):
         yield dict(zip(("id", *CUSTOMER_FIELDS), values, strict=True))
 
 
 def open_cases(connection: Connection, customer_ids: list[str]) -> Iterator[Case]:
     """The open cases of these customers, locked for the batch."""
-    for values in _OPEN_CASES.execute(connection, customer_ids):
+    for values in _OPEN_CASES.rows(connection, customer_ids):
         yield Case(**{c.key: v for c, v in zip(_CASE_COLUMNS, values, strict=True)})

@@ -134,5 +134,5 @@ def _event_id_of(raw: str) -> str | None:
 def _tickets_of(db: Database, event_ids: list[str]) -> dict[str, int]:
     """The tickets the stored events of these ids went to, where they went to one."""
     with db.session() as session:
-        rows = _TICKETS_OF_EVENTS.execute(session.connection(), event_ids)
+        rows = _TICKETS_OF_EVENTS.rows(session.connection(), event_ids)
         return {event_id: ticket for event_id, ticket in rows}
