@@ -3,11 +3,13 @@ stderr.
 
     python benchmarks/run.py [--events 200000] [--large-db large.db] [--sweep-db sweep.db]
                              [--compare-tickets 5000] [--http-events 100000]
-                             [--demo-large] [--postgres URL]
+                             [--demo-large] [--postgres URL] [--alert-heavy]
+                             [--search-postgres URL]
                              [--only ingest,http_ingest,tui,sweep,compare,audit,…]
 
 - ingest: benchmarks/ingest.py, `cxdesk ingest` against a raw sqlite3 executemany (with
-  --postgres, also into a scratch database on that PostgreSQL server, against SQLite);
+  --postgres, also into a scratch database on that PostgreSQL server, against SQLite; with
+  --alert-heavy, of a feed where more than half the events alert);
 - http_ingest: benchmarks/http_ingest.py, the same feed posted to `cxdesk serve` in
   requests of 1,000 events against `cxdesk ingest` of the file;
 - tui: benchmarks/tui.py on the 1,000,000-ticket database of `cxdesk demo --size large`
@@ -27,7 +29,8 @@ stderr.
 - demo: benchmarks/demo.py, `cxdesk demo --no-tui` building the small demo (and with
   --demo-large the 1,000,000-ticket one) against `python -c pass`;
 - search: benchmarks/search.py, the queue's filter through the word index on the --large-db
-  database (migrated to the current schema first) against the substring scan it replaced.
+  database (migrated to the current schema first) against the substring scan it replaced. With
+  --search-postgres, also on the large demo copied to PostgreSQL (`cxdesk db copy`).
 
 Each benchmark runs in a child process of its own, so its peak resident memory is its own:
 `peak_rss_mb` is the child's maximum RSS as the kernel reports it on exit (wait4). The
@@ -107,7 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
     if "ingest" in only:
         on_postgres = ["--postgres", args.postgres] if args.postgres else []
-        out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events), *on_postgres)
+        heavy = ["--alert-heavy"] if args.alert_heavy else []
+        out, rss, _ = child(HERE / "ingest.py", "--events", str(args.events), *heavy, *on_postgres)
         if isinstance(out, dict):  # the ingesting process's own, not the driver's
             rss = out["ingest_peak_rss_mb"]
         results["ingest"] = {"result": out, "peak_rss_mb": round(rss, 1)}
@@ -156,6 +160,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "search" in only:
         out, rss, _ = child(HERE / "search.py", "--db", args.large_db)
         results["search"] = {"result": out, "peak_rss_mb": round(rss, 1)}
+        if args.search_postgres:
+            out, rss, _ = child(HERE / "search.py", "--db", args.search_postgres)
+            results["search_postgres"] = {"result": out, "peak_rss_mb": round(rss, 1)}
     return results
 
 
@@ -220,7 +227,7 @@ def table(results: dict[str, Any]) -> str:
     add("metric alerts look (1M events), median", "metric_alerts", "rollups_median_ms", unit=" ms")
     add("  scanning the events / rollups", "metric_alerts", "ratio_scan_to_rollups")
     add("python -c pass (the floor), median", "startup", "python -c pass", "median_s", unit=" s")
-    for command in ("--help", "--version", "ticket list --limit 20", "ticket show"):
+    for command in ("--help", "--version", "rules check", "ticket list --limit 20", "ticket show"):
         add(f"cxdesk {command}, median", "startup", f"cxdesk {command}", "median_s", unit=" s")
         add("  against the floor", "startup", f"cxdesk {command}", "x_floor", unit="x")
     add("cxdesk demo --no-tui (small), median", "demo", "small_median_s", unit=" s")
@@ -228,7 +235,9 @@ def table(results: dict[str, Any]) -> str:
     add("cxdesk demo --no-tui --size large", "demo", "large_s", unit=" s")
     add("filter (1M tickets), worst p95, word index", "search", "worst_index_p95_ms", unit=" ms")
     add("  worst p95, substring scan", "search", "worst_like_p95_ms", unit=" ms")
-    for section in BENCHMARKS:
+    add("  on PostgreSQL, word index", "search_postgres", "worst_index_p95_ms", unit=" ms")
+    add("  on PostgreSQL, substring scan", "search_postgres", "worst_like_p95_ms", unit=" ms")
+    for section in (*BENCHMARKS, "search_postgres"):
         if section in results:
             rows.append((f"peak RSS, {section}", f"{results[section]['peak_rss_mb']} MB"))
             if isinstance(results[section]["result"], str):
@@ -247,6 +256,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="key presses per TUI measure")
     parser.add_argument("--demo-large", action="store_true", help="demo: also the large one")
     parser.add_argument("--postgres", metavar="URL", help="ingest: also on this server")
+    parser.add_argument(
+        "--alert-heavy", action="store_true", help="ingest: a feed where most events alert"
+    )
+    parser.add_argument(
+        "--search-postgres",
+        metavar="URL",
+        help="search: also the large demo copied to this PostgreSQL database (cxdesk db copy)",
+    )
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     args = parser.parse_args()
     args.large_db, args.sweep_db = args.large_db.resolve(), args.sweep_db.resolve()
