@@ -26,28 +26,37 @@ Processors = tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processo
 class _Compiled:
     sql: str
     names: tuple[str, ...] | None  # the bound values' names in order; None: taken by name
-    fixed: dict[str, Any]  # the statement's own values (`stage != 'closed'`), made for the driver
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # (name, bind processor) of the others
+    given: dict[str, Callable[[Any], Any] | None]  # each value's bind processor, by name
+    required: frozenset[str]  # the names the caller must give
+    own: dict[str, Any]  # the statement's own values (`stage != 'closed'`), made for the driver
     results: Processors
 
 
 class DriverRead:
-    """A SELECT whose bound values are named (`bindparam("id")`), run on the driver."""
+    """A SELECT whose bound values are named (`bindparam("id")`), run on the driver. Values
+    SQLAlchemy fills in only at execution (an expanding IN list, a value rendered into the
+    SQL) are refused when the statement is first compiled: run those with `execute`."""
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, connection: Connection, **values: Any) -> list[tuple[Any, ...]]:
-        """The statement's rows for these bound values, inside the connection's transaction."""
+        """The statement's rows for these bound values, inside the connection's transaction;
+        a value given for one the statement has takes its place, as with `execute`."""
         dialect = connection.dialect
         plan = self._compiled.get(dialect.name)
         if plan is None:
             plan = self._compiled[dialect.name] = self._compile(dialect)
-        for name, process in plan.binds:
-            values[name] = process(values[name])
-        values.update(plan.fixed)
-        parameters = values if plan.names is None else tuple(values[n] for n in plan.names)
+        bound = dict(plan.own)
+        for name, value in values.items():
+            if name not in plan.given:
+                raise ValueError(f"the statement has no bound value {name!r}")
+            process = plan.given[name]
+            bound[name] = value if process is None else process(value)
+        if missing := plan.required - values.keys():
+            raise ValueError(f"a value is required for {', '.join(sorted(missing))}")
+        parameters = bound if plan.names is None else tuple(bound[n] for n in plan.names)
         rows = rows_on_driver(connection, plan.sql, parameters)
         if not plan.results:
             return [tuple(row) for row in rows]
@@ -68,27 +77,32 @@ class DriverRead:
         compiled = self.statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         assert not compiled.escaped_bind_names, "bound values are named plainly"
-        names = tuple(compiled.positiontup or ()) if compiled.positional else None
-        processors = {
+        late = [
+            name
+            for bind, name in compiled.bind_names.items()
+            if bind.expanding or bind.literal_execute
+        ]
+        if late:
+            raise ValueError(
+                f"values filled in at execution ({', '.join(late)}) cannot be read on the "
+                "driver: run this statement with execute"
+            )
+        given: dict[str, Callable[[Any], Any] | None] = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
+            for bind, name in compiled.bind_names.items()
         }
-        fixed = {
-            name: _made(processors[name], bind.effective_value)
-            for name, bind in compiled.binds.items()
+        own = {
+            name: _made(given[name], bind.effective_value)
+            for bind, name in compiled.bind_names.items()
             if not bind.required
         }
-        binds = tuple(
-            (name, process)
-            for name, process in processors.items()
-            if process is not None and name not in fixed
-        )
         results = tuple(
             (i, process)
             for i, column in enumerate(self.statement.selected_columns)
             if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
         )
-        return _Compiled(compiled.string, names, fixed, binds, results)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return _Compiled(compiled.string, names, given, frozenset(given) - own.keys(), own, results)
 
 
 def _made(process: Callable[[Any], Any] | None, value: Any) -> Any:

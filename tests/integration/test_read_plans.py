@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from cxdesk.db import Database, DriverRead
 from cxdesk.models import Stage, Ticket
 from cxdesk.models.base import table_of
+from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.statements import select_columns
 
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -85,3 +87,29 @@ def test_a_locked_read_of_one_row_and_of_none(db: Database) -> None:
         expected = connection.execute(sa.select(*TICKETS.columns).where(TICKETS.c.id == 4)).one()
         assert row == tuple(expected)
         assert read.first(connection, id=99) is None
+
+
+def test_a_value_given_takes_the_place_of_the_statements_own(db: Database) -> None:
+    """Found by a review: the statement's value for `id` won over the one given."""
+    _stored(db)
+    read = DriverRead(sa.select(TICKETS.c.id).where(TICKETS.c.id == sa.bindparam("id", 5)))
+    with db.session() as session:
+        connection = session.connection()
+        assert read.rows(connection, id=2) == [(2,)]
+        assert read.rows(connection) == [(5,)]
+        with pytest.raises(ValueError, match="no bound value 'ids'"):
+            read.rows(connection, ids=2)
+    required = DriverRead(sa.select(TICKETS.c.id).where(TICKETS.c.id == sa.bindparam("id")))
+    with db.session() as session, pytest.raises(ValueError, match="a value is required for id"):
+        required.rows(session.connection())
+
+
+def test_values_filled_in_at_execution_are_refused_with_a_clear_error(db: Database) -> None:
+    """Found by a review: an expanding IN list or a value rendered into the SQL at execution
+    (`NOT_CLOSED`) reached the driver as `[POSTCOMPILE_…]`, a syntax error."""
+    _stored(db)
+    with db.session() as session:
+        for condition in (NOT_CLOSED, TICKETS.c.id.in_([1, 2])):
+            read = DriverRead(sa.select(sa.func.count()).select_from(TICKETS).where(condition))
+            with pytest.raises(ValueError, match="filled in at execution"):
+                read.rows(session.connection())

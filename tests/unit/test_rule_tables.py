@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from cxdesk.workflow.intake.rule_tables import TABLES, built_tables
 
@@ -31,3 +32,22 @@ def test_a_process_reading_rules_takes_the_shipped_tables() -> None:
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert run.stdout.split() == ["MiniProduction", "True", "False"], run.stderr
     assert "Generating LALR tables" not in run.stderr
+
+
+def test_damaged_tables_leave_rule_engine_to_build_its_own(tmp_path: Path) -> None:
+    """Found by a review: a truncated file stopped every process that reads a rule."""
+    damaged = tmp_path / "rule_tables.json"
+    damaged.write_text(TABLES.read_text(encoding="utf-8")[:1000], encoding="utf-8")
+    probe = (
+        "import sys, pathlib\n"
+        "from cxdesk.workflow.intake import rule_tables\n"
+        "sys.modules.pop(rule_tables.MODULE, None)\n"
+        f"rule_tables.TABLES = pathlib.Path({str(damaged)!r})\n"
+        "rule_tables.install()\n"
+        "print(rule_tables.MODULE in sys.modules)\n"
+        "import rule_engine\n"
+        "print(rule_engine.Rule('nps <= 6').matches({'nps': 3}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True"]

@@ -24,13 +24,17 @@ MODULE = "rule_engine.parser.parsetab"  # where PLY looks for the Parser's table
 
 def install() -> None:
     """Offer the shipped tables to rule-engine's parser; a no-op once rule-engine is loaded
-    (it built or found them then) or when the file is missing."""
+    (it built or found them then) or when the file is missing or damaged."""
     if "rule_engine" in sys.modules or MODULE in sys.modules:
         return
     try:
-        stored = json.loads(TABLES.read_text(encoding="utf-8"))
-    except OSError:
-        return
+        module = _tables_module(json.loads(TABLES.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # missing or damaged: rule-engine builds its own
+    sys.modules[MODULE] = module
+
+
+def _tables_module(stored: dict[str, Any]) -> types.ModuleType:
     module = types.ModuleType(MODULE)
     module._tabversion = stored["version"]  # type: ignore[attr-defined]
     module._lr_method = stored["method"]  # type: ignore[attr-defined]
@@ -38,7 +42,7 @@ def install() -> None:
     module._lr_action = _by_state(stored["action"])  # type: ignore[attr-defined]
     module._lr_goto = _by_state(stored["goto"])  # type: ignore[attr-defined]
     module._lr_productions = [tuple(p) for p in stored["productions"]]  # type: ignore[attr-defined]
-    sys.modules[MODULE] = module
+    return module
 
 
 def _by_state(items: dict[str, list[list[int]]]) -> dict[int, dict[str, int]]:

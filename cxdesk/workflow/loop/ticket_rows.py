@@ -87,7 +87,7 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
     if row is None:
         return None
     values = dict(zip(_COLUMNS, row, strict=True))
-    key = _MAPPER.identity_key_from_primary_key((ticket_id,))
+    key = _MAPPER.identity_key_from_primary_key((values["id"],))  # the row's, as stored
     held = session.identity_map.get(key)
     if held is not None:  # made fresh in place, as a load with populate_existing does
         state = inspect(held)
