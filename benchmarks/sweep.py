@@ -44,6 +44,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.models import AuditEntry, Stage, Ticket
 from cxdesk.models.tickets import new_reply_token
+from cxdesk.workflow.audit.chain import KEY_ACTION
 from cxdesk.workflow.demo.large import LargeDemo
 from cxdesk.workflow.demo.large_rows import (
     TICKET_COLUMNS,
@@ -183,7 +184,12 @@ def measure(path: Path, rounds: int, interval: float) -> dict[str, Any]:
     db = Database.open(str(path), must_exist=False)
     upgrade_database(db)  # a database kept from an earlier run may predate the newest migrations
     with db.session() as session:
-        last = session.exec(select(func.max(AuditEntry.at))).one()
+        # The row that keys the audit chain is written at the clock's time when the database
+        # is made: taken for a pass, it put the first pass years after the backlog's due
+        # times, which did all there was, and left the passes timed nothing to do.
+        last = session.exec(
+            select(func.max(AuditEntry.at)).where(AuditEntry.action != KEY_ACTION)
+        ).one()
         open_tickets = session.exec(
             select(func.count()).select_from(Ticket).where(Ticket.stage != Stage.CLOSED)
         ).one()
