@@ -83,7 +83,7 @@ class KeyedQuery:
         statement = self._built.get(form)
         if statement is None:
             statement = self._built[form] = self.build(self._one_of(*form))
-        bound = json_text(unique) if form == ("sqlite", True) else unique
+        bound = _bound(dialect.name, unique) if form[1] else unique  # few: an IN list
         return runner.execute(statement, {KEYS: bound, **values})
 
     def rows(self, connection: Connection, keys: Iterable[Any], **values: Any) -> list[Any]:
@@ -107,7 +107,7 @@ class KeyedQuery:
         if few:
             values.update((f"{KEYS}_{i}", key) for i, key in enumerate(unique))
         else:
-            values[KEYS] = json_text(unique) if dialect == "sqlite" else unique
+            values[KEYS] = _bound(dialect, unique)
         return read.rows(connection, **values)
 
     def _one_of(self, dialect: str, many: bool) -> ColumnElement[bool]:
@@ -121,6 +121,12 @@ class KeyedQuery:
             return column.in_(bindparam(KEYS, expanding=True))  # type: ignore[no-any-return]
         keys_json = func.json_each(bindparam(KEYS))
         return column.in_(select(literal_column("value")).select_from(keys_json))  # type: ignore[no-any-return]
+
+
+def _bound(dialect: str, keys: list[Any]) -> Any:
+    """Many keys in the one bound value of `_one_of`: a JSON array on SQLite, a list (an
+    array) on PostgreSQL."""
+    return json_text(keys) if dialect == "sqlite" else keys
 
 
 class Growth:

@@ -20,6 +20,11 @@ from cxdesk.workflow.clocks.sla import Clocks
 
 TICKETS = table_of(Ticket)
 _MANAGER = manager_of_class(Ticket)
+_MAPPER = inspect(Ticket)
+_COLUMNS = tuple(TICKETS.columns.keys())
+_LOCKED_TICKET = DriverRead(
+    select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
+)
 
 
 def opening_row(
@@ -71,7 +76,7 @@ def insert_ticket(session: Session, values: dict[str, Any]) -> Ticket:
     constructor (which took a quarter of an opening), every column set from the row."""
     insert_rows(session.connection(), TICKETS, [values])
     ticket: Ticket = _MANAGER.new_instance()
-    ticket.__dict__.update(dict.fromkeys(TICKETS.columns.keys()), **values)
+    ticket.__dict__.update(dict.fromkeys(_COLUMNS), **values)
     session.add(ticket)
     written(session, ticket)
     return ticket
@@ -103,13 +108,6 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
     state.session_id = session.hash_key
     session.identity_map._add_unpresent(state, key)
     return ticket
-
-
-_COLUMNS = tuple(TICKETS.columns.keys())
-_MAPPER = inspect(Ticket)
-_LOCKED_TICKET = DriverRead(
-    select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
-)
 
 
 def allocate_ticket_ids(connection: Connection, count: int) -> list[int]:
