@@ -19,7 +19,7 @@ nothing here calls `create_all`. The rest of cxdesk imports from `cxdesk.db` its
 """
 
 from cxdesk.db.audit_key import AuditKeyFile, audit_key_file, default_key_file
-from cxdesk.db.bulk import Growth, KeyedQuery, insert_rows, update_rows
+from cxdesk.db.bulk import Growth, KeyedQuery, add_rows, insert_rows, update_rows
 from cxdesk.db.database import PERSON_INFO, Database
 from cxdesk.db.driver import first_on_driver, rows_on_driver, run_on_driver
 from cxdesk.db.engine import DEFAULT_DB, make_engine, resolve_url, sqlite_path
@@ -27,7 +27,13 @@ from cxdesk.db.read_plans import DriverRead
 from cxdesk.db.revisions import current_revision, head_revision, newest_migration, upgrade
 from cxdesk.db.sharing import group_id
 from cxdesk.db.write_order import WriteStamp, serialise, write_stamp
-from cxdesk.db.write_plans import COPY_MIN_ROWS, WritePlan, insert_plan, update_plan
+from cxdesk.db.write_plans import (
+    COPY_MIN_ROWS,
+    WritePlan,
+    adding_plan,
+    insert_plan,
+    update_plan,
+)
 
 __all__ = [
     "COPY_MIN_ROWS",
@@ -40,6 +46,8 @@ __all__ = [
     "KeyedQuery",
     "WritePlan",
     "WriteStamp",
+    "add_rows",
+    "adding_plan",
     "audit_key_file",
     "current_revision",
     "default_key_file",

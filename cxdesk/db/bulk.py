@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from cxdesk.db.engine import json_text
 from cxdesk.db.read_plans import DriverRead
-from cxdesk.db.write_plans import insert_plan, update_plan
+from cxdesk.db.write_plans import WritePlan, adding_plan, insert_plan, update_plan
 
 FEW_KEYS = 32  # up to this many keys, a `KeyedQuery` is an IN list on SQLite
 
@@ -34,7 +34,24 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     """
     if not rows:
         return
-    plan = insert_plan(table, connection.dialect, tuple(rows[0]))
+    _write(connection, insert_plan(table, connection.dialect, tuple(rows[0])), rows)
+
+
+def add_rows(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: tuple[str, ...],
+    counters: tuple[str, ...],
+) -> None:
+    """Insert many rows of one shape, each adding its `counters` to those of the row with
+    the same `keys` where there is one, with the driver's executemany, in their order."""
+    if rows:
+        plan = adding_plan(table, connection.dialect, tuple(rows[0]), keys, counters)
+        _write(connection, plan, rows)
+
+
+def _write(connection: Connection, plan: WritePlan, rows: list[dict[str, Any]]) -> None:
     plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
 
 
@@ -43,8 +60,7 @@ def update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     `insert_rows` inserts them: every row sets the other columns the first one names."""
     if not rows:
         return
-    plan = update_plan(table, connection.dialect, tuple(rows[0]))
-    plan.execute(connection, [plan.bind(list(plan.values_of(row))) for row in rows])
+    _write(connection, update_plan(table, connection.dialect, tuple(rows[0])), rows)
 
 
 KEYS = "keys"  # the bound parameter a `KeyedQuery` hands its keys in

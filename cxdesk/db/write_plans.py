@@ -13,6 +13,7 @@ bound values there, making a plan fails with a clear error.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -81,6 +82,27 @@ def update_plan(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> Wri
     statement = table.update().where(key == bindparam(_KEY_BIND, type_=key.type))
     compiled = statement.compile(dialect=dialect, column_keys=settings)
     return _plan(table, dialect, compiled, {_KEY_BIND: key.name})
+
+
+@lru_cache(maxsize=256)
+def adding_plan(
+    table: Table,
+    dialect: Dialect,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    counters: tuple[str, ...],
+) -> WritePlan:
+    """The statement and bind processors for inserting these columns where no row has the
+    same `keys`, and for adding the row's `counters` to those of the row that has (an
+    `ON CONFLICT ... DO UPDATE`, said alike by PostgreSQL and SQLite). Built from the
+    dialect's own insert, which its engine has loaded: SQLite's imports nothing of
+    PostgreSQL's."""
+    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect.name}").insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + insert.excluded[name] for name in counters},
+    )
+    return _plan(table, dialect, statement.compile(dialect=dialect, column_keys=list(columns)))
 
 
 def _plan(

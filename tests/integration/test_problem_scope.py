@@ -16,7 +16,7 @@ from cxdesk.errors import PermissionDenied, WorkflowError
 from cxdesk.models import ProblemScope, Stage, Ticket, TicketKind, TicketLink
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import FeedbackEventIn
-from cxdesk.workflow.loop.commands import OpenTicket
+from cxdesk.workflow.loop.commands import LinkCases, OpenTicket
 from cxdesk.workflow.loop.desk_commands import Analyze, Claim, OpenProblem, Unlink
 from cxdesk.workflow.loop.problem_scope import open_scopes
 from cxdesk.workflow.loop.service import TicketService
@@ -187,6 +187,25 @@ def test_a_link_is_taken_off_by_hand(db: Database) -> None:
     with pytest.raises(WorkflowError):
         sue.handle(Unlink(tid, problem.id))
     assert ticket(db, tid).stage == "new"
+
+
+def test_a_link_taken_off_and_put_back_in_one_batch_stands(db: Database) -> None:
+    """Links are looked up and written as rows: one the batch took off through the session
+    is gone when the same batch links the case again, which then links it, not "already"."""
+    staff(db)
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2, touchpoint="delivery"))
+    sue = TicketService(db, SETTINGS, "sue")
+    problem = sue.handle(OpenProblem("touchpoint", "delivery", at=T0 + timedelta(hours=1)))
+    later = T0 + timedelta(hours=2)
+    with sue.batch([tid, problem.id]) as in_batch:
+        sue.handle(Unlink(tid, problem.id, at=later), in_batch.session)
+        sue.handle(LinkCases(problem.id, case_ids=(tid,), at=later), in_batch.session)
+        sue.handle(LinkCases(problem.id, case_ids=(tid,), at=later), in_batch.session)
+    assert links(db, problem.id) == [tid]
+    assert timeline(db, tid, "link")[-2:] == [
+        f"unlinked from problem CX-{problem.id:06d}",
+        f"linked to problem CX-{problem.id:06d}",
+    ]
 
 
 def test_the_cli_opens_a_problem_and_unlinks_a_case(new_db: str, run) -> None:

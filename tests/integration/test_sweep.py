@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.models import Ticket, TimelineEntry
+from cxdesk.models import FollowUp, Ticket, TimelineEntry
 from cxdesk.models.tickets import (
     FIRST_RESPONSE_BREACH_PENDING,
     RESOLUTION_BREACH_PENDING,
@@ -160,6 +160,36 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
     t = ticket(db, tid)
     assert (t.stage, t.verify_outcome) == ("closed", "unverified")
     assert sweep(db, SETTINGS, T0 + timedelta(days=9)).followups_expired == 0
+
+
+def test_an_answer_marks_its_followup_answered_also_in_a_unit_that_holds_it(
+    db: Database,
+) -> None:
+    """The follow-up is marked answered as a row: a unit that had read it before the answer
+    reads it again as written, and its own flush leaves the row as the answer left it."""
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    answer = survey(
+        "e2", "c1", T0 + timedelta(hours=3), nps=10, kind="followup", ticket_id=f"CX-{tid:06d}"
+    )
+    with db.write() as session:
+        held = session.exec(select(FollowUp).where(FollowUp.ticket_id == tid)).one()
+        assert held.status == "scheduled"
+        Ingestor(db, SETTINGS, source="test", clock=lambda: T0).ingest_event(
+            answer, answer.model_dump_json(), session=session
+        )
+        assert (held.status, held.answer_event_id) == ("answered", "e2")
+        session.flush()
+    with db.session() as session:
+        stored = session.exec(select(FollowUp).where(FollowUp.ticket_id == tid)).one()
+        assert (stored.status, stored.answer_event_id) == ("answered", "e2")
+    assert (ticket(db, tid).stage, ticket(db, tid).verify_outcome) == ("closed", "verified")
 
 
 def test_the_sweep_finds_its_work_through_its_own_indexes(db: Database) -> None:

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from cxdesk.db import DriverRead, first_on_driver
+from cxdesk.db import DriverRead, first_on_driver, insert_rows
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import (
@@ -32,12 +33,19 @@ from cxdesk.models import (
     TicketLink,
     TimelineKind,
 )
+from cxdesk.models.base import table_of
 from cxdesk.models.tickets import NOT_CLOSED
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.basics.statements import Unindexed, select_columns
 from cxdesk.workflow.loop.commands import LinkCases, ScopeSpec
 from cxdesk.workflow.loop.unit import Acting, Work, own_unit, ticket_work
 
+_LINKS = table_of(TicketLink)
+_LINK = DriverRead(
+    select(TicketLink.case_id).where(
+        TicketLink.case_id == bindparam("case_id"), TicketLink.problem_id == bindparam("problem_id")
+    )
+)
 COMPLAINTS = "complaints_rising"  # its cases are those opened from complaints
 _SHOWN = 20  # case numbers a problem's summary entry names
 
@@ -236,18 +244,18 @@ def link_new_case(acting: Acting, case: Ticket, team_id: str, session: Session) 
 
 
 def add_link(acting: Acting, work: Work, problem_id: int) -> bool:
-    """Link the work's case to the problem; False if it already was. Only cases link."""
+    """Link the work's case to the problem; False if it already was. Only cases link. The
+    link is looked up and written as a row: a link object in the session would be flushed
+    through the ORM with the case, at several times the cost of the command's own writes."""
     case_id = work.ticket.id
     assert case_id is not None, "a case being worked is stored"
     if work.ticket.kind != TicketKind.CASE:
         raise WorkflowError(say("{ref} is not a case; only cases link", ref=ticket_ref(case_id)))
-    if work.session.get(TicketLink, (case_id, problem_id)) is not None:
+    connection = work.session.connection()
+    if _LINK.first(connection, case_id=case_id, problem_id=problem_id) is not None:
         return False
-    work.session.add(
-        TicketLink(
-            case_id=case_id, problem_id=problem_id, linked_at=work.at, linked_by=acting.actor
-        )
-    )
+    link = dict(case_id=case_id, problem_id=problem_id, linked_at=work.at, linked_by=acting.actor)
+    insert_rows(connection, _LINKS, [link])
     return True
 
 

@@ -7,7 +7,6 @@ here too, with the same definitions, for the edges of a window no whole hour cov
 from __future__ import annotations
 
 import functools
-import importlib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from cxdesk.db import add_rows
 from cxdesk.models import FeedbackEvent, FeedbackRollup, Ticket
 from cxdesk.models.base import table_of
 
@@ -115,8 +115,8 @@ def tally(facts: Iterable[Facts], sign: int = 1, *, queues_only: bool = False) -
 
 def add_tally(connection: Connection, counted: Tally) -> None:
     """Add the counts to the rollups: one upsert for all the rows (a row's counters grow by
-    what it adds; PostgreSQL and SQLite share the syntax), in key order, so that two writers
-    adding to the same rows (a batch, a merge) wait for each other instead of deadlocking."""
+    what it adds), in key order, so that two writers adding to the same rows (a batch, a
+    merge) wait for each other instead of deadlocking."""
     rows = [
         {
             "hour": hour,
@@ -127,22 +127,7 @@ def add_tally(connection: Connection, counted: Tally) -> None:
         for (hour, dimension, value), counts in sorted(counted.items())
         if any(counts)
     ]
-    if rows:
-        connection.execute(_upsert_adding(connection.dialect.name), rows)
-
-
-@functools.cache
-def _upsert_adding(dialect_name: str) -> Any:
-    """The rollups' insert that adds to a row already there, in the words of the dialect
-    `dialect_name` (sqlite or postgresql), which its engine loaded: a command on SQLite
-    imports nothing of PostgreSQL. Built once per dialect (its building costs more than the
-    execution of a small batch's rows)."""
-    dialect = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
-    statement = dialect.insert(_rollups)
-    return statement.on_conflict_do_update(
-        index_elements=["dimension", "hour", "value"],
-        set_={name: _rollups.c[name] + statement.excluded[name] for name in COUNTERS},
-    )
+    add_rows(connection, _rollups, rows, ("dimension", "hour", "value"), COUNTERS)
 
 
 def move_events(session: Session, events: list[FeedbackEvent], ticket: Ticket) -> None:

@@ -3,11 +3,16 @@ it raised and escalated, no answer in the window closes it unverified."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
+from cxdesk.db import DriverRead, update_rows
 from cxdesk.errors import NotFound
 from cxdesk.i18n import say
 from cxdesk.models import FollowUp, FollowUpStatus, Stage, Ticket, TimelineKind, VerifyOutcome
+from cxdesk.models.base import table_of
 from cxdesk.models.tickets import MAX_ESCALATION
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import ExpireFollowup, RecordFollowupAnswer
@@ -29,6 +34,17 @@ OPEN_FOLLOWUPS = (
     FollowUpStatus.FAILED,
     FollowUpStatus.SUPPRESSED,
 )
+_STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
+_OPEN_FOLLOWUP = DriverRead(
+    select(FollowUp.id)
+    .where(
+        FollowUp.ticket_id == bindparam("ticket_id"),
+        # each status its own value: the driver takes no IN list (see `DriverRead`)
+        or_(*(col(FollowUp.status) == status.value for status in OPEN_FOLLOWUPS)),
+    )
+    .limit(1)
+)
+_FOLLOWUPS = table_of(FollowUp)
 
 
 def record_followup_answer(
@@ -43,9 +59,10 @@ def record_followup_answer(
     )
     score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
     with own_unit(acting, session) as unit:
-        stage = unit.exec(select(Ticket.stage).where(Ticket.id == ticket_id)).first()
-        if stage is None:
+        found = _STAGE.first(unit.connection(), id=ticket_id)
+        if found is None:
             raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
+        (stage,) = found
         if stage != Stage.VERIFY:
             with ticket_work(acting, "note", ticket_id, None, at, unit) as work:
                 work.timeline(
@@ -57,16 +74,7 @@ def record_followup_answer(
         name = "verify" if good else "reopen"
         with ticket_work(acting, name, ticket_id, None, at, unit) as work:
             ticket = work.ticket
-            followup = work.session.exec(
-                select(FollowUp).where(
-                    FollowUp.ticket_id == ticket_id, col(FollowUp.status).in_(OPEN_FOLLOWUPS)
-                )
-            ).first()
-            if followup is not None:
-                followup.status = FollowUpStatus.ANSWERED
-                followup.next_attempt_at = None
-                followup.answered_at = work.at
-                followup.answer_event_id = event.event_id
+            _answered(unit, ticket_id, work.at, event.event_id)
             if good:
                 ticket.verify_outcome = VerifyOutcome.VERIFIED
                 ticket.closed_at = work.at
@@ -92,6 +100,23 @@ def record_followup_answer(
                     event_id=event.event_id,
                 )
         return work.ticket
+
+
+def _answered(session: Session, ticket_id: int, at: datetime, event_id: str) -> None:
+    """Mark the ticket's open follow-up answered by the event, as a row: loaded and flushed
+    through the ORM, it cost more than the rest of the answer's command. A copy the session
+    holds is expired, to be read again as written."""
+    connection = session.connection()
+    found = _OPEN_FOLLOWUP.first(connection, ticket_id=ticket_id)
+    if found is None:
+        return
+    (followup_id,) = found
+    answered = FollowUpStatus.ANSWERED.value
+    row = dict(id=followup_id, status=answered, next_attempt_at=None, answered_at=at)
+    update_rows(connection, _FOLLOWUPS, [{**row, "answer_event_id": event_id}])
+    held = session.identity_map.get(session.identity_key(FollowUp, followup_id))
+    if held is not None:
+        session.expire(held)
 
 
 def expire_followup(acting: Acting, command: ExpireFollowup, session: Session | None) -> Ticket:
