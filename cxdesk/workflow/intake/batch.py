@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from cxdesk.db import insert_rows, serialise, update_rows
 from cxdesk.db.search_index import Indexed, index_tickets, reindex_customers
-from cxdesk.models import Customer, FeedbackEvent, Queue, Stage
+from cxdesk.models import Customer, Queue, Stage
 from cxdesk.models.base import table_of
 from cxdesk.workflow.basics.text import storable
 from cxdesk.workflow.clocks.sla import SlaPlanner
@@ -306,10 +306,10 @@ class Batch:
         self.ing.service.handle(LinkCases(problem_id, case_ids=numbers, at=at), self.session)
 
     def _followup(self, ticket_id: int, answer: ValidEvent) -> None:
-        event = self.session.get_one(FeedbackEvent, answer.event_id)
-        self.ing.service.handle(
-            RecordFollowupAnswer(ticket_id, event, at=answer.occurred_at), self.session
+        answered = RecordFollowupAnswer(
+            ticket_id, answer.event_id, nps=answer.nps, csat=answer.csat, at=answer.occurred_at
         )
+        self.ing.service.handle(answered, self.session)
 
     def _attach_via_service(self, case: Case, alert: Alert, event: ValidEvent) -> None:
         assert case.id is not None

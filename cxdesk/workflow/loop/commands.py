@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # only named: the CLI imports this module and stays light
-    from cxdesk.models import FeedbackEvent, TicketKind
+    from cxdesk.models import TicketKind
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,13 @@ class AttachAlert(TicketCommand):
 
 @dataclass(frozen=True)
 class RecordFollowupAnswer(TicketCommand):
-    """The customer answered the follow-up survey."""
+    """The customer answered the follow-up survey: the answer's event (stored) and scores."""
 
     NAME = "verify"
 
-    event: FeedbackEvent
+    event_id: str
+    nps: int | None = None
+    csat: int | None = None
 
 
 @dataclass(frozen=True)

@@ -53,11 +53,12 @@ def record_followup_answer(
     """In verify, a good answer closes the ticket verified and a bad one reopens it, raised
     and escalated; in any other stage the answer is put on the timeline and nothing moves."""
     verify = acting.settings.verify
-    event, ticket_id, at = command.event, command.ticket_id, command.at
-    good = (event.nps is not None and event.nps >= verify.nps_success) or (
-        event.csat is not None and event.csat >= verify.csat_success
+    event_id, ticket_id, at = command.event_id, command.ticket_id, command.at
+    nps, csat = command.nps, command.csat
+    good = (nps is not None and nps >= verify.nps_success) or (
+        csat is not None and csat >= verify.csat_success
     )
-    score = f"NPS {event.nps}" if event.nps is not None else f"CSAT {event.csat}"
+    score = f"NPS {nps}" if nps is not None else f"CSAT {csat}"
     with own_unit(acting, session) as unit:
         found = _STAGE.first(unit.connection(), id=ticket_id)
         if found is None:
@@ -68,20 +69,20 @@ def record_followup_answer(
                 work.timeline(
                     TimelineKind.FOLLOWUP,
                     say("follow-up answered {score} while {stage}", score=score, stage=stage),
-                    event_id=event.event_id,
+                    event_id=event_id,
                 )
             return work.ticket
         name = "verify" if good else "reopen"
         with ticket_work(acting, name, ticket_id, None, at, unit) as work:
             ticket = work.ticket
-            _answered(unit, ticket_id, work.at, event.event_id)
+            _answered(unit, ticket_id, work.at, event_id)
             if good:
                 ticket.verify_outcome = VerifyOutcome.VERIFIED
                 ticket.closed_at = work.at
                 work.timeline(
                     TimelineKind.FOLLOWUP,
                     say("follow-up answered {score}: verified", score=score),
-                    event_id=event.event_id,
+                    event_id=event_id,
                 )
             else:  # failed: reopened one priority step up and one escalation level up
                 ticket.priority = raise_priority(ticket.priority)
@@ -97,7 +98,7 @@ def record_followup_answer(
                         level=ticket.escalation_level,
                     ),
                     kind=TimelineKind.FOLLOWUP,
-                    event_id=event.event_id,
+                    event_id=event_id,
                 )
         return work.ticket
 
