@@ -13,15 +13,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import BindParameter, Connection, bindparam, event, text
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from cxdesk.config import Settings
-from cxdesk.db import Database
+from cxdesk.db import Database, DriverRead
 from cxdesk.errors import UnusableTicket
 from cxdesk.models import FollowUp, ProblemScope, Stage, Ticket
 from cxdesk.models.problems import VERIFY_PENDING
@@ -38,7 +38,7 @@ from cxdesk.workflow.loop.commands import EscalateBreach, ExpireFollowup, MarkAt
 from cxdesk.workflow.loop.followup_claims import due_followups
 from cxdesk.workflow.loop.followup_delivery import DeliveryReport, deliver_followups
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
-from cxdesk.workflow.loop.verifying import OPEN_FOLLOWUPS
+from cxdesk.workflow.loop.verifying import OPEN_FOLLOWUP
 
 _PG_METRIC_LOCK = 0x63786D61
 METRIC_ALERTS_AT = "metric_alerts_at"  # meta: when the sweep last looked at the metrics
@@ -116,9 +116,12 @@ class SweepReport:
         }
 
 
-def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
-    """The queries that find a pass's work: tickets to mark at risk, breaches to escalate,
-    follow-ups to expire, problems whose verify window is over. Each is a range scan of an
+def finders(
+    now: datetime | BindParameter[Any],
+) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
+    """The queries that find a pass's work at `now` (an instant, or a value bound when run):
+    tickets to mark at risk, breaches to escalate, follow-ups to expire, problems whose
+    verify window is over. Each is a range scan of an
     index holding only what is still to do (the `*_PENDING` conditions are the partial
     indexes' own, repeated term for term so that SQLite may use them), so it reads the work,
     not the open tickets. Each clock has its own breach finder: a case may breach its
@@ -142,11 +145,15 @@ def finders(now: datetime) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScala
         "followups_expired": select(FollowUp.ticket_id)
         .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
         .where(
-            col(FollowUp.status).in_(OPEN_FOLLOWUPS),
+            OPEN_FOLLOWUP,
             col(FollowUp.expires_at) < now,
             Ticket.stage == Stage.VERIFY,
         ),
     }
+
+
+# The finders compiled once, read on the driver: a pass that finds little is mostly their cost.
+_FINDERS = {name: DriverRead(query) for name, query in finders(bindparam("now")).items()}
 
 
 def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
@@ -155,15 +162,16 @@ def sweep(db: Database, settings: Settings, now: datetime) -> SweepReport:
     report = SweepReport()
     started = time.perf_counter()
     with db.session() as session:
-        work = {name: session.exec(query).all() for name, query in finders(now).items()}
-        due_problems = cast("list[int]", work["problems_due"])  # a finder of one column
+        connection = session.connection()
+        work = {name: read.rows(connection, now=now) for name, read in _FINDERS.items()}
+        due_problems = [problem_id for (problem_id,) in work["problems_due"]]
         verifications = verification_commands(session, due_problems, now)
     report.seconds["find"] = time.perf_counter() - started
     at_risk = sorted(i for i, due in work["at_risk"] if due is not None and due > now)
     jobs = [("at_risk", i) for i in at_risk]
-    breached = {*work["first_response_breaches"], *work["resolution_breaches"]}
+    breached = {i for (i,) in (*work["first_response_breaches"], *work["resolution_breaches"])}
     jobs += [("breaches", i) for i in sorted(breached)]
-    jobs += [("followups_expired", i) for i in sorted(set(work["followups_expired"]))]
+    jobs += [("followups_expired", i) for i in sorted({i for (i,) in work["followups_expired"]})]
     done = _act(service, jobs, now, report.skipped)
     report.at_risk = done["at_risk"]
     report.breaches = done["breaches"]

@@ -34,15 +34,12 @@ OPEN_FOLLOWUPS = (
     FollowUpStatus.FAILED,
     FollowUpStatus.SUPPRESSED,
 )
+# A follow-up in one of those: each status a value of its own, not an IN list, which a read on
+# the driver cannot take (see `DriverRead`).
+OPEN_FOLLOWUP = or_(*(col(FollowUp.status) == status.value for status in OPEN_FOLLOWUPS))
 _STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
 _OPEN_FOLLOWUP = DriverRead(
-    select(FollowUp.id)
-    .where(
-        FollowUp.ticket_id == bindparam("ticket_id"),
-        # each status its own value: the driver takes no IN list (see `DriverRead`)
-        or_(*(col(FollowUp.status) == status.value for status in OPEN_FOLLOWUPS)),
-    )
-    .limit(1)
+    select(FollowUp.id).where(FollowUp.ticket_id == bindparam("ticket_id"), OPEN_FOLLOWUP).limit(1)
 )
 _FOLLOWUPS = table_of(FollowUp)
 
@@ -124,9 +121,7 @@ def expire_followup(acting: Acting, command: ExpireFollowup, session: Session | 
     """No answer within the verify window: closed, counted as unverified."""
     with work_on(acting, command, session) as work:
         for followup in work.session.exec(
-            select(FollowUp).where(
-                FollowUp.ticket_id == command.ticket_id, col(FollowUp.status).in_(OPEN_FOLLOWUPS)
-            )
+            select(FollowUp).where(FollowUp.ticket_id == command.ticket_id, OPEN_FOLLOWUP)
         ):
             followup.status = FollowUpStatus.EXPIRED  # its `reason` still says why, if unsent
             followup.next_attempt_at = None
