@@ -3,7 +3,7 @@ it raised and escalated, no answer in the window closes it unverified."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
@@ -38,8 +38,10 @@ OPEN_FOLLOWUPS = (
 # the driver cannot take (see `DriverRead`).
 OPEN_FOLLOWUP = or_(*(col(FollowUp.status) == status.value for status in OPEN_FOLLOWUPS))
 _STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
-_OPEN_FOLLOWUP = DriverRead(
-    select(FollowUp.id).where(FollowUp.ticket_id == bindparam("ticket_id"), OPEN_FOLLOWUP).limit(1)
+_OPEN_FOLLOWUPS_OF = DriverRead(
+    select(FollowUp.id)
+    .where(FollowUp.ticket_id == bindparam("ticket_id"), OPEN_FOLLOWUP)
+    .order_by(col(FollowUp.id))
 )
 _FOLLOWUPS = table_of(FollowUp)
 
@@ -72,7 +74,9 @@ def record_followup_answer(
         name = "verify" if good else "reopen"
         with ticket_work(acting, name, ticket_id, None, at, unit) as work:
             ticket = work.ticket
-            _answered(unit, ticket_id, work.at, event_id)
+            answered: dict[str, Any] = {"status": FollowUpStatus.ANSWERED.value}
+            answered.update(next_attempt_at=None, answered_at=work.at, answer_event_id=event_id)
+            _settle_followups(unit, ticket_id, answered, first=True)
             if good:
                 ticket.verify_outcome = VerifyOutcome.VERIFIED
                 ticket.closed_at = work.at
@@ -100,31 +104,29 @@ def record_followup_answer(
         return work.ticket
 
 
-def _answered(session: Session, ticket_id: int, at: datetime, event_id: str) -> None:
-    """Mark the ticket's open follow-up answered by the event, as a row: loaded and flushed
-    through the ORM, it cost more than the rest of the answer's command. A copy the session
-    holds is expired, to be read again as written."""
+def _settle_followups(
+    session: Session, ticket_id: int, values: dict[str, Any], *, first: bool = False
+) -> None:
+    """Set `values` on the ticket's open follow-ups (on the first alone, with `first`), as
+    rows: loaded and flushed through the ORM, they cost more than the rest of the command.
+    Copies the session holds are expired, to be read again as written."""
     connection = session.connection()
-    found = _OPEN_FOLLOWUP.first(connection, ticket_id=ticket_id)
-    if found is None:
-        return
-    (followup_id,) = found
-    answered = FollowUpStatus.ANSWERED.value
-    row = dict(id=followup_id, status=answered, next_attempt_at=None, answered_at=at)
-    update_rows(connection, _FOLLOWUPS, [{**row, "answer_event_id": event_id}])
-    held = session.identity_map.get(session.identity_key(FollowUp, followup_id))
-    if held is not None:
-        session.expire(held)
+    ids = [i for (i,) in _OPEN_FOLLOWUPS_OF.rows(connection, ticket_id=ticket_id)]
+    if first:
+        ids = ids[:1]
+    update_rows(connection, _FOLLOWUPS, [{"id": i, **values} for i in ids])
+    for i in ids:
+        held = session.identity_map.get(session.identity_key(FollowUp, i))
+        if held is not None:
+            session.expire(held)
 
 
 def expire_followup(acting: Acting, command: ExpireFollowup, session: Session | None) -> Ticket:
     """No answer within the verify window: closed, counted as unverified."""
     with work_on(acting, command, session) as work:
-        for followup in work.session.exec(
-            select(FollowUp).where(FollowUp.ticket_id == command.ticket_id, OPEN_FOLLOWUP)
-        ):
-            followup.status = FollowUpStatus.EXPIRED  # its `reason` still says why, if unsent
-            followup.next_attempt_at = None
+        # Its `reason` still says why, if it was never sent.
+        expired = {"status": FollowUpStatus.EXPIRED.value, "next_attempt_at": None}
+        _settle_followups(work.session, command.ticket_id, expired)
         work.ticket.verify_outcome = VerifyOutcome.UNVERIFIED
         work.ticket.closed_at = work.at
         work.timeline(
