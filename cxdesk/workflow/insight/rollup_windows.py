@@ -9,13 +9,15 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, select
 
+from cxdesk.db import DriverRead
 from cxdesk.models import FeedbackRollup
 from cxdesk.models.base import table_of
 from cxdesk.workflow.loop.rollups import COUNTERS, HOUR, Counts, hour_of, scanned
 
 _rollups = table_of(FeedbackRollup).c
-# Built once, as `rollups.scanned`'s statements are: every window of every look sums them.
-_ROLLED = (
+# Built once and read on the driver, as `rollups.scanned`'s statements are: every window of
+# every look sums them.
+_ROLLED = DriverRead(
     select(_rollups.value, *(func.sum(_rollups[name]) for name in COUNTERS))
     .where(
         _rollups.dimension == bindparam("dimension"),
@@ -55,7 +57,7 @@ def _rolled(
     connection: Connection, dimension: str, first: datetime, last: datetime
 ) -> dict[str, Counts]:
     """The sums of the rollups' hours from `first` up to (not including) `last`."""
-    rows = connection.execute(_ROLLED, {"dimension": dimension, "first": first, "last": last})
+    rows = _ROLLED.rows(connection, dimension=dimension, first=first, last=last)
     return {value: tuple(int(n) for n in counts) for value, *counts in rows}
 
 

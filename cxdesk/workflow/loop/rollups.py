@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from cxdesk.db import add_rows
+from cxdesk.db import DriverRead, add_rows
 from cxdesk.models import FeedbackEvent, FeedbackRollup, Ticket
 from cxdesk.models.base import table_of
 
@@ -197,17 +197,18 @@ def scanned(
     connection: Connection, dimension: str, start: datetime, end: datetime, *, inclusive: bool
 ) -> dict[str, Counts]:
     """The counts of the events from `start` to `end` (`inclusive` or not) by scope."""
-    rows = connection.execute(_scan(dimension, inclusive), {"start": start, "end": end})
+    rows = _scan(dimension, inclusive).rows(connection, start=start, end=end)
     return {value: tuple(int(n or 0) for n in counts) for value, *counts in rows}
 
 
-# Built once for each scope and end: every metric-alert look scans two stretches of events for
-# each of its windows, and building the statement cost about what running it did.
+# Built once for each scope and end, and read on the driver: every metric-alert look scans two
+# stretches of events for each of its windows, and building the statement cost about what
+# running it did, SQLAlchemy's handling of its execution as much again.
 @functools.cache
-def _scan(dimension: str, inclusive: bool) -> Select[Any]:
+def _scan(dimension: str, inclusive: bool) -> DriverRead:
     time = _events.occurred_at
     end = time <= bindparam("end") if inclusive else time < bindparam("end")
-    return _by_scope(dimension).where(time >= bindparam("start"), end)
+    return DriverRead(_by_scope(dimension).where(time >= bindparam("start"), end))
 
 
 def rebuild(connection: Connection) -> None:
