@@ -24,6 +24,7 @@ from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.desk_commands import Claim, Pend, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.loop.ticket_rows import load_ticket
+from cxdesk.workflow.sweep import sweep
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SETTINGS = Settings()
@@ -58,12 +59,16 @@ def _open(
 
 
 @contextmanager
-def _ticket_updates(db: Database) -> Iterator[list[str]]:
-    """The UPDATE statements the block sends for the tickets table."""
+def _ticket_updates(db: Database, *, through_orm: bool = False) -> Iterator[list[str]]:
+    """The UPDATE statements the block sends for the tickets table (with `through_orm`, those
+    sent through SQLAlchemy's execution, as the ORM's flush sends them, alone)."""
     seen: list[str] = []
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE TICKETS"):
+    def before(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_: Any
+    ) -> None:
+        updates = statement.lstrip().upper().startswith("UPDATE TICKETS")
+        if updates and (context is not None or not through_orm):
             seen.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", before)
@@ -145,6 +150,20 @@ def test_a_command_sets_only_the_columns_it_changed(db: Database) -> None:
     )
     assert followup.expires_at == resolved_at + SETTINGS.verify.window
     assert len(followup.reply_token) == 32 and followup.sent_at is None
+
+
+def test_an_escalation_writes_its_ticket_as_a_row_not_through_the_orm(db: Database) -> None:
+    """Escalating looks up the team's supervisor after the ticket has changed: that read
+    flushes nothing, and the ticket is written as a row, as every command writes it."""
+    _setup(db)
+    system = TicketService(db, SETTINGS, SYSTEM_ACTOR)
+    with db.write() as session:
+        ticket_id = _open(system, session).id or 0
+    with _ticket_updates(db) as updates, _ticket_updates(db, through_orm=True) as by_orm:
+        report = sweep(db, SETTINGS, T0 + timedelta(days=3))
+    assert report.breaches == 1 and updates and not by_orm
+    with db.session() as session:
+        assert session.get_one(Ticket, ticket_id).escalation_level == 1
 
 
 def _refused_in_a_savepoint(session: Any, act: Any) -> Any:

@@ -44,11 +44,16 @@ class Batch:
 
 
 def cached_row(session: Session, model: type[M], key: Any) -> M | None:
-    """`session.get`, kept for the rest of a batch when the session runs one."""
+    """`session.get`, kept for the rest of a batch when the session runs one. Without a
+    flush: a queue, team or agent does not depend on a command's changes not yet written,
+    and a flush at this read would write the command's ticket through the ORM, at several
+    times the cost of its own write (`loop.ticket_rows.write_changes`)."""
     batch: Batch | None = session.info.get(BATCH)
-    if batch is None:
-        return session.get(model, key)
-    if (model, key) not in batch.rows:
-        batch.rows[model, key] = session.get(model, key)
-    row: M | None = batch.rows[model, key]
+    if batch is not None and (model, key) in batch.rows:
+        row: M | None = batch.rows[model, key]
+        return row
+    with session.no_autoflush:
+        row = session.get(model, key)
+    if batch is not None:
+        batch.rows[model, key] = row
     return row
