@@ -50,10 +50,9 @@ class Way(StrEnum):
 # A word in fewer tickets than this is looked up: reading those few tickets and sorting them
 # is quick. One in more is walked (see `choose`).
 COMMON_WORD = 2_000
-# PostgreSQL: words in this many of the newest SAMPLED tickets are common without counting
-# their tickets in the word index (see `common`).
+# PostgreSQL: the newest tickets whose words are checked before the word index counts a
+# word's tickets (see `common`).
 SAMPLED = 5_000
-COMMON_IN_SAMPLE = 50
 # A page of a list of few tickets in an order of its own (by SLA, by priority) first checks
 # this many of them, read in its order: words common among them fill the page there.
 CHECKED_FIRST = 2_000
@@ -132,13 +131,15 @@ def common(session: Session, phrases: Phrases) -> bool:
     PostgreSQL's word index finds a word's tickets all at once, as a bitmap of every one of
     them, before any count can stop: for a prefix found in a million tickets (one letter,
     the start of every customer id) that took 90 ms. So there the newest SAMPLED tickets'
-    words are checked first, in the order of their ids, and words in COMMON_IN_SAMPLE of
-    them are common without that count."""
+    words are checked first, in the order of their ids: words in COMMON_WORD of them are
+    common without that count. Only a count of that many decides: a word in many of the
+    newest tickets may be in few others, and looked up is read at once where checked would
+    walk a whole list."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         query = phrases.tsquery()
         sampled = connection.execute(_SAMPLE, {"q": query, "n": SAMPLED}).scalar_one()
-        if sampled >= COMMON_IN_SAMPLE:
+        if sampled >= COMMON_WORD:
             return True
         found = "terms @@ CAST(:q AS tsquery)"
     else:
