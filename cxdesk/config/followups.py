@@ -19,6 +19,12 @@ class VerifyConfig(StrictModel):
     nps_success: int = Field(default=7, ge=0, le=10)
     csat_success: int = Field(default=4, ge=1, le=5)
 
+    def verified_by(self, nps: int | None, csat: int | None) -> bool:
+        """Whether a follow-up answer with these scores verifies the resolution."""
+        return (nps is not None and nps >= self.nps_success) or (
+            csat is not None and csat >= self.csat_success
+        )
+
 
 def _check_argv(argv: list[str]) -> list[str]:
     """An argument list runs without a shell; a NUL byte cannot be passed to a program."""

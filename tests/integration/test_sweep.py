@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from cxdesk.config import Settings
 from cxdesk.db import Database
-from cxdesk.models import FollowUp, Ticket, TimelineEntry
+from cxdesk.models import FeedbackEvent, FollowUp, Ticket, TimelineEntry
 from cxdesk.models.tickets import (
     FIRST_RESPONSE_BREACH_PENDING,
     RESOLUTION_BREACH_PENDING,
@@ -22,6 +22,7 @@ from cxdesk.models.tickets import (
 from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
+from cxdesk.workflow.intake.readers import Record
 from cxdesk.workflow.loop.desk_commands import Claim, Pend, Reopen, Resolve, Respond, Resume
 from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.sweep import explain_finders, finders, sweep
@@ -190,6 +191,70 @@ def test_an_answer_marks_its_followup_answered_also_in_a_unit_that_holds_it(
         stored = session.exec(select(FollowUp).where(FollowUp.ticket_id == tid)).one()
         assert (stored.status, stored.answer_event_id) == ("answered", "e2")
     assert (ticket(db, tid).stage, ticket(db, tid).verify_outcome) == ("closed", "verified")
+
+
+@pytest.mark.parametrize("nps", [10, 2])
+def test_an_answer_and_a_complaint_in_one_batch_are_both_stored(db: Database, nps: int) -> None:
+    """A follow-up answer and then an alert of the same customer in one batch: a good answer
+    closes the case verified and the alert opens a new one; a bad one reopens the case and
+    the alert lands on it. Refused as "closed", the alert took the whole batch with it."""
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    answer = survey(
+        "e2", "c1", T0 + timedelta(hours=3), nps=nps, kind="followup", ticket_id=f"CX-{tid:06d}"
+    )
+    complaint = survey("e3", "c1", T0 + timedelta(hours=4), kind="complaint", comment="again!")
+    records = [Record(n, e.model_dump_json()) for n, e in enumerate((answer, complaint), 1)]
+    later = T0 + timedelta(hours=5)
+    summary = Ingestor(db, SETTINGS, source="test", clock=lambda: later).run(records)
+    assert (summary.accepted, summary.quarantined) == (2, 0)
+    with db.session() as session:
+        by_number = select(Ticket).where(Ticket.customer_id == "c1").order_by(col(Ticket.id))
+        cases = session.exec(by_number).all()
+        event = session.get_one(FeedbackEvent, "e3")
+    if nps == 10:
+        assert [(t.stage, t.verify_outcome) for t in cases] == [
+            ("closed", "verified"),
+            ("new", None),
+        ]
+        assert event.ticket_id == cases[1].id
+    else:
+        assert [t.stage for t in cases] == ["analyze"] and event.ticket_id == tid
+        assert timeline(db, tid, "alert")
+
+
+def test_an_alert_before_a_good_answer_in_one_batch_keeps_one_case(db: Database) -> None:
+    """An alert reopens the case in verify before the answer comes: the answer is noted on
+    the reopened case, and a later alert of the batch lands on it too, not on a new case."""
+    with db.write() as session:
+        add_agent(
+            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
+        )
+    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
+    ann = TicketService(db, SETTINGS, "ann")
+    ann.handle(Claim(tid, at=T0))
+    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    at = T0 + timedelta(hours=2)
+    events = [
+        survey("e2", "c1", at, kind="complaint", comment="still broken"),
+        survey("e3", "c1", at, nps=10, kind="followup", ticket_id=f"CX-{tid:06d}"),
+        survey("e4", "c1", at, kind="complaint", comment="and again"),
+    ]
+    records = [Record(n, e.model_dump_json()) for n, e in enumerate(events, 1)]
+    later = T0 + timedelta(hours=5)
+    summary = Ingestor(db, SETTINGS, source="test", clock=lambda: later).run(records)
+    assert (summary.accepted, summary.quarantined) == (3, 0)
+    with db.session() as session:
+        cases = session.exec(select(Ticket).where(Ticket.customer_id == "c1")).all()
+        on = {e: session.get_one(FeedbackEvent, e).ticket_id for e in ("e2", "e4")}
+    assert [(t.id, t.stage) for t in cases] == [(tid, "analyze")] and on == {"e2": tid, "e4": tid}
+    assert timeline(db, tid, "followup")[-1] == "follow-up answered NPS 10 while analyze"
 
 
 def test_the_sweep_finds_its_work_through_its_own_indexes(db: Database) -> None:

@@ -220,6 +220,7 @@ class Batch:
         if event.kind == "followup":
             row[ticket] = number
             self.service_work.append(lambda: self._followup(number, event))
+            self._answered(event, number)
             return Pending(Outcome.UPDATED, number)
         rules = self.ing.rules
         if fired is None:  # not judged ahead: the stored customer has a say
@@ -242,9 +243,25 @@ class Batch:
         if case.via_service or case.stage == Stage.VERIFY:
             case.via_service = True
             self.service_work.append(lambda: self._attach_via_service(case, alert, event))
+            if case.stage == Stage.VERIFY:
+                case.stage = Stage.ANALYZE  # as the alert will leave it
         else:
             self._attach(case, alert, event)
         return Pending(Outcome.UPDATED, case, alert)
+
+    def _answered(self, answer: ValidEvent, ticket_id: int) -> None:
+        """What a follow-up answer to the customer's open case will do to it, for the batch's
+        later events: they go through the service after it, in order; a good answer in
+        verify closes it (a later alert opens a new case), a bad one reopens it."""
+        case = self.cases.get(answer.customer_id)
+        if case is None or case.id != ticket_id:
+            return
+        case.via_service = True
+        if case.stage == Stage.VERIFY:
+            if self.ing.service.settings.verify.verified_by(answer.nps, answer.csat):
+                del self.cases[answer.customer_id]
+            else:
+                case.stage = Stage.ANALYZE
 
     def _upsert_customer(self, event: ValidEvent) -> dict[str, Any]:
         key = event.customer_id

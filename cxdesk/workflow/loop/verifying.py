@@ -51,12 +51,9 @@ def record_followup_answer(
 ) -> Ticket:
     """In verify, a good answer closes the ticket verified and a bad one reopens it, raised
     and escalated; in any other stage the answer is put on the timeline and nothing moves."""
-    verify = acting.settings.verify
     event_id, ticket_id, at = command.event_id, command.ticket_id, command.at
     nps, csat = command.nps, command.csat
-    good = (nps is not None and nps >= verify.nps_success) or (
-        csat is not None and csat >= verify.csat_success
-    )
+    good = acting.settings.verify.verified_by(nps, csat)
     score = f"NPS {nps}" if nps is not None else f"CSAT {csat}"
     with own_unit(acting, session) as unit:
         found = _STAGE.first(unit.connection(), id=ticket_id)
