@@ -147,7 +147,9 @@ def test_tickets_at_risk_are_marked_in_the_order_of_their_numbers(db: Database) 
     assert marked == [standard, gold]
 
 
-def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database) -> None:
+def resolved_case(db: Database) -> int:
+    """Customer c1's case, opened by a detractor's survey at T0 and resolved an hour later by
+    ann: in verify, its follow-up survey scheduled."""
     with db.write() as session:
         add_agent(
             session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
@@ -156,6 +158,12 @@ def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database)
     ann = TicketService(db, SETTINGS, "ann")
     ann.handle(Claim(tid, at=T0))
     ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    assert tid is not None
+    return tid
+
+
+def test_an_unanswered_followup_closes_unverified_after_the_window(db: Database) -> None:
+    tid = resolved_case(db)
     assert sweep(db, SETTINGS, T0 + timedelta(days=7)).followups_expired == 0
     assert sweep(db, SETTINGS, T0 + timedelta(days=7, hours=2)).followups_expired == 1
     t = ticket(db, tid)
@@ -168,14 +176,7 @@ def test_an_answer_marks_its_followup_answered_also_in_a_unit_that_holds_it(
 ) -> None:
     """The follow-up is marked answered as a row: a unit that had read it before the answer
     reads it again as written, and its own flush leaves the row as the answer left it."""
-    with db.write() as session:
-        add_agent(
-            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
-        )
-    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
-    ann = TicketService(db, SETTINGS, "ann")
-    ann.handle(Claim(tid, at=T0))
-    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    tid = resolved_case(db)
     answer = survey(
         "e2", "c1", T0 + timedelta(hours=3), nps=10, kind="followup", ticket_id=f"CX-{tid:06d}"
     )
@@ -198,14 +199,7 @@ def test_an_answer_and_a_complaint_in_one_batch_are_both_stored(db: Database, np
     """A follow-up answer and then an alert of the same customer in one batch: a good answer
     closes the case verified and the alert opens a new one; a bad one reopens the case and
     the alert lands on it. Refused as "closed", the alert took the whole batch with it."""
-    with db.write() as session:
-        add_agent(
-            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
-        )
-    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
-    ann = TicketService(db, SETTINGS, "ann")
-    ann.handle(Claim(tid, at=T0))
-    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    tid = resolved_case(db)
     answer = survey(
         "e2", "c1", T0 + timedelta(hours=3), nps=nps, kind="followup", ticket_id=f"CX-{tid:06d}"
     )
@@ -232,14 +226,7 @@ def test_an_answer_and_a_complaint_in_one_batch_are_both_stored(db: Database, np
 def test_an_alert_before_a_good_answer_in_one_batch_keeps_one_case(db: Database) -> None:
     """An alert reopens the case in verify before the answer comes: the answer is noted on
     the reopened case, and a later alert of the batch lands on it too, not on a new case."""
-    with db.write() as session:
-        add_agent(
-            session, login="ann", display_name="Ann", role="agent", teams=["care"], skills=[], at=T0
-        )
-    (tid,) = feed(db, survey("e1", "c1", T0, nps=2))
-    ann = TicketService(db, SETTINGS, "ann")
-    ann.handle(Claim(tid, at=T0))
-    ann.handle(Resolve(tid, code="fix", root_cause="x", action="y", at=T0 + timedelta(hours=1)))
+    tid = resolved_case(db)
     at = T0 + timedelta(hours=2)
     events = [
         survey("e2", "c1", at, kind="complaint", comment="still broken"),
