@@ -84,16 +84,28 @@ class AuditKeyFile:
 
 def default_key_file(url: str) -> Path | None:
     """Beside an SQLite file (`cxdesk.db.key`); for a server database, one file per database
-    in the owner's configuration directory. None for an in-memory database."""
+    in the owner's configuration directory. None for an in-memory database.
+
+    A URL with the server's default port and one without it name the same database: a key
+    file under either spelling is found, and a new one is made under the URL's own."""
     path = sqlite_path(url)
     if path is not None:
         return Path(f"{path}.key")
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         return None
     home = os.environ.get("XDG_CONFIG_HOME") or Path("~/.config").expanduser()
-    name = f"{parsed.host or 'local'}-{parsed.port or 'default'}-{parsed.database}.key"
-    return Path(home) / "cxdesk" / "audit-keys" / name
+    keys = Path(home) / "cxdesk" / "audit-keys"
+    ports: list[object] = [parsed.port or "default"]
+    default = _DEFAULT_PORTS.get(backend)
+    if default is not None and parsed.port in (None, default):
+        ports.append(default if parsed.port is None else "default")
+    paths = [keys / f"{parsed.host or 'local'}-{port}-{parsed.database}.key" for port in ports]
+    return next((candidate for candidate in paths if candidate.exists()), paths[0])
+
+
+_DEFAULT_PORTS = {"postgresql": 5432}  # the port a server's URL means when it names none
 
 
 # The key file of each engine cxdesk opened, found from any session on it: by the dialect,
