@@ -121,14 +121,13 @@ def finders(
 ) -> dict[str, Select[*tuple[Any, ...]] | SelectOfScalar[Any]]:
     """The queries that find a pass's work at `now` (an instant, or a value bound when run):
     tickets to mark at risk, breaches to escalate, follow-ups to expire, problems whose
-    verify window is over. Each is a range scan of an
-    index holding only what is still to do (the `*_PENDING` conditions are the partial
-    indexes' own, repeated term for term so that SQLite may use them), so it reads the work,
-    not the open tickets. Each clock has its own breach finder: a case may breach its
-    resolution clock without ever being answered. Clocks at risk come with their due time:
-    one already past it is a breach, not at risk, and is left out in Python, since a bound
-    on `sla_due` here would lead PostgreSQL's planner to the breach index, whose
-    `sla_due > now` side holds every running clock."""
+    verify window is over. Each is a range scan of an index holding only what is still to do
+    (the `*_PENDING` conditions are the partial indexes' own, repeated term for term so that
+    SQLite may use them), so it reads the work, not the open tickets. Each clock has its own
+    breach finder: a case may breach its resolution clock without ever being answered.
+    Clocks at risk come with their due time: one already past it is a breach, not at risk,
+    and is left out in Python, since a bound on `sla_due` here would lead PostgreSQL's
+    planner to the breach index, whose `sla_due > now` side holds every running clock."""
     return {
         "at_risk": select(Ticket.id, Ticket.sla_due).where(
             col(Ticket.sla_risk_at) <= now, *RISK_PENDING

@@ -22,9 +22,9 @@ from cxdesk.db import DriverRead
 from cxdesk.errors import WorkflowError
 from cxdesk.models import Ticket
 from cxdesk.workflow.loop.service import TicketService
+from cxdesk.workflow.loop.ticket_rows import TICKET_STAGE
 
-# Built once: the stories ask them at most of their steps.
-_STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
+# Built once: the stories ask it (and the stage) at most of their steps.
 _ASSIGNEE = DriverRead(select(Ticket.assignee).where(Ticket.id == bindparam("id")))
 
 Story = Iterator[tuple[timedelta, Callable[[datetime], object]]]
@@ -113,7 +113,7 @@ class Replay:
         return service.handle(command, self._session())
 
     def _stage(self, ticket_id: int) -> str:
-        stage: str = self._ticket_column(_STAGE, ticket_id)
+        stage: str = self._ticket_column(TICKET_STAGE, ticket_id)
         return stage
 
     def _assignee(self, ticket_id: int) -> str | None:

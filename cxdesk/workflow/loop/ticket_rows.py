@@ -25,6 +25,8 @@ _COLUMNS = tuple(TICKETS.columns.keys())
 _LOCKED_TICKET = DriverRead(
     select(*TICKETS.columns).where(TICKETS.c.id == bindparam("id")).with_for_update()
 )
+# A ticket's stage alone, unlocked: what an answer or a story step looks at before it acts.
+TICKET_STAGE = DriverRead(select(TICKETS.c.stage).where(TICKETS.c.id == bindparam("id")))
 
 
 def opening_row(

@@ -17,6 +17,7 @@ from cxdesk.models.tickets import MAX_ESCALATION
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.loop.commands import ExpireFollowup, RecordFollowupAnswer
 from cxdesk.workflow.loop.opening import raise_priority
+from cxdesk.workflow.loop.ticket_rows import TICKET_STAGE
 from cxdesk.workflow.loop.unit import (
     Acting,
     own_unit,
@@ -37,7 +38,6 @@ OPEN_FOLLOWUPS = (
 # A follow-up in one of those: each status a value of its own, not an IN list, which a read on
 # the driver cannot take (see `DriverRead`).
 OPEN_FOLLOWUP = or_(*(col(FollowUp.status) == status.value for status in OPEN_FOLLOWUPS))
-_STAGE = DriverRead(select(Ticket.stage).where(Ticket.id == bindparam("id")))
 _OPEN_FOLLOWUPS_OF = DriverRead(
     select(FollowUp.id)
     .where(FollowUp.ticket_id == bindparam("ticket_id"), OPEN_FOLLOWUP)
@@ -56,7 +56,7 @@ def record_followup_answer(
     good = acting.settings.verify.verified_by(nps, csat)
     score = f"NPS {nps}" if nps is not None else f"CSAT {csat}"
     with own_unit(acting, session) as unit:
-        found = _STAGE.first(unit.connection(), id=ticket_id)
+        found = TICKET_STAGE.first(unit.connection(), id=ticket_id)
         if found is None:
             raise NotFound(say("no ticket {ref}", ref=ticket_ref(ticket_id)))
         (stage,) = found
@@ -71,8 +71,12 @@ def record_followup_answer(
         name = "verify" if good else "reopen"
         with ticket_work(acting, name, ticket_id, None, at, unit) as work:
             ticket = work.ticket
-            answered: dict[str, Any] = {"status": FollowUpStatus.ANSWERED.value}
-            answered.update(next_attempt_at=None, answered_at=work.at, answer_event_id=event_id)
+            answered = {
+                "status": FollowUpStatus.ANSWERED.value,
+                "next_attempt_at": None,
+                "answered_at": work.at,
+                "answer_event_id": event_id,
+            }
             _settle_followups(unit, ticket_id, answered, first=True)
             if good:
                 ticket.verify_outcome = VerifyOutcome.VERIFIED
