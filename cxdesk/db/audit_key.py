@@ -101,8 +101,17 @@ def default_key_file(url: str) -> Path | None:
     default = _DEFAULT_PORTS.get(backend)
     if default is not None and parsed.port in (None, default):
         ports.append(default if parsed.port is None else "default")
-    paths = [keys / f"{parsed.host or 'local'}-{port}-{parsed.database}.key" for port in ports]
+    host, database = _in_name(parsed.host or "local"), _in_name(parsed.database or "")
+    paths = [keys / f"{host}-{port}-{database}.key" for port in ports]
     return next((candidate for candidate in paths if candidate.exists()), paths[0])
+
+
+def _in_name(part: str) -> str:
+    """A host or database name as part of a file name in the keys' folder: a database may be
+    named `a/../../b` (PostgreSQL takes any name quoted), whose key would be written outside
+    it. `%` is escaped first, so that no two names share a file; a name without `%`, `/` or
+    NUL is as it was."""
+    return part.replace("%", "%25").replace("/", "%2F").replace("\x00", "%00")
 
 
 _DEFAULT_PORTS = {"postgresql": 5432}  # the port a server's URL means when it names none

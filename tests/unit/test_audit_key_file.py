@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -48,6 +49,22 @@ def test_where_both_spellings_hold_a_key_the_urls_own_is_taken(keys: Path) -> No
         (keys / name).write_text(name)
     assert default_key_file(server("5432")) == keys / "db.example-5432-desk.key"
     assert default_key_file(server()) == keys / "db.example-default-desk.key"
+
+
+@pytest.mark.parametrize("name", ["a%2F..%2F..%2Fx", "..%2F..%2Fx", "a%25b", "a%252Fb", "x%00y"])
+def test_every_database_name_keeps_its_key_in_the_keys_folder(keys: Path, name: str) -> None:
+    """Found by an attack: a database named `a/../../x` put its key two folders up."""
+    path = default_key_file(f"postgresql+psycopg://cx@db.example/{name}")
+    assert path is not None and path.parent == keys and "\x00" not in path.name
+
+
+def test_names_that_differ_keep_keys_that_differ(keys: Path) -> None:
+    names = ["a/b", "a%2Fb", "a%b", "a%25b"]
+    paths = {
+        default_key_file(f"postgresql+psycopg://cx@db.example/{quote(n, safe='')}") for n in names
+    }
+    assert len(paths) == len(names)
+    assert default_key_file(server("5432")) == keys / "db.example-5432-desk.key"
 
 
 def test_an_sqlite_file_keeps_its_key_beside_it(tmp_path: Path) -> None:
