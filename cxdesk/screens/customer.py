@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -26,6 +25,7 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.reads.customers import CustomerView, FeedbackItem, read_customer
 
@@ -45,9 +45,9 @@ class CustomerScreen(Screen[None]):
         Binding("r", "reload", N_("Refresh"), id="customer.refresh"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, view: CustomerView) -> None:
-            super().__init__()
+    class Loaded(Answer):
+        def __init__(self, number: int, view: CustomerView) -> None:
+            super().__init__(number)
             self.view = view
 
     def __init__(self, desk: Desk, customer_id: str) -> None:
@@ -55,6 +55,7 @@ class CustomerScreen(Screen[None]):
         self.desk = desk
         self.customer_id = customer_id
         self.view: CustomerView | None = None
+        self.loads = Loads()
         self.t = desk.t
         localize_bindings(self, self.t)
 
@@ -79,14 +80,17 @@ class CustomerScreen(Screen[None]):
         self.query_one("#customer-body").focus()
         self.load()
 
-    @work(thread=True, exclusive=True, group="customer-load", exit_on_error=False)
     def load(self) -> None:
+        self._load(self.loads.start())
+
+    @work(thread=True, exclusive=True, group="customer-load", exit_on_error=False)
+    def _load(self, number: int) -> None:
         try:
             view = read_customer(self.desk.db, self.customer_id, self.desk.viewer)
         except Exception as exc:  # shown to the user; the screen stays, escape leaves
             self.post_message(LoadFailed(self.t.error(exc)))
             return
-        self.post_message(self.Loaded(view))
+        self.post_message(self.Loaded(number, view))
 
     def action_reload(self) -> None:
         self.load()
@@ -96,6 +100,8 @@ class CustomerScreen(Screen[None]):
             self.load()
 
     def on_customer_screen_loaded(self, message: CustomerScreen.Loaded) -> None:
+        if not self.loads.is_newest(message):
+            return
         self.view = message.view
         self._show_header()
         self._show_history()

@@ -23,6 +23,7 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.basics.refs import ticket_ref
 from cxdesk.workflow.insight.dashboard import Dashboard, read_dashboard
@@ -48,9 +49,9 @@ class DashboardScreen(Screen[None]):
         Binding("o", "open_problem", N_("Open a problem"), id="dashboard.open_problem"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, dashboard: Dashboard) -> None:
-            super().__init__()
+    class Loaded(Answer):
+        def __init__(self, number: int, dashboard: Dashboard) -> None:
+            super().__init__(number)
             self.dashboard = dashboard
 
     class DriversReady(Message):
@@ -69,6 +70,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
+        self.loads = Loads()
         self.board: Dashboard | None = None
         self.t = desk.t
         localize_bindings(self, self.t)
@@ -99,8 +101,11 @@ class DashboardScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def load(self) -> None:
+        self._load(self.loads.start())
+
+    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    def _load(self, number: int) -> None:
         try:
             dashboard = read_dashboard(
                 self.desk.db, self.desk.viewer, self.desk.clock(), self.desk.settings.timezone
@@ -109,7 +114,7 @@ class DashboardScreen(Screen[None]):
             failed = self.t("could not load the dashboard: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(self.Loaded(dashboard))
+        self.post_message(self.Loaded(number, dashboard))
 
     # -- a problem for a driver: pick it (the form's save is the confirmation), then open ---
 
@@ -178,6 +183,8 @@ class DashboardScreen(Screen[None]):
         self.load()
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
+        if not self.loads.is_newest(message):
+            return
         self.board = message.dashboard
         self._show_panels()
         self._show_trends()

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -19,6 +18,7 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import NOTICE_TITLES, local_time, plain
 from cxdesk.screens.live import DataChanged, InboxChanged, LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.loop.notifications import Notice
 from cxdesk.workflow.reads.notices import (
@@ -41,9 +41,9 @@ class InboxScreen(Screen[None]):
         Binding("r", "reload", N_("Refresh"), id="inbox.refresh"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, notices: list[Notice], unread: int) -> None:
-            super().__init__()
+    class Loaded(Answer):
+        def __init__(self, number: int, notices: list[Notice], unread: int) -> None:
+            super().__init__(number)
             self.notices = notices
             self.unread = unread  # all of them, shown or not
 
@@ -52,6 +52,7 @@ class InboxScreen(Screen[None]):
         self.desk = desk
         self.t = desk.t
         self.notices: dict[str, Notice] = {}
+        self.loads = Loads()
         localize_bindings(self, self.t)
 
     def compose(self) -> ComposeResult:
@@ -79,8 +80,11 @@ class InboxScreen(Screen[None]):
     def on_data_changed(self, _message: DataChanged) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="inbox", exit_on_error=False)
     def load(self) -> None:
+        self._load(self.loads.start())
+
+    @work(thread=True, exclusive=True, group="inbox", exit_on_error=False)
+    def _load(self, number: int) -> None:
         try:
             notices = read_inbox(self.desk.db, self.desk.actor)
             unread = read_inbox_state(self.desk.db, self.desk.actor).unread
@@ -88,9 +92,11 @@ class InboxScreen(Screen[None]):
             failed = self.t("could not load the inbox: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(self.Loaded(notices, unread))
+        self.post_message(self.Loaded(number, notices, unread))
 
     def on_inbox_screen_loaded(self, message: InboxScreen.Loaded) -> None:
+        if not self.loads.is_newest(message):
+            return
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()

@@ -10,13 +10,13 @@ from __future__ import annotations
 from functools import partial
 
 from textual import work
-from textual.message import Message
 from textual.screen import Screen
 
 from cxdesk.i18n import N_, Translator
 from cxdesk.screens.commands import Command
 from cxdesk.screens.context import Desk
 from cxdesk.screens.live import LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.queue_rows import COLUMN_WIDTHS, COLUMNS, CONFIG_COLUMNS, row_cells
 from cxdesk.screens.ticket_table import Column, TicketTable
 from cxdesk.workflow.reads.search import Search
@@ -26,9 +26,9 @@ from cxdesk.workflow.reads.views import QueueView, read_views, save_view
 VIEW_KEYS = ("8", "9")  # the saved views with a key of their own; the rest are in the palette
 
 
-class ViewsLoaded(Message):
-    def __init__(self, views: list[QueueView], show: str | None = None) -> None:
-        super().__init__()
+class ViewsLoaded(Answer):
+    def __init__(self, number: int, views: list[QueueView], show: str | None = None) -> None:
+        super().__init__(number)
         self.views = views
         self.show = show  # the name of a view to switch to once loaded (one just saved)
 
@@ -45,6 +45,7 @@ class SavedViews(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.views: list[QueueView] = []
+        self.view_loads = Loads()
         self.saved: QueueView | None = None  # the saved view on screen, if any
         self.columns: tuple[str, ...] = COLUMNS
 
@@ -54,8 +55,11 @@ class SavedViews(Screen[None]):
     def reload_from_top(self) -> None:
         raise NotImplementedError
 
-    @work(thread=True, exclusive=True, group="queue-views", exit_on_error=False)
     def load_views(self, show: str | None = None) -> None:
+        self._load_views(self.view_loads.start(), show)
+
+    @work(thread=True, exclusive=True, group="queue-views", exit_on_error=False)
+    def _load_views(self, number: int, show: str | None) -> None:
         desk = self.desk
         try:
             views = read_views(desk.db, desk.settings, desk.actor)
@@ -63,9 +67,11 @@ class SavedViews(Screen[None]):
             failed = self.t("could not load the saved views: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(ViewsLoaded(views, show))
+        self.post_message(ViewsLoaded(number, views, show))
 
     def on_views_loaded(self, message: ViewsLoaded) -> None:
+        if not self.view_loads.is_newest(message):
+            return
         self.views = message.views
         self.refresh_bindings()
         chosen = next((i for i, v in enumerate(self.views) if v.name == message.show), None)

@@ -10,7 +10,6 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -20,6 +19,7 @@ from cxdesk.screens.context import Desk
 from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import plain
 from cxdesk.screens.live import LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.workflow.insight.reports import CHARTED, REPORTS, read_report
 
@@ -68,9 +68,9 @@ class ReportScreen(Screen[None]):
         Binding("s", "scope", N_("Scope"), id="reports.scope"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, kind: str, rows: list[dict[str, Any]]) -> None:
-            super().__init__()
+    class Loaded(Answer):
+        def __init__(self, number: int, kind: str, rows: list[dict[str, Any]]) -> None:
+            super().__init__(number)
             self.kind = kind
             self.rows = rows
 
@@ -82,6 +82,7 @@ class ReportScreen(Screen[None]):
         self.days: int | None = PERIODS[1]
         self.scopes = report_scopes(desk)
         self.scope: Scope = self.scopes[0]
+        self.loads = Loads()
         localize_bindings(self, self.t)
 
     def compose(self) -> ComposeResult:
@@ -107,8 +108,11 @@ class ReportScreen(Screen[None]):
         self.scope = self.scopes[(self.scopes.index(self.scope) + 1) % len(self.scopes)]
         self.load()
 
-    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def load(self) -> None:
+        self._load(self.loads.start())
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _load(self, number: int) -> None:
         desk, kind = self.desk, self.kind
         now = desk.clock()
         since = now - timedelta(days=self.days) if self.days else None
@@ -127,11 +131,11 @@ class ReportScreen(Screen[None]):
             failed = self.t("could not load the report: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(self.Loaded(kind, rows))
+        self.post_message(self.Loaded(number, kind, rows))
 
     def on_report_screen_loaded(self, message: ReportScreen.Loaded) -> None:
-        if message.kind != self.kind:
-            return  # another report was asked for meanwhile
+        if not self.loads.is_newest(message):
+            return  # another report, period or scope was asked for meanwhile
         t = self.t
         period = t("last {days} days", days=self.days) if self.days else t("all time")
         scope = self.scope.label or t("my queues")

@@ -25,6 +25,7 @@ from cxdesk.screens.footer import DeskFooter
 from cxdesk.screens.format import PRIORITY_STYLE, block, local_time, plain, sla_cell
 from cxdesk.screens.forms import Field, FormScreen
 from cxdesk.screens.live import DataChanged, LoadFailed
+from cxdesk.screens.loads import Answer, Loads
 from cxdesk.screens.localized_bindings import localize_bindings
 from cxdesk.screens.sla_panel import SlaPanel
 from cxdesk.screens.ticket_panels import customer_panel, resolution_panel
@@ -81,9 +82,9 @@ class TicketScreen(Screen[None]):
         Binding("u", "customer", N_("Customer"), id="ticket.customer"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, detail: TicketDetail) -> None:
-            super().__init__()
+    class Loaded(Answer):
+        def __init__(self, number: int, detail: TicketDetail) -> None:
+            super().__init__(number)
             self.detail = detail
 
     class Acted(Message):
@@ -107,6 +108,7 @@ class TicketScreen(Screen[None]):
         self.ticket_id = ticket_id
         self.detail: TicketDetail | None = None
         self._entries_shown = 0
+        self.loads = Loads()
         self.t = desk.t
         localize_bindings(self, self.t)
 
@@ -133,16 +135,21 @@ class TicketScreen(Screen[None]):
         self.load()
         self.set_interval(1.0, self._show_header)
 
-    @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
     def load(self) -> None:
+        self._load(self.loads.start())
+
+    @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
+    def _load(self, number: int) -> None:
         try:
             detail = read_ticket_detail(self.desk.db, self.ticket_id, self.desk.viewer)
         except Exception as exc:
             self.post_message(LoadFailed(self.t.error(exc)))
             return
-        self.post_message(self.Loaded(detail))
+        self.post_message(self.Loaded(number, detail))
 
     def on_ticket_screen_loaded(self, message: TicketScreen.Loaded) -> None:
+        if not self.loads.is_newest(message):
+            return
         self.detail = message.detail
         self.refresh_bindings()
         self._show_header()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from cxdesk.app import CxdeskApp
@@ -12,9 +17,9 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.screens.charts import BarChart
 from cxdesk.screens.reports import ReportScreen
-from cxdesk.workflow.insight.reports import report_rows
+from cxdesk.workflow.insight.reports import read_report, report_rows
 from tests.conftest import DEMO_NOW
-from tests.tui.waiting import settle
+from tests.tui.waiting import settle, until
 
 ME = getpass.getuser()
 
@@ -51,3 +56,44 @@ async def test_r_shows_each_report_as_the_cli_has_it(demo_sqlite: Path) -> None:
         await pilot.press("escape")
         await settle(app, pilot)
         assert not isinstance(app.screen, ReportScreen)
+
+
+async def test_a_report_asked_for_before_another_never_replaces_it(
+    demo_sqlite: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load cannot be stopped: the first (the last 30 days), held back until the second
+    (90 days, asked for by `p`) is shown, answers last and is not shown."""
+    db = Database.open(str(demo_sqlite))
+    app = CxdeskApp(db, Settings(), ME, lambda: DEMO_NOW)
+    release, calls, answered = threading.Event(), [], []
+
+    def held_first(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        calls.append(kwargs["since"])
+        if len(calls) == 1:
+            release.wait(10)
+            return []  # what no newer answer holds: shown, it would empty the table
+        return read_report(*args, **kwargs)
+
+    def counted(screen: ReportScreen, message: Message) -> bool:
+        if isinstance(message, ReportScreen.Loaded):
+            answered.append(message)
+        return Screen.post_message(screen, message)
+
+    monkeypatch.setattr("cxdesk.screens.reports.read_report", held_first)
+    monkeypatch.setattr(ReportScreen, "post_message", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await until(pilot, lambda: len(calls) == 1, "the first load")
+        await pilot.press("p")  # 30 days → 90
+        await until(pilot, lambda: len(answered) == 1, "the second load's answer")
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        shown = table.row_count
+        assert shown > 0
+        release.set()
+        await until(pilot, lambda: len(answered) == 2, "the first load's answer")
+        await settle(app, pilot)
+        assert table.row_count == shown
+        title = str(app.screen.query_one("#report-title", Static).render())
+        assert title.startswith("SLA · last 90 days")

@@ -41,6 +41,7 @@ from cxdesk.workflow.loop.desk_commands import (
 from cxdesk.workflow.loop.service import SYSTEM_ACTOR, TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 from cxdesk.workflow.reads.notices import mark_notices_read
+from tests.tui.snapshot_text import mismatch
 from tests.tui.waiting import settle
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 18:00 in Shanghai
@@ -246,5 +247,8 @@ SCREENS = {
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare, snapshot_db: Path, screen: str, size, lang: str) -> None:
-    assert snap_compare(desk(snapshot_db, lang), terminal_size=size, run_before=SCREENS[screen])
+def test_screen(
+    snap_compare, request: pytest.FixtureRequest, snapshot_db: Path, screen: str, size, lang: str
+) -> None:
+    same = snap_compare(desk(snapshot_db, lang), terminal_size=size, run_before=SCREENS[screen])
+    assert same, mismatch(request)

@@ -6,10 +6,13 @@ import getpass
 import io
 import threading
 import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
+from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from cxdesk.app import CxdeskApp
@@ -20,6 +23,7 @@ from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
 from cxdesk.workflow.loop.desk_commands import ClaimNext, Escalate, Note
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
+from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
 from tests.conftest import DEMO_NOW
 from tests.tui.waiting import settle, until
 
@@ -156,6 +160,44 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> N
         await until(
             pilot, lambda: "written elsewhere" in text_of(timeline), "the note did not show up"
         )
+
+
+async def test_a_ticket_read_before_a_change_never_replaces_one_read_after(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read cannot be stopped: one started before a note, held back until the read that
+    the note's change started is shown, answers last and is not shown."""
+    app = demo_app(demo_copy)
+    db = app.desk.db
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        release, read, posted = threading.Event(), [], []
+
+        def held_first(*args: Any, **kwargs: Any) -> TicketDetail:
+            detail = read_ticket_detail(*args, **kwargs)
+            read.append(detail)
+            if len(read) == 1:
+                release.wait(10)
+            return detail
+
+        def counted(on: TicketScreen, message: Message) -> bool:
+            if isinstance(message, TicketScreen.Loaded):
+                posted.append(message.detail)
+            return Screen.post_message(on, message)
+
+        monkeypatch.setattr("cxdesk.screens.ticket.read_ticket_detail", held_first)
+        monkeypatch.setattr(TicketScreen, "post_message", counted)
+        await pilot.press("r")
+        await until(pilot, lambda: len(read) == 1, "the first read")
+        TicketService(db, Settings(), ME).handle(
+            Note(screen.detail.row.number, "written meanwhile")
+        )
+        timeline = screen.query_one("#timeline", Static)
+        await until(pilot, lambda: "written meanwhile" in text_of(timeline), "the note")
+        release.set()
+        await until(pilot, lambda: read[0] in posted, "the first read's answer")
+        await settle(app, pilot)
+        assert "written meanwhile" in text_of(timeline)
 
 
 async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place(
