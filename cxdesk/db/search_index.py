@@ -3,8 +3,9 @@
 Each ticket's title, customer id and customer name are kept as search text: lower-cased
 words of letters and digits, and every CJK character a word of its own (Chinese has no
 spaces, and people look for 王 or 快递 inside longer text). SQLite indexes the text with
-FTS5, PostgreSQL as a `tsvector` under a GIN index; a CJK word is looked up as the phrase of
-its characters, anything else as a phrase whose last word may be the start of a longer one.
+FTS5, PostgreSQL as a `tsvector` under a GIN index (which holds each two CJK characters in a
+row as well: see `Phrase.tsquery`); a CJK word is looked up as the phrase of its
+characters, anything else as a phrase whose last word may be the start of a longer one.
 
 The writers keep it in bulk: ingest with its batch, a command with its ticket, the large
 demo and `db copy` by the chunk, and the migration that made it over every ticket.
@@ -13,7 +14,7 @@ demo and `db copy` by the chunk, and the migration that made it over every ticke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -84,11 +85,18 @@ class Phrase:
         return f"% {text}%" if self.prefix else f"% {text} %"
 
     def tsquery(self) -> str:
-        """A `tsquery` in its text form: quoted lexemes, each next to the one before."""
-        lexemes = [_quoted(piece) for piece in self.pieces]
+        """A `tsquery` in its text form: quoted lexemes, each at its distance from the one
+        before. CJK characters in a row are asked for as the pairs the `tsvector` holds
+        (`_tsvector`): 快递 is one lexeme, which the GIN index answers alone, where the
+        phrase 快 <-> 递 has every ticket holding both characters read to check it."""
+        terms = list(_paired(self.pieces))
+        lexemes = [_quoted(piece) for piece, _at in terms]
         if self.prefix:
             lexemes[-1] += ":*"
-        return " <-> ".join(lexemes)
+        query = lexemes[0]
+        for (_, before), (_, at), lexeme in zip(terms, terms[1:], lexemes[1:], strict=False):
+            query += f" <{at - before}> {lexeme}"
+        return query
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,22 @@ class Phrases:
 
     def likes(self) -> list[str]:
         return [phrase.like() for phrase in self.phrases]
+
+
+def _paired(words: Sequence[str], *, every: bool = False) -> Iterator[tuple[str, int]]:
+    """`words` with each CJK character that the next one follows as the pair of them, at
+    the first one's place (0 onwards). A character last in its run is left out, being the
+    second of the pair before it, unless `every` (a ticket's words: each character is
+    indexed as well, to be found alone)."""
+    for at, word in enumerate(words):
+        cjk = _CJK_CHARACTER.fullmatch(word) is not None
+        after = words[at + 1] if at + 1 < len(words) else ""
+        if cjk and _CJK_CHARACTER.fullmatch(after):
+            yield word + after, at
+            if every:
+                yield word, at
+        elif every or not (cjk and at and _CJK_CHARACTER.fullmatch(words[at - 1])):
+            yield word, at
 
 
 def _quoted(lexeme: str) -> str:
@@ -124,15 +148,16 @@ class Indexed:
 
 def _tsvector(ticket: Indexed) -> str:
     """The ticket's words as a `tsvector` literal, written out here rather than parsed by
-    PostgreSQL so that its words are exactly `words_of`'s. The fields' positions leave a gap
-    between them, so that no phrase runs from one field into the next."""
+    PostgreSQL so that its words are exactly `words_of`'s, with each two CJK characters in
+    a row as well (`_paired`). The fields' positions leave a gap between them, so that no
+    phrase runs from one field into the next."""
     positions: dict[str, list[int]] = {}
     at = 0
     for field in (ticket.title, ticket.customer_id, ticket.customer_name):
-        for word in words_of(field):
-            at += 1
-            positions.setdefault(word, []).append(min(at, 16383))
-        at += 1
+        words = words_of(field)
+        for word, offset in _paired(words, every=True):
+            positions.setdefault(word, []).append(min(at + 1 + offset, 16383))
+        at += len(words) + 1
     return " ".join(
         f"{_quoted(word)}:{','.join(map(str, places[:256]))}" for word, places in positions.items()
     )

@@ -285,3 +285,15 @@ def test_the_index_holds_every_ticket_once(db: Database) -> None:
         indexed = connection.execute(sa.text(f"SELECT {key} FROM ticket_search")).scalars()
         numbers = connection.execute(sa.text("SELECT id FROM tickets")).scalars()
         assert sorted(indexed) == sorted(numbers) and len(_search(db, "坏")) == 30
+
+
+def test_two_cjk_characters_are_one_lexeme_for_postgresql() -> None:
+    """PostgreSQL's GIN index answers a lexeme alone but must check a phrase on each ticket
+    holding its lexemes: CJK characters in a row are asked for as the pairs it holds."""
+    asked = {w: p.tsquery() for w in ("快递", "快递晚了", "app登录x", "王") if (p := Phrase.of(w))}
+    assert asked == {
+        "快递": "'快递'",
+        "快递晚了": "'快递' <1> '递晚' <1> '晚了'",
+        "app登录x": "'app' <1> '登录' <2> 'x':*",
+        "王": "'王'",
+    }
