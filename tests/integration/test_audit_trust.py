@@ -258,6 +258,56 @@ def test_an_old_chain_is_keyed_by_db_upgrade_and_stays_verifiable(
     assert verify(run, new_db, "--deep", as_user=None)[0] == 0, err
 
 
+def wipe(target: str) -> None:
+    """The database dropped and made again under its name (its key file left where it was)."""
+    if target.startswith("postgresql"):
+        sql(target, "DROP SCHEMA public CASCADE")
+        sql(target, "CREATE SCHEMA public")
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(target + suffix).unlink(missing_ok=True)
+
+
+def test_a_database_made_anew_under_an_old_ones_name_is_keyed_by_its_key(
+    new_db: str, run: Run, tmp_path: Path
+) -> None:
+    """The key under the name was found, but the new chain was never marked as keyed from
+    it: every row written with it then failed `verify`."""
+    a_desk_with_one_case(run, new_db, tmp_path)
+    key = key_path(new_db).read_text()
+    wipe(new_db)
+    a_desk_with_one_case(run, new_db, tmp_path)
+    assert key_path(new_db).read_text() == key  # kept: a backup of the old one may need it
+    code, said = verify(run, new_db, "--deep", as_user=None)
+    assert code == 0, said
+
+
+def test_a_keying_stopped_before_its_commit_is_done_by_the_next_upgrade(
+    new_db: str, run: Run, tmp_path: Path
+) -> None:
+    """The key file made, the process killed before its mark was committed: an old chain
+    with a key beside it, which the next `db upgrade` keys from then on."""
+    a_desk_with_one_case(run, new_db, tmp_path)
+    sql(new_db, "DELETE FROM audit_log WHERE action = :a", a=KEY_ACTION)
+    rehash_from(new_db, 0)
+    code, out, err = run("--db", new_db, "db", "upgrade")
+    assert code == 0 and "audit key created" not in out, err
+    code, _, err = run("--db", new_db, "ticket", "escalate", "1", "--reason", "late")
+    assert code == 0, err
+    code, said = verify(run, new_db, "--deep", as_user=None)
+    assert code == 0 and "written before the chain was keyed" in said, said
+
+
+def test_rows_written_with_the_key_but_no_mark_stop_the_upgrade(
+    new_db: str, run: Run, tmp_path: Path
+) -> None:
+    a_desk_with_one_case(run, new_db, tmp_path)
+    sql(new_db, "DELETE FROM audit_log WHERE action = :a", a=KEY_ACTION)
+    code, _, err = run("--db", new_db, "db", "upgrade")
+    assert code == 2 and f"{key_path(new_db)} is an audit key" in err
+    assert sql(new_db, "SELECT count(*) FROM audit_log WHERE action = :a", a=KEY_ACTION) == [(0,)]
+
+
 def test_watch_writes_the_head_to_syslog(
     new_db: str, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

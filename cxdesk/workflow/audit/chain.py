@@ -356,44 +356,67 @@ def agents_snapshot(connection: sa.Connection) -> dict[str, dict[str, Any]]:
 def key_the_chain(db: Database) -> bool:
     """Give a database without an audit key one, and mark in its chain the row from which it
     is keyed (recording the last timeline entry written before: later ones are covered).
-    A chain already keyed whose key file is missing is an error: a new key would hide it."""
+    A chain already keyed whose key file is missing is an error: a new key would hide it.
+
+    A key file with no mark in the chain (a database made anew under an old one's name, a
+    keying stopped before its commit) keys the chain from now on if no row was written with
+    it yet: otherwise each row written would fail `verify`. A chain holding such rows is an
+    error naming the file."""
     key_file = db.audit_key
-    if key_file is None or key_file.exists():
+    if key_file is None:
         return False
     created = False
     try:
         with db.write() as session:
             connection = session.connection()
             marked = sa.select(_audit_log.c.id).where(_audit_log.c.action == KEY_ACTION)
-            if connection.execute(marked.limit(1)).first() is not None:
+            is_marked = connection.execute(marked.limit(1)).first() is not None
+            if key_file.exists():
+                if is_marked:
+                    return False
+                if verify_chain(session).first_bad is not None:
+                    raise DatabaseError(
+                        f"{key_file.path} is an audit key, but this database's chain has no "
+                        "mark of being keyed from it and holds rows not chained plainly: if "
+                        "the database was made anew under an old one's name, move that file "
+                        "away (keep it while a backup of the old database may be restored)"
+                    )
+            elif is_marked:
                 key_file.key()  # raises, naming the file: a keyed chain without its key
-            last_entry = sa.select(sa.func.max(_timeline.c.id), sa.func.count())
-            before, entries = connection.execute(last_entry).one()
-            last_ticket = sa.select(sa.func.max(_tickets.c.id), sa.func.count())
-            tickets_upto, tickets = connection.execute(last_ticket).one()
-            try:
-                key_file.create()
-            except FileExistsError:  # another process keyed it a moment ago
-                return False
-            created = True
-            append_audit(
-                session,
-                at=datetime.now(UTC),
-                actor=KEY_ACTOR,
-                action=KEY_ACTION,
-                ticket_id=None,
-                detail={
-                    # what existed before: not digested, but counted, so that nothing is
-                    # slipped in among it (`verify` and `verify --deep` compare the counts)
-                    "timeline_after": before or 0,
-                    "timeline_count": entries,
-                    "tickets_upto": tickets_upto or 0,
-                    "tickets_count": tickets,
-                    "agents": agents_snapshot(connection),
-                },
-            )
+            else:
+                try:
+                    key_file.create()
+                except FileExistsError:  # another process keyed it a moment ago
+                    return False
+                created = True
+            _mark_keying(session)
     except BaseException:
         if created:
             key_file.remove()
         raise
-    return True
+    return created
+
+
+def _mark_keying(session: Session) -> None:
+    """The chain's row from which it is keyed, counting what existed before: not digested,
+    but counted, so that nothing is slipped in among it (`verify` and `verify --deep`
+    compare the counts)."""
+    connection = session.connection()
+    last_entry = sa.select(sa.func.max(_timeline.c.id), sa.func.count())
+    before, entries = connection.execute(last_entry).one()
+    last_ticket = sa.select(sa.func.max(_tickets.c.id), sa.func.count())
+    tickets_upto, tickets = connection.execute(last_ticket).one()
+    append_audit(
+        session,
+        at=datetime.now(UTC),
+        actor=KEY_ACTOR,
+        action=KEY_ACTION,
+        ticket_id=None,
+        detail={
+            "timeline_after": before or 0,
+            "timeline_count": entries,
+            "tickets_upto": tickets_upto or 0,
+            "tickets_count": tickets,
+            "agents": agents_snapshot(connection),
+        },
+    )
