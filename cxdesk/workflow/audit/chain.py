@@ -358,10 +358,11 @@ def key_the_chain(db: Database) -> bool:
     is keyed (recording the last timeline entry written before: later ones are covered).
     A chain already keyed whose key file is missing is an error: a new key would hide it.
 
-    A key file with no mark in the chain (a database made anew under an old one's name, a
-    keying stopped before its commit) keys the chain from now on if no row was written with
-    it yet: otherwise each row written would fail `verify`. A chain holding such rows is an
-    error naming the file."""
+    A key file with no mark in the chain keys a new database's chain (made anew under an old
+    one's name: no audit rows, tickets or timeline entries yet) from then on: otherwise each
+    row written with it would fail `verify`. A chain that holds rows but no mark is an error
+    naming the file, never marked anew: rows may have been removed from the mark on.
+    """
     key_file = db.audit_key
     if key_file is None:
         return False
@@ -374,12 +375,13 @@ def key_the_chain(db: Database) -> bool:
             if key_file.exists():
                 if is_marked:
                     return False
-                if verify_chain(session).first_bad is not None:
+                if not _empty(connection):
                     raise DatabaseError(
-                        f"{key_file.path} is an audit key, but this database's chain has no "
-                        "mark of being keyed from it and holds rows not chained plainly: if "
-                        "the database was made anew under an old one's name, move that file "
-                        "away (keep it while a backup of the old database may be restored)"
+                        f"{key_file.path} is an audit key, but this database's audit chain "
+                        "has no mark of being keyed from it: rows were removed from the "
+                        "chain, or the database was made anew under an old one's name (then "
+                        "move that file away, keeping it while a backup of the old database "
+                        "may be restored)"
                     )
             elif is_marked:
                 key_file.key()  # raises, naming the file: a keyed chain without its key
@@ -395,6 +397,12 @@ def key_the_chain(db: Database) -> bool:
             key_file.remove()
         raise
     return created
+
+
+def _empty(connection: sa.Connection) -> bool:
+    """No audit rows, tickets or timeline entries: nothing a new mark could vouch for."""
+    tables = (_audit_log, _tickets, _timeline)
+    return all(connection.execute(sa.select(t.c.id).limit(1)).first() is None for t in tables)
 
 
 def _mark_keying(session: Session) -> None:
