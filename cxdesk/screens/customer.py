@@ -100,7 +100,7 @@ class CustomerScreen(Screen[None]):
             self.load()
 
     def on_customer_screen_loaded(self, message: CustomerScreen.Loaded) -> None:
-        if not self.loads.is_newest(message):
+        if not self.loads.shows(message):
             return
         self.view = message.view
         self._show_header()

@@ -183,7 +183,7 @@ class DashboardScreen(Screen[None]):
         self.load()
 
     def on_dashboard_screen_loaded(self, message: DashboardScreen.Loaded) -> None:
-        if not self.loads.is_newest(message):
+        if not self.loads.shows(message):
             return
         self.board = message.dashboard
         self._show_panels()

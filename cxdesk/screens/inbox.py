@@ -95,7 +95,7 @@ class InboxScreen(Screen[None]):
         self.post_message(self.Loaded(number, notices, unread))
 
     def on_inbox_screen_loaded(self, message: InboxScreen.Loaded) -> None:
-        if not self.loads.is_newest(message):
+        if not self.loads.shows(message):
             return
         table = self.query_one(DataTable)
         cursor = table.cursor_row

@@ -70,7 +70,7 @@ class SavedViews(Screen[None]):
         self.post_message(ViewsLoaded(number, views, show))
 
     def on_views_loaded(self, message: ViewsLoaded) -> None:
-        if not self.view_loads.is_newest(message):
+        if not self.view_loads.shows(message):
             return
         self.views = message.views
         self.refresh_bindings()

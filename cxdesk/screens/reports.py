@@ -41,6 +41,16 @@ class Scope:
     team: str | None = None
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What one load of the screen reads: the answer is titled by it, not by what is asked
+    now (an older answer may be on screen until the newer one comes)."""
+
+    kind: str
+    days: int | None
+    scope: Scope
+
+
 def report_scopes(desk: Desk) -> list[Scope]:
     """What `s` cycles through: my queues, each of their teams, each queue alone."""
     queues = sorted(q for q in desk.clocks.queues if desk.queues is None or q in desk.queues)
@@ -69,9 +79,9 @@ class ReportScreen(Screen[None]):
     ]
 
     class Loaded(Answer):
-        def __init__(self, number: int, kind: str, rows: list[dict[str, Any]]) -> None:
+        def __init__(self, number: int, asked: Asked, rows: list[dict[str, Any]]) -> None:
             super().__init__(number)
-            self.kind = kind
+            self.asked = asked
             self.rows = rows
 
     def __init__(self, desk: Desk) -> None:
@@ -109,38 +119,38 @@ class ReportScreen(Screen[None]):
         self.load()
 
     def load(self) -> None:
-        self._load(self.loads.start())
+        self._load(self.loads.start(), Asked(self.kind, self.days, self.scope))
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
-    def _load(self, number: int) -> None:
-        desk, kind = self.desk, self.kind
+    def _load(self, number: int, asked: Asked) -> None:
+        desk = self.desk
         now = desk.clock()
-        since = now - timedelta(days=self.days) if self.days else None
+        since = now - timedelta(days=asked.days) if asked.days else None
         try:
             rows = read_report(
                 desk.db,
                 desk.settings,
                 desk.viewer,
-                kind,
+                asked.kind,
                 now,
                 since=since,
-                queue=self.scope.queue,
-                team=self.scope.team,
+                queue=asked.scope.queue,
+                team=asked.scope.team,
             )
         except Exception as exc:  # shown to the user; another report still works
             failed = self.t("could not load the report: {error}", error=self.t.error(exc))
             self.post_message(LoadFailed(failed))
             return
-        self.post_message(self.Loaded(number, kind, rows))
+        self.post_message(self.Loaded(number, asked, rows))
 
     def on_report_screen_loaded(self, message: ReportScreen.Loaded) -> None:
-        if not self.loads.is_newest(message):
-            return  # another report, period or scope was asked for meanwhile
-        t = self.t
-        period = t("last {days} days", days=self.days) if self.days else t("all time")
-        scope = self.scope.label or t("my queues")
+        if not self.loads.shows(message):
+            return  # a newer answer is on screen
+        t, asked = self.t, message.asked
+        period = t("last {days} days", days=asked.days) if asked.days else t("all time")
+        scope = asked.scope.label or t("my queues")
         title = (
-            f"{t(REPORT_TITLES[message.kind])} · {period} · {scope} · "
+            f"{t(REPORT_TITLES[asked.kind])} · {period} · {scope} · "
             f"1–5 {t('reports')} · p {t('period')} · s {t('scope')}"
         )
         self.query_one("#report-title", Static).update(plain(title))
@@ -151,7 +161,7 @@ class ReportScreen(Screen[None]):
             table.add_column(column, key=column)
         for row in message.rows:
             table.add_row(*(plain("—" if row[c] is None else row[c]) for c in columns))
-        label, figure = CHARTED[message.kind]
+        label, figure = CHARTED[asked.kind]
         bars = [
             (str(row[label])[:24], float(row[figure]))
             for row in message.rows

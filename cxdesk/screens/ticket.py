@@ -148,7 +148,7 @@ class TicketScreen(Screen[None]):
         self.post_message(self.Loaded(number, detail))
 
     def on_ticket_screen_loaded(self, message: TicketScreen.Loaded) -> None:
-        if not self.loads.is_newest(message):
+        if not self.loads.shows(message):
             return
         self.detail = message.detail
         self.refresh_bindings()

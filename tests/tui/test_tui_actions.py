@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 from textual.message import Message
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -162,6 +163,50 @@ async def test_a_change_from_the_cli_shows_up_without_a_key(demo_copy: str) -> N
         )
 
 
+class HeldReads:
+    """The ticket screen's reads from now on: those numbered in `held` (1 the first) wait
+    until let go, those in `failing` fail; the answers it posts are counted."""
+
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, held: set[int], failing: frozenset[int] = frozenset()
+    ) -> None:
+        self.held, self.failing = held, failing
+        self.gates = {n: threading.Event() for n in held}
+        self.calls = 0
+        self.answers: dict[int, TicketDetail] = {}
+        self.posted: list[TicketDetail] = []
+        monkeypatch.setattr("cxdesk.screens.ticket.read_ticket_detail", self._read)
+        posted = self.posted
+
+        def post(screen: TicketScreen, message: Message) -> bool:
+            if isinstance(message, TicketScreen.Loaded):
+                posted.append(message.detail)
+            return Screen.post_message(screen, message)
+
+        monkeypatch.setattr(TicketScreen, "post_message", post)
+
+    def _read(self, *args: Any, **kwargs: Any) -> TicketDetail:
+        self.calls += 1
+        number = self.calls
+        if number in self.gates:
+            self.gates[number].wait(10)
+        if number in self.failing:
+            raise RuntimeError("server closed the connection unexpectedly")
+        detail = self.answers[number] = read_ticket_detail(*args, **kwargs)
+        return detail
+
+    async def answered(self, pilot: Pilot, number: int) -> None:
+        """Let read `number` go and wait until its answer is posted and handled."""
+        self.gates[number].set()
+        await until(
+            pilot,
+            lambda: number in self.answers and self.answers[number] in self.posted,
+            f"read {number}'s answer",
+        )
+        for _ in range(3):  # handled; not `settle`, which would wait for the reads held
+            await pilot.pause()
+
+
 async def test_a_ticket_read_before_a_change_never_replaces_one_read_after(
     demo_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,33 +216,38 @@ async def test_a_ticket_read_before_a_change_never_replaces_one_read_after(
     db = app.desk.db
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_first(app, pilot, "1")
-        release, read, posted = threading.Event(), [], []
-
-        def held_first(*args: Any, **kwargs: Any) -> TicketDetail:
-            detail = read_ticket_detail(*args, **kwargs)
-            read.append(detail)
-            if len(read) == 1:
-                release.wait(10)
-            return detail
-
-        def counted(on: TicketScreen, message: Message) -> bool:
-            if isinstance(message, TicketScreen.Loaded):
-                posted.append(message.detail)
-            return Screen.post_message(on, message)
-
-        monkeypatch.setattr("cxdesk.screens.ticket.read_ticket_detail", held_first)
-        monkeypatch.setattr(TicketScreen, "post_message", counted)
+        reads = HeldReads(monkeypatch, held={1})
         await pilot.press("r")
-        await until(pilot, lambda: len(read) == 1, "the first read")
+        await until(pilot, lambda: reads.calls == 1, "the first read")
         TicketService(db, Settings(), ME).handle(
             Note(screen.detail.row.number, "written meanwhile")
         )
         timeline = screen.query_one("#timeline", Static)
         await until(pilot, lambda: "written meanwhile" in text_of(timeline), "the note")
-        release.set()
-        await until(pilot, lambda: read[0] in posted, "the first read's answer")
-        await settle(app, pilot)
+        await reads.answered(pilot, 1)
         assert "written meanwhile" in text_of(timeline)
+
+
+@pytest.mark.parametrize("newer", ["still reading", "failed"])
+async def test_a_ticket_read_is_shown_while_no_newer_one_is(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch, newer: str
+) -> None:
+    """Reloads asked for faster than a read answers (a busy ingest's changes) still show
+    each answer; a newer read that failed leaves the older one's."""
+    app = demo_app(demo_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first(app, pilot, "1")
+        failing = frozenset({2}) if newer == "failed" else frozenset()
+        reads = HeldReads(monkeypatch, held={1, 2}, failing=failing)
+        await pilot.press("r")
+        await until(pilot, lambda: reads.calls == 1, "the first read")
+        await pilot.press("r")
+        if newer == "failed":
+            reads.gates[2].set()
+        await until(pilot, lambda: reads.calls == 2, "the second read")
+        await reads.answered(pilot, 1)
+        assert screen.detail is reads.answers[1]
+        reads.gates[2].set()
 
 
 async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place(
