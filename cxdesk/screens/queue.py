@@ -109,6 +109,13 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
             self.page = page
             self.flt = flt  # what to count, with its instant; None for a page fetched ahead
 
+    class Failed(Message):
+        """The page asked for by `request` could not be read: no load is under way."""
+
+        def __init__(self, request: int) -> None:
+            super().__init__()
+            self.request = request
+
     class Counted(Message):
         def __init__(self, request: int, total: int) -> None:
             super().__init__()
@@ -125,6 +132,7 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
         self.seen: dict[tuple[TicketFilter, int], Page] = {}  # the last of each list's pages
         self.focus_table_when_shown = False
         self.reload_when_loaded = False  # the data changed while a load was under way
+        self.failed = 0  # the last request whose page could not be read
         self.interrupter = Interrupter()  # stops the statements of superseded loads
         self.search: Search | None = None
         self.sort: Sort | None = None
@@ -186,6 +194,8 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
     def fetching(self) -> bool:
         """The page asked for last is not on screen yet (at most a remembered one is)."""
         page = self.current
+        if self.failed == self.request:
+            return False
         return page is None or page.request != self.request or page.remembered
 
     def _note_slow_load(self, request: int) -> None:
@@ -204,6 +214,7 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
                 interrupter=self.interrupter,
             )
         except Exception as exc:  # shown to the user, the screen stays usable
+            self.post_message(self.Failed(request))
             self._failed(request, exc)
             return
         self.post_message(self.Loaded(Page(request, replace(flt, now=None), number, rows), flt))
@@ -236,6 +247,12 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
             return
         if total is not None:
             self.post_message(self.Counted(request, total))
+
+    def on_queue_screen_failed(self, message: QueueScreen.Failed) -> None:
+        """The next change, or key, loads again."""
+        if message.request == self.request:
+            self.failed, self.reload_when_loaded = message.request, False
+            self._show_status()
 
     def on_queue_screen_counted(self, message: QueueScreen.Counted) -> None:
         page = self.current

@@ -20,11 +20,13 @@ from cxdesk.app import CxdeskApp
 from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.screens.forms import FormScreen
+from cxdesk.screens.queue import QueueScreen
 from cxdesk.screens.ticket import TicketScreen
 from cxdesk.screens.ticket_table import StatusLine
 from cxdesk.workflow.loop.desk_commands import ClaimNext, Escalate, Note
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
 from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
+from cxdesk.workflow.reads.tickets import TicketRow, read_ticket_page
 from tests.conftest import DEMO_NOW
 from tests.tui.waiting import settle, until
 
@@ -248,6 +250,36 @@ async def test_a_ticket_read_is_shown_while_no_newer_one_is(
         await reads.answered(pilot, 1)
         assert screen.detail is reads.answers[1]
         reads.gates[2].set()
+
+
+async def test_the_queue_loads_again_on_a_change_after_a_page_failed(
+    demo_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed page left the queue waiting for it without end: each change after only
+    asked for a reload once it came, and the status line said "loading…"."""
+    app = demo_app(demo_copy)
+    db = app.desk.db
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        calls = []
+
+        def first_fails(*args: Any, **kwargs: Any) -> list[TicketRow]:
+            if "interrupter" in kwargs:  # the page asked for, not one fetched ahead
+                calls.append(kwargs)
+                if len(calls) == 1:
+                    raise RuntimeError("server closed the connection unexpectedly")
+            return read_ticket_page(*args, **kwargs)
+
+        monkeypatch.setattr("cxdesk.screens.queue.read_ticket_page", first_fails)
+        await pilot.press("r")
+        await until(pilot, lambda: len(calls) == 1, "the failed page")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        TicketService(db, Settings(), ME).handle(Note(screen.page_rows()[0].number, "later"))
+        await until(pilot, lambda: len(calls) >= 2, "a load after the change")
+        await settle(app, pilot)
+        assert not screen.fetching
 
 
 async def test_the_timeline_opens_at_its_latest_entry_and_keeps_a_reader_s_place(
