@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxdesk.db import Database
-from cxdesk.workflow.audit.chain import key_the_chain
+from cxdesk.workflow.audit.keying import key_the_chain
 
 
 def upgrade_database(db: Database, revision: str = "head", *, key_chain: bool = True) -> bool:
