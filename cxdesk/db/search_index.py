@@ -120,14 +120,13 @@ def _paired(words: Sequence[str], *, every: bool = False) -> Iterator[tuple[str,
     the first one's place (0 onwards). A character last in its run is left out, being the
     second of the pair before it, unless `every` (a ticket's words: each character is
     indexed as well, to be found alone)."""
+    cjk = [_CJK_CHARACTER.fullmatch(word) is not None for word in words] + [False]
     for at, word in enumerate(words):
-        cjk = _CJK_CHARACTER.fullmatch(word) is not None
-        after = words[at + 1] if at + 1 < len(words) else ""
-        if cjk and _CJK_CHARACTER.fullmatch(after):
-            yield word + after, at
+        if cjk[at] and cjk[at + 1]:
+            yield word + words[at + 1], at
             if every:
                 yield word, at
-        elif every or not (cjk and at and _CJK_CHARACTER.fullmatch(words[at - 1])):
+        elif every or not (cjk[at] and at and cjk[at - 1]):
             yield word, at
 
 
