@@ -19,17 +19,19 @@ from cxdesk.workflow.access.staff import add_agent
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.intake.ingest import Ingestor
 from cxdesk.workflow.loop.desk_commands import Assign, Claim, Escalate, Note, Respond
+from cxdesk.workflow.loop.service import TicketService
 from cxdesk.workflow.ops.schema import upgrade_database
 
 PROCESSES, COMMANDS, TICKETS = 20, 100, 8
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+# What the workers import, named one by one (a server started under pytest cannot import this
+# module by its name), with what the commands import on their first use
+PRELOAD = ["pytest", "cxdesk.workflow.loop.service", "cxdesk.workflow.intake.ingest", "holidays"]
 
 
 def worker(args: tuple[str, int]) -> list[tuple[str, int, str]]:
     """Run COMMANDS random commands as agent a<n>; report (outcome, ticket, marker)."""
     url, number = args
-    from cxdesk.workflow.loop.service import TicketService
-
     db = Database.open(url)
     rng = random.Random(number)
     service = TicketService(db, Settings(), f"a{number}")
@@ -107,7 +109,11 @@ def test_twenty_processes_hundred_commands(
             ),
             "{}",
         )
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+    # Forked from a server that imported what the commands need once: twenty processes each
+    # importing it anew spent more than half the test's time doing so.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with context.Pool(PROCESSES) as pool:
         outcomes = [r for rs in pool.map(worker, [(url, n) for n in range(PROCESSES)]) for r in rs]
     assert len(outcomes) == PROCESSES * COMMANDS
     kinds = Counter(outcome.split(":")[0] for outcome, _, _ in outcomes)
