@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database, default_key_file, resolve_url
 from cxdesk.workflow.demo.small import DemoBuilder
 from cxdesk.workflow.ops.schema import upgrade_database
+from tests.pg_copies import PgCopies
 
 PG_ADMIN_URL = os.environ.get(
     "CXDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -88,21 +88,27 @@ def _require_pg() -> None:
         pytest.skip("no PostgreSQL reachable")
 
 
+_PG_COPIES = PgCopies(PG_ADMIN_URL)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pg_copies_dropped() -> Iterator[None]:
+    """The copies kept for the next test are dropped when the run ends."""
+    yield
+    if _PG_OK:
+        _PG_COPIES.close()
+
+
 @contextmanager
 def _pg_database(template: str | None = None) -> Iterator[str]:
-    """A PostgreSQL database of its own (empty, or a copy of `template`), dropped afterwards."""
+    """A PostgreSQL database of its own (empty, or a copy of `template`), handed back after
+    the test: dropped, or kept for the next one once made like the template again."""
     _require_pg()
-    name = f"cxdesk_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        source = f' TEMPLATE "{template}"' if template else ""
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"{source}')
+    name = _PG_COPIES.take(template)
     try:
         yield pg_database_url(name)
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        _PG_COPIES.give_back(name, template)
 
 
 def pg_database_url(name: str) -> str:

@@ -1,0 +1,100 @@
+"""The test databases handed back for the next test (tests/pg_copies.py): one is used again
+only as the template's exact copy, whatever the test before did to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.conftest import PG_ADMIN_URL, pg_database_url
+from tests.pg_copies import PgCopies
+
+
+@pytest.fixture
+def copies(pg_schema_template: str) -> Iterator[PgCopies]:
+    pool = PgCopies(PG_ADMIN_URL)
+    yield pool
+    pool.close()
+
+
+def _connect(name: str) -> psycopg.Connection:
+    return psycopg.connect(pg_database_url(name).replace("+psycopg", ""), autocommit=True)
+
+
+def _state(name: str) -> tuple:
+    """What a test could have changed: each table's rows, and where a sequence stands."""
+    with _connect(name) as connection:
+        tables = [
+            t
+            for (t,) in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        rows = {t: sorted(map(repr, connection.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+        ticket_id = connection.execute("SELECT nextval('tickets_id_seq')").fetchone()
+    return rows, ticket_id
+
+
+def test_rows_and_sequences_are_put_back(copies: PgCopies, pg_schema_template: str) -> None:
+    first = copies.take(pg_schema_template)
+    expected = _state(first)
+    copies.give_back(first, pg_schema_template)  # the sequence _state moved is put back too
+    again = copies.take(pg_schema_template)
+    assert again == first
+    with _connect(again) as connection:
+        connection.execute("INSERT INTO meta (key, value) VALUES ('left', 'by the test before')")
+        connection.execute("DELETE FROM alembic_version")
+        connection.execute("SELECT nextval('tickets_id_seq') FROM generate_series(1, 5)")
+    copies.give_back(again, pg_schema_template)
+    third = copies.take(pg_schema_template)
+    assert third == first
+    assert _state(third) == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "ALTER TABLE tickets ADD COLUMN extra text",
+        "CREATE INDEX ix_extra ON tickets (title)",
+        "DROP INDEX ix_audit_ticket",
+        "CREATE TABLE extra (id int)",
+        "CREATE FUNCTION extra() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE SCHEMA extra",
+        "ALTER TABLE tickets ALTER COLUMN title DROP NOT NULL",
+    ],
+)
+def test_a_changed_schema_is_dropped(
+    copies: PgCopies, pg_schema_template: str, change: str
+) -> None:
+    name = copies.take(pg_schema_template)
+    with _connect(name) as connection:
+        connection.execute(change)
+    copies.give_back(name, pg_schema_template)
+    assert copies.take(pg_schema_template) != name
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as admin:
+        left = admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
+        assert left.fetchone() == (0,)
+
+
+def test_a_session_left_open_is_ended_before_the_rows_are_put_back(
+    copies: PgCopies, pg_schema_template: str
+) -> None:
+    name = copies.take(pg_schema_template)
+    left_open = _connect(name)
+    left_open.autocommit = False
+    left_open.execute("INSERT INTO meta (key, value) VALUES ('held', 'x')")  # holds its lock
+    copies.give_back(name, pg_schema_template)
+    assert left_open.closed or left_open.broken or _gone(left_open)
+    reused = copies.take(pg_schema_template)
+    with _connect(reused) as connection:
+        assert connection.execute("SELECT count(*) FROM meta WHERE key = 'held'").fetchone() == (0,)
+
+
+def _gone(connection: psycopg.Connection) -> bool:
+    try:
+        connection.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False
