@@ -63,9 +63,10 @@ def test_rows_and_sequences_are_put_back(copies: PgCopies, pg_schema_template: s
         "CREATE FUNCTION extra() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "CREATE SCHEMA extra",
         "ALTER TABLE tickets ALTER COLUMN title DROP NOT NULL",
+        "ANALYZE tickets",  # statistics cxdesk reads, which cannot be put back
     ],
 )
-def test_a_changed_schema_is_dropped(
+def test_a_changed_schema_or_statistics_is_dropped(
     copies: PgCopies, pg_schema_template: str, change: str
 ) -> None:
     name = copies.take(pg_schema_template)
