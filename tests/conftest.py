@@ -22,6 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from cxdesk.cli import main
 from cxdesk.config import Settings
 from cxdesk.db import Database, default_key_file, resolve_url
+from cxdesk.db.checkpoint import truncate_log
 from cxdesk.workflow.demo.small import DemoBuilder
 from cxdesk.workflow.ops.schema import upgrade_database
 from tests.pg_copies import PgCopies
@@ -210,6 +211,47 @@ def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
             sync_org(session, Settings())
             session.execute(sa.text("UPDATE queues SET assignment = 'manual'"))
         yield database
+
+
+def _cli_init(url: str) -> None:
+    """`cxdesk init` on `url`, as a user runs it."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--db", url, "init"])
+    assert exited.value.code == 0
+
+
+@pytest.fixture(scope="session")
+def init_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database `cxdesk init` set up, once; copy it before changing it."""
+    path = tmp_path_factory.mktemp("init") / "init.db"
+    _cli_init(str(path))
+    truncate_log(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_init_template() -> Iterator[str]:
+    """The same on PostgreSQL, as a template database to copy from."""
+    with _pg_database() as url:
+        _cli_init(url)
+        yield sa.engine.make_url(url).database
+
+
+@pytest.fixture
+def initialised(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """What to pass as `--db` for a database `cxdesk init` set up, on each backend: a copy of
+    one set up once per run (each test running the migrations took most of its time)."""
+    if backend == "sqlite":
+        source = request.getfixturevalue("init_file")
+        target = str(tmp_path / "cxdesk.db")
+        shutil.copy(source, target)
+        copy_audit_key(str(source), target)
+        yield target
+        return
+    template = request.getfixturevalue("pg_init_template")
+    with _pg_database(template=template) as url:
+        copy_audit_key(pg_database_url(template), url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -79,15 +79,14 @@ queue = "aftersales"
 
 
 @pytest.fixture
-def history(new_db: str, run: Run, tmp_path: Path) -> str:
+def history(initialised: str, run: Run, tmp_path: Path) -> str:
     """An initialised database on each backend holding `FEED`, ingested."""
-    assert run("--db", new_db, "init")[0] == 0
     feed = tmp_path / "feed.jsonl"
     feed.write_text("\n".join(FEED) + "\n", encoding="utf-8")
-    code, out, err = run("--db", new_db, "--now", NOW, "ingest", str(feed), "--format", "json")
+    code, out, err = run("--db", initialised, "--now", NOW, "ingest", str(feed), "--format", "json")
     assert code == 0, err
     assert json.loads(out)["tickets_created"] == 4
-    return new_db
+    return initialised
 
 
 def backtest(run: Run, db: str, *options: str) -> dict[str, Any]:

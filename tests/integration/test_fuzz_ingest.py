@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -112,12 +111,6 @@ def as_csv(records: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-def fresh(new_db: str, run: Run) -> str:
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 def ingest_balanced(run: Run, db: str, source: Path) -> dict[str, int]:
     code, out, err = run("--db", db, "--now", NOW, "ingest", str(source), "--format", "json")
     assert code in (0, 1) and "Traceback" not in err, err
@@ -137,7 +130,7 @@ def ingest_balanced(run: Run, db: str, source: Path) -> dict[str, int]:
     fmt=st.sampled_from(["jsonl", "csv"]),
 )
 def test_any_feed_is_stored_or_quarantined_and_the_list_still_opens(
-    fresh: str,
+    initialised: str,
     tmp_path: Path,
     run: Run,
     records: list[dict[str, Any]],
@@ -150,10 +143,10 @@ def test_any_feed_is_stored_or_quarantined_and_the_list_still_opens(
     else:
         lines = [json.dumps(r, ensure_ascii=False) for r in records] + odd_lines
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ingest_balanced(run, fresh, source)
-    code, out, err = run("--db", fresh, "--now", NOW, "ticket", "list", "--format", "json")
+    ingest_balanced(run, initialised, source)
+    code, out, err = run("--db", initialised, "--now", NOW, "ticket", "list", "--format", "json")
     assert code == 0 and isinstance(json.loads(out), list), err
-    code, out, err = run("--db", fresh, "ingest", "quarantine", "list", "--format", "json")
+    code, out, err = run("--db", initialised, "ingest", "quarantine", "list", "--format", "json")
     assert code == 0 and isinstance(json.loads(out), list), err
 
 
@@ -178,13 +171,13 @@ HOSTILE_ALERTS = [
 
 
 async def test_the_queue_opens_on_hostile_and_absurd_data(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     lines = [json.dumps(r) for r in HOSTILE_ALERTS] + ['{"nps": 1e999}', "\x00"]
     feed = tmp_path / "hostile.jsonl"
     feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert ingest_balanced(run, fresh, feed)["tickets_created"] == 3
-    engine = engine_for(fresh)
+    assert ingest_balanced(run, initialised, feed)["tickets_created"] == 3
+    engine = engine_for(initialised)
     with engine.begin() as connection:  # dates as older data or a rehearsal may leave them
         for number, at in ((1, "0001-01-01 00:00:00"), (2, "9999-12-31 23:59:59")):
             connection.execute(
@@ -195,7 +188,7 @@ async def test_the_queue_opens_on_hostile_and_absurd_data(
                 {"at": at, "id": number},
             )
     engine.dispose()
-    db = Database.open(fresh)
+    db = Database.open(initialised)
     app = CxdeskApp(db, Settings(), getpass.getuser(), lambda: NOW_AT)
     try:
         async with app.run_test(size=(120, 40)) as pilot:

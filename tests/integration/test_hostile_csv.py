@@ -24,12 +24,6 @@ def good(n: int) -> str:
     return f"g{n},survey,{AT},C{n},3,ok\n"
 
 
-@pytest.fixture
-def initialised(new_db: str, run: Run) -> str:
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 def test_a_quoted_cell_longer_than_the_csv_modules_limit_is_one_record(
     initialised: str, tmp_path: Path, run: Run
 ) -> None:

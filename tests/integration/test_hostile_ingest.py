@@ -48,13 +48,6 @@ def reasons(db: str) -> list[str]:
     return [row[0] for row in query(db, "SELECT reason FROM quarantine ORDER BY id")]
 
 
-@pytest.fixture
-def fresh(new_db: str, run: Run) -> str:
-    """A database `cxdesk init` set up, on each backend."""
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 def ingest(run: Run, db: str, source: Path, *options: str) -> tuple[int, dict[str, int], str]:
     code, out, err = run(
         "--db", db, "--now", NOW, "ingest", str(source), "--format", "json", *options
@@ -80,16 +73,16 @@ EXTREME_TIMES = [
 
 
 def test_times_at_the_ends_of_time_are_quarantined_and_the_rest_stored(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     records = [event("good-1", nps=2)]
     records += [event(f"odd-{n}", occurred_at=at, nps=1) for n, at in enumerate(EXTREME_TIMES)]
     records += [event("good-2", nps=9)]
-    code, summary, _ = ingest(run, fresh, jsonl(tmp_path / "f.jsonl", *records))
+    code, summary, _ = ingest(run, initialised, jsonl(tmp_path / "f.jsonl", *records))
     assert code == 1
     assert (summary["read"], summary["accepted"], summary["quarantined"]) == (8, 2, 6)
     assert summary["tickets_created"] == 1
-    assert reasons(fresh) == [
+    assert reasons(initialised) == [
         "line 2: occurred_at: 0001-01-01T00:00:00 is more than 1830 days in the past",
         "line 3: occurred_at: 0001-01-01T00:00:00+14:00 is more than 1830 days in the past",
         "line 4: occurred_at: 9999-12-31T23:59:59-12:00 is more than 1 hour in the future",
@@ -97,23 +90,23 @@ def test_times_at_the_ends_of_time_are_quarantined_and_the_rest_stored(
         "line 6: occurred_at: 1970-01-01T00:00:00+00:00 is more than 1830 days in the past",
         "line 7: occurred_at: 2100-01-01T10:00:00+08:00 is more than 1 hour in the future",
     ]
-    code, out, err = run("--db", fresh, "--now", NOW, "ticket", "list", "--format", "json")
+    code, out, err = run("--db", initialised, "--now", NOW, "ticket", "list", "--format", "json")
     assert code == 0 and len(json.loads(out)) == 1, err
 
 
 def test_extreme_times_in_csv_on_stdin_and_in_rules_test(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     rows = ["event_id,kind,occurred_at,customer_id,nps"]
     rows += [f"c{n},survey,{at},C{n},1" for n, at in enumerate(EXTREME_TIMES)]
     rows += ["ok,survey,2026-03-02T08:00:00,C9,1"]
     csv_file = tmp_path / "f.csv"
     csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    code, summary, _ = ingest(run, fresh, csv_file)
+    code, summary, _ = ingest(run, initialised, csv_file)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 6)
 
     code, out, err = run(
-        "--db", fresh, "--now", NOW, "rules", "test", str(csv_file), "--format", "json"
+        "--db", initialised, "--now", NOW, "rules", "test", str(csv_file), "--format", "json"
     )
     assert code == 0 and "Traceback" not in err
     outcomes = [row["outcome"] for row in json.loads(out)]
@@ -129,7 +122,7 @@ def test_extreme_times_in_csv_on_stdin_and_in_rules_test(
             "-m",
             "cxdesk",
             "--db",
-            fresh,
+            initialised,
             "--now",
             NOW,
             "ingest",
@@ -147,7 +140,7 @@ def test_extreme_times_in_csv_on_stdin_and_in_rules_test(
     assert json.loads(process.stdout)["accepted"] == 1
 
 
-def test_the_window_comes_from_the_config(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_the_window_comes_from_the_config(initialised: str, tmp_path: Path, run: Run) -> None:
     config = tmp_path / "cx.toml"
     config.write_text('[ingest]\npast = "30d"\nfuture = "2d"\n', encoding="utf-8")
     feed = jsonl(
@@ -158,7 +151,7 @@ def test_the_window_comes_from_the_config(fresh: str, tmp_path: Path, run: Run) 
     )
     code, out, _ = run(
         "--db",
-        fresh,
+        initialised,
         "--config",
         str(config),
         "--now",
@@ -169,7 +162,7 @@ def test_the_window_comes_from_the_config(fresh: str, tmp_path: Path, run: Run) 
         "json",
     )
     assert (code, json.loads(out)["accepted"]) == (1, 1)
-    assert reasons(fresh) == [
+    assert reasons(initialised) == [
         "line 1: occurred_at: 2026-01-01T00:00:00+08:00 is more than 30 days in the past",
         "line 3: occurred_at: 2026-03-05T10:00:00+08:00 is more than 2 days in the future",
     ]
@@ -200,13 +193,13 @@ ABSURD_DATES = [
 
 @pytest.mark.parametrize(("opened", "due"), ABSURD_DATES)
 def test_absurd_stored_dates_degrade_in_listings(
-    fresh: str, tmp_path: Path, run: Run, opened: str, due: str
+    initialised: str, tmp_path: Path, run: Run, opened: str, due: str
 ) -> None:
     """As an older cxdesk or a `--now` rehearsal may have left them: the listing shows the
     clock (as overdue, or far ahead), and never fails."""
     feed = jsonl(tmp_path / "f.jsonl", event("alert", nps=1))
-    assert ingest(run, fresh, feed)[0] == 0
-    engine = engine_for(fresh)
+    assert ingest(run, initialised, feed)[0] == 0
+    engine = engine_for(initialised)
     with engine.begin() as connection:
         connection.execute(
             sa.text(
@@ -217,10 +210,12 @@ def test_absurd_stored_dates_degrade_in_listings(
         )
     engine.dispose()
     for now in (NOW, "1900-01-01T00:00:00Z", "8999-12-31T00:00:00Z"):
-        code, out, err = run("--db", fresh, "--now", now, "ticket", "list", "--format", "json")
+        code, out, err = run(
+            "--db", initialised, "--now", now, "ticket", "list", "--format", "json"
+        )
         assert code == 0, err
         assert [row["id"] for row in json.loads(out)] == ["CX-000001"]
-        code, out, err = run("--db", fresh, "--now", now, "ticket", "list")
+        code, out, err = run("--db", initialised, "--now", now, "ticket", "list")
         assert code == 0 and "CX-000001" in out, err
 
 
@@ -228,9 +223,11 @@ def test_absurd_stored_dates_degrade_in_listings(
 @pytest.mark.parametrize(
     "at", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00", "1899-12-31T00:00:00Z"]
 )
-def test_instants_out_of_range_are_usage_errors(fresh: str, run: Run, option: str, at: str) -> None:
+def test_instants_out_of_range_are_usage_errors(
+    initialised: str, run: Run, option: str, at: str
+) -> None:
     args = ["--now", at, "ticket", "list"] if option == "--now" else ["report", "sla", option, at]
-    code, out, err = run("--db", fresh, *args)
+    code, out, err = run("--db", initialised, *args)
     assert code == 2 and out == ""
     assert err.startswith("cxdesk: error: Invalid value for") and "out of range" in err
     assert len(err.strip().splitlines()) == 1
@@ -240,7 +237,7 @@ def test_instants_out_of_range_are_usage_errors(fresh: str, run: Run, option: st
 
 
 def test_nul_anywhere_is_stored_or_quarantined_and_retried_faithfully(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     raw_nul = json.dumps(event("raw-nul", comment="a\x00b")).replace("\\u0000", "\x00")
     outside = json.dumps(event("outside")).replace("{", "{\x00", 1)
@@ -253,26 +250,37 @@ def test_nul_anywhere_is_stored_or_quarantined_and_retried_faithfully(
     ]
     feed = tmp_path / "nul.jsonl"
     feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code, summary, _ = ingest(run, fresh, feed)
+    code, summary, _ = ingest(run, initialised, feed)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 2, 3)
-    assert reasons(fresh)[2] == "line 3: nps: must be a whole number, not a string, got '\\x00'"
+    assert (
+        reasons(initialised)[2] == "line 3: nps: must be a whole number, not a string, got '\\x00'"
+    )
     comment, drivers = query(
-        fresh, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'sign'"
+        initialised, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'sign'"
     )[0]
     assert comment == "␀ and " and "x" in str(drivers)
 
-    code, out, _ = run("--db", fresh, "ingest", "quarantine", "show", "1", "--format", "json")
+    code, out, _ = run("--db", initialised, "ingest", "quarantine", "show", "1", "--format", "json")
     assert json.loads(out)[0]["raw"] == raw_nul.replace("\x00", "␀0")
     # Retried from the stored text, each is read as it came: refused for the same reason,
     # not quarantined again.
     code, out, err = run(
-        "--db", fresh, "--now", NOW, "ingest", "quarantine", "retry", "--all", "--format", "json"
+        "--db",
+        initialised,
+        "--now",
+        NOW,
+        "ingest",
+        "quarantine",
+        "retry",
+        "--all",
+        "--format",
+        "json",
     )
     assert json.loads(out)["quarantined"] == 3, err
-    assert len(reasons(fresh)) == 3
+    assert len(reasons(initialised)) == 3
 
 
-def test_nul_in_csv_cells_and_header(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_nul_in_csv_cells_and_header(initialised: str, tmp_path: Path, run: Run) -> None:
     csv_file = tmp_path / "nul.csv"
     csv_file.write_text(
         "event_id,kind,occurred_at,customer_id,comment\n"
@@ -280,16 +288,16 @@ def test_nul_in_csv_cells_and_header(fresh: str, tmp_path: Path, run: Run) -> No
         "c2,survey,2026-03-02T08:00:00,C2,x\x00,extra\n",
         encoding="utf-8",
     )
-    code, summary, _ = ingest(run, fresh, csv_file)
+    code, summary, _ = ingest(run, initialised, csv_file)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 1)
-    assert query(fresh, "SELECT comment, raw FROM feedback_events") == [
+    assert query(initialised, "SELECT comment, raw FROM feedback_events") == [
         ("ab", "c1,survey,2026-03-02T08:00:00,C1,a␀0b")
     ]
     header = tmp_path / "header.csv"
     header.write_text(
         "event_id,kind\x00,occurred_at,customer_id\nh1,survey,x,C1\n", encoding="utf-8"
     )
-    code, summary, _ = ingest(run, fresh, header)
+    code, summary, _ = ingest(run, initialised, header)
     assert (code, summary["quarantined"]) == (1, 1)
 
 
@@ -297,7 +305,7 @@ def test_nul_in_csv_cells_and_header(fresh: str, tmp_path: Path, run: Run) -> No
 
 
 def test_booleans_blank_ids_and_endless_lists_are_refused(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     feed = jsonl(
         tmp_path / "f.jsonl",
@@ -309,9 +317,9 @@ def test_booleans_blank_ids_and_endless_lists_are_refused(
         event("drivers", drivers=["late"] * 100_000),
         event("ok", nps=9),
     )
-    code, summary, _ = ingest(run, fresh, feed)
+    code, summary, _ = ingest(run, initialised, feed)
     assert (code, summary["accepted"], summary["quarantined"], summary["alerts"]) == (1, 1, 6, 0)
-    assert reasons(fresh) == [
+    assert reasons(initialised) == [
         "line 1: nps: must be a whole number, got True",
         "line 2: csat: must be a whole number, got False",
         "line 3: customer.id: must not be blank, got '   '",
@@ -319,11 +327,11 @@ def test_booleans_blank_ids_and_endless_lists_are_refused(
         "line 5: event_id: must not be blank, got '  '",
         "line 6: drivers: longer than the limit of 100, got 100000",
     ]
-    assert query(fresh, "SELECT count(*) FROM customers WHERE trim(id) = ''") == [(0,)]
+    assert query(initialised, "SELECT count(*) FROM customers WHERE trim(id) = ''") == [(0,)]
 
 
 def test_a_score_is_a_json_integer_in_jsonl_and_a_number_in_csv(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     """A string or a float where a score belongs is quarantined naming the field, however
     well it would read as one; a CSV cell, text by nature, is read as the number it says."""
@@ -335,9 +343,9 @@ def test_a_score_is_a_json_integer_in_jsonl_and_a_number_in_csv(
         event("exponent", ces="1e1"),
         event("ok", nps=9),
     )
-    code, summary, _ = ingest(run, fresh, feed)
+    code, summary, _ = ingest(run, initialised, feed)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 1, 4)
-    assert reasons(fresh) == [
+    assert reasons(initialised) == [
         "line 1: nps: must be a whole number, not a string, got 9",
         "line 2: nps: must be a whole number, got 10.0",
         "line 3: csat: must be a whole number, got 4.5",
@@ -353,22 +361,24 @@ def test_a_score_is_a_json_integer_in_jsonl_and_a_number_in_csv(
         "c5,survey,2026-03-02T08:00:00+08:00,C5,,+4\n",
         encoding="utf-8",
     )
-    code, summary, _ = ingest(run, fresh, cells)
+    code, summary, _ = ingest(run, initialised, cells)
     assert (code, summary["accepted"], summary["quarantined"]) == (1, 2, 3)
-    assert reasons(fresh)[4:] == [
+    assert reasons(initialised)[4:] == [
         "line 3: nps: must be a whole number, got 9.5",
         "line 4: csat: must be a whole number, not a string, got nine",
         "line 5: nps: must be a whole number, not a string, got １０",
     ]
     stored = "SELECT event_id, nps, csat FROM feedback_events WHERE event_id LIKE 'c%' ORDER BY 1"
-    assert query(fresh, stored) == [("c1", 9, None), ("c5", None, 4)]
+    assert query(initialised, stored) == [("c1", 9, None), ("c5", None, 4)]
 
 
 # -- 5: one physical record is one record, whatever its size or format -------------------
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_a_ten_megabyte_line_is_one_record(fresh: str, tmp_path: Path, run: Run, fmt: str) -> None:
+def test_a_ten_megabyte_line_is_one_record(
+    initialised: str, tmp_path: Path, run: Run, fmt: str
+) -> None:
     huge = "长" * (10 * 1024 * 1024)
     if fmt == "csv":
         lines = ["event_id,kind,occurred_at,customer_id,comment"]
@@ -385,28 +395,30 @@ def test_a_ten_megabyte_line_is_one_record(fresh: str, tmp_path: Path, run: Run,
         ]
     source = tmp_path / f"big.{fmt}"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code, summary, _ = ingest(run, fresh, source)
+    code, summary, _ = ingest(run, initialised, source)
     assert (code, summary["read"], summary["accepted"], summary["quarantined"]) == (1, 5, 4, 1)
     line = 5 if fmt == "csv" else 4
-    assert reasons(fresh) == [f"line {line}: record longer than the limit of 1048576 characters"]
+    assert reasons(initialised) == [
+        f"line {line}: record longer than the limit of 1048576 characters"
+    ]
 
 
-def test_byte_order_marks_and_header_faults(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_byte_order_marks_and_header_faults(initialised: str, tmp_path: Path, run: Run) -> None:
     bom = tmp_path / "bom.jsonl"
     bom.write_text("\ufeff" + json.dumps(event("bom")) + "\n", encoding="utf-8")
-    assert ingest(run, fresh, bom)[1]["accepted"] == 1
+    assert ingest(run, initialised, bom)[1]["accepted"] == 1
     csv_bom = tmp_path / "bom.csv"
     csv_bom.write_text(
         "\ufeffevent_id,kind,occurred_at,customer_id\nb2,survey,2026-03-02T08:00:00,C\n"
     )
-    assert ingest(run, fresh, csv_bom)[1]["accepted"] == 1
+    assert ingest(run, initialised, csv_bom)[1]["accepted"] == 1
     twice = tmp_path / "twice.csv"
     twice.write_text(
         "event_id,kind,occurred_at,customer_id,nps,nps\nt,survey,2026-03-02T08:00:00,C,1,9\n"
     )
-    code, summary, _ = ingest(run, fresh, twice)
+    code, summary, _ = ingest(run, initialised, twice)
     assert (code, summary["quarantined"]) == (1, 1)
-    assert reasons(fresh) == ["line 2: CSV header: column 'nps' named more than once"]
+    assert reasons(initialised) == ["line 2: CSV header: column 'nps' named more than once"]
 
 
 # -- 4: rules that compile but fail on some events ---------------------------------------
@@ -440,7 +452,7 @@ queue = "aftersales"
 
 @pytest.mark.parametrize("count", [3, 1200])  # the larger is judged in the reading process
 def test_a_failing_rule_does_not_stop_the_feed(
-    fresh: str, tmp_path: Path, run: Run, count: int
+    initialised: str, tmp_path: Path, run: Run, count: int
 ) -> None:
     config = tmp_path / "rules.toml"
     config.write_text(FAILING_RULES, encoding="utf-8")
@@ -450,13 +462,13 @@ def test_a_failing_rule_does_not_stop_the_feed(
     ]
     feed = jsonl(tmp_path / "f.jsonl", *records)
     code, out, err = run(
-        "--db", fresh, "--config", str(config), "--now", NOW, "rules", "test", str(feed),
+        "--db", initialised, "--config", str(config), "--now", NOW, "rules", "test", str(feed),
         "--format", "json",
     )  # fmt: skip
     assert code == 0, err
     assert "rule fifth_driver failed (LookupError" in json.loads(out)[0]["outcome"]
     code, out, err = run(
-        "--db", fresh, "--config", str(config), "--now", NOW,
+        "--db", initialised, "--config", str(config), "--now", NOW,
         "ingest", str(feed), "--format", "json", "--batch", "1000",
     )  # fmt: skip
     summary = json.loads(out)
@@ -478,7 +490,7 @@ def test_a_failing_rule_does_not_stop_the_feed(
 
 
 def test_rules_check_warns_of_conditions_that_can_fail(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     config = tmp_path / "rules.toml"
     config.write_text(
@@ -488,7 +500,7 @@ def test_rules_check_warns_of_conditions_that_can_fail(
         + 'priority = "P3"\nqueue = "vip"\n',
         encoding="utf-8",
     )
-    code, out, err = run("--db", fresh, "--config", str(config), "rules", "check")
+    code, out, err = run("--db", initialised, "--config", str(config), "rules", "check")
     assert (code, out) == (0, "ok: 6 rules\n")
     assert err.splitlines() == [
         "cxdesk: warning: rule long_comment: comment.length fails on an event without comment; "
@@ -500,7 +512,7 @@ def test_rules_check_warns_of_conditions_that_can_fail(
         "cxdesk: warning: rule bare: nps may be null, which `<`, `+` and the like fail on; "
         "guard it: `nps != null and …`",
     ]
-    assert run("--db", fresh, "rules", "check")[2] == ""  # the default rules are guarded
+    assert run("--db", initialised, "rules", "check")[2] == ""  # the default rules are guarded
 
 
 def test_a_window_taken_long_ago_reads_the_clock_before_refusing() -> None:

@@ -75,9 +75,8 @@ def test_logname_games_change_nothing_in_a_real_process(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def staffed(new_db: str, run: Run) -> tuple[str, ...]:
-    db = ("--db", new_db)
-    assert run(*db, "init")[0] == 0
+def staffed(initialised: str, run: Run) -> tuple[str, ...]:
+    db = ("--db", initialised)
     run(*db, "user", "add", "ann", "--team", "care")
     return db
 

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from cxdesk.workflow.intake.feed import FIRST_BATCH, MIN_BATCH_FOR_CHILD
@@ -120,19 +119,14 @@ def query(db: Path | str, sql: str) -> list:
         engine.dispose()
 
 
-@pytest.fixture
-def fresh(new_db: str, run: Run) -> str:
-    """An initialised database on each backend."""
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 def test_a_mixed_feed_gives_exact_counts_and_a_rerun_changes_nothing(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     lines, expected = mixed_feed(seed=5)
     feed = write_lines(tmp_path / "feed.jsonl", lines)
-    code, out, _ = run("--db", str(fresh), "--now", NOW, "ingest", str(feed), "--format", "json")
+    code, out, _ = run(
+        "--db", str(initialised), "--now", NOW, "ingest", str(feed), "--format", "json"
+    )
     summary = json.loads(out)
     assert code == 1  # some records were quarantined
     assert list(summary) == SUMMARY_KEYS
@@ -141,23 +135,26 @@ def test_a_mixed_feed_gives_exact_counts_and_a_rerun_changes_nothing(
     p1 = [
         row[0]
         for row in query(
-            fresh, "SELECT customer_id FROM tickets WHERE priority = 'P1' ORDER BY customer_id"
+            initialised,
+            "SELECT customer_id FROM tickets WHERE priority = 'P1' ORDER BY customer_id",
         )
     ]
     assert p1 == expected["p1_customers"]
     before = query(
-        fresh,
+        initialised,
         "SELECT (SELECT count(*) FROM feedback_events), "
         "(SELECT count(*) FROM tickets), (SELECT count(*) FROM timeline_entries),"
         " (SELECT count(*) FROM quarantine), (SELECT count(*) FROM audit_log)",
     )
-    code, out, _ = run("--db", str(fresh), "--now", NOW, "ingest", str(feed), "--format", "json")
+    code, out, _ = run(
+        "--db", str(initialised), "--now", NOW, "ingest", str(feed), "--format", "json"
+    )
     again = json.loads(out)
     assert again["accepted"] == again["tickets_created"] == again["alerts"] == 0
     assert again["duplicates"] == expected["accepted"] + expected["duplicates"]
     assert again["quarantined"] == expected["quarantined"]
     after = query(
-        fresh,
+        initialised,
         "SELECT (SELECT count(*) FROM feedback_events), "
         "(SELECT count(*) FROM tickets), (SELECT count(*) FROM timeline_entries),"
         " (SELECT count(*) FROM quarantine), (SELECT count(*) FROM audit_log)",
@@ -165,18 +162,25 @@ def test_a_mixed_feed_gives_exact_counts_and_a_rerun_changes_nothing(
     assert after == before
 
 
-def test_every_alert_is_on_its_ticket_timeline(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_every_alert_is_on_its_ticket_timeline(initialised: str, tmp_path: Path, run: Run) -> None:
     lines, _ = mixed_feed(seed=9)
-    run("--db", str(fresh), "--now", NOW, "ingest", str(write_lines(tmp_path / "f.jsonl", lines)))
+    run(
+        "--db",
+        str(initialised),
+        "--now",
+        NOW,
+        "ingest",
+        str(write_lines(tmp_path / "f.jsonl", lines)),
+    )
     missing = query(
-        fresh,
+        initialised,
         "SELECT e.event_id FROM feedback_events e WHERE e.ticket_id IS NOT "
         "NULL AND NOT EXISTS (SELECT 1 FROM timeline_entries t WHERE "
         "t.event_id = e.event_id AND t.ticket_id = e.ticket_id)",
     )
     assert missing == []
     versions = query(
-        fresh,
+        initialised,
         "SELECT t.id FROM tickets t WHERE t.version != (SELECT count(*) "
         "FROM audit_log a WHERE a.ticket_id = t.id)",
     )
@@ -184,7 +188,7 @@ def test_every_alert_is_on_its_ticket_timeline(fresh: str, tmp_path: Path, run: 
 
 
 def test_quarantine_reasons_name_the_field_and_the_line(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     feed = write_lines(
         tmp_path / "bad.jsonl",
@@ -195,24 +199,24 @@ def test_quarantine_reasons_name_the_field_and_the_line(
             json.dumps(event("y", "C2", 2, comment="x" * 10_001)),
         ],
     )
-    run("--db", str(fresh), "ingest", str(feed))
-    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--format", "json")
+    run("--db", str(initialised), "ingest", str(feed))
+    code, out, _ = run("--db", str(initialised), "ingest", "quarantine", "list", "--format", "json")
     reasons = [item["reason"] for item in json.loads(out)]
     assert reasons[0] == "line 2: nps: must be <= 10, got 11"
     assert reasons[1].startswith("line 3: invalid JSON: ")
     assert reasons[2] == ("line 4: comment: longer than the limit of 10000, got 10001")
-    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "show", "1")
+    code, out, _ = run("--db", str(initialised), "ingest", "quarantine", "show", "1")
     assert code == 0 and '"nps": 11' in out
 
 
-def test_retry_from_the_fixed_source_resolves(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_retry_from_the_fixed_source_resolves(initialised: str, tmp_path: Path, run: Run) -> None:
     lines = [json.dumps(event("a", "C1", 1, nps=9)), json.dumps(event("b", "C2", 2, nps=11))]
     feed = write_lines(tmp_path / "f.jsonl", lines)
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 1
     write_lines(feed, [lines[0], json.dumps(event("b", "C2", 2, nps=1))])
     code, out, _ = run(
         "--db",
-        str(fresh),
+        str(initialised),
         "ingest",
         "quarantine",
         "retry",
@@ -223,36 +227,38 @@ def test_retry_from_the_fixed_source_resolves(fresh: str, tmp_path: Path, run: R
     )
     assert code == 0 and json.loads(out)["accepted"] == 1
     assert json.loads(out)["tickets_created"] == 1
-    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--format", "json")
+    code, out, _ = run("--db", str(initialised), "ingest", "quarantine", "list", "--format", "json")
     assert json.loads(out) == []
 
 
 def test_ingesting_the_fixed_file_again_resolves_its_quarantined_lines(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     lines = [json.dumps(event("a", "C1", 1, nps=9)), json.dumps(event("b", "C2", 2, nps=11))]
     feed = write_lines(tmp_path / "f.jsonl", lines)
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 1
     write_lines(feed, [lines[0], json.dumps(event("b", "C2", 2, nps=1))])
-    code, out, _ = run("--db", str(fresh), "ingest", str(feed), "--format", "json")
+    code, out, _ = run("--db", str(initialised), "ingest", str(feed), "--format", "json")
     assert code == 0 and json.loads(out)["accepted"] == json.loads(out)["duplicates"] == 1
-    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--format", "json")
+    code, out, _ = run("--db", str(initialised), "ingest", "quarantine", "list", "--format", "json")
     assert json.loads(out) == []
 
 
 def test_retry_from_the_stored_text_once_the_cause_is_gone(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     answer = event("f1", "C1", 5, kind="followup", nps=9, ticket_id="CX-000001")
     feed = write_lines(tmp_path / "answers.jsonl", [json.dumps(answer)])
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1  # no such ticket yet
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 1  # no such ticket yet
     opener = write_lines(tmp_path / "open.jsonl", [json.dumps(event("d1", "C1", 1, nps=2))])
-    assert run("--db", str(fresh), "ingest", str(opener))[0] == 0
-    code, out, _ = run("--db", str(fresh), "ingest", "quarantine", "retry", "1", "--format", "json")
+    assert run("--db", str(initialised), "ingest", str(opener))[0] == 0
+    code, out, _ = run(
+        "--db", str(initialised), "ingest", "quarantine", "retry", "1", "--format", "json"
+    )
     assert code == 0 and json.loads(out)["accepted"] == 1
-    linked = query(fresh, "SELECT ticket_id FROM feedback_events WHERE event_id = 'f1'")
+    linked = query(initialised, "SELECT ticket_id FROM feedback_events WHERE event_id = 'f1'")
     assert linked == [(1,)]
-    body = query(fresh, "SELECT body FROM timeline_entries WHERE event_id = 'f1'")
+    body = query(initialised, "SELECT body FROM timeline_entries WHERE event_id = 'f1'")
     assert body == [("follow-up answered NPS 9 while new",)]
 
 
@@ -267,7 +273,7 @@ CSV_TEXT = (
 
 
 def test_a_customer_keeps_what_later_events_leave_out_and_takes_what_they_change(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     def line(event_id: str, minute: int, **given: str) -> str:
         record = event(event_id, "K", minute)
@@ -288,32 +294,34 @@ def test_a_customer_keeps_what_later_events_leave_out_and_takes_what_they_change
     ]
     for n, lines in enumerate(runs):
         feed = write_lines(tmp_path / f"feed{n}.jsonl", lines)
-        assert run("--db", str(fresh), "ingest", str(feed))[0] == 0
-        stored = query(fresh, "SELECT name, phone, email, tier FROM customers WHERE id = 'K'")
+        assert run("--db", str(initialised), "ingest", str(feed))[0] == 0
+        stored = query(initialised, "SELECT name, phone, email, tier FROM customers WHERE id = 'K'")
         assert stored == [expected[n]]
 
 
-def test_csv_with_quoted_commas_and_newlines(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_csv_with_quoted_commas_and_newlines(initialised: str, tmp_path: Path, run: Run) -> None:
     feed = tmp_path / "feed.csv"
     feed.write_text(CSV_TEXT, encoding="utf-8")
-    code, out, _ = run("--db", str(fresh), "ingest", str(feed), "--format", "json")
+    code, out, _ = run("--db", str(initialised), "ingest", str(feed), "--format", "json")
     summary = json.loads(out)
     assert code == 1
     assert (summary["read"], summary["accepted"], summary["quarantined"]) == (5, 3, 2)
     assert summary["tickets_created"] == 2
-    row = query(fresh, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'c1'")[0]
+    row = query(initialised, "SELECT comment, drivers FROM feedback_events WHERE event_id = 'c1'")[
+        0
+    ]
     drivers = row[1] if isinstance(row[1], list) else json.loads(row[1])  # PostgreSQL: json
     assert row[0] == "line one\nline two" and drivers == ["late", "rude"]
-    assert query(fresh, "SELECT name, tier FROM customers WHERE id = 'A'") == [
+    assert query(initialised, "SELECT name, tier FROM customers WHERE id = 'A'") == [
         ("Wang, Fang", "gold")
     ]
-    reasons = [r[0] for r in query(fresh, "SELECT reason FROM quarantine ORDER BY line")]
+    reasons = [r[0] for r in query(initialised, "SELECT reason FROM quarantine ORDER BY line")]
     assert reasons == [
         "line 6: nps: must be <= 10, got 12",
         "line 7: 6 cells, but the header has 10",
     ]
     code, out, _ = run(
-        "--db", str(fresh), "ingest", "quarantine", "retry", "--all", "--format", "json"
+        "--db", str(initialised), "ingest", "quarantine", "retry", "--all", "--format", "json"
     )
     assert json.loads(out)["quarantined"] == 2  # still bad: stored CSV text is read with its header
 
@@ -338,16 +346,16 @@ def live_feed_of_three(db: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_stdin_feed_commits_while_it_stays_open(fresh: str) -> None:
-    process = live_feed_of_three(fresh)
+def test_stdin_feed_commits_while_it_stays_open(initialised: str) -> None:
+    process = live_feed_of_three(initialised)
     assert process.poll() is None  # still running, still reading
     out, _ = process.communicate(b"", timeout=20)
     assert process.returncode == 0
     assert json.loads(out)["tickets_created"] == 1
 
 
-def test_ctrl_c_on_a_live_feed_says_what_was_stored(fresh: str) -> None:
-    process = live_feed_of_three(fresh)
+def test_ctrl_c_on_a_live_feed_says_what_was_stored(initialised: str) -> None:
+    process = live_feed_of_three(initialised)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 130  # before the feed ends: stopped, not finished
     out, err = process.communicate()
@@ -356,21 +364,21 @@ def test_ctrl_c_on_a_live_feed_says_what_was_stored(fresh: str) -> None:
     assert "interrupted: the figures are the batches stored before ctrl+c" in err.decode()
 
 
-def test_a_bad_rule_stops_ingest_with_its_name(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_a_bad_rule_stops_ingest_with_its_name(initialised: str, tmp_path: Path, run: Run) -> None:
     config = tmp_path / "rules.toml"
     config.write_text(
         '[[rules]]\nname = "broken"\ncondition = "nps <== 3"\npriority = "P1"\nqueue = "vip"\n',
         encoding="utf-8",
     )
-    code, _, err = run("--db", str(fresh), "--config", str(config), "rules", "check")
+    code, _, err = run("--db", str(initialised), "--config", str(config), "rules", "check")
     assert code == 2 and "rule broken: syntax error at column" in err
     feed = write_lines(tmp_path / "f.jsonl", [json.dumps(event("a", "C", 1, nps=1))])
-    code, _, err = run("--db", str(fresh), "--config", str(config), "ingest", str(feed))
+    code, _, err = run("--db", str(initialised), "--config", str(config), "ingest", str(feed))
     assert code == 2 and "rule broken" in err
-    assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
+    assert query(initialised, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
-def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
+def test_rules_test_is_a_dry_run(initialised: str, tmp_path: Path, run: Run) -> None:
     feed = write_lines(
         tmp_path / "f.jsonl",
         [
@@ -380,7 +388,7 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
             json.dumps(event("d", "H", 4, nps=42)),
         ],
     )
-    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    code, out, _ = run("--db", str(initialised), "rules", "test", str(feed), "--format", "json")
     rows = json.loads(out)
     assert code == 0
     assert [r["outcome"] for r in rows] == [
@@ -390,16 +398,16 @@ def test_rules_test_is_a_dry_run(fresh: str, tmp_path: Path, run: Run) -> None:
         "quarantine: nps: must be <= 10, got 42",
     ]
     assert rows[0]["fired"] == "gold_detractor, detractor"
-    assert query(fresh, "SELECT count(*) FROM feedback_events") == [(0,)]
+    assert query(initialised, "SELECT count(*) FROM feedback_events") == [(0,)]
 
 
 def test_rules_test_tells_the_follow_ups_ingest_would_quarantine(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     """A follow-up answering another customer's ticket, or no ticket, is quarantined by
     ingest; the dry run says so with the same reason, and the own customer's answer is one."""
     opening = write_lines(tmp_path / "open.jsonl", [json.dumps(event("a", "G", 1, nps=3))])
-    assert run("--db", str(fresh), "ingest", str(opening))[0] == 0
+    assert run("--db", str(initialised), "ingest", str(opening))[0] == 0
     answers = {"own": "G", "stranger": "H"}
     feed = write_lines(
         tmp_path / "answers.jsonl",
@@ -412,27 +420,27 @@ def test_rules_test_tells_the_follow_ups_ingest_would_quarantine(
             json.dumps(event("garbled", "G", 7, kind="followup", nps=10, ticket_id="CX-x")),
         ],
     )
-    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    code, out, _ = run("--db", str(initialised), "rules", "test", str(feed), "--format", "json")
     told = [row["outcome"] for row in json.loads(out)]
     assert code == 0 and told[0] == "follow-up answer for CX-000001"
     # the same reason for another customer's ticket as for none: nothing told of the ticket
     assert told[1] == "quarantine: ticket_id: customer H has no ticket CX-000001"
     assert told[2] == "quarantine: ticket_id: customer G has no ticket CX-000099"
-    code, _, _ = run("--db", str(fresh), "ingest", str(feed))
+    code, _, _ = run("--db", str(initialised), "ingest", str(feed))
     assert code == 1
-    quarantined = query(fresh, "SELECT line, reason FROM quarantine ORDER BY line")
+    quarantined = query(initialised, "SELECT line, reason FROM quarantine ORDER BY line")
     assert [line for line, _ in quarantined] == [2, 3, 4]
     assert [f"quarantine: {reason}" for _, reason in quarantined] == [
         f"quarantine: line {line}: {outcome.removeprefix('quarantine: ')}"
         for line, outcome in zip([2, 3, 4], told[1:], strict=True)
     ]
-    assert query(fresh, "SELECT event_id FROM feedback_events WHERE kind = 'followup'") == [
+    assert query(initialised, "SELECT event_id FROM feedback_events WHERE kind = 'followup'") == [
         ("own",)
     ]
 
 
 def test_rules_test_on_stored_events_says_which_rules_fire(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     feed = write_lines(
         tmp_path / "f.jsonl",
@@ -441,8 +449,8 @@ def test_rules_test_on_stored_events_says_which_rules_fire(
             json.dumps(event("c", "H", 3, nps=10)),
         ],
     )
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 0
-    code, out, _ = run("--db", str(fresh), "rules", "test", str(feed), "--format", "json")
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 0
+    code, out, _ = run("--db", str(initialised), "rules", "test", str(feed), "--format", "json")
     rows = json.loads(out)
     assert code == 0
     assert [r["fired"] for r in rows] == ["gold_detractor, detractor", ""]
@@ -591,21 +599,25 @@ def test_a_killed_ingest_leaves_no_half_work_and_a_rerun_completes_it(
 
 
 def test_a_line_refused_again_keeps_one_quarantine_entry(
-    fresh: str, tmp_path: Path, run: Run
+    initialised: str, tmp_path: Path, run: Run
 ) -> None:
     good = json.dumps(event("a", "C1", 1, nps=9))
     feed = write_lines(tmp_path / "f.jsonl", [good, json.dumps(event("b", "C2", 2, nps=11))])
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1
-    retry = ("--db", str(fresh), "ingest", "quarantine", "retry", "--all")
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 1
+    retry = ("--db", str(initialised), "ingest", "quarantine", "retry", "--all")
     assert run(*retry)[0] == 1  # the stored text, failing as before
     write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=12))])  # fixed, but wrongly
     assert run(*retry, "--from-source")[0] == 1
-    assert run("--db", str(fresh), "ingest", str(feed))[0] == 1  # the file, again
-    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    assert run("--db", str(initialised), "ingest", str(feed))[0] == 1  # the file, again
+    _, out, _ = run(
+        "--db", str(initialised), "ingest", "quarantine", "list", "--all", "--format", "json"
+    )
     (entry,) = json.loads(out)
     assert entry["line"] == 2 and not entry["resolved"] and entry["retried_at"]
     assert '"nps": 12' in entry["raw"] and "got 12" in entry["reason"]
     write_lines(feed, [good, json.dumps(event("b", "C2", 2, nps=1))])
     assert run(*retry, "--from-source")[0] == 0
-    _, out, _ = run("--db", str(fresh), "ingest", "quarantine", "list", "--all", "--format", "json")
+    _, out, _ = run(
+        "--db", str(initialised), "ingest", "quarantine", "list", "--all", "--format", "json"
+    )
     assert [e["resolved"] for e in json.loads(out)] == [True]

@@ -38,12 +38,6 @@ def escaped(pattern: str) -> str:
     return pattern.replace("\\", "\\\\")
 
 
-@pytest.fixture
-def initialised(new_db: str, run: Run) -> str:
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 def test_ingest_gets_through_a_pattern_that_backtracks(initialised: str, tmp_path: Path) -> None:
     """Run as its own process: before the limit, this ingest never ended."""
     config = tmp_path / "rules.toml"

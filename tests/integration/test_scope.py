@@ -23,10 +23,9 @@ from tests.integration.test_identity import ME
 
 
 @pytest.fixture
-def teams(new_db: str, tmp_path: Path, run: Run) -> tuple[str, ...]:
+def teams(initialised: str, tmp_path: Path, run: Run) -> tuple[str, ...]:
     """Two teams from the command line: CX-000001 is care's case, CX-000002 vip's (gold)."""
-    db = ("--db", new_db)
-    run(*db, "init")
+    db = ("--db", initialised)
     run(*db, "user", "add", "ann", "--team", "care")
     run(*db, "user", "add", "sue", "--role", "supervisor", "--team", "care")
     run(*db, "user", "add", "vic", "--role", "supervisor", "--team", "vip")

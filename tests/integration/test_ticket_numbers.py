@@ -16,13 +16,6 @@ from cxdesk.workflow.reads.tickets import TicketFilter, list_tickets
 from tests.conftest import Run
 from tests.integration.test_hostile_ingest import NOW, event, jsonl, reasons
 
-
-@pytest.fixture
-def fresh(new_db: str, run: Run) -> str:
-    assert run("--db", new_db, "init")[0] == 0
-    return new_db
-
-
 TOO_BIG = ("CX-999999999999", str(MAX_TICKET_ID + 1))
 
 
@@ -52,17 +45,17 @@ def test_a_search_for_a_long_number_lists_what_matches(demo_copy: str, word: str
 
 
 def test_a_follow_up_naming_a_number_too_big_is_quarantined(
-    fresh: str, run: Run, tmp_path: Path
+    initialised: str, run: Run, tmp_path: Path
 ) -> None:
     feed = jsonl(
         tmp_path / "feed.jsonl",
         event("f1", kind="followup", ticket_id="CX-999999999999", nps=9),
         event("s1", nps=9),
     )
-    _, out, err = run("--db", fresh, "--now", NOW, "ingest", str(feed), "--format", "json")
+    _, out, err = run("--db", initialised, "--now", NOW, "ingest", str(feed), "--format", "json")
     summary = json.loads(out)
     assert (summary["accepted"], summary["quarantined"]) == (1, 1), err
-    assert reasons(fresh) == ["line 1: ticket_id: no ticket CX-999999999999"]
+    assert reasons(initialised) == ["line 1: ticket_id: no ticket CX-999999999999"]
 
 
 @pytest.mark.parametrize("text", ["١١٥٠", "１２３", "x" * 100_000])
