@@ -167,6 +167,24 @@ def _prepare(url: str, fill: Callable[[Database], object] = lambda _db: None) ->
     db.dispose()
 
 
+@contextmanager
+def _copy_of(
+    file: str, template: str, backend: str, request: pytest.FixtureRequest, target: Path
+) -> Iterator[str]:
+    """A fresh copy, with its audit key, of a database made once per run (the session
+    fixture `file` on SQLite, `template` on PostgreSQL), as `--db` takes it."""
+    if backend == "sqlite":
+        source = request.getfixturevalue(file)
+        shutil.copy(source, target)
+        copy_audit_key(str(source), str(target))
+        yield str(target)
+        return
+    name = request.getfixturevalue(template)
+    with _pg_database(template=name) as url:
+        copy_audit_key(pg_database_url(name), url)
+        yield url
+
+
 def _small_demo(db: Database) -> None:
     DemoBuilder(db, Settings(), seed=3, now=DEMO_NOW).build(events=600, customers=150)
 
@@ -196,16 +214,8 @@ def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     from cxdesk.workflow.access.org import sync_org
 
     with ExitStack() as stack:
-        if backend == "sqlite":
-            source = request.getfixturevalue("schema_file")
-            url = str(tmp_path / "test.db")
-            shutil.copy(source, url)
-            copy_audit_key(str(source), url)
-        else:
-            template = request.getfixturevalue("pg_schema_template")
-            url = stack.enter_context(_pg_database(template=template))
-            copy_audit_key(pg_database_url(template), url)
-        database = Database.open(url)
+        copy = _copy_of("schema_file", "pg_schema_template", backend, request, tmp_path / "test.db")
+        database = Database.open(stack.enter_context(copy))
         stack.callback(database.dispose)
         with database.write() as session:
             sync_org(session, Settings())
@@ -241,17 +251,8 @@ def pg_init_template() -> Iterator[str]:
 def initialised(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """What to pass as `--db` for a database `cxdesk init` set up, on each backend: a copy of
     one set up once per run (each test running the migrations took most of its time)."""
-    if backend == "sqlite":
-        source = request.getfixturevalue("init_file")
-        target = str(tmp_path / "cxdesk.db")
-        shutil.copy(source, target)
-        copy_audit_key(str(source), target)
-        yield target
-        return
-    template = request.getfixturevalue("pg_init_template")
-    with _pg_database(template=template) as url:
-        copy_audit_key(pg_database_url(template), url)
-        yield url
+    with _copy_of("init_file", "pg_init_template", backend, request, tmp_path / "cxdesk.db") as db:
+        yield db
 
 
 @pytest.fixture(scope="session")
