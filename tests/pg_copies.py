@@ -90,10 +90,17 @@ class PgCopies:
     def take(self, template: str | None) -> str:
         """The name of a database that is a fresh copy of `template` (an empty database
         when None)."""
-        known = self._templates.get(template or "")
-        if known is not None and known.spare:
-            return known.spare.pop()
         name = f"cxdesk_test_{uuid.uuid4().hex[:12]}"
+        known = self._templates.get(template or "")
+        while known is not None and known.spare:
+            # Under a new name, which a process the test before left behind cannot reconnect
+            # to (refused while one is connected: that copy is dropped).
+            spare = known.spare.pop()
+            try:
+                self._admin(f'ALTER DATABASE "{spare}" RENAME TO "{name}"')
+                return name
+            except psycopg.Error:
+                self.drop(spare)
         source = f' TEMPLATE "{template}"' if template else ""
         self._admin(f'CREATE DATABASE "{name}"{source}')
         return name

@@ -19,6 +19,13 @@ def copies(pg_schema_template: str) -> Iterator[PgCopies]:
     pool.close()
 
 
+def _oid(name: str) -> int | None:
+    """The database's own number, which a new name keeps and a new copy does not."""
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as admin:
+        row = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def _connect(name: str) -> psycopg.Connection:
     return psycopg.connect(pg_database_url(name).replace("+psycopg", ""), autocommit=True)
 
@@ -39,17 +46,18 @@ def _state(name: str) -> tuple:
 
 def test_rows_and_sequences_are_put_back(copies: PgCopies, pg_schema_template: str) -> None:
     first = copies.take(pg_schema_template)
+    number = _oid(first)
     expected = _state(first)
     copies.give_back(first, pg_schema_template)  # the sequence _state moved is put back too
     again = copies.take(pg_schema_template)
-    assert again == first
+    assert _oid(again) == number and again != first  # the same copy, under a new name
     with _connect(again) as connection:
         connection.execute("INSERT INTO meta (key, value) VALUES ('left', 'by the test before')")
         connection.execute("DELETE FROM alembic_version")
         connection.execute("SELECT nextval('tickets_id_seq') FROM generate_series(1, 5)")
     copies.give_back(again, pg_schema_template)
     third = copies.take(pg_schema_template)
-    assert third == first
+    assert _oid(third) == number
     assert _state(third) == expected
 
 
@@ -72,11 +80,10 @@ def test_a_changed_schema_or_statistics_is_dropped(
     name = copies.take(pg_schema_template)
     with _connect(name) as connection:
         connection.execute(change)
+    number = _oid(name)
     copies.give_back(name, pg_schema_template)
-    assert copies.take(pg_schema_template) != name
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as admin:
-        left = admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
-        assert left.fetchone() == (0,)
+    assert _oid(name) is None  # dropped
+    assert _oid(copies.take(pg_schema_template)) != number
 
 
 def test_a_session_left_open_is_ended_before_the_rows_are_put_back(
@@ -91,6 +98,17 @@ def test_a_session_left_open_is_ended_before_the_rows_are_put_back(
     reused = copies.take(pg_schema_template)
     with _connect(reused) as connection:
         assert connection.execute("SELECT count(*) FROM meta WHERE key = 'held'").fetchone() == (0,)
+
+
+def test_a_process_left_behind_cannot_reach_the_next_tests_copy(
+    copies: PgCopies, pg_schema_template: str
+) -> None:
+    name = copies.take(pg_schema_template)
+    copies.give_back(name, pg_schema_template)
+    reused = copies.take(pg_schema_template)
+    assert reused != name
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        _connect(name)
 
 
 def _gone(connection: psycopg.Connection) -> bool:
