@@ -86,6 +86,7 @@ class PgCopies:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
         self._templates: dict[str, _Template] = {}
+        self._out: set[str] = set()  # taken and not yet given back
 
     def take(self, template: str | None) -> str:
         """The name of a database that is a fresh copy of `template` (an empty database
@@ -98,17 +99,20 @@ class PgCopies:
             spare = known.spare.pop()
             try:
                 self._admin(f'ALTER DATABASE "{spare}" RENAME TO "{name}"')
-                return name
+                break
             except psycopg.Error:
                 self.drop(spare)
-        source = f' TEMPLATE "{template}"' if template else ""
-        self._admin(f'CREATE DATABASE "{name}"{source}')
+        else:
+            source = f' TEMPLATE "{template}"' if template else ""
+            self._admin(f'CREATE DATABASE "{name}"{source}')
+        self._out.add(name)
         return name
 
     def give_back(self, name: str, template: str | None) -> None:
         """After a test: keep the database for the next test of the same template if it can
         be made the template's again, else drop it."""
         key = template or ""
+        self._out.discard(name)
         try:
             if key not in self._templates:
                 self._templates[key] = self._read_template(template or "template1")
@@ -124,10 +128,12 @@ class PgCopies:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
-        """Drop every spare copy (at the end of the run)."""
+        """Drop every copy, spare or never given back (at the end of the run)."""
         for state in self._templates.values():
             while state.spare:
                 self.drop(state.spare.pop())
+        while self._out:
+            self.drop(self._out.pop())
 
     def _admin(self, statement: str) -> None:
         with psycopg.connect(self._conninfo("postgres"), autocommit=True) as connection:
