@@ -4,6 +4,7 @@ transaction modes, the JSON codec, and the listeners the rest of the package rel
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,5 +108,28 @@ def make_engine(url: str, group: str | None = None) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "checkin", _end_bulk_writing)
         event.listen(engine, "checkout", count_checkout)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
+        return _with_driver_savepoints(engine)
+    return _with_driver_savepoints(create_engine(url, pool_pre_ping=True, **_JSON_CODEC))
+
+
+def _with_driver_savepoints(engine: Engine) -> Engine:
+    """`engine` with its savepoints begun, released and rolled back to on the driver.
+    SQLAlchemy names each savepoint anew, so its statements are never in the cache of
+    compiled statements: each was compiled afresh, about 40 µs against the driver's 1 µs,
+    and every step of a batch (a sweep's, a bulk action's, the demo's replay) takes two."""
+    dialect = engine.dialect
+    quote = dialect.identifier_preparer.quote
+
+    def run(statement: str) -> Callable[[Connection, str], None]:
+        return lambda connection, name: run_on_driver(connection, f"{statement} {quote(name)}")
+
+    for method, statement in _SAVEPOINT_STATEMENTS.items():
+        setattr(dialect, method, run(statement))  # this engine's dialect only
+    return engine
+
+
+_SAVEPOINT_STATEMENTS = {
+    "do_savepoint": "SAVEPOINT",
+    "do_release_savepoint": "RELEASE SAVEPOINT",
+    "do_rollback_to_savepoint": "ROLLBACK TO SAVEPOINT",
+}
