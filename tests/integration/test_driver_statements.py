@@ -65,3 +65,17 @@ def test_savepoints_run_on_the_driver_and_undo_what_they_held(db: Database) -> N
     savepoints = [s.split()[0] for s in sent if "SAVEPOINT" in s]
     assert savepoints == ["SAVEPOINT", "RELEASE", "SAVEPOINT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
     assert compiled == []
+
+
+def test_a_statement_failing_in_a_savepoint_leaves_the_transaction_usable(db: Database) -> None:
+    """PostgreSQL aborts the whole transaction on an error until it is rolled back to the
+    savepoint: rolled back on the driver, the rows before it still commit."""
+    write = "INSERT INTO meta (key, value) VALUES ('{0}', 'x')"
+    with db.write() as session:
+        run_on_driver(session.connection(), write.format("kept"))
+        with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+            run_on_driver(session.connection(), write.format("kept"))  # its key again
+        run_on_driver(session.connection(), write.format("after"))
+    with db.session() as session:
+        keys = session.execute(sa.text("SELECT key FROM meta WHERE value = 'x'")).scalars()
+        assert set(keys) == {"kept", "after"}
