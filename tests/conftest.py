@@ -174,15 +174,32 @@ def _copy_of(
     """A fresh copy, with its audit key, of a database made once per run (the session
     fixture `file` on SQLite, `template` on PostgreSQL), as `--db` takes it."""
     if backend == "sqlite":
-        source = request.getfixturevalue(file)
-        shutil.copy(source, target)
-        copy_audit_key(str(source), str(target))
-        yield str(target)
+        yield str(_copied(request.getfixturevalue(file), target))
         return
-    name = request.getfixturevalue(template)
-    with _pg_database(template=name) as url:
-        copy_audit_key(pg_database_url(name), url)
+    with _pg_copy(request.getfixturevalue(template)) as url:
         yield url
+
+
+def _copied(source: Path, target: Path) -> Path:
+    """`target`, a copy of the SQLite file `source` with its audit key."""
+    shutil.copy(source, target)
+    copy_audit_key(str(source), str(target))
+    return target
+
+
+@contextmanager
+def _pg_copy(template: str) -> Iterator[str]:
+    """The URL of a copy of the PostgreSQL database `template`, with its audit key."""
+    with _pg_database(template=template) as url:
+        copy_audit_key(pg_database_url(template), url)
+        yield url
+
+
+def _pg_template(prepare: Callable[[str], object]) -> Iterator[str]:
+    """For a session fixture: the name of a PostgreSQL database `prepare` set up once."""
+    with _pg_database() as url:
+        prepare(url)
+        yield sa.engine.make_url(url).database
 
 
 def _small_demo(db: Database) -> None:
@@ -200,9 +217,7 @@ def schema_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_schema_template() -> Iterator[str]:
     """A PostgreSQL database at the head schema, migrated once, as a template to copy from."""
-    with _pg_database() as url:
-        _prepare(url)
-        yield sa.engine.make_url(url).database
+    yield from _pg_template(_prepare)
 
 
 @pytest.fixture
@@ -242,9 +257,7 @@ def init_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_init_template() -> Iterator[str]:
     """The same on PostgreSQL, as a template database to copy from."""
-    with _pg_database() as url:
-        _cli_init(url)
-        yield sa.engine.make_url(url).database
+    yield from _pg_template(_cli_init)
 
 
 @pytest.fixture
@@ -266,9 +279,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_demo_template() -> Iterator[str]:
     """The same small demo built on PostgreSQL once, as a template database to copy from."""
-    with _pg_database() as url:
-        _prepare(url, _small_demo)
-        yield sa.engine.make_url(url).database
+    yield from _pg_template(lambda url: _prepare(url, _small_demo))
 
 
 @pytest.fixture
@@ -278,19 +289,14 @@ def demo_copy(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
     if backend == "sqlite":
         yield str(request.getfixturevalue("demo_sqlite"))
         return
-    template = request.getfixturevalue("pg_demo_template")
-    with _pg_database(template=template) as url:
-        copy_audit_key(pg_database_url(template), url)
+    with _pg_copy(request.getfixturevalue("pg_demo_template")) as url:
         yield url
 
 
 @pytest.fixture
 def demo_sqlite(demo_file: Path, tmp_path: Path) -> Path:
     """A fresh copy of the small demo as an SQLite file, for tests about the file itself."""
-    target = tmp_path / "demo.db"
-    shutil.copy(demo_file, target)
-    copy_audit_key(str(demo_file), str(target))
-    return target
+    return _copied(demo_file, tmp_path / "demo.db")
 
 
 @pytest.fixture
