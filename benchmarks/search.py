@@ -173,7 +173,7 @@ def _quantiles(times: list[float]) -> dict[str, float]:
 
 
 def run(url: str, rounds: int, views: list[View]) -> dict[str, Any]:
-    db = Database.open(url)
+    db = Database.open(url, must_exist=False)  # migrated below, not refused
     migrated = None
     if current_revision(db.engine) != head_revision():
         started = time.perf_counter()

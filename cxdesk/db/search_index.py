@@ -6,6 +6,9 @@ spaces, and people look for 王 or 快递 inside longer text). SQLite indexes th
 FTS5, PostgreSQL as a `tsvector` under a GIN index (which holds each two CJK characters in a
 row as well: see `Phrase.tsquery`); a CJK word is looked up as the phrase of its
 characters, anything else as a phrase whose last word may be the start of a longer one.
+PostgreSQL's also holds the ticket's priority, queue and kind as tags (`tags_of`), so that
+the index answers `parcel priority:P1` alone, where checking each ticket holding the word for
+the rest would read tens of thousands; a trigger keeps them as the ticket changes.
 
 The writers keep it in bulk: ingest with its batch, a command with its ticket, the large
 demo and `db copy` by the chunk, and the migration that made it over every ticket.
@@ -101,15 +104,18 @@ class Phrase:
 
 @dataclass(frozen=True)
 class Phrases:
-    """Words that must all be found in a ticket, asked of the index at once."""
+    """Words that must all be found in a ticket, asked of the index at once; on PostgreSQL
+    with the tags (`tags_of`) of the filter's terms the index holds as well."""
 
     phrases: tuple[Phrase, ...]
+    tags: tuple[str, ...] = ()
 
     def fts5(self) -> str:
         return " AND ".join(phrase.fts5() for phrase in self.phrases)
 
     def tsquery(self) -> str:
-        return " & ".join(f"({phrase.tsquery()})" for phrase in self.phrases)
+        asked = [f"({phrase.tsquery()})" for phrase in self.phrases]
+        return " & ".join([*asked, *map(_quoted, self.tags)])
 
     def likes(self) -> list[str]:
         return [phrase.like() for phrase in self.phrases]
@@ -135,6 +141,16 @@ def _quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# The ticket's columns PostgreSQL's index holds as tags, each by the filter's key for it. A
+# tag begins with punctuation, which parts words: no word typed, nor its start, is one.
+TAGGED = {"priority": "priority", "queue": "queue_id", "kind": "kind"}
+
+
+def tags_of(values: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """The tags of these (filter key, value) pairs (`TAGGED`): `:priority:P1`, `:queue:vip`."""
+    return tuple(f":{key}:{value}" for key, value in values)
+
+
 @dataclass(frozen=True)
 class Indexed:
     """What the index holds of one ticket."""
@@ -143,6 +159,12 @@ class Indexed:
     title: str | None
     customer_id: str | None
     customer_name: str | None
+    priority: str
+    queue_id: str
+    kind: str
+
+    def tags(self) -> tuple[str, ...]:
+        return tags_of((("priority", self.priority), ("queue", self.queue_id), ("kind", self.kind)))
 
 
 def _tsvector(ticket: Indexed) -> str:
@@ -157,9 +179,8 @@ def _tsvector(ticket: Indexed) -> str:
         for word, offset in _paired(words, every=True):
             positions.setdefault(word, []).append(min(at + 1 + offset, 16383))
         at += len(words) + 1
-    return " ".join(
-        f"{_quoted(word)}:{','.join(map(str, places[:256]))}" for word, places in positions.items()
-    )
+    lexemes = [f"{_quoted(word)}:{','.join(map(str, p[:256]))}" for word, p in positions.items()]
+    return " ".join([*lexemes, *map(_quoted, ticket.tags())])
 
 
 def index_tickets(connection: Connection, tickets: Sequence[Indexed]) -> None:
@@ -189,7 +210,7 @@ def index_tickets(connection: Connection, tickets: Sequence[Indexed]) -> None:
 
 
 _TICKETS = (
-    "SELECT t.id, t.title, t.customer_id, c.name FROM tickets t "
+    "SELECT t.id, t.title, t.customer_id, c.name, t.priority, t.queue_id, t.kind FROM tickets t "
     "LEFT JOIN customers c ON c.id = t.customer_id"
 )
 
@@ -220,10 +241,14 @@ def _forget(connection: Connection, ticket_ids: list[int]) -> None:
 
 def rebuild_index(connection: Connection) -> int:
     """Index every ticket afresh (after a migration or a copy); returns how many."""
-    connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
     postgresql = connection.dialect.name == "postgresql"
-    if postgresql:  # a GIN index is built far faster over the rows than row by row
+    if postgresql:
+        # Emptied at once: deleted row by row, the old rows would stay in the table as dead
+        # ones, and double it. A GIN index is built far faster over the rows than row by row.
+        connection.exec_driver_sql(f"TRUNCATE {SEARCH_TABLE}")
         connection.exec_driver_sql(f"DROP INDEX {_GIN}")
+    else:
+        connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
     count = 0
     result = connection.exec_driver_sql(_TICKETS, execution_options={"yield_per": _CHUNK})
     for rows in result.partitions(_CHUNK):
@@ -231,6 +256,9 @@ def rebuild_index(connection: Connection) -> int:
         count += len(rows)
     if postgresql:
         _create_gin(connection)
+        # The planner's figures for the new rows, before the first filter asks (see
+        # `reads.word_ways.common`), rather than whenever autovacuum comes by.
+        connection.exec_driver_sql(f"ANALYZE {SEARCH_TABLE}")
     else:  # one b-tree of the index, not many pieces
         connection.exec_driver_sql(
             f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('optimize')"
@@ -262,3 +290,41 @@ def _create_gin(connection: Connection) -> None:
 
 def drop_index(connection: Connection) -> None:
     connection.exec_driver_sql(f"DROP TABLE {SEARCH_TABLE}")
+
+
+def _tags_sql(row: str) -> str:
+    """`Indexed.tags` in SQL, of the ticket `row` (OLD or NEW in a trigger)."""
+    parts = [f"':{key}:' || {row}.{column}" for key, column in TAGGED.items()]
+    return f"ARRAY[{', '.join(parts)}]"
+
+
+_RETAG = "cxdesk_retag_search"
+
+
+def create_retagging(connection: Connection) -> None:
+    """PostgreSQL: a trigger that puts a ticket's new tags in its row of the index whenever
+    its priority, queue or kind changes, by whatever writes it (a command, ingest, a
+    supervisor's SQL), so that a tag the filter asks for never names a ticket's old value."""
+    columns = ", ".join(TAGGED.values())
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in TAGGED.values())
+    connection.exec_driver_sql(
+        f"""
+        CREATE FUNCTION {_RETAG}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE {SEARCH_TABLE}
+            SET terms = ts_delete(terms, {_tags_sql("OLD")})
+                || array_to_tsvector({_tags_sql("NEW")})
+            WHERE ticket_id = NEW.id;
+            RETURN NULL;
+        END $$
+        """
+    )
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER tickets_retag_search AFTER UPDATE OF {columns} ON tickets "
+        f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {_RETAG}()"
+    )
+
+
+def drop_retagging(connection: Connection) -> None:
+    connection.exec_driver_sql("DROP TRIGGER IF EXISTS tickets_retag_search ON tickets")
+    connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {_RETAG}()")

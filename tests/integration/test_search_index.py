@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -278,6 +278,36 @@ def test_writers_keep_the_index(db: Database) -> None:
     assert _search(db, "grace") == [opened.id, bulk]  # the newest first
 
 
+def test_a_term_asked_with_words_finds_the_tickets_as_they_are_now(db: Database) -> None:
+    """A word with a priority, queue or kind finds the tickets whose values are so now
+    (PostgreSQL asks its index for their tags with the words), whoever changed them: ingest
+    raising a priority, or SQL typed by hand."""
+    raised, kept, moved = feed(
+        db, *(survey(f"e{i}", f"c{i}", T0, nps=2, comment="parcel 快递") for i in range(3))
+    )
+    queue = _ticket_column(db, kept, "queue_id")
+    assert _search(db, "parcel priority:P2") == [moved, kept, raised]  # the newest first
+    feed(db, survey("e9", "c0", T0 + timedelta(hours=1), tier="gold", nps=0))  # to P1
+    with db.write() as session:
+        session.execute(
+            sa.text("UPDATE tickets SET queue_id = 'vip', kind = 'problem' WHERE id = :id"),
+            {"id": moved},
+        )
+    assert _ticket_column(db, raised, "priority") == "P1"
+    assert _search(db, "parcel priority:P1") == _search(db, "快递 priority:p1") == [raised]
+    assert _search(db, "parcel priority:P2") == [moved, kept]
+    assert _search(db, "快递 queue:vip kind:problem") == [moved]
+    assert _search(db, f"parcel queue:{queue} kind:case") == [kept, raised]
+    assert _search(db, "parcel queue:vip kind:case") == []
+    assert _search(db, "prio") == _search(db, "queue") == _search(db, "case") == []  # no tag
+
+
+def _ticket_column(db: Database, number: int | None, column: str) -> str:
+    with db.engine.connect() as connection:
+        query = sa.text(f"SELECT {column} FROM tickets WHERE id = :id")
+        return str(connection.execute(query, {"id": number}).scalar_one())
+
+
 def test_the_index_holds_every_ticket_once(db: Database) -> None:
     feed(db, *(survey(f"e{i}", f"c{i}", T0, nps=1, comment=f"坏了 {i}") for i in range(30)))
     with db.engine.connect() as connection:
@@ -297,3 +327,14 @@ def test_two_cjk_characters_are_one_lexeme_for_postgresql() -> None:
         "app登录x": "'app' <1> '登录' <2> 'x':*",
         "王": "'王'",
     }
+
+
+def test_the_terms_the_index_holds_are_asked_with_the_words() -> None:
+    """PostgreSQL's index answers a word with a priority, queue or kind alone, as tags that
+    no word typed can be or begin (see `tags_of`); the other terms are checked on the
+    tickets it finds."""
+    phrases = Search.parse("快递 priority:p1 queue:vip kind:case stage:new").indexed()
+    assert phrases is not None
+    assert phrases.tsquery() == "('快递') & ':priority:P1' & ':queue:vip' & ':kind:case'"
+    assert phrases.fts5() == '"快 递"'  # SQLite's FTS5 index holds no tags
+    assert Search.parse("priority:P1").indexed() is None

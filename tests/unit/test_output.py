@@ -61,7 +61,8 @@ def test_json_is_the_same_data_with_nothing_raw(data: object) -> None:
     text = json_text(data, indent=2)
     assert not UNSAFE.search(text.replace("\n", ""))
     text.encode("utf-8")
-    assert json.loads(text) == data
+    # As JSON carries it: a lone high surrogate before a lone low one reads back as the pair.
+    assert json.loads(text) == json.loads(json.dumps(data))
 
 
 def test_json_keeps_chinese_and_escapes_what_json_dumps_leaves_raw() -> None:

@@ -26,7 +26,7 @@ from cxdesk.config import Settings
 from cxdesk.db import Database
 from cxdesk.db.search_index import Indexed, index_tickets
 from cxdesk.errors import CxdeskError
-from cxdesk.models import Queue, Stage
+from cxdesk.models import Queue, Stage, TicketKind
 from cxdesk.workflow.audit.chain import ticket_state, timeline_row_digest, transaction_chain
 from cxdesk.workflow.basics.progress import Progress
 from cxdesk.workflow.clocks.sla import SlaPlanner
@@ -293,7 +293,15 @@ class LargeDemo:
             index_tickets(
                 session.connection(),
                 [
-                    Indexed(t.id, t.title, t.customer_id, self.names[t.customer_id])
+                    Indexed(
+                        t.id,
+                        t.title,
+                        t.customer_id,
+                        self.names[t.customer_id],
+                        t.priority,
+                        t.queue_id,
+                        TicketKind.CASE,
+                    )
                     for t, _, _ in rows["audit"]
                 ],
             )

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from cxdesk.i18n import say
+from cxdesk.models import TicketKind
 from cxdesk.workflow.loop.opening import opening_note
 
 CUSTOMER_COLUMNS = (
@@ -110,7 +111,7 @@ def ticket_row(ticket: SimpleNamespace) -> tuple[Any, ...]:
     """A row of TICKET_COLUMNS, from a ticket as `LargeDemo._new_ticket` starts it."""
     return (
         ticket.id,
-        "case",
+        TicketKind.CASE.value,
         ticket.stage.value,
         ticket.priority,
         ticket.queue_id,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from cxdesk.db import insert_rows, serialise, update_rows
 from cxdesk.db.search_index import Indexed, index_tickets, reindex_customers
-from cxdesk.models import Customer, Queue, Stage
+from cxdesk.models import Customer, Queue, Stage, TicketKind
 from cxdesk.models.base import table_of
 from cxdesk.workflow.basics.text import storable
 from cxdesk.workflow.clocks.sla import SlaPlanner
@@ -310,7 +310,15 @@ class Batch:
         index_tickets(
             connection,
             [
-                Indexed(c.id, c.rows["title"], c.customer_id, customers[c.customer_id]["name"])
+                Indexed(
+                    c.id,
+                    c.rows["title"],
+                    c.customer_id,
+                    customers[c.customer_id]["name"],
+                    c.priority,
+                    c.queue_id,
+                    TicketKind.CASE,
+                )
                 for c in self.alerts.new_cases.values()
                 if c.id is not None
             ],

@@ -221,9 +221,16 @@ def _index(ticket: Ticket, session: Session) -> None:
     assert ticket.id is not None  # flushed
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     name = customer.name if customer is not None else None
-    index_tickets(
-        session.connection(), [Indexed(ticket.id, ticket.title, ticket.customer_id, name)]
+    indexed = Indexed(
+        ticket.id,
+        ticket.title,
+        ticket.customer_id,
+        name,
+        ticket.priority,
+        ticket.queue_id,
+        ticket.kind,
     )
+    index_tickets(session.connection(), [indexed])
 
 
 def attach_alert(acting: Acting, command: AttachAlert, session: Session | None) -> Ticket:

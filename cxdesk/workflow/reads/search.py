@@ -13,7 +13,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
-from cxdesk.db.search_index import MAX_PIECES, SEARCH_TABLE, Phrase, Phrases
+from cxdesk.db.search_index import MAX_PIECES, SEARCH_TABLE, TAGGED, Phrase, Phrases, tags_of
 from cxdesk.errors import NotFound, WorkflowError
 from cxdesk.i18n import say
 from cxdesk.models import Ticket
@@ -67,11 +67,14 @@ class Search:
         return cls(tuple(terms), tuple(words))
 
     def indexed(self) -> Phrases | None:
-        """The words the word index is asked about all at once (see `apply`); None if
-        there are none."""
+        """The words the word index is asked about all at once (see `apply`), with the tags
+        of the terms it holds too; None if there are no words."""
         words = self._words()
         phrases = tuple(phrase for phrase, number in words if phrase and number is None)
-        return Phrases(tuple(dict.fromkeys(phrases))) if phrases else None
+        if not phrases:
+            return None
+        tagged = [(key, self._value(key, value)) for key, value in self.terms if key in TAGGED]
+        return Phrases(tuple(dict.fromkeys(phrases)), tags_of(tagged))
 
     def only_indexed(self) -> bool:
         """Whether every word that narrows is found through the index alone: none also names
@@ -83,10 +86,13 @@ class Search:
     def apply_terms(self, statement: _Statement) -> _Statement:
         """Narrow `statement`, a select of tickets, by the `key:value` terms."""
         for key, value in self.terms:
-            column = col(FILTER_KEYS[key])
-            value = value.upper() if key == "priority" else value
-            statement = statement.where(column == value)
+            statement = statement.where(col(FILTER_KEYS[key]) == self._value(key, value))
         return statement
+
+    @staticmethod
+    def _value(key: str, value: str) -> str:
+        """A term's value as stored: priorities in capitals, whatever is typed."""
+        return value.upper() if key == "priority" else value
 
     def apply_words(
         self, statement: _Statement, ids: Any = Ticket.id, *, check: bool = False
