@@ -147,8 +147,12 @@ TAGGED = {"priority": "priority", "queue": "queue_id", "kind": "kind"}
 
 
 def tags_of(values: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """The tags of these (filter key, value) pairs (`TAGGED`): `:priority:P1`, `:queue:vip`."""
-    return tuple(f":{key}:{value}" for key, value in values)
+    """The tags of these (filter key, value) pairs (`TAGGED`): `:priority:P1`, `:queue:vip`.
+    A value no ticket holds (a typed one longer than any stored, or with a NUL) has none:
+    PostgreSQL refuses such a lexeme, and the term finds no ticket without it."""
+    return tuple(
+        f":{key}:{value}" for key, value in values if len(value) <= _LONGEST and "\0" not in value
+    )
 
 
 @dataclass(frozen=True)

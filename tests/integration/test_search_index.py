@@ -300,6 +300,8 @@ def test_a_term_asked_with_words_finds_the_tickets_as_they_are_now(db: Database)
     assert _search(db, f"parcel queue:{queue} kind:case") == [kept, raised]
     assert _search(db, "parcel queue:vip kind:case") == []
     assert _search(db, "prio") == _search(db, "queue") == _search(db, "case") == []  # no tag
+    assert _search(db, "parcel queue:" + "x" * 3000) == []  # longer than a lexeme may be
+    assert _search(db, "parcel queue:vip\0") == _search(db, "queue:\0") == []  # as typed
 
 
 def _ticket_column(db: Database, number: int | None, column: str) -> str:

@@ -86,6 +86,8 @@ class Search:
     def apply_terms(self, statement: _Statement) -> _Statement:
         """Narrow `statement`, a select of tickets, by the `key:value` terms."""
         for key, value in self.terms:
+            if "\0" in value:  # in no stored value, and refused by PostgreSQL as text
+                return statement.where(false())
             statement = statement.where(col(FILTER_KEYS[key]) == self._value(key, value))
         return statement
 
