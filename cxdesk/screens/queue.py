@@ -40,9 +40,11 @@ from cxdesk.workflow.reads.tickets import (
     TicketRow,
     View,
     default_sort,
+    read_counted_page,
     read_ticket_count,
     read_ticket_page,
 )
+from cxdesk.workflow.reads.word_ways import Way
 
 PAGE_SIZE = 100
 PAGES_KEPT = 64  # pages remembered to show at once on coming back to them
@@ -57,7 +59,7 @@ class Page:
     scope: TicketFilter  # the list it is a page of (the filter without its instant)
     number: int
     rows: list[TicketRow]
-    total: int | None = None  # counted after the page is shown; at most COUNT_CAP + 1
+    total: int | None = None  # found with the page, or counted after; at most COUNT_CAP + 1
     remembered: bool = False  # shown from an earlier fetch while this request's is under way
 
 
@@ -104,10 +106,13 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
     page_number: reactive[int] = reactive(0, init=False, repaint=False)
 
     class Loaded(Message):
-        def __init__(self, page: Page, flt: TicketFilter | None = None) -> None:
+        def __init__(
+            self, page: Page, flt: TicketFilter | None = None, way: Way | None = None
+        ) -> None:
             super().__init__()
             self.page = page
             self.flt = flt  # what to count, with its instant; None for a page fetched ahead
+            self.way = way  # how the page found its words: the count finds them so too
 
     class Failed(Message):
         """The page asked for by `request` could not be read: no load is under way."""
@@ -204,20 +209,23 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def _fetch(self, request: int, flt: TicketFilter, number: int) -> None:
-        """One page; its count starts once the page is on screen (`_count`)."""
+        """One page; its count, unless the page's read found it, starts once the page is on
+        screen (`_count`)."""
         try:
-            rows = read_ticket_page(
+            read = read_counted_page(
                 self.desk.db,
                 flt,
                 limit=PAGE_SIZE,
                 offset=number * PAGE_SIZE,
+                cap=COUNT_CAP,
                 interrupter=self.interrupter,
             )
         except Exception as exc:  # shown to the user, the screen stays usable
             self.post_message(self.Failed(request))
             self._failed(request, exc)
             return
-        self.post_message(self.Loaded(Page(request, replace(flt, now=None), number, rows), flt))
+        page = Page(request, replace(flt, now=None), number, read.rows, read.total)
+        self.post_message(self.Loaded(page, flt, read.way))
 
     def _failed(self, request: int, error: Exception) -> None:
         """Report a worker's error, unless a newer load superseded (and so stopped) it."""
@@ -226,12 +234,12 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
                 LoadFailed(self.t("could not load tickets: {error}", error=self.t.error(error)))
             )
 
-    def _count_if_current(self, request: int, flt: TicketFilter) -> None:
+    def _count_if_current(self, request: int, flt: TicketFilter, way: Way | None) -> None:
         if request == self.request:  # else a newer load is under way: its count is the one
-            self._count(request, flt)
+            self._count(request, flt, way)
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
-    def _count(self, request: int, flt: TicketFilter) -> None:
+    def _count(self, request: int, flt: TicketFilter, way: Way | None) -> None:
         """The (capped) count, started once the page's frame is out: run beside the drawing,
         a word's count would take the CPU from it."""
         try:
@@ -241,6 +249,7 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
                 cap=COUNT_CAP,
                 interrupter=self.interrupter,
                 still_wanted=lambda: request == self.request,  # else superseded before it began
+                way=way,
             )
         except Exception as exc:
             self._failed(request, exc)
@@ -284,7 +293,8 @@ class QueueScreen(SavedViews, BulkActions, FilterBox):
             self.load()
         elif page.total is None and message.flt is not None:
             table = self.query_one("#tickets", TicketTable)
-            table.call_after_drawn(partial(self._count_if_current, page.request, message.flt))
+            count = partial(self._count_if_current, page.request, message.flt, message.way)
+            table.call_after_drawn(count)
 
     def _show(self, page: Page) -> None:
         shown = self.current

@@ -23,7 +23,15 @@ from cxdesk.workflow.basics.refs import parse_ref
 from cxdesk.workflow.intake.events import CustomerIn, FeedbackEventIn
 from cxdesk.workflow.loop.commands import OpenTicket
 from cxdesk.workflow.loop.service import TicketService
-from cxdesk.workflow.reads.queries import Search, TicketFilter, count_tickets, list_tickets
+from cxdesk.workflow.reads import word_ways
+from cxdesk.workflow.reads.queries import (
+    Search,
+    TicketFilter,
+    View,
+    count_tickets,
+    list_tickets,
+)
+from cxdesk.workflow.reads.tickets import list_counted
 from cxdesk.workflow.reads.word_ways import Way, matching
 from tests.integration.test_sweep import SETTINGS, T0, feed, survey
 
@@ -234,6 +242,56 @@ def test_query_syntax_typed_is_only_data(
             f = TicketFilter(search=Search.parse("快递 priority:P3 " + text.replace(":", "")))
             list_tickets(session, f, limit=5)
             count_tickets(session, f, cap=10)
+
+
+@pytest.mark.parametrize("common", [False, True], ids=["rare", "common"])
+def test_a_page_read_whole_tells_the_count_of_its_list(
+    db: Database,
+    corpus: list[tuple[int, str, str, str | None]],
+    monkeypatch: pytest.MonkeyPatch,
+    common: bool,
+) -> None:
+    """A page read whole to be put in order (words in few tickets; on PostgreSQL, common
+    words in a view of few tickets) gives the list's count as `count_tickets` caps it, and
+    the same page as `list_tickets`, at every offset and either side of the cap."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(word_ways, "COMMON_WORD", 3 if common else word_ways.COMMON_WORD)
+    texts = ("快", "parcel", "app 快", "快 priority:P3", "zzqx", "快 stage:new")
+    told = set()
+    with db.session() as session:
+        for text in texts:
+            for view in (View.ALL, View.UNASSIGNED):
+                f = TicketFilter(view=view, search=Search.parse(text))
+                for cap, offset in ((4, 0), (4, 2), (4, 3), (1000, 0), (1000, 6)):
+                    page = list_counted(session, f, limit=3, offset=offset, cap=cap)
+                    assert page.rows == list_tickets(session, f, limit=3, offset=offset)
+                    if page.total is not None:
+                        assert page.total == count_tickets(session, f, cap=cap), (text, view)
+                        told.add((text, view))
+    if not common:  # every word in few tickets: looked up, and read whole
+        assert told == {(text, view) for text in texts for view in (View.ALL, View.UNASSIGNED)}
+    else:  # checked: read whole in a view of few tickets, on PostgreSQL (SQLite walks)
+        assert (("快", View.UNASSIGNED) in told) is postgresql
+        assert ("快", View.ALL) not in told
+
+
+def test_a_count_takes_its_page_s_way_without_asking_the_index_again(
+    db: Database, corpus: list[tuple[int, str, str, str | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the words are common decides the way; the page asked the index, and its count
+    (read apart when the page could not tell it) takes the same way without asking."""
+    monkeypatch.setattr(word_ways, "COMMON_WORD", 3)
+    f = TicketFilter(search=Search.parse("快"))
+    with db.session() as session:
+        page = list_counted(session, f, limit=3, offset=0, cap=4)
+        assert page.total is None and page.way is not Way.LOOKED_UP  # common: counted apart
+        counted = count_tickets(session, f, cap=4)
+
+        def asked(*_: object) -> bool:
+            raise AssertionError("asked the index again how common the words are")
+
+        monkeypatch.setattr(word_ways, "common", asked)
+        assert count_tickets(session, f, cap=4, way=page.way) == counted == 5
 
 
 def _search(db: Database, text: str) -> list[int]:

@@ -287,10 +287,10 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
     import cxdesk.workflow.reads.tickets as tickets_module
     from tests.integration.test_queries import SLOW
 
-    real = tickets_module.list_tickets
+    real = tickets_module.list_counted
     stopped: list[Exception] = []
 
-    def list_tickets(session, flt, **kwargs):  # "slow" stands for a scan of a million rows
+    def list_counted(session, flt, **kwargs):  # "slow" stands for a scan of a million rows
         if flt.search is not None and "slow" in flt.search.words:
             try:
                 session.execute(sa.text(SLOW[session.get_bind().dialect.name])).all()
@@ -299,7 +299,7 @@ async def test_a_slow_search_says_so_and_a_newer_one_stops_it(
                 raise
         return real(session, flt, **kwargs)
 
-    monkeypatch.setattr(tickets_module, "list_tickets", list_tickets)
+    monkeypatch.setattr(tickets_module, "list_counted", list_counted)
     app = make_app(demo_copy)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

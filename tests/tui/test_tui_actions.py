@@ -26,7 +26,7 @@ from cxdesk.screens.ticket_table import StatusLine
 from cxdesk.workflow.loop.desk_commands import ClaimNext, Escalate, Note
 from cxdesk.workflow.loop.service import HANDLERS, TicketService
 from cxdesk.workflow.reads.detail import TicketDetail, read_ticket_detail
-from cxdesk.workflow.reads.tickets import TicketRow, read_ticket_page
+from cxdesk.workflow.reads.tickets import TicketPage, read_counted_page
 from tests.conftest import DEMO_NOW
 from tests.tui.waiting import settle, until
 
@@ -263,14 +263,13 @@ async def test_the_queue_loads_again_on_a_change_after_a_page_failed(
         await settle(app, pilot)
         calls = []
 
-        def first_fails(*args: Any, **kwargs: Any) -> list[TicketRow]:
-            if "interrupter" in kwargs:  # the page asked for, not one fetched ahead
-                calls.append(kwargs)
-                if len(calls) == 1:
-                    raise RuntimeError("server closed the connection unexpectedly")
-            return read_ticket_page(*args, **kwargs)
+        def first_fails(*args: Any, **kwargs: Any) -> TicketPage:
+            calls.append(kwargs)  # the page asked for: one fetched ahead is read without a count
+            if len(calls) == 1:
+                raise RuntimeError("server closed the connection unexpectedly")
+            return read_counted_page(*args, **kwargs)
 
-        monkeypatch.setattr("cxdesk.screens.queue.read_ticket_page", first_fails)
+        monkeypatch.setattr("cxdesk.screens.queue.read_counted_page", first_fails)
         await pilot.press("r")
         await until(pilot, lambda: len(calls) == 1, "the failed page")
         await settle(app, pilot)

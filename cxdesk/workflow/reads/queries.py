@@ -20,6 +20,7 @@ from cxdesk.workflow.reads.tickets import (
     default_sort,
     list_open_problems,
     list_tickets,
+    read_counted_page,
     read_ticket_count,
     read_ticket_page,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "default_sort",
     "list_open_problems",
     "list_tickets",
+    "read_counted_page",
     "read_ticket_count",
     "read_ticket_detail",
     "read_ticket_page",

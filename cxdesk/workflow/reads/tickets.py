@@ -26,17 +26,20 @@ from cxdesk.workflow.reads.ticket_filter import (
     default_sort,
     order_of,
 )
-from cxdesk.workflow.reads.word_ways import Way, finding, matching, page_ids
+from cxdesk.workflow.reads.word_ways import Way, finding, matching, page_ids, page_ids_counted
 
 __all__ = [
     "Sort",
     "TicketFilter",
+    "TicketPage",
     "TicketRow",
     "View",
     "count_tickets",
     "default_sort",
+    "list_counted",
     "list_open_problems",
     "list_tickets",
+    "read_counted_page",
     "read_ticket_count",
     "read_ticket_page",
     "ticket_row",
@@ -112,24 +115,46 @@ def ticket_row(ticket: Ticket, customer_name: str | None) -> TicketRow:
     )
 
 
+@dataclass(frozen=True)
+class TicketPage:
+    """A page of a list, and the list's count capped as `count_tickets` caps it where the
+    page's read found that too (see `word_ways.page_ids_counted`), else None; and the way
+    its words were found, for the count to take too."""
+
+    rows: list[TicketRow]
+    total: int | None
+    way: Way
+
+
 def list_tickets(
     session: Session, f: TicketFilter, *, limit: int = 100, offset: int = 0
 ) -> list[TicketRow]:
-    """One page of tickets in the filter's order (see `default_sort`).
+    """One page of tickets in the filter's order (see `default_sort`)."""
+    return list_counted(session, f, limit=limit, offset=offset, cap=None).rows
+
+
+def list_counted(
+    session: Session, f: TicketFilter, *, limit: int, offset: int, cap: int | None
+) -> TicketPage:
+    """One page of tickets in the filter's order, and with `cap` their count if the page's
+    read finds it.
 
     The page's ids are chosen from the tickets alone and only those rows are joined to their
     customers: an agent holding thousands of open tickets sorts ids, not joined rows.
     """
 
-    def page(way: Way) -> list[TicketRow]:
-        chosen = page_ids(session, f, way, limit=limit, offset=offset)
+    def page(way: Way) -> TicketPage:
+        if cap is None:
+            chosen, total = page_ids(session, f, way, limit=limit, offset=offset), None
+        else:
+            chosen, total = page_ids_counted(session, f, way, limit=limit, offset=offset, cap=cap)
         statement = (
             select_columns(*_ROW_COLUMNS)
             .join(Customer, isouter=True)
             .where(col(Ticket.id).in_(chosen))
             .order_by(*order_of(f))
         )
-        return [_row(values) for values in session.exec(statement)]
+        return TicketPage([_row(values) for values in session.exec(statement)], total, way)
 
     return finding(session, f, page)
 
@@ -152,9 +177,12 @@ def list_open_problems(
     return [_row(values) for values in rows[:limit]]
 
 
-def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) -> int:
+def count_tickets(
+    session: Session, f: TicketFilter, *, cap: int | None = None, way: Way | None = None
+) -> int:
     """How many tickets match; with `cap`, counting stops at cap + 1 (shown as "cap+"), so a
-    broad view over a million tickets costs no more than a narrow one."""
+    broad view over a million tickets costs no more than a narrow one. `way`: the way the
+    list's page found its words (`TicketPage.way`), else chosen here."""
 
     def count(way: Way) -> int:
         found = matching(f, way)
@@ -162,7 +190,7 @@ def count_tickets(session: Session, f: TicketFilter, *, cap: int | None = None) 
             found = found.limit(cap + 1)
         return session.exec(select(func.count()).select_from(found.subquery())).one()
 
-    return finding(session, f, count)
+    return finding(session, f, count, way)
 
 
 def read_ticket_page(
@@ -174,8 +202,22 @@ def read_ticket_page(
     interrupter: Interrupter | None = None,
 ) -> list[TicketRow]:
     """`list_tickets` in a session of its own, which `interrupter` can stop."""
+    return read_counted_page(db, f, limit=limit, offset=offset, interrupter=interrupter).rows
+
+
+def read_counted_page(
+    db: Database,
+    f: TicketFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    cap: int | None = None,
+    interrupter: Interrupter | None = None,
+) -> TicketPage:
+    """`list_counted` in a session of its own, which `interrupter` can stop: the queue's
+    page, whose count is read apart (`read_ticket_count`) only if this one did not find it."""
     with _reading(db, interrupter) as session:
-        return list_tickets(session, f, limit=limit, offset=offset)
+        return list_counted(session, f, limit=limit, offset=offset, cap=cap)
 
 
 def read_ticket_count(
@@ -185,6 +227,7 @@ def read_ticket_count(
     cap: int,
     interrupter: Interrupter | None = None,
     still_wanted: Callable[[], bool] = lambda: True,
+    way: Way | None = None,
 ) -> int | None:
     """`count_tickets` in a session of its own, which `interrupter` can stop; None, without
     counting, if `still_wanted()` says no once it can be stopped (an interrupt that came
@@ -192,7 +235,7 @@ def read_ticket_count(
     with _reading(db, interrupter) as session:
         if not still_wanted():
             return None
-        return count_tickets(session, f, cap=cap)
+        return count_tickets(session, f, cap=cap, way=way)
 
 
 @contextmanager

@@ -87,11 +87,15 @@ def choose(session: Session, f: TicketFilter) -> Way:
     return Way.SIFTED if few_tickets_pass(f) else Way.WALKED
 
 
-def finding(session: Session, f: TicketFilter, run: Callable[[Way], T]) -> T:
-    """`run(way)` for the way `choose` picks. On SQLite a check or a walk gets CHECK_STEPS:
+def finding(
+    session: Session, f: TicketFilter, run: Callable[[Way], T], way: Way | None = None
+) -> T:
+    """`run(way)` for the way `choose` picks, or the `way` a read of the same filter took
+    (a page's, for its count: asking the index again how common the words are cost as much
+    as the page's read itself on PostgreSQL). On SQLite a check or a walk gets CHECK_STEPS:
     words common in the index but rare among the filter's tickets may run out of them, and
     are looked up after all."""
-    way = choose(session, f)
+    way = choose(session, f) if way is None else way
     if way is Way.LOOKED_UP:
         return run(way)
     return within_steps(session, lambda: run(way), lambda: run(Way.LOOKED_UP))
@@ -186,6 +190,22 @@ def matching(f: TicketFilter, way: Way) -> SelectOfScalar[Any]:
         return sifted
     checked = filtered(select(col(Ticket.id)), rest).where(_ticket(_INDEX.c.rowid))
     return sifted.where(checked.exists())
+
+
+def page_ids_counted(
+    session: Session, f: TicketFilter, way: Way, *, limit: int, offset: int, cap: int
+) -> tuple[list[int], int | None]:
+    """`page_ids`, and the count capped at `cap` (cap + 1: more) where the page's read finds
+    it as well, else None. A list read whole to be put in order, for its page alone, holds
+    every ticket the count would read again: the words' few tickets looked up, or on
+    PostgreSQL a list of few tickets checked for common words. Those are read in order up
+    to cap + 1, and the page taken from them."""
+    postgresql = _dialect(session) == "postgresql"
+    whole = way is Way.LOOKED_UP or (way is Way.CHECKED and postgresql and few_tickets_pass(f))
+    if f.search is None or not f.search.words or not whole or offset + limit > cap + 1:
+        return page_ids(session, f, way, limit=limit, offset=offset), None
+    ids = _ids(session, _ordered(session, f, way).limit(cap + 1))
+    return ids[offset : offset + limit], len(ids)
 
 
 def page_ids(session: Session, f: TicketFilter, way: Way, *, limit: int, offset: int) -> list[int]:
