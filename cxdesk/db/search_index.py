@@ -168,7 +168,7 @@ class Indexed:
     kind: str
 
     def tags(self) -> tuple[str, ...]:
-        return tags_of((("priority", self.priority), ("queue", self.queue_id), ("kind", self.kind)))
+        return tags_of((key, getattr(self, column)) for key, column in TAGGED.items())
 
 
 def _tsvector(ticket: Indexed) -> str:
