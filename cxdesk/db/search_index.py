@@ -220,13 +220,18 @@ _TICKETS = (
 
 
 def reindex_customers(connection: Connection, customer_ids: Iterable[str]) -> None:
-    """Index again the tickets of these customers, whose names changed."""
+    """Index again the tickets of these customers, whose names changed. On PostgreSQL their
+    rows are locked as they are read (in order): a priority raised meanwhile by another
+    transaction is read once it commits, or waits for this one and retags the new row,
+    instead of the old priority being written back over the row its trigger retagged."""
     ids = sorted(set(customer_ids))
+    postgresql = connection.dialect.name == "postgresql"
+    locked = " ORDER BY t.id FOR UPDATE OF t" if postgresql else ""
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        marks = ", ".join(["?" if connection.dialect.name == "sqlite" else "%s"] * len(chunk))
+        marks = ", ".join(["%s" if postgresql else "?"] * len(chunk))
         rows = connection.exec_driver_sql(
-            f"{_TICKETS} WHERE t.customer_id IN ({marks})", tuple(chunk)
+            f"{_TICKETS} WHERE t.customer_id IN ({marks}){locked}", tuple(chunk)
         ).all()
         tickets = [Indexed(*row) for row in rows]
         _forget(connection, [t.ticket_id for t in tickets])

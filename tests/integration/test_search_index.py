@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from cxdesk.db import Database
-from cxdesk.db.search_index import Phrase, rebuild_index, words_of
+from cxdesk.db.search_index import Phrase, rebuild_index, reindex_customers, words_of
 from cxdesk.errors import NotFound
 from cxdesk.models import Customer, Ticket, TicketKind
 from cxdesk.workflow.basics.refs import parse_ref
@@ -360,6 +362,41 @@ def test_a_term_asked_with_words_finds_the_tickets_as_they_are_now(db: Database)
     assert _search(db, "prio") == _search(db, "queue") == _search(db, "case") == []  # no tag
     assert _search(db, "parcel queue:" + "x" * 3000) == []  # longer than a lexeme may be
     assert _search(db, "parcel queue:vip\0") == _search(db, "queue:\0") == []  # as typed
+
+
+def test_a_customer_reindexed_beside_a_change_of_priority_keeps_the_new_tag(
+    db: Database,
+) -> None:
+    """PostgreSQL: ingest indexing a renamed customer's tickets again while another
+    transaction raises one's priority (its trigger retagging the row) leaves the new tag, in
+    whichever order they commit. Read before the raise committed, the ticket's old priority
+    was written back over the row the trigger had retagged."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    (number,) = feed(db, survey("e1", "c1", T0, nps=2, comment="parcel"))
+    with db.engine.connect() as raising:
+        raising.execute(
+            sa.text("UPDATE tickets SET priority = 'P1' WHERE id = :id"), {"id": number}
+        )
+
+        def reindex() -> None:
+            with db.engine.begin() as connection:
+                reindex_customers(connection, ["c1"])
+
+        worker = threading.Thread(target=reindex)
+        worker.start()
+        with db.engine.connect() as watching:  # until the reindex waits on a lock
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            for _ in range(100):
+                if watching.execute(waiting).scalar_one():
+                    break
+                time.sleep(0.05)
+        raising.commit()
+        worker.join(10)
+    assert _search(db, "parcel priority:P1") == [number]
 
 
 def _ticket_column(db: Database, number: int | None, column: str) -> str:
