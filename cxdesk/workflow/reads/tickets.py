@@ -26,7 +26,7 @@ from cxdesk.workflow.reads.ticket_filter import (
     default_sort,
     order_of,
 )
-from cxdesk.workflow.reads.word_ways import Way, finding, matching, page_ids, page_ids_counted
+from cxdesk.workflow.reads.word_ways import Way, finding, matching, page_ids_counted
 
 __all__ = [
     "Sort",
@@ -144,10 +144,7 @@ def list_counted(
     """
 
     def page(way: Way) -> TicketPage:
-        if cap is None:
-            chosen, total = page_ids(session, f, way, limit=limit, offset=offset), None
-        else:
-            chosen, total = page_ids_counted(session, f, way, limit=limit, offset=offset, cap=cap)
+        chosen, total = page_ids_counted(session, f, way, limit=limit, offset=offset, cap=cap)
         statement = (
             select_columns(*_ROW_COLUMNS)
             .join(Customer, isouter=True)

@@ -193,16 +193,16 @@ def matching(f: TicketFilter, way: Way) -> SelectOfScalar[Any]:
 
 
 def page_ids_counted(
-    session: Session, f: TicketFilter, way: Way, *, limit: int, offset: int, cap: int
+    session: Session, f: TicketFilter, way: Way, *, limit: int, offset: int, cap: int | None
 ) -> tuple[list[int], int | None]:
-    """`page_ids`, and the count capped at `cap` (cap + 1: more) where the page's read finds
-    it as well, else None. A list read whole to be put in order, for its page alone, holds
-    every ticket the count would read again: the words' few tickets looked up, or on
-    PostgreSQL a list of few tickets checked for common words. Those are read in order up
-    to cap + 1, and the page taken from them."""
+    """`page_ids`, and with `cap` the count capped at it (cap + 1: more) where the page's
+    read finds it as well, else None. A list read whole to be put in order, for its page
+    alone, holds every ticket the count would read again: the words' few tickets looked up,
+    or on PostgreSQL a list of few tickets checked for common words. Those are read in order
+    up to cap + 1, and the page taken from them."""
     postgresql = _dialect(session) == "postgresql"
     whole = way is Way.LOOKED_UP or (way is Way.CHECKED and postgresql and few_tickets_pass(f))
-    if f.search is None or not f.search.words or not whole or offset + limit > cap + 1:
+    if cap is None or not (f.search and f.search.words) or not whole or offset + limit > cap + 1:
         return page_ids(session, f, way, limit=limit, offset=offset), None
     ids = _ids(session, _ordered(session, f, way).limit(cap + 1))
     return ids[offset : offset + limit], len(ids)
