@@ -8,19 +8,35 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+QUIET_CHECKS = 3  # in a row: a key passes app -> screen -> widget one queue at a time
 
-async def settle(app: App, pilot: Pilot) -> None:
-    """Let loads chained through workers and messages (a load that starts another) finish,
-    and the tables they filled size their columns."""
-    for _ in range(3):
+
+async def settle(app: App, pilot: Pilot, seconds: float = 10) -> None:
+    """Let the app come to rest: keys pressed reach their widget, loads chained through
+    workers and messages (a load that starts another) finish, and the tables they filled
+    size their columns. Waiting for the workers alone is not enough: a key still on its way
+    from the app to the focused widget has not started its load yet, and a loaded machine
+    let a snapshot be taken of that load's answer half drawn."""
+    quiet = 0
+    for _ in range(round(seconds / 0.02)):
         await pilot.pause()
         await app.workers.wait_for_complete()
-    await pilot.pause()
-    for _ in range(80):
-        if not any(_sizing(table) for table in app.screen.query(DataTable)):
+        quiet = quiet + 1 if _at_rest(app) else 0
+        if quiet == QUIET_CHECKS:
             return
-        await pilot.pause(0.05)
-    raise AssertionError("a table's columns still unsized after 4 s")
+        await pilot.pause(0.02)
+    raise AssertionError(f"the app was still busy after {seconds} s")
+
+
+def _at_rest(app: App) -> bool:
+    """No message waits in the app or its screen, no worker runs, and no table has rows or
+    cells it has not measured yet."""
+    nodes = [app, *app.screen.walk_children(with_self=True)]
+    return (
+        not any(node.message_queue_size for node in nodes)
+        and not any(worker.is_running for worker in app.workers)
+        and not any(_sizing(table) for table in app.screen.query(DataTable))
+    )
 
 
 def _sizing(table: DataTable[object]) -> bool:
