@@ -328,12 +328,14 @@ def test_csv_with_quoted_commas_and_newlines(initialised: str, tmp_path: Path, r
 
 def live_feed_of_three(db: str) -> subprocess.Popen[bytes]:
     """`cxdesk ingest -` given three alerting events of one customer, its input left open,
-    once they are committed."""
+    once they are committed. It heeds ctrl+c even when the tests were started in the
+    background by a shell, whose children ignore SIGINT (and Python then leaves it ignored)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cxdesk", "--db", str(db), "ingest", "-", "--format", "json"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdin is not None
     for n in range(3):
